@@ -1,0 +1,58 @@
+/*
+ * The configuration: the INI file of daemon.md, read with inih, over
+ * built-in defaults. Nothing here does I/O beyond reading the file.
+ */
+#ifndef GATHERD_CONFIG_H
+#define GATHERD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+enum db_driver {
+	DB_SQLITE,
+	DB_POSTGRES,
+};
+
+struct db_config {
+	char		*name;		/* owned: "default" for [db.default] */
+	enum db_driver	 driver;
+	char		*path;		/* owned, sqlite only */
+	int		 writable;	/* sqlite only */
+	char		*conninfo;	/* owned, postgres only */
+	unsigned	 pool;		/* postgres only, >= 1 */
+};
+
+struct limits {
+	uint64_t	max_connections;
+	uint64_t	max_request_bytes;
+	uint64_t	max_jobs_per_batch;
+	uint64_t	max_inflight_jobs;
+	uint64_t	max_batches_per_connection;
+	uint64_t	max_output_bytes;
+	uint64_t	read_max_bytes;		/* [read] max_bytes */
+};
+
+struct config {
+	char		*file;		/* owned: the file read, NULL if none */
+	char		*socket;	/* owned: NULL means "not set" */
+	mode_t		 socket_mode;
+	unsigned	 threads;
+	enum log_level	 log_level;
+	uint64_t	 shutdown_timeout_ms;
+	struct limits	 limits;
+	char		**read_roots;	/* owned, nread_roots strings */
+	size_t		 nread_roots;
+	struct db_config *dbs;		/* owned, ndbs entries */
+	size_t		 ndbs;
+};
+
+void	 config_defaults(struct config *);
+int	 config_load(struct config *, const char *, int, char **);
+void	 config_free(struct config *);
+void	 config_print(const struct config *, FILE *);
+const struct db_config *config_find_db(const struct config *, const char *);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * Logging to stderr, one line per event. Levels follow syslog priorities so
+ * that the journal can read them (prefixes come with the systemd issue).
+ */
+#ifndef GATHERD_LOG_H
+#define GATHERD_LOG_H
+
+enum log_level {
+	LOG_LEVEL_ERROR = 3,
+	LOG_LEVEL_WARNING = 4,
+	LOG_LEVEL_INFO = 6,
+	LOG_LEVEL_DEBUG = 7,
+};
+
+void	 log_set_level(enum log_level);
+int	 log_level_parse(const char *, enum log_level *);
+const char *log_level_name(enum log_level);
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif
