@@ -3,6 +3,7 @@
 #define GATHERD_CLOCK_H
 
 #include <stdint.h>
+#include <sys/time.h>
 #include <time.h>
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
@@ -20,6 +21,25 @@ static inline double
 clock_ms(uint64_t from, uint64_t to)
 {
 	return to > from ? (double)(to - from) / 1e6 : 0.0;
+}
+
+/*
+ * A duration in milliseconds as a timeval for libevent, clamped to about
+ * 31,000 years so any non-negative number from the wire is representable.
+ */
+static inline void
+clock_ms_timeval(double ms, struct timeval *tv)
+{
+	if (!(ms > 0))
+		ms = 0;
+	if (ms > 1e15)
+		ms = 1e15;
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)((ms - (double)tv->tv_sec * 1000) * 1000);
+	if (tv->tv_usec >= 1000000)
+		tv->tv_usec = 999999;
+	if (tv->tv_usec < 0)
+		tv->tv_usec = 0;
 }
 
 #endif

@@ -55,4 +55,12 @@ void	 config_free(struct config *);
 void	 config_print(const struct config *, FILE *);
 const struct db_config *config_find_db(const struct config *, const char *);
 
+/*
+ * The socket to use, newly allocated: the -s flag if given, else
+ * $GATHERD_SOCKET if set and non-empty, else the configured one, else
+ * /run/gatherd/gatherd.sock for root, $XDG_RUNTIME_DIR/gatherd.sock or
+ * /tmp/gatherd-UID.sock for other users.
+ */
+char	*config_socket_path(const char *, const char *);
+
 #endif

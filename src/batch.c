@@ -1,0 +1,193 @@
+/*
+ * The gather engine. A batch starts jobs up to its concurrency, starts the
+ * next waiting job as each one finishes, and replies when none is left.
+ *
+ * Jobs may finish synchronously inside the loops here (a cancel, a job
+ * whose start fails at once), which calls back into batch_job_done. depth
+ * counts the loops on the stack: while it is positive, batch_job_done only
+ * records, and the outermost caller starts waiting jobs and checks for the
+ * end. Finishing frees the batch, so it is always the last thing done.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "conn.h"
+#include "job.h"
+#include "jsonw.h"
+#include "log.h"
+#include "server.h"
+#include "status.h"
+#include "xmalloc.h"
+
+/* A new, empty batch with this id (a reference is taken). */
+struct batch *
+batch_new(json_t *id, uint64_t recv_ns)
+{
+	struct batch	*b;
+
+	b = xcalloc(1, sizeof *b);
+	b->id = json_incref(id != NULL ? id : json_null());
+	b->id_text = jsonw_dump(b->id);
+	b->recv_ns = recv_ns;
+	b->timeout_ms = -1;
+	return b;
+}
+
+/* Free a batch and its jobs. No job may be running. */
+void
+batch_free(struct batch *b)
+{
+	uint32_t	i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->njobs; i++)
+		job_free(b->jobs[i]);
+	free(b->jobs);
+	if (b->deadline != NULL)
+		event_free(b->deadline);
+	json_decref(b->id);
+	free(b->id_text);
+	free(b);
+}
+
+/* All jobs are done: reply, count, free. */
+static void
+batch_finish(struct batch *b)
+{
+	b->done_ns = clock_ns();
+	status.batches_in_flight--;
+	status.batches_done++;
+	if (b->nok != b->njobs)
+		status.batches_failed++;
+	conn_batch_done(b->conn, b);
+	batch_free(b);
+}
+
+/* Start waiting jobs while concurrency allows; finish when none is left. */
+static void
+batch_pump(struct batch *b)
+{
+	struct job	*job;
+
+	b->depth++;
+	while (!b->stopping && b->next < b->njobs &&
+	    (b->concurrency == 0 || b->running < b->concurrency)) {
+		job = b->jobs[b->next++];
+		if (job->state != JOB_WAITING)
+			continue;
+		b->running++;
+		job_start(job);
+	}
+	b->depth--;
+	if (b->depth == 0 && b->unfinished == 0)
+		batch_finish(b);
+}
+
+/*
+ * Stop every unfinished job with code and why. The jobs report back
+ * through batch_job_done, which only records while depth is raised.
+ */
+static void
+batch_stop_all(struct batch *b, enum err_code code, const char *why)
+{
+	uint32_t	i;
+
+	b->stopping = 1;
+	b->depth++;
+	for (i = 0; i < b->njobs && b->unfinished > 0; i++)
+		job_cancel(b->jobs[i], code, why);
+	b->depth--;
+}
+
+/* A job of the batch has finished (ran: it had started). */
+void
+batch_job_done(struct batch *b, struct job *job, int ran)
+{
+	char	why[64];
+
+	if (ran)
+		b->running--;
+	b->unfinished--;
+	b->sum_ms += job->ms;
+	switch (job->outcome) {
+	case JOB_OK:
+		b->nok++;
+		break;
+	case JOB_CANCELLED:
+		b->ncancelled++;
+		break;
+	case JOB_TIMED_OUT:
+		b->ntimedout++;
+		break;
+	default:
+		b->nfailed++;
+		break;
+	}
+	if (b->stream)
+		conn_batch_event(b->conn, b, job);
+	if (job->outcome != JOB_OK && b->mode == BATCH_FAIL_FAST &&
+	    !b->stopping) {
+		snprintf(why, sizeof why, "cancelled: jobs[%u] failed",
+		    job->index);
+		batch_stop_all(b, ERR_CANCELLED, why);
+	}
+	if (b->depth == 0)
+		batch_pump(b);
+}
+
+static void
+batch_deadline_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct batch	*b = arg;
+	char		 why[96];
+
+	(void)fd;
+	(void)events;
+	snprintf(why, sizeof why, "batch timeout_ms (%g ms) reached",
+	    b->timeout_ms);
+	batch_cancel(b, ERR_TIMEOUT, why);
+}
+
+/*
+ * Attach a parsed batch to its connection and start it. The batch may
+ * finish (and be freed) before this returns: an empty one does at once.
+ */
+void
+batch_start(struct batch *b, struct conn *c)
+{
+	struct timeval	tv;
+	double		left;
+
+	b->conn = c;
+	b->unfinished = b->njobs;
+	status.batches_in_flight++;
+	status.jobs_waiting += b->njobs;
+	conn_batch_add(c, b);
+	if (b->timeout_ms >= 0) {
+		left = b->timeout_ms - clock_ms(b->recv_ns, clock_ns());
+		b->deadline = evtimer_new(server_base, batch_deadline_cb, b);
+		if (b->deadline == NULL)
+			fatalx("%s: evtimer_new failed", __func__);
+		clock_ms_timeval(left, &tv);
+		evtimer_add(b->deadline, &tv);
+	}
+	batch_pump(b);
+}
+
+/*
+ * Stop the batch now: unfinished jobs end with code (ERR_CANCELLED or
+ * ERR_TIMEOUT) and message why, and the batch replies.
+ */
+void
+batch_cancel(struct batch *b, enum err_code code, const char *why)
+{
+	batch_stop_all(b, code, why);
+	if (b->depth == 0 && b->unfinished == 0)
+		batch_finish(b);
+}

@@ -1,0 +1,405 @@
+/*
+ * A client connection. Input is split into lines without copying; each
+ * line is one request, answered on the same connection. Output is bounded:
+ * past max_output_bytes of unsent replies the connection stops reading
+ * until its output drains, so a client that does not read cannot grow the
+ * daemon's memory by sending more.
+ *
+ * A half-close (EOF on read) is not a disconnect: the client still gets
+ * every reply, then the connection closes. A full close or reset cancels
+ * the connection's batches. On a Unix stream socket the two differ in
+ * poll(): only a full close raises POLLHUP, which is checked at EOF and
+ * then periodically while batches are in flight.
+ */
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "job.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+#include "status.h"
+#include "xmalloc.h"
+
+#define CONN_HUP_CHECK_MS	250
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_process(struct conn *);
+
+/* Wrap an accepted socket (non-blocking) as connection number id. */
+struct conn *
+conn_new(int fd, uint64_t id)
+{
+	struct conn	*c;
+	struct ucred	 uc;
+	socklen_t	 len = sizeof uc;
+
+	c = xcalloc(1, sizeof *c);
+	c->id = id;
+	TAILQ_INIT(&c->batches);
+	c->pid = -1;
+	c->uid = (uid_t)-1;
+	c->gid = (gid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
+		c->pid = uc.pid;
+		c->uid = uc.uid;
+		c->gid = uc.gid;
+	}
+	c->bev = bufferevent_socket_new(server_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatalx("%s: bufferevent_socket_new failed", __func__);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ);
+	status.conns_open++;
+	status.conns_total++;
+	log_debug("connection %llu: pid %ld uid %ld gid %ld",
+	    (unsigned long long)id, (long)c->pid, (long)c->uid, (long)c->gid);
+	return c;
+}
+
+static struct evbuffer *
+conn_output(struct conn *c)
+{
+	return bufferevent_get_output(c->bev);
+}
+
+/* Output was added: stop reading while it is over the high-water mark. */
+static void
+conn_wrote(struct conn *c)
+{
+	if (c->paused || c->bev == NULL)
+		return;
+	if (evbuffer_get_length(conn_output(c)) >
+	    server_cfg->limits.max_output_bytes) {
+		c->paused = 1;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
+
+static enum err_code
+conn_start_batch(struct conn *c, struct request *req, char **cause)
+{
+	const struct limits	*l = &server_cfg->limits;
+	struct batch		*b = req->batch;
+	uint64_t		 inflight;
+
+	if (server_draining) {
+		*cause = xstrdup("gatherd is shutting down and takes no new"
+		    " batch");
+		return ERR_SHUTTING_DOWN;
+	}
+	if (c->nbatches >= l->max_batches_per_connection) {
+		*cause = xasprintf("max_batches_per_connection (%llu) reached:"
+		    " wait for a reply before sending more",
+		    (unsigned long long)l->max_batches_per_connection);
+		return ERR_BUSY;
+	}
+	inflight = status.jobs_running + status.jobs_waiting;
+	if (inflight + b->njobs > l->max_inflight_jobs) {
+		*cause = xasprintf("max_inflight_jobs (%llu) would be exceeded:"
+		    " %llu jobs in flight, %u more requested",
+		    (unsigned long long)l->max_inflight_jobs,
+		    (unsigned long long)inflight, b->njobs);
+		return ERR_BUSY;
+	}
+	req->batch = NULL;
+	batch_start(b, c);
+	return ERR_NONE;
+}
+
+static enum err_code
+conn_dispatch(struct conn *c, struct request *req, char **cause)
+{
+	json_t	*st;
+
+	switch (req->op) {
+	case OP_PING:
+		proto_write_pong(conn_output(c), req->id);
+		break;
+	case OP_STATUS:
+		st = status_json(server_cfg);
+		if (req->detail) {
+			json_object_set_new(json_object_get(st, "batches"),
+			    "list", server_batch_list());
+		}
+		proto_write_status(conn_output(c), req->id, st);
+		json_decref(st);
+		break;
+	case OP_CANCEL:
+		proto_write_cancelled(conn_output(c), req->id,
+		    server_cancel(c, req->target, req->cancel_conn));
+		break;
+	case OP_BATCH:
+		return conn_start_batch(c, req, cause);
+	}
+	return ERR_NONE;
+}
+
+/* Answer one request line. */
+static void
+conn_request(struct conn *c, const char *line, size_t len)
+{
+	struct request	 req;
+	char		*cause = NULL;
+	enum err_code	 err;
+
+	err = proto_parse(line, len, server_cfg, clock_ns(), &req, &cause);
+	if (err == ERR_NONE)
+		err = conn_dispatch(c, &req, &cause);
+	if (err != ERR_NONE && c->bev != NULL)
+		proto_write_error(conn_output(c), req.id, err, cause);
+	free(cause);
+	proto_request_clear(&req);
+	if (c->bev != NULL)
+		conn_wrote(c);
+}
+
+static int
+conn_blank(const unsigned char *p, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Handle every complete line in the input, unless paused. At EOF a last
+ * line without its newline counts too. A line over max_request_bytes is
+ * answered too_large as soon as the limit is passed, then skipped up to its
+ * newline.
+ */
+static void
+conn_process(struct conn *c)
+{
+	uint64_t		 max = server_cfg->limits.max_request_bytes;
+	struct evbuffer		*in;
+	struct evbuffer_ptr	 from, nl;
+	size_t			 len, linelen, drop;
+	unsigned char		*line;
+
+	while (c->bev != NULL && !c->paused) {
+		in = bufferevent_get_input(c->bev);
+		if ((len = evbuffer_get_length(in)) == 0)
+			break;
+		evbuffer_ptr_set(in, &from, c->scan_off, EVBUFFER_PTR_SET);
+		nl = evbuffer_search(in, "\n", 1, &from);
+		if (nl.pos < 0 && !c->eof) {
+			c->scan_off = len;
+			if (c->discarding) {
+				evbuffer_drain(in, len);
+				c->scan_off = 0;
+			} else if (len > max) {
+				proto_write_error(conn_output(c), NULL,
+				    ERR_TOO_LARGE, "request line exceeds"
+				    " max_request_bytes");
+				conn_wrote(c);
+				evbuffer_drain(in, len);
+				c->scan_off = 0;
+				c->discarding = 1;
+			}
+			break;
+		}
+		linelen = nl.pos < 0 ? len : (size_t)nl.pos;
+		drop = nl.pos < 0 ? len : linelen + 1;
+		c->scan_off = 0;
+		if (c->discarding) {
+			c->discarding = 0;
+			evbuffer_drain(in, drop);
+			continue;
+		}
+		if (linelen > max) {
+			proto_write_error(conn_output(c), NULL, ERR_TOO_LARGE,
+			    "request line exceeds max_request_bytes");
+			conn_wrote(c);
+			evbuffer_drain(in, drop);
+			continue;
+		}
+		line = evbuffer_pullup(in, (ssize_t)drop);
+		if (!conn_blank(line, linelen))
+			conn_request(c, (const char *)line, linelen);
+		if (c->bev == NULL)
+			return;
+		evbuffer_drain(in, drop);
+	}
+}
+
+/* The peer closed both directions (not just a half-close). */
+static int
+conn_peer_gone(struct conn *c)
+{
+	struct pollfd	pfd;
+
+	pfd.fd = bufferevent_getfd(c->bev);
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) == -1)
+		return 0;
+	return (pfd.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+static void
+conn_hup_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)events;
+	if (conn_peer_gone(c))
+		conn_disconnect(c);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (c->paused) {
+		c->paused = 0;
+		if (!c->eof && !server_stopping)
+			bufferevent_enable(c->bev, EV_READ);
+		conn_process(c);
+	}
+	if (c->bev != NULL)
+		conn_drain_check(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct timeval	 tv = { 0, CONN_HUP_CHECK_MS * 1000 };
+
+	(void)bev;
+	if ((what & BEV_EVENT_ERROR) || (what & BEV_EVENT_WRITING)) {
+		log_debug("connection %llu: %s", (unsigned long long)c->id,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_disconnect(c);
+		return;
+	}
+	if (!(what & BEV_EVENT_EOF))
+		return;
+	c->eof = 1;
+	if (conn_peer_gone(c)) {
+		log_debug("connection %llu: closed by peer",
+		    (unsigned long long)c->id);
+		conn_disconnect(c);
+		return;
+	}
+	conn_process(c);
+	if (c->bev == NULL)
+		return;
+	if (c->nbatches > 0 && c->hup_check == NULL) {
+		c->hup_check = event_new(server_base, -1, EV_PERSIST,
+		    conn_hup_cb, c);
+		if (c->hup_check == NULL)
+			fatalx("%s: event_new failed", __func__);
+		event_add(c->hup_check, &tv);
+	}
+	conn_drain_check(c);
+}
+
+/* A batch started on this connection. */
+void
+conn_batch_add(struct conn *c, struct batch *b)
+{
+	TAILQ_INSERT_TAIL(&c->batches, b, entry);
+	c->nbatches++;
+}
+
+/* A batch finished: send its reply (unless the client is gone). */
+void
+conn_batch_done(struct conn *c, struct batch *b)
+{
+	TAILQ_REMOVE(&c->batches, b, entry);
+	c->nbatches--;
+	if (c->bev != NULL) {
+		proto_write_reply(conn_output(c), b);
+		conn_wrote(c);
+	}
+	server_batch_finished();
+}
+
+/* A job of a streaming batch finished: send its event. */
+void
+conn_batch_event(struct conn *c, struct batch *b, struct job *job)
+{
+	if (c->bev == NULL)
+		return;
+	proto_write_event(conn_output(c), b, job);
+	conn_wrote(c);
+}
+
+/*
+ * Close the connection if it has nothing more to do: the client
+ * half-closed and everything is answered and flushed, or the server is
+ * stopping and the output is flushed.
+ */
+void
+conn_drain_check(struct conn *c)
+{
+	if (c->bev == NULL || evbuffer_get_length(conn_output(c)) != 0)
+		return;
+	if (server_stopping ||
+	    (c->eof && c->nbatches == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0))
+		conn_close(c);
+}
+
+/* The client is gone: cancel its batches without replies, and close. */
+void
+conn_disconnect(struct conn *c)
+{
+	struct batch	*b;
+
+	if (c->bev == NULL)
+		return;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	while ((b = TAILQ_FIRST(&c->batches)) != NULL)
+		batch_cancel(b, ERR_CANCELLED, "client disconnected");
+	conn_close(c);
+}
+
+/* Release the socket; the struct is freed later, from the loop. */
+void
+conn_close(struct conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = 1;
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	if (c->hup_check != NULL) {
+		event_free(c->hup_check);
+		c->hup_check = NULL;
+	}
+	status.conns_open--;
+	log_debug("connection %llu: closed", (unsigned long long)c->id);
+	server_conn_closed(c);
+}

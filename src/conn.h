@@ -1,0 +1,46 @@
+/*
+ * One client connection: NDJSON framing, dispatch of requests, output with
+ * a high-water mark, and the batches in flight on it.
+ */
+#ifndef GATHERD_CONN_H
+#define GATHERD_CONN_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "batch.h"
+
+struct bufferevent;
+struct event;
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;		/* in the server's list */
+	uint64_t		 id;
+	struct bufferevent	*bev;		/* owned; NULL once closed */
+	struct event		*hup_check;	/* owned: after a half-close */
+	TAILQ_HEAD(, batch)	 batches;	/* in flight, not owned */
+	uint32_t		 nbatches;
+	size_t			 scan_off;	/* input already searched for \n */
+	pid_t			 pid;
+	uid_t			 uid;
+	gid_t			 gid;
+	unsigned		 discarding:1;	/* skipping an oversized line */
+	unsigned		 eof:1;		/* the client half-closed */
+	unsigned		 paused:1;	/* reading stopped: output full */
+	unsigned		 closed:1;	/* gone; freed from the loop */
+};
+
+TAILQ_HEAD(conns, conn);
+
+struct conn	*conn_new(int, uint64_t);
+void		 conn_batch_add(struct conn *, struct batch *);
+void		 conn_batch_done(struct conn *, struct batch *);
+void		 conn_batch_event(struct conn *, struct batch *, struct job *);
+void		 conn_disconnect(struct conn *);
+void		 conn_close(struct conn *);
+void		 conn_drain_check(struct conn *);
+
+#endif

@@ -1,0 +1,27 @@
+/* The error codes of the wire protocol. */
+#ifndef GATHERD_ERROR_H
+#define GATHERD_ERROR_H
+
+enum err_code {
+	ERR_NONE = 0,
+	ERR_BAD_JSON,
+	ERR_BAD_REQUEST,
+	ERR_UNKNOWN_OP,
+	ERR_UNKNOWN_TYPE,
+	ERR_TOO_LARGE,
+	ERR_BUSY,
+	ERR_TIMEOUT,
+	ERR_CANCELLED,
+	ERR_NOT_FOUND,
+	ERR_FORBIDDEN,
+	ERR_IO_ERROR,
+	ERR_BAD_ENCODING,
+	ERR_UNKNOWN_DB,
+	ERR_DB_ERROR,
+	ERR_SHUTTING_DOWN,
+	ERR_INTERNAL,
+};
+
+const char	*err_name(enum err_code);
+
+#endif

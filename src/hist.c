@@ -1,0 +1,76 @@
+/*
+ * Log-linear histogram. Values below HIST_SUB have a bucket each; above,
+ * each power of two [2^e, 2^(e+1)) is split into HIST_SUB equal buckets.
+ */
+
+#include "hist.h"
+
+/* The bucket that holds value v. */
+unsigned
+hist_bucket(uint64_t v)
+{
+	unsigned	e;
+
+	if (v < HIST_SUB)
+		return (unsigned)v;
+	e = 63u - (unsigned)__builtin_clzll(v);	/* e >= HIST_SUB_BITS */
+	return (e - HIST_SUB_BITS + 1) * HIST_SUB +
+	    (unsigned)((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1));
+}
+
+/* The largest value that falls into bucket b. */
+uint64_t
+hist_bucket_high(unsigned b)
+{
+	unsigned	e, sub;
+	uint64_t	width;
+
+	if (b < HIST_SUB)
+		return b;
+	e = b / HIST_SUB + HIST_SUB_BITS - 1;
+	sub = b % HIST_SUB;
+	width = (uint64_t)1 << (e - HIST_SUB_BITS);
+	return ((uint64_t)(HIST_SUB + sub) << (e - HIST_SUB_BITS)) + width - 1;
+}
+
+/* Count one sample of v microseconds. */
+void
+hist_record(struct hist *h, uint64_t v)
+{
+	h->buckets[hist_bucket(v)]++;
+	h->count++;
+	if (v > h->max_us)
+		h->max_us = v;
+}
+
+/*
+ * The value at or below which a fraction p (0..1) of the samples fall: the
+ * high end of the bucket that holds that rank, never above the largest
+ * sample seen. 0 when empty.
+ */
+uint64_t
+hist_percentile(const struct hist *h, double p)
+{
+	uint64_t	rank, seen = 0, high;
+	unsigned	b;
+
+	if (h->count == 0)
+		return 0;
+	if (p <= 0)
+		p = 0;
+	if (p >= 1)
+		return h->max_us;
+	rank = (uint64_t)(p * (double)h->count);
+	if ((double)rank < p * (double)h->count)
+		rank++;
+	if (rank == 0)
+		rank = 1;
+	for (b = 0; b < HIST_BUCKETS; b++) {
+		seen += h->buckets[b];
+		if (seen >= rank) {
+			high = hist_bucket_high(b);
+			return high < h->max_us ? high : h->max_us;
+		}
+	}
+	return h->max_us;
+}

@@ -1,0 +1,288 @@
+/*
+ * Jobs: parsing into compact structs, the state machine, and the table of
+ * job types. Adding a type is one file under jobs/ and one line below.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "job.h"
+#include "log.h"
+#include "server.h"
+#include "status.h"
+#include "xmalloc.h"
+
+extern const struct job_type job_type_sleep;
+
+const struct job_type *const job_types[] = {
+	&job_type_sleep,
+	NULL
+};
+
+/* The job type called name, or NULL. */
+const struct job_type *
+job_type_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; job_types[i] != NULL; i++) {
+		if (strcmp(job_types[i]->name, name) == 0)
+			return job_types[i];
+	}
+	return NULL;
+}
+
+/* The position of a type in job_types[], which indexes its statistics. */
+size_t
+job_type_index(const struct job_type *type)
+{
+	size_t	i;
+
+	for (i = 0; job_types[i] != NULL; i++) {
+		if (job_types[i] == type)
+			break;
+	}
+	return i;
+}
+
+/*
+ * Read a duration field (a non-negative JSON number) of obj. Absent or null
+ * gives -1 unless required.
+ */
+enum err_code
+job_get_ms(json_t *obj, const char *path, const char *key, int required,
+    double *ms, char **cause)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	*ms = -1;
+	if (v == NULL || json_is_null(v)) {
+		if (!required)
+			return ERR_NONE;
+		*cause = xasprintf("%s%s%s: missing required field", path,
+		    *path != '\0' ? "." : "", key);
+		return ERR_BAD_REQUEST;
+	}
+	if (!json_is_number(v) || json_number_value(v) < 0) {
+		*cause = xasprintf("%s%s%s: expected a non-negative number",
+		    path, *path != '\0' ? "." : "", key);
+		return ERR_BAD_REQUEST;
+	}
+	*ms = json_number_value(v);
+	return ERR_NONE;
+}
+
+static int
+job_key_known(const struct job_type *type, const char *key)
+{
+	const char *const	*k;
+
+	if (strcmp(key, "type") == 0 || strcmp(key, "timeout_ms") == 0)
+		return 1;
+	for (k = type->keys; k != NULL && *k != NULL; k++) {
+		if (strcmp(*k, key) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Validate jobs[index] of a request and build its job. On success *out is
+ * a new WAITING job owned by the caller; the JSON tree is not referenced.
+ */
+enum err_code
+job_parse(json_t *obj, uint32_t index, const struct config *cfg,
+    struct job **out, char **cause)
+{
+	const struct job_type	*type;
+	struct job		*job;
+	json_t			*v;
+	const char		*key;
+	char			 path[32];
+	double			 timeout_ms;
+	enum err_code		 err;
+
+	*out = NULL;
+	snprintf(path, sizeof path, "jobs[%u]", index);
+	if (!json_is_object(obj)) {
+		*cause = xasprintf("%s: expected an object", path);
+		return ERR_BAD_REQUEST;
+	}
+	v = json_object_get(obj, "type");
+	if (v == NULL || json_is_null(v)) {
+		*cause = xasprintf("%s.type: missing required field", path);
+		return ERR_BAD_REQUEST;
+	}
+	if (!json_is_string(v)) {
+		*cause = xasprintf("%s.type: expected a string", path);
+		return ERR_BAD_REQUEST;
+	}
+	if ((type = job_type_find(json_string_value(v))) == NULL) {
+		*cause = xasprintf("%s.type: unknown job type \"%s\"", path,
+		    json_string_value(v));
+		return ERR_UNKNOWN_TYPE;
+	}
+	json_object_foreach(obj, key, v) {
+		if (!job_key_known(type, key)) {
+			*cause = xasprintf("%s.%s: unknown field", path, key);
+			return ERR_BAD_REQUEST;
+		}
+	}
+	err = job_get_ms(obj, path, "timeout_ms", 0, &timeout_ms, cause);
+	if (err != ERR_NONE)
+		return err;
+
+	job = xcalloc(1, type->size);
+	job->type = type;
+	job->index = index;
+	job->timeout_ms = timeout_ms;
+	job->state = JOB_WAITING;
+	if ((err = type->parse(job, obj, path, cfg, cause)) != ERR_NONE) {
+		job_free(job);
+		return err;
+	}
+	*out = job;
+	return ERR_NONE;
+}
+
+/* Free a job and what its type owns. The job must not be running. */
+void
+job_free(struct job *job)
+{
+	if (job == NULL)
+		return;
+	if (job->type->free != NULL)
+		job->type->free(job);
+	if (job->timer != NULL)
+		event_free(job->timer);
+	free(job->text);
+	free(job);
+}
+
+static void
+job_timeout_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct job	*job = arg;
+	char		 why[96];
+
+	(void)fd;
+	(void)events;
+	snprintf(why, sizeof why, "job timeout_ms (%g ms) reached",
+	    job->timeout_ms);
+	job_cancel(job, ERR_TIMEOUT, why);
+}
+
+/* Start a WAITING job: arm its own deadline, then let its type run it. */
+void
+job_start(struct job *job)
+{
+	struct timeval	tv;
+
+	job->state = JOB_RUNNING;
+	job->start_ns = clock_ns();
+	status.jobs_waiting--;
+	status.jobs_running++;
+	job->type->start(job);
+	if (job->state == JOB_RUNNING && job->timeout_ms >= 0) {
+		job->timer = evtimer_new(server_base, job_timeout_cb, job);
+		if (job->timer == NULL)
+			fatalx("%s: evtimer_new failed", __func__);
+		clock_ms_timeval(job->timeout_ms, &tv);
+		evtimer_add(job->timer, &tv);
+	}
+}
+
+/*
+ * Record the result and tell the batch. The batch may free the job (and
+ * itself) before this returns, so nothing touches the job afterwards.
+ */
+static void
+job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
+    char *text)
+{
+	struct type_stats	*ts;
+	int			 ran = job->state == JOB_RUNNING;
+
+	if (job->state == JOB_DONE) {
+		free(text);
+		return;
+	}
+	if (job->timer != NULL) {
+		event_free(job->timer);
+		job->timer = NULL;
+	}
+	job->ms = ran ? (float)clock_ms(job->start_ns, clock_ns()) : 0.0f;
+	free(job->text);
+	job->text = text;
+	job->outcome = (uint8_t)outcome;
+	job->code = (uint8_t)code;
+	job->state = JOB_DONE;
+
+	ts = &status.types[job_type_index(job->type)];
+	ts->done++;
+	status.jobs_done++;
+	if (outcome != JOB_OK) {
+		ts->failed++;
+		status.jobs_failed++;
+	}
+	if (ran) {
+		status.jobs_running--;
+		hist_record(&ts->hist, (uint64_t)(job->ms * 1000.0f));
+	} else
+		status.jobs_waiting--;
+	batch_job_done(job->batch, job, ran);
+}
+
+/* The job succeeded with value, JSON text (owned by the job now; NULL is null). */
+void
+job_finish_ok(struct job *job, char *value)
+{
+	job_finish(job, JOB_OK, ERR_NONE, value);
+}
+
+/* The job failed with code and message (owned by the job now). */
+void
+job_finish_error(struct job *job, enum err_code code, char *message)
+{
+	enum job_outcome	outcome = JOB_FAILED;
+
+	if (code == ERR_CANCELLED)
+		outcome = JOB_CANCELLED;
+	else if (code == ERR_TIMEOUT)
+		outcome = JOB_TIMED_OUT;
+	job_finish(job, outcome, code, message);
+}
+
+/* The job failed with code and a formatted message. */
+void
+job_finish_errorf(struct job *job, enum err_code code, const char *fmt, ...)
+{
+	va_list	ap;
+	char	*message;
+
+	va_start(ap, fmt);
+	message = xvasprintf(fmt, ap);
+	va_end(ap);
+	job_finish_error(job, code, message);
+}
+
+/*
+ * Stop a job that has not finished: ERR_TIMEOUT when its own deadline
+ * passed, otherwise the batch's reason (ERR_TIMEOUT or ERR_CANCELLED).
+ * A running job's type stops its work first.
+ */
+void
+job_cancel(struct job *job, enum err_code code, const char *why)
+{
+	if (job->state == JOB_DONE)
+		return;
+	if (job->state == JOB_RUNNING)
+		job->type->cancel(job);
+	job_finish_error(job, code, xstrdup(why));
+}

@@ -1,0 +1,93 @@
+/*
+ * A job: one asynchronous coroutine of a batch, written as an explicit
+ * state machine. WAITING (held back by the batch's concurrency), RUNNING
+ * (suspended on a timer, a worker or a socket; the loop's callbacks move it
+ * on), DONE (its result is kept until the batch replies).
+ *
+ * A job type is a table entry: a struct job_type in its own file under
+ * jobs/, listed once in job_types[] (job.c). Each type's own struct begins
+ * with a struct job, and type->size says how big it is, so a job is one
+ * allocation. Only the loop thread touches jobs.
+ */
+#ifndef GATHERD_JOB_H
+#define GATHERD_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "error.h"
+
+struct batch;
+struct config;
+struct event;
+struct job;
+
+enum job_state {
+	JOB_WAITING,
+	JOB_RUNNING,
+	JOB_DONE,
+};
+
+enum job_outcome {
+	JOB_OK,
+	JOB_FAILED,
+	JOB_CANCELLED,
+	JOB_TIMED_OUT,
+};
+
+struct job_type {
+	const char	 *name;
+	size_t		  size;		/* of the type's struct, >= sizeof(struct job) */
+	const char *const *keys;	/* fields besides type and timeout_ms; NULL-ended */
+
+	/*
+	 * Validate the job's JSON object and fill the job. path names the job
+	 * in messages ("jobs[3]"). Returns ERR_NONE, or an error code with
+	 * *cause set to a message naming the field. Must not keep references
+	 * into obj: the request tree is freed after parsing.
+	 */
+	enum err_code	(*parse)(struct job *, json_t *obj, const char *path,
+			    const struct config *, char **cause);
+	/* Start running: arm a timer, hand work to a worker, send a query. */
+	void		(*start)(struct job *);
+	/* Stop a running job at once (timers removed, work abandoned). */
+	void		(*cancel)(struct job *);
+	/* Free what the type owns (not the job itself). May be NULL. */
+	void		(*free)(struct job *);
+};
+
+struct job {
+	const struct job_type	*type;
+	struct batch		*batch;
+	struct event		*timer;		/* owned: timeout_ms, or NULL */
+	char			*text;		/* owned: value JSON if ok, else message */
+	uint64_t		 start_ns;
+	double			 timeout_ms;	/* < 0: none */
+	float			 ms;		/* own running time */
+	uint32_t		 index;
+	uint8_t			 state;		/* enum job_state */
+	uint8_t			 outcome;	/* enum job_outcome */
+	uint8_t			 code;		/* enum err_code when not ok */
+};
+
+extern const struct job_type *const job_types[];
+
+const struct job_type *job_type_find(const char *);
+size_t		 job_type_index(const struct job_type *);
+enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
+		    struct job **, char **);
+void		 job_start(struct job *);
+void		 job_cancel(struct job *, enum err_code, const char *);
+void		 job_free(struct job *);
+void		 job_finish_ok(struct job *, char *);
+void		 job_finish_error(struct job *, enum err_code, char *);
+void		 job_finish_errorf(struct job *, enum err_code, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* Helpers for a type's parse function. */
+enum err_code	 job_get_ms(json_t *, const char *, const char *, int,
+		    double *, char **);
+
+#endif

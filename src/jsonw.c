@@ -1,0 +1,127 @@
+/*
+ * JSON text written straight into an evbuffer. Strings are escaped as RFC
+ * 8259 requires (quote, backslash, control characters); other bytes pass
+ * through, so the caller must hand in UTF-8.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "jsonw.h"
+#include "xmalloc.h"
+
+/* Append literal text, already valid JSON. */
+void
+jsonw_raw(struct evbuffer *evb, const char *s)
+{
+	evbuffer_add(evb, s, strlen(s));
+}
+
+/* Append len bytes of s as a JSON string. */
+void
+jsonw_string(struct evbuffer *evb, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*run = s, *end = s + len;
+	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	unsigned char		 c;
+
+	evbuffer_add(evb, "\"", 1);
+	for (; s < end; s++) {
+		c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		evbuffer_add(evb, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"':
+			evbuffer_add(evb, "\\\"", 2);
+			break;
+		case '\\':
+			evbuffer_add(evb, "\\\\", 2);
+			break;
+		case '\n':
+			evbuffer_add(evb, "\\n", 2);
+			break;
+		case '\r':
+			evbuffer_add(evb, "\\r", 2);
+			break;
+		case '\t':
+			evbuffer_add(evb, "\\t", 2);
+			break;
+		default:
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			evbuffer_add(evb, esc, sizeof esc);
+			break;
+		}
+	}
+	evbuffer_add(evb, run, (size_t)(end - run));
+	evbuffer_add(evb, "\"", 1);
+}
+
+/* Append a NUL-terminated string as a JSON string. */
+void
+jsonw_cstring(struct evbuffer *evb, const char *s)
+{
+	jsonw_string(evb, s, strlen(s));
+}
+
+/* Append a duration in milliseconds, to the microsecond. */
+void
+jsonw_ms(struct evbuffer *evb, double ms)
+{
+	char	buf[64];
+	int	n;
+
+	n = snprintf(buf, sizeof buf, "%.3f", ms >= 0 ? ms : 0.0);
+	evbuffer_add(evb, buf, (size_t)n);
+}
+
+/* Append an unsigned integer. */
+void
+jsonw_uint(struct evbuffer *evb, uint64_t v)
+{
+	char	buf[24];
+	int	n;
+
+	n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+	evbuffer_add(evb, buf, (size_t)n);
+}
+
+static int
+jsonw_dump_cb(const char *buf, size_t size, void *evb)
+{
+	return evbuffer_add(evb, buf, size);
+}
+
+/* Append a jansson value, compact. */
+void
+jsonw_value(struct evbuffer *evb, const json_t *v)
+{
+	json_dump_callback(v, jsonw_dump_cb, evb,
+	    JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* Append a jansson value, compact, reals to this many significant digits. */
+void
+jsonw_value_precision(struct evbuffer *evb, const json_t *v, int digits)
+{
+	json_dump_callback(v, jsonw_dump_cb, evb,
+	    JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
+}
+
+/* A jansson value as compact JSON text in a new string. */
+char *
+jsonw_dump(const json_t *v)
+{
+	char	*s;
+
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+		/* Only an allocation can fail for a valid tree. */
+		s = xstrdup("null");
+	}
+	return s;
+}

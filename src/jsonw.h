@@ -1,0 +1,24 @@
+/*
+ * A small JSON writer onto a libevent evbuffer, so replies are written as
+ * text without first building a jansson tree of every result.
+ */
+#ifndef GATHERD_JSONW_H
+#define GATHERD_JSONW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct evbuffer;
+
+void	jsonw_raw(struct evbuffer *, const char *);
+void	jsonw_string(struct evbuffer *, const char *, size_t);
+void	jsonw_cstring(struct evbuffer *, const char *);
+void	jsonw_ms(struct evbuffer *, double);
+void	jsonw_uint(struct evbuffer *, uint64_t);
+void	jsonw_value(struct evbuffer *, const json_t *);
+void	jsonw_value_precision(struct evbuffer *, const json_t *, int);
+char	*jsonw_dump(const json_t *);
+
+#endif

@@ -1,0 +1,372 @@
+/*
+ * Requests in, replies out. A batch request is validated whole and turned
+ * into a batch of compact jobs before any job runs; the JSON tree is then
+ * dropped. Replies are written as text straight into an evbuffer.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "config.h"
+#include "job.h"
+#include "jsonw.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.0.0"
+#endif
+
+static const char *const batch_keys[] = {
+	"op", "id", "jobs", "mode", "timeout_ms", "concurrency", "stream", NULL
+};
+static const char *const ping_keys[] = { "op", "id", NULL };
+static const char *const status_keys[] = { "op", "id", "detail", NULL };
+static const char *const cancel_keys[] = { "op", "id", "target", "conn", NULL };
+
+static const struct {
+	const char		*name;
+	enum proto_op		 op;
+	const char *const	*keys;
+} proto_ops[] = {
+	{ "batch", OP_BATCH, batch_keys },
+	{ "ping", OP_PING, ping_keys },
+	{ "status", OP_STATUS, status_keys },
+	{ "cancel", OP_CANCEL, cancel_keys },
+};
+
+/* A field: NULL when absent or null, as the protocol treats them alike. */
+static json_t *
+proto_field(json_t *obj, const char *key)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	return v == NULL || json_is_null(v) ? NULL : v;
+}
+
+static enum err_code
+proto_check_keys(json_t *obj, const char *const *keys, char **cause)
+{
+	const char *const	*k;
+	const char		*key;
+	json_t			*v;
+
+	json_object_foreach(obj, key, v) {
+		for (k = keys; *k != NULL; k++) {
+			if (strcmp(*k, key) == 0)
+				break;
+		}
+		if (*k == NULL) {
+			*cause = xasprintf("%s: unknown field", key);
+			return ERR_BAD_REQUEST;
+		}
+	}
+	return ERR_NONE;
+}
+
+static enum err_code
+proto_get_bool(json_t *obj, const char *key, int *out, char **cause)
+{
+	json_t	*v = proto_field(obj, key);
+
+	*out = 0;
+	if (v == NULL)
+		return ERR_NONE;
+	if (!json_is_boolean(v)) {
+		*cause = xasprintf("%s: expected true or false", key);
+		return ERR_BAD_REQUEST;
+	}
+	*out = json_is_true(v);
+	return ERR_NONE;
+}
+
+static enum err_code
+proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
+    char **cause)
+{
+	struct batch	*b;
+	json_t		*jobs, *v;
+	size_t		 i, n;
+	int		 stream;
+	enum err_code	 err;
+
+	if ((jobs = proto_field(obj, "jobs")) == NULL) {
+		*cause = xstrdup("jobs: missing required field");
+		return ERR_BAD_REQUEST;
+	}
+	if (!json_is_array(jobs)) {
+		*cause = xstrdup("jobs: expected an array");
+		return ERR_BAD_REQUEST;
+	}
+	n = json_array_size(jobs);
+	if (n > cfg->limits.max_jobs_per_batch) {
+		*cause = xasprintf("jobs: %zu jobs exceed max_jobs_per_batch"
+		    " (%llu)", n,
+		    (unsigned long long)cfg->limits.max_jobs_per_batch);
+		return ERR_TOO_LARGE;
+	}
+
+	b = req->batch;
+	if ((v = proto_field(obj, "mode")) != NULL) {
+		if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)
+			b->mode = BATCH_ALL;
+		else if (json_is_string(v) &&
+		    strcmp(json_string_value(v), "fail_fast") == 0)
+			b->mode = BATCH_FAIL_FAST;
+		else {
+			*cause = xstrdup("mode: expected \"all\" or"
+			    " \"fail_fast\"");
+			return ERR_BAD_REQUEST;
+		}
+	}
+	if ((err = job_get_ms(obj, "", "timeout_ms", 0, &b->timeout_ms,
+	    cause)) != ERR_NONE)
+		return err;
+	if ((v = proto_field(obj, "concurrency")) != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1) {
+			*cause = xstrdup("concurrency: expected an integer"
+			    " >= 1");
+			return ERR_BAD_REQUEST;
+		}
+		if (json_integer_value(v) < (json_int_t)UINT32_MAX)
+			b->concurrency = (uint32_t)json_integer_value(v);
+	}
+	if ((err = proto_get_bool(obj, "stream", &stream, cause)) != ERR_NONE)
+		return err;
+	b->stream = (uint8_t)stream;
+
+	b->jobs = xcalloc(n, sizeof *b->jobs);
+	for (i = 0; i < n; i++) {
+		err = job_parse(json_array_get(jobs, i), (uint32_t)i, cfg,
+		    &b->jobs[i], cause);
+		if (err != ERR_NONE)
+			return err;
+		b->jobs[i]->batch = b;
+		b->njobs++;
+	}
+	return ERR_NONE;
+}
+
+static enum err_code
+proto_parse_cancel(json_t *obj, struct request *req, char **cause)
+{
+	json_t	*v;
+
+	if ((v = proto_field(obj, "target")) == NULL) {
+		*cause = xstrdup("target: missing required field");
+		return ERR_BAD_REQUEST;
+	}
+	req->target = json_incref(v);
+	req->cancel_conn = CANCEL_OWN;
+	if ((v = proto_field(obj, "conn")) != NULL) {
+		if (json_is_string(v) && strcmp(json_string_value(v), "any") == 0)
+			req->cancel_conn = CANCEL_ANY;
+		else if (json_is_integer(v) && json_integer_value(v) >= 0)
+			req->cancel_conn = json_integer_value(v);
+		else {
+			*cause = xstrdup("conn: expected a connection number"
+			    " or \"any\"");
+			return ERR_BAD_REQUEST;
+		}
+	}
+	return ERR_NONE;
+}
+
+/*
+ * Parse and validate one request line (len bytes, no newline) read at
+ * recv_ns. On success req holds the request; on error req->id holds the
+ * id when one could be read, and *cause the message. Either way the caller
+ * clears req with proto_request_clear.
+ */
+enum err_code
+proto_parse(const char *line, size_t len, const struct config *cfg,
+    uint64_t recv_ns, struct request *req, char **cause)
+{
+	json_error_t	 jerr;
+	json_t		*obj, *v;
+	const char	*name = "batch";
+	size_t		 i;
+	enum err_code	 err;
+
+	memset(req, 0, sizeof *req);
+	*cause = NULL;
+	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (obj == NULL) {
+		*cause = xasprintf("invalid JSON at column %d: %s",
+		    jerr.column, jerr.text);
+		return ERR_BAD_JSON;
+	}
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		*cause = xstrdup("a request must be a JSON object");
+		return ERR_BAD_JSON;
+	}
+	req->id = json_incref(proto_field(obj, "id"));
+
+	if ((v = proto_field(obj, "op")) != NULL) {
+		if (!json_is_string(v)) {
+			*cause = xstrdup("op: expected a string");
+			err = ERR_BAD_REQUEST;
+			goto out;
+		}
+		name = json_string_value(v);
+	}
+	for (i = 0; i < sizeof proto_ops / sizeof proto_ops[0]; i++) {
+		if (strcmp(proto_ops[i].name, name) == 0)
+			break;
+	}
+	if (i == sizeof proto_ops / sizeof proto_ops[0]) {
+		*cause = xasprintf("op: unknown op \"%s\"", name);
+		err = ERR_UNKNOWN_OP;
+		goto out;
+	}
+	req->op = proto_ops[i].op;
+	if ((err = proto_check_keys(obj, proto_ops[i].keys, cause)) != ERR_NONE)
+		goto out;
+
+	switch (req->op) {
+	case OP_BATCH:
+		req->batch = batch_new(req->id, recv_ns);
+		err = proto_parse_batch(obj, cfg, req, cause);
+		break;
+	case OP_STATUS:
+		err = proto_get_bool(obj, "detail", &req->detail, cause);
+		break;
+	case OP_CANCEL:
+		err = proto_parse_cancel(obj, req, cause);
+		break;
+	case OP_PING:
+		break;
+	}
+out:
+	json_decref(obj);
+	if (err != ERR_NONE) {
+		batch_free(req->batch);
+		req->batch = NULL;
+	}
+	return err;
+}
+
+/* Free what a request owns. */
+void
+proto_request_clear(struct request *req)
+{
+	json_decref(req->id);
+	json_decref(req->target);
+	batch_free(req->batch);
+	memset(req, 0, sizeof *req);
+}
+
+static void
+proto_write_id(struct evbuffer *evb, const json_t *id)
+{
+	jsonw_raw(evb, "{\"id\":");
+	if (id == NULL)
+		jsonw_raw(evb, "null");
+	else
+		jsonw_value(evb, id);
+}
+
+/* An error reply line. */
+void
+proto_write_error(struct evbuffer *evb, const json_t *id, enum err_code code,
+    const char *message)
+{
+	proto_write_id(evb, id);
+	jsonw_raw(evb, ",\"ok\":false,\"error\":{\"code\":\"");
+	jsonw_raw(evb, err_name(code));
+	jsonw_raw(evb, "\",\"message\":");
+	jsonw_cstring(evb, message);
+	jsonw_raw(evb, "}}\n");
+}
+
+/* The ping reply line. */
+void
+proto_write_pong(struct evbuffer *evb, const json_t *id)
+{
+	proto_write_id(evb, id);
+	evbuffer_add_printf(evb, ",\"ok\":true,\"pong\":true,\"version\":\"%s\","
+	    "\"protocol\":%d}\n", PACKAGE_VERSION, PROTO_VERSION);
+}
+
+/* The status reply line; status is borrowed. */
+void
+proto_write_status(struct evbuffer *evb, const json_t *id, json_t *st)
+{
+	proto_write_id(evb, id);
+	jsonw_raw(evb, ",\"ok\":true,\"status\":");
+	jsonw_value_precision(evb, st, 12);
+	jsonw_raw(evb, "}\n");
+}
+
+/* The cancel reply line. */
+void
+proto_write_cancelled(struct evbuffer *evb, const json_t *id, unsigned n)
+{
+	proto_write_id(evb, id);
+	evbuffer_add_printf(evb, ",\"ok\":true,\"cancelled\":%u}\n", n);
+}
+
+/* One job's result object. */
+void
+proto_write_result(struct evbuffer *evb, const struct job *job)
+{
+	if (job->outcome == JOB_OK) {
+		jsonw_raw(evb, "{\"ok\":true,\"ms\":");
+		jsonw_ms(evb, job->ms);
+		jsonw_raw(evb, ",\"value\":");
+		jsonw_raw(evb, job->text != NULL ? job->text : "null");
+		jsonw_raw(evb, "}");
+		return;
+	}
+	jsonw_raw(evb, "{\"ok\":false,\"ms\":");
+	jsonw_ms(evb, job->ms);
+	jsonw_raw(evb, ",\"error\":{\"code\":\"");
+	jsonw_raw(evb, err_name((enum err_code)job->code));
+	jsonw_raw(evb, "\",\"message\":");
+	jsonw_cstring(evb, job->text != NULL ? job->text : "");
+	jsonw_raw(evb, "}}");
+}
+
+/* A stream event line for one finished job. */
+void
+proto_write_event(struct evbuffer *evb, const struct batch *b,
+    const struct job *job)
+{
+	jsonw_raw(evb, "{\"id\":");
+	jsonw_raw(evb, b->id_text);
+	jsonw_raw(evb, ",\"event\":\"result\",\"index\":");
+	jsonw_uint(evb, job->index);
+	jsonw_raw(evb, ",\"result\":");
+	proto_write_result(evb, job);
+	jsonw_raw(evb, "}\n");
+}
+
+/* The final reply line of a batch, results in job order. */
+void
+proto_write_reply(struct evbuffer *evb, const struct batch *b)
+{
+	uint32_t	i;
+
+	jsonw_raw(evb, "{\"id\":");
+	jsonw_raw(evb, b->id_text);
+	jsonw_raw(evb, b->nok == b->njobs ? ",\"ok\":true" : ",\"ok\":false");
+	jsonw_raw(evb, ",\"elapsed_ms\":");
+	jsonw_ms(evb, clock_ms(b->recv_ns, b->done_ns));
+	evbuffer_add_printf(evb, ",\"stats\":{\"jobs\":%u,\"ok\":%u,"
+	    "\"failed\":%u,\"cancelled\":%u,\"timed_out\":%u,\"sum_ms\":",
+	    b->njobs, b->nok, b->nfailed, b->ncancelled, b->ntimedout);
+	jsonw_ms(evb, b->sum_ms);
+	jsonw_raw(evb, "},\"results\":[");
+	for (i = 0; i < b->njobs; i++) {
+		if (i > 0)
+			jsonw_raw(evb, ",");
+		proto_write_result(evb, b->jobs[i]);
+	}
+	jsonw_raw(evb, "]}\n");
+}

@@ -1,0 +1,57 @@
+/*
+ * The wire protocol: request validation and reply encoding. No I/O, no
+ * logging: errors come back as codes and messages for the caller to send.
+ */
+#ifndef GATHERD_PROTO_H
+#define GATHERD_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "error.h"
+
+struct batch;
+struct config;
+struct evbuffer;
+struct job;
+
+#define PROTO_VERSION	1
+
+enum proto_op {
+	OP_BATCH,
+	OP_PING,
+	OP_STATUS,
+	OP_CANCEL,
+};
+
+/* Which connections a cancel looks at (our extension "conn"). */
+#define CANCEL_OWN	(-1)	/* the requesting connection (the default) */
+#define CANCEL_ANY	(-2)	/* every connection */
+
+struct request {
+	enum proto_op	 op;
+	json_t		*id;		/* owned; NULL until parsed */
+	struct batch	*batch;		/* owned: OP_BATCH */
+	int		 detail;	/* OP_STATUS */
+	json_t		*target;	/* owned: OP_CANCEL */
+	int64_t		 cancel_conn;	/* OP_CANCEL: CANCEL_* or a conn id */
+};
+
+enum err_code	 proto_parse(const char *, size_t, const struct config *,
+		    uint64_t, struct request *, char **);
+void		 proto_request_clear(struct request *);
+
+void		 proto_write_error(struct evbuffer *, const json_t *,
+		    enum err_code, const char *);
+void		 proto_write_pong(struct evbuffer *, const json_t *);
+void		 proto_write_status(struct evbuffer *, const json_t *, json_t *);
+void		 proto_write_cancelled(struct evbuffer *, const json_t *,
+		    unsigned);
+void		 proto_write_result(struct evbuffer *, const struct job *);
+void		 proto_write_event(struct evbuffer *, const struct batch *,
+		    const struct job *);
+void		 proto_write_reply(struct evbuffer *, const struct batch *);
+
+#endif

@@ -1,0 +1,459 @@
+/*
+ * The server: one libevent loop, the listening Unix socket, the list of
+ * connections, signals and the drain on shutdown.
+ *
+ * Shutdown (SIGTERM or SIGINT) has two phases. Draining: the listener is
+ * closed, new batches are refused with shutting_down, batches in flight run
+ * on for up to shutdown_timeout_ms and are then cancelled. Stopping: once
+ * no batch is left, reading stops, every connection is closed as soon as
+ * its output is flushed (or after a short grace for clients that do not
+ * read), and the loop ends. A second signal cancels at once.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+#include "status.h"
+#include "xmalloc.h"
+
+#define SERVER_FLUSH_GRACE_MS	2000
+#define SERVER_ACCEPT_RETRY_MS	100
+
+struct event_base	*server_base;
+struct config		*server_cfg;
+int			 server_draining;
+int			 server_stopping;
+
+static struct evconnlistener	*server_listener;
+static char			*server_path;	/* socket we created */
+static ino_t			 server_ino;
+static struct conns		 server_conns = TAILQ_HEAD_INITIALIZER(server_conns);
+static struct conns		 server_dead = TAILQ_HEAD_INITIALIZER(server_dead);
+static uint64_t			 server_next_id = 1;
+static struct event		*server_sigint, *server_sigterm;
+static struct event		*server_drain_timer, *server_flush_timer;
+static struct event		*server_reaper, *server_accept_timer;
+
+static void	server_stop(void);
+
+/*
+ * Bind a listening Unix socket at path with mode. A stale socket file (no
+ * one accepts on it) is replaced; a live one is never taken over.
+ */
+static int
+server_bind(const char *path, mode_t mode, char **cause)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	mode_t			 mask;
+	int			 fd, probe, rc;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		*cause = xasprintf("socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		*cause = xasprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	mask = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	if (rc == -1 && errno == EADDRINUSE) {
+		if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
+			umask(mask);
+			*cause = xasprintf("%s exists and is not a socket",
+			    path);
+			goto fail;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe != -1 && connect(probe, (struct sockaddr *)&sun,
+		    sizeof sun) == 0) {
+			close(probe);
+			umask(mask);
+			*cause = xasprintf("another gatherd is already"
+			    " listening on %s", path);
+			goto fail;
+		}
+		if (probe != -1)
+			close(probe);
+		log_info("removing stale socket %s", path);
+		unlink(path);
+		rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	}
+	umask(mask);
+	if (rc == -1) {
+		*cause = xasprintf("bind %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (chmod(path, mode) == -1 || listen(fd, SOMAXCONN) == -1 ||
+	    stat(path, &sb) == -1) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	server_ino = sb.st_ino;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static void
+server_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct conn	*c;
+	char		*line;
+	ssize_t		 n;
+
+	(void)l;
+	(void)sa;
+	(void)len;
+	(void)arg;
+	if (status.conns_open >= server_cfg->limits.max_connections) {
+		line = xasprintf("{\"id\":null,\"ok\":false,\"error\":{\"code\":"
+		    "\"busy\",\"message\":\"max_connections (%llu) reached\"}}\n",
+		    (unsigned long long)server_cfg->limits.max_connections);
+		n = write(fd, line, strlen(line));
+		(void)n;
+		free(line);
+		close(fd);
+		return;
+	}
+	c = conn_new(fd, server_next_id++);
+	TAILQ_INSERT_TAIL(&server_conns, c, entry);
+}
+
+static void
+server_accept_retry(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if (server_listener != NULL)
+		evconnlistener_enable(server_listener);
+}
+
+/* accept failed (out of descriptors, most likely): pause, then retry. */
+static void
+server_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct timeval	tv = { 0, SERVER_ACCEPT_RETRY_MS * 1000 };
+
+	(void)arg;
+	log_warn("accept");
+	evconnlistener_disable(l);
+	evtimer_add(server_accept_timer, &tv);
+}
+
+/* Close the listener so new clients are refused at once. */
+static void
+server_unlisten(void)
+{
+	struct stat	sb;
+
+	if (server_listener != NULL) {
+		evconnlistener_free(server_listener);
+		server_listener = NULL;
+	}
+	if (server_path != NULL) {
+		/* Only remove the file if it is still ours. */
+		if (lstat(server_path, &sb) == 0 && sb.st_ino == server_ino)
+			unlink(server_path);
+		free(server_path);
+		server_path = NULL;
+	}
+}
+
+static void
+server_cancel_all(const char *why)
+{
+	struct conn	*c;
+	struct batch	*b;
+
+	TAILQ_FOREACH(c, &server_conns, entry) {
+		while ((b = TAILQ_FIRST(&c->batches)) != NULL)
+			batch_cancel(b, ERR_CANCELLED, why);
+	}
+}
+
+static void
+server_drain_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	log_info("shutdown timeout: cancelling %llu batches",
+	    (unsigned long long)status.batches_in_flight);
+	server_cancel_all("cancelled: gatherd is shutting down");
+}
+
+static void
+server_flush_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct conn	*c;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	while ((c = TAILQ_FIRST(&server_conns)) != NULL)
+		conn_close(c);
+}
+
+static void
+server_signal(evutil_socket_t sig, short events, void *arg)
+{
+	struct timeval	tv;
+
+	(void)events;
+	(void)arg;
+	if (server_draining) {
+		log_info("signal %d again: cancelling now", (int)sig);
+		server_cancel_all("cancelled: gatherd is shutting down");
+		return;
+	}
+	server_draining = 1;
+	log_info("signal %d: shutting down, %llu batches in flight", (int)sig,
+	    (unsigned long long)status.batches_in_flight);
+	server_unlisten();
+	if (status.batches_in_flight == 0) {
+		server_stop();
+		return;
+	}
+	tv.tv_sec = (time_t)(server_cfg->shutdown_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(server_cfg->shutdown_timeout_ms % 1000) *
+	    1000;
+	evtimer_add(server_drain_timer, &tv);
+}
+
+/* No batch is left: close connections as their output flushes. */
+static void
+server_stop(void)
+{
+	struct timeval	 tv = { SERVER_FLUSH_GRACE_MS / 1000,
+	    (SERVER_FLUSH_GRACE_MS % 1000) * 1000 };
+	struct conn	*c, *next;
+
+	if (server_stopping)
+		return;
+	server_stopping = 1;
+	evtimer_del(server_drain_timer);
+	for (c = TAILQ_FIRST(&server_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->bev != NULL)
+			bufferevent_disable(c->bev, EV_READ);
+		conn_drain_check(c);
+	}
+	if (TAILQ_EMPTY(&server_conns))
+		event_base_loopbreak(server_base);
+	else
+		evtimer_add(server_flush_timer, &tv);
+}
+
+/* A batch finished; while draining, the last one ends the drain. */
+void
+server_batch_finished(void)
+{
+	if (server_draining && status.batches_in_flight == 0)
+		server_stop();
+}
+
+static void
+server_reap(evutil_socket_t fd, short events, void *arg)
+{
+	struct conn	*c;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	while ((c = TAILQ_FIRST(&server_dead)) != NULL) {
+		TAILQ_REMOVE(&server_dead, c, entry);
+		free(c);
+	}
+}
+
+/*
+ * A connection closed. Its struct is freed from the loop, never under a
+ * callback that may still hold it.
+ */
+void
+server_conn_closed(struct conn *c)
+{
+	TAILQ_REMOVE(&server_conns, c, entry);
+	TAILQ_INSERT_TAIL(&server_dead, c, entry);
+	event_active(server_reaper, EV_TIMEOUT, 0);
+	if (server_stopping && TAILQ_EMPTY(&server_conns))
+		event_base_loopbreak(server_base);
+}
+
+/*
+ * Cancel the in-flight batches whose id equals target (as JSON values) on
+ * connection which (CANCEL_OWN: c, CANCEL_ANY: all). Returns how many.
+ */
+unsigned
+server_cancel(struct conn *c, const json_t *target, int64_t which)
+{
+	struct conn	 *d;
+	struct batch	 *b, **found = NULL;
+	size_t		  n = 0, cap = 0, i;
+
+	TAILQ_FOREACH(d, &server_conns, entry) {
+		if ((which == CANCEL_OWN && d != c) ||
+		    (which >= 0 && d->id != (uint64_t)which))
+			continue;
+		TAILQ_FOREACH(b, &d->batches, entry) {
+			if (!json_equal(b->id, (json_t *)target))
+				continue;
+			if (n == cap) {
+				cap = cap == 0 ? 8 : cap * 2;
+				found = xreallocarray(found, cap, sizeof *found);
+			}
+			found[n++] = b;
+		}
+	}
+	/* Cancelling one batch never ends another, so found stays valid. */
+	for (i = 0; i < n; i++)
+		batch_cancel(found[i], ERR_CANCELLED, "cancelled by request");
+	free(found);
+	return (unsigned)n;
+}
+
+/* status detail: one entry per batch in flight. */
+json_t *
+server_batch_list(void)
+{
+	struct conn	*c;
+	struct batch	*b;
+	json_t		*list = json_array();
+	uint64_t	 now = clock_ns();
+
+	TAILQ_FOREACH(c, &server_conns, entry) {
+		TAILQ_FOREACH(b, &c->batches, entry) {
+			json_array_append_new(list, json_pack(
+			    "{s:I, s:O, s:I, s:I, s:f}",
+			    "conn", (json_int_t)c->id,
+			    "id", b->id,
+			    "jobs", (json_int_t)b->njobs,
+			    "done", (json_int_t)(b->njobs - b->unfinished),
+			    "age_ms", clock_ms(b->recv_ns, now)));
+		}
+	}
+	return list;
+}
+
+static struct event *
+server_timer(event_callback_fn cb)
+{
+	struct event	*ev;
+
+	if ((ev = evtimer_new(server_base, cb, NULL)) == NULL)
+		fatalx("%s: evtimer_new failed", __func__);
+	return ev;
+}
+
+/*
+ * Create the loop and listen on path. Returns 0, or -1 with *cause saying
+ * what went wrong.
+ */
+int
+server_init(struct config *cfg, const char *path, char **cause)
+{
+	struct event_config	*ecfg;
+	int			 fd;
+
+	server_cfg = cfg;
+	/*
+	 * Precise timers: libevent's default coarse clock lets a sleep fire
+	 * up to a few milliseconds early, and sleep must never be short.
+	 */
+	if ((ecfg = event_config_new()) == NULL)
+		fatalx("%s: event_config_new failed", __func__);
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	server_base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
+	if (server_base == NULL) {
+		*cause = xstrdup("cannot create the event loop");
+		return -1;
+	}
+	if ((fd = server_bind(path, cfg->socket_mode, cause)) == -1)
+		return -1;
+	server_path = xstrdup(path);
+	server_listener = evconnlistener_new(server_base, server_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (server_listener == NULL) {
+		close(fd);
+		*cause = xasprintf("cannot listen on %s", path);
+		return -1;
+	}
+	evconnlistener_set_error_cb(server_listener, server_accept_error);
+	server_sigint = evsignal_new(server_base, SIGINT, server_signal, NULL);
+	server_sigterm = evsignal_new(server_base, SIGTERM, server_signal, NULL);
+	if (server_sigint == NULL || server_sigterm == NULL)
+		fatalx("%s: evsignal_new failed", __func__);
+	evsignal_add(server_sigint, NULL);
+	evsignal_add(server_sigterm, NULL);
+	server_drain_timer = server_timer(server_drain_timeout);
+	server_flush_timer = server_timer(server_flush_timeout);
+	server_accept_timer = server_timer(server_accept_retry);
+	server_reaper = event_new(server_base, -1, 0, server_reap, NULL);
+	if (server_reaper == NULL)
+		fatalx("%s: event_new failed", __func__);
+	status_init();
+	log_info("listening on %s", path);
+	return 0;
+}
+
+/* Run the loop until shutdown completes. */
+void
+server_run(void)
+{
+	event_base_dispatch(server_base);
+}
+
+/* Free everything the server holds. */
+void
+server_free(void)
+{
+	struct conn	*c;
+
+	if (server_base == NULL)
+		return;
+	server_cancel_all("cancelled: gatherd is shutting down");
+	while ((c = TAILQ_FIRST(&server_conns)) != NULL)
+		conn_close(c);
+	server_reap(-1, 0, NULL);
+	server_unlisten();
+	if (server_sigint != NULL)
+		event_free(server_sigint);
+	if (server_sigterm != NULL)
+		event_free(server_sigterm);
+	if (server_drain_timer != NULL) {
+		event_free(server_drain_timer);
+		event_free(server_flush_timer);
+		event_free(server_accept_timer);
+		event_free(server_reaper);
+	}
+	event_base_free(server_base);
+	server_base = NULL;
+}

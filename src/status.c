@@ -1,0 +1,91 @@
+/*
+ * Counters and latency histograms, and the status op's JSON. The batch
+ * list of status detail is the server's (it owns the connections).
+ */
+
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "job.h"
+#include "pool.h"
+#include "status.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.0.0"
+#endif
+
+struct status status;
+
+/* Reset the counters and start the uptime clock. */
+void
+status_init(void)
+{
+	memset(&status, 0, sizeof status);
+	status.start_ns = clock_ns();
+}
+
+static json_t *
+status_by_type(void)
+{
+	const struct type_stats	*ts;
+	json_t			*by_type;
+	size_t			 i;
+
+	by_type = json_object();
+	for (i = 0; job_types[i] != NULL && i < STATUS_MAX_TYPES; i++) {
+		ts = &status.types[i];
+		json_object_set_new(by_type, job_types[i]->name, json_pack(
+		    "{s:I, s:I, s:f, s:f, s:f}",
+		    "done", (json_int_t)ts->done,
+		    "failed", (json_int_t)ts->failed,
+		    "ms_p50", hist_percentile(&ts->hist, 0.50) / 1000.0,
+		    "ms_p99", hist_percentile(&ts->hist, 0.99) / 1000.0,
+		    "ms_max", ts->hist.max_us / 1000.0));
+	}
+	return by_type;
+}
+
+/* The status object (without the detail list). Caller owns the reference. */
+json_t *
+status_json(const struct config *cfg)
+{
+	const struct limits	*l = &cfg->limits;
+	struct pool_stats	 ps;
+
+	pool_stats(&ps);
+	return json_pack("{s:s, s:I, s:f,"
+	    " s:{s:I, s:I}, s:{s:I, s:I, s:I},"
+	    " s:{s:I, s:I, s:I, s:I, s:o}, s:{s:I, s:I, s:I},"
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    "version", PACKAGE_VERSION,
+	    "pid", (json_int_t)getpid(),
+	    "uptime_s", clock_ms(status.start_ns, clock_ns()) / 1000.0,
+	    "connections",
+		"open", (json_int_t)status.conns_open,
+		"total", (json_int_t)status.conns_total,
+	    "batches",
+		"in_flight", (json_int_t)status.batches_in_flight,
+		"done", (json_int_t)status.batches_done,
+		"failed", (json_int_t)status.batches_failed,
+	    "jobs",
+		"in_flight", (json_int_t)status.jobs_running,
+		"waiting", (json_int_t)status.jobs_waiting,
+		"done", (json_int_t)status.jobs_done,
+		"failed", (json_int_t)status.jobs_failed,
+		"by_type", status_by_type(),
+	    "pool",
+		"threads", (json_int_t)ps.threads,
+		"busy", (json_int_t)ps.busy,
+		"queued", (json_int_t)ps.queued,
+	    "limits",
+		"max_connections", (json_int_t)l->max_connections,
+		"max_request_bytes", (json_int_t)l->max_request_bytes,
+		"max_jobs_per_batch", (json_int_t)l->max_jobs_per_batch,
+		"max_inflight_jobs", (json_int_t)l->max_inflight_jobs,
+		"max_batches_per_connection",
+		    (json_int_t)l->max_batches_per_connection,
+		"max_output_bytes", (json_int_t)l->max_output_bytes,
+		"read_max_bytes", (json_int_t)l->read_max_bytes);
+}

@@ -1,0 +1,301 @@
+/*
+ * A real gatherd for integration tests: forked on a private socket, polled
+ * until it accepts, stopped with SIGTERM. Set GATHERD_TEST_WRAPPER (e.g.
+ * "valgrind --leak-check=full --error-exitcode=1") to run it under a tool.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+/* Milliseconds on the monotonic clock. */
+double
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int
+try_connect(const char *sock)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, sock, sizeof sun.sun_path - 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Start gatherd; see harness.h. */
+void
+daemon_start(struct daemon *d, const char *conf_text, const char *const *args)
+{
+	const char	*argv[64];
+	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
+	char		*wrap = NULL, *tok, *save;
+	FILE		*fp;
+	double		 deadline;
+	int		 argc = 0, fd, status, logfd;
+
+	memset(d, 0, sizeof *d);
+	snprintf(d->dir, sizeof d->dir, "/tmp/gatherd-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(d->sock, sizeof d->sock, "%s/gatherd.sock", d->dir);
+	snprintf(d->conf, sizeof d->conf, "%s/gatherd.conf", d->dir);
+	snprintf(d->log, sizeof d->log, "%s/gatherd.log", d->dir);
+	cr_assert_not_null(fp = fopen(d->conf, "w"));
+	fprintf(fp, "[daemon]\nsocket = %s\n", d->sock);
+	if (conf_text != NULL)
+		fputs(conf_text, fp);
+	fclose(fp);
+
+	if (wrapper != NULL && *wrapper != '\0') {
+		wrap = strdup(wrapper);
+		for (tok = strtok_r(wrap, " ", &save); tok != NULL && argc < 32;
+		    tok = strtok_r(NULL, " ", &save))
+			argv[argc++] = tok;
+	}
+	argv[argc++] = GATHERD_BIN;
+	argv[argc++] = "-c";
+	argv[argc++] = d->conf;
+	while (args != NULL && *args != NULL && argc < 62)
+		argv[argc++] = *args++;
+	argv[argc] = NULL;
+
+	d->pid = fork();
+	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		logfd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (logfd != -1) {
+			dup2(logfd, 2);
+			close(logfd);
+		}
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	free(wrap);
+
+	deadline = now_ms() + (wrapper != NULL ? 30000 : 5000);
+	while (now_ms() < deadline) {
+		if ((fd = try_connect(d->sock)) != -1) {
+			close(fd);
+			return;
+		}
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			cr_assert_fail("gatherd exited at start-up (status %d),"
+			    " see %s", status, d->log);
+		}
+		usleep(5000);
+	}
+	cr_assert_fail("gatherd did not accept on %s in time", d->sock);
+}
+
+/* Wait for the daemon to exit; its wait status, or -1 on timeout. */
+int
+daemon_wait(struct daemon *d, int timeout_ms)
+{
+	double	deadline = now_ms() + timeout_ms;
+	int	status;
+
+	while (now_ms() < deadline) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return status;
+		}
+		usleep(2000);
+	}
+	return -1;
+}
+
+static void
+remove_dir(const char *dir)
+{
+	char	cmd[400];
+	int	rc;
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	rc = system(cmd);
+	(void)rc;
+}
+
+/* Stop the daemon with SIGTERM and assert a clean exit. */
+void
+daemon_stop(struct daemon *d)
+{
+	int	status;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		status = daemon_wait(d, 20000);
+		if (status == -1) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, &status, 0);
+			d->pid = 0;
+			cr_assert_fail("gatherd did not stop on SIGTERM");
+		}
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "gatherd exited with status 0x%x, see %s", status, d->log);
+	}
+	remove_dir(d->dir);
+}
+
+/* Connect to a Unix socket; asserts success. */
+int
+client_connect(const char *sock)
+{
+	int	fd = try_connect(sock);
+
+	cr_assert_neq(fd, -1, "connect %s: %s", sock, strerror(errno));
+	return fd;
+}
+
+/* Write all of buf. */
+void
+client_write(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		cr_assert_gt(n, 0, "write: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Write a line. */
+void
+client_send(int fd, const char *line)
+{
+	client_write(fd, line, strlen(line));
+	client_write(fd, "\n", 1);
+}
+
+/*
+ * Read one line. Reads a byte at a time so no data past the newline is
+ * taken from the socket: simple, and fast enough for tests.
+ */
+char *
+client_recv(int fd, int timeout_ms)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	double		 deadline = now_ms() + timeout_ms;
+	char		*buf = NULL;
+	size_t		 len = 0, cap = 0;
+	ssize_t		 n;
+	char		 ch;
+	int		 left;
+
+	for (;;) {
+		left = (int)(deadline - now_ms());
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			break;
+		n = read(fd, &ch, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (ch == '\n') {
+			if (buf == NULL)
+				buf = strdup("");
+			return buf;
+		}
+		if (len + 2 > cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		buf[len++] = ch;
+		buf[len] = '\0';
+	}
+	free(buf);
+	return NULL;
+}
+
+/* Read one line as JSON. */
+json_t *
+client_recv_json(int fd, int timeout_ms)
+{
+	json_error_t	 err;
+	json_t		*v;
+	char		*line;
+
+	line = client_recv(fd, timeout_ms);
+	cr_assert_not_null(line, "no reply within %d ms", timeout_ms);
+	v = json_loads(line, 0, &err);
+	cr_assert_not_null(v, "reply is not JSON (%s): %s", err.text, line);
+	free(line);
+	return v;
+}
+
+/* One request on a fresh connection. */
+json_t *
+daemon_request(struct daemon *d, const char *line)
+{
+	json_t	*v;
+	int	 fd = client_connect(d->sock);
+
+	client_send(fd, line);
+	v = client_recv_json(fd, 10000);
+	close(fd);
+	return v;
+}
+
+/* Run a shell command, capturing stdout. */
+int
+run_command(const char *cmd, char **out)
+{
+	FILE	*fp;
+	char	*buf = NULL, chunk[4096];
+	size_t	 len = 0, n;
+	int	 status;
+	char	*full;
+
+	if (asprintf(&full, "unset GATHERD_SOCKET; %s", cmd) == -1)
+		cr_assert_fail("asprintf");
+	fp = popen(full, "r");
+	free(full);
+	cr_assert_not_null(fp, "popen: %s", strerror(errno));
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
+		buf = realloc(buf, len + n + 1);
+		cr_assert_not_null(buf);
+		memcpy(buf + len, chunk, n);
+		len += n;
+		buf[len] = '\0';
+	}
+	status = pclose(fp);
+	if (out != NULL)
+		*out = buf != NULL ? buf : strdup("");
+	else
+		free(buf);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return -1;
+}

@@ -1,0 +1,56 @@
+/*
+ * Integration test harness: a real gatherd on a real Unix socket in a
+ * private temporary directory, and blocking client helpers to talk to it.
+ * Modelled on memcached's new_memcached(): fork, poll for the socket, kill
+ * on teardown. Every helper asserts (Criterion) instead of returning errors.
+ */
+#ifndef GATHERD_HARNESS_H
+#define GATHERD_HARNESS_H
+
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct daemon {
+	pid_t	pid;
+	char	dir[256];	/* private temp dir, removed by daemon_stop */
+	char	sock[320];	/* dir/gatherd.sock */
+	char	conf[320];	/* dir/gatherd.conf */
+	char	log[320];	/* dir/gatherd.log: the daemon's stderr */
+};
+
+/*
+ * Start gatherd with a config file holding conf_text (may be NULL) plus
+ * the socket key, and extra command line arguments (NULL-terminated list,
+ * may be NULL). Returns once the socket accepts connections.
+ */
+void	 daemon_start(struct daemon *, const char *conf_text, const char *const *args);
+/* SIGTERM the daemon, wait for it, assert it exited 0, remove its dir. */
+void	 daemon_stop(struct daemon *);
+/* Wait for the daemon to exit by itself; returns its wait status. */
+int	 daemon_wait(struct daemon *, int timeout_ms);
+
+/* Connect to a Unix socket; asserts success. */
+int	 client_connect(const char *sock);
+/* Write all of buf (len bytes); asserts success. */
+void	 client_write(int fd, const void *buf, size_t len);
+/* Write a string and a newline. */
+void	 client_send(int fd, const char *line);
+/* Read one line (without its newline), or NULL on EOF or timeout. Caller frees. */
+char	*client_recv(int fd, int timeout_ms);
+/* client_recv and parse as JSON; asserts a line came and parsed. Caller decrefs. */
+json_t	*client_recv_json(int fd, int timeout_ms);
+/* Connect, send one line, read one reply, close. Caller decrefs. */
+json_t	*daemon_request(struct daemon *, const char *line);
+
+/* Milliseconds on the monotonic clock. */
+double	 now_ms(void);
+
+/*
+ * Run a shell command (through /bin/sh) with GATHERD_SOCKET unset, capture
+ * stdout into *out (caller frees; may be NULL to discard) and return the
+ * exit status (0..255), or -1 if it died by a signal.
+ */
+int	 run_command(const char *cmd, char **out);
+
+#endif
