@@ -195,7 +195,8 @@ proto_parse(const char *line, size_t len, const struct config *cfg,
 
 	memset(req, 0, sizeof *req);
 	*cause = NULL;
-	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+	    &jerr);
 	if (obj == NULL) {
 		*cause = xasprintf("invalid JSON at column %d: %s",
 		    jerr.column, jerr.text);

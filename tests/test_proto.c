@@ -1,0 +1,323 @@
+/*
+ * Request validation and reply encoding: every error path with its exact
+ * message, and replies that parse back to what was meant.
+ */
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "batch.h"
+#include "config.h"
+#include "job.h"
+#include "jsonw.h"
+#include "proto.h"
+
+static struct config	cfg;
+
+static void
+setup(void)
+{
+	config_defaults(&cfg);
+}
+
+static void
+teardown(void)
+{
+	config_free(&cfg);
+}
+
+TestSuite(proto, .init = setup, .fini = teardown);
+
+/* Parse line; assert code and (when message != NULL) the exact message. */
+static void
+expect(const char *line, enum err_code code, const char *message)
+{
+	struct request	 req;
+	char		*cause = NULL;
+	enum err_code	 err;
+
+	err = proto_parse(line, strlen(line), &cfg, 0, &req, &cause);
+	cr_assert_eq(err, code, "%s: got %s (%s), want %s", line,
+	    err_name(err), cause != NULL ? cause : "", err_name(code));
+	if (message != NULL) {
+		cr_assert_not_null(cause, "%s: no message", line);
+		cr_assert_str_eq(cause, message, "%s", line);
+	}
+	if (err != ERR_NONE)
+		cr_assert_null(req.batch, "a refused request keeps no batch");
+	free(cause);
+	proto_request_clear(&req);
+}
+
+Test(proto, bad_json)
+{
+	expect("{\"jobs\":[", ERR_BAD_JSON, NULL);
+	expect("nope", ERR_BAD_JSON, NULL);
+	expect("[1,2]", ERR_BAD_JSON, "a request must be a JSON object");
+	expect("42", ERR_BAD_JSON, "a request must be a JSON object");
+	expect("{\"op\":\"ping\",\"op\":\"ping\"}", ERR_BAD_JSON, NULL);
+}
+
+Test(proto, bad_json_message_says_where)
+{
+	struct request	 req;
+	char		*cause;
+
+	cr_assert_eq(proto_parse("{\"jobs\":[", 9, &cfg, 0, &req, &cause),
+	    ERR_BAD_JSON);
+	cr_assert(strncmp(cause, "invalid JSON at column ", 23) == 0, "%s",
+	    cause);
+	cr_assert_null(req.id);
+	free(cause);
+	proto_request_clear(&req);
+}
+
+Test(proto, ops)
+{
+	expect("{\"op\":\"ping\"}", ERR_NONE, NULL);
+	expect("{\"op\":\"status\"}", ERR_NONE, NULL);
+	expect("{\"op\":\"status\",\"detail\":true}", ERR_NONE, NULL);
+	expect("{\"op\":\"status\",\"detail\":1}", ERR_BAD_REQUEST,
+	    "detail: expected true or false");
+	expect("{\"op\":\"nap\"}", ERR_UNKNOWN_OP, "op: unknown op \"nap\"");
+	expect("{\"op\":7}", ERR_BAD_REQUEST, "op: expected a string");
+	expect("{\"op\":\"ping\",\"jobs\":[]}", ERR_BAD_REQUEST,
+	    "jobs: unknown field");
+	expect("{\"op\":null,\"jobs\":[]}", ERR_NONE, NULL);
+}
+
+Test(proto, cancel)
+{
+	expect("{\"op\":\"cancel\"}", ERR_BAD_REQUEST,
+	    "target: missing required field");
+	expect("{\"op\":\"cancel\",\"target\":null}", ERR_BAD_REQUEST,
+	    "target: missing required field");
+	expect("{\"op\":\"cancel\",\"target\":{\"a\":1}}", ERR_NONE, NULL);
+	expect("{\"op\":\"cancel\",\"target\":1,\"conn\":\"all\"}",
+	    ERR_BAD_REQUEST, "conn: expected a connection number or \"any\"");
+	expect("{\"op\":\"cancel\",\"target\":1,\"conn\":-1}",
+	    ERR_BAD_REQUEST, "conn: expected a connection number or \"any\"");
+}
+
+Test(proto, cancel_conn_values)
+{
+	struct request	 req;
+	char		*cause;
+	const char	*any = "{\"op\":\"cancel\",\"target\":1,\"conn\":\"any\"}";
+	const char	*own = "{\"op\":\"cancel\",\"target\":\"x\"}";
+	const char	*num = "{\"op\":\"cancel\",\"target\":1,\"conn\":12}";
+
+	cr_assert_eq(proto_parse(any, strlen(any), &cfg, 0, &req, &cause), 0);
+	cr_assert_eq(req.cancel_conn, CANCEL_ANY);
+	proto_request_clear(&req);
+	cr_assert_eq(proto_parse(own, strlen(own), &cfg, 0, &req, &cause), 0);
+	cr_assert_eq(req.cancel_conn, CANCEL_OWN);
+	cr_assert_str_eq(json_string_value(req.target), "x");
+	proto_request_clear(&req);
+	cr_assert_eq(proto_parse(num, strlen(num), &cfg, 0, &req, &cause), 0);
+	cr_assert_eq(req.cancel_conn, 12);
+	proto_request_clear(&req);
+}
+
+Test(proto, batch_fields)
+{
+	expect("{}", ERR_BAD_REQUEST, "jobs: missing required field");
+	expect("{\"jobs\":null}", ERR_BAD_REQUEST,
+	    "jobs: missing required field");
+	expect("{\"jobs\":{}}", ERR_BAD_REQUEST, "jobs: expected an array");
+	expect("{\"jobs\":[]}", ERR_NONE, NULL);
+	expect("{\"jobs\":[],\"timout_ms\":5}", ERR_BAD_REQUEST,
+	    "timout_ms: unknown field");
+	expect("{\"jobs\":[],\"mode\":\"any\"}", ERR_BAD_REQUEST,
+	    "mode: expected \"all\" or \"fail_fast\"");
+	expect("{\"jobs\":[],\"mode\":1}", ERR_BAD_REQUEST,
+	    "mode: expected \"all\" or \"fail_fast\"");
+	expect("{\"jobs\":[],\"mode\":\"fail_fast\"}", ERR_NONE, NULL);
+	expect("{\"jobs\":[],\"timeout_ms\":-1}", ERR_BAD_REQUEST,
+	    "timeout_ms: expected a non-negative number");
+	expect("{\"jobs\":[],\"timeout_ms\":\"5\"}", ERR_BAD_REQUEST,
+	    "timeout_ms: expected a non-negative number");
+	expect("{\"jobs\":[],\"timeout_ms\":0.5}", ERR_NONE, NULL);
+	expect("{\"jobs\":[],\"concurrency\":0}", ERR_BAD_REQUEST,
+	    "concurrency: expected an integer >= 1");
+	expect("{\"jobs\":[],\"concurrency\":1.0}", ERR_BAD_REQUEST,
+	    "concurrency: expected an integer >= 1");
+	expect("{\"jobs\":[],\"concurrency\":\"2\"}", ERR_BAD_REQUEST,
+	    "concurrency: expected an integer >= 1");
+	expect("{\"jobs\":[],\"stream\":\"yes\"}", ERR_BAD_REQUEST,
+	    "stream: expected true or false");
+	expect("{\"jobs\":[],\"stream\":null,\"mode\":null,\"id\":null}",
+	    ERR_NONE, NULL);
+}
+
+Test(proto, too_many_jobs)
+{
+	cfg.limits.max_jobs_per_batch = 2;
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
+	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}",
+	    ERR_TOO_LARGE, "jobs: 3 jobs exceed max_jobs_per_batch (2)");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
+	    "{\"type\":\"sleep\",\"ms\":0}]}", ERR_NONE, NULL);
+}
+
+Test(proto, job_fields)
+{
+	expect("{\"jobs\":[1]}", ERR_BAD_REQUEST, "jobs[0]: expected an object");
+	expect("{\"jobs\":[{}]}", ERR_BAD_REQUEST,
+	    "jobs[0].type: missing required field");
+	expect("{\"jobs\":[{\"type\":3}]}", ERR_BAD_REQUEST,
+	    "jobs[0].type: expected a string");
+	expect("{\"jobs\":[{\"type\":\"nap\"}]}", ERR_UNKNOWN_TYPE,
+	    "jobs[0].type: unknown job type \"nap\"");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"valeu\":2}]}",
+	    ERR_BAD_REQUEST, "jobs[0].valeu: unknown field");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"timeout_ms\":-2}]}",
+	    ERR_BAD_REQUEST, "jobs[0].timeout_ms: expected a non-negative"
+	    " number");
+	expect("{\"jobs\":[{\"type\":\"sleep\"}]}", ERR_BAD_REQUEST,
+	    "jobs[0].ms: missing required field");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":null}]}", ERR_BAD_REQUEST,
+	    "jobs[0].ms: missing required field");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":\"1\"}]}", ERR_BAD_REQUEST,
+	    "jobs[0].ms: expected a non-negative number");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":-0.5}]}", ERR_BAD_REQUEST,
+	    "jobs[0].ms: expected a non-negative number");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0.25,\"value\":null,"
+	    "\"timeout_ms\":null}]}", ERR_NONE, NULL);
+}
+
+Test(proto, the_offending_job_is_named_by_index)
+{
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1},"
+	    "{\"type\":\"sleep\",\"ms\":1},{\"type\":\"sleep\",\"ms\":1},"
+	    "{\"type\":\"sleep\",\"ms\":true}]}", ERR_BAD_REQUEST,
+	    "jobs[3].ms: expected a non-negative number");
+}
+
+Test(proto, id_survives_an_error)
+{
+	struct request	 req;
+	char		*cause;
+	const char	*line = "{\"id\":[1,\"a\"],\"op\":\"nap\"}";
+
+	cr_assert_eq(proto_parse(line, strlen(line), &cfg, 0, &req, &cause),
+	    ERR_UNKNOWN_OP);
+	cr_assert_not_null(req.id);
+	cr_assert_eq(json_array_size(req.id), 2);
+	free(cause);
+	proto_request_clear(&req);
+}
+
+Test(proto, batch_is_built_compact)
+{
+	struct request	 req;
+	char		*cause;
+	const char	*line = "{\"id\":7,\"mode\":\"fail_fast\",\"timeout_ms\":"
+	    "250,\"concurrency\":3,\"stream\":true,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":10,\"value\":{\"b\":[1,2.5,\"x\"]}},"
+	    "{\"type\":\"sleep\",\"ms\":0,\"timeout_ms\":5}]}";
+	struct batch	*b;
+
+	cr_assert_eq(proto_parse(line, strlen(line), &cfg, 0, &req, &cause),
+	    ERR_NONE);
+	cr_assert_eq(req.op, OP_BATCH);
+	b = req.batch;
+	cr_assert_not_null(b);
+	cr_assert_str_eq(b->id_text, "7");
+	cr_assert_eq(b->njobs, 2);
+	cr_assert_eq(b->mode, BATCH_FAIL_FAST);
+	cr_assert_eq(b->concurrency, 3);
+	cr_assert_eq(b->stream, 1);
+	cr_assert_float_eq(b->timeout_ms, 250.0, 1e-9);
+	cr_assert_eq(b->jobs[0]->type, job_type_find("sleep"));
+	cr_assert_eq(b->jobs[0]->batch, b);
+	cr_assert_lt(b->jobs[0]->timeout_ms, 0);
+	cr_assert_float_eq(b->jobs[1]->timeout_ms, 5.0, 1e-9);
+	cr_assert_eq(b->jobs[1]->index, 1);
+	cr_assert_eq(b->jobs[1]->state, JOB_WAITING);
+	proto_request_clear(&req);
+}
+
+static char *
+evbuffer_string(struct evbuffer *evb)
+{
+	size_t	 len = evbuffer_get_length(evb);
+	char	*s = malloc(len + 1);
+
+	evbuffer_remove(evb, s, len);
+	s[len] = '\0';
+	return s;
+}
+
+Test(proto, error_reply_escapes_its_message)
+{
+	struct evbuffer	*evb = evbuffer_new();
+	json_t		*id = json_string("q\"1"), *v;
+	char		*s;
+
+	proto_write_error(evb, id, ERR_BAD_REQUEST, "a \"b\"\\\n\x01 é");
+	s = evbuffer_string(evb);
+	cr_assert_eq(s[strlen(s) - 1], '\n');
+	v = json_loads(s, 0, NULL);
+	cr_assert_not_null(v, "%s", s);
+	cr_assert_str_eq(json_string_value(json_object_get(v, "id")), "q\"1");
+	cr_assert(json_is_false(json_object_get(v, "ok")));
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(v,
+	    "error"), "code")), "bad_request");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(v,
+	    "error"), "message")), "a \"b\"\\\n\x01 é");
+	json_decref(v);
+	json_decref(id);
+	free(s);
+	evbuffer_free(evb);
+}
+
+Test(proto, batch_reply_lists_results_in_job_order)
+{
+	struct request	 req;
+	struct evbuffer	*evb = evbuffer_new();
+	char		*cause, *s;
+	json_t		*v, *results;
+	const char	*line = "{\"id\":\"b\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":1},{\"type\":\"sleep\",\"ms\":1}]}";
+	struct batch	*b;
+
+	cr_assert_eq(proto_parse(line, strlen(line), &cfg, 0, &req, &cause),
+	    ERR_NONE);
+	b = req.batch;
+	/* Finish the jobs by hand, as the engine would. */
+	b->jobs[0]->state = b->jobs[1]->state = JOB_DONE;
+	b->jobs[0]->outcome = JOB_OK;
+	b->jobs[0]->text = strdup("{\"x\":[1,2]}");
+	b->jobs[0]->ms = 1.5f;
+	b->jobs[1]->outcome = JOB_CANCELLED;
+	b->jobs[1]->code = ERR_CANCELLED;
+	b->jobs[1]->text = strdup("cancelled by request");
+	b->nok = 1;
+	b->ncancelled = 1;
+	b->sum_ms = 1.5;
+	b->recv_ns = 1000000;
+	b->done_ns = 3500000;
+	proto_write_reply(evb, b);
+	s = evbuffer_string(evb);
+	v = json_loads(s, 0, NULL);
+	cr_assert_not_null(v, "%s", s);
+	cr_assert_str_eq(json_string_value(json_object_get(v, "id")), "b");
+	cr_assert(json_is_false(json_object_get(v, "ok")));
+	cr_assert_float_eq(json_real_value(json_object_get(v, "elapsed_ms")),
+	    2.5, 1e-9);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(v,
+	    "stats"), "cancelled")), 1);
+	results = json_object_get(v, "results");
+	cr_assert_eq(json_array_size(results), 2);
+	cr_assert_eq(json_integer_value(json_array_get(json_object_get(
+	    json_object_get(json_array_get(results, 0), "value"), "x"), 1)), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    json_array_get(results, 1), "error"), "code")), "cancelled");
+	json_decref(v);
+	free(s);
+	evbuffer_free(evb);
+	proto_request_clear(&req);
+}
