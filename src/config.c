@@ -91,7 +91,6 @@ struct config_parse {
 	int			 line;		/* of the line last read */
 
 	char			*error;		/* owned: the first error */
-	int			 error_line;
 
 	int			 continued;	/* the line read continues a value */
 	int			 after_key;	/* inih's prev_name is set */
@@ -198,7 +197,6 @@ config_error(struct config_parse *p, int line, const char *fmt, ...)
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	p->error = xasprintf("%s:%d: %s", p->path, line, msg);
-	p->error_line = line;
 	free(msg);
 }
 
@@ -707,7 +705,6 @@ config_read(char *str, int num, void *arg)
 		if (ferror(p->f)) {
 			p->error = xasprintf("%s: cannot read: %s", p->path,
 			    strerror(errno));
-			p->error_line = p->line + 1;
 		} else
 			config_finish(p);
 		return NULL;
@@ -736,8 +733,8 @@ config_read(char *str, int num, void *arg)
 
 /*
  * Add a continuation line to the value being read. inih 55 leaves inline
- * comments on such lines, so strip them here. An indented key is refused:
- * inih would silently fold it into the value above.
+ * comments on such lines, so strip them here. An indented key or section
+ * header is refused: inih would silently fold it into the value above.
  */
 static int
 config_continue(struct config_parse *p, const char *value)
@@ -754,6 +751,11 @@ config_continue(struct config_parse *p, const char *value)
 	while (len > 0 && isspace((unsigned char)value[len - 1]))
 		len--;
 
+	if (*value == '[') {
+		config_error(p, p->line, "%.*s: indented, so it would continue "
+		    "the value of %s", (int)len, value, p->key->name);
+		return 0;
+	}
 	end = config_find(value, "=:");
 	if (*end == '=' || *end == ':') {
 		for (name = end; name > value &&
@@ -880,11 +882,13 @@ config_load(struct config *cfg, const char *path, int must_exist,
 	p.f = f;
 	line = ini_parse_stream(config_read, &p, config_handler, &p);
 
-	/* Our reader stops at the first error, so inih's can only come first. */
-	if (line > 0 && (p.error == NULL || line < p.error_line)) {
-		free(p.error);
+	/*
+	 * The reader finds inih's syntax errors before inih does and stops
+	 * there; this is in case inih knows one more.
+	 */
+	if (p.error == NULL && line > 0)
 		p.error = xasprintf("%s:%d: syntax error", path, line);
-	} else if (line < 0 && p.error == NULL)
+	else if (p.error == NULL && line < 0)
 		p.error = xasprintf("%s: cannot parse", path);
 	if (p.error != NULL) {
 		*cause = p.error;
