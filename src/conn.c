@@ -312,7 +312,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_process(c);
 	if (c->bev == NULL)
 		return;
-	if (c->nbatches > 0 && c->hup_check == NULL) {
+	if (c->hup_check == NULL) {
 		c->hup_check = event_new(server_base, -1, EV_PERSIST,
 		    conn_hup_cb, c);
 		if (c->hup_check == NULL)

@@ -93,6 +93,7 @@ struct ctl {
 	int		 fd;
 	char		*out;		/* owned: request lines to send */
 	size_t		 outlen;
+	size_t		 outsize;
 	size_t		 outoff;
 	int		 send_errno;	/* why sending stopped early, or 0 */
 	char		*in;		/* owned: bytes received, not yet lines */
@@ -100,6 +101,8 @@ struct ctl {
 	size_t		 insize;
 	struct ctl_request *reqs;	/* owned, nreqs entries */
 	size_t		 nreqs;
+	size_t		 reqsize;
+	size_t		 first;		/* reqs before this one are done */
 	size_t		 nleft;		/* requests still without a final reply */
 	uint64_t	 started;	/* clock_ns() when sending began */
 	int		 status;	/* exit status so far */
@@ -315,17 +318,28 @@ ctl_fmt(const json_t *v, char *buf, size_t size)
 	return buf;
 }
 
-/* Format milliseconds into buf: "123.4 ms", "12.3 s", "3m 2s". */
+/* Format a latency into buf: "0.05 ms", "1001.3 ms". */
 static const char *
 ctl_fmt_ms(const json_t *v, char *buf, size_t size)
+{
+	if (!json_is_number(v))
+		snprintf(buf, size, "-");
+	else if (json_number_value(v) < 10.0)
+		snprintf(buf, size, "%.2f ms", json_number_value(v));
+	else
+		snprintf(buf, size, "%.1f ms", json_number_value(v));
+	return buf;
+}
+
+/* Format an age in milliseconds into buf: "123.4 ms", "12.3 s", "3m 2s". */
+static const char *
+ctl_fmt_age(const json_t *v, char *buf, size_t size)
 {
 	double	 ms;
 
 	if (!json_is_number(v))
 		snprintf(buf, size, "-");
-	else if ((ms = json_number_value(v)) < 10.0)
-		snprintf(buf, size, "%.2f ms", ms);
-	else if (ms < 1000.0)
+	else if ((ms = json_number_value(v)) < 1000.0)
 		snprintf(buf, size, "%.1f ms", ms);
 	else if (ms < 60000.0)
 		snprintf(buf, size, "%.1f s", ms / 1000.0);
@@ -610,7 +624,7 @@ ctl_print_status(struct ctl *ctl, const json_t *st)
 			    a, sizeof a));
 			printf(" %8s", ctl_fmt(json_object_get(e, "done"),
 			    a, sizeof a));
-			printf(" %10s\n", ctl_fmt_ms(json_object_get(e,
+			printf(" %10s\n", ctl_fmt_age(json_object_get(e,
 			    "age_ms"), a, sizeof a));
 			free(s);
 		}
@@ -673,20 +687,18 @@ ctl_match(struct ctl *ctl, const json_t *id, int final)
 {
 	size_t	i;
 
+	while (ctl->first < ctl->nreqs && ctl->reqs[ctl->first].done)
+		ctl->first++;
 	if (id == NULL)
 		id = json_null();
-	for (i = 0; i < ctl->nreqs; i++) {
+	for (i = ctl->first; i < ctl->nreqs; i++) {
 		if (!ctl->reqs[i].done && json_equal(ctl->reqs[i].id,
 		    (json_t *)id))
 			return &ctl->reqs[i];
 	}
-	if (!final)
+	if (!final || ctl->first == ctl->nreqs)
 		return NULL;
-	for (i = 0; i < ctl->nreqs; i++) {
-		if (!ctl->reqs[i].done)
-			return &ctl->reqs[i];
-	}
-	return NULL;
+	return &ctl->reqs[ctl->first];
 }
 
 /* Handle one reply line from the daemon. */
@@ -777,13 +789,22 @@ ctl_add_request(struct ctl *ctl, json_t *req, int show_events)
 	if ((line = json_dumps(req, JSON_COMPACT)) == NULL)
 		ctl_fatal("cannot encode request %zu", ctl->nreqs + 1);
 	len = strlen(line);
-	ctl->out = xrealloc(ctl->out, ctl->outlen + len + 1);
+	if (ctl->outsize - ctl->outlen < len + 1) {
+		while (ctl->outsize - ctl->outlen < len + 1)
+			ctl->outsize = ctl->outsize == 0 ? 65536 :
+			    ctl->outsize * 2;
+		ctl->out = xrealloc(ctl->out, ctl->outsize);
+	}
 	memcpy(ctl->out + ctl->outlen, line, len);
 	ctl->out[ctl->outlen + len] = '\n';
 	ctl->outlen += len + 1;
 	free(line);
 
-	ctl->reqs = xreallocarray(ctl->reqs, ctl->nreqs + 1, sizeof *ctl->reqs);
+	if (ctl->nreqs == ctl->reqsize) {
+		ctl->reqsize = ctl->reqsize == 0 ? 16 : ctl->reqsize * 2;
+		ctl->reqs = xreallocarray(ctl->reqs, ctl->reqsize,
+		    sizeof *ctl->reqs);
+	}
 	r = &ctl->reqs[ctl->nreqs++];
 	memset(r, 0, sizeof *r);
 	r->id = json_object_get(req, "id");
@@ -1155,6 +1176,7 @@ static int
 ctl_submit(struct ctl *ctl, int argc, char **argv)
 {
 	const char	*path = argc > 0 ? argv[0] : "-";
+	const char	*name = strcmp(path, "-") == 0 ? "stdin" : path;
 	json_t		*req;
 	json_error_t	 error;
 	char		*buf;
@@ -1180,22 +1202,21 @@ ctl_submit(struct ctl *ctl, int argc, char **argv)
 				} else
 					col0++;
 			}
-			ctl_fatal("%s:%zu:%zu: %s", strcmp(path, "-") == 0 ?
-			    "stdin" : path, line + (size_t)error.line,
+			ctl_fatal("%s:%zu:%zu: %s", name,
+			    line + (size_t)error.line,
 			    (error.line == 1 ? col0 : 0) +
 			    (size_t)error.column, error.text);
 		}
 		off += (size_t)error.position;
 		if (!json_is_object(req))
 			ctl_fatal("%s: request %zu is not a JSON object",
-			    path, ctl->nreqs + 1);
+			    name, ctl->nreqs + 1);
 		ctl_add_request(ctl, req, ctl_set_stream(ctl, req));
 		json_decref(req);
 	}
 	free(buf);
 	if (ctl->nreqs == 0)
-		ctl_fatal("%s: no request to submit", strcmp(path, "-") == 0 ?
-		    "stdin" : path);
+		ctl_fatal("%s: no request to submit", name);
 	ctl_exchange(ctl, -1);
 	return ctl->status;
 }
