@@ -14,6 +14,7 @@
  */
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -96,14 +97,14 @@ struct ctl {
 	size_t		 outsize;
 	size_t		 outoff;
 	int		 send_errno;	/* why sending stopped early, or 0 */
-	char		*in;		/* owned: bytes received, not yet lines */
+	char		*in;		/* owned: received, not yet a line */
 	size_t		 inlen;
 	size_t		 insize;
 	struct ctl_request *reqs;	/* owned, nreqs entries */
 	size_t		 nreqs;
 	size_t		 reqsize;
 	size_t		 first;		/* reqs before this one are done */
-	size_t		 nleft;		/* requests still without a final reply */
+	size_t		 nleft;		/* requests without a final reply */
 	uint64_t	 started;	/* clock_ns() when sending began */
 	int		 status;	/* exit status so far */
 	json_t		*last;		/* owned: the last final reply */
@@ -166,6 +167,7 @@ static const struct {
 	{ { "id", required_argument, NULL, OPT_ID }, CTL_OPT_RUN },
 	{ { "conn", required_argument, NULL, OPT_CONN }, CTL_OPT_CONN },
 };
+#define CTL_NOPTIONS	(sizeof ctl_options / sizeof ctl_options[0])
 
 static const char ctl_help[] =
     "\n"
@@ -433,9 +435,8 @@ ctl_print_result(const char *indent, json_int_t index, int width,
 		error = json_object_get(result, "error");
 		code = json_string_value(json_object_get(error, "code"));
 		what = ctl_clean(code != NULL ? code : "failed", 32);
-		text = ctl_clean(json_is_string(json_object_get(error,
-		    "message")) ? json_string_value(json_object_get(error,
-		    "message")) : "", 0);
+		code = json_string_value(json_object_get(error, "message"));
+		text = ctl_clean(code != NULL ? code : "", 0);
 	}
 	printf("%s[%*" JSON_INTEGER_FORMAT "] %-9s %6s ms  %s\n", indent,
 	    width, index, what, msbuf, text);
@@ -636,18 +637,17 @@ static void
 ctl_print_final(struct ctl *ctl, const json_t *reply)
 {
 	const json_t	*error;
+	const char	*text;
 	char		*code, *msg, *id, *s, a[64], x[64];
 
 	error = json_object_get(reply, "error");
 	if (json_object_get(reply, "results") != NULL)
 		ctl_print_batch(reply);
 	else if (error != NULL) {
-		code = ctl_clean(json_is_string(json_object_get(error,
-		    "code")) ? json_string_value(json_object_get(error,
-		    "code")) : "unknown", 32);
-		msg = ctl_clean(json_is_string(json_object_get(error,
-		    "message")) ? json_string_value(json_object_get(error,
-		    "message")) : "", 0);
+		text = json_string_value(json_object_get(error, "code"));
+		code = ctl_clean(text != NULL ? text : "unknown", 32);
+		text = json_string_value(json_object_get(error, "message"));
+		msg = ctl_clean(text != NULL ? text : "", 0);
 		fflush(stdout);
 		if (ctl->nreqs > 1 &&
 		    !json_is_null(json_object_get(reply, "id"))) {
@@ -719,8 +719,8 @@ ctl_line(struct ctl *ctl, const char *line, size_t len)
 	msg = json_loadb(line, len, 0, &error);
 	if (msg == NULL || !json_is_object(msg)) {
 		ctl_bar_clear(ctl);
-		s = xstrndup(line, len > 200 ? 200 : len);
-		ctl_fatal("bad reply from gatherd: %s", s);
+		s = xstrndup(line, len);
+		ctl_fatal("bad reply from gatherd: %s", ctl_clean(s, 200));
 	}
 
 	if (json_object_get(msg, "event") != NULL) {
@@ -823,6 +823,7 @@ static void
 ctl_connect(struct ctl *ctl)
 {
 	struct sockaddr_un	sun;
+	struct timeval		tv = { CTL_CONTROL_WAIT_MS / 1000, 0 };
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -831,8 +832,18 @@ ctl_connect(struct ctl *ctl)
 	strcpy(sun.sun_path, ctl->sock);
 	if ((ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		ctl_fatal("socket: %s", strerror(errno));
-	/* No handler is installed, so EINTR cannot interrupt the connect. */
+	/*
+	 * A Unix connect waits while the listen queue is full, for at most
+	 * SO_SNDTIMEO: a wedged daemon must not hang us there. Sends use
+	 * MSG_DONTWAIT, so the timeout matters for nothing else. No signal
+	 * handler is installed, so EINTR cannot interrupt the connect.
+	 */
+	setsockopt(ctl->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	if (connect(ctl->fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		if (errno == EAGAIN || errno == EINPROGRESS)
+			ctl_fatal("gatherd at %s accepts no connection "
+			    "(listen queue full for %d s)", ctl->sock,
+			    CTL_CONTROL_WAIT_MS / 1000);
 		ctl_fatal("cannot connect to gatherd at %s: %s "
 		    "(is gatherd running?)", ctl->sock, strerror(errno));
 	}
@@ -925,7 +936,7 @@ static void
 ctl_exchange(struct ctl *ctl, int wait_ms)
 {
 	struct pollfd	 pfd;
-	uint64_t	 now, deadline = 0;
+	uint64_t	 now, left, deadline = 0;
 	int		 n, timeout;
 
 	ctl_connect(ctl);
@@ -946,9 +957,9 @@ ctl_exchange(struct ctl *ctl, int wait_ms)
 				ctl_fatal("no reply from gatherd at %s within "
 				    "%d s", ctl->sock, wait_ms / 1000);
 			}
-			if (timeout == -1 ||
-			    (deadline - now) / 1000000u + 1 < (uint64_t)timeout)
-				timeout = (int)((deadline - now) / 1000000u + 1);
+			left = (deadline - now) / 1000000u + 1;
+			if (timeout == -1 || left < (uint64_t)timeout)
+				timeout = (int)left;
 		}
 		if ((n = poll(&pfd, 1, timeout)) == -1) {
 			if (errno == EINTR)
@@ -1184,6 +1195,8 @@ ctl_submit(struct ctl *ctl, int argc, char **argv)
 
 	ctl_progress_setup(ctl);
 	buf = ctl_read_file(path, &len);
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		off = 3;	/* a UTF-8 byte order mark */
 	for (;;) {
 		while (off < len && (buf[off] == ' ' || buf[off] == '\t' ||
 		    buf[off] == '\n' || buf[off] == '\r'))
@@ -1298,11 +1311,11 @@ static int
 ctl_parse_options(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
     char **argv)
 {
-	struct option	 longopts[sizeof ctl_options / sizeof ctl_options[0] + 1];
+	struct option	 longopts[CTL_NOPTIONS + 1];
 	size_t		 i, n = 0;
 	int		 ch;
 
-	for (i = 0; i < sizeof ctl_options / sizeof ctl_options[0]; i++) {
+	for (i = 0; i < CTL_NOPTIONS; i++) {
 		if (ctl_options[i].opts == 0 ||
 		    (ctl_options[i].opts & cmd->opts) != 0)
 			longopts[n++] = ctl_options[i].lo;
@@ -1368,7 +1381,8 @@ ctl_parse_options(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 			if (strcmp(optarg, "any") == 0)
 				ctl->conn = json_string("any");
 			else
-				ctl->conn = ctl_opt_number("conn", optarg, 1, 0);
+				ctl->conn = ctl_opt_number("conn", optarg, 1,
+				    0);
 			break;
 		default:
 			ctl_usage_error(NULL);

@@ -1,0 +1,628 @@
+/*
+ * End-to-end tests of gatherctl: the real binary, run through /bin/sh,
+ * against a real gatherd on a private socket. stdout is a pipe there, so
+ * gatherctl prints the daemon's replies verbatim and the tests parse them;
+ * the human output is checked once through a pseudo-terminal.
+ */
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "harness.h"
+#include "xmalloc.h"
+
+static struct daemon	d;
+
+static void
+start(void)
+{
+	daemon_start(&d, NULL, NULL);
+}
+
+static void
+stop(void)
+{
+	daemon_stop(&d);
+}
+
+TestSuite(gatherctl, .init = start, .fini = stop, .timeout = 30);
+TestSuite(gatherctl_alone, .timeout = 30);
+
+/* Run gatherctl -s SOCK with the formatted arguments; its exit status. */
+static int __attribute__((format(printf, 2, 3)))
+ctl(char **out, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*args, *cmd;
+	int	 rc;
+
+	va_start(ap, fmt);
+	args = xvasprintf(fmt, ap);
+	va_end(ap);
+	cmd = xasprintf("%s -s '%s' %s", GATHERCTL_BIN, d.sock, args);
+	rc = run_command(cmd, out);
+	free(cmd);
+	free(args);
+	return rc;
+}
+
+/* Split output into lines and parse each as a JSON object; the count. */
+static size_t
+json_lines(const char *out, json_t **v, size_t max)
+{
+	json_error_t	 error;
+	const char	*p = out, *nl;
+	size_t		 n = 0;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		cr_assert_not_null(nl, "output does not end with a newline: %s",
+		    out);
+		cr_assert_lt(n, max, "more than %zu lines: %s", max, out);
+		v[n] = json_loadb(p, (size_t)(nl - p), 0, &error);
+		cr_assert_not_null(v[n], "line %zu is not JSON (%s): %s", n + 1,
+		    error.text, out);
+		cr_assert(json_is_object(v[n]), "line %zu: not an object",
+		    n + 1);
+		n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* Free parsed lines. */
+static void
+json_lines_free(json_t **v, size_t n)
+{
+	while (n-- > 0)
+		json_decref(v[n]);
+}
+
+/* The string at a path of object keys, or NULL. */
+static const char *
+jstr(const json_t *v, const char *k1, const char *k2)
+{
+	v = json_object_get(v, k1);
+	if (k2 != NULL)
+		v = json_object_get(v, k2);
+	return json_string_value(v);
+}
+
+/* The code of a result's error, or NULL. */
+static const char *
+result_code(const json_t *reply, size_t i)
+{
+	const json_t	*r;
+
+	r = json_array_get(json_object_get(reply, "results"), i);
+	return jstr(json_object_get(r, "error"), "code", NULL);
+}
+
+/* Run a command on a pseudo-terminal; its exit status, output in *out. */
+static int
+run_pty(const char *cmd, char **out)
+{
+	struct pollfd	 pfd;
+	char		*buf = NULL, chunk[4096];
+	size_t		 len = 0;
+	ssize_t		 n;
+	pid_t		 pid;
+	int		 fd, status;
+	double		 deadline = now_ms() + 10000;
+
+	pid = forkpty(&fd, NULL, NULL, NULL);
+	cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
+	if (pid == 0) {
+		unsetenv("GATHERD_SOCKET");
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		cr_assert_lt(now_ms(), deadline, "%s: no end in 10 s", cmd);
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = read(fd, chunk, sizeof chunk);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)	/* EIO once the child side is closed */
+			break;
+		buf = xrealloc(buf, len + (size_t)n + 1);
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	close(fd);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	*out = buf != NULL ? buf : xstrdup("");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(gatherctl, ping_prints_the_reply_as_json_when_not_a_tty)
+{
+	json_t	*v[4];
+	char	*out;
+
+	cr_assert_eq(ctl(&out, "ping"), 0);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert(json_is_true(json_object_get(v[0], "ok")));
+	cr_assert(json_is_true(json_object_get(v[0], "pong")));
+	cr_assert_eq(json_integer_value(json_object_get(v[0], "protocol")), 1);
+	cr_assert_not_null(jstr(v[0], "version", NULL));
+	json_lines_free(v, 1);
+	free(out);
+}
+
+Test(gatherctl, socket_comes_from_the_environment_without_s)
+{
+	char	*cmd, *out;
+
+	cmd = xasprintf("GATHERD_SOCKET='%s' %s ping", d.sock, GATHERCTL_BIN);
+	cr_assert_eq(run_command(cmd, &out), 0);
+	cr_assert_not_null(strstr(out, "\"pong\":true"), "output: %s", out);
+	free(cmd);
+	free(out);
+}
+
+Test(gatherctl, status_json_has_the_documented_keys)
+{
+	static const char *const keys[] = { "version", "pid", "uptime_s",
+	    "connections", "batches", "jobs", "pool", "limits" };
+	static const char *const limits[] = { "max_connections",
+	    "max_request_bytes", "max_jobs_per_batch", "max_inflight_jobs",
+	    "max_batches_per_connection", "max_output_bytes",
+	    "read_max_bytes" };
+	json_t	*v[4], *st;
+	char	*out;
+	size_t	 i;
+
+	cr_assert_eq(ctl(&out, "status --json"), 0);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert(json_is_true(json_object_get(v[0], "ok")));
+	st = json_object_get(v[0], "status");
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		cr_assert_not_null(json_object_get(st, keys[i]),
+		    "status.%s missing: %s", keys[i], out);
+	for (i = 0; i < sizeof limits / sizeof limits[0]; i++)
+		cr_assert(json_is_integer(json_object_get(json_object_get(st,
+		    "limits"), limits[i])), "limits.%s: %s", limits[i], out);
+	cr_assert(json_is_object(json_object_get(json_object_get(st, "jobs"),
+	    "by_type")));
+	cr_assert(json_is_integer(json_object_get(json_object_get(st,
+	    "connections"), "open")));
+	json_lines_free(v, 1);
+	free(out);
+}
+
+Test(gatherctl, run_gathers_concurrently_and_keeps_job_order)
+{
+	json_t	*v[4], *results;
+	char	*out;
+	double	 t0, ms;
+
+	t0 = now_ms();
+	cr_assert_eq(ctl(&out, "run sleep:100:1 sleep:50:'\"two\"'"), 0,
+	    "output: %s", out);
+	ms = now_ms() - t0;
+	cr_assert_lt(ms, 1000, "two 100 ms sleeps took %.0f ms", ms);
+	cr_assert_geq(ms, 100);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert(json_is_true(json_object_get(v[0], "ok")));
+	results = json_object_get(v[0], "results");
+	cr_assert_eq(json_array_size(results), 2);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(results,
+	    0), "value")), 1);
+	cr_assert_str_eq(jstr(json_array_get(results, 1), "value", NULL),
+	    "two");
+	json_lines_free(v, 1);
+	free(out);
+}
+
+Test(gatherctl, run_two_sleeps_of_100_ms_take_under_a_second)
+{
+	json_t	*v[4];
+	char	*out;
+	double	 t0;
+
+	t0 = now_ms();
+	cr_assert_eq(ctl(&out, "run sleep:100 sleep:100"), 0);
+	cr_assert_lt(now_ms() - t0, 1000);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert_eq(json_array_size(json_object_get(v[0], "results")), 2);
+	cr_assert_lt(json_number_value(json_object_get(v[0], "elapsed_ms")),
+	    190);
+	json_lines_free(v, 1);
+	free(out);
+}
+
+Test(gatherctl, run_with_a_failing_job_exits_1)
+{
+	json_t	*v[4];
+	char	*out;
+	double	 t0;
+
+	t0 = now_ms();
+	cr_assert_eq(ctl(&out, "run --job-timeout 10 sleep:1000 sleep:1"), 1,
+	    "output: %s", out);
+	cr_assert_lt(now_ms() - t0, 900);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert(json_is_false(json_object_get(v[0], "ok")));
+	cr_assert_str_eq(result_code(v[0], 0), "timeout");
+	cr_assert_null(result_code(v[0], 1), "the 1 ms job failed: %s", out);
+	json_lines_free(v, 1);
+	free(out);
+}
+
+Test(gatherctl, run_options_reach_the_request)
+{
+	json_t	*v[4];
+	char	*out;
+	double	 t0;
+
+	/* fail_fast: the job timing out cancels the other one. */
+	t0 = now_ms();
+	cr_assert_eq(ctl(&out, "run --id '\"ff\"' --fail-fast sleep:3000 "
+	    "'{\"type\":\"sleep\",\"ms\":3000,\"timeout_ms\":20}'"), 1,
+	    "output: %s", out);
+	cr_assert_lt(now_ms() - t0, 1500);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert_str_eq(jstr(v[0], "id", NULL), "ff");
+	cr_assert_str_eq(result_code(v[0], 0), "cancelled");
+	cr_assert_str_eq(result_code(v[0], 1), "timeout");
+	json_lines_free(v, 1);
+	free(out);
+
+	/* concurrency 1: the two sleeps run one after the other. */
+	t0 = now_ms();
+	cr_assert_eq(ctl(&out, "run --concurrency 1 sleep:100 sleep:100"), 0);
+	cr_assert_geq(now_ms() - t0, 200);
+	free(out);
+
+	/* A batch timeout ends both jobs. */
+	cr_assert_eq(ctl(&out, "run --timeout 30 sleep:2000 sleep:2000"), 1);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert_str_eq(result_code(v[0], 0), "timeout");
+	cr_assert_str_eq(result_code(v[0], 1), "timeout");
+	json_lines_free(v, 1);
+	free(out);
+}
+
+Test(gatherctl, submit_sends_every_request_of_a_pretty_printed_file)
+{
+	json_t	*v[4];
+	char	*path, *out;
+	FILE	*fp;
+	int	 seen = 0;
+	size_t	 i;
+
+	path = xasprintf("%s/requests.json", d.dir);
+	cr_assert_not_null(fp = fopen(path, "w"));
+	fputs("{\n"
+	    "  \"id\": 1,\n"
+	    "  \"jobs\": [\n"
+	    "    {\"type\": \"sleep\", \"ms\": 30, \"value\": \"one\"}\n"
+	    "  ]\n"
+	    "}\n"
+	    "\n"
+	    "{\n"
+	    "  \"id\": 2,\n"
+	    "  \"jobs\": [ {\"type\": \"sleep\", \"ms\": 10} ]\n"
+	    "}\n", fp);
+	fclose(fp);
+
+	cr_assert_eq(ctl(&out, "submit '%s'", path), 0, "output: %s", out);
+	cr_assert_eq(json_lines(out, v, 4), 2, "output: %s", out);
+	for (i = 0; i < 2; i++) {
+		cr_assert(json_is_true(json_object_get(v[i], "ok")));
+		cr_assert_null(json_object_get(v[i], "event"));
+		seen |= 1 << json_integer_value(json_object_get(v[i], "id"));
+	}
+	cr_assert_eq(seen, 6, "ids 1 and 2 answered: %s", out);
+	json_lines_free(v, 2);
+
+	/* The same from stdin. */
+	free(out);
+	cr_assert_eq(ctl(&out, "submit - < '%s'", path), 0);
+	cr_assert_eq(json_lines(out, v, 4), 2, "output: %s", out);
+	json_lines_free(v, 2);
+	free(out);
+	free(path);
+}
+
+Test(gatherctl, submit_stream_prints_events_before_the_final_reply)
+{
+	json_t	*v[8];
+	char	*out;
+
+	cr_assert_eq(ctl(&out, "submit --stream <<'EOF'\n"
+	    "{\"id\":9,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":150,\"value\":\"slow\"},"
+	    "{\"type\":\"sleep\",\"ms\":10,\"value\":\"fast\"}]}\n"
+	    "EOF"), 0, "output: %s", out);
+	cr_assert_eq(json_lines(out, v, 8), 3, "output: %s", out);
+	cr_assert_str_eq(jstr(v[0], "event", NULL), "result");
+	cr_assert_eq(json_integer_value(json_object_get(v[0], "index")), 1,
+	    "the fast job streams first: %s", out);
+	cr_assert_str_eq(jstr(v[1], "event", NULL), "result");
+	cr_assert_eq(json_integer_value(json_object_get(v[1], "index")), 0);
+	cr_assert_null(json_object_get(v[2], "event"));
+	cr_assert_eq(json_integer_value(json_object_get(v[2], "id")), 9);
+	cr_assert_eq(json_array_size(json_object_get(v[2], "results")), 2);
+	json_lines_free(v, 3);
+	free(out);
+}
+
+Test(gatherctl, submit_of_a_bad_request_prints_the_error_and_exits_1)
+{
+	json_t	*v[4];
+	char	*out;
+
+	cr_assert_eq(ctl(&out, "submit <<'EOF'\n"
+	    "{\"id\":\"x\",\"jobs\":[],\"timout_ms\":5}\n"
+	    "EOF"), 1, "output: %s", out);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert(json_is_false(json_object_get(v[0], "ok")));
+	cr_assert_str_eq(jstr(v[0], "error", "code"), "bad_request");
+	json_lines_free(v, 1);
+	free(out);
+}
+
+Test(gatherctl, submit_of_malformed_json_is_an_error_before_sending)
+{
+	char	*out, *cmd;
+
+	cmd = xasprintf("printf '{\"jobs\":[]}\\n{\"jobs\":' | %s -s '%s' "
+	    "submit 2>&1", GATHERCTL_BIN, d.sock);
+	cr_assert_eq(run_command(cmd, &out), 2, "output: %s", out);
+	cr_assert_not_null(strstr(out, "stdin:2:"), "output: %s", out);
+	cr_assert_null(strstr(out, "\"ok\""), "sent anyway: %s", out);
+	free(cmd);
+	free(out);
+}
+
+Test(gatherctl, cancel_stops_a_batch_of_another_gatherctl)
+{
+	json_t	*v[4], *st, *e;
+	FILE	*bg;
+	char	*cmd, *out, buf[8192];
+	size_t	 len = 0, n;
+	double	 t0;
+	int	 status, i;
+
+	cmd = xasprintf("%s -s '%s' run --id 42 sleep:5000 sleep:10",
+	    GATHERCTL_BIN, d.sock);
+	cr_assert_not_null(bg = popen(cmd, "r"));
+	free(cmd);
+
+	/* Wait until the batch is in flight with its 10 ms job done. */
+	for (i = 0, n = 0; i < 500 && n == 0; i++) {
+		st = daemon_request(&d, "{\"op\":\"status\",\"detail\":true}");
+		e = json_array_get(json_object_get(json_object_get(
+		    json_object_get(st, "status"), "batches"), "list"), 0);
+		if (e != NULL && json_integer_value(json_object_get(e,
+		    "done")) == 1) {
+			cr_assert_eq(json_integer_value(json_object_get(e,
+			    "id")), 42);
+			cr_assert_eq(json_integer_value(json_object_get(e,
+			    "jobs")), 2);
+			n = 1;
+		}
+		json_decref(st);
+		if (n == 0)
+			usleep(10000);
+	}
+	cr_assert_gt(n, 0, "the background batch never showed up");
+
+	t0 = now_ms();
+	cr_assert_eq(ctl(&out, "cancel 42"), 0, "output: %s", out);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert_eq(json_integer_value(json_object_get(v[0], "cancelled")), 1,
+	    "output: %s", out);
+	json_lines_free(v, 1);
+	free(out);
+
+	while ((n = fread(buf + len, 1, sizeof buf - 1 - len, bg)) > 0)
+		len += n;
+	buf[len] = '\0';
+	status = pclose(bg);
+	cr_assert_lt(now_ms() - t0, 1000, "the cancelled run lingered");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	    "status 0x%x", status);
+	cr_assert_eq(json_lines(buf, v, 4), 1, "output: %s", buf);
+	cr_assert_eq(json_integer_value(json_object_get(v[0], "id")), 42);
+	cr_assert_str_eq(result_code(v[0], 0), "cancelled");
+	cr_assert_null(result_code(v[0], 1), "the 10 ms job: %s", buf);
+	json_lines_free(v, 1);
+}
+
+Test(gatherctl, cancel_of_an_unknown_id_exits_1)
+{
+	json_t	*v[4];
+	char	*out;
+
+	cr_assert_eq(ctl(&out, "cancel 4242"), 1, "output: %s", out);
+	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
+	cr_assert(json_is_true(json_object_get(v[0], "ok")));
+	cr_assert_eq(json_integer_value(json_object_get(v[0], "cancelled")), 0);
+	json_lines_free(v, 1);
+	free(out);
+
+	cr_assert_eq(ctl(&out, "cancel --conn 999 nosuchid"), 1, "output: %s",
+	    out);
+	free(out);
+}
+
+Test(gatherctl, human_output_on_a_terminal)
+{
+	char	*cmd, *out;
+
+	cmd = xasprintf("%s -s '%s' ping", GATHERCTL_BIN, d.sock);
+	cr_assert_eq(run_pty(cmd, &out), 0, "output: %s", out);
+	cr_assert_not_null(strstr(out, "PONG from gatherd "), "output: %s",
+	    out);
+	cr_assert_not_null(strstr(out, "(protocol 1) in "), "output: %s", out);
+	free(cmd);
+	free(out);
+
+	cmd = xasprintf("%s -s '%s' run --id 7 --job-timeout 50 "
+	    "sleep:10:'\"Hello 1!\"' sleep:1000", GATHERCTL_BIN, d.sock);
+	cr_assert_eq(run_pty(cmd, &out), 1, "output: %s", out);
+	cr_assert_not_null(strstr(out, "batch 7: failed, 2 jobs in "),
+	    "output: %s", out);
+	cr_assert_not_null(strstr(out, "(1 ok, 0 failed, 0 cancelled, "
+	    "1 timed out; sum "), "output: %s", out);
+	cr_assert_not_null(strstr(out, "  [0] ok "), "output: %s", out);
+	cr_assert_not_null(strstr(out, "\"Hello 1!\""), "output: %s", out);
+	cr_assert_not_null(strstr(out, "  [1] timeout "), "output: %s", out);
+	free(cmd);
+	free(out);
+
+	cmd = xasprintf("%s -s '%s' status --detail", GATHERCTL_BIN, d.sock);
+	cr_assert_eq(run_pty(cmd, &out), 0, "output: %s", out);
+	cr_assert_not_null(strstr(out, "Uptime:"), "output: %s", out);
+	cr_assert_not_null(strstr(out, "max_connections"), "output: %s", out);
+	cr_assert_not_null(strstr(out, "Batches in flight: none"),
+	    "output: %s", out);
+	free(cmd);
+	free(out);
+
+	cmd = xasprintf("%s -s '%s' status --json", GATHERCTL_BIN, d.sock);
+	cr_assert_eq(run_pty(cmd, &out), 0, "output: %s", out);
+	cr_assert(strncmp(out, "{\"id\":null,\"ok\":true,\"status\":", 30) == 0,
+	    "--json on a terminal: %s", out);
+	free(cmd);
+	free(out);
+}
+
+Test(gatherctl_alone, no_daemon_exits_2_and_says_so)
+{
+	char	*cmd, *out;
+
+	cmd = xasprintf("%s -s /nonexistent/gatherd.sock ping 2>&1 >/dev/null",
+	    GATHERCTL_BIN);
+	cr_assert_eq(run_command(cmd, &out), 2, "output: %s", out);
+	cr_assert_not_null(strstr(out, "gatherctl: cannot connect to gatherd "
+	    "at /nonexistent/gatherd.sock: No such file or directory "
+	    "(is gatherd running?)"), "stderr: %s", out);
+	free(cmd);
+	free(out);
+}
+
+Test(gatherctl_alone, usage_errors_exit_2)
+{
+	static const char *const bad[] = {
+		"frobnicate",
+		"",
+		"status --bogus",
+		"ping extra",
+		"run",
+		"run sleep:abc",
+		"run sleep:-5",
+		"run nosuchtype:1",
+		"run --concurrency 0 sleep:1",
+		"run --mode sometimes sleep:1",
+		"cancel",
+	};
+	char	*cmd, *out;
+	size_t	 i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cmd = xasprintf("%s -s /nonexistent/gatherd.sock %s 2>&1",
+		    GATHERCTL_BIN, bad[i]);
+		cr_assert_eq(run_command(cmd, &out), 2, "'%s': %s", bad[i],
+		    out);
+		cr_assert_not_null(strstr(out, "usage: gatherctl"), "'%s': %s",
+		    bad[i], out);
+		free(cmd);
+		free(out);
+	}
+
+	cmd = xasprintf("%s run sleep:abc 2>&1", GATHERCTL_BIN);
+	cr_assert_eq(run_command(cmd, &out), 2);
+	cr_assert_not_null(strstr(out, "'sleep:abc'"), "names the job: %s",
+	    out);
+	free(cmd);
+	free(out);
+}
+
+Test(gatherctl_alone, help_and_version_exit_0_on_stdout)
+{
+	char	*cmd, *out;
+
+	cmd = xasprintf("%s -h 2>/dev/null", GATHERCTL_BIN);
+	cr_assert_eq(run_command(cmd, &out), 0);
+	cr_assert_not_null(strstr(out, "usage: gatherctl"), "output: %s", out);
+	free(cmd);
+	free(out);
+
+	cmd = xasprintf("%s status --help 2>/dev/null", GATHERCTL_BIN);
+	cr_assert_eq(run_command(cmd, &out), 0);
+	cr_assert_not_null(strstr(out, "usage: gatherctl"), "output: %s", out);
+	free(cmd);
+	free(out);
+
+	cmd = xasprintf("%s -V", GATHERCTL_BIN);
+	cr_assert_eq(run_command(cmd, &out), 0);
+	cr_assert(strncmp(out, "gatherctl ", 10) == 0, "output: %s", out);
+	free(cmd);
+	free(out);
+}
+
+/*
+ * A server that reads a request and closes without answering: gatherctl
+ * must say so and exit 2, not wait forever.
+ */
+Test(gatherctl_alone, a_connection_closed_without_reply_exits_2)
+{
+	struct sockaddr_un	 sun;
+	char			 dir[] = "/tmp/gatherctl-test.XXXXXX";
+	char			*cmd, *out, buf[256];
+	pid_t			 pid;
+	int			 lfd, fd, status;
+
+	cr_assert_not_null(mkdtemp(dir));
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s/s.sock", dir);
+	cr_assert_neq(lfd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		alarm(10);
+		if ((fd = accept(lfd, NULL, NULL)) != -1) {
+			if (read(fd, buf, sizeof buf) == -1)
+				_exit(1);
+			close(fd);
+		}
+		_exit(0);
+	}
+	close(lfd);
+
+	cmd = xasprintf("%s -s '%s' ping 2>&1", GATHERCTL_BIN, sun.sun_path);
+	cr_assert_eq(run_command(cmd, &out), 2, "output: %s", out);
+	cr_assert_not_null(strstr(out, "closed the connection"), "output: %s",
+	    out);
+	waitpid(pid, &status, 0);
+	unlink(sun.sun_path);
+	rmdir(dir);
+	free(cmd);
+	free(out);
+}
