@@ -74,6 +74,7 @@ static void
 batch_pump(struct batch *b)
 {
 	struct job	*job;
+	uint64_t	 now = 0;
 
 	b->depth++;
 	while (!b->stopping && b->next < b->njobs &&
@@ -81,8 +82,19 @@ batch_pump(struct batch *b)
 		job = b->jobs[b->next++];
 		if (job->state != JOB_WAITING)
 			continue;
+		if (now == 0) {
+			/*
+			 * libevent arms timers from the time it cached at the
+			 * top of this loop iteration, which may be long past
+			 * (a big request was parsed since). Read the clock
+			 * first, then refresh the cache, so no timer fires
+			 * before start + ms: a sleep is never short.
+			 */
+			now = clock_ns();
+			event_base_update_cache_time(server_base);
+		}
 		b->running++;
-		job_start(job);
+		job_start(job, now);
 	}
 	b->depth--;
 	if (b->depth == 0 && b->unfinished == 0)
@@ -170,7 +182,9 @@ batch_start(struct batch *b, struct conn *c)
 	status.jobs_waiting += b->njobs;
 	conn_batch_add(c, b);
 	if (b->timeout_ms >= 0) {
+		/* Clock first, then cache: the deadline is never early. */
 		left = b->timeout_ms - clock_ms(b->recv_ns, clock_ns());
+		event_base_update_cache_time(server_base);
 		b->deadline = evtimer_new(server_base, batch_deadline_cb, b);
 		if (b->deadline == NULL)
 			fatalx("%s: evtimer_new failed", __func__);

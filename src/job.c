@@ -178,14 +178,17 @@ job_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	job_cancel(job, ERR_TIMEOUT, why);
 }
 
-/* Start a WAITING job: arm its own deadline, then let its type run it. */
+/*
+ * Start a WAITING job at now (clock_ns(), read before libevent's time cache
+ * was last refreshed): let its type run it, then arm its own deadline.
+ */
 void
-job_start(struct job *job)
+job_start(struct job *job, uint64_t now)
 {
 	struct timeval	tv;
 
 	job->state = JOB_RUNNING;
-	job->start_ns = clock_ns();
+	job->start_ns = now;
 	status.jobs_waiting--;
 	status.jobs_running++;
 	job->type->start(job);

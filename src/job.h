@@ -78,7 +78,7 @@ const struct job_type *job_type_find(const char *);
 size_t		 job_type_index(const struct job_type *);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
 		    struct job **, char **);
-void		 job_start(struct job *);
+void		 job_start(struct job *, uint64_t);
 void		 job_cancel(struct job *, enum err_code, const char *);
 void		 job_free(struct job *);
 void		 job_finish_ok(struct job *, char *);
