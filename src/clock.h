@@ -24,20 +24,29 @@ clock_ms(uint64_t from, uint64_t to)
 }
 
 /*
- * A duration in milliseconds as a timeval for libevent, clamped to about
+ * A duration in milliseconds as a timeval for libevent, rounded up to the
+ * next microsecond (a timer must never fire early) and clamped to about
  * 31,000 years so any non-negative number from the wire is representable.
  */
 static inline void
 clock_ms_timeval(double ms, struct timeval *tv)
 {
+	double	us;
+
 	if (!(ms > 0))
 		ms = 0;
 	if (ms > 1e15)
 		ms = 1e15;
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)((ms - (double)tv->tv_sec * 1000) * 1000);
-	if (tv->tv_usec >= 1000000)
-		tv->tv_usec = 999999;
+	us = ms * 1000;
+	tv->tv_sec = (time_t)(us / 1e6);
+	us -= (double)tv->tv_sec * 1e6;
+	tv->tv_usec = (suseconds_t)us;
+	if ((double)tv->tv_usec < us)
+		tv->tv_usec++;
+	if (tv->tv_usec >= 1000000) {
+		tv->tv_sec++;
+		tv->tv_usec -= 1000000;
+	}
 	if (tv->tv_usec < 0)
 		tv->tv_usec = 0;
 }

@@ -124,7 +124,7 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
 	struct conn	*c;
-	char		*line;
+	char		*line, drain[4096];
 	ssize_t		 n;
 
 	(void)l;
@@ -136,8 +136,14 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 		    "\"busy\",\"message\":\"max_connections (%llu) reached\"}}\n",
 		    (unsigned long long)server_cfg->limits.max_connections);
 		n = write(fd, line, strlen(line));
-		(void)n;
 		free(line);
+		/*
+		 * Closing with unread input would reset the connection and
+		 * could lose the busy line: discard what has arrived first.
+		 */
+		shutdown(fd, SHUT_WR);
+		while ((n = read(fd, drain, sizeof drain)) > 0)
+			;
 		close(fd);
 		return;
 	}
