@@ -37,21 +37,24 @@ hist_bucket_high(unsigned b)
 void
 hist_record(struct hist *h, uint64_t v)
 {
-	h->buckets[hist_bucket(v)]++;
+	unsigned	b = hist_bucket(v);
+
+	h->buckets[b]++;
+	h->sums[b] += v;
 	h->count++;
 	if (v > h->max_us)
 		h->max_us = v;
 }
 
 /*
- * The value at or below which a fraction p (0..1) of the samples fall: the
- * high end of the bucket that holds that rank, never above the largest
- * sample seen. 0 when empty.
+ * The value at or below which a fraction p (0..1) of the samples fall,
+ * estimated as the mean of the samples in the bucket that holds that rank
+ * (within the bucket's 3%). 0 when empty.
  */
 uint64_t
 hist_percentile(const struct hist *h, double p)
 {
-	uint64_t	rank, seen = 0, high;
+	uint64_t	rank, seen = 0;
 	unsigned	b;
 
 	if (h->count == 0)
@@ -67,10 +70,8 @@ hist_percentile(const struct hist *h, double p)
 		rank = 1;
 	for (b = 0; b < HIST_BUCKETS; b++) {
 		seen += h->buckets[b];
-		if (seen >= rank) {
-			high = hist_bucket_high(b);
-			return high < h->max_us ? high : h->max_us;
-		}
+		if (seen >= rank)
+			return h->sums[b] / h->buckets[b];
 	}
 	return h->max_us;
 }

@@ -1,7 +1,9 @@
 /*
  * A fixed-size latency histogram: log-linear buckets over microseconds
  * (32 sub-buckets per power of two, so any percentile is within about 3%),
- * no per-sample storage, O(1) to record.
+ * no per-sample storage, O(1) to record. Each bucket also sums its samples,
+ * so a percentile is the mean of its bucket: exact when the samples there
+ * are equal (a batch of 500 ms sleeps reports 500 ms, not a bucket edge).
  */
 #ifndef GATHERD_HIST_H
 #define GATHERD_HIST_H
@@ -16,6 +18,7 @@ struct hist {
 	uint64_t	count;
 	uint64_t	max_us;
 	uint64_t	buckets[HIST_BUCKETS];
+	uint64_t	sums[HIST_BUCKETS];
 };
 
 void		hist_record(struct hist *, uint64_t);

@@ -13,7 +13,7 @@
 
 struct config;
 
-#define STATUS_MAX_TYPES	16
+#define STATUS_MAX_TYPES	8
 
 struct type_stats {
 	uint64_t	done;
