@@ -19,9 +19,11 @@
 #include "xmalloc.h"
 
 extern const struct job_type job_type_sleep;
+extern const struct job_type job_type_read;
 
 const struct job_type *const job_types[] = {
 	&job_type_sleep,
+	&job_type_read,
 	NULL
 };
 

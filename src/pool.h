@@ -1,12 +1,37 @@
 /*
- * The worker thread pool for blocking work (file reads, SQLite). Not built
- * yet: it comes with the read job type. Until then it has no threads, and
- * status reports exactly that.
+ * The worker thread pool for blocking work (file reads, SQLite). The loop
+ * thread submits work items; a worker runs an item's run() and hands it
+ * back; the loop thread then calls its complete(). Only run() executes on a
+ * worker, and it touches only its own item.
+ *
+ * Items wait first on a FIFO owned by the loop; at most POOL_HANDOFF items
+ * per thread are handed to the workers' shared queue at a time. So the
+ * queue the workers lock is bounded, and an item cancelled before a worker
+ * took it is simply unlinked by the loop, never run.
  */
 #ifndef GATHERD_POOL_H
 #define GATHERD_POOL_H
 
 #include <stdint.h>
+#include <sys/queue.h>
+
+struct event_base;
+
+#define POOL_HANDOFF	2	/* items handed to workers, per thread */
+
+struct pool_work {
+	TAILQ_ENTRY(pool_work)	 entry;
+	/* On a worker thread: the blocking part. */
+	void			(*run)(struct pool_work *);
+	/*
+	 * On the loop thread, once, after run(): abandoned is 1 when
+	 * pool_cancel() was called while a worker had the item, and the
+	 * result must be discarded. complete() owns the item from then on.
+	 */
+	void			(*complete)(struct pool_work *, int abandoned);
+	uint8_t			 state;		/* loop only */
+	uint8_t			 abandoned;	/* loop only */
+};
 
 struct pool_stats {
 	uint64_t	threads;
@@ -14,6 +39,10 @@ struct pool_stats {
 	uint64_t	queued;
 };
 
+int	pool_init(struct event_base *, unsigned, char **);
+void	pool_free(void);
+void	pool_submit(struct pool_work *);
+int	pool_cancel(struct pool_work *);
 void	pool_stats(struct pool_stats *);
 
 #endif

@@ -18,6 +18,9 @@
 #include "proto.h"
 #include "xmalloc.h"
 
+/* Values at least this long are handed over, not copied, into replies. */
+#define PROTO_STEAL_MIN	65536
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.0.0"
 #endif
@@ -313,15 +316,46 @@ proto_write_cancelled(struct evbuffer *evb, const json_t *id, unsigned n)
 	evbuffer_add_printf(evb, ",\"ok\":true,\"cancelled\":%u}\n", n);
 }
 
-/* One job's result object. */
-void
-proto_write_result(struct evbuffer *evb, const struct job *job)
+static void
+proto_free_text(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)(uintptr_t)data);
+}
+
+/*
+ * Append a value's JSON text. With steal, a large text is handed to the
+ * evbuffer instead of copied (a read's 16 MiB must not be copied on the
+ * loop), and *text becomes NULL.
+ */
+static void
+proto_write_text(struct evbuffer *evb, char **text, int steal)
+{
+	size_t	len;
+
+	if (*text == NULL) {
+		jsonw_raw(evb, "null");
+		return;
+	}
+	len = strlen(*text);
+	if (steal && len >= PROTO_STEAL_MIN &&
+	    evbuffer_add_reference(evb, *text, len, proto_free_text,
+	    NULL) == 0) {
+		*text = NULL;
+		return;
+	}
+	evbuffer_add(evb, *text, len);
+}
+
+static void
+proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 {
 	if (job->outcome == JOB_OK) {
 		jsonw_raw(evb, "{\"ok\":true,\"ms\":");
 		jsonw_ms(evb, job->ms);
 		jsonw_raw(evb, ",\"value\":");
-		jsonw_raw(evb, job->text != NULL ? job->text : "null");
+		proto_write_text(evb, &job->text, steal);
 		jsonw_raw(evb, "}");
 		return;
 	}
@@ -334,10 +368,17 @@ proto_write_result(struct evbuffer *evb, const struct job *job)
 	jsonw_raw(evb, "}}");
 }
 
+/* One job's result object. */
+void
+proto_write_result(struct evbuffer *evb, struct job *job)
+{
+	proto_write_result_text(evb, job, 0);
+}
+
 /* A stream event line for one finished job. */
 void
 proto_write_event(struct evbuffer *evb, const struct batch *b,
-    const struct job *job)
+    struct job *job)
 {
 	jsonw_raw(evb, "{\"id\":");
 	jsonw_raw(evb, b->id_text);
@@ -348,9 +389,12 @@ proto_write_event(struct evbuffer *evb, const struct batch *b,
 	jsonw_raw(evb, "}\n");
 }
 
-/* The final reply line of a batch, results in job order. */
+/*
+ * The final reply line of a batch, results in job order. Large values move
+ * into the evbuffer: the batch is being freed, nothing reads them again.
+ */
 void
-proto_write_reply(struct evbuffer *evb, const struct batch *b)
+proto_write_reply(struct evbuffer *evb, struct batch *b)
 {
 	uint32_t	i;
 
@@ -367,7 +411,7 @@ proto_write_reply(struct evbuffer *evb, const struct batch *b)
 	for (i = 0; i < b->njobs; i++) {
 		if (i > 0)
 			jsonw_raw(evb, ",");
-		proto_write_result(evb, b->jobs[i]);
+		proto_write_result_text(evb, b->jobs[i], 1);
 	}
 	jsonw_raw(evb, "]}\n");
 }

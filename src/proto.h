@@ -49,9 +49,9 @@ void		 proto_write_pong(struct evbuffer *, const json_t *);
 void		 proto_write_status(struct evbuffer *, const json_t *, json_t *);
 void		 proto_write_cancelled(struct evbuffer *, const json_t *,
 		    unsigned);
-void		 proto_write_result(struct evbuffer *, const struct job *);
+void		 proto_write_result(struct evbuffer *, struct job *);
 void		 proto_write_event(struct evbuffer *, const struct batch *,
-		    const struct job *);
-void		 proto_write_reply(struct evbuffer *, const struct batch *);
+		    struct job *);
+void		 proto_write_reply(struct evbuffer *, struct batch *);
 
 #endif

@@ -28,7 +28,9 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "pool.h"
 #include "proto.h"
+#include "roots.h"
 #include "server.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -404,6 +406,12 @@ server_init(struct config *cfg, const char *path, char **cause)
 	}
 	if ((fd = server_bind(path, cfg->socket_mode, cause)) == -1)
 		return -1;
+	if (pool_init(server_base, cfg->threads, cause) == -1) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	roots_open(cfg);
 	server_path = xstrdup(path);
 	server_listener = evconnlistener_new(server_base, server_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -450,6 +458,8 @@ server_free(void)
 		conn_close(c);
 	server_reap(-1, 0, NULL);
 	server_unlisten();
+	pool_free();
+	roots_close();
 	if (server_sigint != NULL)
 		event_free(server_sigint);
 	if (server_sigterm != NULL)

@@ -1,0 +1,369 @@
+/*
+ * The read job: a file read on a worker thread, confined beneath a read
+ * root by the kernel (fsroot.c). The worker opens, checks and reads the
+ * file and writes the whole value as JSON text, so the loop only passes
+ * the text on.
+ *
+ * States: RUNNING with work != NULL while the read is with the pool. A
+ * cancel withdraws the work item, or abandons it to be freed when the
+ * worker hands it back; either way the job is done at once.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "base64.h"
+#include "config.h"
+#include "fsroot.h"
+#include "job.h"
+#include "jsonw.h"
+#include "pool.h"
+#include "roots.h"
+#include "server.h"
+#include "utf8.h"
+#include "xmalloc.h"
+
+enum read_encoding {
+	READ_UTF8,
+	READ_BASE64,
+};
+
+struct read_work;
+
+struct read_job {
+	struct job		 job;
+	struct read_work	*work;		/* with the pool, or NULL */
+	char			*path;		/* owned: as requested */
+	uint64_t		 offset;
+	int64_t			 length;	/* < 0: to the end */
+	uint8_t			 encoding;
+};
+
+/*
+ * What a worker needs, copied so the job may go away while it runs; and
+ * what it found. After pool_submit only the worker touches the inputs and
+ * outputs, until complete() runs on the loop.
+ */
+struct read_work {
+	struct pool_work	 pw;
+	struct read_job		*job;		/* loop only; NULL if abandoned */
+	int			 rootfd;	/* borrowed from roots */
+	char			*rel;		/* owned */
+	char			*path;		/* owned, for messages */
+	uint64_t		 offset;
+	int64_t			 length;
+	uint64_t		 max_bytes;
+	uint8_t			 encoding;
+	enum err_code		 code;		/* result: ERR_NONE if ok */
+	char			*text;		/* owned: value JSON or message */
+};
+
+static const char *const read_keys[] = {
+	"path", "offset", "length", "encoding", NULL
+};
+
+static enum err_code
+read_get_uint(json_t *obj, const char *path, const char *key, int64_t *out,
+    char **cause)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	*out = -1;
+	if (v == NULL || json_is_null(v))
+		return ERR_NONE;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		*cause = xasprintf("%s.%s: expected an integer >= 0", path, key);
+		return ERR_BAD_REQUEST;
+	}
+	*out = json_integer_value(v);
+	return ERR_NONE;
+}
+
+static enum err_code
+read_parse(struct job *job, json_t *obj, const char *path,
+    const struct config *cfg, char **cause)
+{
+	struct read_job	*r = (struct read_job *)job;
+	json_t		*v;
+	const char	*enc;
+	int64_t		 offset;
+	enum err_code	 err;
+
+	(void)cfg;
+	v = json_object_get(obj, "path");
+	if (v == NULL || json_is_null(v)) {
+		*cause = xasprintf("%s.path: missing required field", path);
+		return ERR_BAD_REQUEST;
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		*cause = xasprintf("%s.path: expected a non-empty string"
+		    " without NUL", path);
+		return ERR_BAD_REQUEST;
+	}
+	r->path = xstrdup(json_string_value(v));
+	if ((err = read_get_uint(obj, path, "offset", &offset, cause)) != 0)
+		return err;
+	r->offset = offset < 0 ? 0 : (uint64_t)offset;
+	if ((err = read_get_uint(obj, path, "length", &r->length, cause)) != 0)
+		return err;
+	r->encoding = READ_UTF8;
+	v = json_object_get(obj, "encoding");
+	if (v != NULL && !json_is_null(v)) {
+		enc = json_is_string(v) ? json_string_value(v) : "";
+		if (strcmp(enc, "base64") == 0)
+			r->encoding = READ_BASE64;
+		else if (strcmp(enc, "utf8") != 0) {
+			*cause = xasprintf("%s.encoding: expected \"utf8\" or"
+			    " \"base64\"", path);
+			return ERR_BAD_REQUEST;
+		}
+	}
+	return ERR_NONE;
+}
+
+static const char *
+read_file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "not a regular file";
+}
+
+static void
+read_fail(struct read_work *w, enum err_code code, char *message)
+{
+	w->code = code;
+	w->text = message;
+}
+
+/* Map an open error to the protocol's codes, with a readable message. */
+static void
+read_open_failed(struct read_work *w, int error)
+{
+	switch (error) {
+	case ENOENT:
+		read_fail(w, ERR_NOT_FOUND, xasprintf("%s: no such file",
+		    w->path));
+		break;
+	case ENOTDIR:
+		read_fail(w, ERR_NOT_FOUND, xasprintf("%s: no such file (a"
+		    " component of the path is not a directory)", w->path));
+		break;
+	case EXDEV:
+		read_fail(w, ERR_FORBIDDEN, xasprintf("%s: escapes the read"
+		    " root (\"..\" above it, or a symbolic link that is"
+		    " absolute or leads outside)", w->path));
+		break;
+	case EACCES:
+	case EPERM:
+		read_fail(w, ERR_FORBIDDEN, xasprintf("%s: permission denied",
+		    w->path));
+		break;
+	default:
+		read_fail(w, ERR_IO_ERROR, xasprintf("%s: cannot open: %s",
+		    w->path, strerror(error)));
+		break;
+	}
+}
+
+/* Format the value {"data":...,"bytes":N,"size":S} into w->text. */
+static void
+read_value(struct read_work *w, const unsigned char *data, size_t n,
+    uint64_t size)
+{
+	struct evbuffer	*evb;
+	char		*b64;
+	size_t		 len, bad;
+
+	if (w->encoding == READ_UTF8 && !utf8_valid(data, n, &bad)) {
+		read_fail(w, ERR_BAD_ENCODING, xasprintf("%s: not valid UTF-8"
+		    " at byte %zu of the data read; use \"encoding\":"
+		    "\"base64\"", w->path, bad));
+		return;
+	}
+	if ((evb = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	jsonw_raw(evb, "{\"data\":");
+	if (w->encoding == READ_UTF8)
+		jsonw_string(evb, (const char *)data, n);
+	else {
+		b64 = base64_encode_alloc(data, n, &len);
+		evbuffer_add(evb, "\"", 1);
+		evbuffer_add(evb, b64, len);
+		evbuffer_add(evb, "\"", 1);
+		free(b64);
+	}
+	jsonw_raw(evb, ",\"bytes\":");
+	jsonw_uint(evb, n);
+	jsonw_raw(evb, ",\"size\":");
+	jsonw_uint(evb, size);
+	jsonw_raw(evb, "}");
+	len = evbuffer_get_length(evb);
+	w->text = xmalloc(len + 1);
+	evbuffer_remove(evb, w->text, len);
+	w->text[len] = '\0';
+	evbuffer_free(evb);
+}
+
+/* On a worker: open beneath the root, check, read, encode. */
+static void
+read_run(struct pool_work *pw)
+{
+	struct read_work	*w = (struct read_work *)pw;
+	struct stat		 sb;
+	unsigned char		*buf = NULL;
+	uint64_t		 size, want;
+	size_t			 got = 0;
+	ssize_t			 n;
+	int			 fd;
+
+	if ((fd = fsroot_openat(w->rootfd, w->rel, FSROOT_AUTO)) == -1) {
+		read_open_failed(w, errno);
+		return;
+	}
+	if (fstat(fd, &sb) == -1) {
+		read_fail(w, ERR_IO_ERROR, xasprintf("%s: fstat: %s", w->path,
+		    strerror(errno)));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		read_fail(w, ERR_IO_ERROR, xasprintf("%s: is %s, not a regular"
+		    " file", w->path, read_file_kind(sb.st_mode)));
+		goto out;
+	}
+	size = (uint64_t)sb.st_size;
+	want = w->offset >= size ? 0 : size - w->offset;
+	if (w->length >= 0 && (uint64_t)w->length < want)
+		want = (uint64_t)w->length;
+	if (want > w->max_bytes) {
+		read_fail(w, ERR_TOO_LARGE, xasprintf("%s: %llu bytes to read"
+		    " exceed read max_bytes (%llu); ask for less with offset"
+		    " and length", w->path, (unsigned long long)want,
+		    (unsigned long long)w->max_bytes));
+		goto out;
+	}
+	buf = xmalloc((size_t)want);
+	while (got < want) {
+		n = pread(fd, buf + got, (size_t)want - got,
+		    (off_t)(w->offset + got));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			read_fail(w, ERR_IO_ERROR, xasprintf("%s: read: %s",
+			    w->path, strerror(errno)));
+			goto out;
+		}
+		if (n == 0)
+			break;		/* the file shrank: what is there */
+		got += (size_t)n;
+	}
+	read_value(w, buf, got, size);
+out:
+	free(buf);
+	close(fd);
+}
+
+static void
+read_work_free(struct read_work *w)
+{
+	free(w->rel);
+	free(w->path);
+	free(w->text);
+	free(w);
+}
+
+/* On the loop: deliver the result, or drop it if the job is gone. */
+static void
+read_complete(struct pool_work *pw, int abandoned)
+{
+	struct read_work	*w = (struct read_work *)pw;
+	struct read_job		*r = w->job;
+	char			*text = w->text;
+
+	if (abandoned || r == NULL) {
+		read_work_free(w);
+		return;
+	}
+	r->work = NULL;
+	w->text = NULL;
+	if (w->code == ERR_NONE)
+		job_finish_ok(&r->job, text);
+	else
+		job_finish_error(&r->job, w->code, text);
+	read_work_free(w);
+}
+
+static void
+read_start(struct job *job)
+{
+	struct read_job		*r = (struct read_job *)job;
+	const struct read_root	*root;
+	struct read_work	*w;
+	const char		*rel;
+	char			*cause;
+	enum err_code		 err;
+
+	if ((err = roots_resolve(r->path, &root, &rel, &cause)) != ERR_NONE) {
+		job_finish_error(job, err, cause);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->pw.run = read_run;
+	w->pw.complete = read_complete;
+	w->job = r;
+	w->rootfd = root->fd;
+	w->rel = xstrdup(*rel != '\0' ? rel : ".");
+	w->path = xstrdup(r->path);
+	w->offset = r->offset;
+	w->length = r->length;
+	w->max_bytes = server_cfg->limits.read_max_bytes;
+	w->encoding = r->encoding;
+	r->work = w;
+	pool_submit(&w->pw);
+}
+
+static void
+read_cancel(struct job *job)
+{
+	struct read_job		*r = (struct read_job *)job;
+	struct read_work	*w = r->work;
+
+	if (w == NULL)
+		return;
+	r->work = NULL;
+	w->job = NULL;
+	if (pool_cancel(&w->pw))
+		read_work_free(w);
+}
+
+static void
+read_free(struct job *job)
+{
+	struct read_job	*r = (struct read_job *)job;
+
+	free(r->path);
+}
+
+const struct job_type job_type_read = {
+	.name = "read",
+	.size = sizeof(struct read_job),
+	.keys = read_keys,
+	.parse = read_parse,
+	.start = read_start,
+	.cancel = read_cancel,
+	.free = read_free,
+};

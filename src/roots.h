@@ -1,0 +1,28 @@
+/*
+ * The read roots: directories opened once at start-up, beneath which every
+ * read is resolved by the kernel (see fsroot.c). This module maps a
+ * request's path to a root and a path relative to it; it does no I/O after
+ * roots_open().
+ */
+#ifndef GATHERD_ROOTS_H
+#define GATHERD_ROOTS_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+struct config;
+
+struct read_root {
+	char	*path;		/* owned, no trailing slash (but "/") */
+	size_t	 len;
+	int	 fd;		/* O_PATH|O_DIRECTORY, or -1 */
+	int	 error;		/* errno of the failed open, when fd is -1 */
+};
+
+void		 roots_open(const struct config *);
+void		 roots_close(void);
+enum err_code	 roots_resolve(const char *, const struct read_root **,
+		    const char **, char **);
+
+#endif
