@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "clock.h"
 #include "job.h"
+#include "jsonw.h"
 #include "log.h"
 #include "server.h"
 #include "status.h"
@@ -125,7 +126,8 @@ job_parse(json_t *obj, uint32_t index, const struct config *cfg,
 		*cause = xasprintf("%s.type: expected a string", path);
 		return ERR_BAD_REQUEST;
 	}
-	if ((type = job_type_find(json_string_value(v))) == NULL) {
+	if (jsonw_cstr(v) == NULL ||
+	    (type = job_type_find(jsonw_cstr(v))) == NULL) {
 		*cause = xasprintf("%s.type: unknown job type \"%s\"", path,
 		    json_string_value(v));
 		return ERR_UNKNOWN_TYPE;

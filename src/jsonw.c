@@ -125,3 +125,19 @@ jsonw_dump(const json_t *v)
 	}
 	return s;
 }
+
+/*
+ * A JSON string's value as a C string, or NULL when v is not a string or
+ * holds a NUL (requests are parsed with JSON_ALLOW_NUL, so "\u0000" can
+ * reach here and must not pass for a shorter name).
+ */
+const char *
+jsonw_cstr(const json_t *v)
+{
+	const char	*s;
+
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	return strlen(s) == json_string_length(v) ? s : NULL;
+}

@@ -94,6 +94,7 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 {
 	struct batch	*b;
 	json_t		*jobs, *v;
+	const char	*name;
 	size_t		 i, n;
 	int		 stream;
 	enum err_code	 err;
@@ -116,10 +117,10 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 
 	b = req->batch;
 	if ((v = proto_field(obj, "mode")) != NULL) {
-		if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)
+		name = jsonw_cstr(v);
+		if (name != NULL && strcmp(name, "all") == 0)
 			b->mode = BATCH_ALL;
-		else if (json_is_string(v) &&
-		    strcmp(json_string_value(v), "fail_fast") == 0)
+		else if (name != NULL && strcmp(name, "fail_fast") == 0)
 			b->mode = BATCH_FAIL_FAST;
 		else {
 			*cause = xstrdup("mode: expected \"all\" or"
@@ -167,7 +168,7 @@ proto_parse_cancel(json_t *obj, struct request *req, char **cause)
 	req->target = json_incref(v);
 	req->cancel_conn = CANCEL_OWN;
 	if ((v = proto_field(obj, "conn")) != NULL) {
-		if (json_is_string(v) && strcmp(json_string_value(v), "any") == 0)
+		if (jsonw_cstr(v) != NULL && strcmp(jsonw_cstr(v), "any") == 0)
 			req->cancel_conn = CANCEL_ANY;
 		else if (json_is_integer(v) && json_integer_value(v) >= 0)
 			req->cancel_conn = json_integer_value(v);
@@ -198,8 +199,8 @@ proto_parse(const char *line, size_t len, const struct config *cfg,
 
 	memset(req, 0, sizeof *req);
 	*cause = NULL;
-	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-	    &jerr);
+	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+	    JSON_ALLOW_NUL, &jerr);
 	if (obj == NULL) {
 		*cause = xasprintf("invalid JSON at column %d: %s",
 		    jerr.column, jerr.text);
@@ -218,7 +219,8 @@ proto_parse(const char *line, size_t len, const struct config *cfg,
 			err = ERR_BAD_REQUEST;
 			goto out;
 		}
-		name = json_string_value(v);
+		if ((name = jsonw_cstr(v)) == NULL)
+			name = "";	/* a NUL inside: no op has one */
 	}
 	for (i = 0; i < sizeof proto_ops / sizeof proto_ops[0]; i++) {
 		if (strcmp(proto_ops[i].name, name) == 0)

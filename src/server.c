@@ -404,6 +404,16 @@ server_init(struct config *cfg, const char *path, char **cause)
 		*cause = xstrdup("cannot create the event loop");
 		return -1;
 	}
+	/*
+	 * Signals first: a SIGTERM that arrives as soon as the socket accepts
+	 * must find the handler, not the default action.
+	 */
+	server_sigint = evsignal_new(server_base, SIGINT, server_signal, NULL);
+	server_sigterm = evsignal_new(server_base, SIGTERM, server_signal, NULL);
+	if (server_sigint == NULL || server_sigterm == NULL)
+		fatalx("%s: evsignal_new failed", __func__);
+	evsignal_add(server_sigint, NULL);
+	evsignal_add(server_sigterm, NULL);
 	if ((fd = server_bind(path, cfg->socket_mode, cause)) == -1)
 		return -1;
 	if (pool_init(server_base, cfg->threads, cause) == -1) {
@@ -421,12 +431,6 @@ server_init(struct config *cfg, const char *path, char **cause)
 		return -1;
 	}
 	evconnlistener_set_error_cb(server_listener, server_accept_error);
-	server_sigint = evsignal_new(server_base, SIGINT, server_signal, NULL);
-	server_sigterm = evsignal_new(server_base, SIGTERM, server_signal, NULL);
-	if (server_sigint == NULL || server_sigterm == NULL)
-		fatalx("%s: evsignal_new failed", __func__);
-	evsignal_add(server_sigint, NULL);
-	evsignal_add(server_sigterm, NULL);
 	server_drain_timer = server_timer(server_drain_timeout);
 	server_flush_timer = server_timer(server_flush_timeout);
 	server_accept_timer = server_timer(server_accept_retry);

@@ -100,8 +100,7 @@ read_parse(struct job *job, json_t *obj, const char *path,
 		*cause = xasprintf("%s.path: missing required field", path);
 		return ERR_BAD_REQUEST;
 	}
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    strlen(json_string_value(v)) != json_string_length(v)) {
+	if (jsonw_cstr(v) == NULL || *jsonw_cstr(v) == '\0') {
 		*cause = xasprintf("%s.path: expected a non-empty string"
 		    " without NUL", path);
 		return ERR_BAD_REQUEST;
@@ -115,7 +114,7 @@ read_parse(struct job *job, json_t *obj, const char *path,
 	r->encoding = READ_UTF8;
 	v = json_object_get(obj, "encoding");
 	if (v != NULL && !json_is_null(v)) {
-		enc = json_is_string(v) ? json_string_value(v) : "";
+		enc = jsonw_cstr(v) != NULL ? jsonw_cstr(v) : "";
 		if (strcmp(enc, "base64") == 0)
 			r->encoding = READ_BASE64;
 		else if (strcmp(enc, "utf8") != 0) {
@@ -167,6 +166,11 @@ read_open_failed(struct read_work *w, int error)
 		read_fail(w, ERR_FORBIDDEN, xasprintf("%s: escapes the read"
 		    " root (\"..\" above it, or a symbolic link that is"
 		    " absolute or leads outside)", w->path));
+		break;
+	case ENXIO:
+		/* What open(2) says of a socket, or a device without driver. */
+		read_fail(w, ERR_IO_ERROR, xasprintf("%s: is a socket (or a"
+		    " device with no driver), not a regular file", w->path));
 		break;
 	case EACCES:
 	case EPERM:
