@@ -128,6 +128,8 @@ static int	config_set_path(struct config_parse *,
 		    const struct config_key *, const char *);
 static int	config_set_writable(struct config_parse *,
 		    const struct config_key *, const char *);
+static int	config_set_busy_timeout(struct config_parse *,
+		    const struct config_key *, const char *);
 static int	config_set_conninfo(struct config_parse *,
 		    const struct config_key *, const char *);
 static int	config_set_pool(struct config_parse *,
@@ -168,6 +170,8 @@ static const struct config_key config_db_keys[] = {
 	{ "driver", config_set_driver, 0, 0, 0, 0 },
 	{ "path", config_set_path, 0, 0, 0, CONFIG_SQLITE },
 	{ "writable", config_set_writable, 0, 0, 0, CONFIG_SQLITE },
+	{ "busy_timeout_ms", config_set_busy_timeout, 0, 0, 3600000,
+	    CONFIG_SQLITE },
 	{ "conninfo", config_set_conninfo, 0, 0, 0, CONFIG_POSTGRES },
 	{ "pool", config_set_pool, 0, 1, 1000, CONFIG_POSTGRES },
 	{ NULL, NULL, 0, 0, 0, 0 }
@@ -480,6 +484,19 @@ config_set_conninfo(struct config_parse *p, const struct config_key *k,
 	return 0;
 }
 
+/* Set [db.NAME] busy_timeout_ms: how long a locked database is waited for. */
+static int
+config_set_busy_timeout(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	uint64_t	v;
+
+	if (config_integer(p, k, value, &v) != 0)
+		return -1;
+	config_db(p)->busy_timeout_ms = (unsigned)v;
+	return 0;
+}
+
 /* Set [db.NAME] pool. */
 static int
 config_set_pool(struct config_parse *p, const struct config_key *k,
@@ -530,6 +547,8 @@ config_close_db(struct config_parse *p)
 		if (db->path == NULL)
 			return config_key_error(p, p->section_line, "path",
 			    "required for driver sqlite");
+		if (db->busy_timeout_ms == CONFIG_UNSET)
+			db->busy_timeout_ms = CONFIG_BUSY_TIMEOUT_DEFAULT;
 		break;
 	case DB_POSTGRES:
 		if (db->conninfo == NULL)
@@ -579,6 +598,7 @@ config_open_db(struct config_parse *p, const char *name)
 	db = &cfg->dbs[cfg->ndbs];
 	memset(db, 0, sizeof *db);
 	db->name = xstrdup(name);
+	db->busy_timeout_ms = CONFIG_UNSET;
 	p->db = cfg->ndbs++;
 	p->section = CONFIG_DB;
 	p->keys = config_db_keys;
@@ -979,6 +999,8 @@ config_print(const struct config *cfg, FILE *fp)
 			fprintf(fp, "path = %s\n", db->path);
 			fprintf(fp, "writable = %s\n",
 			    db->writable ? "true" : "false");
+			fprintf(fp, "busy_timeout_ms = %u\n",
+			    db->busy_timeout_ms);
 			break;
 		case DB_POSTGRES:
 			fprintf(fp, "conninfo = %s\n", db->conninfo);

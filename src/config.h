@@ -21,9 +21,13 @@ struct db_config {
 	enum db_driver	 driver;
 	char		*path;		/* owned, sqlite only */
 	int		 writable;	/* sqlite only */
+	unsigned	 busy_timeout_ms; /* sqlite only: wait on a lock */
 	char		*conninfo;	/* owned, postgres only */
 	unsigned	 pool;		/* postgres only, >= 1 */
 };
+
+#define CONFIG_BUSY_TIMEOUT_DEFAULT	5000
+#define CONFIG_UNSET			(~0u)
 
 struct limits {
 	uint64_t	max_connections;

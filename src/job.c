@@ -21,10 +21,12 @@
 
 extern const struct job_type job_type_sleep;
 extern const struct job_type job_type_read;
+extern const struct job_type job_type_query;
 
 const struct job_type *const job_types[] = {
 	&job_type_sleep,
 	&job_type_read,
+	&job_type_query,
 	NULL
 };
 

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "db.h"
 #include "log.h"
 #include "pool.h"
 #include "proto.h"
@@ -422,6 +423,11 @@ server_init(struct config *cfg, const char *path, char **cause)
 		return -1;
 	}
 	roots_open(cfg);
+	if (postgres_init(server_base, cfg, cause) == -1) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
 	server_path = xstrdup(path);
 	server_listener = evconnlistener_new(server_base, server_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -463,6 +469,7 @@ server_free(void)
 	server_reap(-1, 0, NULL);
 	server_unlisten();
 	pool_free();
+	postgres_free();
 	roots_close();
 	if (server_sigint != NULL)
 		event_free(server_sigint);

@@ -1,0 +1,1146 @@
+/*
+ * PostgreSQL on the loop: libpq's non-blocking API driven by libevent, over
+ * a bounded pool of connections per [db.NAME] with driver postgres. Nothing
+ * here blocks and nothing runs on another thread.
+ *
+ * A connection is CONNECTING (PQconnectPoll, watched for what it asks, under
+ * a connect timeout), IDLE (watched for reads, so that a server that closes
+ * it is noticed at once) or BUSY (running one job's query: flushing, then
+ * reading results in single-row mode, so a result never takes more memory
+ * than the value it becomes). A pool opens connections on demand, at most
+ * pool of them, and never gives a job a connection that is not IDLE.
+ *
+ * A job is WAITING (in its pool's FIFO, q->conn == NULL) until an IDLE
+ * connection is free, then RUNNING (q->conn is BUSY with it). It ends
+ * exactly once: with its value, with db_error (the server's message, a lost
+ * connection, or no connection to be had), or with too_large. A connection
+ * that cannot be left in a known state (lost, cancelled, COPY, too large)
+ * is closed, never reused; the pool opens another when a job needs one.
+ *
+ * When connecting fails the pool backs off: no new attempt until a timer
+ * fires, 100 ms doubling up to 5 s while attempts keep failing, back to
+ * nothing after one succeeds. Jobs do not wait out a dead server: when an
+ * attempt fails and the pool has no other connection open or opening, all
+ * waiting jobs fail with "cannot connect to database NAME: ...". A job that
+ * arrives during the back-off waits for the next attempt.
+ *
+ * Reentrancy: finishing a job calls into its batch, which may start or
+ * cancel other query jobs before it returns. So a job is finished only once
+ * it and its connection are detached and consistent, nothing is touched
+ * after the call but the pool, and starting or cancelling a job only edits
+ * the pool's lists and schedules a run of the pool from the loop (kick).
+ *
+ * Not done yet:
+ * - A cancelled query is abandoned by closing its connection (PQcancel
+ *   blocks; libpq 17's non-blocking cancel is not available). The server
+ *   runs it until it next notices the client is gone, which may be the end
+ *   of the query; "options='-c client_connection_check_interval=1000'" in
+ *   conninfo makes it notice sooner.
+ * - libpq resolves a host name with a blocking getaddrinfo(): use a socket
+ *   directory or hostaddr= so that connecting never waits on DNS.
+ * - Idle connections stay open until the server closes them or gatherd
+ *   exits; there is no idle timeout.
+ */
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <libpq-fe.h>
+
+#include "base64.h"
+#include "config.h"
+#include "db.h"
+#include "job.h"
+#include "jsonw.h"
+#include "log.h"
+#include "utf8.h"
+#include "xmalloc.h"
+
+#define PG_BACKOFF_FIRST_MS	100
+#define PG_BACKOFF_MAX_MS	5000
+#define PG_CONNECT_TIMEOUT_MS	10000	/* without connect_timeout */
+#define PG_MAX_PARAMS		65535	/* the protocol's limit */
+
+/* Type OIDs, from the server's catalog (pg_type.dat). */
+#define PG_BOOLOID		16
+#define PG_BYTEAOID		17
+#define PG_INT8OID		20
+#define PG_INT2OID		21
+#define PG_INT4OID		23
+#define PG_OIDOID		26
+#define PG_JSONOID		114
+#define PG_FLOAT4OID		700
+#define PG_FLOAT8OID		701
+#define PG_NUMERICOID		1700
+#define PG_JSONBOID		3802
+
+enum pg_conn_state {
+	PG_CONNECTING,
+	PG_IDLE,
+	PG_BUSY,
+};
+
+struct pg_pool;
+struct pg_query;
+
+struct pg_conn {
+	struct pg_pool		*pool;
+	PGconn			*pg;		/* owned */
+	struct event		 ev;		/* on PQsocket while watching */
+	struct event		 timer;		/* the connect timeout */
+	evutil_socket_t		 fd;		/* what ev watches */
+	short			 watching;	/* ev's events; 0: not added */
+	uint8_t			 state;		/* enum pg_conn_state */
+	int			 flushing;	/* PQflush returned 1 */
+	struct pg_query		*query;		/* BUSY: the job it runs */
+	TAILQ_ENTRY(pg_conn)	 entry;		/* in pool->idle or ->active */
+};
+
+struct pg_query {
+	struct query_job	*qj;		/* borrowed until it ends */
+	struct pg_pool		*pool;
+	struct pg_conn		*conn;		/* RUNNING on; NULL: WAITING */
+	TAILQ_ENTRY(pg_query)	 entry;		/* in pool->waiting */
+	struct evbuffer		*out;		/* owned: the value so far */
+	Oid			*types;		/* owned: ncols column types */
+	int			 ncols;
+	uint64_t		 nrows;
+	uint64_t		 changes;
+	int			 complete;	/* its end was read */
+	enum err_code		 code;		/* ERR_NONE until it fails */
+	char			*error;		/* owned: message, if code */
+};
+
+struct pg_pool {
+	char			*name;		/* owned */
+	char			*conninfo;	/* owned */
+	unsigned		 max;		/* connections at most */
+	unsigned		 connect_timeout_ms;
+	unsigned		 nconns;	/* open or opening */
+	unsigned		 nconnecting;
+	unsigned		 nwaiting;
+	unsigned		 backoff_ms;	/* next delay; 0: not failing */
+	struct event		*kick;		/* owned: run the pool soon */
+	struct event		*retry;		/* owned: back-off timer */
+	TAILQ_HEAD(, pg_conn)	 idle;
+	TAILQ_HEAD(, pg_conn)	 active;	/* CONNECTING and BUSY */
+	TAILQ_HEAD(, pg_query)	 waiting;	/* FIFO */
+};
+
+static struct event_base	*pg_base;
+static struct pg_pool		*pg_pools;	/* owned, pg_npools of them */
+static size_t			 pg_npools;
+
+static void	pg_conn_cb(evutil_socket_t, short, void *);
+static void	pg_pool_run(struct pg_pool *);
+
+/*
+ * A message from libpq or the server made fit for a reply: valid UTF-8
+ * (other bytes become '?'), line breaks and the indentation after them
+ * folded into one space, no trailing blanks. Returns a new string.
+ */
+static char *
+pg_message(const char *s)
+{
+	char	*m, *p, *q;
+	size_t	 len, off, bad;
+
+	m = xstrdup(s != NULL ? s : "");
+	len = strlen(m);
+	off = 0;
+	while (!utf8_valid((unsigned char *)m + off, len - off, &bad)) {
+		m[off + bad] = '?';
+		off += bad + 1;
+	}
+	for (p = q = m; *p != '\0'; p++) {
+		if (*p == '\n' || *p == '\r') {
+			while (p[1] == '\n' || p[1] == '\r' || p[1] == '\t' ||
+			    p[1] == ' ')
+				p++;
+			*q++ = ' ';
+		} else
+			*q++ = *p;
+	}
+	while (q > m && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	*q = '\0';
+	return m;
+}
+
+/* Send the server's notices and warnings to the debug log. */
+static void
+pg_notice(void *arg, const char *message)
+{
+	struct pg_pool	*pool = arg;
+	char		*m = pg_message(message);
+
+	log_debug("database %s: %s", pool->name, m);
+	free(m);
+}
+
+/* The pool for a query's database, or NULL. */
+static struct pg_pool *
+pg_pool_find(const struct db_config *db)
+{
+	size_t	i;
+
+	for (i = 0; i < pg_npools; i++) {
+		if (strcmp(pg_pools[i].name, db->name) == 0)
+			return &pg_pools[i];
+	}
+	return NULL;
+}
+
+/* Run the pool from the loop, out of whatever is on the stack now. */
+static void
+pg_pool_kick(struct pg_pool *pool)
+{
+	event_active(pool->kick, EV_TIMEOUT, 1);
+}
+
+/*
+ * Watch c's socket for what (EV_READ, EV_WRITE or both; 0: stop). The event
+ * is assigned afresh when the socket or the events change: libpq may close
+ * and reopen its socket while connecting.
+ */
+static void
+pg_conn_watch(struct pg_conn *c, short what)
+{
+	evutil_socket_t	fd = what != 0 ? PQsocket(c->pg) : -1;
+
+	if (c->watching != 0 && c->watching == what && c->fd == fd)
+		return;
+	if (c->watching != 0) {
+		event_del(&c->ev);
+		c->watching = 0;
+	}
+	if (what == 0 || fd < 0)
+		return;
+	event_assign(&c->ev, pg_base, fd, what | EV_PERSIST, pg_conn_cb, c);
+	if (event_add(&c->ev, NULL) == -1)
+		fatalx("%s: event_add failed", __func__);
+	c->fd = fd;
+	c->watching = what;
+}
+
+/* Close c and forget it. Its job, if any, must have been detached. */
+static void
+pg_conn_close(struct pg_conn *c)
+{
+	struct pg_pool	*pool = c->pool;
+
+	if (c->state == PG_IDLE)
+		TAILQ_REMOVE(&pool->idle, c, entry);
+	else
+		TAILQ_REMOVE(&pool->active, c, entry);
+	if (c->state == PG_CONNECTING)
+		pool->nconnecting--;
+	pool->nconns--;
+	pg_conn_watch(c, 0);
+	evtimer_del(&c->timer);
+	PQfinish(c->pg);
+	free(c);
+}
+
+/* Free what a query holds (not the job, which is the batch's). */
+static void
+pg_query_free(struct pg_query *q)
+{
+	if (q->out != NULL)
+		evbuffer_free(q->out);
+	free(q->types);
+	free(q->error);
+	free(q);
+}
+
+/* Record that q failed, unless it already has: the first reason stands. */
+static void
+pg_query_fail(struct pg_query *q, enum err_code code, char *message)
+{
+	if (q->code != ERR_NONE) {
+		free(message);
+		return;
+	}
+	q->code = code;
+	q->error = message;
+}
+
+/* Record that q's value would be over its max_bytes. */
+static void
+pg_query_too_large(struct pg_query *q)
+{
+	pg_query_fail(q, ERR_TOO_LARGE, xasprintf("the query's value is over"
+	    " max_bytes (%llu bytes); select fewer rows or columns",
+	    (unsigned long long)q->qj->max_bytes));
+}
+
+/*
+ * End q's job with its value or its error and free q. q must be detached:
+ * neither waiting nor on a connection. The batch may start or cancel other
+ * jobs before this returns.
+ */
+static void
+pg_query_end(struct pg_query *q)
+{
+	struct query_job	*qj = q->qj;
+	enum err_code		 code;
+	char			*text = NULL;
+	size_t			 len;
+
+	if (q->code == ERR_NONE && !q->complete)
+		pg_query_fail(q, ERR_DB_ERROR,
+		    xstrdup("the server sent no result"));
+	if (q->code == ERR_NONE) {
+		jsonw_raw(q->out, "],\"changes\":");
+		jsonw_uint(q->out, q->changes);
+		jsonw_raw(q->out, "}");
+		len = evbuffer_get_length(q->out);
+		if (len > qj->max_bytes)
+			pg_query_too_large(q);
+		else {
+			text = xmalloc(len + 1);
+			evbuffer_remove(q->out, text, len);
+			text[len] = '\0';
+		}
+	}
+	if ((code = q->code) != ERR_NONE) {
+		text = q->error;
+		q->error = NULL;
+	}
+	qj->run = NULL;
+	pg_query_free(q);
+	if (code == ERR_NONE)
+		job_finish_ok(&qj->job, text);
+	else
+		job_finish_error(&qj->job, code, text);
+}
+
+/* Fail every waiting job: the pool has no connection and cannot open one. */
+static void
+pg_pool_fail_waiting(struct pg_pool *pool, const char *why)
+{
+	struct pg_query	*q;
+
+	/* Jobs the batches start meanwhile join the queue and fail too. */
+	while (pool->nconns == 0 &&
+	    (q = TAILQ_FIRST(&pool->waiting)) != NULL) {
+		TAILQ_REMOVE(&pool->waiting, q, entry);
+		pool->nwaiting--;
+		pg_query_fail(q, ERR_DB_ERROR, xasprintf("cannot connect to"
+		    " database %s: %s", pool->name, why));
+		pg_query_end(q);
+	}
+}
+
+/*
+ * A connection attempt failed (message, owned, says why): close it, back
+ * off, and fail the waiting jobs if no other connection may serve them.
+ */
+static void
+pg_conn_connect_failed(struct pg_conn *c, char *message)
+{
+	struct pg_pool	*pool = c->pool;
+	struct timeval	 tv;
+	unsigned	 ms;
+
+	pg_conn_close(c);
+	if (!evtimer_pending(pool->retry, NULL)) {
+		ms = pool->backoff_ms != 0 ? pool->backoff_ms :
+		    PG_BACKOFF_FIRST_MS;
+		pool->backoff_ms = ms * 2 < PG_BACKOFF_MAX_MS ? ms * 2 :
+		    PG_BACKOFF_MAX_MS;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+		evtimer_add(pool->retry, &tv);
+		log_warnx("cannot connect to database %s: %s (next attempt in"
+		    " %u ms at the earliest)", pool->name, message, ms);
+	}
+	pg_pool_fail_waiting(pool, message);
+	free(message);
+}
+
+/* Start connecting one more connection of the pool. */
+static void
+pg_conn_open(struct pg_pool *pool)
+{
+	static const char *const keys[] = {
+		"dbname", "fallback_application_name", "client_encoding", NULL
+	};
+	const char		*values[4];
+	struct pg_conn		*c;
+	struct timeval		 tv;
+
+	/*
+	 * The configured conninfo is expanded in place of dbname; what
+	 * follows it overrides it, so the client encoding is always UTF8.
+	 */
+	values[0] = pool->conninfo;
+	values[1] = "gatherd";
+	values[2] = "UTF8";
+	values[3] = NULL;
+
+	c = xcalloc(1, sizeof *c);
+	c->pool = pool;
+	c->fd = -1;
+	c->state = PG_CONNECTING;
+	evtimer_assign(&c->timer, pg_base, pg_conn_cb, c);
+	TAILQ_INSERT_TAIL(&pool->active, c, entry);
+	pool->nconns++;
+	pool->nconnecting++;
+	if ((c->pg = PQconnectStartParams(keys, values, 1)) == NULL)
+		fatalx("%s: PQconnectStartParams: out of memory", __func__);
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		pg_conn_connect_failed(c, pg_message(PQerrorMessage(c->pg)));
+		return;
+	}
+	PQsetNoticeProcessor(c->pg, pg_notice, pool);
+	tv.tv_sec = pool->connect_timeout_ms / 1000;
+	tv.tv_usec = (suseconds_t)(pool->connect_timeout_ms % 1000) * 1000;
+	evtimer_add(&c->timer, &tv);
+	/* As libpq says: first wait until the socket is writable. */
+	pg_conn_watch(c, EV_WRITE);
+	if (c->watching == 0)
+		pg_conn_connect_failed(c, xstrdup("libpq has no socket"));
+}
+
+/* The connection is up: make it non-blocking and give it to a job. */
+static void
+pg_conn_connected(struct pg_conn *c)
+{
+	struct pg_pool	*pool = c->pool;
+
+	if (PQsetnonblocking(c->pg, 1) == -1) {
+		pg_conn_connect_failed(c, pg_message(PQerrorMessage(c->pg)));
+		return;
+	}
+	evtimer_del(&c->timer);
+	TAILQ_REMOVE(&pool->active, c, entry);
+	TAILQ_INSERT_TAIL(&pool->idle, c, entry);
+	pool->nconnecting--;
+	c->state = PG_IDLE;
+	pool->backoff_ms = 0;
+	evtimer_del(pool->retry);
+	pg_conn_watch(c, EV_READ);
+	log_debug("database %s: connected (%u of %u connections)",
+	    pool->name, pool->nconns, pool->max);
+	pg_pool_run(pool);
+}
+
+/* Move a connection attempt on, as PQconnectPoll asks. */
+static void
+pg_conn_poll(struct pg_conn *c)
+{
+	/* Unwatch first: libpq may close the socket and open another. */
+	pg_conn_watch(c, 0);
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_OK:
+		pg_conn_connected(c);
+		return;
+	case PGRES_POLLING_READING:
+		pg_conn_watch(c, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		pg_conn_watch(c, EV_WRITE);
+		break;
+	default:
+		pg_conn_connect_failed(c, pg_message(PQerrorMessage(c->pg)));
+		return;
+	}
+	if (c->watching == 0)
+		pg_conn_connect_failed(c, xstrdup("libpq has no socket"));
+}
+
+/* An idle connection is readable: a notice, or the server going away. */
+static void
+pg_conn_idle_read(struct pg_conn *c)
+{
+	PGnotify	*n;
+	char		*m;
+
+	if (PQconsumeInput(c->pg) && PQstatus(c->pg) != CONNECTION_BAD) {
+		while ((n = PQnotifies(c->pg)) != NULL)
+			PQfreemem(n);
+		if (PQstatus(c->pg) != CONNECTION_BAD)
+			return;
+	}
+	m = pg_message(PQerrorMessage(c->pg));
+	log_info("database %s: idle connection closed: %s", c->pool->name,
+	    m);
+	free(m);
+	pg_conn_close(c);
+}
+
+/* Begin the value with the column names; keep their types. */
+static void
+pg_query_columns(struct pg_query *q, const PGresult *res)
+{
+	const char	*name;
+	int		 i;
+
+	if ((q->out = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	q->ncols = PQnfields(res);
+	q->types = xreallocarray(NULL, (size_t)q->ncols, sizeof *q->types);
+	jsonw_raw(q->out, "{\"columns\":[");
+	for (i = 0; i < q->ncols; i++) {
+		if (i != 0)
+			jsonw_raw(q->out, ",");
+		q->types[i] = PQftype(res, i);
+		name = PQfname(res, i);
+		if (utf8_valid((const unsigned char *)name, strlen(name), NULL))
+			jsonw_cstring(q->out, name);
+		else
+			jsonw_raw(q->out, "null");
+	}
+	jsonw_raw(q->out, "],\"rows\":[");
+}
+
+/* Whether s[0..len) is a number as JSON writes it (RFC 8259 section 6). */
+static int
+pg_json_number(const char *s, size_t len)
+{
+	size_t	i = 0, start;
+
+	if (i < len && s[i] == '-')
+		i++;
+	if (i < len && s[i] == '0')
+		i++;
+	else if (i < len && s[i] >= '1' && s[i] <= '9') {
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	} else
+		return 0;
+	if (i < len && s[i] == '.') {
+		start = ++i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return 0;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		start = i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return 0;
+	}
+	return i == len;
+}
+
+/* Append one cell, in the JSON its column type maps to. */
+static void
+pg_write_cell(struct evbuffer *evb, const PGresult *res, int row, int col,
+    Oid type)
+{
+	const char	*v;
+	unsigned char	*bytes;
+	char		*b64, *json, *p;
+	size_t		 len, n;
+
+	if (PQgetisnull(res, row, col)) {
+		jsonw_raw(evb, "null");
+		return;
+	}
+	v = PQgetvalue(res, row, col);
+	len = (size_t)PQgetlength(res, row, col);
+	switch (type) {
+	case PG_INT2OID:
+	case PG_INT4OID:
+	case PG_INT8OID:
+	case PG_OIDOID:
+	case PG_FLOAT4OID:
+	case PG_FLOAT8OID:
+	case PG_NUMERICOID:
+		/* NaN and the infinities have no JSON number. */
+		if (pg_json_number(v, len))
+			evbuffer_add(evb, v, len);
+		else
+			jsonw_raw(evb, "null");
+		return;
+	case PG_BOOLOID:
+		jsonw_raw(evb, v[0] == 't' ? "true" : "false");
+		return;
+	case PG_JSONOID:
+	case PG_JSONBOID:
+		/*
+		 * The server validated it on input. json keeps the text as
+		 * given, and line breaks (only ever whitespace between tokens
+		 * in valid JSON) would split the reply line: make them spaces.
+		 */
+		if (!utf8_valid((const unsigned char *)v, len, NULL)) {
+			jsonw_raw(evb, "null");
+			return;
+		}
+		if (memchr(v, '\n', len) == NULL &&
+		    memchr(v, '\r', len) == NULL) {
+			evbuffer_add(evb, v, len);
+			return;
+		}
+		json = xmalloc(len);
+		memcpy(json, v, len);
+		for (p = json; p < json + len; p++) {
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		}
+		evbuffer_add(evb, json, len);
+		free(json);
+		return;
+	case PG_BYTEAOID:
+		if ((bytes = PQunescapeBytea((const unsigned char *)v,
+		    &n)) == NULL)
+			fatalx("%s: PQunescapeBytea: out of memory", __func__);
+		b64 = base64_encode_alloc(bytes, n, &len);
+		PQfreemem(bytes);
+		evbuffer_add(evb, "\"", 1);
+		evbuffer_add(evb, b64, len);
+		evbuffer_add(evb, "\"", 1);
+		free(b64);
+		return;
+	default:
+		if (utf8_valid((const unsigned char *)v, len, NULL))
+			jsonw_string(evb, v, len);
+		else
+			jsonw_raw(evb, "null");
+		return;
+	}
+}
+
+/* Append row of res to the value. Returns -1 if it grew over max_bytes. */
+static int
+pg_query_row(struct pg_query *q, const PGresult *res, int row)
+{
+	int	i;
+
+	if (PQnfields(res) != q->ncols) {
+		pg_query_fail(q, ERR_DB_ERROR, xstrdup("the server changed"
+		    " the columns of a result"));
+		return -1;
+	}
+	jsonw_raw(q->out, q->nrows++ == 0 ? "[" : ",[");
+	for (i = 0; i < q->ncols; i++) {
+		if (i != 0)
+			jsonw_raw(q->out, ",");
+		pg_write_cell(q->out, res, row, i, q->types[i]);
+	}
+	jsonw_raw(q->out, "]");
+	if (evbuffer_get_length(q->out) > q->qj->max_bytes) {
+		pg_query_too_large(q);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Rows written, as changes: INSERT, UPDATE, DELETE and MERGE, and CREATE
+ * TABLE AS or SELECT INTO (a command tagged SELECT that returns no rows).
+ * Statements that only read change nothing, though PQcmdTuples counts the
+ * rows of a SELECT too.
+ */
+static uint64_t
+pg_changes(PGresult *res)
+{
+	const char	*tag = PQcmdStatus(res);
+	static const char *const writes[] = {
+		"INSERT ", "UPDATE ", "DELETE ", "MERGE ", NULL
+	};
+	size_t		 i;
+
+	for (i = 0; writes[i] != NULL; i++) {
+		if (strncmp(tag, writes[i], strlen(writes[i])) == 0)
+			break;
+	}
+	if (writes[i] == NULL && (strncmp(tag, "SELECT ", 7) != 0 ||
+	    PQresultStatus(res) != PGRES_COMMAND_OK))
+		return 0;
+	return strtoull(PQcmdTuples(res), NULL, 10);
+}
+
+/* The message of an error result. */
+static char *
+pg_result_error(const PGresult *res, PGconn *pg)
+{
+	const char	*m;
+
+	if ((m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) == NULL ||
+	    *m == '\0')
+		m = PQresultErrorMessage(res);
+	if (m == NULL || *m == '\0')
+		m = PQerrorMessage(pg);
+	return pg_message(m);
+}
+
+/*
+ * Take one result of q's statement. Returns -1 if the connection must be
+ * dropped now (COPY, or a value over max_bytes), 0 to read on.
+ */
+static int
+pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
+{
+	ExecStatusType	 status = PQresultStatus(res);
+	int		 i, n;
+
+	switch (status) {
+	case PGRES_SINGLE_TUPLE:
+	case PGRES_TUPLES_OK:
+		if (q->code != ERR_NONE || q->complete)
+			return 0;
+		if (q->out == NULL)
+			pg_query_columns(q, res);
+		n = PQntuples(res);
+		for (i = 0; i < n; i++) {
+			if (pg_query_row(q, res, i) == -1)
+				return -1;
+		}
+		if (status == PGRES_TUPLES_OK) {
+			q->changes = pg_changes(res);
+			q->complete = 1;
+		}
+		return 0;
+	case PGRES_COMMAND_OK:
+		if (q->code != ERR_NONE || q->complete)
+			return 0;
+		if (q->out == NULL)
+			pg_query_columns(q, res);
+		q->changes = pg_changes(res);
+		q->complete = 1;
+		return 0;
+	case PGRES_EMPTY_QUERY:
+		pg_query_fail(q, ERR_DB_ERROR, xstrdup("no statement in sql"));
+		return 0;
+	case PGRES_COPY_IN:
+	case PGRES_COPY_OUT:
+	case PGRES_COPY_BOTH:
+		pg_query_fail(q, ERR_DB_ERROR, xstrdup("COPY FROM STDIN and"
+		    " COPY TO STDOUT are not supported"));
+		return -1;
+	case PGRES_BAD_RESPONSE:
+	case PGRES_NONFATAL_ERROR:
+	case PGRES_FATAL_ERROR:
+		pg_query_fail(q, ERR_DB_ERROR, pg_result_error(res, pg));
+		return 0;
+	default:
+		pg_query_fail(q, ERR_DB_ERROR, xasprintf("unexpected result"
+		    " from the server: %s", PQresStatus(status)));
+		return -1;
+	}
+}
+
+/*
+ * q's connection is gone or unusable: detach and close it, then end q
+ * with its own error, or as a lost connection if it has none.
+ */
+static void
+pg_query_drop(struct pg_query *q, int lost)
+{
+	struct pg_conn	*c = q->conn;
+	char		*m;
+
+	if (lost) {
+		m = pg_message(PQerrorMessage(c->pg));
+		if (q->code == ERR_NONE) {
+			pg_query_fail(q, ERR_DB_ERROR, xasprintf(
+			    "connection to server lost: %s", m));
+		} else if (q->code == ERR_DB_ERROR) {
+			/* Often the server's own last word, e.g. a shutdown. */
+			free(m);
+			m = q->error;
+			q->error = xasprintf("connection to server lost: %s",
+			    m);
+		}
+		free(m);
+		log_info("database %s: connection lost", q->pool->name);
+	}
+	c->query = NULL;
+	q->conn = NULL;
+	pg_conn_close(c);
+	pg_query_end(q);
+}
+
+/* Read and write for the job a BUSY connection runs. */
+static void
+pg_conn_io(struct pg_conn *c, short what)
+{
+	struct pg_query	*q = c->query;
+	struct pg_pool	*pool = c->pool;
+	PGresult	*res;
+	int		 r;
+
+	if ((what & EV_READ) && !PQconsumeInput(c->pg)) {
+		pg_query_drop(q, 1);
+		pg_pool_run(pool);
+		return;
+	}
+	if (c->flushing) {
+		if ((r = PQflush(c->pg)) == -1) {
+			pg_query_drop(q, 1);
+			pg_pool_run(pool);
+			return;
+		}
+		if (r == 0) {
+			c->flushing = 0;
+			pg_conn_watch(c, EV_READ);
+		}
+	}
+	for (;;) {
+		if (PQisBusy(c->pg)) {
+			if (PQstatus(c->pg) != CONNECTION_BAD)
+				return;		/* wait for more */
+			pg_query_drop(q, 1);
+			pg_pool_run(pool);
+			return;
+		}
+		if ((res = PQgetResult(c->pg)) == NULL)
+			break;
+		r = pg_query_result(q, res, c->pg);
+		PQclear(res);
+		if (r == -1) {
+			pg_query_drop(q, 0);
+			pg_pool_run(pool);
+			return;
+		}
+	}
+	/* The statement is over. */
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		pg_query_drop(q, !q->complete || q->code != ERR_NONE);
+		pg_pool_run(pool);
+		return;
+	}
+	c->query = NULL;
+	q->conn = NULL;
+	TAILQ_REMOVE(&pool->active, c, entry);
+	TAILQ_INSERT_TAIL(&pool->idle, c, entry);
+	c->state = PG_IDLE;
+	pg_conn_watch(c, EV_READ);
+	pg_query_end(q);
+	pg_pool_run(pool);
+}
+
+/* Socket and timer events of a connection, by its state. */
+static void
+pg_conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg_conn	*c = arg;
+
+	(void)fd;
+	switch (c->state) {
+	case PG_CONNECTING:
+		if (what & EV_TIMEOUT) {
+			pg_conn_connect_failed(c, xasprintf("timeout expired"
+			    " after %u ms", c->pool->connect_timeout_ms));
+			return;
+		}
+		pg_conn_poll(c);
+		break;
+	case PG_IDLE:
+		pg_conn_idle_read(c);
+		break;
+	case PG_BUSY:
+		pg_conn_io(c, what);
+		break;
+	}
+}
+
+/* Format param i of q as text for the server, into buf if need be. */
+static const char *
+pg_param_text(const struct db_param *p, char *buf, size_t size)
+{
+	switch (p->type) {
+	case DB_PARAM_BOOL:
+		return p->i ? "true" : "false";
+	case DB_PARAM_INT:
+		snprintf(buf, size, "%lld", (long long)p->i);
+		return buf;
+	case DB_PARAM_REAL:
+		snprintf(buf, size, "%.17g", p->d);
+		return buf;
+	case DB_PARAM_TEXT:
+		return p->s;
+	default:
+		return NULL;
+	}
+}
+
+/* Run q on the idle connection c. */
+static void
+pg_query_send(struct pg_conn *c, struct pg_query *q)
+{
+	struct pg_pool	 *pool = c->pool;
+	struct query_job *qj = q->qj;
+	const char	**values;
+	char		(*bufs)[32];
+	size_t		  i;
+	int		  ok, r;
+
+	TAILQ_REMOVE(&pool->idle, c, entry);
+	TAILQ_INSERT_TAIL(&pool->active, c, entry);
+	c->state = PG_BUSY;
+	c->query = q;
+	q->conn = c;
+
+	values = xcalloc(qj->nparams, sizeof *values);
+	bufs = xcalloc(qj->nparams, sizeof *bufs);
+	for (i = 0; i < qj->nparams; i++)
+		values[i] = pg_param_text(&qj->params[i], bufs[i],
+		    sizeof bufs[i]);
+	ok = PQsendQueryParams(c->pg, qj->sql, (int)qj->nparams, NULL,
+	    values, NULL, NULL, 0);
+	free(values);
+	free(bufs);
+	if (!ok) {
+		pg_query_fail(q, ERR_DB_ERROR,
+		    pg_message(PQerrorMessage(c->pg)));
+		if (PQstatus(c->pg) == CONNECTION_BAD) {
+			pg_query_drop(q, 0);
+			return;
+		}
+		/* Nothing was sent: the connection is as it was. */
+		c->query = NULL;
+		q->conn = NULL;
+		TAILQ_REMOVE(&pool->active, c, entry);
+		TAILQ_INSERT_TAIL(&pool->idle, c, entry);
+		c->state = PG_IDLE;
+		pg_query_end(q);
+		return;
+	}
+	/* Without it the whole result is in memory before we see it. */
+	PQsetSingleRowMode(c->pg);
+	if ((r = PQflush(c->pg)) == -1) {
+		pg_query_drop(q, 1);
+		return;
+	}
+	c->flushing = r == 1;
+	pg_conn_watch(c, c->flushing ? EV_READ | EV_WRITE : EV_READ);
+}
+
+/*
+ * Give idle connections to waiting jobs, oldest first, and open
+ * connections for the jobs that those being opened will not serve. Jobs
+ * may end in here, and their batches start or cancel others: every step
+ * reads the pool afresh.
+ */
+static void
+pg_pool_run(struct pg_pool *pool)
+{
+	struct pg_query	*q;
+	struct pg_conn	*c;
+
+	while ((q = TAILQ_FIRST(&pool->waiting)) != NULL &&
+	    (c = TAILQ_FIRST(&pool->idle)) != NULL) {
+		TAILQ_REMOVE(&pool->waiting, q, entry);
+		pool->nwaiting--;
+		pg_query_send(c, q);
+	}
+	while (pool->nwaiting > pool->nconnecting &&
+	    pool->nconns < pool->max &&
+	    !evtimer_pending(pool->retry, NULL))
+		pg_conn_open(pool);
+}
+
+static void
+pg_pool_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pg_pool_run(arg);
+}
+
+/*
+ * Start a query on its PostgreSQL database: it waits for a connection of
+ * the pool, then runs. It ends later on the loop, or now if it cannot run.
+ */
+void
+postgres_query_start(struct query_job *qj)
+{
+	struct pg_pool	*pool;
+	struct pg_query	*q;
+	size_t		 i;
+
+	qj->run = NULL;
+	if ((pool = pg_pool_find(qj->db)) == NULL) {
+		job_finish_errorf(&qj->job, ERR_DB_ERROR, "database %s is not"
+		    " set up", qj->db->name);
+		return;
+	}
+	if (qj->nparams > PG_MAX_PARAMS) {
+		job_finish_errorf(&qj->job, ERR_DB_ERROR, "%zu params:"
+		    " PostgreSQL takes at most %d", qj->nparams,
+		    PG_MAX_PARAMS);
+		return;
+	}
+	for (i = 0; i < qj->nparams; i++) {
+		if (qj->params[i].type == DB_PARAM_TEXT &&
+		    strlen(qj->params[i].s) != qj->params[i].len) {
+			job_finish_errorf(&qj->job, ERR_DB_ERROR, "params[%zu]:"
+			    " text with NUL bytes cannot be sent to"
+			    " PostgreSQL", i);
+			return;
+		}
+	}
+	q = xcalloc(1, sizeof *q);
+	q->qj = qj;
+	q->pool = pool;
+	qj->run = q;
+	TAILQ_INSERT_TAIL(&pool->waiting, q, entry);
+	pool->nwaiting++;
+	pg_pool_kick(pool);
+}
+
+/*
+ * Stop a query now. A waiting one leaves the queue; a running one's
+ * connection is closed, as nothing else leaves it in a known state without
+ * blocking. The job is not touched again.
+ */
+void
+postgres_query_cancel(struct query_job *qj)
+{
+	struct pg_query	*q = qj->run;
+	struct pg_conn	*c;
+
+	if (q == NULL)
+		return;
+	qj->run = NULL;
+	if ((c = q->conn) == NULL) {
+		TAILQ_REMOVE(&q->pool->waiting, q, entry);
+		q->pool->nwaiting--;
+	} else {
+		c->query = NULL;
+		pg_conn_close(c);
+		if (q->pool->nwaiting != 0)
+			pg_pool_kick(q->pool);
+	}
+	pg_query_free(q);
+}
+
+/* The connect timeout of a conninfo, in milliseconds; -1 if it is bad. */
+static int
+pg_connect_timeout(const char *conninfo, unsigned *ms, char **cause)
+{
+	PQconninfoOption	*opts, *o;
+	char			*err = NULL, *end;
+	long			 v;
+
+	*ms = PG_CONNECT_TIMEOUT_MS;
+	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+		*cause = pg_message(err != NULL ? err : "out of memory");
+		PQfreemem(err);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "connect_timeout") != 0 ||
+		    o->val == NULL || *o->val == '\0')
+			continue;
+		v = strtol(o->val, &end, 10);
+		if (*end != '\0' || v < 0 || v > INT_MAX / 1000) {
+			*cause = xasprintf("invalid connect_timeout \"%s\"",
+			    o->val);
+			PQconninfoFree(opts);
+			return -1;
+		}
+		/* As libpq: 0 is no limit of its own, under 2 s is 2 s. */
+		if (v > 0)
+			*ms = (unsigned)(v < 2 ? 2 : v) * 1000;
+	}
+	PQconninfoFree(opts);
+	return 0;
+}
+
+/*
+ * Set up a pool for each PostgreSQL database of cfg, connecting to none:
+ * the first query connects. Returns 0, or -1 with *cause set if a conninfo
+ * is not valid.
+ */
+int
+postgres_init(struct event_base *base, const struct config *cfg,
+    char **cause)
+{
+	const struct db_config	*db;
+	struct pg_pool		*pool;
+	size_t			 i, n = 0;
+	char			*why;
+
+	pg_base = base;
+	for (i = 0; i < cfg->ndbs; i++) {
+		if (cfg->dbs[i].driver == DB_POSTGRES)
+			n++;
+	}
+	pg_pools = xcalloc(n, sizeof *pg_pools);
+	for (i = 0; i < cfg->ndbs; i++) {
+		db = &cfg->dbs[i];
+		if (db->driver != DB_POSTGRES)
+			continue;
+		pool = &pg_pools[pg_npools];
+		if (pg_connect_timeout(db->conninfo, &pool->connect_timeout_ms,
+		    &why) == -1) {
+			*cause = xasprintf("[db.%s] conninfo: %s", db->name,
+			    why);
+			free(why);
+			postgres_free();
+			return -1;
+		}
+		pool->name = xstrdup(db->name);
+		pool->conninfo = xstrdup(db->conninfo);
+		pool->max = db->pool != 0 ? db->pool : 1;
+		TAILQ_INIT(&pool->idle);
+		TAILQ_INIT(&pool->active);
+		TAILQ_INIT(&pool->waiting);
+		pool->kick = event_new(base, -1, 0, pg_pool_kick_cb, pool);
+		pool->retry = evtimer_new(base, pg_pool_kick_cb, pool);
+		if (pool->kick == NULL || pool->retry == NULL)
+			fatalx("%s: event_new failed", __func__);
+		pg_npools++;
+	}
+	return 0;
+}
+
+/*
+ * Close every connection and free every pool. Jobs must have been
+ * cancelled already; one still queued is dropped without an answer.
+ */
+void
+postgres_free(void)
+{
+	struct pg_pool	*pool;
+	struct pg_query	*q;
+	struct pg_conn	*c;
+	size_t		 i;
+
+	for (i = 0; i < pg_npools; i++) {
+		pool = &pg_pools[i];
+		while ((q = TAILQ_FIRST(&pool->waiting)) != NULL) {
+			TAILQ_REMOVE(&pool->waiting, q, entry);
+			log_warnx("%s: database %s: a job is still waiting",
+			    __func__, pool->name);
+			q->qj->run = NULL;
+			pg_query_free(q);
+		}
+		while ((c = TAILQ_FIRST(&pool->active)) != NULL) {
+			if ((q = c->query) != NULL) {
+				log_warnx("%s: database %s: a job is still"
+				    " running", __func__, pool->name);
+				q->qj->run = NULL;
+				c->query = NULL;
+				pg_query_free(q);
+			}
+			pg_conn_close(c);
+		}
+		while ((c = TAILQ_FIRST(&pool->idle)) != NULL)
+			pg_conn_close(c);
+		event_free(pool->kick);
+		event_free(pool->retry);
+		free(pool->name);
+		free(pool->conninfo);
+	}
+	free(pg_pools);
+	pg_pools = NULL;
+	pg_npools = 0;
+	pg_base = NULL;
+}

@@ -1,0 +1,149 @@
+/*
+ * The query job: one SQL statement against a configured database. Parsing
+ * checks the database exists (else the whole batch is unknown_db) and turns
+ * params into compact scalars; running is the driver's (db/sqlite.c on the
+ * worker pool, db/postgres.c on the loop).
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "job.h"
+#include "jsonw.h"
+#include "server.h"
+#include "xmalloc.h"
+
+static const char *const query_keys[] = { "db", "sql", "params", NULL };
+
+static enum err_code
+query_parse_params(struct query_job *q, json_t *params, const char *path,
+    char **cause)
+{
+	json_t		*v;
+	struct db_param	*p;
+	size_t		 i;
+
+	if (params == NULL || json_is_null(params))
+		return ERR_NONE;
+	if (!json_is_array(params)) {
+		*cause = xasprintf("%s.params: expected an array", path);
+		return ERR_BAD_REQUEST;
+	}
+	q->params = xcalloc(json_array_size(params), sizeof *q->params);
+	json_array_foreach(params, i, v) {
+		p = &q->params[q->nparams++];
+		switch (json_typeof(v)) {
+		case JSON_NULL:
+			p->type = DB_PARAM_NULL;
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+			p->type = DB_PARAM_BOOL;
+			p->i = json_is_true(v);
+			break;
+		case JSON_INTEGER:
+			p->type = DB_PARAM_INT;
+			p->i = json_integer_value(v);
+			break;
+		case JSON_REAL:
+			p->type = DB_PARAM_REAL;
+			p->d = json_real_value(v);
+			break;
+		case JSON_STRING:
+			p->type = DB_PARAM_TEXT;
+			p->len = json_string_length(v);
+			p->s = xmalloc(p->len + 1);
+			memcpy(p->s, json_string_value(v), p->len + 1);
+			break;
+		default:
+			*cause = xasprintf("%s.params[%zu]: expected a JSON"
+			    " scalar (null, boolean, number or string)", path,
+			    i);
+			return ERR_BAD_REQUEST;
+		}
+	}
+	return ERR_NONE;
+}
+
+static enum err_code
+query_parse(struct job *job, json_t *obj, const char *path,
+    const struct config *cfg, char **cause)
+{
+	struct query_job	*q = (struct query_job *)job;
+	json_t			*v;
+	const char		*name = "default";
+
+	v = json_object_get(obj, "db");
+	if (v != NULL && !json_is_null(v)) {
+		if ((name = jsonw_cstr(v)) == NULL) {
+			*cause = xasprintf("%s.db: expected a database name",
+			    path);
+			return ERR_BAD_REQUEST;
+		}
+	}
+	if ((q->db = config_find_db(cfg, name)) == NULL) {
+		*cause = xasprintf("%s.db: unknown database \"%s\"", path,
+		    name);
+		return ERR_UNKNOWN_DB;
+	}
+	v = json_object_get(obj, "sql");
+	if (v == NULL || json_is_null(v)) {
+		*cause = xasprintf("%s.sql: missing required field", path);
+		return ERR_BAD_REQUEST;
+	}
+	if (jsonw_cstr(v) == NULL) {
+		*cause = xasprintf("%s.sql: expected a string without NUL",
+		    path);
+		return ERR_BAD_REQUEST;
+	}
+	q->sql = xstrdup(jsonw_cstr(v));
+	q->max_bytes = cfg->limits.read_max_bytes;
+	return query_parse_params(q, json_object_get(obj, "params"), path,
+	    cause);
+}
+
+static void
+query_start(struct job *job)
+{
+	struct query_job	*q = (struct query_job *)job;
+
+	if (q->db->driver == DB_SQLITE)
+		sqlite_query_start(q);
+	else
+		postgres_query_start(q);
+}
+
+static void
+query_cancel(struct job *job)
+{
+	struct query_job	*q = (struct query_job *)job;
+
+	if (q->db->driver == DB_SQLITE)
+		sqlite_query_cancel(q);
+	else
+		postgres_query_cancel(q);
+}
+
+static void
+query_free(struct job *job)
+{
+	struct query_job	*q = (struct query_job *)job;
+	size_t			 i;
+
+	for (i = 0; i < q->nparams; i++)
+		free(q->params[i].s);
+	free(q->params);
+	free(q->sql);
+}
+
+const struct job_type job_type_query = {
+	.name = "query",
+	.size = sizeof(struct query_job),
+	.keys = query_keys,
+	.parse = query_parse,
+	.start = query_start,
+	.cancel = query_cancel,
+	.free = query_free,
+};
