@@ -31,6 +31,15 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* 1.0, or more under GATHERD_TEST_WRAPPER; see harness.h. */
+double
+harness_slack(void)
+{
+	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
+
+	return wrapper != NULL && *wrapper != '\0' ? HARNESS_SLOW_SLACK : 1.0;
+}
+
 static int
 try_connect(const char *sock)
 {
@@ -265,6 +274,54 @@ daemon_request(struct daemon *d, const char *line)
 	client_send(fd, line);
 	v = client_recv_json(fd, 10000);
 	close(fd);
+	return v;
+}
+
+/*
+ * One request on a fresh connection, its reply read in chunks. Only one
+ * reply is expected on the connection, so reading past the newline loses
+ * nothing.
+ */
+json_t *
+daemon_request_ms(struct daemon *d, const char *line, int timeout_ms)
+{
+	struct pollfd	 pfd;
+	json_error_t	 err;
+	json_t		*v;
+	double		 deadline = now_ms() + timeout_ms;
+	char		*buf = NULL, *nl = NULL;
+	size_t		 len = 0, cap = 0;
+	ssize_t		 n;
+	int		 fd, left;
+
+	fd = client_connect(d->sock);
+	client_send(fd, line);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (nl == NULL) {
+		left = (int)(deadline - now_ms());
+		cr_assert_gt(left, 0, "no reply within %d ms to %.200s",
+		    timeout_ms, line);
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		if (cap - len < 65536) {
+			cap = cap == 0 ? 262144 : cap * 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		cr_assert_gt(n, 0, "connection closed before a reply to %.200s",
+		    line);
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+	}
+	close(fd);
+	*nl = '\0';
+	v = json_loads(buf, JSON_ALLOW_NUL, &err);
+	cr_assert_not_null(v, "reply is not JSON (%s): %.300s", err.text, buf);
+	free(buf);
 	return v;
 }
 

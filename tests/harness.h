@@ -43,8 +43,25 @@ json_t	*client_recv_json(int fd, int timeout_ms);
 /* Connect, send one line, read one reply, close. Caller decrefs. */
 json_t	*daemon_request(struct daemon *, const char *line);
 
+/*
+ * Connect, send one line, read one reply of any size within timeout_ms
+ * (read in large chunks: replies of megabytes are fine), close. Asserts a
+ * reply came and parsed (with JSON_ALLOW_NUL). Caller decrefs.
+ */
+json_t	*daemon_request_ms(struct daemon *, const char *line, int timeout_ms);
+
 /* Milliseconds on the monotonic clock. */
 double	 now_ms(void);
+
+/*
+ * How much slower than bare the daemon may be: 1.0, or HARNESS_SLOW_SLACK
+ * when GATHERD_TEST_WRAPPER is set and not empty (valgrind is some 10 to
+ * 50 times slower). Tests multiply upper timing bounds, time-outs and
+ * waits for a state by it, or only the overhead part of a bound where
+ * they tell concurrent from sequential; never a lower bound.
+ */
+#define HARNESS_SLOW_SLACK	20.0
+double	 harness_slack(void);
 
 /*
  * Run a shell command (through /bin/sh) with GATHERD_SOCKET unset, capture
