@@ -312,6 +312,11 @@ sqlite_rows(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt,
 	sqlite3_int64	before = sqlite3_total_changes64(db);
 	int		i, ncols, rc, nrows = 0;
 
+	/*
+	 * Columns only after the first step: a cached statement is prepared
+	 * again there if another connection changed the schema.
+	 */
+	rc = sqlite3_step(stmt);
 	ncols = sqlite3_column_count(stmt);
 	jsonw_raw(evb, "{\"columns\":[");
 	for (i = 0; i < ncols; i++) {
@@ -320,7 +325,7 @@ sqlite_rows(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt,
 		jsonw_cstring(evb, sqlite3_column_name(stmt, i));
 	}
 	jsonw_raw(evb, "],\"rows\":[");
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
 		jsonw_raw(evb, nrows++ > 0 ? ",[" : "[");
 		for (i = 0; i < ncols; i++) {
 			if (i > 0)

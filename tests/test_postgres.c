@@ -1,0 +1,1141 @@
+/*
+ * End-to-end tests of the query job on PostgreSQL: real gatherd processes
+ * talking to a real PostgreSQL server. Every test starts its own cluster
+ * with tests/pg-server in a fresh temporary directory, listening only on
+ * a Unix socket in that directory (so tests running in parallel cannot
+ * meet), and the suite's teardown stops it and removes the directory,
+ * whether the test passed or not. pg-server is also told this process's
+ * id, so a test killed by its time-out leaves no server behind either.
+ * initdb takes about a second, so each test checks many things.
+ *
+ * Without PostgreSQL installed, every test is skipped with a loud message
+ * on stderr: the suite says so rather than pass in silence.
+ *
+ * Timing assertions use wide bounds and say what they tell apart. Under
+ * GATHERD_TEST_WRAPPER (valgrind) upper bounds and time-outs are
+ * stretched by harness_slack() through slack_ms(), or only their overhead
+ * part where they tell concurrent from one after another; lower bounds
+ * never are.
+ */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+#ifndef PG_SERVER
+#define PG_SERVER	"tests/pg-server"
+#endif
+
+/* How long a reply that should come "at once" may take, generously. */
+#define PROMPT_MS	1000
+
+#define PG_SKIPPED	"PostgreSQL is not installed: PostgreSQL tests skipped"
+
+static struct daemon	d;		/* this test's daemon */
+static char		pgdir[256];	/* this test's cluster, or "" */
+static int		pgport;
+
+/*
+ * An upper bound, time-out or wait of ms milliseconds, stretched for a
+ * slow wrapper (see harness_slack): exactly ms when the daemon runs bare.
+ */
+static int
+slack_ms(double ms)
+{
+	return (int)(ms * harness_slack());
+}
+
+/* A formatted string; caller frees. */
+static char *
+fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+fmt(const char *f, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 n;
+
+	va_start(ap, f);
+	n = vasprintf(&s, f, ap);
+	va_end(ap);
+	cr_assert_geq(n, 0, "vasprintf");
+	return s;
+}
+
+/* Run pg-server with args; its exit status. */
+static int
+pg_server(const char *args)
+{
+	char	*cmd, *out = NULL;
+	int	 rc;
+
+	cmd = fmt("PG_SERVER_OWNER=%ld '%s' %s", (long)getpid(), PG_SERVER,
+	    args);
+	rc = run_command(cmd, &out);
+	free(cmd);
+	free(out);
+	return rc;
+}
+
+static void
+suite_init(void)
+{
+	/* Writing to a socket the daemon closed must fail, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+suite_fini(void)
+{
+	/* The server first: stopping the daemon may assert. */
+	char	*args;
+
+	if (pgdir[0] != '\0') {
+		args = fmt("stop '%s'", pgdir);
+		pg_server(args);
+		free(args);
+		pgdir[0] = '\0';
+	}
+	if (d.dir[0] != '\0')
+		daemon_stop(&d);
+}
+
+TestSuite(postgres, .init = suite_init, .fini = suite_fini, .timeout = 120);
+
+/*
+ * The end of a test that passed so far: stop its daemon here, in the
+ * test, where the assertions of daemon_stop (a clean exit 0, and so no
+ * valgrind error under GATHERD_TEST_WRAPPER) count. Criterion reports an
+ * assertion that fails in a suite's .fini but still passes the test. The
+ * cluster is left to the teardown.
+ */
+static void
+finish(void)
+{
+	daemon_stop(&d);
+	d.dir[0] = '\0';
+}
+
+/*
+ * The cluster.
+ */
+
+/* Skip the test, loudly, if PostgreSQL is not installed. */
+static void
+pg_require(void)
+{
+	int	rc = pg_server("check");
+
+	if (rc == 77) {
+		fprintf(stderr, "\n*** %s ***\n\n", PG_SKIPPED);
+		cr_skip_test("%s", PG_SKIPPED);
+	}
+	cr_assert_eq(rc, 0, "%s check failed (%d)", PG_SERVER, rc);
+}
+
+/* Make this test's cluster directory and pick its port; no server yet. */
+static void
+pg_prepare(void)
+{
+	char	tmpl[] = "/tmp/gatherd-pg.XXXXXX";
+
+	pg_require();
+	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+	snprintf(pgdir, sizeof pgdir, "%s", tmpl);
+	/* Only a socket file name in a private directory: never shared. */
+	pgport = 20000 + (int)(getpid() % 20000);
+}
+
+/* Start a fresh cluster in pgdir (after pg_prepare). */
+static void
+pg_start(void)
+{
+	double	t0 = now_ms();
+	char	*args = fmt("start '%s' %d", pgdir, pgport);
+
+	cr_assert_eq(pg_server(args), 0, "%s %s failed", PG_SERVER, args);
+	free(args);
+	fprintf(stderr, "postgres: a new cluster started in %.0f ms\n",
+	    now_ms() - t0);
+}
+
+/* pg_prepare and pg_start. */
+static void
+pg_new(void)
+{
+	pg_prepare();
+	pg_start();
+}
+
+/* The conninfo of this test's server, as application app. */
+static char *
+pg_conninfo(const char *app)
+{
+	return fmt("host=%s port=%d user=postgres dbname=postgres"
+	    " application_name=%s", pgdir, pgport, app);
+}
+
+/*
+ * A [db.NAME] section for this test's server with a pool of pool
+ * connections; the application name is NAME. Caller frees.
+ */
+static char *
+pg_section(const char *name, unsigned pool)
+{
+	char	*ci = pg_conninfo(name), *s;
+
+	s = fmt("[db.%s]\ndriver = postgres\nconninfo = %s\npool = %u\n", name,
+	    ci, pool);
+	free(ci);
+	return s;
+}
+
+/*
+ * JSON helpers, as in test_daemon.c. They assert instead of returning
+ * errors, like the harness's.
+ */
+
+/* v as compact JSON for failure messages, in one of a few static buffers. */
+static const char *
+jtext(const json_t *v)
+{
+	static char	 buf[4][4096];
+	static unsigned	 next;
+	char		*b = buf[next++ % 4], *s;
+
+	if (v == NULL)
+		return "(none)";
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	snprintf(b, sizeof buf[0], "%s", s != NULL ? s : "?");
+	free(s);
+	return b;
+}
+
+/* The value at path in v ("stats.ok", "results[2].error.code"), or NULL. */
+static json_t *
+jget(json_t *v, const char *path)
+{
+	const char	*p = path;
+	char		 key[64], *end;
+	size_t		 n;
+	unsigned long	 i;
+
+	while (v != NULL && *p != '\0') {
+		if (*p == '[') {
+			i = strtoul(p + 1, &end, 10);
+			if (*end != ']')
+				return NULL;
+			v = json_array_get(v, i);
+			p = end + 1;
+			continue;
+		}
+		if (*p == '.')
+			p++;
+		n = strcspn(p, ".[");
+		if (n >= sizeof key)
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		v = json_object_get(v, key);
+		p += n;
+	}
+	return v;
+}
+
+/* The integer at path; asserts it is one. */
+static json_int_t
+jint(json_t *v, const char *path)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(json_is_integer(x), "%s is not an integer in %s", path,
+	    jtext(v));
+	return json_integer_value(x);
+}
+
+/* The number at path; asserts it is one. */
+static double
+jnum(json_t *v, const char *path)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(json_is_number(x), "%s is not a number in %s", path,
+	    jtext(v));
+	return json_number_value(x);
+}
+
+/* The string at path; asserts it is one. */
+static const char *
+jstr(json_t *v, const char *path)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(json_is_string(x), "%s is not a string in %s", path,
+	    jtext(v));
+	return json_string_value(x);
+}
+
+/* Assert the string at path equals want. */
+static void
+jstr_is(json_t *v, const char *path, const char *want)
+{
+	cr_assert_str_eq(jstr(v, path), want, "%s in %s", path, jtext(v));
+}
+
+/* Assert the string at path contains want. */
+static void
+jstr_has(json_t *v, const char *path, const char *want)
+{
+	cr_assert_not_null(strstr(jstr(v, path), want), "%s lacks \"%s\" in"
+	    " %s", path, want, jtext(v));
+}
+
+/* Assert the boolean at path is want. */
+static void
+jbool_is(json_t *v, const char *path, bool want)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(json_is_boolean(x), "%s is not a boolean in %s", path,
+	    jtext(v));
+	cr_assert(json_is_true(x) == want, "%s is not %s in %s", path,
+	    want ? "true" : "false", jtext(v));
+}
+
+/* Assert the value at path equals the JSON text want (as JSON values). */
+static void
+jeq(json_t *v, const char *path, const char *want)
+{
+	json_t	*w = json_loads(want, JSON_DECODE_ANY, NULL);
+
+	cr_assert_not_null(w, "bad expected JSON %s", want);
+	cr_assert(json_equal(jget(v, path), w), "%s is %s, want %s in %s",
+	    path, jtext(jget(v, path)), want, jtext(v));
+	json_decref(w);
+}
+
+/*
+ * Requests, built with jansson (no escaping here); params is JSON text
+ * or NULL.
+ */
+
+/* One query job; db may be NULL (the default). Caller decrefs. */
+static json_t *
+qjob(const char *db, const char *sql, const char *params)
+{
+	json_t	*job, *p;
+
+	job = json_pack("{s:s, s:s}", "type", "query", "sql", sql);
+	cr_assert_not_null(job);
+	if (db != NULL)
+		json_object_set_new(job, "db", json_string(db));
+	if (params != NULL) {
+		p = json_loads(params, JSON_DECODE_ANY, NULL);
+		cr_assert_not_null(p, "bad params JSON %s", params);
+		json_object_set_new(job, "params", p);
+	}
+	return job;
+}
+
+/* A batch request line for jobs (stolen), and key: value (stolen) if key. */
+static char *
+batch_line(json_t *jobs, const char *key, json_t *value)
+{
+	json_t	*req;
+	char	*line;
+
+	req = json_pack("{s:o}", "jobs", jobs);
+	cr_assert_not_null(req);
+	if (key != NULL)
+		json_object_set_new(req, key, value);
+	line = json_dumps(req, JSON_COMPACT);
+	cr_assert_not_null(line);
+	json_decref(req);
+	return line;
+}
+
+/* Send one line on a fresh connection; its reply. Caller decrefs. */
+static json_t *
+request(const char *line)
+{
+	return daemon_request_ms(&d, line, slack_ms(30000));
+}
+
+/* Run jobs (stolen) as one batch; the reply. Caller decrefs. */
+static json_t *
+run_batch(json_t *jobs)
+{
+	char	*line = batch_line(jobs, NULL, NULL);
+	json_t	*r;
+
+	r = request(line);
+	free(line);
+	return r;
+}
+
+/* Run one query; the whole reply. Caller decrefs. */
+static json_t *
+query(const char *db, const char *sql, const char *params)
+{
+	json_t	*jobs = json_array();
+
+	json_array_append_new(jobs, qjob(db, sql, params));
+	return run_batch(jobs);
+}
+
+/* Run one query and assert it succeeds; its value. Caller decrefs. */
+static json_t *
+query_ok(const char *db, const char *sql, const char *params)
+{
+	json_t	*r, *v;
+
+	r = query(db, sql, params);
+	cr_assert(json_is_true(jget(r, "ok")) &&
+	    json_is_true(jget(r, "results[0].ok")), "%s failed: %s", sql,
+	    jtext(r));
+	v = json_incref(jget(r, "results[0].value"));
+	cr_assert(json_is_object(v), "no value: %s", jtext(r));
+	json_decref(r);
+	return v;
+}
+
+/* Run one query, assert the job fails with code; its message. Caller frees. */
+static char *
+query_fails(const char *db, const char *sql, const char *params,
+    const char *code)
+{
+	json_t	*r;
+	char	*msg;
+
+	r = query(db, sql, params);
+	cr_assert(json_is_array(jget(r, "results")), "%s: the batch was"
+	    " refused: %s", sql, jtext(r));
+	jbool_is(r, "results[0].ok", false);
+	jstr_is(r, "results[0].error.code", code);
+	msg = strdup(jstr(r, "results[0].error.message"));
+	cr_assert_not_null(msg);
+	json_decref(r);
+	return msg;
+}
+
+/* Assert msg contains want. */
+static void
+has(const char *msg, const char *want)
+{
+	cr_assert_not_null(strstr(msg, want), "\"%s\" lacks \"%s\"", msg, want);
+}
+
+/* The daemon's status object. Caller decrefs. */
+static json_t *
+status_of(void)
+{
+	json_t	*r, *st;
+
+	r = request("{\"op\":\"status\"}");
+	st = json_incref(jget(r, "status"));
+	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
+	json_decref(r);
+	return st;
+}
+
+/* Assert no job or batch is in flight or waiting. */
+static void
+expect_idle(void)
+{
+	json_t	*st = status_of();
+
+	jeq(st, "jobs.in_flight", "0");
+	jeq(st, "jobs.waiting", "0");
+	jeq(st, "batches.in_flight", "0");
+	json_decref(st);
+}
+
+/* Assert the daemon answers a ping at once. */
+static void
+expect_ping(void)
+{
+	double	 t0 = now_ms();
+	json_t	*r = request("{\"op\":\"ping\"}");
+
+	jbool_is(r, "pong", true);
+	cr_assert_lt(now_ms() - t0, slack_ms(PROMPT_MS), "ping took %.0f ms",
+	    now_ms() - t0);
+	json_decref(r);
+}
+
+/*
+ * Run sql on db (through the daemon) until its first cell equals want
+ * (JSON text); assert that happens within ms.
+ */
+static void
+await_value(const char *db, const char *sql, const char *want, int ms)
+{
+	double	 t0 = now_ms();
+	json_t	*r, *w = json_loads(want, JSON_DECODE_ANY, NULL);
+	bool	 done;
+
+	for (;;) {
+		r = query(db, sql, NULL);
+		done = json_equal(jget(r, "results[0].value.rows[0][0]"), w);
+		if (done || now_ms() - t0 > ms)
+			break;
+		json_decref(r);
+		usleep(20 * 1000);
+	}
+	cr_assert(done, "%s never gave %s in %d ms: %s", sql, want, ms,
+	    jtext(r));
+	json_decref(r);
+	json_decref(w);
+}
+
+/* Base64 decoding, independent of the daemon's. -1 if not canonical. */
+static ssize_t
+b64_decode(const char *s, unsigned char *out, size_t cap)
+{
+	static const char	 alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t			 len = strlen(s), i, n = 0;
+	unsigned		 acc, k, pad;
+	const char		*c;
+
+	if (len % 4 != 0)
+		return -1;
+	for (i = 0; i < len; i += 4) {
+		acc = 0;
+		pad = 0;
+		for (k = 0; k < 4; k++) {
+			if (s[i + k] == '=' && i + 4 == len && k >= 2) {
+				pad++;
+				acc <<= 6;
+				continue;
+			}
+			if (pad > 0 || (c = strchr(alphabet, s[i + k])) == NULL)
+				return -1;
+			acc = acc << 6 | (unsigned)(c - alphabet);
+		}
+		if (n + 3 - pad > cap)
+			return -1;
+		out[n++] = (unsigned char)(acc >> 16);
+		if (pad < 2)
+			out[n++] = (unsigned char)(acc >> 8);
+		if (pad < 1)
+			out[n++] = (unsigned char)acc;
+	}
+	return (ssize_t)n;
+}
+
+/* Assert the string at path is base64 for exactly the len bytes want. */
+static void
+jb64_is(json_t *v, const char *path, const void *want, size_t len)
+{
+	unsigned char	buf[4096];
+	ssize_t		n;
+
+	n = b64_decode(jstr(v, path), buf, sizeof buf);
+	cr_assert_geq(n, 0, "%s is not base64 in %s", path, jtext(v));
+	cr_assert_eq((size_t)n, len, "%s decodes to %zd bytes, want %zu in"
+	    " %s", path, n, len, jtext(v));
+	cr_assert_eq(memcmp(buf, want, len), 0, "%s decodes to other bytes"
+	    " in %s", path, jtext(v));
+}
+
+/*
+ * Parameters, types, changes and errors: one cluster, one daemon.
+ */
+
+Test(postgres, params_types_changes_and_errors)
+{
+	char	*a, *b, *conf, *msg;
+	json_t	*v, *jobs, *r;
+
+	pg_new();
+	a = pg_section("default", 2);
+	b = pg_section("one", 1);
+	conf = fmt("%s%s[read]\nmax_bytes = 8192\n", a, b);
+	daemon_start(&d, conf, NULL);
+	free(a);
+	free(b);
+	free(conf);
+
+	/* $1..$n, bound in order, every JSON scalar. */
+	v = query_ok(NULL, "select $1::int + 1", "[41]");
+	jeq(v, "columns", "[\"?column?\"]");
+	jeq(v, "rows", "[[42]]");
+	jeq(v, "changes", "0");
+	json_decref(v);
+	v = query_ok(NULL, "select $3::text || $1::text || $2::text",
+	    "[\"b\",\"c\",\"a\"]");
+	jeq(v, "rows", "[[\"abc\"]]");
+	json_decref(v);
+	v = query_ok(NULL, "select $1::int8, $2::int8, $3::int4, $4::int8,"
+	    " $5::int8, $1::int8 - 1", "[9007199254740993,-9007199254740993,"
+	    "-42,9223372036854775807,-9223372036854775808]");
+	cr_assert_eq(jint(v, "rows[0][0]"), 9007199254740993LL, "%s", jtext(v));
+	cr_assert_eq(jint(v, "rows[0][1]"), -9007199254740993LL);
+	cr_assert_eq(jint(v, "rows[0][2]"), -42);
+	cr_assert_eq(jint(v, "rows[0][3]"), INT64_MAX);
+	cr_assert_eq(jint(v, "rows[0][4]"), INT64_MIN);
+	cr_assert_eq(jint(v, "rows[0][5]"), 9007199254740992LL);
+	json_decref(v);
+	v = query_ok(NULL, "select $1::float8, $2::float8, $3::float8 * 2,"
+	    " $4::float8", "[1.5,-0.1,1e300,3.0]");
+	cr_assert_eq(jnum(v, "rows[0][0]"), 1.5);
+	cr_assert_eq(jnum(v, "rows[0][1]"), -0.1, "%s", jtext(v));
+	cr_assert(json_is_null(jget(v, "rows[0][2]")) ||
+	    jnum(v, "rows[0][2]") > 1e300, "%s", jtext(v));
+	cr_assert_eq(jnum(v, "rows[0][3]"), 3.0);
+	json_decref(v);
+	v = query_ok(NULL, "select $1::bool, $2::bool, not $1::bool,"
+	    " $3::text is null, $3::int is null, $4::text, length($4::text)",
+	    "[true,false,null,\"h\\u00e9llo \\u4e16\\u754c \\ud83c\\udf89\"]");
+	jeq(v, "rows", "[[true,false,false,true,true,"
+	    "\"h\\u00e9llo \\u4e16\\u754c \\ud83c\\udf89\",10]]");
+	json_decref(v);
+	v = query_ok(NULL, "select $1::text, $2::text", "[\"\","
+	    "\"quote \\\" backslash \\\\ tab \\t nl \\n\"]");
+	jeq(v, "rows", "[[\"\",\"quote \\\" backslash \\\\ tab \\t nl \\n\"]]");
+	json_decref(v);
+
+	/* Types out. */
+	v = query_ok(NULL, "select 1::int2 as i2, 2::int4 as i4,"
+	    " 9223372036854775807::int8 as i8, 1.5::float4 as f4,"
+	    " 2.25::float8 as f8, 3.14159::numeric as n, true as t,"
+	    " false as f, null as z, 'text'::text as s,"
+	    " 'h\xc3\xa9'::varchar as vc,"
+	    " '2024-01-02 03:04:05'::timestamp as ts, 26::oid as o", NULL);
+	jeq(v, "columns", "[\"i2\",\"i4\",\"i8\",\"f4\",\"f8\",\"n\",\"t\","
+	    "\"f\",\"z\",\"s\",\"vc\",\"ts\",\"o\"]");
+	cr_assert(json_is_integer(jget(v, "rows[0][0]")), "%s", jtext(v));
+	jeq(v, "rows[0][0]", "1");
+	jeq(v, "rows[0][1]", "2");
+	cr_assert_eq(jint(v, "rows[0][2]"), INT64_MAX);
+	cr_assert_eq(jnum(v, "rows[0][3]"), 1.5);
+	cr_assert_eq(jnum(v, "rows[0][4]"), 2.25);
+	cr_assert_eq(jnum(v, "rows[0][5]"), 3.14159);
+	jeq(v, "rows[0][6]", "true");
+	jeq(v, "rows[0][7]", "false");
+	jeq(v, "rows[0][8]", "null");
+	jstr_is(v, "rows[0][9]", "text");
+	jstr_is(v, "rows[0][10]", "h\xc3\xa9");
+	jstr_is(v, "rows[0][11]", "2024-01-02 03:04:05");
+	jeq(v, "rows[0][12]", "26");
+	json_decref(v);
+	/* json and jsonb are embedded, not strings; line breaks stay out. */
+	v = query_ok(NULL, "select '{\"a\":[1,2.5,\"x\"],\"b\":null}'::json,"
+	    " '{\"k\": {\"n\": true}}'::jsonb, '[1,\n 2]'::json,"
+	    " '\"s\\nt\"'::jsonb, '12'::json, 'null'::jsonb", NULL);
+	jeq(v, "rows[0][0]", "{\"a\":[1,2.5,\"x\"],\"b\":null}");
+	jeq(v, "rows[0][1]", "{\"k\":{\"n\":true}}");
+	jeq(v, "rows[0][2]", "[1,2]");
+	jeq(v, "rows[0][3]", "\"s\\nt\"");
+	jeq(v, "rows[0][4]", "12");
+	jeq(v, "rows[0][5]", "null");
+	json_decref(v);
+	/* bytea is base64 of its bytes. */
+	v = query_ok(NULL, "select '\\xdeadbeef00'::bytea, ''::bytea,"
+	    " convert_to('h\xc3\xa9', 'UTF8')", NULL);
+	jb64_is(v, "rows[0][0]", "\xde\xad\xbe\xef\x00", 5);
+	jstr_is(v, "rows[0][1]", "");
+	jb64_is(v, "rows[0][2]", "h\xc3\xa9", 3);
+	json_decref(v);
+	/* NaN and infinities have no JSON number: the reply stays JSON. */
+	v = query_ok(NULL, "select 'NaN'::float8, 'Infinity'::float8,"
+	    " '-Infinity'::float4, 'NaN'::numeric", NULL);
+	jeq(v, "rows", "[[null,null,null,null]]");
+	json_decref(v);
+	/* Several rows in order; no rows still names the columns. */
+	v = query_ok(NULL, "select x, x * 2 as y from generate_series(1, 3) x",
+	    NULL);
+	jeq(v, "columns", "[\"x\",\"y\"]");
+	jeq(v, "rows", "[[1,2],[2,4],[3,6]]");
+	jeq(v, "changes", "0");
+	json_decref(v);
+	v = query_ok(NULL, "select 1 as a where false", NULL);
+	jeq(v, "columns", "[\"a\"]");
+	jeq(v, "rows", "[]");
+	json_decref(v);
+
+	/* changes: the rows this statement wrote. */
+	v = query_ok(NULL, "create table t(x int primary key, s text)", NULL);
+	jeq(v, "columns", "[]");
+	jeq(v, "rows", "[]");
+	jeq(v, "changes", "0");
+	json_decref(v);
+	v = query_ok(NULL, "insert into t values ($1, 'a'), ($2, 'b'), ($3,"
+	    " 'c')", "[1,2,3]");
+	jeq(v, "changes", "3");
+	json_decref(v);
+	v = query_ok(NULL, "create table u(y int)", NULL);
+	jeq(v, "changes", "0");
+	json_decref(v);
+	v = query_ok(NULL, "update t set s = upper(s) where x >= $1", "[2]");
+	jeq(v, "changes", "2");
+	json_decref(v);
+	v = query_ok(NULL, "update t set s = 'none' where x > 100", NULL);
+	jeq(v, "changes", "0");
+	json_decref(v);
+	v = query_ok(NULL, "select x, s from t order by x", NULL);
+	jeq(v, "rows", "[[1,\"a\"],[2,\"B\"],[3,\"C\"]]");
+	jeq(v, "changes", "0");
+	json_decref(v);
+	v = query_ok(NULL, "insert into t values (4, 'd'), (5, 'e')"
+	    " returning x", NULL);
+	jeq(v, "rows", "[[4],[5]]");
+	jeq(v, "changes", "2");
+	json_decref(v);
+	v = query_ok(NULL, "delete from t where x > 3", NULL);
+	jeq(v, "changes", "2");
+	json_decref(v);
+
+	/* Errors: the server's message, the connection still usable. */
+	msg = query_fails("one", "selec 1", NULL, "db_error");
+	has(msg, "syntax error at or near \"selec\"");
+	free(msg);
+	msg = query_fails("one", "select * from nope", NULL, "db_error");
+	has(msg, "relation \"nope\" does not exist");
+	free(msg);
+	msg = query_fails("one", "insert into t values (1, 'dup')", NULL,
+	    "db_error");
+	has(msg, "duplicate key value");
+	free(msg);
+	/* An error after some rows: no partial value. */
+	msg = query_fails("one", "select 1 / (x - 3) from generate_series(1, 5)"
+	    " x", NULL, "db_error");
+	has(msg, "division by zero");
+	free(msg);
+	/* The one connection of "one" is fine after all that. */
+	v = query_ok("one", "select count(*) from t", NULL);
+	jeq(v, "rows", "[[3]]");
+	json_decref(v);
+	/* One statement: a second is refused, the first does not run. */
+	free(query_fails("one", "select 1; select 2", NULL, "db_error"));
+	free(query_fails("one", "insert into u values (1); select 2", NULL,
+	    "db_error"));
+	v = query_ok("one", "select count(*) from u", NULL);
+	jeq(v, "rows", "[[0]]");
+	json_decref(v);
+	/* A trailing semicolon and comments are fine. */
+	v = query_ok("one", "select 1; -- done", NULL);
+	jeq(v, "rows", "[[1]]");
+	json_decref(v);
+	v = query_ok("one", "/* c */ select 2 ;", NULL);
+	jeq(v, "rows", "[[2]]");
+	json_decref(v);
+	free(query_fails("one", "", NULL, "db_error"));
+	/* Parameter counts must match. */
+	free(query_fails("one", "select $1::int + $2::int", "[1]", "db_error"));
+	free(query_fails("one", "select 1", "[1]", "db_error"));
+	/* Bad values for a parameter's type are the server's to refuse. */
+	msg = query_fails("one", "select $1::int", "[\"x\"]", "db_error");
+	has(msg, "invalid input syntax");
+	free(msg);
+	/* A value over [read] max_bytes. */
+	free(query_fails("one", "select repeat('x', 10000)", NULL, "too_large"));
+	free(query_fails("one", "select x from generate_series(1, 10000) x",
+	    NULL, "too_large"));
+	v = query_ok("one", "select length(repeat('x', 10000))", NULL);
+	jeq(v, "rows", "[[10000]]");
+	json_decref(v);
+
+	/* An unknown database refuses the whole batch; nothing runs. */
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, "insert into u values (7)",
+	    NULL));
+	json_array_append_new(jobs, qjob("nosuch", "select 1", NULL));
+	r = run_batch(jobs);
+	jbool_is(r, "ok", false);
+	jstr_is(r, "error.code", "unknown_db");
+	jstr_has(r, "error.message", "jobs[1].db");
+	cr_assert_null(jget(r, "results"), "%s", jtext(r));
+	json_decref(r);
+	v = query_ok(NULL, "select count(*) from u", NULL);
+	jeq(v, "rows", "[[0]]");
+	json_decref(v);
+	expect_idle();
+	finish();
+}
+
+/*
+ * The pool: bounded, FIFO, and really concurrent.
+ */
+
+Test(postgres, pool_is_bounded_fifo_and_concurrent)
+{
+	char	*a, *b, *c, *conf, p[64], path[64];
+	json_t	*jobs, *r, *v;
+	double	 t0, took, warm;
+	json_int_t peak = 0, x;
+	int	 i;
+
+	pg_new();
+	a = pg_section("four", 4);
+	b = pg_section("twenty", 20);
+	c = pg_section("single", 1);
+	conf = fmt("%s%s%s", a, b, c);
+	daemon_start(&d, conf, NULL);
+	free(a);
+	free(b);
+	free(c);
+	free(conf);
+
+	/*
+	 * pool = 4, 50 jobs at once: each answered with its own value, in
+	 * order; never more than 4 of them in the server at once, and 4 at
+	 * some point; 13 rounds of 50 ms at the least.
+	 */
+	jobs = json_array();
+	for (i = 0; i < 50; i++) {
+		snprintf(p, sizeof p, "[%d]", i);
+		json_array_append_new(jobs, qjob("four", "select pg_sleep(0.05),"
+		    " $1::int, (select count(*) from pg_stat_activity where"
+		    " application_name = 'four' and state = 'active')", p));
+	}
+	t0 = now_ms();
+	r = run_batch(jobs);
+	took = now_ms() - t0;
+	jbool_is(r, "ok", true);
+	for (i = 0; i < 50; i++) {
+		snprintf(path, sizeof path, "results[%d].value.rows[0][1]", i);
+		cr_assert_eq(jint(r, path), i, "result %d: %s", i, jtext(r));
+		snprintf(path, sizeof path, "results[%d].value.rows[0][2]", i);
+		x = jint(r, path);
+		peak = x > peak ? x : peak;
+	}
+	json_decref(r);
+	fprintf(stderr, "postgres: 50 x pg_sleep(0.05) on a pool of 4: %.0f ms,"
+	    " at most %lld at once in the server\n", took, (long long)peak);
+	cr_assert_leq(peak, 4, "%lld queries at once on a pool of 4",
+	    (long long)peak);
+	cr_assert_eq(peak, 4, "the pool of 4 never ran 4 at once");
+	cr_assert_geq(took, 600, "50 x 50 ms on 4 connections in %.0f ms",
+	    took);
+	cr_assert_lt(took, 650 + slack_ms(1500), "50 x 50 ms on 4 connections"
+	    " took %.0f ms", took);
+	/* The server holds 4 connections of "four", no more. */
+	v = query_ok("twenty", "select count(*) from pg_stat_activity where"
+	    " application_name = 'four'", NULL);
+	cr_assert_leq(jint(v, "rows[0][0]"), 4, "%s", jtext(v));
+	json_decref(v);
+
+	/* pool = 1: jobs run one at a time in the order of the batch. */
+	json_decref(query_ok("single", "create sequence s", NULL));
+	jobs = json_array();
+	for (i = 0; i < 20; i++)
+		json_array_append_new(jobs, qjob("single",
+		    "select nextval('s')", NULL));
+	r = run_batch(jobs);
+	for (i = 0; i < 20; i++) {
+		snprintf(path, sizeof path, "results[%d].value.rows[0][0]", i);
+		cr_assert_eq(jint(r, path), i + 1, "not FIFO: %s", jtext(r));
+	}
+	json_decref(r);
+
+	/* pool = 20: 20 x 500 ms at once, not one after another. */
+	jobs = json_array();
+	for (i = 0; i < 20; i++)
+		json_array_append_new(jobs, qjob("twenty",
+		    "select pg_sleep(0.5)", NULL));
+	t0 = now_ms();
+	r = run_batch(jobs);
+	took = now_ms() - t0;
+	jbool_is(r, "ok", true);
+	jeq(r, "stats.ok", "20");
+	json_decref(r);
+	/* Again, with the 20 connections open already. */
+	jobs = json_array();
+	for (i = 0; i < 20; i++)
+		json_array_append_new(jobs, qjob("twenty",
+		    "select pg_sleep(0.5)", NULL));
+	t0 = now_ms();
+	r = run_batch(jobs);
+	warm = now_ms() - t0;
+	jbool_is(r, "ok", true);
+	json_decref(r);
+	fprintf(stderr, "postgres: 20 x pg_sleep(0.5) on a pool of 20: %.0f ms"
+	    " (connecting too), %.0f ms (connections open)\n", took, warm);
+	cr_assert_geq(took, 500, "took %.0f ms", took);
+	cr_assert_lt(took, 500 + slack_ms(1000), "20 x 500 ms took %.0f ms:"
+	    " not concurrent", took);
+	cr_assert_geq(warm, 500, "took %.0f ms", warm);
+	cr_assert_lt(warm, 500 + slack_ms(1000), "20 x 500 ms took %.0f ms:"
+	    " not concurrent", warm);
+	expect_idle();
+	finish();
+}
+
+/*
+ * The server goes away under running queries: they fail promptly; once
+ * it is back, the pool reconnects by itself.
+ */
+
+Test(postgres, server_stopped_mid_batch_then_back)
+{
+	char	*a, *b, *args, *line, *msg;
+	json_t	*jobs, *r;
+	double	 t0, took, back;
+	bool	 ok = false;
+	int	 fd, i, tries = 0;
+
+	pg_new();
+	a = pg_section("default", 4);
+	b = pg_section("probe", 1);
+	line = fmt("%s%s", a, b);
+	daemon_start(&d, line, NULL);
+	free(a);
+	free(b);
+	free(line);
+
+	jobs = json_array();
+	for (i = 0; i < 4; i++)
+		json_array_append_new(jobs, qjob(NULL, "select pg_sleep(3)",
+		    NULL));
+	line = batch_line(jobs, "id", json_string("doomed"));
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	free(line);
+	/* All four are in the server. */
+	await_value("probe", "select count(*) from pg_stat_activity where"
+	    " query = 'select pg_sleep(3)' and state = 'active'", "4",
+	    slack_ms(5000));
+
+	t0 = now_ms();
+	args = fmt("stop-keep '%s'", pgdir);
+	cr_assert_eq(pg_server(args), 0, "pg-server %s", args);
+	free(args);
+	r = client_recv_json(fd, slack_ms(5000));
+	took = now_ms() - t0;
+	close(fd);
+	fprintf(stderr, "postgres: a batch answered %.0f ms after its server"
+	    " began to stop\n", took);
+	jeq(r, "id", "\"doomed\"");
+	jeq(r, "stats.failed", "4");
+	for (i = 0; i < 4; i++) {
+		char path[64];
+
+		snprintf(path, sizeof path, "results[%d].error.code", i);
+		jstr_is(r, path, "db_error");
+	}
+	cr_assert_lt(took, slack_ms(2000), "answered %.0f ms after the server"
+	    " stopped", took);
+	json_decref(r);
+	expect_idle();
+
+	/* While it is down: prompt errors, not a hang. */
+	t0 = now_ms();
+	msg = query_fails(NULL, "select 1", NULL, "db_error");
+	took = now_ms() - t0;
+	has(msg, "default");
+	free(msg);
+	cr_assert_lt(took, slack_ms(PROMPT_MS), "a query on a stopped server"
+	    " took %.0f ms", took);
+	expect_ping();
+
+	/* Back: the pool reconnects (after its back-off) by itself. */
+	args = fmt("start-again '%s'", pgdir);
+	cr_assert_eq(pg_server(args), 0, "pg-server %s", args);
+	free(args);
+	t0 = now_ms();
+	while (now_ms() - t0 < slack_ms(8000)) {
+		tries++;
+		r = query(NULL, "select 'back'", NULL);
+		ok = json_is_true(jget(r, "ok"));
+		if (ok)
+			jeq(r, "results[0].value.rows", "[[\"back\"]]");
+		else
+			jstr_is(r, "results[0].error.code", "db_error");
+		json_decref(r);
+		if (ok)
+			break;
+		usleep(100 * 1000);
+	}
+	back = now_ms() - t0;
+	fprintf(stderr, "postgres: queries work again %.0f ms after the server"
+	    " restarted (%d tries)\n", back, tries);
+	cr_assert(ok, "no query succeeded %.0f ms after the server came back",
+	    back);
+	/* And the whole pool works: four at once. */
+	jobs = json_array();
+	for (i = 0; i < 4; i++)
+		json_array_append_new(jobs, qjob(NULL, "select pg_sleep(0.2)",
+		    NULL));
+	r = run_batch(jobs);
+	jbool_is(r, "ok", true);
+	json_decref(r);
+	expect_idle();
+	finish();
+}
+
+/*
+ * A job cancelled while its query runs (a time-out, the cancel op, a
+ * client that goes away) ends at once, and the database serves the next
+ * query: the pool does not lose the connection it closed.
+ */
+
+Test(postgres, cancelled_query_frees_its_connection)
+{
+	char	*a, *line;
+	json_t	*jobs, *r, *ra, *rb, *job, *v;
+	double	 t0, took;
+	int	 fd, i;
+
+	pg_new();
+	a = pg_section("default", 1);
+	daemon_start(&d, a, NULL);
+	free(a);
+	json_decref(query_ok(NULL, "select 1", NULL));
+
+	/* The batch's timeout_ms. */
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, "select pg_sleep(5)", NULL));
+	line = batch_line(jobs, "timeout_ms", json_integer(100));
+	t0 = now_ms();
+	r = request(line);
+	took = now_ms() - t0;
+	free(line);
+	jstr_is(r, "results[0].error.code", "timeout");
+	cr_assert_geq(took, 95, "a 100 ms timeout after %.0f ms", took);
+	cr_assert_lt(took, slack_ms(1000), "a 100 ms timeout after %.0f ms",
+	    took);
+	json_decref(r);
+	expect_idle();
+	/* The pool of one serves the next query, at once. */
+	t0 = now_ms();
+	v = query_ok(NULL, "select 'next'", NULL);
+	took = now_ms() - t0;
+	jeq(v, "rows", "[[\"next\"]]");
+	json_decref(v);
+	cr_assert_lt(took, slack_ms(PROMPT_MS), "the next query took %.0f ms",
+	    took);
+
+	/* The job's own timeout_ms, several times over a pool of one. */
+	for (i = 0; i < 5; i++) {
+		job = qjob(NULL, "select pg_sleep(5)", NULL);
+		json_object_set_new(job, "timeout_ms", json_integer(50));
+		jobs = json_array();
+		json_array_append_new(jobs, job);
+		json_array_append_new(jobs, qjob(NULL, "select $1::int", "[7]"));
+		r = run_batch(jobs);
+		jstr_is(r, "results[0].error.code", "timeout");
+		/* The second waited for the one connection, then got it. */
+		jeq(r, "results[1].value.rows", "[[7]]");
+		json_decref(r);
+	}
+
+	/* The cancel op. */
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, "select pg_sleep(5)", NULL));
+	json_array_append_new(jobs, qjob(NULL, "select pg_sleep(5)", NULL));
+	line = batch_line(jobs, "id", json_string("slow"));
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	free(line);
+	usleep(100 * 1000);
+	t0 = now_ms();
+	client_send(fd, "{\"op\":\"cancel\",\"target\":\"slow\"}");
+	ra = client_recv_json(fd, slack_ms(PROMPT_MS));
+	rb = client_recv_json(fd, slack_ms(PROMPT_MS));
+	took = now_ms() - t0;
+	if (json_is_string(jget(ra, "id"))) {
+		r = ra;
+		ra = rb;
+		rb = r;
+	}
+	jeq(ra, "cancelled", "1");
+	jstr_is(rb, "results[0].error.code", "cancelled");
+	jstr_is(rb, "results[1].error.code", "cancelled");
+	json_decref(ra);
+	json_decref(rb);
+	cr_assert_lt(took, slack_ms(PROMPT_MS), "cancel took %.0f ms", took);
+
+	/* A client that goes away. */
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, "select pg_sleep(5)", NULL));
+	line = batch_line(jobs, NULL, NULL);
+	client_send(fd, line);
+	free(line);
+	usleep(100 * 1000);
+	close(fd);
+
+	t0 = now_ms();
+	v = query_ok(NULL, "select 'still'", NULL);
+	took = now_ms() - t0;
+	jeq(v, "rows", "[[\"still\"]]");
+	json_decref(v);
+	cr_assert_lt(took, slack_ms(PROMPT_MS), "took %.0f ms", took);
+	expect_idle();
+	finish();
+}
+
+/*
+ * A server that is down when the daemon starts: the daemon starts, its
+ * queries fail (they do not hang), and once the server is up they work.
+ */
+
+Test(postgres, server_down_at_daemon_start)
+{
+	char	*a, *msg;
+	json_t	*r;
+	double	 t0, took, worst = 0;
+	bool	 ok = false;
+	int	 i;
+
+	pg_prepare();
+	a = pg_section("default", 2);
+	daemon_start(&d, a, NULL);
+	free(a);
+	expect_ping();
+
+	/*
+	 * Each fails promptly. Those that arrive while the pool backs off
+	 * wait for its next attempt, at most the 5 s the back-off grows to.
+	 */
+	for (i = 0; i < 6; i++) {
+		t0 = now_ms();
+		msg = query_fails(NULL, "select 1", NULL, "db_error");
+		took = now_ms() - t0;
+		worst = took > worst ? took : worst;
+		has(msg, "default");
+		free(msg);
+		if (i == 0)
+			cr_assert_lt(took, slack_ms(PROMPT_MS), "the first query"
+			    " on a down server took %.0f ms", took);
+		cr_assert_lt(took, slack_ms(6000), "query %d on a down server"
+			" took %.0f ms", i, took);
+	}
+	fprintf(stderr, "postgres: queries on a server down since start-up"
+	    " failed within %.0f ms\n", worst);
+	expect_idle();
+	expect_ping();
+
+	pg_start();
+	t0 = now_ms();
+	while (now_ms() - t0 < slack_ms(8000)) {
+		r = query(NULL, "select 'up'", NULL);
+		ok = json_is_true(jget(r, "ok"));
+		if (ok)
+			jeq(r, "results[0].value.rows", "[[\"up\"]]");
+		json_decref(r);
+		if (ok)
+			break;
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "postgres: the first query succeeded %.0f ms after the"
+	    " server started\n", now_ms() - t0);
+	cr_assert(ok, "no query succeeded after the server started");
+	expect_idle();
+	finish();
+}

@@ -1,0 +1,1654 @@
+/*
+ * End-to-end tests of the query job on SQLite: real gatherd processes
+ * running real statements on real database files, which each test makes
+ * (with the sqlite3 C API, in this process) in its own temporary
+ * directory, ddir below, removed by the suite's teardown together with
+ * the daemon's own directory.
+ *
+ * The test process also holds locks on those files (a second connection
+ * in BEGIN EXCLUSIVE) to show how the daemon's workers wait for a busy
+ * database: SQLite's locks are POSIX locks, so they work across the two
+ * processes.
+ *
+ * Timing assertions use wide bounds and say what they tell apart. Under
+ * GATHERD_TEST_WRAPPER (valgrind) upper bounds and time-outs are
+ * stretched by harness_slack() through slack_ms(); lower bounds (a
+ * locked database is waited for) never are. The slow query that the
+ * time-out tests abandon is made shorter there, since a worker runs it to
+ * its end and the daemon cannot stop before that worker returns.
+ */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "harness.h"
+
+/* How long a reply that should come "at once" may take, generously. */
+#define PROMPT_MS	1000
+
+static struct daemon	d;		/* this test's daemon */
+static char		ddir[256];	/* this test's database files, or "" */
+
+/*
+ * An upper bound, time-out or wait of ms milliseconds, stretched for a
+ * slow wrapper (see harness_slack): exactly ms when the daemon runs bare.
+ */
+static int
+slack_ms(double ms)
+{
+	return (int)(ms * harness_slack());
+}
+
+static bool
+wrapped(void)
+{
+	return harness_slack() > 1.0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void
+suite_init(void)
+{
+	/* Writing to a socket the daemon closed must fail, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+suite_fini(void)
+{
+	if (ddir[0] != '\0')
+		nftw(ddir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (d.dir[0] != '\0')
+		daemon_stop(&d);
+}
+
+TestSuite(query, .init = suite_init, .fini = suite_fini, .timeout = 120);
+
+/*
+ * The end of a test that passed so far: stop its daemon here, in the
+ * test, where the assertions of daemon_stop (a clean exit 0, and so no
+ * valgrind error under GATHERD_TEST_WRAPPER) count. Criterion reports an
+ * assertion that fails in a suite's .fini but still passes the test.
+ */
+static void
+finish(void)
+{
+	daemon_stop(&d);
+	d.dir[0] = '\0';
+}
+
+/*
+ * JSON helpers, as in test_daemon.c. They assert instead of returning
+ * errors, like the harness's.
+ */
+
+/* v as compact JSON for failure messages, in one of a few static buffers. */
+static const char *
+jtext(const json_t *v)
+{
+	static char	 buf[4][2048];
+	static unsigned	 next;
+	char		*b = buf[next++ % 4], *s;
+
+	if (v == NULL)
+		return "(none)";
+	/* Not JSON_ALLOW_NUL: a decoding flag, as an encoding one it indents. */
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	snprintf(b, sizeof buf[0], "%s", s != NULL ? s : "?");
+	free(s);
+	return b;
+}
+
+/* The value at path in v ("stats.ok", "results[2].error.code"), or NULL. */
+static json_t *
+jget(json_t *v, const char *path)
+{
+	const char	*p = path;
+	char		 key[64], *end;
+	size_t		 n;
+	unsigned long	 i;
+
+	while (v != NULL && *p != '\0') {
+		if (*p == '[') {
+			i = strtoul(p + 1, &end, 10);
+			if (*end != ']')
+				return NULL;
+			v = json_array_get(v, i);
+			p = end + 1;
+			continue;
+		}
+		if (*p == '.')
+			p++;
+		n = strcspn(p, ".[");
+		if (n >= sizeof key)
+			return NULL;
+		memcpy(key, p, n);
+		key[n] = '\0';
+		v = json_object_get(v, key);
+		p += n;
+	}
+	return v;
+}
+
+/* The integer at path; asserts it is one. */
+static json_int_t
+jint(json_t *v, const char *path)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(json_is_integer(x), "%s is not an integer in %s", path,
+	    jtext(v));
+	return json_integer_value(x);
+}
+
+/* The number at path; asserts it is one. */
+static double
+jnum(json_t *v, const char *path)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(json_is_number(x), "%s is not a number in %s", path,
+	    jtext(v));
+	return json_number_value(x);
+}
+
+/* The string at path; asserts it is one. */
+static const char *
+jstr(json_t *v, const char *path)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(json_is_string(x), "%s is not a string in %s", path,
+	    jtext(v));
+	return json_string_value(x);
+}
+
+/* Assert the string at path equals want. */
+static void
+jstr_is(json_t *v, const char *path, const char *want)
+{
+	cr_assert_str_eq(jstr(v, path), want, "%s in %s", path, jtext(v));
+}
+
+/* Assert the string at path contains want. */
+static void
+jstr_has(json_t *v, const char *path, const char *want)
+{
+	cr_assert_not_null(strstr(jstr(v, path), want), "%s lacks \"%s\" in"
+	    " %s", path, want, jtext(v));
+}
+
+/* Assert the boolean at path is want. */
+static void
+jbool_is(json_t *v, const char *path, bool want)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(json_is_boolean(x), "%s is not a boolean in %s", path,
+	    jtext(v));
+	cr_assert(json_is_true(x) == want, "%s is not %s in %s", path,
+	    want ? "true" : "false", jtext(v));
+}
+
+/* Assert the value at path equals the JSON text want (as JSON values). */
+static void
+jeq(json_t *v, const char *path, const char *want)
+{
+	json_t	*w = json_loads(want, JSON_DECODE_ANY, NULL);
+
+	cr_assert_not_null(w, "bad expected JSON %s", want);
+	cr_assert(json_equal(jget(v, path), w), "%s is %s, want %s in %s",
+	    path, jtext(jget(v, path)), want, jtext(v));
+	json_decref(w);
+}
+
+/*
+ * Requests. A query job is built with jansson, so SQL needs no escaping
+ * here; params is JSON text (or NULL for none).
+ */
+
+/* One query job as JSON; db may be NULL (the default). Caller decrefs. */
+static json_t *
+qjob(const char *db, const char *sql, const char *params)
+{
+	json_t	*job, *p;
+
+	job = json_pack("{s:s, s:s}", "type", "query", "sql", sql);
+	cr_assert_not_null(job);
+	if (db != NULL)
+		json_object_set_new(job, "db", json_string(db));
+	if (params != NULL) {
+		p = json_loads(params, JSON_DECODE_ANY, NULL);
+		cr_assert_not_null(p, "bad params JSON %s", params);
+		json_object_set_new(job, "params", p);
+	}
+	return job;
+}
+
+/* A batch request line for jobs (stolen); caller frees. */
+static char *
+batch_line(json_t *jobs)
+{
+	json_t	*req;
+	char	*line;
+
+	req = json_pack("{s:o}", "jobs", jobs);
+	cr_assert_not_null(req);
+	line = json_dumps(req, JSON_COMPACT);
+	cr_assert_not_null(line);
+	json_decref(req);
+	return line;
+}
+
+/* The same, with one more request field key: value (stolen). */
+static char *
+batch_line_with(json_t *jobs, const char *key, json_t *value)
+{
+	json_t	*req;
+	char	*line;
+
+	req = json_pack("{s:o, s:o}", "jobs", jobs, key, value);
+	cr_assert_not_null(req);
+	line = json_dumps(req, JSON_COMPACT);
+	cr_assert_not_null(line);
+	json_decref(req);
+	return line;
+}
+
+/* Send one line on a fresh connection; its reply. Caller decrefs. */
+static json_t *
+request(const char *line)
+{
+	return daemon_request_ms(&d, line, slack_ms(20000));
+}
+
+/* Run jobs (stolen) as one batch; the reply. Caller decrefs. */
+static json_t *
+run_batch(json_t *jobs)
+{
+	char	*line = batch_line(jobs);
+	json_t	*r;
+
+	r = request(line);
+	free(line);
+	return r;
+}
+
+/* Run one query; the whole reply. Caller decrefs. */
+static json_t *
+query(const char *db, const char *sql, const char *params)
+{
+	json_t	*jobs = json_array();
+
+	json_array_append_new(jobs, qjob(db, sql, params));
+	return run_batch(jobs);
+}
+
+/* Run one query and assert it succeeds; its value. Caller decrefs. */
+static json_t *
+query_ok(const char *db, const char *sql, const char *params)
+{
+	json_t	*r, *v;
+
+	r = query(db, sql, params);
+	cr_assert(json_is_true(jget(r, "ok")) &&
+	    json_is_true(jget(r, "results[0].ok")), "%s failed: %s", sql,
+	    jtext(r));
+	v = json_incref(jget(r, "results[0].value"));
+	cr_assert(json_is_object(v), "no value: %s", jtext(r));
+	json_decref(r);
+	return v;
+}
+
+/*
+ * Run one query and assert the job fails with code (the batch itself is
+ * accepted); its error message. Caller frees.
+ */
+static char *
+query_fails(const char *db, const char *sql, const char *params,
+    const char *code)
+{
+	json_t	*r;
+	char	*msg;
+
+	r = query(db, sql, params);
+	cr_assert(json_is_array(jget(r, "results")), "%s: the batch was"
+	    " refused: %s", sql, jtext(r));
+	jbool_is(r, "ok", false);
+	jbool_is(r, "results[0].ok", false);
+	jstr_is(r, "results[0].error.code", code);
+	msg = strdup(jstr(r, "results[0].error.message"));
+	cr_assert_not_null(msg);
+	json_decref(r);
+	return msg;
+}
+
+/*
+ * Assert r refuses the whole batch with code and a message holding
+ * path: no results, so no job ran.
+ */
+static void
+expect_refused(json_t *r, const char *code, const char *path)
+{
+	jbool_is(r, "ok", false);
+	jstr_is(r, "error.code", code);
+	jstr_has(r, "error.message", path);
+	cr_assert_null(jget(r, "results"), "a refused batch has no results:"
+	    " %s", jtext(r));
+}
+
+/* The daemon's status object. Caller decrefs. */
+static json_t *
+status_of(void)
+{
+	json_t	*r, *st;
+
+	r = request("{\"op\":\"status\"}");
+	st = json_incref(jget(r, "status"));
+	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
+	json_decref(r);
+	return st;
+}
+
+/* Assert the daemon answers a ping at once. */
+static void
+expect_ping(void)
+{
+	double	 t0 = now_ms();
+	json_t	*r = request("{\"op\":\"ping\"}");
+
+	jbool_is(r, "pong", true);
+	cr_assert_lt(now_ms() - t0, slack_ms(PROMPT_MS), "ping took %.0f ms",
+	    now_ms() - t0);
+	json_decref(r);
+}
+
+/*
+ * Poll status until no job or batch is in flight and the pool has
+ * nothing queued or busy; assert it takes < within_ms. Returns the time
+ * it took.
+ */
+static double
+expect_settles(double within_ms, const char *what)
+{
+	double	 t0 = now_ms();
+	json_t	*st;
+
+	for (;;) {
+		st = status_of();
+		if (jint(st, "jobs.in_flight") == 0 &&
+		    jint(st, "jobs.waiting") == 0 &&
+		    jint(st, "batches.in_flight") == 0 &&
+		    jint(st, "pool.queued") == 0 &&
+		    jint(st, "pool.busy") == 0)
+			break;
+		cr_assert_lt(now_ms() - t0, within_ms, "%s: not settled after"
+		    " %.0f ms: %s", what, now_ms() - t0, jtext(st));
+		json_decref(st);
+		usleep(5000);
+	}
+	json_decref(st);
+	return now_ms() - t0;
+}
+
+/*
+ * Database files, in ddir, made with the sqlite3 API in this process.
+ */
+
+static const char *
+dbpath(const char *name)
+{
+	static char	 buf[8][PATH_MAX];
+	static unsigned	 next;
+	char		*b = buf[next++ % 8];
+
+	snprintf(b, PATH_MAX, "%s/%s", ddir, name);
+	return b;
+}
+
+static void
+files_init(void)
+{
+	char	tmpl[] = "/tmp/gatherd-query.XXXXXX";
+
+	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+	snprintf(ddir, sizeof ddir, "%s", tmpl);
+}
+
+/* Open name in ddir read-write (created if need be); asserts. */
+static sqlite3 *
+db_open(const char *name)
+{
+	sqlite3	*db = NULL;
+	int	 rc;
+
+	rc = sqlite3_open_v2(dbpath(name), &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL);
+	cr_assert_eq(rc, SQLITE_OK, "open %s: %s", dbpath(name),
+	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	return db;
+}
+
+/* Run sql (any number of statements) on db; asserts. */
+static void
+db_exec(sqlite3 *db, const char *sql)
+{
+	char	*err = NULL;
+
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK,
+	    "%s: %s", sql, err != NULL ? err : "?");
+}
+
+/* Make database name in ddir with sql run in it. */
+static void
+db_make(const char *name, const char *sql)
+{
+	sqlite3	*db = db_open(name);
+
+	db_exec(db, sql);
+	sqlite3_close(db);
+}
+
+/* The single integer sql gives in database name, read by this process. */
+static sqlite3_int64
+db_int(const char *name, const char *sql)
+{
+	sqlite3		*db = db_open(name);
+	sqlite3_stmt	*st;
+	sqlite3_int64	 v;
+
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql,
+	    sqlite3_errmsg(db));
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * Start a daemon with conf (appended to its [daemon] section, so it may
+ * begin with [daemon] keys); "%D" in conf stands for ddir.
+ */
+static void
+start(const char *conf)
+{
+	char	*text, *p;
+	size_t	 n = 0;
+	const char *s;
+
+	for (s = conf; (s = strstr(s, "%D")) != NULL; s += 2)
+		n++;
+	text = malloc(strlen(conf) + n * strlen(ddir) + 1);
+	cr_assert_not_null(text);
+	for (p = text, s = conf; *s != '\0';) {
+		if (s[0] == '%' && s[1] == 'D') {
+			p = stpcpy(p, ddir);
+			s += 2;
+		} else
+			*p++ = *s++;
+	}
+	*p = '\0';
+	daemon_start(&d, text, NULL);
+	free(text);
+}
+
+/* A sample database: main.db, read-only to the daemon, as "default". */
+#define MAIN_CONF \
+	"threads = 4\n" \
+	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
+	"[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
+
+/*
+ * Base64 decoding, written here rather than taken from the daemon so the
+ * test checks its encoder against an independent decoder. Returns the
+ * length, or -1 if s is not canonical padded base64.
+ */
+static ssize_t
+b64_decode(const char *s, unsigned char *out, size_t cap)
+{
+	static const char	 alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t			 len = strlen(s), i, n = 0;
+	unsigned		 acc, k, pad;
+	const char		*c;
+
+	if (len % 4 != 0)
+		return -1;
+	for (i = 0; i < len; i += 4) {
+		acc = 0;
+		pad = 0;
+		for (k = 0; k < 4; k++) {
+			if (s[i + k] == '=' && i + 4 == len && k >= 2) {
+				pad++;
+				acc <<= 6;
+				continue;
+			}
+			if (pad > 0 || s[i + k] == '\0' ||
+			    (c = strchr(alphabet, s[i + k])) == NULL)
+				return -1;
+			acc = acc << 6 | (unsigned)(c - alphabet);
+		}
+		if (n + 3 - pad > cap)
+			return -1;
+		out[n++] = (unsigned char)(acc >> 16);
+		if (pad < 2)
+			out[n++] = (unsigned char)(acc >> 8);
+		if (pad < 1)
+			out[n++] = (unsigned char)acc;
+	}
+	return (ssize_t)n;
+}
+
+/* Assert the string at path is base64 for exactly the len bytes want. */
+static void
+jb64_is(json_t *v, const char *path, const void *want, size_t len)
+{
+	unsigned char	buf[4096];
+	ssize_t		n;
+
+	n = b64_decode(jstr(v, path), buf, sizeof buf);
+	cr_assert_geq(n, 0, "%s is not base64 in %s", path, jtext(v));
+	cr_assert_eq((size_t)n, len, "%s decodes to %zd bytes, want %zu in"
+	    " %s", path, n, len, jtext(v));
+	cr_assert_eq(memcmp(buf, want, len), 0, "%s decodes to other bytes"
+	    " in %s", path, jtext(v));
+}
+
+/*
+ * Parameters in: every JSON scalar, bound in order, read back with its
+ * SQLite type.
+ */
+
+Test(query, params_of_every_json_scalar_type)
+{
+	json_t	*v;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+
+	/* null is NULL. */
+	v = query_ok(NULL, "select ?1 is null, typeof(?1)", "[null]");
+	jeq(v, "rows", "[[1,\"null\"]]");
+	json_decref(v);
+
+	/* true and false are the integers 1 and 0. */
+	v = query_ok(NULL, "select ?1, typeof(?1), ?2, typeof(?2)",
+	    "[true,false]");
+	jeq(v, "rows", "[[1,\"integer\",0,\"integer\"]]");
+	json_decref(v);
+
+	/* Integers stay exact, beyond 2^53 and at the ends of int64. */
+	v = query_ok(NULL, "select ?1, ?2, ?3, ?4, ?5, typeof(?1), ?1 - 1",
+	    "[9007199254740993,-9007199254740993,-42,"
+	    "9223372036854775807,-9223372036854775808]");
+	cr_assert_eq(jint(v, "rows[0][0]"), 9007199254740993LL);
+	cr_assert_eq(jint(v, "rows[0][1]"), -9007199254740993LL);
+	cr_assert_eq(jint(v, "rows[0][2]"), -42);
+	cr_assert_eq(jint(v, "rows[0][3]"), INT64_MAX);
+	cr_assert_eq(jint(v, "rows[0][4]"), INT64_MIN);
+	jstr_is(v, "rows[0][5]", "integer");
+	/* Arithmetic in SQLite on the bound value is exact too. */
+	cr_assert_eq(jint(v, "rows[0][6]"), 9007199254740992LL);
+	json_decref(v);
+
+	/* Reals are bound as reals and come back as JSON reals. */
+	v = query_ok(NULL, "select ?1, typeof(?1), ?2, ?3, ?4, ?1 * 2",
+	    "[1.5,-0.1,1e300,3.0]");
+	cr_assert(json_is_real(jget(v, "rows[0][0]")), "%s", jtext(v));
+	cr_assert_eq(jnum(v, "rows[0][0]"), 1.5);
+	jstr_is(v, "rows[0][1]", "real");
+	cr_assert_eq(jnum(v, "rows[0][2]"), -0.1);
+	cr_assert_eq(jnum(v, "rows[0][3]"), 1e300);
+	/* 3.0 is a real, not the integer 3, on the way in and out. */
+	cr_assert(json_is_real(jget(v, "rows[0][4]")), "%s", jtext(v));
+	cr_assert_eq(jnum(v, "rows[0][4]"), 3.0);
+	cr_assert_eq(jnum(v, "rows[0][5]"), 3.0);
+	json_decref(v);
+
+	/* Strings are UTF-8 text: SQLite counts characters, not bytes. */
+	v = query_ok(NULL, "select ?1, typeof(?1), length(?1), ?2, length(?2),"
+	    " ?3, ?4", "[\"h\\u00e9llo \\u4e16\\u754c \\ud83c\\udf89\","
+	    "\"\",\"quote \\\" backslash \\\\ tab \\t nl \\n\","
+	    "\"1\"]");
+	jstr_is(v, "rows[0][0]", "h\xc3\xa9llo \xe4\xb8\x96\xe7\x95\x8c"
+	    " \xf0\x9f\x8e\x89");
+	jstr_is(v, "rows[0][1]", "text");
+	cr_assert_eq(jint(v, "rows[0][2]"), 10, "%s", jtext(v));
+	jstr_is(v, "rows[0][3]", "");
+	cr_assert_eq(jint(v, "rows[0][4]"), 0);
+	jstr_is(v, "rows[0][5]", "quote \" backslash \\ tab \t nl \n");
+	/* "1" stays a string: no type guessing. */
+	jstr_is(v, "rows[0][6]", "1");
+	json_decref(v);
+
+	/* Bound in order: ?1 is the first, ?2 the second, and so on. */
+	v = query_ok(NULL, "select ?3 || ?1 || ?2", "[\"b\",\"c\",\"a\"]");
+	jeq(v, "rows", "[[\"abc\"]]");
+	json_decref(v);
+
+	/* Parameters reach a table through the writable database, too. */
+	v = query_ok("rw", "insert into t values (?1), (?2), (?3), (?4), (?5)",
+	    "[null,true,123,2.5,\"s\"]");
+	jeq(v, "changes", "5");
+	json_decref(v);
+	v = query_ok(NULL, "select x, typeof(x) from t order by rowid", NULL);
+	jeq(v, "rows", "[[null,\"null\"],[1,\"integer\"],[123,\"integer\"],"
+	    "[2.5,\"real\"],[\"s\",\"text\"]]");
+	json_decref(v);
+	/* Named and numbered parameters count as the statement numbers them. */
+	v = query_ok(NULL, "select :a, :b, :a", "[7,8]");
+	jeq(v, "rows", "[[7,8,7]]");
+	json_decref(v);
+	finish();
+}
+
+/*
+ * Values out: every storage class, exactly as the protocol says, with the
+ * column names as the statement gives them.
+ */
+
+Test(query, every_type_out_and_column_names)
+{
+	static const unsigned char	 blob[] = { 0x00, 0x01, 0xfe, 0xff, 'a',
+	    0x00, 0x80, '=', 0x7f };
+	static const char		 bad_utf8[] = "ok\xff\xfe then \xc3";
+	sqlite3				*db;
+	sqlite3_stmt			*st;
+	json_t				*v;
+
+	files_init();
+	db = db_open("main.db");
+	db_exec(db, "create table t(id integer primary key, i, r, s, n, b, u)");
+	cr_assert_eq(sqlite3_prepare_v2(db, "insert into t(id, i, r, s, n, b,"
+	    " u) values (1, ?, ?, ?, null, ?, ?)", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, 9007199254740993LL);
+	sqlite3_bind_double(st, 2, 0.1);
+	sqlite3_bind_text(st, 3, "caf\xc3\xa9 \xe2\x82\xac", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, blob, sizeof blob, SQLITE_STATIC);
+	/* SQLite stores text as given: not valid UTF-8 here. */
+	sqlite3_bind_text(st, 5, bad_utf8, (int)strlen(bad_utf8),
+	    SQLITE_STATIC);
+	cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	db_exec(db, "insert into t(id, i, r, s, n, b, u) values (2, -1, 1e-300,"
+	    " '', null, x'', 'plain'); insert into t(id) values (3)");
+	sqlite3_close(db);
+	start(MAIN_CONF);
+
+	v = query_ok(NULL, "select i, r, s, n, b, u, typeof(u) from t where"
+	    " id = 1", NULL);
+	jeq(v, "columns", "[\"i\",\"r\",\"s\",\"n\",\"b\",\"u\",\"typeof(u)\"]");
+	cr_assert_eq(json_array_size(jget(v, "rows")), 1, "%s", jtext(v));
+	cr_assert_eq(jint(v, "rows[0][0]"), 9007199254740993LL, "%s", jtext(v));
+	cr_assert(json_is_real(jget(v, "rows[0][1]")), "%s", jtext(v));
+	cr_assert_eq(jnum(v, "rows[0][1]"), 0.1, "%s", jtext(v));
+	jstr_is(v, "rows[0][2]", "caf\xc3\xa9 \xe2\x82\xac");
+	cr_assert(json_is_null(jget(v, "rows[0][3]")), "%s", jtext(v));
+	jb64_is(v, "rows[0][4]", blob, sizeof blob);
+	/* Text that is not UTF-8 comes back as base64 of its bytes. */
+	jb64_is(v, "rows[0][5]", bad_utf8, strlen(bad_utf8));
+	jstr_is(v, "rows[0][6]", "text");
+	jeq(v, "changes", "0");
+	json_decref(v);
+
+	/* The edges: a negative integer, a tiny real, empty text and blob. */
+	v = query_ok(NULL, "select i, r, s, n, b, u from t where id = 2", NULL);
+	cr_assert_eq(jint(v, "rows[0][0]"), -1);
+	cr_assert_eq(jnum(v, "rows[0][1]"), 1e-300, "%s", jtext(v));
+	jstr_is(v, "rows[0][2]", "");
+	cr_assert(json_is_null(jget(v, "rows[0][3]")));
+	jstr_is(v, "rows[0][4]", "");
+	jstr_is(v, "rows[0][5]", "plain");
+	json_decref(v);
+
+	/* A row of NULLs, and several rows in order. */
+	v = query_ok(NULL, "select i, r, s, b from t where id = 3", NULL);
+	jeq(v, "rows", "[[null,null,null,null]]");
+	json_decref(v);
+	v = query_ok(NULL, "select id from t order by id desc", NULL);
+	jeq(v, "rows", "[[3],[2],[1]]");
+	json_decref(v);
+
+	/* Expressions: integer and real results stay apart. */
+	v = query_ok(NULL, "select 7 / 2, 7 / 2.0, 2.0 * 3, 1e20, -0.0,"
+	    " cast(9007199254740993 as text), x'00ff'", NULL);
+	jeq(v, "rows[0][0]", "3");
+	cr_assert(json_is_integer(jget(v, "rows[0][0]")), "%s", jtext(v));
+	cr_assert_eq(jnum(v, "rows[0][1]"), 3.5);
+	cr_assert(json_is_real(jget(v, "rows[0][2]")), "%s", jtext(v));
+	cr_assert_eq(jnum(v, "rows[0][2]"), 6.0);
+	cr_assert(json_is_real(jget(v, "rows[0][3]")), "%s", jtext(v));
+	cr_assert_eq(jnum(v, "rows[0][3]"), 1e20);
+	cr_assert(json_is_real(jget(v, "rows[0][4]")), "%s", jtext(v));
+	jstr_is(v, "rows[0][5]", "9007199254740993");
+	jb64_is(v, "rows[0][6]", "\x00\xff", 2);
+	json_decref(v);
+
+	/* Column names: aliases, quoted names with spaces, unicode. */
+	v = query_ok(NULL, "select 1 as a, 2 as \"b c\", 3 as \"\xc3\xa9t\xc3\xa9\","
+	    " id, t.i as \"t.i\", count(*) over () from t limit 1", NULL);
+	jeq(v, "columns", "[\"a\",\"b c\",\"\\u00e9t\\u00e9\",\"id\",\"t.i\","
+	    "\"count(*) over ()\"]");
+	json_decref(v);
+
+	/* No rows: the columns are still named. */
+	v = query_ok(NULL, "select id, s from t where 0", NULL);
+	jeq(v, "columns", "[\"id\",\"s\"]");
+	jeq(v, "rows", "[]");
+	jeq(v, "changes", "0");
+	json_decref(v);
+
+	/* A statement without a result: no columns, no rows. */
+	v = query_ok("rw", "update t set n = 1 where id = 3", NULL);
+	jeq(v, "columns", "[]");
+	jeq(v, "rows", "[]");
+	jeq(v, "changes", "1");
+	json_decref(v);
+	finish();
+}
+
+/*
+ * changes: the rows this statement inserted, updated or deleted, never an
+ * earlier statement's count.
+ */
+
+Test(query, changes_counts_this_statement_only)
+{
+	json_t	*v;
+
+	files_init();
+	db_make("main.db", "create table t(x integer)");
+	start(MAIN_CONF);
+
+	v = query_ok("rw", "insert into t values (1), (2), (3)", NULL);
+	jeq(v, "changes", "3");
+	json_decref(v);
+	/* sqlite3_changes() would still say 3 here. */
+	v = query_ok("rw", "create table u(y)", NULL);
+	jeq(v, "changes", "0");
+	json_decref(v);
+	v = query_ok("rw", "insert into t select x + 10 from t", NULL);
+	jeq(v, "changes", "3");
+	json_decref(v);
+	v = query_ok("rw", "update t set x = x * 2 where x > 10", NULL);
+	jeq(v, "changes", "3");
+	json_decref(v);
+	v = query_ok("rw", "update t set x = 0 where x > 1000", NULL);
+	jeq(v, "changes", "0");
+	json_decref(v);
+	/* A select after writes changes nothing. */
+	v = query_ok("rw", "select count(*) from t", NULL);
+	jeq(v, "rows", "[[6]]");
+	jeq(v, "changes", "0");
+	json_decref(v);
+	v = query_ok("rw", "delete from t where x < 3", NULL);
+	jeq(v, "changes", "2");
+	json_decref(v);
+	/* RETURNING: rows and changes both. */
+	v = query_ok("rw", "insert into t values (?1), (?2) returning x",
+	    "[100,200]");
+	jeq(v, "columns", "[\"x\"]");
+	jeq(v, "rows", "[[100],[200]]");
+	jeq(v, "changes", "2");
+	json_decref(v);
+	v = query_ok("rw", "delete from t", NULL);
+	jeq(v, "changes", "6");
+	json_decref(v);
+	v = query_ok("rw", "drop table u", NULL);
+	jeq(v, "changes", "0");
+	json_decref(v);
+	/* What the daemon wrote is in the file. */
+	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0);
+	finish();
+}
+
+/*
+ * Concurrent writes from every worker (each has its own connection) wait
+ * for one another through the busy timeout: none is lost.
+ */
+
+Test(query, concurrent_writes_all_land)
+{
+	json_t	*jobs, *r;
+	char	 p[32];
+	int	 i, n = wrapped() ? 40 : 200;
+
+	files_init();
+	db_make("main.db", "create table t(x integer)");
+	start(MAIN_CONF);
+	jobs = json_array();
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof p, "[%d]", i);
+		json_array_append_new(jobs, qjob("rw",
+		    "insert into t values (?1)", p));
+	}
+	r = run_batch(jobs);
+	jbool_is(r, "ok", true);
+	cr_assert_eq(jint(r, "stats.ok"), n, "%s", jtext(r));
+	json_decref(r);
+	cr_assert_eq(db_int("main.db", "select count(*) from t"), n);
+	cr_assert_eq(db_int("main.db", "select sum(x) from t"),
+	    (sqlite3_int64)n * (n - 1) / 2);
+	finish();
+}
+
+/*
+ * Read-only unless writable: the connection itself refuses to write.
+ */
+
+Test(query, read_only_database_refuses_writes)
+{
+	json_t	*v;
+	char	*msg;
+
+	files_init();
+	db_make("main.db", "create table t(x); insert into t values (1)");
+	start(MAIN_CONF
+	    "[db.ro]\ndriver = sqlite\npath = %D/main.db\nwritable = false\n");
+
+	msg = query_fails(NULL, "insert into t values (2)", NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "readonly"), "message: %s", msg);
+	free(msg);
+	msg = query_fails("ro", "update t set x = 5", NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "readonly"), "message: %s", msg);
+	free(msg);
+	msg = query_fails("ro", "create table u(y)", NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "readonly"), "message: %s", msg);
+	free(msg);
+	/* Nothing changed, and reads still work. */
+	v = query_ok("ro", "select x from t", NULL);
+	jeq(v, "rows", "[[1]]");
+	json_decref(v);
+	cr_assert_eq(db_int("main.db", "select count(*) from t"), 1);
+	/* The writable one, on the same file, may write. */
+	v = query_ok("rw", "insert into t values (2)", NULL);
+	jeq(v, "changes", "1");
+	json_decref(v);
+	/* And a read-only worker connection sees what it wrote. */
+	v = query_ok("ro", "select count(*) from t", NULL);
+	jeq(v, "rows", "[[2]]");
+	json_decref(v);
+	finish();
+}
+
+/*
+ * A writable database that does not exist yet is created on first use;
+ * a read-only one that does not exist is an error, and is not created.
+ */
+
+Test(query, missing_database_created_only_if_writable)
+{
+	struct stat	 sb;
+	json_t		*v;
+	char		*msg;
+
+	files_init();
+	start("[db.new]\ndriver = sqlite\npath = %D/new.db\nwritable = true\n"
+	    "[db.gone]\ndriver = sqlite\npath = %D/gone.db\n");
+
+	cr_assert_eq(stat(dbpath("new.db"), &sb), -1, "created too early");
+	v = query_ok("new", "create table t(x)", NULL);
+	jeq(v, "changes", "0");
+	json_decref(v);
+	cr_assert_eq(stat(dbpath("new.db"), &sb), 0, "new.db not created");
+	v = query_ok("new", "insert into t values (1), (2)", NULL);
+	jeq(v, "changes", "2");
+	json_decref(v);
+	cr_assert_eq(db_int("new.db", "select count(*) from t"), 2);
+
+	msg = query_fails("gone", "select 1", NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "gone"), "message names the database:"
+	    " %s", msg);
+	free(msg);
+	cr_assert_eq(stat(dbpath("gone.db"), &sb), -1, "gone.db was created");
+	expect_ping();
+	finish();
+}
+
+/*
+ * SQL that does not prepare is the job's db_error, with SQLite's own
+ * message; the other jobs of the batch are not affected.
+ */
+
+Test(query, bad_sql_is_db_error_with_sqlite_message)
+{
+	json_t	*jobs, *r;
+	char	*msg;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+
+	msg = query_fails(NULL, "selec 1", NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "near \"selec\": syntax error"),
+	    "message: %s", msg);
+	free(msg);
+	msg = query_fails(NULL, "select * from nope", NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "no such table: nope"), "message: %s",
+	    msg);
+	free(msg);
+	msg = query_fails(NULL, "select nocol from t", NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "no such column: nocol"), "message: %s",
+	    msg);
+	free(msg);
+	/* No statement at all is an error too, not an empty result. */
+	free(query_fails(NULL, "", NULL, "db_error"));
+	free(query_fails(NULL, "  -- just a comment", NULL, "db_error"));
+	free(query_fails(NULL, ";", NULL, "db_error"));
+	/* A run-time error (not a prepare error) is a db_error as well. */
+	msg = query_fails("rw", "insert into t values (1), (abs(-9223372036854775807 - 1))",
+	    NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "integer overflow"), "message: %s",
+	    msg);
+	free(msg);
+
+	/* In a batch, the bad one fails in place: gather, not all-or-none. */
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, "select 1", NULL));
+	json_array_append_new(jobs, qjob(NULL, "selec 2", NULL));
+	json_array_append_new(jobs, qjob(NULL, "select 3", NULL));
+	r = run_batch(jobs);
+	jbool_is(r, "ok", false);
+	jeq(r, "results[0].value.rows", "[[1]]");
+	jstr_is(r, "results[1].error.code", "db_error");
+	jeq(r, "results[2].value.rows", "[[3]]");
+	jeq(r, "stats.failed", "1");
+	json_decref(r);
+	finish();
+}
+
+/*
+ * One statement per job. Trailing semicolons and comments are not a
+ * second statement; a second statement is refused before the first runs.
+ */
+
+Test(query, exactly_one_statement)
+{
+	static const char *const fine[] = {
+		"select 1;",
+		"select 1;;",
+		"select 1 ; ; ;  ",
+		"select 1; -- trailing comment",
+		"select 1 /* inline */ ; /* and after */",
+		"-- leading comment\nselect 1",
+		"/* leading */ select 1 -- no semicolon",
+		"select 1\n;\n\n",
+		"select ';' as \"x;y\"",
+		NULL,
+	};
+	const char *const	*s;
+	json_t			*v;
+	char			*msg;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+
+	for (s = fine; *s != NULL; s++) {
+		v = query_ok(NULL, *s, NULL);
+		cr_assert_eq(json_array_size(jget(v, "rows")), 1, "%s: %s", *s,
+		    jtext(v));
+		json_decref(v);
+	}
+
+	msg = query_fails(NULL, "select 1; select 2", NULL, "db_error");
+	cr_assert_not_null(strstr(msg, "statement"), "message: %s", msg);
+	free(msg);
+	free(query_fails(NULL, "select 1;select 2;", NULL, "db_error"));
+	free(query_fails(NULL, "select 1; -- c\n select 2", NULL, "db_error"));
+	/* A second statement that does not even prepare is still refused. */
+	free(query_fails(NULL, "select 1; garbage", NULL, "db_error"));
+	/* The first statement of two does not run. */
+	free(query_fails("rw", "insert into t values (1); select 2", NULL,
+	    "db_error"));
+	free(query_fails("rw", "insert into t values (1); delete from t", NULL,
+	    "db_error"));
+	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
+	    "the first of two statements ran");
+	finish();
+}
+
+/*
+ * The parameters given must be exactly those the statement takes.
+ */
+
+Test(query, parameter_count_mismatch_is_db_error)
+{
+	json_t	*v;
+	char	*msg;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+
+	msg = query_fails(NULL, "select ?1, ?2", "[1]", "db_error");
+	cr_assert_not_null(strstr(msg, "2 parameters, 1 given"), "message: %s",
+	    msg);
+	free(msg);
+	msg = query_fails(NULL, "select 1", "[1]", "db_error");
+	cr_assert_not_null(strstr(msg, "0 parameters, 1 given"), "message: %s",
+	    msg);
+	free(msg);
+	free(query_fails(NULL, "select ?1", NULL, "db_error"));
+	free(query_fails(NULL, "select ?1", "[]", "db_error"));
+	free(query_fails(NULL, "select ?1", "[1,2]", "db_error"));
+	/* ?3 alone makes three parameters. */
+	free(query_fails(NULL, "select ?3", "[1]", "db_error"));
+	v = query_ok(NULL, "select ?3", "[1,2,3]");
+	jeq(v, "rows", "[[3]]");
+	json_decref(v);
+	/* The same statement, cached, with the right count afterwards. */
+	v = query_ok(NULL, "select ?1, ?2", "[1,2]");
+	jeq(v, "rows", "[[1,2]]");
+	json_decref(v);
+	/* params: null is no parameters. */
+	v = query_ok(NULL, "select 5", "null");
+	jeq(v, "rows", "[[5]]");
+	json_decref(v);
+	/* A failed write with a mismatch wrote nothing. */
+	free(query_fails("rw", "insert into t values (?1)", "[1,2]",
+	    "db_error"));
+	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0);
+	finish();
+}
+
+/*
+ * params must be an array of scalars: anything else refuses the whole
+ * batch with bad_request naming the path, and no job runs.
+ */
+
+Test(query, bad_params_refuse_the_batch)
+{
+	static const struct {
+		const char	*params;
+		const char	*path;
+	} cases[] = {
+		{ "{\"a\":1}", "jobs[1].params" },
+		{ "\"1,2\"", "jobs[1].params" },
+		{ "5", "jobs[1].params" },
+		{ "true", "jobs[1].params" },
+		{ "[1,{\"a\":1}]", "jobs[1].params[1]" },
+		{ "[[1]]", "jobs[1].params[0]" },
+		{ "[1,2,[]]", "jobs[1].params[2]" },
+	};
+	json_t	*jobs, *r;
+	size_t	 i;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		jobs = json_array();
+		/* A write first: had anything run, it would show. */
+		json_array_append_new(jobs, qjob("rw",
+		    "insert into t values (1)", NULL));
+		json_array_append_new(jobs, qjob(NULL, "select ?1, ?2, ?3",
+		    cases[i].params));
+		r = run_batch(jobs);
+		expect_refused(r, "bad_request", cases[i].path);
+		/* jobs[1].params must not pass for jobs[1].params[1]. */
+		if (strchr(cases[i].path + 7, '[') == NULL)
+			cr_assert_null(strstr(jstr(r, "error.message"),
+			    "params["), "%s", jtext(r));
+		json_decref(r);
+	}
+	/* sql missing or not a string, db not a string. */
+	r = request("{\"jobs\":[{\"type\":\"query\"}]}");
+	expect_refused(r, "bad_request", "jobs[0].sql");
+	json_decref(r);
+	r = request("{\"jobs\":[{\"type\":\"query\",\"sql\":42}]}");
+	expect_refused(r, "bad_request", "jobs[0].sql");
+	json_decref(r);
+	r = request("{\"jobs\":[{\"type\":\"query\",\"sql\":\"select 1\","
+	    "\"db\":1}]}");
+	expect_refused(r, "bad_request", "jobs[0].db");
+	json_decref(r);
+	/* A misspelt field is not ignored. */
+	r = request("{\"jobs\":[{\"type\":\"query\",\"sql\":\"select 1\","
+	    "\"param\":[1]}]}");
+	expect_refused(r, "bad_request", "jobs[0].param");
+	json_decref(r);
+	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
+	    "a job of a refused batch ran");
+	finish();
+}
+
+/*
+ * A database that is not configured refuses the whole batch with
+ * unknown_db, naming the job; "default" is the default.
+ */
+
+Test(query, unknown_db_refuses_the_batch)
+{
+	json_t	*jobs, *r, *v;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+
+	jobs = json_array();
+	json_array_append_new(jobs, qjob("rw", "insert into t values (1)",
+	    NULL));
+	json_array_append_new(jobs, qjob("rw", "insert into t values (2)",
+	    NULL));
+	json_array_append_new(jobs, qjob("nosuch", "select 1", NULL));
+	r = run_batch(jobs);
+	expect_refused(r, "unknown_db", "jobs[2].db");
+	jstr_has(r, "error.message", "nosuch");
+	json_decref(r);
+	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
+	    "a job of a refused batch ran");
+	/* Names are exact: no case folding. */
+	r = query("Default", "select 1", NULL);
+	expect_refused(r, "unknown_db", "jobs[0].db");
+	json_decref(r);
+
+	/* No db, or db null: "default". */
+	v = query_ok(NULL, "select count(*) from t", NULL);
+	jeq(v, "rows", "[[0]]");
+	json_decref(v);
+	r = request("{\"jobs\":[{\"type\":\"query\",\"db\":null,"
+	    "\"sql\":\"select 'dflt'\"}]}");
+	jeq(r, "results[0].value.rows", "[[\"dflt\"]]");
+	json_decref(r);
+	finish();
+}
+
+Test(query, no_default_db_configured)
+{
+	json_t	*r, *v;
+
+	files_init();
+	db_make("other.db", "create table t(x)");
+	start("[db.other]\ndriver = sqlite\npath = %D/other.db\n");
+
+	r = query(NULL, "select 1", NULL);
+	expect_refused(r, "unknown_db", "jobs[0].db");
+	jstr_has(r, "error.message", "default");
+	json_decref(r);
+	v = query_ok("other", "select 1", NULL);
+	jeq(v, "rows", "[[1]]");
+	json_decref(v);
+	finish();
+}
+
+/*
+ * A locked database: this process holds an exclusive transaction on a
+ * second connection. The daemon waits busy_timeout_ms for it, then fails
+ * with SQLite's "database is locked"; released in time, it succeeds.
+ */
+
+#define LOCK_CONF \
+	"threads = 2\n" \
+	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
+	"busy_timeout_ms = 300\n" \
+	"[db.patient]\ndriver = sqlite\npath = %D/main.db\n"
+
+Test(query, locked_database_waits_busy_timeout_then_fails)
+{
+	sqlite3	*lock;
+	json_t	*r;
+	double	 t0, took;
+
+	files_init();
+	db_make("main.db", "create table t(x); insert into t values (1)");
+	start(LOCK_CONF);
+	/* Warm up: the workers' connections exist before the lock. */
+	json_decref(query_ok(NULL, "select x from t", NULL));
+
+	lock = db_open("main.db");
+	db_exec(lock, "begin exclusive; insert into t values (2)");
+	t0 = now_ms();
+	r = query(NULL, "select count(*) from t", NULL);
+	took = now_ms() - t0;
+	db_exec(lock, "rollback");
+	sqlite3_close(lock);
+
+	jstr_is(r, "results[0].error.code", "db_error");
+	jstr_has(r, "results[0].error.message", "database is locked");
+	cr_assert_geq(took, 250, "gave up after %.0f ms, before the 300 ms"
+	    " busy timeout", took);
+	cr_assert_lt(took, slack_ms(3000), "waited %.0f ms for a 300 ms busy"
+	    " timeout", took);
+	fprintf(stderr, "query: a locked database (busy_timeout_ms = 300)"
+	    " failed after %.0f ms\n", took);
+	json_decref(r);
+
+	/* The lock gone, the same statement works and sees no row 2. */
+	r = query(NULL, "select count(*) from t", NULL);
+	jeq(r, "results[0].value.rows", "[[1]]");
+	json_decref(r);
+	expect_ping();
+	finish();
+}
+
+Test(query, locked_database_released_in_time_succeeds)
+{
+	sqlite3	*lock;
+	json_t	*r, *jobs;
+	char	*line, *patient;
+	double	 t0, took;
+	int	 fd;
+
+	files_init();
+	db_make("main.db", "create table t(x); insert into t values (1)");
+	start(LOCK_CONF);
+	json_decref(query_ok(NULL, "select x from t", NULL));
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, "select count(*) from t", NULL));
+	line = batch_line(jobs);
+	jobs = json_array();
+	json_array_append_new(jobs, qjob("patient", "select count(*) from t",
+	    NULL));
+	patient = batch_line(jobs);
+
+	/* Released after 100 ms, well inside the 300 ms busy timeout. */
+	lock = db_open("main.db");
+	db_exec(lock, "begin exclusive; insert into t values (2)");
+	fd = client_connect(d.sock);
+	t0 = now_ms();
+	client_send(fd, line);
+	usleep(100 * 1000);
+	db_exec(lock, "commit");
+	r = client_recv_json(fd, slack_ms(5000));
+	took = now_ms() - t0;
+	close(fd);
+	jbool_is(r, "ok", true);
+	jeq(r, "results[0].value.rows", "[[2]]");
+	cr_assert_geq(took, 95, "answered after %.0f ms, before the lock was"
+	    " released", took);
+	json_decref(r);
+
+	/*
+	 * "patient" has the default busy timeout, 5000 ms: a lock held for a
+	 * whole second is waited for.
+	 */
+	db_exec(lock, "begin exclusive; insert into t values (3)");
+	fd = client_connect(d.sock);
+	t0 = now_ms();
+	client_send(fd, patient);
+	usleep(1000 * 1000);
+	db_exec(lock, "commit");
+	r = client_recv_json(fd, slack_ms(10000));
+	took = now_ms() - t0;
+	close(fd);
+	jbool_is(r, "ok", true);
+	jeq(r, "results[0].value.rows", "[[3]]");
+	cr_assert_geq(took, 950, "answered after %.0f ms, before the lock was"
+	    " released", took);
+	json_decref(r);
+
+	/*
+	 * "default" is the same file, so the same worker connections, but
+	 * its own 300 ms timeout applies again: it gives up while a lock is
+	 * still held.
+	 */
+	db_exec(lock, "begin exclusive; insert into t values (4)");
+	t0 = now_ms();
+	r = request(line);
+	took = now_ms() - t0;
+	db_exec(lock, "rollback");
+	sqlite3_close(lock);
+	jstr_is(r, "results[0].error.code", "db_error");
+	jstr_has(r, "results[0].error.message", "database is locked");
+	cr_assert_geq(took, 250, "gave up after %.0f ms", took);
+	cr_assert_lt(took, slack_ms(900), "waited %.0f ms: the 5000 ms busy"
+	    " timeout of \"patient\" stuck to the connection", took);
+	json_decref(r);
+	free(line);
+	free(patient);
+	finish();
+}
+
+/*
+ * Throughput: 5,000 small queries in one batch, on 4 workers, each
+ * answered with its own parameter.
+ */
+
+Test(query, five_thousand_queries_in_one_batch)
+{
+	json_t	*jobs, *r;
+	char	 p[32], path[64];
+	double	 t0, took;
+	int	 i, n = 5000;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+	jobs = json_array();
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof p, "[%d]", i);
+		json_array_append_new(jobs, qjob(NULL, "select ?1 + 1", p));
+	}
+	t0 = now_ms();
+	r = run_batch(jobs);
+	took = now_ms() - t0;
+	jbool_is(r, "ok", true);
+	cr_assert_eq(json_array_size(jget(r, "results")), (size_t)n);
+	cr_assert_eq(jint(r, "stats.ok"), n);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "results[%d].value.rows[0][0]", i);
+		cr_assert_eq(jint(r, path), i + 1, "result %d: %s", i,
+		    jtext(jget(r, "results")));
+	}
+	fprintf(stderr, "query: 5000 SQLite queries in one batch, threads = 4:"
+	    " %.0f ms round trip, elapsed_ms %.1f\n", took,
+	    jnum(r, "elapsed_ms"));
+	cr_assert_lt(took, slack_ms(10000), "5000 queries took %.0f ms", took);
+	json_decref(r);
+	expect_settles(slack_ms(2000), "after 5000 queries");
+	finish();
+}
+
+/*
+ * The prepared-statement cache: a statement reused many times binds its
+ * new parameters and sees the database as it is now, and more distinct
+ * statements than the cache holds all stay correct.
+ */
+
+Test(query, cached_statements_give_fresh_results)
+{
+	json_t	*v;
+	char	 p[64], sql[64];
+	int	 i, rounds = wrapped() ? 20 : 100;
+
+	files_init();
+	db_make("main.db", "create table t(x integer)");
+	/* One worker: every statement goes through the same cache. */
+	start("threads = 1\n"
+	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
+	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
+
+	for (i = 1; i <= rounds; i++) {
+		snprintf(p, sizeof p, "[%d]", i);
+		json_decref(query_ok("rw", "insert into t values (?1)", p));
+		/* The count, through a read-only connection, is current. */
+		v = query_ok(NULL, "select count(*), max(x) from t", NULL);
+		cr_assert_eq(jint(v, "rows[0][0]"), i, "round %d: %s", i,
+		    jtext(v));
+		cr_assert_eq(jint(v, "rows[0][1]"), i, "round %d: %s", i,
+		    jtext(v));
+		json_decref(v);
+		/* The same parameterised statement, fresh bindings. */
+		snprintf(p, sizeof p, "[%d,\"s%d\"]", i * 3, i);
+		v = query_ok(NULL, "select ?1, ?2", p);
+		cr_assert_eq(jint(v, "rows[0][0]"), i * 3);
+		snprintf(sql, sizeof sql, "s%d", i);
+		jstr_is(v, "rows[0][1]", sql);
+		json_decref(v);
+		/* A NULL after values: not the previous binding. */
+		v = query_ok(NULL, "select ?1, ?2", "[null,null]");
+		jeq(v, "rows", "[[null,null]]");
+		json_decref(v);
+	}
+	/* More distinct statements than the cache holds, twice over. */
+	for (i = 0; i < 80; i++) {
+		snprintf(sql, sizeof sql, "select %d + ?1", i);
+		v = query_ok(NULL, sql, "[1000]");
+		cr_assert_eq(jint(v, "rows[0][0]"), 1000 + i, "%s", sql);
+		json_decref(v);
+	}
+	for (i = 79; i >= 0; i--) {
+		snprintf(sql, sizeof sql, "select %d + ?1", i);
+		v = query_ok(NULL, sql, "[2000]");
+		cr_assert_eq(jint(v, "rows[0][0]"), 2000 + i, "%s", sql);
+		json_decref(v);
+	}
+	v = query_ok(NULL, "select count(*), max(x) from t", NULL);
+	cr_assert_eq(jint(v, "rows[0][0]"), rounds);
+	json_decref(v);
+	finish();
+}
+
+/*
+ * Another connection changes the schema under a worker's connection
+ * (here the writable one, on the same worker; another process would do
+ * the same): SQLite re-prepares the statement on its first step, so
+ * "select *" gains the new column. The columns must be read after that
+ * step, not from the statement as first prepared.
+ */
+
+Test(query, schema_changed_by_another_connection_is_seen)
+{
+	json_t	*v;
+
+	files_init();
+	db_make("main.db", "create table t(x integer); insert into t values (1)");
+	start("threads = 1\n"
+	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
+	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
+
+	/* The read-only connection has loaded the schema, and cached this. */
+	v = query_ok(NULL, "select * from t", NULL);
+	jeq(v, "columns", "[\"x\"]");
+	json_decref(v);
+	json_decref(query_ok("rw", "alter table t add column y default 'y'",
+	    NULL));
+	/* A new statement, prepared against the old schema in memory. */
+	v = query_ok(NULL, "select * from t limit 1", NULL);
+	jeq(v, "columns", "[\"x\",\"y\"]");
+	jeq(v, "rows", "[[1,\"y\"]]");
+	json_decref(v);
+	/* The cached one. */
+	v = query_ok(NULL, "select * from t", NULL);
+	jeq(v, "columns", "[\"x\",\"y\"]");
+	jeq(v, "rows", "[[1,\"y\"]]");
+	json_decref(v);
+	/* A column dropped: no phantom column of nulls. */
+	json_decref(query_ok("rw", "alter table t drop column x", NULL));
+	v = query_ok(NULL, "select * from t", NULL);
+	jeq(v, "columns", "[\"y\"]");
+	jeq(v, "rows", "[[\"y\"]]");
+	json_decref(v);
+	finish();
+}
+
+/*
+ * Time-outs and cancels while a query runs on a worker: the job ends on
+ * time, the daemon stays healthy, and the worker comes back by itself
+ * (SQLite's statement is not interrupted: it runs to its end and its
+ * result is dropped).
+ */
+
+/* A query that keeps a worker busy: some 0.6 s bare. */
+static const char *
+slow_sql(void)
+{
+	return wrapped() ?
+	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c"
+	    " WHERE x < 200000) SELECT count(*) FROM c" :
+	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c"
+	    " WHERE x < 5000000) SELECT count(*) FROM c";
+}
+
+Test(query, timeout_while_query_runs_on_worker)
+{
+	json_t	*r, *st, *job, *jobs;
+	char	*line;
+	double	 t0, took, back;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+
+	/* The job's own timeout_ms. */
+	job = qjob(NULL, slow_sql(), NULL);
+	json_object_set_new(job, "timeout_ms", json_integer(10));
+	jobs = json_array();
+	json_array_append_new(jobs, job);
+	json_array_append_new(jobs, qjob(NULL, "select 'quick'", NULL));
+	t0 = now_ms();
+	r = run_batch(jobs);
+	took = now_ms() - t0;
+	jstr_is(r, "results[0].error.code", "timeout");
+	jeq(r, "results[1].value.rows", "[[\"quick\"]]");
+	jeq(r, "stats.timed_out", "1");
+	cr_assert_lt(took, slack_ms(PROMPT_MS), "a 10 ms job timeout answered"
+	    " after %.0f ms", took);
+	json_decref(r);
+	/* At once: nothing in flight any more, the daemon answers. */
+	st = status_of();
+	jeq(st, "jobs.in_flight", "0");
+	jeq(st, "batches.in_flight", "0");
+	json_decref(st);
+	expect_ping();
+	r = query(NULL, "select 41 + 1", NULL);
+	jeq(r, "results[0].value.rows", "[[42]]");
+	json_decref(r);
+	back = expect_settles(slack_ms(20000), "the abandoned query");
+	fprintf(stderr, "query: a timed-out SQLite query kept its worker"
+	    " %.0f ms more\n", back);
+
+	/* The batch's timeout_ms, on several slow queries at once. */
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	line = batch_line_with(jobs, "timeout_ms", json_integer(20));
+	t0 = now_ms();
+	r = request(line);
+	took = now_ms() - t0;
+	free(line);
+	jeq(r, "stats.timed_out", "3");
+	cr_assert_lt(took, slack_ms(PROMPT_MS), "took %.0f ms", took);
+	json_decref(r);
+	st = status_of();
+	jeq(st, "jobs.in_flight", "0");
+	jeq(st, "batches.in_flight", "0");
+	json_decref(st);
+	expect_settles(slack_ms(20000), "three abandoned queries");
+	expect_ping();
+	finish();
+}
+
+Test(query, cancel_and_disconnect_while_query_runs_on_worker)
+{
+	json_t	*r, *a, *b, *jobs, *st;
+	char	*line;
+	double	 t0;
+	int	 fd;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF);
+
+	/* The cancel op, on the same connection. */
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	line = batch_line_with(jobs, "id", json_string("slow"));
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	free(line);
+	usleep(50 * 1000);
+	t0 = now_ms();
+	client_send(fd, "{\"op\":\"cancel\",\"id\":\"c\",\"target\":\"slow\"}");
+	a = client_recv_json(fd, slack_ms(PROMPT_MS));
+	b = client_recv_json(fd, slack_ms(PROMPT_MS));
+	cr_assert_lt(now_ms() - t0, slack_ms(PROMPT_MS), "cancel took %.0f ms",
+	    now_ms() - t0);
+	if (json_is_string(jget(a, "id")) &&
+	    strcmp(jstr(a, "id"), "slow") == 0) {
+		r = a;
+		a = b;
+		b = r;
+	}
+	jeq(a, "cancelled", "1");
+	jeq(b, "id", "\"slow\"");
+	jstr_is(b, "results[0].error.code", "cancelled");
+	jstr_is(b, "results[1].error.code", "cancelled");
+	json_decref(a);
+	json_decref(b);
+	st = status_of();
+	jeq(st, "jobs.in_flight", "0");
+	jeq(st, "batches.in_flight", "0");
+	json_decref(st);
+
+	/* A client that goes away while its queries run on workers. */
+	jobs = json_array();
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
+	line = batch_line(jobs);
+	client_send(fd, line);
+	free(line);
+	usleep(50 * 1000);
+	close(fd);
+	expect_ping();
+	r = query(NULL, "select 'still here'", NULL);
+	jeq(r, "results[0].value.rows", "[[\"still here\"]]");
+	json_decref(r);
+	expect_settles(slack_ms(30000), "after a disconnect");
+	finish();
+}
+
+/*
+ * A result larger than [read] max_bytes is too_large, not a huge reply;
+ * one that fits is fine.
+ */
+
+Test(query, result_over_read_max_bytes_is_too_large)
+{
+	json_t	*v;
+	char	*msg;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	start(MAIN_CONF "[read]\nmax_bytes = 4096\n");
+
+	/* One big value: 4000 random bytes are 5336 of base64. */
+	msg = query_fails(NULL, "select randomblob(4000)", NULL, "too_large");
+	cr_assert_not_null(strstr(msg, "4096"), "message: %s", msg);
+	free(msg);
+	free(query_fails(NULL, "select printf('%.5000c', 'x')", NULL,
+	    "too_large"));
+	/* Many small rows. */
+	free(query_fails(NULL, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+	    " SELECT x+1 FROM c WHERE x < 100000) SELECT x FROM c", NULL,
+	    "too_large"));
+	/* What fits is answered whole. */
+	v = query_ok(NULL, "select length(hex(randomblob(1000)))", NULL);
+	jeq(v, "rows", "[[2000]]");
+	json_decref(v);
+	v = query_ok(NULL, "select printf('%.3000c', 'x')", NULL);
+	cr_assert_eq(strlen(jstr(v, "rows[0][0]")), 3000);
+	json_decref(v);
+	v = query_ok(NULL, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+	    " SELECT x+1 FROM c WHERE x < 100) SELECT x FROM c", NULL);
+	cr_assert_eq(json_array_size(jget(v, "rows")), 100);
+	json_decref(v);
+	expect_ping();
+	finish();
+}
