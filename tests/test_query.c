@@ -787,7 +787,10 @@ Test(query, changes_counts_this_statement_only)
 
 	files_init();
 	db_make("main.db", "create table t(x integer)");
-	start(MAIN_CONF);
+	/* One worker, one connection: an earlier count would be at hand. */
+	start("threads = 1\n"
+	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
+	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
 
 	v = query_ok("rw", "insert into t values (1), (2), (3)", NULL);
 	jeq(v, "changes", "3");
@@ -1650,5 +1653,79 @@ Test(query, result_over_read_max_bytes_is_too_large)
 	cr_assert_eq(json_array_size(jget(v, "rows")), 100);
 	json_decref(v);
 	expect_ping();
+	finish();
+}
+
+/*
+ * Every job runs on its own: a job cannot leave its worker's connection
+ * inside a transaction. Otherwise what later jobs on that worker write is
+ * never committed (it is rolled back when the daemon exits, though each
+ * reported its changes), other writers wait on its lock, and which jobs
+ * it catches depends on which worker they land on. Whether BEGIN is
+ * refused or the transaction is rolled back when the job ends, the jobs
+ * after it commit.
+ */
+
+Test(query, a_job_leaves_no_transaction_open)
+{
+	sqlite3	*db;
+	json_t	*r;
+
+	files_init();
+	db_make("main.db", "create table t(x)");
+	/* One worker: the next job is on the same connection. */
+	start("threads = 1\n"
+	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
+	    "busy_timeout_ms = 300\n");
+
+	json_decref(query("rw", "begin", NULL));
+	json_decref(query_ok("rw", "insert into t values (1)", NULL));
+	cr_assert_eq(db_int("main.db", "select count(*) from t"), 1,
+	    "an insert that reported success is not committed");
+
+	/* A write lock taken by one job is not held after it. */
+	json_decref(query("rw", "begin immediate", NULL));
+	db = db_open("main.db");
+	sqlite3_busy_timeout(db, slack_ms(2000));
+	db_exec(db, "insert into t values (2)");
+	sqlite3_close(db);
+	r = query("rw", "select count(*) from t", NULL);
+	jeq(r, "results[0].value.rows", "[[2]]");
+	json_decref(r);
+	finish();
+}
+
+/*
+ * A database reaches its configured file and no other: a read-only one
+ * writes no file at all (VACUUM INTO would copy it anywhere the daemon
+ * may write), and none attaches other files (ATTACH opens, or creates,
+ * any path).
+ */
+
+Test(query, no_file_but_the_configured_one)
+{
+	struct stat	sb;
+	char		sql[PATH_MAX + 64];
+
+	files_init();
+	db_make("main.db", "create table t(x); insert into t values (1)");
+	db_make("other.db", "create table secret(s); insert into secret"
+	    " values ('SECRET')");
+	start(MAIN_CONF);
+
+	snprintf(sql, sizeof sql, "vacuum into '%s'", dbpath("copy.db"));
+	free(query_fails(NULL, sql, NULL, "db_error"));
+	cr_assert_eq(stat(dbpath("copy.db"), &sb), -1, "a read-only database"
+	    " wrote %s", dbpath("copy.db"));
+	snprintf(sql, sizeof sql, "attach database '%s' as o",
+	    dbpath("other.db"));
+	free(query_fails(NULL, sql, NULL, "db_error"));
+	free(query_fails("rw", sql, NULL, "db_error"));
+	snprintf(sql, sizeof sql, "attach database '%s' as n",
+	    dbpath("created.db"));
+	free(query_fails("rw", sql, NULL, "db_error"));
+	cr_assert_eq(stat(dbpath("created.db"), &sb), -1, "ATTACH created %s",
+	    dbpath("created.db"));
+	free(query_fails(NULL, "select * from o.secret", NULL, "db_error"));
 	finish();
 }

@@ -814,6 +814,16 @@ pg_conn_io(struct pg_conn *c, short what)
 		pg_pool_run(pool);
 		return;
 	}
+	if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+		/*
+		 * Each job is its own transaction: one the job left open (a
+		 * BEGIN, or a failed statement inside one) must not reach the
+		 * next job on this connection. Closing it rolls it back.
+		 */
+		pg_query_drop(q, 0);
+		pg_pool_run(pool);
+		return;
+	}
 	c->query = NULL;
 	q->conn = NULL;
 	TAILQ_REMOVE(&pool->active, c, entry);

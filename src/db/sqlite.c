@@ -125,6 +125,11 @@ sqlite_conn_get(struct sqlite_work *w)
 		return NULL;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
+	/*
+	 * Only the configured file: ATTACH (and VACUUM INTO, which attaches)
+	 * could otherwise read or write any path the daemon can reach.
+	 */
+	sqlite3_limit(c->db, SQLITE_LIMIT_ATTACHED, 0);
 	sqlite3_busy_timeout(c->db, (int)w->busy_ms);
 	c->path = xstrdup(w->path);
 	c->writable = w->writable;
@@ -378,6 +383,13 @@ sqlite_run(struct pool_work *pw)
 	evbuffer_free(evb);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
+	if (!sqlite3_get_autocommit(c->db)) {
+		/*
+		 * Each job is its own transaction: one the job left open
+		 * (a BEGIN) must not reach the next job on this worker.
+		 */
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 }
 
 static void
