@@ -291,7 +291,6 @@ pg_query_end(struct pg_query *q)
 	struct query_job	*qj = q->qj;
 	enum err_code		 code;
 	char			*text = NULL;
-	size_t			 len;
 
 	if (q->code == ERR_NONE && !q->complete)
 		pg_query_fail(q, ERR_DB_ERROR,
@@ -300,14 +299,10 @@ pg_query_end(struct pg_query *q)
 		jsonw_raw(q->out, "],\"changes\":");
 		jsonw_uint(q->out, q->changes);
 		jsonw_raw(q->out, "}");
-		len = evbuffer_get_length(q->out);
-		if (len > qj->max_bytes)
+		if (evbuffer_get_length(q->out) > qj->max_bytes)
 			pg_query_too_large(q);
-		else {
-			text = xmalloc(len + 1);
-			evbuffer_remove(q->out, text, len);
-			text[len] = '\0';
-		}
+		else
+			text = jsonw_take(q->out);
 	}
 	if ((code = q->code) != ERR_NONE) {
 		text = q->error;

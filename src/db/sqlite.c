@@ -365,7 +365,6 @@ sqlite_run(struct pool_work *pw)
 	struct sqlite_conn	*c;
 	struct evbuffer		*evb;
 	sqlite3_stmt		*stmt;
-	size_t			 len;
 
 	if ((c = sqlite_conn_get(w)) == NULL)
 		return;
@@ -374,12 +373,8 @@ sqlite_run(struct pool_work *pw)
 	if ((evb = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
 	if (sqlite_bind(w, c->db, stmt) == 0 &&
-	    sqlite_rows(w, c->db, stmt, evb) == 0) {
-		len = evbuffer_get_length(evb);
-		w->text = xmalloc(len + 1);
-		evbuffer_remove(evb, w->text, len);
-		w->text[len] = '\0';
-	}
+	    sqlite_rows(w, c->db, stmt, evb) == 0)
+		w->text = jsonw_take(evb);
 	evbuffer_free(evb);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);

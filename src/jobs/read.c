@@ -216,10 +216,7 @@ read_value(struct read_work *w, const unsigned char *data, size_t n,
 	jsonw_raw(evb, ",\"size\":");
 	jsonw_uint(evb, size);
 	jsonw_raw(evb, "}");
-	len = evbuffer_get_length(evb);
-	w->text = xmalloc(len + 1);
-	evbuffer_remove(evb, w->text, len);
-	w->text[len] = '\0';
+	w->text = jsonw_take(evb);
 	evbuffer_free(evb);
 }
 
