@@ -151,11 +151,45 @@ remove_dir(const char *dir)
 	(void)rc;
 }
 
-/* Stop the daemon with SIGTERM and assert a clean exit. */
+/*
+ * At most the last max bytes of a file, as a string (caller frees), or
+ * NULL. For failure messages: the log is gone once its dir is removed.
+ */
+static char *
+file_tail(const char *path, size_t max)
+{
+	FILE	*fp;
+	char	*buf;
+	long	 size;
+	size_t	 n;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) > (long)max)
+		fseek(fp, size - (long)max, SEEK_SET);
+	else
+		rewind(fp);
+	if ((buf = malloc(max + 1)) != NULL) {
+		n = fread(buf, 1, max, fp);
+		buf[n] = '\0';
+	}
+	fclose(fp);
+	return buf;
+}
+
+#define LOG_TAIL_BYTES	16384
+
+/*
+ * Stop the daemon with SIGTERM, remove its dir and assert a clean exit.
+ * Everything is cleaned up before the assertion, so a failure leaves no
+ * daemon and no dir behind; the log goes into the failure message. A
+ * second call (or a call for a daemon never started) does nothing.
+ */
 void
 daemon_stop(struct daemon *d)
 {
-	int	status;
+	char	*tail = NULL;
+	int	 status = 0, timed_out = 0, failed = 0;
 
 	if (d->pid > 0) {
 		kill(d->pid, SIGTERM);
@@ -163,13 +197,26 @@ daemon_stop(struct daemon *d)
 		if (status == -1) {
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, &status, 0);
-			d->pid = 0;
-			cr_assert_fail("gatherd did not stop on SIGTERM");
+			timed_out = 1;
 		}
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		    "gatherd exited with status 0x%x, see %s", status, d->log);
+		failed = timed_out || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0;
+		if (failed)
+			tail = file_tail(d->log, LOG_TAIL_BYTES);
 	}
-	remove_dir(d->dir);
+	if (d->dir[0] != '\0')
+		remove_dir(d->dir);
+	d->pid = 0;
+	d->dir[0] = '\0';
+	if (timed_out)
+		cr_assert_fail("gatherd did not stop on SIGTERM; the end of its"
+		    " log (%s):\n%s", d->log, tail != NULL ? tail : "(none)");
+	cr_assert(!failed, "gatherd exited with status 0x%x (%s %d); the end"
+	    " of its log (%s):\n%s", status,
+	    WIFEXITED(status) ? "exit code" : "signal",
+	    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+	    d->log, tail != NULL ? tail : "(none)");
+	free(tail);
 }
 
 /* Connect to a Unix socket; asserts success. */

@@ -13,7 +13,7 @@
 
 struct daemon {
 	pid_t	pid;
-	char	dir[256];	/* private temp dir, removed by daemon_stop */
+	char	dir[256];	/* private temp dir, removed by daemon_stop; "" after */
 	char	sock[320];	/* dir/gatherd.sock */
 	char	conf[320];	/* dir/gatherd.conf */
 	char	log[320];	/* dir/gatherd.log: the daemon's stderr */
@@ -25,7 +25,15 @@ struct daemon {
  * may be NULL). Returns once the socket accepts connections.
  */
 void	 daemon_start(struct daemon *, const char *conf_text, const char *const *args);
-/* SIGTERM the daemon, wait for it, assert it exited 0, remove its dir. */
+/*
+ * SIGTERM the daemon, wait for it, remove its dir, then assert it exited
+ * 0 (the end of its log in the message). Call it at the end of a test's
+ * body: Criterion 2.4.1 prints an assertion that fails in a suite's .fini
+ * but still passes the test. Idempotent: once done it clears dir and pid,
+ * so a later call (a .fini's safety net for a test that failed midway)
+ * does nothing. If the daemon already exited (daemon_wait), it only
+ * removes the dir.
+ */
 void	 daemon_stop(struct daemon *);
 /* Wait for the daemon to exit by itself; returns its wait status. */
 int	 daemon_wait(struct daemon *, int timeout_ms);
