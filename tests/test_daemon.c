@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "jsonpath.h"
 
 /* The seed example of the protocol: two one-second sleeps, gathered. */
 #define SEED \
@@ -90,7 +91,8 @@ suite_fini(void)
 TestSuite(daemon, .init = suite_init, .fini = suite_fini, .timeout = 30);
 
 /*
- * Helpers. They assert instead of returning errors, like the harness's.
+ * Helpers. They assert instead of returning errors, like the harness's
+ * (the JSON ones are in jsonpath.c).
  */
 
 /* Sleep ms milliseconds (usleep need not accept a second or more). */
@@ -119,117 +121,6 @@ fmt(const char *f, ...)
 	va_end(ap);
 	cr_assert_geq(n, 0, "vasprintf");
 	return s;
-}
-
-/*
- * v as compact JSON for failure messages, in one of a few static buffers
- * (so it can appear twice in one message and nothing leaks).
- */
-static const char *
-jtext(const json_t *v)
-{
-	static char	 buf[4][2048];
-	static unsigned	 next;
-	char		*b = buf[next++ % 4], *s;
-
-	if (v == NULL)
-		return "(none)";
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	snprintf(b, sizeof buf[0], "%s", s != NULL ? s : "?");
-	free(s);
-	return b;
-}
-
-/*
- * The value at path in v: object keys separated by dots, array indexes in
- * brackets ("stats.ok", "results[2].error.code"). NULL when absent.
- */
-static json_t *
-jget(json_t *v, const char *path)
-{
-	const char	*p = path;
-	char		 key[64], *end;
-	size_t		 n;
-	unsigned long	 i;
-
-	while (v != NULL && *p != '\0') {
-		if (*p == '[') {
-			i = strtoul(p + 1, &end, 10);
-			if (*end != ']')
-				return NULL;
-			v = json_array_get(v, i);
-			p = end + 1;
-			continue;
-		}
-		if (*p == '.')
-			p++;
-		n = strcspn(p, ".[");
-		if (n >= sizeof key)
-			return NULL;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		v = json_object_get(v, key);
-		p += n;
-	}
-	return v;
-}
-
-/* The integer at path; asserts it is one. */
-static json_int_t
-jint(json_t *v, const char *path)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_integer(x), "%s is not an integer in %s", path,
-	    jtext(v));
-	return json_integer_value(x);
-}
-
-/* The number (integer or real) at path; asserts it is one. */
-static double
-jnum(json_t *v, const char *path)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_number(x), "%s is not a number in %s", path,
-	    jtext(v));
-	return json_number_value(x);
-}
-
-/* Assert the string at path equals want. */
-static void
-jstr_is(json_t *v, const char *path, const char *want)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_string(x), "%s is not a string in %s", path,
-	    jtext(v));
-	cr_assert_str_eq(json_string_value(x), want, "%s in %s", path,
-	    jtext(v));
-}
-
-/* Assert the boolean at path is want. */
-static void
-jbool_is(json_t *v, const char *path, bool want)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_boolean(x), "%s is not a boolean in %s", path,
-	    jtext(v));
-	cr_assert(json_is_true(x) == want, "%s is not %s in %s", path,
-	    want ? "true" : "false", jtext(v));
-}
-
-/* Assert the value at path equals the JSON text want (as JSON values). */
-static void
-jeq(json_t *v, const char *path, const char *want)
-{
-	json_t	*w = json_loads(want, JSON_DECODE_ANY, NULL);
-
-	cr_assert_not_null(w, "bad expected JSON %s", want);
-	cr_assert(json_equal(jget(v, path), w), "%s is %s, want %s in %s",
-	    path, jtext(jget(v, path)), want, jtext(v));
-	json_decref(w);
 }
 
 /* Assert v is an error reply with this id (JSON text) and code. */

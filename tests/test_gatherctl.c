@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "jsonpath.h"
 #include "xmalloc.h"
 
 static struct daemon	d;
@@ -112,24 +113,14 @@ json_lines_free(json_t **v, size_t n)
 		json_decref(v[n]);
 }
 
-/* The string at a path of object keys, or NULL. */
-static const char *
-jstr(const json_t *v, const char *k1, const char *k2)
-{
-	v = json_object_get(v, k1);
-	if (k2 != NULL)
-		v = json_object_get(v, k2);
-	return json_string_value(v);
-}
-
 /* The code of a result's error, or NULL. */
 static const char *
-result_code(const json_t *reply, size_t i)
+result_code(json_t *reply, size_t i)
 {
-	const json_t	*r;
+	json_t	*r;
 
-	r = json_array_get(json_object_get(reply, "results"), i);
-	return jstr(json_object_get(r, "error"), "code", NULL);
+	r = json_array_get(jget(reply, "results"), i);
+	return json_string_value(jget(r, "error.code"));
 }
 
 /* Run a command on a pseudo-terminal; its exit status, output in *out. */
@@ -183,7 +174,7 @@ Test(gatherctl, ping_prints_the_reply_as_json_when_not_a_tty)
 	cr_assert(json_is_true(json_object_get(v[0], "ok")));
 	cr_assert(json_is_true(json_object_get(v[0], "pong")));
 	cr_assert_eq(json_integer_value(json_object_get(v[0], "protocol")), 1);
-	cr_assert_not_null(jstr(v[0], "version", NULL));
+	cr_assert_not_null(jstr(v[0], "version"));
 	json_lines_free(v, 1);
 	free(out);
 	daemon_stop(&d);
@@ -251,8 +242,7 @@ Test(gatherctl, run_gathers_concurrently_and_keeps_job_order)
 	cr_assert_eq(json_array_size(results), 2);
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(results,
 	    0), "value")), 1);
-	cr_assert_str_eq(jstr(json_array_get(results, 1), "value", NULL),
-	    "two");
+	jstr_is(v[0], "results[1].value", "two");
 	json_lines_free(v, 1);
 	free(out);
 	daemon_stop(&d);
@@ -308,7 +298,7 @@ Test(gatherctl, run_options_reach_the_request)
 	    "output: %s", out);
 	cr_assert_lt(now_ms() - t0, 20 + slack_ms(1480));
 	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
-	cr_assert_str_eq(jstr(v[0], "id", NULL), "ff");
+	jstr_is(v[0], "id", "ff");
 	cr_assert_str_eq(result_code(v[0], 0), "cancelled");
 	cr_assert_str_eq(result_code(v[0], 1), "timeout");
 	json_lines_free(v, 1);
@@ -384,10 +374,10 @@ Test(gatherctl, submit_stream_prints_events_before_the_final_reply)
 	    "{\"type\":\"sleep\",\"ms\":10,\"value\":\"fast\"}]}\n"
 	    "EOF"), 0, "output: %s", out);
 	cr_assert_eq(json_lines(out, v, 8), 3, "output: %s", out);
-	cr_assert_str_eq(jstr(v[0], "event", NULL), "result");
+	jstr_is(v[0], "event", "result");
 	cr_assert_eq(json_integer_value(json_object_get(v[0], "index")), 1,
 	    "the fast job streams first: %s", out);
-	cr_assert_str_eq(jstr(v[1], "event", NULL), "result");
+	jstr_is(v[1], "event", "result");
 	cr_assert_eq(json_integer_value(json_object_get(v[1], "index")), 0);
 	cr_assert_null(json_object_get(v[2], "event"));
 	cr_assert_eq(json_integer_value(json_object_get(v[2], "id")), 9);
@@ -407,7 +397,7 @@ Test(gatherctl, submit_of_a_bad_request_prints_the_error_and_exits_1)
 	    "EOF"), 1, "output: %s", out);
 	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
 	cr_assert(json_is_false(json_object_get(v[0], "ok")));
-	cr_assert_str_eq(jstr(v[0], "error", "code"), "bad_request");
+	jstr_is(v[0], "error.code", "bad_request");
 	json_lines_free(v, 1);
 	free(out);
 	daemon_stop(&d);

@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "jsonpath.h"
 
 #ifndef PG_SERVER
 #define PG_SERVER	"tests/pg-server"
@@ -203,130 +204,6 @@ pg_section(const char *name, unsigned pool)
 	    ci, pool);
 	free(ci);
 	return s;
-}
-
-/*
- * JSON helpers, as in test_daemon.c. They assert instead of returning
- * errors, like the harness's.
- */
-
-/* v as compact JSON for failure messages, in one of a few static buffers. */
-static const char *
-jtext(const json_t *v)
-{
-	static char	 buf[4][4096];
-	static unsigned	 next;
-	char		*b = buf[next++ % 4], *s;
-
-	if (v == NULL)
-		return "(none)";
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	snprintf(b, sizeof buf[0], "%s", s != NULL ? s : "?");
-	free(s);
-	return b;
-}
-
-/* The value at path in v ("stats.ok", "results[2].error.code"), or NULL. */
-static json_t *
-jget(json_t *v, const char *path)
-{
-	const char	*p = path;
-	char		 key[64], *end;
-	size_t		 n;
-	unsigned long	 i;
-
-	while (v != NULL && *p != '\0') {
-		if (*p == '[') {
-			i = strtoul(p + 1, &end, 10);
-			if (*end != ']')
-				return NULL;
-			v = json_array_get(v, i);
-			p = end + 1;
-			continue;
-		}
-		if (*p == '.')
-			p++;
-		n = strcspn(p, ".[");
-		if (n >= sizeof key)
-			return NULL;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		v = json_object_get(v, key);
-		p += n;
-	}
-	return v;
-}
-
-/* The integer at path; asserts it is one. */
-static json_int_t
-jint(json_t *v, const char *path)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_integer(x), "%s is not an integer in %s", path,
-	    jtext(v));
-	return json_integer_value(x);
-}
-
-/* The number at path; asserts it is one. */
-static double
-jnum(json_t *v, const char *path)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_number(x), "%s is not a number in %s", path,
-	    jtext(v));
-	return json_number_value(x);
-}
-
-/* The string at path; asserts it is one. */
-static const char *
-jstr(json_t *v, const char *path)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_string(x), "%s is not a string in %s", path,
-	    jtext(v));
-	return json_string_value(x);
-}
-
-/* Assert the string at path equals want. */
-static void
-jstr_is(json_t *v, const char *path, const char *want)
-{
-	cr_assert_str_eq(jstr(v, path), want, "%s in %s", path, jtext(v));
-}
-
-/* Assert the string at path contains want. */
-static void
-jstr_has(json_t *v, const char *path, const char *want)
-{
-	cr_assert_not_null(strstr(jstr(v, path), want), "%s lacks \"%s\" in"
-	    " %s", path, want, jtext(v));
-}
-
-/* Assert the boolean at path is want. */
-static void
-jbool_is(json_t *v, const char *path, bool want)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_boolean(x), "%s is not a boolean in %s", path,
-	    jtext(v));
-	cr_assert(json_is_true(x) == want, "%s is not %s in %s", path,
-	    want ? "true" : "false", jtext(v));
-}
-
-/* Assert the value at path equals the JSON text want (as JSON values). */
-static void
-jeq(json_t *v, const char *path, const char *want)
-{
-	json_t	*w = json_loads(want, JSON_DECODE_ANY, NULL);
-
-	cr_assert_not_null(w, "bad expected JSON %s", want);
-	cr_assert(json_equal(jget(v, path), w), "%s is %s, want %s in %s",
-	    path, jtext(jget(v, path)), want, jtext(v));
-	json_decref(w);
 }
 
 /*
@@ -501,57 +378,6 @@ await_value(const char *db, const char *sql, const char *want, int ms)
 	    jtext(r));
 	json_decref(r);
 	json_decref(w);
-}
-
-/* Base64 decoding, independent of the daemon's. -1 if not canonical. */
-static ssize_t
-b64_decode(const char *s, unsigned char *out, size_t cap)
-{
-	static const char	 alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t			 len = strlen(s), i, n = 0;
-	unsigned		 acc, k, pad;
-	const char		*c;
-
-	if (len % 4 != 0)
-		return -1;
-	for (i = 0; i < len; i += 4) {
-		acc = 0;
-		pad = 0;
-		for (k = 0; k < 4; k++) {
-			if (s[i + k] == '=' && i + 4 == len && k >= 2) {
-				pad++;
-				acc <<= 6;
-				continue;
-			}
-			if (pad > 0 || (c = strchr(alphabet, s[i + k])) == NULL)
-				return -1;
-			acc = acc << 6 | (unsigned)(c - alphabet);
-		}
-		if (n + 3 - pad > cap)
-			return -1;
-		out[n++] = (unsigned char)(acc >> 16);
-		if (pad < 2)
-			out[n++] = (unsigned char)(acc >> 8);
-		if (pad < 1)
-			out[n++] = (unsigned char)acc;
-	}
-	return (ssize_t)n;
-}
-
-/* Assert the string at path is base64 for exactly the len bytes want. */
-static void
-jb64_is(json_t *v, const char *path, const void *want, size_t len)
-{
-	unsigned char	buf[4096];
-	ssize_t		n;
-
-	n = b64_decode(jstr(v, path), buf, sizeof buf);
-	cr_assert_geq(n, 0, "%s is not base64 in %s", path, jtext(v));
-	cr_assert_eq((size_t)n, len, "%s decodes to %zd bytes, want %zu in"
-	    " %s", path, n, len, jtext(v));
-	cr_assert_eq(memcmp(buf, want, len), 0, "%s decodes to other bytes"
-	    " in %s", path, jtext(v));
 }
 
 /*

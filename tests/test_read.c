@@ -48,6 +48,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "jsonpath.h"
 
 /* How long a reply that should come "at once" may take, generously. */
 #define PROMPT_MS	1000
@@ -133,8 +134,8 @@ cpu_lock(int how)
 }
 
 /*
- * JSON helpers, as in test_daemon.c. They assert instead of returning
- * errors, like the harness's.
+ * Helpers. They assert instead of returning errors, like the harness's
+ * (the JSON ones are in jsonpath.c).
  */
 
 /* A formatted string; caller frees. */
@@ -153,94 +154,6 @@ fmt(const char *f, ...)
 	va_end(ap);
 	cr_assert_geq(n, 0, "vasprintf");
 	return s;
-}
-
-/* v as compact JSON for failure messages, in one of a few static buffers. */
-static const char *
-jtext(const json_t *v)
-{
-	static char	 buf[4][2048];
-	static unsigned	 next;
-	char		*b = buf[next++ % 4], *s;
-
-	if (v == NULL)
-		return "(none)";
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	snprintf(b, sizeof buf[0], "%s", s != NULL ? s : "?");
-	free(s);
-	return b;
-}
-
-/* The value at path in v ("stats.ok", "results[2].error.code"), or NULL. */
-static json_t *
-jget(json_t *v, const char *path)
-{
-	const char	*p = path;
-	char		 key[64], *end;
-	size_t		 n;
-	unsigned long	 i;
-
-	while (v != NULL && *p != '\0') {
-		if (*p == '[') {
-			i = strtoul(p + 1, &end, 10);
-			if (*end != ']')
-				return NULL;
-			v = json_array_get(v, i);
-			p = end + 1;
-			continue;
-		}
-		if (*p == '.')
-			p++;
-		n = strcspn(p, ".[");
-		if (n >= sizeof key)
-			return NULL;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		v = json_object_get(v, key);
-		p += n;
-	}
-	return v;
-}
-
-/* The integer at path; asserts it is one. */
-static json_int_t
-jint(json_t *v, const char *path)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_integer(x), "%s is not an integer in %s", path,
-	    jtext(v));
-	return json_integer_value(x);
-}
-
-/* The string at path; asserts it is one. */
-static const char *
-jstr(json_t *v, const char *path)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_string(x), "%s is not a string in %s", path,
-	    jtext(v));
-	return json_string_value(x);
-}
-
-/* Assert the string at path equals want. */
-static void
-jstr_is(json_t *v, const char *path, const char *want)
-{
-	cr_assert_str_eq(jstr(v, path), want, "%s in %s", path, jtext(v));
-}
-
-/* Assert the boolean at path is want. */
-static void
-jbool_is(json_t *v, const char *path, bool want)
-{
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_boolean(x), "%s is not a boolean in %s", path,
-	    jtext(v));
-	cr_assert(json_is_true(x) == want, "%s is not %s in %s", path,
-	    want ? "true" : "false", jtext(v));
 }
 
 /* Assert obj has exactly the keys listed (NULL-terminated), no other. */
