@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -75,6 +76,7 @@ main(int argc, char **argv)
 	int		 ch, check = 0;
 	enum log_level	 level = LOG_LEVEL_INFO;
 
+	log_init();
 	while ((ch = getopt_long(argc, argv, "c:s:t:l:Vh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -149,8 +151,11 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
+	notify_init(server_base);
+	notify_ready();
 	server_run();
 	log_info("stopped");
+	notify_free();
 	server_free();
 	config_free(&cfg);
 	libevent_global_shutdown();

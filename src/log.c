@@ -1,6 +1,11 @@
 /*
  * Log lines to stderr. log_warn and fatal append strerror(errno); the x
  * variants do not. fatal exits non-zero.
+ *
+ * When systemd connected stderr to the journal (JOURNAL_STREAM names the
+ * device and inode of fd 2), a line is "<N>message" with N its syslog
+ * priority, which journald strips and records; the unit already names the
+ * program. Otherwise it is "gatherd: level: message".
  */
 
 #include <errno.h>
@@ -9,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
 static enum log_level log_level = LOG_LEVEL_INFO;
+static int log_journal;		/* stderr is the journal's stream */
 
 static const struct {
 	const char	*name;
@@ -23,6 +30,28 @@ static const struct {
 	{ "info", LOG_LEVEL_INFO },
 	{ "debug", LOG_LEVEL_DEBUG },
 };
+
+/*
+ * Find out whether stderr is the journal: JOURNAL_STREAM is "dev:ino" of
+ * the stream systemd connected, and fd 2 must still be that stream (a
+ * shell may have redirected it since). Call once, first thing in main.
+ */
+void
+log_init(void)
+{
+	const char		*env = getenv("JOURNAL_STREAM");
+	struct stat		 sb;
+	unsigned long long	 dev, ino;
+	int			 n = 0;
+
+	log_journal = 0;
+	if (env == NULL || sscanf(env, "%llu:%llu%n", &dev, &ino, &n) != 2 ||
+	    env[n] != '\0')
+		return;
+	if (fstat(2, &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino)
+		log_journal = 1;
+}
 
 /* Set the most verbose level that is written. */
 void
@@ -67,7 +96,12 @@ log_vwrite(enum log_level level, int errnum, const char *fmt, va_list ap)
 	if (level > log_level)
 		return;
 	vsnprintf(line, sizeof line, fmt, ap);
-	if (errnum != 0)
+	if (log_journal && errnum != 0)
+		fprintf(stderr, "<%d>%s: %s\n", (int)level, line,
+		    strerror(errnum));
+	else if (log_journal)
+		fprintf(stderr, "<%d>%s\n", (int)level, line);
+	else if (errnum != 0)
 		fprintf(stderr, "gatherd: %s: %s: %s\n", log_level_name(level),
 		    line, strerror(errnum));
 	else

@@ -1,6 +1,7 @@
 /*
- * Logging to stderr, one line per event. Levels follow syslog priorities so
- * that the journal can read them (prefixes come with the systemd issue).
+ * Logging to stderr, one line per event. Levels follow syslog priorities:
+ * when stderr is the journal, each line carries its priority as a "<N>"
+ * prefix instead of the "gatherd: level:" one.
  */
 #ifndef GATHERD_LOG_H
 #define GATHERD_LOG_H
@@ -12,6 +13,7 @@ enum log_level {
 	LOG_LEVEL_DEBUG = 7,
 };
 
+void	 log_init(void);
 void	 log_set_level(enum log_level);
 int	 log_level_parse(const char *, enum log_level *);
 const char *log_level_name(enum log_level);

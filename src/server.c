@@ -8,10 +8,15 @@
  * no batch is left, reading stops, every connection is closed as soon as
  * its output is flushed (or after a short grace for clients that do not
  * read), and the loop ends. A second signal cancels at once.
+ *
+ * Under systemd socket activation (LISTEN_FDS) the listening socket is
+ * systemd's: it is served as passed, and its file is never removed.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +27,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <systemd/sd-daemon.h>
 
 #include "batch.h"
 #include "clock.h"
@@ -29,6 +35,7 @@
 #include "conn.h"
 #include "db.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "proto.h"
 #include "roots.h"
@@ -45,7 +52,7 @@ int			 server_draining;
 int			 server_stopping;
 
 static struct evconnlistener	*server_listener;
-static char			*server_path;	/* socket we created */
+static char			*server_path;	/* socket we created, or NULL */
 static ino_t			 server_ino;
 static struct conns		 server_conns = TAILQ_HEAD_INITIALIZER(server_conns);
 static struct conns		 server_dead = TAILQ_HEAD_INITIALIZER(server_dead);
@@ -120,6 +127,67 @@ server_bind(const char *path, mode_t mode, char **cause)
 fail:
 	close(fd);
 	return -1;
+}
+
+/*
+ * The socket systemd passed (LISTEN_FDS), if any: 0 and *fd = -1 when
+ * none was passed, 0 and *fd set when one listening Unix stream socket
+ * was, -1 with *cause for anything else.
+ */
+static int
+server_activated(int *fd, char **cause)
+{
+	int	n, rc, flags;
+
+	*fd = -1;
+	if ((n = sd_listen_fds(1)) < 0) {
+		*cause = xasprintf("socket activation: %s", strerror(-n));
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (n > 1) {
+		*cause = xasprintf("socket activation: systemd passed %d"
+		    " sockets, gatherd serves exactly one", n);
+		return -1;
+	}
+	rc = sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0);
+	if (rc < 0) {
+		*cause = xasprintf("socket activation: fd %d: %s",
+		    SD_LISTEN_FDS_START, strerror(-rc));
+		return -1;
+	}
+	if (rc == 0) {
+		*cause = xasprintf("socket activation: fd %d is not a"
+		    " listening Unix stream socket (ListenStream= with a"
+		    " path is expected)", SD_LISTEN_FDS_START);
+		return -1;
+	}
+	if ((flags = fcntl(SD_LISTEN_FDS_START, F_GETFL)) == -1 ||
+	    fcntl(SD_LISTEN_FDS_START, F_SETFL, flags | O_NONBLOCK) == -1) {
+		*cause = xasprintf("socket activation: fd %d: %s",
+		    SD_LISTEN_FDS_START, strerror(errno));
+		return -1;
+	}
+	*fd = SD_LISTEN_FDS_START;
+	return 0;
+}
+
+/* Say which socket systemd passed. */
+static void
+server_log_activated(int fd)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len = sizeof sun;
+
+	memset(&sun, 0, sizeof sun);
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == 0 &&
+	    len > offsetof(struct sockaddr_un, sun_path) &&
+	    sun.sun_path[0] != '\0')
+		log_info("listening on %.*s (passed by systemd)",
+		    (int)sizeof sun.sun_path, sun.sun_path);
+	else
+		log_info("listening on the socket passed by systemd");
 }
 
 static void
@@ -243,6 +311,7 @@ server_signal(evutil_socket_t sig, short events, void *arg)
 		return;
 	}
 	server_draining = 1;
+	notify_stopping();
 	log_info("signal %d: shutting down, %llu batches in flight", (int)sig,
 	    (unsigned long long)status.batches_in_flight);
 	server_unlisten();
@@ -389,7 +458,7 @@ int
 server_init(struct config *cfg, const char *path, char **cause)
 {
 	struct event_config	*ecfg;
-	int			 fd;
+	int			 fd, activated = 0;
 
 	server_cfg = cfg;
 	/*
@@ -415,26 +484,24 @@ server_init(struct config *cfg, const char *path, char **cause)
 		fatalx("%s: evsignal_new failed", __func__);
 	evsignal_add(server_sigint, NULL);
 	evsignal_add(server_sigterm, NULL);
-	if ((fd = server_bind(path, cfg->socket_mode, cause)) == -1)
+	if (server_activated(&fd, cause) == -1)
 		return -1;
-	if (pool_init(server_base, cfg->threads, cause) == -1) {
-		close(fd);
-		unlink(path);
-		return -1;
+	activated = fd != -1;
+	if (!activated) {
+		if ((fd = server_bind(path, cfg->socket_mode, cause)) == -1)
+			return -1;
+		server_path = xstrdup(path);
 	}
+	if (pool_init(server_base, cfg->threads, cause) == -1)
+		goto fail;
 	roots_open(cfg);
-	if (postgres_init(server_base, cfg, cause) == -1) {
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	server_path = xstrdup(path);
+	if (postgres_init(server_base, cfg, cause) == -1)
+		goto fail;
 	server_listener = evconnlistener_new(server_base, server_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (server_listener == NULL) {
-		close(fd);
 		*cause = xasprintf("cannot listen on %s", path);
-		return -1;
+		goto fail;
 	}
 	evconnlistener_set_error_cb(server_listener, server_accept_error);
 	server_drain_timer = server_timer(server_drain_timeout);
@@ -444,8 +511,15 @@ server_init(struct config *cfg, const char *path, char **cause)
 	if (server_reaper == NULL)
 		fatalx("%s: event_new failed", __func__);
 	status_init();
-	log_info("listening on %s", path);
+	if (activated)
+		server_log_activated(fd);
+	else
+		log_info("listening on %s", path);
 	return 0;
+fail:
+	/* server_free's server_unlisten removes the file if it is ours. */
+	close(fd);
+	return -1;
 }
 
 /* Run the loop until shutdown completes. */

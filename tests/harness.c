@@ -62,6 +62,15 @@ try_connect(const char *sock)
 void
 daemon_start(struct daemon *d, const char *conf_text, const char *const *args)
 {
+	daemon_start_opts(d, conf_text, args, NULL);
+}
+
+/* Start gatherd with options; see harness.h. */
+void
+daemon_start_opts(struct daemon *d, const char *conf_text,
+    const char *const *args, const struct daemon_opts *opts)
+{
+	const char *const	*prefix = opts != NULL ? opts->prefix : NULL;
 	const char	*argv[64];
 	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
 	char		*wrap = NULL, *tok, *save;
@@ -81,9 +90,11 @@ daemon_start(struct daemon *d, const char *conf_text, const char *const *args)
 		fputs(conf_text, fp);
 	fclose(fp);
 
+	for (; prefix != NULL && *prefix != NULL && argc < 16; prefix++)
+		argv[argc++] = strcmp(*prefix, "{sock}") == 0 ? d->sock : *prefix;
 	if (wrapper != NULL && *wrapper != '\0') {
 		wrap = strdup(wrapper);
-		for (tok = strtok_r(wrap, " ", &save); tok != NULL && argc < 32;
+		for (tok = strtok_r(wrap, " ", &save); tok != NULL && argc < 40;
 		    tok = strtok_r(NULL, " ", &save))
 			argv[argc++] = tok;
 	}
@@ -102,10 +113,14 @@ daemon_start(struct daemon *d, const char *conf_text, const char *const *args)
 			dup2(logfd, 2);
 			close(logfd);
 		}
+		if (opts != NULL && opts->child != NULL)
+			opts->child(d);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	free(wrap);
+	if (opts != NULL && opts->no_wait)
+		return;
 
 	deadline = now_ms() + (wrapper != NULL ? 30000 : 5000);
 	while (now_ms() < deadline) {

@@ -35,6 +35,25 @@ void	 daemon_start(struct daemon *, const char *conf_text, const char *const *ar
  * removes the dir.
  */
 void	 daemon_stop(struct daemon *);
+/*
+ * How daemon_start_opts differs from daemon_start. prefix: a command the
+ * daemon is started through (NULL-terminated, e.g. systemd-socket-activate
+ * -l {sock}), placed before GATHERD_TEST_WRAPPER and gatherd; it must exec
+ * the rest in the same process; an argument "{sock}" stands for d->sock.
+ * child: called in the forked child after stderr goes to the log and
+ * before exec, to set up its environment (its pid is the daemon's, fd 2
+ * is the log). no_wait: return as soon as the process is started, without
+ * waiting for the socket.
+ */
+struct daemon_opts {
+	const char *const	*prefix;
+	void			(*child)(const struct daemon *);
+	int			 no_wait;
+};
+
+/* daemon_start with options (opts may be NULL: plain daemon_start). */
+void	 daemon_start_opts(struct daemon *, const char *conf_text,
+	    const char *const *args, const struct daemon_opts *);
 /* Wait for the daemon to exit by itself; returns its wait status. */
 int	 daemon_wait(struct daemon *, int timeout_ms);
 

@@ -1611,7 +1611,9 @@ Test(read, cancellation_leaves_nothing_behind)
 Test(read, sigterm_with_reads_on_workers_drains_and_exits_0)
 {
 	struct client	 c, gone;
-	json_t		*r;
+	json_t		*r, *st;
+	json_int_t	 batches = 0, done = 0;
+	double		 deadline;
 	char		*line;
 	size_t		 stopped;
 	int		 status;
@@ -1632,7 +1634,22 @@ Test(read, sigterm_with_reads_on_workers_drains_and_exits_0)
 	cl_send(&gone, line);
 	cl_close(&gone);
 	cl_send(&c, line);
-	usleep(5000);
+	/*
+	 * SIGTERM only once the daemon has read c's batch: a request still
+	 * unread when the drain starts is not in flight, and the point here
+	 * is the batch on the workers.
+	 */
+	deadline = now_ms() + reply_ms();
+	for (;;) {
+		st = status_of(&d);
+		batches = jint(st, "batches.in_flight");
+		done = jint(st, "batches.done");
+		json_decref(st);
+		if ((batches == 1 && done == 1) || now_ms() > deadline)
+			break;
+		usleep(1000);
+	}
+	cr_assert(batches == 1 && done == 1, "c's batch never started");
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	r = cl_json(&c, reply_ms());
 	jbool_is(r, "ok", true);

@@ -1,0 +1,474 @@
+/*
+ * gatherd under systemd, without a running systemd: real daemons started
+ * the way a unit starts them. Socket activation goes through
+ * systemd-socket-activate (from the systemd package; the tests that need
+ * it are skipped, loudly, without it). The notification protocol is read
+ * from a datagram socket the test binds and names in NOTIFY_SOCKET, and
+ * the journal's stream is stood in for by a log file named in
+ * JOURNAL_STREAM.
+ *
+ * Criterion runs each test in its own process; each stops its daemon at
+ * the end of its body, and the suite's teardown is a safety net.
+ */
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "harness.h"
+#include "jsonpath.h"
+
+static struct daemon	d;		/* this test's daemon */
+static char		notify_dir[64];	/* holds the notification socket */
+static char		notify_path[128];
+
+static int
+slack_ms(double ms)
+{
+	return (int)(ms * harness_slack());
+}
+
+static void
+suite_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+suite_fini(void)
+{
+	char	cmd[128];
+
+	daemon_stop(&d);
+	if (notify_dir[0] != '\0') {
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", notify_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", notify_dir);
+		notify_dir[0] = '\0';
+	}
+}
+
+TestSuite(systemd, .init = suite_init, .fini = suite_fini, .timeout = 60);
+
+/* Skip the test, saying why, without systemd-socket-activate. */
+static void
+need_socket_activate(void)
+{
+	if (run_command("command -v systemd-socket-activate", NULL) != 0) {
+		fprintf(stderr, "SKIPPED: systemd-socket-activate is not"
+		    " installed (package systemd)\n");
+		cr_skip_test("systemd-socket-activate is not installed"
+		    " (package systemd)");
+	}
+}
+
+/* The daemon's log (its stderr) as a string; caller frees. */
+static char *
+read_log(const struct daemon *dd)
+{
+	FILE	*fp;
+	char	*buf;
+	long	 size;
+	size_t	 n;
+
+	cr_assert_not_null(fp = fopen(dd->log, "r"), "%s: %s", dd->log,
+	    strerror(errno));
+	fseek(fp, 0, SEEK_END);
+	size = ftell(fp);
+	rewind(fp);
+	cr_assert_not_null(buf = malloc((size_t)size + 1));
+	n = fread(buf, 1, (size_t)size, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* SIGTERM the daemon and assert that it exits 0 by itself. */
+static void
+term_and_wait(struct daemon *dd)
+{
+	char	*log;
+	int	 status;
+
+	cr_assert_eq(kill(dd->pid, SIGTERM), 0);
+	status = daemon_wait(dd, slack_ms(10000));
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log = read_log(dd);
+		cr_assert_fail("gatherd did not exit 0 on SIGTERM (status"
+		    " 0x%x); its log:\n%s", status, log);
+	}
+}
+
+/* Wait for the daemon to exit by itself; its exit code. */
+static int
+exit_code(struct daemon *dd)
+{
+	int	status = daemon_wait(dd, slack_ms(10000));
+
+	cr_assert_neq(status, -1, "gatherd did not exit");
+	cr_assert(WIFEXITED(status), "gatherd died by signal %d",
+	    WTERMSIG(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Started by socket activation, gatherd serves the passed socket and
+ * leaves its file alone at shutdown: the socket is systemd's.
+ */
+Test(systemd, socket_activation_serves_the_passed_socket)
+{
+	static const char *const	 prefix[] = { "systemd-socket-activate",
+	    "-l", "{sock}", NULL };
+	struct daemon_opts		 opts = { .prefix = prefix };
+	struct stat			 sb;
+	json_t				*r;
+	char				*log;
+
+	need_socket_activate();
+	daemon_start_opts(&d, NULL, NULL, &opts);
+	r = daemon_request(&d, "{\"op\":\"ping\",\"id\":1}");
+	jbool_is(r, "ok", true);
+	jbool_is(r, "pong", true);
+	json_decref(r);
+
+	term_and_wait(&d);
+	cr_assert_eq(lstat(d.sock, &sb), 0, "the socket file is gone: %s",
+	    strerror(errno));
+	cr_assert(S_ISSOCK(sb.st_mode));
+	log = read_log(&d);
+	cr_assert(strstr(log, "(passed by systemd)") != NULL, "%s", log);
+	free(log);
+	daemon_stop(&d);
+}
+
+/* A Unix socket address for path. */
+static void
+sun_set(struct sockaddr_un *sun, const char *path)
+{
+	size_t	len = strlen(path);
+
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	cr_assert_lt(len, sizeof sun->sun_path, "path too long: %s", path);
+	memcpy(sun->sun_path, path, len + 1);
+}
+
+/* Connect to a Unix stream socket, or -1 (not listening yet). */
+static int
+try_connect(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	sun_set(&sun, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Socket activation with two sockets is a clear start-up error. */
+Test(systemd, socket_activation_with_two_sockets_fails)
+{
+	char				 abstract[64];
+	const char			*prefix[] = { "systemd-socket-activate",
+	    "-l", "{sock}", "-l", abstract, NULL };
+	struct daemon_opts		 opts = { .prefix = prefix, .no_wait = 1 };
+	char				*log;
+	int				 fd = -1;
+	double				 deadline;
+
+	need_socket_activate();
+	snprintf(abstract, sizeof abstract, "@gatherd-test-%ld",
+	    (long)getpid());
+	daemon_start_opts(&d, NULL, NULL, &opts);
+	/* systemd-socket-activate execs gatherd at the first connection. */
+	deadline = now_ms() + slack_ms(5000);
+	while (fd == -1 && now_ms() < deadline) {
+		if ((fd = try_connect(d.sock)) == -1)
+			usleep(5000);
+	}
+	cr_assert_neq(fd, -1, "systemd-socket-activate did not listen");
+	cr_assert_eq(exit_code(&d), 1);
+	close(fd);
+	log = read_log(&d);
+	cr_assert(strstr(log, "gatherd: error: socket activation: systemd"
+	    " passed 2 sockets") != NULL, "%s", log);
+	free(log);
+	daemon_stop(&d);
+}
+
+/* Socket activation with a datagram socket is a clear start-up error. */
+Test(systemd, socket_activation_with_a_datagram_socket_fails)
+{
+	static const char *const	 prefix[] = { "systemd-socket-activate",
+	    "-d", "-l", "{sock}", NULL };
+	struct daemon_opts		 opts = { .prefix = prefix, .no_wait = 1 };
+	struct sockaddr_un		 sun;
+	char				*log;
+	int				 fd, sent = 0;
+	double				 deadline;
+
+	need_socket_activate();
+	daemon_start_opts(&d, NULL, NULL, &opts);
+	sun_set(&sun, d.sock);
+	cr_assert_neq(fd = socket(AF_UNIX, SOCK_DGRAM, 0), -1);
+	deadline = now_ms() + slack_ms(5000);
+	while (!sent && now_ms() < deadline) {
+		if (sendto(fd, "x", 1, 0, (struct sockaddr *)&sun,
+		    sizeof sun) == 1)
+			sent = 1;
+		else
+			usleep(5000);
+	}
+	cr_assert(sent, "systemd-socket-activate did not listen");
+	cr_assert_eq(exit_code(&d), 1);
+	close(fd);
+	log = read_log(&d);
+	cr_assert(strstr(log, "is not a listening Unix stream socket") != NULL,
+	    "%s", log);
+	free(log);
+	daemon_stop(&d);
+}
+
+/* In the daemon's child: systemd's notification environment. */
+static void
+child_notify_env(const struct daemon *dd)
+{
+	char	pid[32];
+
+	(void)dd;
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	setenv("NOTIFY_SOCKET", notify_path, 1);
+	setenv("WATCHDOG_USEC", "200000", 1);
+	setenv("WATCHDOG_PID", pid, 1);
+}
+
+/* Bind the datagram socket systemd would listen on. */
+static int
+notify_bind(void)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	snprintf(notify_dir, sizeof notify_dir, "/tmp/gatherd-notify.XXXXXX");
+	cr_assert_not_null(mkdtemp(notify_dir));
+	snprintf(notify_path, sizeof notify_path, "%s/notify", notify_dir);
+	sun_set(&sun, notify_path);
+	cr_assert_neq(fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0,
+	    "bind %s: %s", notify_path, strerror(errno));
+	return fd;
+}
+
+/* One notification, NUL-terminated in buf, or false on timeout. */
+static bool
+notify_recv(int fd, char *buf, size_t len, int timeout_ms)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	ssize_t		n;
+
+	if (timeout_ms < 0 || poll(&pfd, 1, timeout_ms) <= 0)
+		return false;
+	n = recv(fd, buf, len - 1, 0);
+	cr_assert_gt(n, 0, "recv: %s", strerror(errno));
+	buf[n] = '\0';
+	return true;
+}
+
+/* Does the notification hold the assignment line (e.g. "READY=1")? */
+static bool
+has_line(const char *msg, const char *line)
+{
+	size_t		 len = strlen(line);
+	const char	*p = msg;
+
+	while ((p = strstr(p, line)) != NULL) {
+		if ((p == msg || p[-1] == '\n') &&
+		    (p[len] == '\0' || p[len] == '\n'))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/*
+ * The notification protocol: READY=1 once the socket accepts, STATUS=
+ * lines that follow the load, WATCHDOG=1 at half of WATCHDOG_USEC from
+ * the loop, STOPPING=1 on SIGTERM, and a clean exit.
+ */
+Test(systemd, notify_ready_status_watchdog_stopping)
+{
+	struct daemon_opts	 opts = { .child = child_notify_env,
+	    .no_wait = 1 };
+	char			 msg[4096];
+	json_t			*r;
+	double			 deadline, start;
+	int			 nfd, fd, watchdogs = 0;
+	bool			 ready = false, status1 = false;
+	bool			 stopping = false;
+
+	nfd = notify_bind();
+	daemon_start_opts(&d, NULL, NULL, &opts);
+
+	deadline = now_ms() + slack_ms(5000);
+	while (!ready && notify_recv(nfd, msg, sizeof msg,
+	    (int)(deadline - now_ms())))
+		ready = has_line(msg, "READY=1");
+	cr_assert(ready, "no READY=1 from gatherd");
+	/* Ready means ready: the socket accepts now. */
+	fd = client_connect(d.sock);
+	cr_assert(strstr(msg, "STATUS=0 connections, 0 batches and 0 jobs"
+	    " in flight") != NULL, "READY=1 came without a status: %s", msg);
+
+	/* For one second: the watchdog every 100 ms, the status changes. */
+	start = now_ms();
+	while (notify_recv(nfd, msg, sizeof msg,
+	    (int)(start + 1000 - now_ms()))) {
+		if (has_line(msg, "WATCHDOG=1"))
+			watchdogs++;
+		if (strstr(msg, "STATUS=1 connection, 0 batches") != NULL)
+			status1 = true;
+	}
+	/* About 10: 7 tells half the interval from the whole one (5). */
+	cr_assert_geq(watchdogs, 7, "%d WATCHDOG=1 in one second", watchdogs);
+	cr_assert_leq(watchdogs, 20, "%d WATCHDOG=1 in one second", watchdogs);
+	deadline = now_ms() + slack_ms(2000);
+	while (!status1 && notify_recv(nfd, msg, sizeof msg,
+	    (int)(deadline - now_ms())))
+		status1 = strstr(msg, "STATUS=1 connection, 0 batches") != NULL;
+	cr_assert(status1, "no STATUS= for the open connection");
+
+	r = daemon_request(&d, "{\"op\":\"ping\"}");
+	jbool_is(r, "pong", true);
+	json_decref(r);
+	close(fd);
+
+	cr_assert_eq(kill(d.pid, SIGTERM), 0);
+	deadline = now_ms() + slack_ms(5000);
+	while (!stopping && notify_recv(nfd, msg, sizeof msg,
+	    (int)(deadline - now_ms())))
+		stopping = has_line(msg, "STOPPING=1");
+	cr_assert(stopping, "no STOPPING=1 on SIGTERM");
+	cr_assert_eq(exit_code(&d), 0);
+	close(nfd);
+	daemon_stop(&d);
+}
+
+/* Without NOTIFY_SOCKET nothing changes (the other suites check that too). */
+
+/* In the daemon's child: stderr is "the journal" (JOURNAL_STREAM). */
+static void
+child_journal_env(const struct daemon *dd)
+{
+	struct stat	sb;
+	char		buf[64];
+
+	(void)dd;
+	if (fstat(2, &sb) == 0) {
+		snprintf(buf, sizeof buf, "%llu:%llu",
+		    (unsigned long long)sb.st_dev,
+		    (unsigned long long)sb.st_ino);
+		setenv("JOURNAL_STREAM", buf, 1);
+	}
+}
+
+/* In the daemon's child: JOURNAL_STREAM names some other stream. */
+static void
+child_other_stream_env(const struct daemon *dd)
+{
+	(void)dd;
+	setenv("JOURNAL_STREAM", "1:1", 1);
+}
+
+/* Start, connect once, stop; the log. */
+static char *
+run_and_log(void (*child)(const struct daemon *))
+{
+	static const char *const	 args[] = { "-l", "debug", NULL };
+	struct daemon_opts		 opts = { .child = child };
+	char				*log;
+
+	daemon_start_opts(&d, NULL, args, &opts);
+	close(client_connect(d.sock));
+	term_and_wait(&d);
+	log = read_log(&d);
+	daemon_stop(&d);
+	return log;
+}
+
+/* Does every line of log start with prefix? */
+static bool
+every_line_starts(const char *log, const char *prefix)
+{
+	const char	*p;
+
+	for (p = log; *p != '\0'; p = strchr(p, '\n') + 1) {
+		if (strncmp(p, prefix, strlen(prefix)) != 0 ||
+		    strchr(p, '\n') == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Does a line of log start with prefix? */
+static bool
+some_line_starts(const char *log, const char *prefix)
+{
+	const char	*p;
+
+	for (p = log; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (strncmp(p, prefix, strlen(prefix)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* When stderr is the journal, each line carries its syslog priority. */
+Test(systemd, journal_lines_carry_priorities)
+{
+	char	*log = run_and_log(child_journal_env);
+
+	cr_assert(some_line_starts(log, "<6>listening on "), "%s", log);
+	cr_assert(some_line_starts(log, "<7>connection 1: pid "), "%s", log);
+	cr_assert(some_line_starts(log, "<6>stopped"), "%s", log);
+	cr_assert(every_line_starts(log, "<"), "%s", log);
+	cr_assert(strstr(log, "gatherd:") == NULL, "%s", log);
+	free(log);
+}
+
+/* Otherwise lines are as on a terminal, JOURNAL_STREAM or not. */
+Test(systemd, plain_lines_without_the_journal)
+{
+	char	*log = run_and_log(NULL);
+
+	cr_assert(some_line_starts(log, "gatherd: info: listening on "),
+	    "%s", log);
+	cr_assert(some_line_starts(log, "gatherd: debug: connection 1: pid "),
+	    "%s", log);
+	cr_assert(every_line_starts(log, "gatherd: "), "%s", log);
+	free(log);
+
+	log = run_and_log(child_other_stream_env);
+	cr_assert(every_line_starts(log, "gatherd: "), "%s", log);
+	cr_assert(some_line_starts(log, "gatherd: info: listening on "),
+	    "%s", log);
+	free(log);
+}
