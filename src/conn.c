@@ -369,6 +369,32 @@ conn_drain_check(struct conn *c)
 		conn_close(c);
 }
 
+/*
+ * The server is stopping: take what the client has already sent, without
+ * waiting for more, and answer it (a batch with shutting_down), so that no
+ * complete request that reached the socket goes unanswered. Bounded by
+ * max_request_bytes, so a client that keeps sending cannot hold the stop.
+ */
+void
+conn_final_read(struct conn *c)
+{
+	struct evbuffer	*in;
+	uint64_t	 total = 0;
+	int		 n, fd;
+
+	if (c->bev == NULL)
+		return;
+	bufferevent_disable(c->bev, EV_READ);
+	if (c->eof || c->paused)
+		return;
+	in = bufferevent_get_input(c->bev);
+	fd = bufferevent_getfd(c->bev);
+	while (total <= server_cfg->limits.max_request_bytes &&
+	    (n = evbuffer_read(in, fd, 65536)) > 0)
+		total += (uint64_t)n;
+	conn_process(c);
+}
+
 /* The client is gone: cancel its batches without replies, and close. */
 void
 conn_disconnect(struct conn *c)

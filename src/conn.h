@@ -42,5 +42,6 @@ void		 conn_batch_event(struct conn *, struct batch *, struct job *);
 void		 conn_disconnect(struct conn *);
 void		 conn_close(struct conn *);
 void		 conn_drain_check(struct conn *);
+void		 conn_final_read(struct conn *);
 
 #endif

@@ -339,8 +339,7 @@ server_stop(void)
 	evtimer_del(server_drain_timer);
 	for (c = TAILQ_FIRST(&server_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->bev != NULL)
-			bufferevent_disable(c->bev, EV_READ);
+		conn_final_read(c);
 		conn_drain_check(c);
 	}
 	if (TAILQ_EMPTY(&server_conns))

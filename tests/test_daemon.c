@@ -2441,3 +2441,45 @@ Test(daemon, sigterm_when_idle_exits_at_once)
 	close(fd);
 	daemon_stop(&d);
 }
+
+/*
+ * Requests that reached an accepted connection just before SIGTERM are all
+ * answered: served if they were read in time, else shutting_down; never
+ * dropped. Racy by nature, so it runs many rounds.
+ */
+Test(daemon, sigterm_answers_every_request_already_sent)
+{
+	const char	*both = "{\"op\":\"ping\",\"id\":1}\n"
+	    "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}\n";
+	json_t		*r;
+	const char	*code;
+	int		 round, fd, seen;
+
+	for (round = 0; round < 20; round++) {
+		daemon_start(&d, NULL, NULL);
+		fd = client_connect(d.sock);
+		/* Accepted first: the race here is about unread requests. */
+		json_decref(rpc(fd, "{\"op\":\"ping\"}"));
+		client_write(fd, both, strlen(both));
+		cr_assert_eq(kill(d.pid, SIGTERM), 0);
+		for (seen = 0; seen < 2; seen++) {
+			r = client_recv_json(fd, (int)slack_ms(5000));
+			if (jint(r, "id") == 1)
+				cr_assert(json_is_true(jget(r, "pong")), "%s",
+				    jtext(r));
+			else if (json_is_false(jget(r, "ok"))) {
+				code = json_string_value(jget(r,
+				    "error.code"));
+				cr_assert(code != NULL &&
+				    strcmp(code, "shutting_down") == 0,
+				    "round %d: %s", round, jtext(r));
+			} else
+				jbool_is(r, "results[0].ok", true);
+			json_decref(r);
+		}
+		expect_eof(fd, (int)slack_ms(2000));
+		expect_exit_0((int)slack_ms(2000));
+		close(fd);
+		daemon_stop(&d);
+	}
+}
