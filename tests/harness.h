@@ -80,6 +80,9 @@ json_t	*daemon_request_ms(struct daemon *, const char *line, int timeout_ms);
 /* Milliseconds on the monotonic clock. */
 double	 now_ms(void);
 
+/* Format a string like printf into new memory; asserts success; caller frees. */
+char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
 /*
  * How much slower than bare the daemon may be: 1.0, or HARNESS_SLOW_SLACK
  * when GATHERD_TEST_WRAPPER is set and not empty (valgrind is some 10 to

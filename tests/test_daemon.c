@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,24 +102,6 @@ sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
-}
-
-/* A formatted string; caller frees. */
-static char *
-fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-	va_list	 ap;
-	char	*s;
-	int	 n;
-
-	va_start(ap, f);
-	n = vasprintf(&s, f, ap);
-	va_end(ap);
-	cr_assert_geq(n, 0, "vasprintf");
-	return s;
 }
 
 /* Assert v is an error reply with this id (JSON text) and code. */
@@ -391,7 +372,7 @@ Test(daemon, seed_example_through_socat)
 	if (run_command("command -v socat >/dev/null", NULL) != 0)
 		cr_skip_test("socat is not installed");
 	daemon_start(&d, NULL, NULL);
-	cmd = fmt("echo '%s' | socat -t5 - UNIX-CONNECT:%s", SEED, d.sock);
+	cmd = harness_fmt("echo '%s' | socat -t5 - UNIX-CONNECT:%s", SEED, d.sock);
 	rc = run_command(cmd, &out);
 	free(cmd);
 	cr_assert_eq(rc, 0, "socat failed: %s", out);
@@ -587,11 +568,11 @@ Test(daemon, ids_are_echoed_verbatim)
 	daemon_start(&d, NULL, NULL);
 	fd = client_connect(d.sock);
 	/* Object and string ids on batches, pipelined: 50 ms first. */
-	line = fmt("{\"id\":%s,\"jobs\":[{\"type\":\"sleep\",\"ms\":200}]}",
+	line = harness_fmt("{\"id\":%s,\"jobs\":[{\"type\":\"sleep\",\"ms\":200}]}",
 	    ids[0]);
 	client_send(fd, line);
 	free(line);
-	line = fmt("{\"id\":%s,\"jobs\":[{\"type\":\"sleep\",\"ms\":50}]}",
+	line = harness_fmt("{\"id\":%s,\"jobs\":[{\"type\":\"sleep\",\"ms\":50}]}",
 	    ids[1]);
 	client_send(fd, line);
 	free(line);
@@ -606,20 +587,20 @@ Test(daemon, ids_are_echoed_verbatim)
 
 	/* Every op, and errors, echo the id too. */
 	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-		line = fmt("{\"op\":\"ping\",\"id\":%s}", ids[i]);
+		line = harness_fmt("{\"op\":\"ping\",\"id\":%s}", ids[i]);
 		r = rpc(fd, line);
 		free(line);
 		jeq(r, "id", ids[i]);
 		jbool_is(r, "pong", true);
 		json_decref(r);
 
-		line = fmt("{\"op\":\"status\",\"id\":%s}", ids[i]);
+		line = harness_fmt("{\"op\":\"status\",\"id\":%s}", ids[i]);
 		r = rpc(fd, line);
 		free(line);
 		jeq(r, "id", ids[i]);
 		json_decref(r);
 
-		line = fmt("{\"id\":%s,\"jobs\":[],\"bogus\":1}", ids[i]);
+		line = harness_fmt("{\"id\":%s,\"jobs\":[],\"bogus\":1}", ids[i]);
 		r = rpc(fd, line);
 		free(line);
 		expect_error(r, ids[i], "bad_request");
@@ -1241,7 +1222,7 @@ Test(daemon, cancel_by_connection_number)
 	conn = jint(r, "status.batches.list[0].conn");
 	json_decref(r);
 
-	line = fmt("{\"op\":\"cancel\",\"target\":7,\"conn\":%lld}",
+	line = harness_fmt("{\"op\":\"cancel\",\"target\":7,\"conn\":%lld}",
 	    (long long)conn + 1000);
 	r = rpc(b, line);
 	free(line);
@@ -1252,7 +1233,7 @@ Test(daemon, cancel_by_connection_number)
 	json_decref(r);
 	expect_silence(a, 50);
 
-	line = fmt("{\"op\":\"cancel\",\"target\":7,\"conn\":%lld}",
+	line = harness_fmt("{\"op\":\"cancel\",\"target\":7,\"conn\":%lld}",
 	    (long long)conn);
 	r = rpc(b, line);
 	free(line);
@@ -1410,7 +1391,7 @@ Test(daemon, disconnect_while_paused_cancels_everything)
 	cr_assert_not_null(value);
 	memset(value, 'f', 10000);
 	value[10000] = '\0';
-	filler = fmt("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
+	filler = harness_fmt("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
 	    "\"value\":\"%s\"}]}\n", value);
 	len = strlen(filler);
 	/* Write until the daemon stops reading and every buffer is full. */
@@ -1752,7 +1733,7 @@ Test(daemon, oversized_line_is_refused_as_soon_as_the_limit_passes)
 		expect_silence(fd, 30);
 	}
 	/* The rest, its newline and the next request in one write. */
-	rest = fmt("%s\n{\"op\":\"ping\",\"id\":5}\n", line + 3 * piece);
+	rest = harness_fmt("%s\n{\"op\":\"ping\",\"id\":5}\n", line + 3 * piece);
 	client_write(fd, rest, strlen(rest));
 	free(rest);
 	r = client_recv_json(fd, slack_ms(2000));
@@ -2026,7 +2007,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 	cr_assert_neq(writer, -1);
 	if (writer == 0) {
 		for (i = 0; i < SLOW_BATCHES; i++) {
-			req = fmt("{\"id\":%d,\"jobs\":[{\"type\":\"sleep\","
+			req = harness_fmt("{\"id\":%d,\"jobs\":[{\"type\":\"sleep\","
 			    "\"ms\":0,\"value\":\"%s\"}]}\n", i, value);
 			for (n = 0; n < strlen(req);) {
 				ssize_t	w = write(fd, req + n, strlen(req) - n);
@@ -2129,7 +2110,7 @@ Test(daemon, reply_larger_than_the_output_mark_is_sent_whole)
 	cr_assert_not_null(value);
 	memset(value, 'w', 200000);
 	value[200000] = '\0';
-	req = fmt("{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
+	req = harness_fmt("{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
 	    "\"value\":\"%s\"},{\"type\":\"sleep\",\"ms\":10,\"value\":\"%s\"}]}",
 	    value, value);
 	fd = client_connect(d.sock);
@@ -2236,7 +2217,7 @@ Test(daemon, second_daemon_on_the_same_socket_refuses_to_start)
 	int	 rc;
 
 	daemon_start(&d, NULL, NULL);
-	cmd = fmt("'%s' -s '%s' -c /dev/null 2>&1", GATHERD_BIN, d.sock);
+	cmd = harness_fmt("'%s' -s '%s' -c /dev/null 2>&1", GATHERD_BIN, d.sock);
 	rc = run_command(cmd, &out);
 	free(cmd);
 	cr_assert_neq(rc, 0, "second daemon exited 0: %s", out);
@@ -2305,7 +2286,7 @@ Test(daemon, stale_socket_file_is_replaced_but_not_other_files)
 
 	/* A regular file in the way is not deleted. */
 	cr_assert_eq(close(open(d.sock, O_WRONLY | O_CREAT, 0600)), 0);
-	cmd = fmt("'%s' -c '%s' 2>&1", GATHERD_BIN, d.conf);
+	cmd = harness_fmt("'%s' -c '%s' 2>&1", GATHERD_BIN, d.conf);
 	rc = run_command(cmd, &out);
 	free(cmd);
 	cr_assert(rc > 0, "gatherd exited %d: %s", rc, out);

@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "dbtest.h"
 #include "harness.h"
 #include "jsonpath.h"
 
@@ -59,24 +59,6 @@ slack_ms(double ms)
 	return (int)(ms * harness_slack());
 }
 
-/* A formatted string; caller frees. */
-static char *
-fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-	va_list	 ap;
-	char	*s;
-	int	 n;
-
-	va_start(ap, f);
-	n = vasprintf(&s, f, ap);
-	va_end(ap);
-	cr_assert_geq(n, 0, "vasprintf");
-	return s;
-}
-
 /* Run pg-server with args; its exit status. */
 static int
 pg_server(const char *args)
@@ -85,7 +67,7 @@ pg_server(const char *args)
 	int	 rc;
 
 	/* Through bash: a tree that lost the script's x bit still works. */
-	cmd = fmt("PG_SERVER_OWNER=%ld bash '%s' %s", (long)getpid(),
+	cmd = harness_fmt("PG_SERVER_OWNER=%ld bash '%s' %s", (long)getpid(),
 	    PG_SERVER, args);
 	rc = run_command(cmd, &out);
 	free(cmd);
@@ -107,7 +89,7 @@ suite_fini(void)
 	char	*args;
 
 	if (pgdir[0] != '\0') {
-		args = fmt("stop '%s'", pgdir);
+		args = harness_fmt("stop '%s'", pgdir);
 		pg_server(args);
 		free(args);
 		pgdir[0] = '\0';
@@ -167,7 +149,7 @@ static void
 pg_start(void)
 {
 	double	t0 = now_ms();
-	char	*args = fmt("start '%s' %d", pgdir, pgport);
+	char	*args = harness_fmt("start '%s' %d", pgdir, pgport);
 
 	cr_assert_eq(pg_server(args), 0, "%s %s failed", PG_SERVER, args);
 	free(args);
@@ -187,7 +169,7 @@ pg_new(void)
 static char *
 pg_conninfo(const char *app)
 {
-	return fmt("host=%s port=%d user=postgres dbname=postgres"
+	return harness_fmt("host=%s port=%d user=postgres dbname=postgres"
 	    " application_name=%s", pgdir, pgport, app);
 }
 
@@ -200,114 +182,10 @@ pg_section(const char *name, unsigned pool)
 {
 	char	*ci = pg_conninfo(name), *s;
 
-	s = fmt("[db.%s]\ndriver = postgres\nconninfo = %s\npool = %u\n", name,
+	s = harness_fmt("[db.%s]\ndriver = postgres\nconninfo = %s\npool = %u\n", name,
 	    ci, pool);
 	free(ci);
 	return s;
-}
-
-/*
- * Requests, built with jansson (no escaping here); params is JSON text
- * or NULL.
- */
-
-/* One query job; db may be NULL (the default). Caller decrefs. */
-static json_t *
-qjob(const char *db, const char *sql, const char *params)
-{
-	json_t	*job, *p;
-
-	job = json_pack("{s:s, s:s}", "type", "query", "sql", sql);
-	cr_assert_not_null(job);
-	if (db != NULL)
-		json_object_set_new(job, "db", json_string(db));
-	if (params != NULL) {
-		p = json_loads(params, JSON_DECODE_ANY, NULL);
-		cr_assert_not_null(p, "bad params JSON %s", params);
-		json_object_set_new(job, "params", p);
-	}
-	return job;
-}
-
-/* A batch request line for jobs (stolen), and key: value (stolen) if key. */
-static char *
-batch_line(json_t *jobs, const char *key, json_t *value)
-{
-	json_t	*req;
-	char	*line;
-
-	req = json_pack("{s:o}", "jobs", jobs);
-	cr_assert_not_null(req);
-	if (key != NULL)
-		json_object_set_new(req, key, value);
-	line = json_dumps(req, JSON_COMPACT);
-	cr_assert_not_null(line);
-	json_decref(req);
-	return line;
-}
-
-/* Send one line on a fresh connection; its reply. Caller decrefs. */
-static json_t *
-request(const char *line)
-{
-	return daemon_request_ms(&d, line, slack_ms(30000));
-}
-
-/* Run jobs (stolen) as one batch; the reply. Caller decrefs. */
-static json_t *
-run_batch(json_t *jobs)
-{
-	char	*line = batch_line(jobs, NULL, NULL);
-	json_t	*r;
-
-	r = request(line);
-	free(line);
-	return r;
-}
-
-/* Run one query; the whole reply. Caller decrefs. */
-static json_t *
-query(const char *db, const char *sql, const char *params)
-{
-	json_t	*jobs = json_array();
-
-	json_array_append_new(jobs, qjob(db, sql, params));
-	return run_batch(jobs);
-}
-
-/* Run one query and assert it succeeds; its value. Caller decrefs. */
-static json_t *
-query_ok(const char *db, const char *sql, const char *params)
-{
-	json_t	*r, *v;
-
-	r = query(db, sql, params);
-	cr_assert(json_is_true(jget(r, "ok")) &&
-	    json_is_true(jget(r, "results[0].ok")), "%s failed: %s", sql,
-	    jtext(r));
-	v = json_incref(jget(r, "results[0].value"));
-	cr_assert(json_is_object(v), "no value: %s", jtext(r));
-	json_decref(r);
-	return v;
-}
-
-/* Run one query, assert the job fails with code; its message. Caller frees. */
-static char *
-query_fails(const char *db, const char *sql, const char *params,
-    const char *code)
-{
-	json_t	*r;
-	char	*msg;
-
-	r = query(db, sql, params);
-	cr_assert(json_is_array(jget(r, "results")), "%s: the batch was"
-	    " refused: %s", sql, jtext(r));
-	jbool_is(r, "results[0].ok", false);
-	jstr_is(r, "results[0].error.code", code);
-	msg = strdup(jstr(r, "results[0].error.message"));
-	cr_assert_not_null(msg);
-	json_decref(r);
-	return msg;
 }
 
 /* Assert msg contains want. */
@@ -323,7 +201,7 @@ status_of(void)
 {
 	json_t	*r, *st;
 
-	r = request("{\"op\":\"status\"}");
+	r = dbtest_request(&d, "{\"op\":\"status\"}");
 	st = json_incref(jget(r, "status"));
 	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
 	json_decref(r);
@@ -347,7 +225,7 @@ static void
 expect_ping(void)
 {
 	double	 t0 = now_ms();
-	json_t	*r = request("{\"op\":\"ping\"}");
+	json_t	*r = dbtest_request(&d, "{\"op\":\"ping\"}");
 
 	jbool_is(r, "pong", true);
 	cr_assert_lt(now_ms() - t0, slack_ms(PROMPT_MS), "ping took %.0f ms",
@@ -367,7 +245,7 @@ await_value(const char *db, const char *sql, const char *want, int ms)
 	bool	 done;
 
 	for (;;) {
-		r = query(db, sql, NULL);
+		r = dbtest_query(&d, db, sql, NULL);
 		done = json_equal(jget(r, "results[0].value.rows[0][0]"), w);
 		if (done || now_ms() - t0 > ms)
 			break;
@@ -392,23 +270,23 @@ Test(postgres, params_types_changes_and_errors)
 	pg_new();
 	a = pg_section("default", 2);
 	b = pg_section("one", 1);
-	conf = fmt("%s%s[read]\nmax_bytes = 8192\n", a, b);
+	conf = harness_fmt("%s%s[read]\nmax_bytes = 8192\n", a, b);
 	daemon_start(&d, conf, NULL);
 	free(a);
 	free(b);
 	free(conf);
 
 	/* $1..$n, bound in order, every JSON scalar. */
-	v = query_ok(NULL, "select $1::int + 1", "[41]");
+	v = dbtest_query_ok(&d, NULL, "select $1::int + 1", "[41]");
 	jeq(v, "columns", "[\"?column?\"]");
 	jeq(v, "rows", "[[42]]");
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = query_ok(NULL, "select $3::text || $1::text || $2::text",
+	v = dbtest_query_ok(&d, NULL, "select $3::text || $1::text || $2::text",
 	    "[\"b\",\"c\",\"a\"]");
 	jeq(v, "rows", "[[\"abc\"]]");
 	json_decref(v);
-	v = query_ok(NULL, "select $1::int8, $2::int8, $3::int4, $4::int8,"
+	v = dbtest_query_ok(&d, NULL, "select $1::int8, $2::int8, $3::int4, $4::int8,"
 	    " $5::int8, $1::int8 - 1", "[9007199254740993,-9007199254740993,"
 	    "-42,9223372036854775807,-9223372036854775808]");
 	cr_assert_eq(jint(v, "rows[0][0]"), 9007199254740993LL, "%s", jtext(v));
@@ -418,7 +296,7 @@ Test(postgres, params_types_changes_and_errors)
 	cr_assert_eq(jint(v, "rows[0][4]"), INT64_MIN);
 	cr_assert_eq(jint(v, "rows[0][5]"), 9007199254740992LL);
 	json_decref(v);
-	v = query_ok(NULL, "select $1::float8, $2::float8, $3::float8 * 2,"
+	v = dbtest_query_ok(&d, NULL, "select $1::float8, $2::float8, $3::float8 * 2,"
 	    " $4::float8", "[1.5,-0.1,1e300,3.0]");
 	cr_assert_eq(jnum(v, "rows[0][0]"), 1.5);
 	cr_assert_eq(jnum(v, "rows[0][1]"), -0.1, "%s", jtext(v));
@@ -426,19 +304,19 @@ Test(postgres, params_types_changes_and_errors)
 	    jnum(v, "rows[0][2]") > 1e300, "%s", jtext(v));
 	cr_assert_eq(jnum(v, "rows[0][3]"), 3.0);
 	json_decref(v);
-	v = query_ok(NULL, "select $1::bool, $2::bool, not $1::bool,"
+	v = dbtest_query_ok(&d, NULL, "select $1::bool, $2::bool, not $1::bool,"
 	    " $3::text is null, $3::int is null, $4::text, length($4::text)",
 	    "[true,false,null,\"h\\u00e9llo \\u4e16\\u754c \\ud83c\\udf89\"]");
 	jeq(v, "rows", "[[true,false,false,true,true,"
 	    "\"h\\u00e9llo \\u4e16\\u754c \\ud83c\\udf89\",10]]");
 	json_decref(v);
-	v = query_ok(NULL, "select $1::text, $2::text", "[\"\","
+	v = dbtest_query_ok(&d, NULL, "select $1::text, $2::text", "[\"\","
 	    "\"quote \\\" backslash \\\\ tab \\t nl \\n\"]");
 	jeq(v, "rows", "[[\"\",\"quote \\\" backslash \\\\ tab \\t nl \\n\"]]");
 	json_decref(v);
 
 	/* Types out. */
-	v = query_ok(NULL, "select 1::int2 as i2, 2::int4 as i4,"
+	v = dbtest_query_ok(&d, NULL, "select 1::int2 as i2, 2::int4 as i4,"
 	    " 9223372036854775807::int8 as i8, 1.5::float4 as f4,"
 	    " 2.25::float8 as f8, 3.14159::numeric as n, true as t,"
 	    " false as f, null as z, 'text'::text as s,"
@@ -462,7 +340,7 @@ Test(postgres, params_types_changes_and_errors)
 	jeq(v, "rows[0][12]", "26");
 	json_decref(v);
 	/* json and jsonb are embedded, not strings; line breaks stay out. */
-	v = query_ok(NULL, "select '{\"a\":[1,2.5,\"x\"],\"b\":null}'::json,"
+	v = dbtest_query_ok(&d, NULL, "select '{\"a\":[1,2.5,\"x\"],\"b\":null}'::json,"
 	    " '{\"k\": {\"n\": true}}'::jsonb, '[1,\n 2]'::json,"
 	    " '\"s\\nt\"'::jsonb, '12'::json, 'null'::jsonb", NULL);
 	jeq(v, "rows[0][0]", "{\"a\":[1,2.5,\"x\"],\"b\":null}");
@@ -473,123 +351,123 @@ Test(postgres, params_types_changes_and_errors)
 	jeq(v, "rows[0][5]", "null");
 	json_decref(v);
 	/* bytea is base64 of its bytes. */
-	v = query_ok(NULL, "select '\\xdeadbeef00'::bytea, ''::bytea,"
+	v = dbtest_query_ok(&d, NULL, "select '\\xdeadbeef00'::bytea, ''::bytea,"
 	    " convert_to('h\xc3\xa9', 'UTF8')", NULL);
 	jb64_is(v, "rows[0][0]", "\xde\xad\xbe\xef\x00", 5);
 	jstr_is(v, "rows[0][1]", "");
 	jb64_is(v, "rows[0][2]", "h\xc3\xa9", 3);
 	json_decref(v);
 	/* NaN and infinities have no JSON number: the reply stays JSON. */
-	v = query_ok(NULL, "select 'NaN'::float8, 'Infinity'::float8,"
+	v = dbtest_query_ok(&d, NULL, "select 'NaN'::float8, 'Infinity'::float8,"
 	    " '-Infinity'::float4, 'NaN'::numeric", NULL);
 	jeq(v, "rows", "[[null,null,null,null]]");
 	json_decref(v);
 	/* Several rows in order; no rows still names the columns. */
-	v = query_ok(NULL, "select x, x * 2 as y from generate_series(1, 3) x",
+	v = dbtest_query_ok(&d, NULL, "select x, x * 2 as y from generate_series(1, 3) x",
 	    NULL);
 	jeq(v, "columns", "[\"x\",\"y\"]");
 	jeq(v, "rows", "[[1,2],[2,4],[3,6]]");
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = query_ok(NULL, "select 1 as a where false", NULL);
+	v = dbtest_query_ok(&d, NULL, "select 1 as a where false", NULL);
 	jeq(v, "columns", "[\"a\"]");
 	jeq(v, "rows", "[]");
 	json_decref(v);
 
 	/* changes: the rows this statement wrote. */
-	v = query_ok(NULL, "create table t(x int primary key, s text)", NULL);
+	v = dbtest_query_ok(&d, NULL, "create table t(x int primary key, s text)", NULL);
 	jeq(v, "columns", "[]");
 	jeq(v, "rows", "[]");
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = query_ok(NULL, "insert into t values ($1, 'a'), ($2, 'b'), ($3,"
+	v = dbtest_query_ok(&d, NULL, "insert into t values ($1, 'a'), ($2, 'b'), ($3,"
 	    " 'c')", "[1,2,3]");
 	jeq(v, "changes", "3");
 	json_decref(v);
-	v = query_ok(NULL, "create table u(y int)", NULL);
+	v = dbtest_query_ok(&d, NULL, "create table u(y int)", NULL);
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = query_ok(NULL, "update t set s = upper(s) where x >= $1", "[2]");
+	v = dbtest_query_ok(&d, NULL, "update t set s = upper(s) where x >= $1", "[2]");
 	jeq(v, "changes", "2");
 	json_decref(v);
-	v = query_ok(NULL, "update t set s = 'none' where x > 100", NULL);
+	v = dbtest_query_ok(&d, NULL, "update t set s = 'none' where x > 100", NULL);
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = query_ok(NULL, "select x, s from t order by x", NULL);
+	v = dbtest_query_ok(&d, NULL, "select x, s from t order by x", NULL);
 	jeq(v, "rows", "[[1,\"a\"],[2,\"B\"],[3,\"C\"]]");
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = query_ok(NULL, "insert into t values (4, 'd'), (5, 'e')"
+	v = dbtest_query_ok(&d, NULL, "insert into t values (4, 'd'), (5, 'e')"
 	    " returning x", NULL);
 	jeq(v, "rows", "[[4],[5]]");
 	jeq(v, "changes", "2");
 	json_decref(v);
-	v = query_ok(NULL, "delete from t where x > 3", NULL);
+	v = dbtest_query_ok(&d, NULL, "delete from t where x > 3", NULL);
 	jeq(v, "changes", "2");
 	json_decref(v);
 
 	/* Errors: the server's message, the connection still usable. */
-	msg = query_fails("one", "selec 1", NULL, "db_error");
+	msg = dbtest_query_fails(&d, "one", "selec 1", NULL, "db_error");
 	has(msg, "syntax error at or near \"selec\"");
 	free(msg);
-	msg = query_fails("one", "select * from nope", NULL, "db_error");
+	msg = dbtest_query_fails(&d, "one", "select * from nope", NULL, "db_error");
 	has(msg, "relation \"nope\" does not exist");
 	free(msg);
-	msg = query_fails("one", "insert into t values (1, 'dup')", NULL,
+	msg = dbtest_query_fails(&d, "one", "insert into t values (1, 'dup')", NULL,
 	    "db_error");
 	has(msg, "duplicate key value");
 	free(msg);
 	/* An error after some rows: no partial value. */
-	msg = query_fails("one", "select 1 / (x - 3) from generate_series(1, 5)"
+	msg = dbtest_query_fails(&d, "one", "select 1 / (x - 3) from generate_series(1, 5)"
 	    " x", NULL, "db_error");
 	has(msg, "division by zero");
 	free(msg);
 	/* The one connection of "one" is fine after all that. */
-	v = query_ok("one", "select count(*) from t", NULL);
+	v = dbtest_query_ok(&d, "one", "select count(*) from t", NULL);
 	jeq(v, "rows", "[[3]]");
 	json_decref(v);
 	/* One statement: a second is refused, the first does not run. */
-	free(query_fails("one", "select 1; select 2", NULL, "db_error"));
-	free(query_fails("one", "insert into u values (1); select 2", NULL,
+	free(dbtest_query_fails(&d, "one", "select 1; select 2", NULL, "db_error"));
+	free(dbtest_query_fails(&d, "one", "insert into u values (1); select 2", NULL,
 	    "db_error"));
-	v = query_ok("one", "select count(*) from u", NULL);
+	v = dbtest_query_ok(&d, "one", "select count(*) from u", NULL);
 	jeq(v, "rows", "[[0]]");
 	json_decref(v);
 	/* A trailing semicolon and comments are fine. */
-	v = query_ok("one", "select 1; -- done", NULL);
+	v = dbtest_query_ok(&d, "one", "select 1; -- done", NULL);
 	jeq(v, "rows", "[[1]]");
 	json_decref(v);
-	v = query_ok("one", "/* c */ select 2 ;", NULL);
+	v = dbtest_query_ok(&d, "one", "/* c */ select 2 ;", NULL);
 	jeq(v, "rows", "[[2]]");
 	json_decref(v);
-	free(query_fails("one", "", NULL, "db_error"));
+	free(dbtest_query_fails(&d, "one", "", NULL, "db_error"));
 	/* Parameter counts must match. */
-	free(query_fails("one", "select $1::int + $2::int", "[1]", "db_error"));
-	free(query_fails("one", "select 1", "[1]", "db_error"));
+	free(dbtest_query_fails(&d, "one", "select $1::int + $2::int", "[1]", "db_error"));
+	free(dbtest_query_fails(&d, "one", "select 1", "[1]", "db_error"));
 	/* Bad values for a parameter's type are the server's to refuse. */
-	msg = query_fails("one", "select $1::int", "[\"x\"]", "db_error");
+	msg = dbtest_query_fails(&d, "one", "select $1::int", "[\"x\"]", "db_error");
 	has(msg, "invalid input syntax");
 	free(msg);
 	/* A value over [read] max_bytes. */
-	free(query_fails("one", "select repeat('x', 10000)", NULL, "too_large"));
-	free(query_fails("one", "select x from generate_series(1, 10000) x",
+	free(dbtest_query_fails(&d, "one", "select repeat('x', 10000)", NULL, "too_large"));
+	free(dbtest_query_fails(&d, "one", "select x from generate_series(1, 10000) x",
 	    NULL, "too_large"));
-	v = query_ok("one", "select length(repeat('x', 10000))", NULL);
+	v = dbtest_query_ok(&d, "one", "select length(repeat('x', 10000))", NULL);
 	jeq(v, "rows", "[[10000]]");
 	json_decref(v);
 
 	/* An unknown database refuses the whole batch; nothing runs. */
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, "insert into u values (7)",
+	json_array_append_new(jobs, dbtest_qjob(NULL, "insert into u values (7)",
 	    NULL));
-	json_array_append_new(jobs, qjob("nosuch", "select 1", NULL));
-	r = run_batch(jobs);
+	json_array_append_new(jobs, dbtest_qjob("nosuch", "select 1", NULL));
+	r = dbtest_run_batch(&d, jobs);
 	jbool_is(r, "ok", false);
 	jstr_is(r, "error.code", "unknown_db");
 	jstr_has(r, "error.message", "jobs[1].db");
 	cr_assert_null(jget(r, "results"), "%s", jtext(r));
 	json_decref(r);
-	v = query_ok(NULL, "select count(*) from u", NULL);
+	v = dbtest_query_ok(&d, NULL, "select count(*) from u", NULL);
 	jeq(v, "rows", "[[0]]");
 	json_decref(v);
 	expect_idle();
@@ -612,7 +490,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	a = pg_section("four", 4);
 	b = pg_section("twenty", 20);
 	c = pg_section("single", 1);
-	conf = fmt("%s%s%s", a, b, c);
+	conf = harness_fmt("%s%s%s", a, b, c);
 	daemon_start(&d, conf, NULL);
 	free(a);
 	free(b);
@@ -627,12 +505,12 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	jobs = json_array();
 	for (i = 0; i < 50; i++) {
 		snprintf(p, sizeof p, "[%d]", i);
-		json_array_append_new(jobs, qjob("four", "select pg_sleep(0.05),"
+		json_array_append_new(jobs, dbtest_qjob("four", "select pg_sleep(0.05),"
 		    " $1::int, (select count(*) from pg_stat_activity where"
 		    " application_name = 'four' and state = 'active')", p));
 	}
 	t0 = now_ms();
-	r = run_batch(jobs);
+	r = dbtest_run_batch(&d, jobs);
 	took = now_ms() - t0;
 	jbool_is(r, "ok", true);
 	for (i = 0; i < 50; i++) {
@@ -653,18 +531,18 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	cr_assert_lt(took, 650 + slack_ms(1500), "50 x 50 ms on 4 connections"
 	    " took %.0f ms", took);
 	/* The server holds 4 connections of "four", no more. */
-	v = query_ok("twenty", "select count(*) from pg_stat_activity where"
+	v = dbtest_query_ok(&d, "twenty", "select count(*) from pg_stat_activity where"
 	    " application_name = 'four'", NULL);
 	cr_assert_leq(jint(v, "rows[0][0]"), 4, "%s", jtext(v));
 	json_decref(v);
 
 	/* pool = 1: jobs run one at a time in the order of the batch. */
-	json_decref(query_ok("single", "create sequence s", NULL));
+	json_decref(dbtest_query_ok(&d, "single", "create sequence s", NULL));
 	jobs = json_array();
 	for (i = 0; i < 20; i++)
-		json_array_append_new(jobs, qjob("single",
+		json_array_append_new(jobs, dbtest_qjob("single",
 		    "select nextval('s')", NULL));
-	r = run_batch(jobs);
+	r = dbtest_run_batch(&d, jobs);
 	for (i = 0; i < 20; i++) {
 		snprintf(path, sizeof path, "results[%d].value.rows[0][0]", i);
 		cr_assert_eq(jint(r, path), i + 1, "not FIFO: %s", jtext(r));
@@ -674,10 +552,10 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	/* pool = 20: 20 x 500 ms at once, not one after another. */
 	jobs = json_array();
 	for (i = 0; i < 20; i++)
-		json_array_append_new(jobs, qjob("twenty",
+		json_array_append_new(jobs, dbtest_qjob("twenty",
 		    "select pg_sleep(0.5)", NULL));
 	t0 = now_ms();
-	r = run_batch(jobs);
+	r = dbtest_run_batch(&d, jobs);
 	took = now_ms() - t0;
 	jbool_is(r, "ok", true);
 	jeq(r, "stats.ok", "20");
@@ -685,10 +563,10 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	/* Again, with the 20 connections open already. */
 	jobs = json_array();
 	for (i = 0; i < 20; i++)
-		json_array_append_new(jobs, qjob("twenty",
+		json_array_append_new(jobs, dbtest_qjob("twenty",
 		    "select pg_sleep(0.5)", NULL));
 	t0 = now_ms();
-	r = run_batch(jobs);
+	r = dbtest_run_batch(&d, jobs);
 	warm = now_ms() - t0;
 	jbool_is(r, "ok", true);
 	json_decref(r);
@@ -720,7 +598,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	pg_new();
 	a = pg_section("default", 4);
 	b = pg_section("probe", 1);
-	line = fmt("%s%s", a, b);
+	line = harness_fmt("%s%s", a, b);
 	daemon_start(&d, line, NULL);
 	free(a);
 	free(b);
@@ -728,9 +606,9 @@ Test(postgres, server_stopped_mid_batch_then_back)
 
 	jobs = json_array();
 	for (i = 0; i < 4; i++)
-		json_array_append_new(jobs, qjob(NULL, "select pg_sleep(3)",
+		json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(3)",
 		    NULL));
-	line = batch_line(jobs, "id", json_string("doomed"));
+	line = dbtest_batch_line(jobs, "id", json_string("doomed"));
 	fd = client_connect(d.sock);
 	client_send(fd, line);
 	free(line);
@@ -740,7 +618,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	    slack_ms(5000));
 
 	t0 = now_ms();
-	args = fmt("stop-keep '%s'", pgdir);
+	args = harness_fmt("stop-keep '%s'", pgdir);
 	cr_assert_eq(pg_server(args), 0, "pg-server %s", args);
 	free(args);
 	r = client_recv_json(fd, slack_ms(5000));
@@ -763,7 +641,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 
 	/* While it is down: prompt errors, not a hang. */
 	t0 = now_ms();
-	msg = query_fails(NULL, "select 1", NULL, "db_error");
+	msg = dbtest_query_fails(&d, NULL, "select 1", NULL, "db_error");
 	took = now_ms() - t0;
 	has(msg, "default");
 	free(msg);
@@ -772,13 +650,13 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	expect_ping();
 
 	/* Back: the pool reconnects (after its back-off) by itself. */
-	args = fmt("start-again '%s'", pgdir);
+	args = harness_fmt("start-again '%s'", pgdir);
 	cr_assert_eq(pg_server(args), 0, "pg-server %s", args);
 	free(args);
 	t0 = now_ms();
 	while (now_ms() - t0 < slack_ms(8000)) {
 		tries++;
-		r = query(NULL, "select 'back'", NULL);
+		r = dbtest_query(&d, NULL, "select 'back'", NULL);
 		ok = json_is_true(jget(r, "ok"));
 		if (ok)
 			jeq(r, "results[0].value.rows", "[[\"back\"]]");
@@ -797,9 +675,9 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	/* And the whole pool works: four at once. */
 	jobs = json_array();
 	for (i = 0; i < 4; i++)
-		json_array_append_new(jobs, qjob(NULL, "select pg_sleep(0.2)",
+		json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(0.2)",
 		    NULL));
-	r = run_batch(jobs);
+	r = dbtest_run_batch(&d, jobs);
 	jbool_is(r, "ok", true);
 	json_decref(r);
 	expect_idle();
@@ -823,14 +701,14 @@ Test(postgres, cancelled_query_frees_its_connection)
 	a = pg_section("default", 1);
 	daemon_start(&d, a, NULL);
 	free(a);
-	json_decref(query_ok(NULL, "select 1", NULL));
+	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
 
 	/* The batch's timeout_ms. */
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, "select pg_sleep(5)", NULL));
-	line = batch_line(jobs, "timeout_ms", json_integer(100));
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
+	line = dbtest_batch_line(jobs, "timeout_ms", json_integer(100));
 	t0 = now_ms();
-	r = request(line);
+	r = dbtest_request(&d, line);
 	took = now_ms() - t0;
 	free(line);
 	jstr_is(r, "results[0].error.code", "timeout");
@@ -841,7 +719,7 @@ Test(postgres, cancelled_query_frees_its_connection)
 	expect_idle();
 	/* The pool of one serves the next query, at once. */
 	t0 = now_ms();
-	v = query_ok(NULL, "select 'next'", NULL);
+	v = dbtest_query_ok(&d, NULL, "select 'next'", NULL);
 	took = now_ms() - t0;
 	jeq(v, "rows", "[[\"next\"]]");
 	json_decref(v);
@@ -850,12 +728,12 @@ Test(postgres, cancelled_query_frees_its_connection)
 
 	/* The job's own timeout_ms, several times over a pool of one. */
 	for (i = 0; i < 5; i++) {
-		job = qjob(NULL, "select pg_sleep(5)", NULL);
+		job = dbtest_qjob(NULL, "select pg_sleep(5)", NULL);
 		json_object_set_new(job, "timeout_ms", json_integer(50));
 		jobs = json_array();
 		json_array_append_new(jobs, job);
-		json_array_append_new(jobs, qjob(NULL, "select $1::int", "[7]"));
-		r = run_batch(jobs);
+		json_array_append_new(jobs, dbtest_qjob(NULL, "select $1::int", "[7]"));
+		r = dbtest_run_batch(&d, jobs);
 		jstr_is(r, "results[0].error.code", "timeout");
 		/* The second waited for the one connection, then got it. */
 		jeq(r, "results[1].value.rows", "[[7]]");
@@ -864,9 +742,9 @@ Test(postgres, cancelled_query_frees_its_connection)
 
 	/* The cancel op. */
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, "select pg_sleep(5)", NULL));
-	json_array_append_new(jobs, qjob(NULL, "select pg_sleep(5)", NULL));
-	line = batch_line(jobs, "id", json_string("slow"));
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
+	line = dbtest_batch_line(jobs, "id", json_string("slow"));
 	fd = client_connect(d.sock);
 	client_send(fd, line);
 	free(line);
@@ -890,15 +768,15 @@ Test(postgres, cancelled_query_frees_its_connection)
 
 	/* A client that goes away. */
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, "select pg_sleep(5)", NULL));
-	line = batch_line(jobs, NULL, NULL);
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
+	line = dbtest_batch_line(jobs, NULL, NULL);
 	client_send(fd, line);
 	free(line);
 	usleep(100 * 1000);
 	close(fd);
 
 	t0 = now_ms();
-	v = query_ok(NULL, "select 'still'", NULL);
+	v = dbtest_query_ok(&d, NULL, "select 'still'", NULL);
 	took = now_ms() - t0;
 	jeq(v, "rows", "[[\"still\"]]");
 	json_decref(v);
@@ -932,7 +810,7 @@ Test(postgres, server_down_at_daemon_start)
 	 */
 	for (i = 0; i < 6; i++) {
 		t0 = now_ms();
-		msg = query_fails(NULL, "select 1", NULL, "db_error");
+		msg = dbtest_query_fails(&d, NULL, "select 1", NULL, "db_error");
 		took = now_ms() - t0;
 		worst = took > worst ? took : worst;
 		has(msg, "default");
@@ -951,7 +829,7 @@ Test(postgres, server_down_at_daemon_start)
 	pg_start();
 	t0 = now_ms();
 	while (now_ms() - t0 < slack_ms(8000)) {
-		r = query(NULL, "select 'up'", NULL);
+		r = dbtest_query(&d, NULL, "select 'up'", NULL);
 		ok = json_is_true(jget(r, "ok"));
 		if (ok)
 			jeq(r, "results[0].value.rows", "[[\"up\"]]");
@@ -985,22 +863,22 @@ Test(postgres, a_job_leaves_no_transaction_open)
 	pg_new();
 	a = pg_section("one", 1);
 	b = pg_section("other", 1);
-	conf = fmt("%s%s", a, b);
+	conf = harness_fmt("%s%s", a, b);
 	daemon_start(&d, conf, NULL);
 	free(a);
 	free(b);
 	free(conf);
 
-	json_decref(query_ok("one", "create table t(x int)", NULL));
-	json_decref(query("one", "begin", NULL));
-	json_decref(query_ok("one", "insert into t values (1)", NULL));
-	v = query_ok("other", "select count(*) from t", NULL);
+	json_decref(dbtest_query_ok(&d, "one", "create table t(x int)", NULL));
+	json_decref(dbtest_query(&d, "one", "begin", NULL));
+	json_decref(dbtest_query_ok(&d, "one", "insert into t values (1)", NULL));
+	v = dbtest_query_ok(&d, "other", "select count(*) from t", NULL);
 	jeq(v, "rows", "[[1]]");
 	json_decref(v);
 
-	json_decref(query("one", "begin", NULL));
-	free(query_fails("one", "select 1 / 0", NULL, "db_error"));
-	v = query_ok("one", "select 'fine'", NULL);
+	json_decref(dbtest_query(&d, "one", "begin", NULL));
+	free(dbtest_query_fails(&d, "one", "select 1 / 0", NULL, "db_error"));
+	v = dbtest_query_ok(&d, "one", "select 'fine'", NULL);
 	jeq(v, "rows", "[[\"fine\"]]");
 	json_decref(v);
 	finish();

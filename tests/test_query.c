@@ -36,6 +36,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "dbtest.h"
 #include "harness.h"
 #include "jsonpath.h"
 
@@ -105,127 +106,6 @@ finish(void)
 }
 
 /*
- * Requests. A query job is built with jansson, so SQL needs no escaping
- * here; params is JSON text (or NULL for none).
- */
-
-/* One query job as JSON; db may be NULL (the default). Caller decrefs. */
-static json_t *
-qjob(const char *db, const char *sql, const char *params)
-{
-	json_t	*job, *p;
-
-	job = json_pack("{s:s, s:s}", "type", "query", "sql", sql);
-	cr_assert_not_null(job);
-	if (db != NULL)
-		json_object_set_new(job, "db", json_string(db));
-	if (params != NULL) {
-		p = json_loads(params, JSON_DECODE_ANY, NULL);
-		cr_assert_not_null(p, "bad params JSON %s", params);
-		json_object_set_new(job, "params", p);
-	}
-	return job;
-}
-
-/* A batch request line for jobs (stolen); caller frees. */
-static char *
-batch_line(json_t *jobs)
-{
-	json_t	*req;
-	char	*line;
-
-	req = json_pack("{s:o}", "jobs", jobs);
-	cr_assert_not_null(req);
-	line = json_dumps(req, JSON_COMPACT);
-	cr_assert_not_null(line);
-	json_decref(req);
-	return line;
-}
-
-/* The same, with one more request field key: value (stolen). */
-static char *
-batch_line_with(json_t *jobs, const char *key, json_t *value)
-{
-	json_t	*req;
-	char	*line;
-
-	req = json_pack("{s:o, s:o}", "jobs", jobs, key, value);
-	cr_assert_not_null(req);
-	line = json_dumps(req, JSON_COMPACT);
-	cr_assert_not_null(line);
-	json_decref(req);
-	return line;
-}
-
-/* Send one line on a fresh connection; its reply. Caller decrefs. */
-static json_t *
-request(const char *line)
-{
-	return daemon_request_ms(&d, line, slack_ms(20000));
-}
-
-/* Run jobs (stolen) as one batch; the reply. Caller decrefs. */
-static json_t *
-run_batch(json_t *jobs)
-{
-	char	*line = batch_line(jobs);
-	json_t	*r;
-
-	r = request(line);
-	free(line);
-	return r;
-}
-
-/* Run one query; the whole reply. Caller decrefs. */
-static json_t *
-query(const char *db, const char *sql, const char *params)
-{
-	json_t	*jobs = json_array();
-
-	json_array_append_new(jobs, qjob(db, sql, params));
-	return run_batch(jobs);
-}
-
-/* Run one query and assert it succeeds; its value. Caller decrefs. */
-static json_t *
-query_ok(const char *db, const char *sql, const char *params)
-{
-	json_t	*r, *v;
-
-	r = query(db, sql, params);
-	cr_assert(json_is_true(jget(r, "ok")) &&
-	    json_is_true(jget(r, "results[0].ok")), "%s failed: %s", sql,
-	    jtext(r));
-	v = json_incref(jget(r, "results[0].value"));
-	cr_assert(json_is_object(v), "no value: %s", jtext(r));
-	json_decref(r);
-	return v;
-}
-
-/*
- * Run one query and assert the job fails with code (the batch itself is
- * accepted); its error message. Caller frees.
- */
-static char *
-query_fails(const char *db, const char *sql, const char *params,
-    const char *code)
-{
-	json_t	*r;
-	char	*msg;
-
-	r = query(db, sql, params);
-	cr_assert(json_is_array(jget(r, "results")), "%s: the batch was"
-	    " refused: %s", sql, jtext(r));
-	jbool_is(r, "ok", false);
-	jbool_is(r, "results[0].ok", false);
-	jstr_is(r, "results[0].error.code", code);
-	msg = strdup(jstr(r, "results[0].error.message"));
-	cr_assert_not_null(msg);
-	json_decref(r);
-	return msg;
-}
-
-/*
  * Assert r refuses the whole batch with code and a message holding
  * path: no results, so no job ran.
  */
@@ -245,7 +125,7 @@ status_of(void)
 {
 	json_t	*r, *st;
 
-	r = request("{\"op\":\"status\"}");
+	r = dbtest_request(&d, "{\"op\":\"status\"}");
 	st = json_incref(jget(r, "status"));
 	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
 	json_decref(r);
@@ -257,7 +137,7 @@ static void
 expect_ping(void)
 {
 	double	 t0 = now_ms();
-	json_t	*r = request("{\"op\":\"ping\"}");
+	json_t	*r = dbtest_request(&d, "{\"op\":\"ping\"}");
 
 	jbool_is(r, "pong", true);
 	cr_assert_lt(now_ms() - t0, slack_ms(PROMPT_MS), "ping took %.0f ms",
@@ -416,18 +296,18 @@ Test(query, params_of_every_json_scalar_type)
 	start(MAIN_CONF);
 
 	/* null is NULL. */
-	v = query_ok(NULL, "select ?1 is null, typeof(?1)", "[null]");
+	v = dbtest_query_ok(&d, NULL, "select ?1 is null, typeof(?1)", "[null]");
 	jeq(v, "rows", "[[1,\"null\"]]");
 	json_decref(v);
 
 	/* true and false are the integers 1 and 0. */
-	v = query_ok(NULL, "select ?1, typeof(?1), ?2, typeof(?2)",
+	v = dbtest_query_ok(&d, NULL, "select ?1, typeof(?1), ?2, typeof(?2)",
 	    "[true,false]");
 	jeq(v, "rows", "[[1,\"integer\",0,\"integer\"]]");
 	json_decref(v);
 
 	/* Integers stay exact, beyond 2^53 and at the ends of int64. */
-	v = query_ok(NULL, "select ?1, ?2, ?3, ?4, ?5, typeof(?1), ?1 - 1",
+	v = dbtest_query_ok(&d, NULL, "select ?1, ?2, ?3, ?4, ?5, typeof(?1), ?1 - 1",
 	    "[9007199254740993,-9007199254740993,-42,"
 	    "9223372036854775807,-9223372036854775808]");
 	cr_assert_eq(jint(v, "rows[0][0]"), 9007199254740993LL);
@@ -441,7 +321,7 @@ Test(query, params_of_every_json_scalar_type)
 	json_decref(v);
 
 	/* Reals are bound as reals and come back as JSON reals. */
-	v = query_ok(NULL, "select ?1, typeof(?1), ?2, ?3, ?4, ?1 * 2",
+	v = dbtest_query_ok(&d, NULL, "select ?1, typeof(?1), ?2, ?3, ?4, ?1 * 2",
 	    "[1.5,-0.1,1e300,3.0]");
 	cr_assert(json_is_real(jget(v, "rows[0][0]")), "%s", jtext(v));
 	cr_assert_eq(jnum(v, "rows[0][0]"), 1.5);
@@ -455,7 +335,7 @@ Test(query, params_of_every_json_scalar_type)
 	json_decref(v);
 
 	/* Strings are UTF-8 text: SQLite counts characters, not bytes. */
-	v = query_ok(NULL, "select ?1, typeof(?1), length(?1), ?2, length(?2),"
+	v = dbtest_query_ok(&d, NULL, "select ?1, typeof(?1), length(?1), ?2, length(?2),"
 	    " ?3, ?4", "[\"h\\u00e9llo \\u4e16\\u754c \\ud83c\\udf89\","
 	    "\"\",\"quote \\\" backslash \\\\ tab \\t nl \\n\","
 	    "\"1\"]");
@@ -471,21 +351,21 @@ Test(query, params_of_every_json_scalar_type)
 	json_decref(v);
 
 	/* Bound in order: ?1 is the first, ?2 the second, and so on. */
-	v = query_ok(NULL, "select ?3 || ?1 || ?2", "[\"b\",\"c\",\"a\"]");
+	v = dbtest_query_ok(&d, NULL, "select ?3 || ?1 || ?2", "[\"b\",\"c\",\"a\"]");
 	jeq(v, "rows", "[[\"abc\"]]");
 	json_decref(v);
 
 	/* Parameters reach a table through the writable database, too. */
-	v = query_ok("rw", "insert into t values (?1), (?2), (?3), (?4), (?5)",
+	v = dbtest_query_ok(&d, "rw", "insert into t values (?1), (?2), (?3), (?4), (?5)",
 	    "[null,true,123,2.5,\"s\"]");
 	jeq(v, "changes", "5");
 	json_decref(v);
-	v = query_ok(NULL, "select x, typeof(x) from t order by rowid", NULL);
+	v = dbtest_query_ok(&d, NULL, "select x, typeof(x) from t order by rowid", NULL);
 	jeq(v, "rows", "[[null,\"null\"],[1,\"integer\"],[123,\"integer\"],"
 	    "[2.5,\"real\"],[\"s\",\"text\"]]");
 	json_decref(v);
 	/* Named and numbered parameters count as the statement numbers them. */
-	v = query_ok(NULL, "select :a, :b, :a", "[7,8]");
+	v = dbtest_query_ok(&d, NULL, "select :a, :b, :a", "[7,8]");
 	jeq(v, "rows", "[[7,8,7]]");
 	json_decref(v);
 	finish();
@@ -524,7 +404,7 @@ Test(query, every_type_out_and_column_names)
 	sqlite3_close(db);
 	start(MAIN_CONF);
 
-	v = query_ok(NULL, "select i, r, s, n, b, u, typeof(u) from t where"
+	v = dbtest_query_ok(&d, NULL, "select i, r, s, n, b, u, typeof(u) from t where"
 	    " id = 1", NULL);
 	jeq(v, "columns", "[\"i\",\"r\",\"s\",\"n\",\"b\",\"u\",\"typeof(u)\"]");
 	cr_assert_eq(json_array_size(jget(v, "rows")), 1, "%s", jtext(v));
@@ -541,7 +421,7 @@ Test(query, every_type_out_and_column_names)
 	json_decref(v);
 
 	/* The edges: a negative integer, a tiny real, empty text and blob. */
-	v = query_ok(NULL, "select i, r, s, n, b, u from t where id = 2", NULL);
+	v = dbtest_query_ok(&d, NULL, "select i, r, s, n, b, u from t where id = 2", NULL);
 	cr_assert_eq(jint(v, "rows[0][0]"), -1);
 	cr_assert_eq(jnum(v, "rows[0][1]"), 1e-300, "%s", jtext(v));
 	jstr_is(v, "rows[0][2]", "");
@@ -551,15 +431,15 @@ Test(query, every_type_out_and_column_names)
 	json_decref(v);
 
 	/* A row of NULLs, and several rows in order. */
-	v = query_ok(NULL, "select i, r, s, b from t where id = 3", NULL);
+	v = dbtest_query_ok(&d, NULL, "select i, r, s, b from t where id = 3", NULL);
 	jeq(v, "rows", "[[null,null,null,null]]");
 	json_decref(v);
-	v = query_ok(NULL, "select id from t order by id desc", NULL);
+	v = dbtest_query_ok(&d, NULL, "select id from t order by id desc", NULL);
 	jeq(v, "rows", "[[3],[2],[1]]");
 	json_decref(v);
 
 	/* Expressions: integer and real results stay apart. */
-	v = query_ok(NULL, "select 7 / 2, 7 / 2.0, 2.0 * 3, 1e20, -0.0,"
+	v = dbtest_query_ok(&d, NULL, "select 7 / 2, 7 / 2.0, 2.0 * 3, 1e20, -0.0,"
 	    " cast(9007199254740993 as text), x'00ff'", NULL);
 	jeq(v, "rows[0][0]", "3");
 	cr_assert(json_is_integer(jget(v, "rows[0][0]")), "%s", jtext(v));
@@ -574,21 +454,21 @@ Test(query, every_type_out_and_column_names)
 	json_decref(v);
 
 	/* Column names: aliases, quoted names with spaces, unicode. */
-	v = query_ok(NULL, "select 1 as a, 2 as \"b c\", 3 as \"\xc3\xa9t\xc3\xa9\","
+	v = dbtest_query_ok(&d, NULL, "select 1 as a, 2 as \"b c\", 3 as \"\xc3\xa9t\xc3\xa9\","
 	    " id, t.i as \"t.i\", count(*) over () from t limit 1", NULL);
 	jeq(v, "columns", "[\"a\",\"b c\",\"\\u00e9t\\u00e9\",\"id\",\"t.i\","
 	    "\"count(*) over ()\"]");
 	json_decref(v);
 
 	/* No rows: the columns are still named. */
-	v = query_ok(NULL, "select id, s from t where 0", NULL);
+	v = dbtest_query_ok(&d, NULL, "select id, s from t where 0", NULL);
 	jeq(v, "columns", "[\"id\",\"s\"]");
 	jeq(v, "rows", "[]");
 	jeq(v, "changes", "0");
 	json_decref(v);
 
 	/* A statement without a result: no columns, no rows. */
-	v = query_ok("rw", "update t set n = 1 where id = 3", NULL);
+	v = dbtest_query_ok(&d, "rw", "update t set n = 1 where id = 3", NULL);
 	jeq(v, "columns", "[]");
 	jeq(v, "rows", "[]");
 	jeq(v, "changes", "1");
@@ -612,41 +492,41 @@ Test(query, changes_counts_this_statement_only)
 	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
 
-	v = query_ok("rw", "insert into t values (1), (2), (3)", NULL);
+	v = dbtest_query_ok(&d, "rw", "insert into t values (1), (2), (3)", NULL);
 	jeq(v, "changes", "3");
 	json_decref(v);
 	/* sqlite3_changes() would still say 3 here. */
-	v = query_ok("rw", "create table u(y)", NULL);
+	v = dbtest_query_ok(&d, "rw", "create table u(y)", NULL);
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = query_ok("rw", "insert into t select x + 10 from t", NULL);
+	v = dbtest_query_ok(&d, "rw", "insert into t select x + 10 from t", NULL);
 	jeq(v, "changes", "3");
 	json_decref(v);
-	v = query_ok("rw", "update t set x = x * 2 where x > 10", NULL);
+	v = dbtest_query_ok(&d, "rw", "update t set x = x * 2 where x > 10", NULL);
 	jeq(v, "changes", "3");
 	json_decref(v);
-	v = query_ok("rw", "update t set x = 0 where x > 1000", NULL);
+	v = dbtest_query_ok(&d, "rw", "update t set x = 0 where x > 1000", NULL);
 	jeq(v, "changes", "0");
 	json_decref(v);
 	/* A select after writes changes nothing. */
-	v = query_ok("rw", "select count(*) from t", NULL);
+	v = dbtest_query_ok(&d, "rw", "select count(*) from t", NULL);
 	jeq(v, "rows", "[[6]]");
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = query_ok("rw", "delete from t where x < 3", NULL);
+	v = dbtest_query_ok(&d, "rw", "delete from t where x < 3", NULL);
 	jeq(v, "changes", "2");
 	json_decref(v);
 	/* RETURNING: rows and changes both. */
-	v = query_ok("rw", "insert into t values (?1), (?2) returning x",
+	v = dbtest_query_ok(&d, "rw", "insert into t values (?1), (?2) returning x",
 	    "[100,200]");
 	jeq(v, "columns", "[\"x\"]");
 	jeq(v, "rows", "[[100],[200]]");
 	jeq(v, "changes", "2");
 	json_decref(v);
-	v = query_ok("rw", "delete from t", NULL);
+	v = dbtest_query_ok(&d, "rw", "delete from t", NULL);
 	jeq(v, "changes", "6");
 	json_decref(v);
-	v = query_ok("rw", "drop table u", NULL);
+	v = dbtest_query_ok(&d, "rw", "drop table u", NULL);
 	jeq(v, "changes", "0");
 	json_decref(v);
 	/* What the daemon wrote is in the file. */
@@ -671,10 +551,10 @@ Test(query, concurrent_writes_all_land)
 	jobs = json_array();
 	for (i = 0; i < n; i++) {
 		snprintf(p, sizeof p, "[%d]", i);
-		json_array_append_new(jobs, qjob("rw",
+		json_array_append_new(jobs, dbtest_qjob("rw",
 		    "insert into t values (?1)", p));
 	}
-	r = run_batch(jobs);
+	r = dbtest_run_batch(&d, jobs);
 	jbool_is(r, "ok", true);
 	cr_assert_eq(jint(r, "stats.ok"), n, "%s", jtext(r));
 	json_decref(r);
@@ -698,26 +578,26 @@ Test(query, read_only_database_refuses_writes)
 	start(MAIN_CONF
 	    "[db.ro]\ndriver = sqlite\npath = %D/main.db\nwritable = false\n");
 
-	msg = query_fails(NULL, "insert into t values (2)", NULL, "db_error");
+	msg = dbtest_query_fails(&d, NULL, "insert into t values (2)", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "readonly"), "message: %s", msg);
 	free(msg);
-	msg = query_fails("ro", "update t set x = 5", NULL, "db_error");
+	msg = dbtest_query_fails(&d, "ro", "update t set x = 5", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "readonly"), "message: %s", msg);
 	free(msg);
-	msg = query_fails("ro", "create table u(y)", NULL, "db_error");
+	msg = dbtest_query_fails(&d, "ro", "create table u(y)", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "readonly"), "message: %s", msg);
 	free(msg);
 	/* Nothing changed, and reads still work. */
-	v = query_ok("ro", "select x from t", NULL);
+	v = dbtest_query_ok(&d, "ro", "select x from t", NULL);
 	jeq(v, "rows", "[[1]]");
 	json_decref(v);
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 1);
 	/* The writable one, on the same file, may write. */
-	v = query_ok("rw", "insert into t values (2)", NULL);
+	v = dbtest_query_ok(&d, "rw", "insert into t values (2)", NULL);
 	jeq(v, "changes", "1");
 	json_decref(v);
 	/* And a read-only worker connection sees what it wrote. */
-	v = query_ok("ro", "select count(*) from t", NULL);
+	v = dbtest_query_ok(&d, "ro", "select count(*) from t", NULL);
 	jeq(v, "rows", "[[2]]");
 	json_decref(v);
 	finish();
@@ -739,16 +619,16 @@ Test(query, missing_database_created_only_if_writable)
 	    "[db.gone]\ndriver = sqlite\npath = %D/gone.db\n");
 
 	cr_assert_eq(stat(dbpath("new.db"), &sb), -1, "created too early");
-	v = query_ok("new", "create table t(x)", NULL);
+	v = dbtest_query_ok(&d, "new", "create table t(x)", NULL);
 	jeq(v, "changes", "0");
 	json_decref(v);
 	cr_assert_eq(stat(dbpath("new.db"), &sb), 0, "new.db not created");
-	v = query_ok("new", "insert into t values (1), (2)", NULL);
+	v = dbtest_query_ok(&d, "new", "insert into t values (1), (2)", NULL);
 	jeq(v, "changes", "2");
 	json_decref(v);
 	cr_assert_eq(db_int("new.db", "select count(*) from t"), 2);
 
-	msg = query_fails("gone", "select 1", NULL, "db_error");
+	msg = dbtest_query_fails(&d, "gone", "select 1", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "gone"), "message names the database:"
 	    " %s", msg);
 	free(msg);
@@ -771,24 +651,24 @@ Test(query, bad_sql_is_db_error_with_sqlite_message)
 	db_make("main.db", "create table t(x)");
 	start(MAIN_CONF);
 
-	msg = query_fails(NULL, "selec 1", NULL, "db_error");
+	msg = dbtest_query_fails(&d, NULL, "selec 1", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "near \"selec\": syntax error"),
 	    "message: %s", msg);
 	free(msg);
-	msg = query_fails(NULL, "select * from nope", NULL, "db_error");
+	msg = dbtest_query_fails(&d, NULL, "select * from nope", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "no such table: nope"), "message: %s",
 	    msg);
 	free(msg);
-	msg = query_fails(NULL, "select nocol from t", NULL, "db_error");
+	msg = dbtest_query_fails(&d, NULL, "select nocol from t", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "no such column: nocol"), "message: %s",
 	    msg);
 	free(msg);
 	/* No statement at all is an error too, not an empty result. */
-	free(query_fails(NULL, "", NULL, "db_error"));
-	free(query_fails(NULL, "  -- just a comment", NULL, "db_error"));
-	free(query_fails(NULL, ";", NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, "", NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, "  -- just a comment", NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, ";", NULL, "db_error"));
 	/* A run-time error (not a prepare error) is a db_error as well. */
-	msg = query_fails("rw", "insert into t values (1), (abs(-9223372036854775807 - 1))",
+	msg = dbtest_query_fails(&d, "rw", "insert into t values (1), (abs(-9223372036854775807 - 1))",
 	    NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "integer overflow"), "message: %s",
 	    msg);
@@ -796,10 +676,10 @@ Test(query, bad_sql_is_db_error_with_sqlite_message)
 
 	/* In a batch, the bad one fails in place: gather, not all-or-none. */
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, "select 1", NULL));
-	json_array_append_new(jobs, qjob(NULL, "selec 2", NULL));
-	json_array_append_new(jobs, qjob(NULL, "select 3", NULL));
-	r = run_batch(jobs);
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select 1", NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, "selec 2", NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select 3", NULL));
+	r = dbtest_run_batch(&d, jobs);
 	jbool_is(r, "ok", false);
 	jeq(r, "results[0].value.rows", "[[1]]");
 	jstr_is(r, "results[1].error.code", "db_error");
@@ -837,23 +717,23 @@ Test(query, exactly_one_statement)
 	start(MAIN_CONF);
 
 	for (s = fine; *s != NULL; s++) {
-		v = query_ok(NULL, *s, NULL);
+		v = dbtest_query_ok(&d, NULL, *s, NULL);
 		cr_assert_eq(json_array_size(jget(v, "rows")), 1, "%s: %s", *s,
 		    jtext(v));
 		json_decref(v);
 	}
 
-	msg = query_fails(NULL, "select 1; select 2", NULL, "db_error");
+	msg = dbtest_query_fails(&d, NULL, "select 1; select 2", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "statement"), "message: %s", msg);
 	free(msg);
-	free(query_fails(NULL, "select 1;select 2;", NULL, "db_error"));
-	free(query_fails(NULL, "select 1; -- c\n select 2", NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, "select 1;select 2;", NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, "select 1; -- c\n select 2", NULL, "db_error"));
 	/* A second statement that does not even prepare is still refused. */
-	free(query_fails(NULL, "select 1; garbage", NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, "select 1; garbage", NULL, "db_error"));
 	/* The first statement of two does not run. */
-	free(query_fails("rw", "insert into t values (1); select 2", NULL,
+	free(dbtest_query_fails(&d, "rw", "insert into t values (1); select 2", NULL,
 	    "db_error"));
-	free(query_fails("rw", "insert into t values (1); delete from t", NULL,
+	free(dbtest_query_fails(&d, "rw", "insert into t values (1); delete from t", NULL,
 	    "db_error"));
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
 	    "the first of two statements ran");
@@ -873,32 +753,32 @@ Test(query, parameter_count_mismatch_is_db_error)
 	db_make("main.db", "create table t(x)");
 	start(MAIN_CONF);
 
-	msg = query_fails(NULL, "select ?1, ?2", "[1]", "db_error");
+	msg = dbtest_query_fails(&d, NULL, "select ?1, ?2", "[1]", "db_error");
 	cr_assert_not_null(strstr(msg, "2 parameters, 1 given"), "message: %s",
 	    msg);
 	free(msg);
-	msg = query_fails(NULL, "select 1", "[1]", "db_error");
+	msg = dbtest_query_fails(&d, NULL, "select 1", "[1]", "db_error");
 	cr_assert_not_null(strstr(msg, "0 parameters, 1 given"), "message: %s",
 	    msg);
 	free(msg);
-	free(query_fails(NULL, "select ?1", NULL, "db_error"));
-	free(query_fails(NULL, "select ?1", "[]", "db_error"));
-	free(query_fails(NULL, "select ?1", "[1,2]", "db_error"));
+	free(dbtest_query_fails(&d, NULL, "select ?1", NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, "select ?1", "[]", "db_error"));
+	free(dbtest_query_fails(&d, NULL, "select ?1", "[1,2]", "db_error"));
 	/* ?3 alone makes three parameters. */
-	free(query_fails(NULL, "select ?3", "[1]", "db_error"));
-	v = query_ok(NULL, "select ?3", "[1,2,3]");
+	free(dbtest_query_fails(&d, NULL, "select ?3", "[1]", "db_error"));
+	v = dbtest_query_ok(&d, NULL, "select ?3", "[1,2,3]");
 	jeq(v, "rows", "[[3]]");
 	json_decref(v);
 	/* The same statement, cached, with the right count afterwards. */
-	v = query_ok(NULL, "select ?1, ?2", "[1,2]");
+	v = dbtest_query_ok(&d, NULL, "select ?1, ?2", "[1,2]");
 	jeq(v, "rows", "[[1,2]]");
 	json_decref(v);
 	/* params: null is no parameters. */
-	v = query_ok(NULL, "select 5", "null");
+	v = dbtest_query_ok(&d, NULL, "select 5", "null");
 	jeq(v, "rows", "[[5]]");
 	json_decref(v);
 	/* A failed write with a mismatch wrote nothing. */
-	free(query_fails("rw", "insert into t values (?1)", "[1,2]",
+	free(dbtest_query_fails(&d, "rw", "insert into t values (?1)", "[1,2]",
 	    "db_error"));
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0);
 	finish();
@@ -933,11 +813,11 @@ Test(query, bad_params_refuse_the_batch)
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		jobs = json_array();
 		/* A write first: had anything run, it would show. */
-		json_array_append_new(jobs, qjob("rw",
+		json_array_append_new(jobs, dbtest_qjob("rw",
 		    "insert into t values (1)", NULL));
-		json_array_append_new(jobs, qjob(NULL, "select ?1, ?2, ?3",
+		json_array_append_new(jobs, dbtest_qjob(NULL, "select ?1, ?2, ?3",
 		    cases[i].params));
-		r = run_batch(jobs);
+		r = dbtest_run_batch(&d, jobs);
 		expect_refused(r, "bad_request", cases[i].path);
 		/* jobs[1].params must not pass for jobs[1].params[1]. */
 		if (strchr(cases[i].path + 7, '[') == NULL)
@@ -946,18 +826,18 @@ Test(query, bad_params_refuse_the_batch)
 		json_decref(r);
 	}
 	/* sql missing or not a string, db not a string. */
-	r = request("{\"jobs\":[{\"type\":\"query\"}]}");
+	r = dbtest_request(&d, "{\"jobs\":[{\"type\":\"query\"}]}");
 	expect_refused(r, "bad_request", "jobs[0].sql");
 	json_decref(r);
-	r = request("{\"jobs\":[{\"type\":\"query\",\"sql\":42}]}");
+	r = dbtest_request(&d, "{\"jobs\":[{\"type\":\"query\",\"sql\":42}]}");
 	expect_refused(r, "bad_request", "jobs[0].sql");
 	json_decref(r);
-	r = request("{\"jobs\":[{\"type\":\"query\",\"sql\":\"select 1\","
+	r = dbtest_request(&d, "{\"jobs\":[{\"type\":\"query\",\"sql\":\"select 1\","
 	    "\"db\":1}]}");
 	expect_refused(r, "bad_request", "jobs[0].db");
 	json_decref(r);
 	/* A misspelt field is not ignored. */
-	r = request("{\"jobs\":[{\"type\":\"query\",\"sql\":\"select 1\","
+	r = dbtest_request(&d, "{\"jobs\":[{\"type\":\"query\",\"sql\":\"select 1\","
 	    "\"param\":[1]}]}");
 	expect_refused(r, "bad_request", "jobs[0].param");
 	json_decref(r);
@@ -980,27 +860,27 @@ Test(query, unknown_db_refuses_the_batch)
 	start(MAIN_CONF);
 
 	jobs = json_array();
-	json_array_append_new(jobs, qjob("rw", "insert into t values (1)",
+	json_array_append_new(jobs, dbtest_qjob("rw", "insert into t values (1)",
 	    NULL));
-	json_array_append_new(jobs, qjob("rw", "insert into t values (2)",
+	json_array_append_new(jobs, dbtest_qjob("rw", "insert into t values (2)",
 	    NULL));
-	json_array_append_new(jobs, qjob("nosuch", "select 1", NULL));
-	r = run_batch(jobs);
+	json_array_append_new(jobs, dbtest_qjob("nosuch", "select 1", NULL));
+	r = dbtest_run_batch(&d, jobs);
 	expect_refused(r, "unknown_db", "jobs[2].db");
 	jstr_has(r, "error.message", "nosuch");
 	json_decref(r);
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
 	    "a job of a refused batch ran");
 	/* Names are exact: no case folding. */
-	r = query("Default", "select 1", NULL);
+	r = dbtest_query(&d, "Default", "select 1", NULL);
 	expect_refused(r, "unknown_db", "jobs[0].db");
 	json_decref(r);
 
 	/* No db, or db null: "default". */
-	v = query_ok(NULL, "select count(*) from t", NULL);
+	v = dbtest_query_ok(&d, NULL, "select count(*) from t", NULL);
 	jeq(v, "rows", "[[0]]");
 	json_decref(v);
-	r = request("{\"jobs\":[{\"type\":\"query\",\"db\":null,"
+	r = dbtest_request(&d, "{\"jobs\":[{\"type\":\"query\",\"db\":null,"
 	    "\"sql\":\"select 'dflt'\"}]}");
 	jeq(r, "results[0].value.rows", "[[\"dflt\"]]");
 	json_decref(r);
@@ -1015,11 +895,11 @@ Test(query, no_default_db_configured)
 	db_make("other.db", "create table t(x)");
 	start("[db.other]\ndriver = sqlite\npath = %D/other.db\n");
 
-	r = query(NULL, "select 1", NULL);
+	r = dbtest_query(&d, NULL, "select 1", NULL);
 	expect_refused(r, "unknown_db", "jobs[0].db");
 	jstr_has(r, "error.message", "default");
 	json_decref(r);
-	v = query_ok("other", "select 1", NULL);
+	v = dbtest_query_ok(&d, "other", "select 1", NULL);
 	jeq(v, "rows", "[[1]]");
 	json_decref(v);
 	finish();
@@ -1047,12 +927,12 @@ Test(query, locked_database_waits_busy_timeout_then_fails)
 	db_make("main.db", "create table t(x); insert into t values (1)");
 	start(LOCK_CONF);
 	/* Warm up: the workers' connections exist before the lock. */
-	json_decref(query_ok(NULL, "select x from t", NULL));
+	json_decref(dbtest_query_ok(&d, NULL, "select x from t", NULL));
 
 	lock = db_open("main.db");
 	db_exec(lock, "begin exclusive; insert into t values (2)");
 	t0 = now_ms();
-	r = query(NULL, "select count(*) from t", NULL);
+	r = dbtest_query(&d, NULL, "select count(*) from t", NULL);
 	took = now_ms() - t0;
 	db_exec(lock, "rollback");
 	sqlite3_close(lock);
@@ -1068,7 +948,7 @@ Test(query, locked_database_waits_busy_timeout_then_fails)
 	json_decref(r);
 
 	/* The lock gone, the same statement works and sees no row 2. */
-	r = query(NULL, "select count(*) from t", NULL);
+	r = dbtest_query(&d, NULL, "select count(*) from t", NULL);
 	jeq(r, "results[0].value.rows", "[[1]]");
 	json_decref(r);
 	expect_ping();
@@ -1086,14 +966,14 @@ Test(query, locked_database_released_in_time_succeeds)
 	files_init();
 	db_make("main.db", "create table t(x); insert into t values (1)");
 	start(LOCK_CONF);
-	json_decref(query_ok(NULL, "select x from t", NULL));
+	json_decref(dbtest_query_ok(&d, NULL, "select x from t", NULL));
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, "select count(*) from t", NULL));
-	line = batch_line(jobs);
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select count(*) from t", NULL));
+	line = dbtest_batch_line(jobs, NULL, NULL);
 	jobs = json_array();
-	json_array_append_new(jobs, qjob("patient", "select count(*) from t",
+	json_array_append_new(jobs, dbtest_qjob("patient", "select count(*) from t",
 	    NULL));
-	patient = batch_line(jobs);
+	patient = dbtest_batch_line(jobs, NULL, NULL);
 
 	/* Released after 100 ms, well inside the 300 ms busy timeout. */
 	lock = db_open("main.db");
@@ -1138,7 +1018,7 @@ Test(query, locked_database_released_in_time_succeeds)
 	 */
 	db_exec(lock, "begin exclusive; insert into t values (4)");
 	t0 = now_ms();
-	r = request(line);
+	r = dbtest_request(&d, line);
 	took = now_ms() - t0;
 	db_exec(lock, "rollback");
 	sqlite3_close(lock);
@@ -1171,10 +1051,10 @@ Test(query, five_thousand_queries_in_one_batch)
 	jobs = json_array();
 	for (i = 0; i < n; i++) {
 		snprintf(p, sizeof p, "[%d]", i);
-		json_array_append_new(jobs, qjob(NULL, "select ?1 + 1", p));
+		json_array_append_new(jobs, dbtest_qjob(NULL, "select ?1 + 1", p));
 	}
 	t0 = now_ms();
-	r = run_batch(jobs);
+	r = dbtest_run_batch(&d, jobs);
 	took = now_ms() - t0;
 	jbool_is(r, "ok", true);
 	cr_assert_eq(json_array_size(jget(r, "results")), (size_t)n);
@@ -1214,9 +1094,9 @@ Test(query, cached_statements_give_fresh_results)
 
 	for (i = 1; i <= rounds; i++) {
 		snprintf(p, sizeof p, "[%d]", i);
-		json_decref(query_ok("rw", "insert into t values (?1)", p));
+		json_decref(dbtest_query_ok(&d, "rw", "insert into t values (?1)", p));
 		/* The count, through a read-only connection, is current. */
-		v = query_ok(NULL, "select count(*), max(x) from t", NULL);
+		v = dbtest_query_ok(&d, NULL, "select count(*), max(x) from t", NULL);
 		cr_assert_eq(jint(v, "rows[0][0]"), i, "round %d: %s", i,
 		    jtext(v));
 		cr_assert_eq(jint(v, "rows[0][1]"), i, "round %d: %s", i,
@@ -1224,30 +1104,30 @@ Test(query, cached_statements_give_fresh_results)
 		json_decref(v);
 		/* The same parameterised statement, fresh bindings. */
 		snprintf(p, sizeof p, "[%d,\"s%d\"]", i * 3, i);
-		v = query_ok(NULL, "select ?1, ?2", p);
+		v = dbtest_query_ok(&d, NULL, "select ?1, ?2", p);
 		cr_assert_eq(jint(v, "rows[0][0]"), i * 3);
 		snprintf(sql, sizeof sql, "s%d", i);
 		jstr_is(v, "rows[0][1]", sql);
 		json_decref(v);
 		/* A NULL after values: not the previous binding. */
-		v = query_ok(NULL, "select ?1, ?2", "[null,null]");
+		v = dbtest_query_ok(&d, NULL, "select ?1, ?2", "[null,null]");
 		jeq(v, "rows", "[[null,null]]");
 		json_decref(v);
 	}
 	/* More distinct statements than the cache holds, twice over. */
 	for (i = 0; i < 80; i++) {
 		snprintf(sql, sizeof sql, "select %d + ?1", i);
-		v = query_ok(NULL, sql, "[1000]");
+		v = dbtest_query_ok(&d, NULL, sql, "[1000]");
 		cr_assert_eq(jint(v, "rows[0][0]"), 1000 + i, "%s", sql);
 		json_decref(v);
 	}
 	for (i = 79; i >= 0; i--) {
 		snprintf(sql, sizeof sql, "select %d + ?1", i);
-		v = query_ok(NULL, sql, "[2000]");
+		v = dbtest_query_ok(&d, NULL, sql, "[2000]");
 		cr_assert_eq(jint(v, "rows[0][0]"), 2000 + i, "%s", sql);
 		json_decref(v);
 	}
-	v = query_ok(NULL, "select count(*), max(x) from t", NULL);
+	v = dbtest_query_ok(&d, NULL, "select count(*), max(x) from t", NULL);
 	cr_assert_eq(jint(v, "rows[0][0]"), rounds);
 	json_decref(v);
 	finish();
@@ -1272,24 +1152,24 @@ Test(query, schema_changed_by_another_connection_is_seen)
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
 
 	/* The read-only connection has loaded the schema, and cached this. */
-	v = query_ok(NULL, "select * from t", NULL);
+	v = dbtest_query_ok(&d, NULL, "select * from t", NULL);
 	jeq(v, "columns", "[\"x\"]");
 	json_decref(v);
-	json_decref(query_ok("rw", "alter table t add column y default 'y'",
+	json_decref(dbtest_query_ok(&d, "rw", "alter table t add column y default 'y'",
 	    NULL));
 	/* A new statement, prepared against the old schema in memory. */
-	v = query_ok(NULL, "select * from t limit 1", NULL);
+	v = dbtest_query_ok(&d, NULL, "select * from t limit 1", NULL);
 	jeq(v, "columns", "[\"x\",\"y\"]");
 	jeq(v, "rows", "[[1,\"y\"]]");
 	json_decref(v);
 	/* The cached one. */
-	v = query_ok(NULL, "select * from t", NULL);
+	v = dbtest_query_ok(&d, NULL, "select * from t", NULL);
 	jeq(v, "columns", "[\"x\",\"y\"]");
 	jeq(v, "rows", "[[1,\"y\"]]");
 	json_decref(v);
 	/* A column dropped: no phantom column of nulls. */
-	json_decref(query_ok("rw", "alter table t drop column x", NULL));
-	v = query_ok(NULL, "select * from t", NULL);
+	json_decref(dbtest_query_ok(&d, "rw", "alter table t drop column x", NULL));
+	v = dbtest_query_ok(&d, NULL, "select * from t", NULL);
 	jeq(v, "columns", "[\"y\"]");
 	jeq(v, "rows", "[[\"y\"]]");
 	json_decref(v);
@@ -1325,13 +1205,13 @@ Test(query, timeout_while_query_runs_on_worker)
 	start(MAIN_CONF);
 
 	/* The job's own timeout_ms. */
-	job = qjob(NULL, slow_sql(), NULL);
+	job = dbtest_qjob(NULL, slow_sql(), NULL);
 	json_object_set_new(job, "timeout_ms", json_integer(10));
 	jobs = json_array();
 	json_array_append_new(jobs, job);
-	json_array_append_new(jobs, qjob(NULL, "select 'quick'", NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select 'quick'", NULL));
 	t0 = now_ms();
-	r = run_batch(jobs);
+	r = dbtest_run_batch(&d, jobs);
 	took = now_ms() - t0;
 	jstr_is(r, "results[0].error.code", "timeout");
 	jeq(r, "results[1].value.rows", "[[\"quick\"]]");
@@ -1345,7 +1225,7 @@ Test(query, timeout_while_query_runs_on_worker)
 	jeq(st, "batches.in_flight", "0");
 	json_decref(st);
 	expect_ping();
-	r = query(NULL, "select 41 + 1", NULL);
+	r = dbtest_query(&d, NULL, "select 41 + 1", NULL);
 	jeq(r, "results[0].value.rows", "[[42]]");
 	json_decref(r);
 	back = expect_settles(slack_ms(20000), "the abandoned query");
@@ -1354,12 +1234,12 @@ Test(query, timeout_while_query_runs_on_worker)
 
 	/* The batch's timeout_ms, on several slow queries at once. */
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	line = batch_line_with(jobs, "timeout_ms", json_integer(20));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	line = dbtest_batch_line(jobs, "timeout_ms", json_integer(20));
 	t0 = now_ms();
-	r = request(line);
+	r = dbtest_request(&d, line);
 	took = now_ms() - t0;
 	free(line);
 	jeq(r, "stats.timed_out", "3");
@@ -1387,9 +1267,9 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 
 	/* The cancel op, on the same connection. */
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	line = batch_line_with(jobs, "id", json_string("slow"));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	line = dbtest_batch_line(jobs, "id", json_string("slow"));
 	fd = client_connect(d.sock);
 	client_send(fd, line);
 	free(line);
@@ -1419,18 +1299,18 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 
 	/* A client that goes away while its queries run on workers. */
 	jobs = json_array();
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	json_array_append_new(jobs, qjob(NULL, slow_sql(), NULL));
-	line = batch_line(jobs);
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
+	line = dbtest_batch_line(jobs, NULL, NULL);
 	client_send(fd, line);
 	free(line);
 	usleep(50 * 1000);
 	close(fd);
 	expect_ping();
-	r = query(NULL, "select 'still here'", NULL);
+	r = dbtest_query(&d, NULL, "select 'still here'", NULL);
 	jeq(r, "results[0].value.rows", "[[\"still here\"]]");
 	json_decref(r);
 	expect_settles(slack_ms(30000), "after a disconnect");
@@ -1452,23 +1332,23 @@ Test(query, result_over_read_max_bytes_is_too_large)
 	start(MAIN_CONF "[read]\nmax_bytes = 4096\n");
 
 	/* One big value: 4000 random bytes are 5336 of base64. */
-	msg = query_fails(NULL, "select randomblob(4000)", NULL, "too_large");
+	msg = dbtest_query_fails(&d, NULL, "select randomblob(4000)", NULL, "too_large");
 	cr_assert_not_null(strstr(msg, "4096"), "message: %s", msg);
 	free(msg);
-	free(query_fails(NULL, "select printf('%.5000c', 'x')", NULL,
+	free(dbtest_query_fails(&d, NULL, "select printf('%.5000c', 'x')", NULL,
 	    "too_large"));
 	/* Many small rows. */
-	free(query_fails(NULL, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+	free(dbtest_query_fails(&d, NULL, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
 	    " SELECT x+1 FROM c WHERE x < 100000) SELECT x FROM c", NULL,
 	    "too_large"));
 	/* What fits is answered whole. */
-	v = query_ok(NULL, "select length(hex(randomblob(1000)))", NULL);
+	v = dbtest_query_ok(&d, NULL, "select length(hex(randomblob(1000)))", NULL);
 	jeq(v, "rows", "[[2000]]");
 	json_decref(v);
-	v = query_ok(NULL, "select printf('%.3000c', 'x')", NULL);
+	v = dbtest_query_ok(&d, NULL, "select printf('%.3000c', 'x')", NULL);
 	cr_assert_eq(strlen(jstr(v, "rows[0][0]")), 3000);
 	json_decref(v);
-	v = query_ok(NULL, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+	v = dbtest_query_ok(&d, NULL, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
 	    " SELECT x+1 FROM c WHERE x < 100) SELECT x FROM c", NULL);
 	cr_assert_eq(json_array_size(jget(v, "rows")), 100);
 	json_decref(v);
@@ -1498,18 +1378,18 @@ Test(query, a_job_leaves_no_transaction_open)
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
 	    "busy_timeout_ms = 300\n");
 
-	json_decref(query("rw", "begin", NULL));
-	json_decref(query_ok("rw", "insert into t values (1)", NULL));
+	json_decref(dbtest_query(&d, "rw", "begin", NULL));
+	json_decref(dbtest_query_ok(&d, "rw", "insert into t values (1)", NULL));
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 1,
 	    "an insert that reported success is not committed");
 
 	/* A write lock taken by one job is not held after it. */
-	json_decref(query("rw", "begin immediate", NULL));
+	json_decref(dbtest_query(&d, "rw", "begin immediate", NULL));
 	db = db_open("main.db");
 	sqlite3_busy_timeout(db, slack_ms(2000));
 	db_exec(db, "insert into t values (2)");
 	sqlite3_close(db);
-	r = query("rw", "select count(*) from t", NULL);
+	r = dbtest_query(&d, "rw", "select count(*) from t", NULL);
 	jeq(r, "results[0].value.rows", "[[2]]");
 	json_decref(r);
 	finish();
@@ -1534,18 +1414,18 @@ Test(query, no_file_but_the_configured_one)
 	start(MAIN_CONF);
 
 	snprintf(sql, sizeof sql, "vacuum into '%s'", dbpath("copy.db"));
-	free(query_fails(NULL, sql, NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, sql, NULL, "db_error"));
 	cr_assert_eq(stat(dbpath("copy.db"), &sb), -1, "a read-only database"
 	    " wrote %s", dbpath("copy.db"));
 	snprintf(sql, sizeof sql, "attach database '%s' as o",
 	    dbpath("other.db"));
-	free(query_fails(NULL, sql, NULL, "db_error"));
-	free(query_fails("rw", sql, NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, sql, NULL, "db_error"));
+	free(dbtest_query_fails(&d, "rw", sql, NULL, "db_error"));
 	snprintf(sql, sizeof sql, "attach database '%s' as n",
 	    dbpath("created.db"));
-	free(query_fails("rw", sql, NULL, "db_error"));
+	free(dbtest_query_fails(&d, "rw", sql, NULL, "db_error"));
 	cr_assert_eq(stat(dbpath("created.db"), &sb), -1, "ATTACH created %s",
 	    dbpath("created.db"));
-	free(query_fails(NULL, "select * from o.secret", NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, "select * from o.secret", NULL, "db_error"));
 	finish();
 }

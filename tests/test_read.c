@@ -32,7 +32,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -137,24 +136,6 @@ cpu_lock(int how)
  * Helpers. They assert instead of returning errors, like the harness's
  * (the JSON ones are in jsonpath.c).
  */
-
-/* A formatted string; caller frees. */
-static char *
-fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-	va_list	 ap;
-	char	*s;
-	int	 n;
-
-	va_start(ap, f);
-	n = vasprintf(&s, f, ap);
-	va_end(ap);
-	cr_assert_geq(n, 0, "vasprintf");
-	return s;
-}
 
 /* Assert obj has exactly the keys listed (NULL-terminated), no other. */
 static void
@@ -532,13 +513,13 @@ start_in(struct daemon *dm, enum mode mode, unsigned threads,
 	cr_assert_not_null(copy);
 	for (word = strtok_r(copy, " ", &last); word != NULL;
 	    word = strtok_r(NULL, " ", &last)) {
-		tmp = fmt("%s%s%s", list != NULL ? list : "",
+		tmp = harness_fmt("%s%s%s", list != NULL ? list : "",
 		    list != NULL ? " " : "", fpath(word));
 		free(list);
 		list = tmp;
 	}
 	free(copy);
-	conf = fmt("threads = %u\n[read]\nroots = %s\n%s", threads, list,
+	conf = harness_fmt("threads = %u\n[read]\nroots = %s\n%s", threads, list,
 	    extra != NULL ? extra : "");
 	if (mode == MODE_WALK)
 		setenv("GATHERD_NO_OPENAT2", "1", 1);
@@ -568,7 +549,7 @@ start(enum mode mode, unsigned threads, const char *roots, const char *extra)
 static char *
 read_job(const char *path, const char *fields)
 {
-	return fmt("{\"type\":\"read\",\"path\":\"%s\"%s%s}", path,
+	return harness_fmt("{\"type\":\"read\",\"path\":\"%s\"%s%s}", path,
 	    *fields != '\0' ? "," : "", fields);
 }
 
@@ -580,7 +561,7 @@ read_result(const char *path, const char *fields)
 	json_t	*r, *res;
 
 	job = read_job(path, fields);
-	line = fmt("{\"id\":1,\"jobs\":[%s]}", job);
+	line = harness_fmt("{\"id\":1,\"jobs\":[%s]}", job);
 	r = request(&d, line);
 	cr_assert(json_is_array(jget(r, "results")), "sent %s, got %s", line,
 	    jtext(r));
@@ -732,7 +713,7 @@ expect_read_b64(const char *path, const char *fields, const void *data,
 	char		*all;
 	json_t		*res;
 
-	all = fmt("\"encoding\":\"base64\"%s%s", *fields != '\0' ? "," : "",
+	all = harness_fmt("\"encoding\":\"base64\"%s%s", *fields != '\0' ? "," : "",
 	    fields);
 	res = read_result(path, all);
 	jbool_is(res, "ok", true);
@@ -870,7 +851,7 @@ expect_refused(const char *jobs, const char *code, const char *where)
 	char	*line;
 	json_t	*r;
 
-	line = fmt("{\"id\":\"v\",\"jobs\":[%s]}", jobs);
+	line = harness_fmt("{\"id\":\"v\",\"jobs\":[%s]}", jobs);
 	r = request(&d, line);
 	jstr_is(r, "id", "v");
 	jbool_is(r, "ok", false);
@@ -929,7 +910,7 @@ Test(read, invalid_fields_refuse_the_whole_batch)
 	start(MODE_DEFAULT, 2, "root", NULL);
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		jobs = fmt("%s%s", good, bad[i].job);
+		jobs = harness_fmt("%s%s", good, bad[i].job);
 		expect_refused(jobs, "bad_request", bad[i].where);
 		free(jobs);
 	}
@@ -994,7 +975,7 @@ errors_name_the_path_and_what_it_is(enum mode mode)
 	expect_read_error("/dev/zero", "", "io_error", "device");
 
 	/* A FIFO with no writer: answered at once, the worker free again. */
-	line = fmt("{\"jobs\":[%s,%s,%s]}", read_job("fifo", ""),
+	line = harness_fmt("{\"jobs\":[%s,%s,%s]}", read_job("fifo", ""),
 	    read_job("fifo-link", "\"encoding\":\"base64\""),
 	    read_job("f.txt", ""));
 	cl_open(&c, &d);
@@ -1296,12 +1277,12 @@ swapped_link(enum mode mode)
 	jobs = strdup("");
 	for (i = 0; i < 200; i++) {
 		job = read_job(i % 2 == 0 ? "victim" : fpath("root/victim"), "");
-		p = fmt("%s%s%s", jobs, i > 0 ? "," : "", job);
+		p = harness_fmt("%s%s%s", jobs, i > 0 ? "," : "", job);
 		free(jobs);
 		free(job);
 		jobs = p;
 	}
-	line = fmt("{\"jobs\":[%s]}", jobs);
+	line = harness_fmt("{\"jobs\":[%s]}", jobs);
 
 	atomic_store(&swap_stop, false);
 	cr_assert_eq(pthread_create(&swap_thread, NULL, swapper, NULL), 0);
@@ -1400,7 +1381,7 @@ Test(read, thousand_files_in_one_batch_in_order)
 	cr_assert_eq(json_array_size(jget(r, "results")), (size_t)n);
 	for (i = 0; i < (size_t)n; i++) {
 		snprintf(want, sizeof want, "this is file %zu\n", i);
-		p = fmt("results[%zu]", i);
+		p = harness_fmt("results[%zu]", i);
 		expect_data(jget(r, p), want, strlen(want),
 		    (json_int_t)strlen(want));
 		free(p);
@@ -1768,12 +1749,12 @@ Test(read, loop_answers_pings_while_workers_read)
 
 	line = strdup("{\"id\":\"busy\",\"jobs\":[");
 	for (i = 0; i < BUSY_FILES; i++) {
-		p = fmt("%s%s{\"type\":\"read\",\"path\":\"busy%02d\","
+		p = harness_fmt("%s%s{\"type\":\"read\",\"path\":\"busy%02d\","
 		    "\"encoding\":\"base64\"}", line, i > 0 ? "," : "", i);
 		free(line);
 		line = p;
 	}
-	p = fmt("%s]}", line);
+	p = harness_fmt("%s]}", line);
 	free(line);
 	line = p;
 

@@ -1,0 +1,120 @@
+/*
+ * Running query jobs through a test daemon, for the SQLite and PostgreSQL
+ * suites; see dbtest.h.
+ */
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "dbtest.h"
+#include "harness.h"
+#include "jsonpath.h"
+
+/* One query job as JSON; see dbtest.h. */
+json_t *
+dbtest_qjob(const char *db, const char *sql, const char *params)
+{
+	json_t	*job, *p;
+
+	job = json_pack("{s:s, s:s}", "type", "query", "sql", sql);
+	cr_assert_not_null(job);
+	if (db != NULL)
+		json_object_set_new(job, "db", json_string(db));
+	if (params != NULL) {
+		p = json_loads(params, JSON_DECODE_ANY, NULL);
+		cr_assert_not_null(p, "bad params JSON %s", params);
+		json_object_set_new(job, "params", p);
+	}
+	return job;
+}
+
+/* A batch request line; see dbtest.h. */
+char *
+dbtest_batch_line(json_t *jobs, const char *key, json_t *value)
+{
+	json_t	*req;
+	char	*line;
+
+	req = json_pack("{s:o}", "jobs", jobs);
+	cr_assert_not_null(req);
+	if (key != NULL)
+		cr_assert_eq(json_object_set_new(req, key, value), 0,
+		    "cannot add %s to the request", key);
+	line = json_dumps(req, JSON_COMPACT);
+	cr_assert_not_null(line);
+	json_decref(req);
+	return line;
+}
+
+/* Send one line on a fresh connection; its reply. */
+json_t *
+dbtest_request(struct daemon *d, const char *line)
+{
+	return daemon_request_ms(d, line,
+	    (int)(DBTEST_REQUEST_MS * harness_slack()));
+}
+
+/* Run jobs as one batch; the reply. */
+json_t *
+dbtest_run_batch(struct daemon *d, json_t *jobs)
+{
+	char	*line = dbtest_batch_line(jobs, NULL, NULL);
+	json_t	*r;
+
+	r = dbtest_request(d, line);
+	free(line);
+	return r;
+}
+
+/* Run one query; the whole reply. */
+json_t *
+dbtest_query(struct daemon *d, const char *db, const char *sql,
+    const char *params)
+{
+	json_t	*jobs = json_array();
+
+	cr_assert_not_null(jobs);
+	json_array_append_new(jobs, dbtest_qjob(db, sql, params));
+	return dbtest_run_batch(d, jobs);
+}
+
+/* Run one query that must succeed; its value. */
+json_t *
+dbtest_query_ok(struct daemon *d, const char *db, const char *sql,
+    const char *params)
+{
+	json_t	*r, *v;
+
+	r = dbtest_query(d, db, sql, params);
+	cr_assert(json_is_true(jget(r, "ok")) &&
+	    json_is_true(jget(r, "results[0].ok")), "%s failed: %s", sql,
+	    jtext(r));
+	v = json_incref(jget(r, "results[0].value"));
+	cr_assert(json_is_object(v), "no value: %s", jtext(r));
+	json_decref(r);
+	return v;
+}
+
+/* Run one query whose job must fail with code; its error message. */
+char *
+dbtest_query_fails(struct daemon *d, const char *db, const char *sql,
+    const char *params, const char *code)
+{
+	json_t	*r;
+	char	*msg;
+
+	r = dbtest_query(d, db, sql, params);
+	cr_assert(json_is_array(jget(r, "results")), "%s: the batch was"
+	    " refused: %s", sql, jtext(r));
+	jbool_is(r, "ok", false);
+	jbool_is(r, "results[0].ok", false);
+	jstr_is(r, "results[0].error.code", code);
+	msg = strdup(jstr(r, "results[0].error.message"));
+	cr_assert_not_null(msg);
+	json_decref(r);
+	return msg;
+}

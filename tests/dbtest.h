@@ -1,0 +1,36 @@
+/*
+ * Running query jobs through a test daemon: the requests that the SQLite
+ * and PostgreSQL suites share, built with jansson (so SQL needs no
+ * escaping) and sent to a struct daemon from the harness. params is JSON
+ * text, or NULL for none; db may be NULL (the default database). Every
+ * helper asserts (Criterion) instead of returning errors.
+ */
+#ifndef GATHERD_DBTEST_H
+#define GATHERD_DBTEST_H
+
+#include <jansson.h>
+
+#include "harness.h"
+
+/* How long a request may wait for its reply, before harness_slack(). */
+#define DBTEST_REQUEST_MS	30000
+
+/* Build one query job as JSON; caller decrefs. */
+json_t	*dbtest_qjob(const char *db, const char *sql, const char *params);
+/* Build a batch request line for jobs (stolen), plus key: value (stolen) if key is not NULL; caller frees. */
+char	*dbtest_batch_line(json_t *jobs, const char *key, json_t *value);
+/* Send one line on a fresh connection and return the reply; caller decrefs. */
+json_t	*dbtest_request(struct daemon *, const char *line);
+/* Run jobs (stolen) as one batch and return the reply; caller decrefs. */
+json_t	*dbtest_run_batch(struct daemon *, json_t *jobs);
+/* Run one query and return the whole reply; caller decrefs. */
+json_t	*dbtest_query(struct daemon *, const char *db, const char *sql,
+	    const char *params);
+/* Run one query, assert it succeeds and return its value; caller decrefs. */
+json_t	*dbtest_query_ok(struct daemon *, const char *db, const char *sql,
+	    const char *params);
+/* Run one query, assert the batch is accepted but fails and the job fails with code, and return the error message; caller frees. */
+char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
+	    const char *params, const char *code);
+
+#endif
