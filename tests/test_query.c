@@ -1242,7 +1242,15 @@ Test(query, timeout_while_query_runs_on_worker)
 	r = dbtest_request(&d, line);
 	took = now_ms() - t0;
 	free(line);
-	jeq(r, "stats.timed_out", "3");
+	/*
+	 * Under valgrind, which runs one thread at a time, busy workers can
+	 * starve the loop past the 20 ms deadline, so slow queries may finish
+	 * first; there only the leak check and the settling below count.
+	 */
+	if (harness_slack() == 1.0)
+		jeq(r, "stats.timed_out", "3");
+	else
+		cr_assert_geq(jint(r, "stats.timed_out"), 1, "%s", jtext(r));
 	cr_assert_lt(took, slack_ms(PROMPT_MS), "took %.0f ms", took);
 	json_decref(r);
 	st = status_of();
