@@ -4,6 +4,7 @@
  */
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,7 @@ job_parse(json_t *obj, uint32_t index, const struct config *cfg,
 	job->type = type;
 	job->index = index;
 	job->timeout_ms = timeout_ms;
+	job->text_len = JOB_LEN_UNKNOWN;
 	job->state = JOB_WAITING;
 	if ((err = type->parse(job, obj, path, cfg, cause)) != ERR_NONE) {
 		job_free(job);
@@ -213,7 +215,7 @@ job_start(struct job *job, uint64_t now)
  */
 static void
 job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
-    char *text)
+    char *text, size_t len)
 {
 	struct type_stats	*ts;
 	int			 ran = job->state == JOB_RUNNING;
@@ -229,6 +231,7 @@ job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
 	job->ms = ran ? (float)clock_ms(job->start_ns, clock_ns()) : 0.0f;
 	free(job->text);
 	job->text = text;
+	job->text_len = len < JOB_LEN_UNKNOWN ? (uint32_t)len : JOB_LEN_UNKNOWN;
 	job->outcome = (uint8_t)outcome;
 	job->code = (uint8_t)code;
 	job->state = JOB_DONE;
@@ -252,7 +255,17 @@ job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
 void
 job_finish_ok(struct job *job, char *value)
 {
-	job_finish(job, JOB_OK, ERR_NONE, value);
+	job_finish(job, JOB_OK, ERR_NONE, value, SIZE_MAX);
+}
+
+/*
+ * As job_finish_ok, with the text's length known (a worker's large value),
+ * so the reply need not scan it on the loop.
+ */
+void
+job_finish_ok_len(struct job *job, char *value, size_t len)
+{
+	job_finish(job, JOB_OK, ERR_NONE, value, len);
 }
 
 /* The job failed with code and message (owned by the job now). */
@@ -265,7 +278,7 @@ job_finish_error(struct job *job, enum err_code code, char *message)
 		outcome = JOB_CANCELLED;
 	else if (code == ERR_TIMEOUT)
 		outcome = JOB_TIMED_OUT;
-	job_finish(job, outcome, code, message);
+	job_finish(job, outcome, code, message, SIZE_MAX);
 }
 
 /* The job failed with code and a formatted message. */

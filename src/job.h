@@ -66,11 +66,14 @@ struct job {
 	uint64_t		 start_ns;
 	double			 timeout_ms;	/* < 0: none */
 	float			 ms;		/* own running time */
+	uint32_t		 text_len;	/* strlen(text), or JOB_LEN_UNKNOWN */
 	uint32_t		 index;
 	uint8_t			 state;		/* enum job_state */
 	uint8_t			 outcome;	/* enum job_outcome */
 	uint8_t			 code;		/* enum err_code when not ok */
 };
+
+#define JOB_LEN_UNKNOWN	UINT32_MAX
 
 extern const struct job_type *const job_types[];
 
@@ -82,6 +85,7 @@ void		 job_start(struct job *, uint64_t);
 void		 job_cancel(struct job *, enum err_code, const char *);
 void		 job_free(struct job *);
 void		 job_finish_ok(struct job *, char *);
+void		 job_finish_ok_len(struct job *, char *, size_t);
 void		 job_finish_error(struct job *, enum err_code, char *);
 void		 job_finish_errorf(struct job *, enum err_code, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));

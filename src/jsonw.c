@@ -113,15 +113,17 @@ jsonw_value_precision(struct evbuffer *evb, const json_t *v, int digits)
 	    JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
 }
 
-/* Move all of evb's text into a new NUL-terminated string. */
+/* Move all of evb's text into a new NUL-terminated string of *lenp bytes. */
 char *
-jsonw_take(struct evbuffer *evb)
+jsonw_take(struct evbuffer *evb, size_t *lenp)
 {
 	size_t	 len = evbuffer_get_length(evb);
 	char	*s = xmalloc(len + 1);
 
 	evbuffer_remove(evb, s, len);
 	s[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
 	return s;
 }
 

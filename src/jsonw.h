@@ -20,7 +20,7 @@ void	jsonw_uint(struct evbuffer *, uint64_t);
 void	jsonw_value(struct evbuffer *, const json_t *);
 void	jsonw_value_precision(struct evbuffer *, const json_t *, int);
 char	*jsonw_dump(const json_t *);
-char	*jsonw_take(struct evbuffer *);
+char	*jsonw_take(struct evbuffer *, size_t *);
 const char *jsonw_cstr(const json_t *);
 
 #endif

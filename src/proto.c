@@ -332,7 +332,8 @@ proto_free_text(const void *data, size_t len, void *arg)
  * loop), and *text becomes NULL.
  */
 static void
-proto_write_text(struct evbuffer *evb, char **text, int steal)
+proto_write_text(struct evbuffer *evb, char **text, uint32_t known,
+    int steal)
 {
 	size_t	len;
 
@@ -340,7 +341,7 @@ proto_write_text(struct evbuffer *evb, char **text, int steal)
 		jsonw_raw(evb, "null");
 		return;
 	}
-	len = strlen(*text);
+	len = known != JOB_LEN_UNKNOWN ? known : strlen(*text);
 	if (steal && len >= PROTO_STEAL_MIN &&
 	    evbuffer_add_reference(evb, *text, len, proto_free_text,
 	    NULL) == 0) {
@@ -357,7 +358,7 @@ proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 		jsonw_raw(evb, "{\"ok\":true,\"ms\":");
 		jsonw_ms(evb, job->ms);
 		jsonw_raw(evb, ",\"value\":");
-		proto_write_text(evb, &job->text, steal);
+		proto_write_text(evb, &job->text, job->text_len, steal);
 		jsonw_raw(evb, "}");
 		return;
 	}

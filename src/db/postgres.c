@@ -291,6 +291,7 @@ pg_query_end(struct pg_query *q)
 	struct query_job	*qj = q->qj;
 	enum err_code		 code;
 	char			*text = NULL;
+	size_t			 len = 0;
 
 	if (q->code == ERR_NONE && !q->complete)
 		pg_query_fail(q, ERR_DB_ERROR,
@@ -302,7 +303,7 @@ pg_query_end(struct pg_query *q)
 		if (evbuffer_get_length(q->out) > qj->max_bytes)
 			pg_query_too_large(q);
 		else
-			text = jsonw_take(q->out);
+			text = jsonw_take(q->out, &len);
 	}
 	if ((code = q->code) != ERR_NONE) {
 		text = q->error;
@@ -311,7 +312,7 @@ pg_query_end(struct pg_query *q)
 	qj->run = NULL;
 	pg_query_free(q);
 	if (code == ERR_NONE)
-		job_finish_ok(&qj->job, text);
+		job_finish_ok_len(&qj->job, text, len);
 	else
 		job_finish_error(&qj->job, code, text);
 }

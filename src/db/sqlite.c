@@ -58,6 +58,7 @@ struct sqlite_work {
 	uint64_t		 max_bytes;
 	enum err_code		 code;		/* result */
 	char			*text;		/* owned: value JSON or message */
+	size_t			 text_len;	/* of a value */
 };
 
 static pthread_key_t	sqlite_key;
@@ -374,7 +375,7 @@ sqlite_run(struct pool_work *pw)
 		fatalx("%s: evbuffer_new failed", __func__);
 	if (sqlite_bind(w, c->db, stmt) == 0 &&
 	    sqlite_rows(w, c->db, stmt, evb) == 0)
-		w->text = jsonw_take(evb);
+		w->text = jsonw_take(evb, &w->text_len);
 	evbuffer_free(evb);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
@@ -417,7 +418,7 @@ sqlite_complete(struct pool_work *pw, int abandoned)
 	q->run = NULL;
 	w->text = NULL;
 	if (w->code == ERR_NONE)
-		job_finish_ok(&q->job, text);
+		job_finish_ok_len(&q->job, text, w->text_len);
 	else
 		job_finish_error(&q->job, w->code, text);
 	sqlite_work_free(w);

@@ -61,6 +61,7 @@ struct read_work {
 	uint8_t			 encoding;
 	enum err_code		 code;		/* result: ERR_NONE if ok */
 	char			*text;		/* owned: value JSON or message */
+	size_t			 text_len;	/* of a value */
 };
 
 static const char *const read_keys[] = {
@@ -216,7 +217,7 @@ read_value(struct read_work *w, const unsigned char *data, size_t n,
 	jsonw_raw(evb, ",\"size\":");
 	jsonw_uint(evb, size);
 	jsonw_raw(evb, "}");
-	w->text = jsonw_take(evb);
+	w->text = jsonw_take(evb, &w->text_len);
 	evbuffer_free(evb);
 }
 
@@ -302,7 +303,7 @@ read_complete(struct pool_work *pw, int abandoned)
 	r->work = NULL;
 	w->text = NULL;
 	if (w->code == ERR_NONE)
-		job_finish_ok(&r->job, text);
+		job_finish_ok_len(&r->job, text, w->text_len);
 	else
 		job_finish_error(&r->job, w->code, text);
 	read_work_free(w);
