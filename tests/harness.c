@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -171,15 +173,22 @@ daemon_wait(struct daemon *d, int timeout_ms)
 	return -1;
 }
 
-static void
-remove_dir(const char *dir)
+static int
+rmtree_entry(const char *path, const struct stat *sb, int type,
+    struct FTW *ftw)
 {
-	char	cmd[400];
-	int	rc;
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
 
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	rc = system(cmd);
-	(void)rc;
+/* Remove a directory tree (symbolic links are removed, not followed). */
+void
+harness_rmtree(const char *dir)
+{
+	nftw(dir, rmtree_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /*
@@ -236,7 +245,7 @@ daemon_stop(struct daemon *d)
 			tail = file_tail(d->log, LOG_TAIL_BYTES);
 	}
 	if (d->dir[0] != '\0')
-		remove_dir(d->dir);
+		harness_rmtree(d->dir);
 	d->pid = 0;
 	d->dir[0] = '\0';
 	if (timed_out)

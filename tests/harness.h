@@ -77,6 +77,9 @@ json_t	*daemon_request(struct daemon *, const char *line);
  */
 json_t	*daemon_request_ms(struct daemon *, const char *line, int timeout_ms);
 
+/* Remove a directory tree (symbolic links are removed, not followed). */
+void	 harness_rmtree(const char *);
+
 /* Milliseconds on the monotonic clock. */
 double	 now_ms(void);
 

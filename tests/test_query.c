@@ -62,18 +62,6 @@ wrapped(void)
 	return harness_slack() > 1.0;
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 static void
 suite_init(void)
 {
@@ -85,7 +73,7 @@ static void
 suite_fini(void)
 {
 	if (ddir[0] != '\0')
-		nftw(ddir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		harness_rmtree(ddir);
 	if (d.dir[0] != '\0')
 		daemon_stop(&d);
 }

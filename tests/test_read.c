@@ -70,18 +70,6 @@ wrapped(void)
 	return w != NULL && *w != '\0';
 }
 
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 static void
 suite_init(void)
 {
@@ -103,7 +91,7 @@ suite_fini(void)
 	swapper_stop();
 	/* Files first: a failing daemon_stop must not leave 256 MB behind. */
 	if (fdir[0] != '\0')
-		nftw(fdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		harness_rmtree(fdir);
 	if (d2.dir[0] != '\0')
 		daemon_stop(&d2);
 	if (d.dir[0] != '\0')
