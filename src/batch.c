@@ -21,16 +21,18 @@
 #include "jsonw.h"
 #include "log.h"
 #include "server.h"
+#include "snapshot.h"
 #include "status.h"
 #include "xmalloc.h"
 
-/* A new, empty batch with this id (a reference is taken). */
+/* A new, empty batch with this id, under snap (references are taken). */
 struct batch *
-batch_new(json_t *id, uint64_t recv_ns)
+batch_new(json_t *id, uint64_t recv_ns, struct snapshot *snap)
 {
 	struct batch	*b;
 
 	b = xcalloc(1, sizeof *b);
+	b->snap = snapshot_ref(snap);
 	b->id = json_incref(id != NULL ? id : json_null());
 	b->id_text = jsonw_dump(b->id);
 	b->recv_ns = recv_ns;
@@ -53,6 +55,7 @@ batch_free(struct batch *b)
 		event_free(b->deadline);
 	json_decref(b->id);
 	free(b->id_text);
+	snapshot_unref(b->snap);
 	free(b);
 }
 

@@ -16,6 +16,7 @@
 struct conn;
 struct event;
 struct job;
+struct snapshot;
 
 enum batch_mode {
 	BATCH_ALL,
@@ -25,6 +26,7 @@ enum batch_mode {
 struct batch {
 	TAILQ_ENTRY(batch)	 entry;		/* in its connection's list */
 	struct conn		*conn;		/* borrowed; NULL before start */
+	struct snapshot		*snap;		/* a reference: its configuration */
 	json_t			*id;		/* owned, never NULL */
 	char			*id_text;	/* owned: id as compact JSON */
 	struct job		**jobs;		/* owned, njobs of them */
@@ -45,7 +47,7 @@ struct batch {
 	int			 depth;		/* > 0 inside a loop over jobs */
 };
 
-struct batch	*batch_new(json_t *, uint64_t);
+struct batch	*batch_new(json_t *, uint64_t, struct snapshot *);
 void		 batch_free(struct batch *);
 void		 batch_start(struct batch *, struct conn *);
 void		 batch_job_done(struct batch *, struct job *, int);

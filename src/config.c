@@ -24,7 +24,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,6 +124,10 @@ static int	config_set_u64(struct config_parse *,
 		    const struct config_key *, const char *);
 static int	config_set_roots(struct config_parse *,
 		    const struct config_key *, const char *);
+static int	config_set_allow_uids(struct config_parse *,
+		    const struct config_key *, const char *);
+static int	config_set_allow_groups(struct config_parse *,
+		    const struct config_key *, const char *);
 static int	config_set_driver(struct config_parse *,
 		    const struct config_key *, const char *);
 static int	config_set_path(struct config_parse *,
@@ -147,6 +153,8 @@ static const struct config_key config_daemon_keys[] = {
 	{ "log_level", config_set_log_level, 0, 0, 0, 0 },
 	{ "shutdown_timeout_ms", config_set_u64,
 	    offsetof(struct config, shutdown_timeout_ms), 0, CONFIG_INT_MAX, 0 },
+	{ "allow_uids", config_set_allow_uids, 0, 0, 0, 0 },
+	{ "allow_groups", config_set_allow_groups, 0, 0, 0, 0 },
 	{ NULL, NULL, 0, 0, 0, 0 }
 };
 
@@ -387,6 +395,92 @@ fail:
 	free(copy);
 	config_free_list(roots, n);
 	return -1;
+}
+
+/*
+ * A user or group id: digits, or a name the system knows (looked up when
+ * the configuration is loaded, never on the loop). Returns 0 or -1.
+ */
+static int
+config_id(const char *word, int group, unsigned *id)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	uint64_t	 v;
+
+	if (config_parse_u64(word, &v) == 0) {
+		if (v >= UINT32_MAX)
+			return -1;
+		*id = (unsigned)v;
+		return 0;
+	}
+	if (group) {
+		if ((gr = getgrnam(word)) == NULL)
+			return -1;
+		*id = gr->gr_gid;
+	} else {
+		if ((pw = getpwnam(word)) == NULL)
+			return -1;
+		*id = pw->pw_uid;
+	}
+	return 0;
+}
+
+/* Set allow_uids or allow_groups: a list of names or numeric ids. */
+static int
+config_set_ids(struct config_parse *p, const struct config_key *k,
+    const char *value, int group, unsigned **ids, size_t *nids)
+{
+	char		*copy, *word, *last;
+	unsigned	*v = NULL, id;
+	size_t		 n = 0;
+
+	copy = xstrdup(value);
+	for (word = strtok_r(copy, " \t", &last); word != NULL;
+	    word = strtok_r(NULL, " \t", &last)) {
+		if (config_id(word, group, &id) == -1) {
+			config_key_error(p, p->value_line, k->name,
+			    "unknown %s \"%s\"", group ? "group" : "user",
+			    word);
+			goto fail;
+		}
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n++] = id;
+	}
+	if (n == 0) {
+		config_key_error(p, p->value_line, k->name,
+		    "expected at least one %s name or number",
+		    group ? "group" : "user");
+		goto fail;
+	}
+	free(copy);
+	free(*ids);
+	*ids = v;
+	*nids = n;
+	return 0;
+
+fail:
+	free(copy);
+	free(v);
+	return -1;
+}
+
+/* Set [daemon] allow_uids. */
+static int
+config_set_allow_uids(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	return config_set_ids(p, k, value, 0, &p->cfg->allow_uids,
+	    &p->cfg->nallow_uids);
+}
+
+/* Set [daemon] allow_groups. */
+static int
+config_set_allow_groups(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	return config_set_ids(p, k, value, 1, &p->cfg->allow_gids,
+	    &p->cfg->nallow_gids);
 }
 
 /* The database of the current [db.NAME] section. */
@@ -926,6 +1020,34 @@ out:
 	return rc;
 }
 
+/*
+ * The effective configuration: the defaults, the file (the default one
+ * may be missing), then the command line over both, and the socket path
+ * resolved. Blocking: at start-up, or on the reload thread. Returns 0, or
+ * -1 with *cause set and cfg freed.
+ */
+int
+config_build(struct config *cfg, const struct config_args *args,
+    char **cause)
+{
+	char	*path;
+
+	config_defaults(cfg);
+	if (config_load(cfg, args->file != NULL ? args->file :
+	    CONFIG_DEFAULT_FILE, args->file != NULL, cause) == -1) {
+		config_free(cfg);
+		return -1;
+	}
+	if (args->threads > 0)
+		cfg->threads = args->threads;
+	if (args->log_level >= 0)
+		cfg->log_level = (enum log_level)args->log_level;
+	path = config_socket_path(args->socket, cfg->socket);
+	free(cfg->socket);
+	cfg->socket = path;
+	return 0;
+}
+
 /* Free what cfg owns; it may be freed again. */
 void
 config_free(struct config *cfg)
@@ -939,6 +1061,12 @@ config_free(struct config *cfg)
 	config_free_list(cfg->read_roots, cfg->nread_roots);
 	cfg->read_roots = NULL;
 	cfg->nread_roots = 0;
+	free(cfg->allow_uids);
+	cfg->allow_uids = NULL;
+	cfg->nallow_uids = 0;
+	free(cfg->allow_gids);
+	cfg->allow_gids = NULL;
+	cfg->nallow_gids = 0;
 	for (i = 0; i < cfg->ndbs; i++) {
 		free(cfg->dbs[i].name);
 		free(cfg->dbs[i].path);
@@ -947,6 +1075,20 @@ config_free(struct config *cfg)
 	free(cfg->dbs);
 	cfg->dbs = NULL;
 	cfg->ndbs = 0;
+}
+
+/* Print a list of ids, if there is one. */
+static void
+config_print_ids(FILE *fp, const char *key, const unsigned *ids, size_t n)
+{
+	size_t	i;
+
+	if (n == 0)
+		return;
+	fprintf(fp, "%s =", key);
+	for (i = 0; i < n; i++)
+		fprintf(fp, " %u", ids[i]);
+	fprintf(fp, "\n");
 }
 
 /* Print the effective settings as an INI file config_load reads back. */
@@ -972,6 +1114,9 @@ config_print(const struct config *cfg, FILE *fp)
 	fprintf(fp, "log_level = %s\n", log_level_name(cfg->log_level));
 	fprintf(fp, "shutdown_timeout_ms = %" PRIu64 "\n",
 	    cfg->shutdown_timeout_ms);
+	config_print_ids(fp, "allow_uids", cfg->allow_uids, cfg->nallow_uids);
+	config_print_ids(fp, "allow_groups", cfg->allow_gids,
+	    cfg->nallow_gids);
 
 	fprintf(fp, "\n[limits]\n");
 	fprintf(fp, "max_connections = %" PRIu64 "\n", l->max_connections);

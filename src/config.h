@@ -46,6 +46,10 @@ struct config {
 	unsigned	 threads;
 	enum log_level	 log_level;
 	uint64_t	 shutdown_timeout_ms;
+	unsigned	*allow_uids;	/* owned, nallow_uids; see peer.c */
+	size_t		 nallow_uids;
+	unsigned	*allow_gids;	/* owned, nallow_gids */
+	size_t		 nallow_gids;
 	struct limits	 limits;
 	char		**read_roots;	/* owned, nread_roots strings */
 	size_t		 nread_roots;
@@ -53,7 +57,21 @@ struct config {
 	size_t		 ndbs;
 };
 
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define CONFIG_DEFAULT_FILE	SYSCONFDIR "/gatherd/gatherd.conf"
+
+/* What the command line sets over the file. */
+struct config_args {
+	const char	*file;		/* -c, or NULL for the default file */
+	const char	*socket;	/* -s, or NULL */
+	unsigned	 threads;	/* -t, or 0 */
+	int		 log_level;	/* -l (an enum log_level), or -1 */
+};
+
 void	 config_defaults(struct config *);
+int	 config_build(struct config *, const struct config_args *, char **);
 int	 config_load(struct config *, const char *, int, char **);
 void	 config_free(struct config *);
 void	 config_print(const struct config *, FILE *);

@@ -26,6 +26,7 @@
 #include "conn.h"
 #include "job.h"
 #include "log.h"
+#include "peer.h"
 #include "proto.h"
 #include "server.h"
 #include "status.h"
@@ -38,25 +39,18 @@ static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_process(struct conn *);
 
-/* Wrap an accepted socket (non-blocking) as connection number id. */
+/* Wrap an accepted socket (non-blocking) of peer as connection number id. */
 struct conn *
-conn_new(int fd, uint64_t id)
+conn_new(int fd, uint64_t id, const struct peer *peer)
 {
 	struct conn	*c;
-	struct ucred	 uc;
-	socklen_t	 len = sizeof uc;
 
 	c = xcalloc(1, sizeof *c);
 	c->id = id;
 	TAILQ_INIT(&c->batches);
-	c->pid = -1;
-	c->uid = (uid_t)-1;
-	c->gid = (gid_t)-1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
-		c->pid = uc.pid;
-		c->uid = uc.uid;
-		c->gid = uc.gid;
-	}
+	c->pid = peer->pid;
+	c->uid = peer->uid;
+	c->gid = peer->gid;
 	c->bev = bufferevent_socket_new(server_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("%s: bufferevent_socket_new failed", __func__);
@@ -155,7 +149,7 @@ conn_request(struct conn *c, const char *line, size_t len)
 	char		*cause = NULL;
 	enum err_code	 err;
 
-	err = proto_parse(line, len, server_cfg, clock_ns(), &req, &cause);
+	err = proto_parse(line, len, server_snap, clock_ns(), &req, &cause);
 	if (err == ERR_NONE)
 		err = conn_dispatch(c, &req, &cause);
 	if (err != ERR_NONE && c->bev != NULL)

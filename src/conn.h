@@ -15,6 +15,7 @@
 
 struct bufferevent;
 struct event;
+struct peer;
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* in the server's list */
@@ -35,7 +36,7 @@ struct conn {
 
 TAILQ_HEAD(conns, conn);
 
-struct conn	*conn_new(int, uint64_t);
+struct conn	*conn_new(int, uint64_t, const struct peer *);
 void		 conn_batch_add(struct conn *, struct batch *);
 void		 conn_batch_done(struct conn *, struct batch *);
 void		 conn_batch_event(struct conn *, struct batch *, struct job *);

@@ -38,7 +38,7 @@ struct db_param {
 
 struct query_job {
 	struct job		 job;
-	const struct db_config	*db;		/* borrowed from the config */
+	const struct db_config	*db;		/* borrowed from the batch's snapshot */
 	char			*sql;		/* owned */
 	struct db_param		*params;	/* owned, nparams of them */
 	size_t			 nparams;
@@ -51,7 +51,10 @@ void	sqlite_query_start(struct query_job *);
 void	sqlite_query_cancel(struct query_job *);
 
 /* PostgreSQL, on the loop. */
-int	postgres_init(struct event_base *, const struct config *, char **);
+void	postgres_init(struct event_base *);
+int	postgres_check(const struct config *, char **);
+void	postgres_attach(const struct config *);
+void	postgres_detach(const struct config *);
 void	postgres_free(void);
 void	postgres_query_start(struct query_job *);
 void	postgres_query_cancel(struct query_job *);

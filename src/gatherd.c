@@ -17,14 +17,15 @@
 #include "config.h"
 #include "log.h"
 #include "notify.h"
+#include "reload.h"
 #include "server.h"
+#include "snapshot.h"
 #include "xmalloc.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.0.0"
 #endif
 
-#define DEFAULT_CONFIG	SYSCONFDIR "/gatherd/gatherd.conf"
 
 static void __attribute__((noreturn))
 usage(FILE *fp, int status)
@@ -39,7 +40,7 @@ usage(FILE *fp, int status)
 	    "      --check-config    validate the configuration, print it,"
 	    " exit\n"
 	    "  -V, --version         print the version\n"
-	    "  -h, --help            this help\n", DEFAULT_CONFIG);
+	    "  -h, --help            this help\n", CONFIG_DEFAULT_FILE);
 	exit(status);
 }
 
@@ -69,22 +70,23 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct config_args args = { NULL, NULL, 0, -1 };
 	struct config	 cfg;
-	const char	*conf_path = NULL, *opt_socket = NULL, *opt_level = NULL;
-	char		*cause = NULL, *path, *end;
-	long		 threads = -1;
+	struct snapshot	*snap;
+	char		*cause = NULL, *end;
+	long		 threads;
 	int		 ch, check = 0;
-	enum log_level	 level = LOG_LEVEL_INFO;
+	enum log_level	 level;
 
 	log_init();
 	while ((ch = getopt_long(argc, argv, "c:s:t:l:Vh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			conf_path = optarg;
+			args.file = optarg;
 			break;
 		case 's':
-			opt_socket = optarg;
+			args.socket = optarg;
 			break;
 		case 't':
 			errno = 0;
@@ -95,15 +97,16 @@ main(int argc, char **argv)
 				    " threads, got \"%s\"\n", optarg);
 				return 2;
 			}
+			args.threads = (unsigned)threads;
 			break;
 		case 'l':
-			opt_level = optarg;
 			if (log_level_parse(optarg, &level) == -1) {
 				fprintf(stderr, "gatherd: -l: expected debug,"
 				    " info, warning or error, got \"%s\"\n",
 				    optarg);
 				return 2;
 			}
+			args.log_level = (int)level;
 			break;
 		case 'C':
 			check = 1;
@@ -120,44 +123,34 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(stderr, 2);
 
-	config_defaults(&cfg);
-	if (config_load(&cfg, conf_path != NULL ? conf_path : DEFAULT_CONFIG,
-	    conf_path != NULL, &cause) == -1) {
+	if (config_build(&cfg, &args, &cause) == -1 ||
+	    (snap = snapshot_new(&cfg, &cause)) == NULL) {
 		fprintf(stderr, "gatherd: %s\n", cause);
 		free(cause);
-		config_free(&cfg);
 		return 1;
 	}
-	if (threads > 0)
-		cfg.threads = (unsigned)threads;
-	if (opt_level != NULL)
-		cfg.log_level = level;
-	path = config_socket_path(opt_socket, cfg.socket);
-	free(cfg.socket);
-	cfg.socket = path;
 	if (check) {
-		config_print(&cfg, stdout);
-		config_free(&cfg);
+		config_print(&snap->cfg, stdout);
+		snapshot_unref(snap);
 		return 0;
 	}
-	log_set_level(cfg.log_level);
+	log_set_level(snap->cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 
-	if (server_init(&cfg, cfg.socket, &cause) == -1) {
+	if (server_init(snap, &cause) == -1) {
 		log_errorx("%s", cause);
 		free(cause);
 		server_free();
-		config_free(&cfg);
 		return 1;
 	}
+	reload_init(server_base, &args);
 	notify_init(server_base);
 	notify_ready();
 	server_run();
 	log_info("stopped");
 	notify_free();
 	server_free();
-	config_free(&cfg);
 	libevent_global_shutdown();
 	return 0;
 }

@@ -123,7 +123,7 @@ notify_init(struct event_base *base)
 
 /*
  * The daemon is ready: the socket listens, the configuration is loaded.
- * Also the end of a reload, once that exists.
+ * Also the end of a reload, whether it took or not.
  */
 void
 notify_ready(void)
@@ -138,8 +138,8 @@ notify_ready(void)
 }
 
 /*
- * A reload starts. Not called yet: SIGHUP reload is not implemented. The
- * timestamp is what Type=notify-reload requires with RELOADING=1.
+ * A reload starts. The timestamp is what Type=notify-reload requires with
+ * RELOADING=1.
  */
 void
 notify_reloading(void)

@@ -16,6 +16,7 @@
 #include "job.h"
 #include "jsonw.h"
 #include "proto.h"
+#include "snapshot.h"
 #include "xmalloc.h"
 
 /* Values at least this long are handed over, not copied, into replies. */
@@ -183,12 +184,12 @@ proto_parse_cancel(json_t *obj, struct request *req, char **cause)
 
 /*
  * Parse and validate one request line (len bytes, no newline) read at
- * recv_ns. On success req holds the request; on error req->id holds the
+ * recv_ns, under the configuration snap (a batch takes a reference). On success req holds the request; on error req->id holds the
  * id when one could be read, and *cause the message. Either way the caller
  * clears req with proto_request_clear.
  */
 enum err_code
-proto_parse(const char *line, size_t len, const struct config *cfg,
+proto_parse(const char *line, size_t len, struct snapshot *snap,
     uint64_t recv_ns, struct request *req, char **cause)
 {
 	json_error_t	 jerr;
@@ -237,8 +238,8 @@ proto_parse(const char *line, size_t len, const struct config *cfg,
 
 	switch (req->op) {
 	case OP_BATCH:
-		req->batch = batch_new(req->id, recv_ns);
-		err = proto_parse_batch(obj, cfg, req, cause);
+		req->batch = batch_new(req->id, recv_ns, snap);
+		err = proto_parse_batch(obj, &snap->cfg, req, cause);
 		break;
 	case OP_STATUS:
 		err = proto_get_bool(obj, "detail", &req->detail, cause);

@@ -13,9 +13,9 @@
 #include "error.h"
 
 struct batch;
-struct config;
 struct evbuffer;
 struct job;
+struct snapshot;
 
 #define PROTO_VERSION	1
 
@@ -39,7 +39,7 @@ struct request {
 	int64_t		 cancel_conn;	/* OP_CANCEL: CANCEL_* or a conn id */
 };
 
-enum err_code	 proto_parse(const char *, size_t, const struct config *,
+enum err_code	 proto_parse(const char *, size_t, struct snapshot *,
 		    uint64_t, struct request *, char **);
 void		 proto_request_clear(struct request *);
 

@@ -1,7 +1,7 @@
 /*
- * Read roots. A root that cannot be opened at start-up is logged, and reads
- * beneath it fail with io_error naming it, rather than stopping the daemon:
- * the built-in default root need not exist on a machine that never reads.
+ * Read roots. A root that cannot be opened is logged, and reads beneath it
+ * fail with io_error naming it, rather than stopping the daemon: the
+ * built-in default root need not exist on a machine that never reads.
  */
 
 #include <errno.h>
@@ -15,20 +15,18 @@
 #include "roots.h"
 #include "xmalloc.h"
 
-static struct read_root	*roots;
-static size_t		 nroots;
-
-/* Open every configured root. */
-void
+/* Open every configured root (blocking: not on the loop after start-up). */
+struct roots *
 roots_open(const struct config *cfg)
 {
+	struct roots		*roots;
 	struct read_root	*r;
 	size_t			 i;
 
-	roots_close();
-	roots = xcalloc(cfg->nread_roots, sizeof *roots);
+	roots = xcalloc(1, sizeof *roots);
+	roots->v = xcalloc(cfg->nread_roots, sizeof *roots->v);
 	for (i = 0; i < cfg->nread_roots; i++) {
-		r = &roots[nroots++];
+		r = &roots->v[roots->n++];
 		r->path = xstrdup(cfg->read_roots[i]);
 		r->len = strlen(r->path);
 		while (r->len > 1 && r->path[r->len - 1] == '/')
@@ -40,22 +38,24 @@ roots_open(const struct config *cfg)
 		} else
 			log_debug("read root %s", r->path);
 	}
+	return roots;
 }
 
-/* Close the roots. */
+/* Close the roots and free them. */
 void
-roots_close(void)
+roots_free(struct roots *roots)
 {
 	size_t	i;
 
-	for (i = 0; i < nroots; i++) {
-		if (roots[i].fd != -1)
-			close(roots[i].fd);
-		free(roots[i].path);
+	if (roots == NULL)
+		return;
+	for (i = 0; i < roots->n; i++) {
+		if (roots->v[i].fd != -1)
+			close(roots->v[i].fd);
+		free(roots->v[i].path);
 	}
+	free(roots->v);
 	free(roots);
-	roots = NULL;
-	nroots = 0;
 }
 
 /*
@@ -64,27 +64,26 @@ roots_close(void)
  * forbidden when no root holds it; io_error when its root is unavailable.
  */
 enum err_code
-roots_resolve(const char *path, const struct read_root **root,
-    const char **rel, char **cause)
+roots_resolve(const struct roots *roots, const char *path,
+    const struct read_root **root, const char **rel, char **cause)
 {
-	const struct read_root	*r = NULL;
+	const struct read_root	*r = NULL, *v = roots->v;
 	size_t			 i;
 
 	if (path[0] != '/') {
-		if (nroots > 0) {
-			r = &roots[0];
+		if (roots->n > 0) {
+			r = &v[0];
 			*rel = path;
 		}
 	} else {
-		for (i = 0; i < nroots && r == NULL; i++) {
-			if (roots[i].len == 1) {
-				r = &roots[i];
+		for (i = 0; i < roots->n && r == NULL; i++) {
+			if (v[i].len == 1) {
+				r = &v[i];
 				*rel = path + 1;
-			} else if (strncmp(path, roots[i].path,
-			    roots[i].len) == 0 && (path[roots[i].len] == '/' ||
-			    path[roots[i].len] == '\0')) {
-				r = &roots[i];
-				*rel = path + roots[i].len;
+			} else if (strncmp(path, v[i].path, v[i].len) == 0 &&
+			    (path[v[i].len] == '/' || path[v[i].len] == '\0')) {
+				r = &v[i];
+				*rel = path + v[i].len;
 				while (**rel == '/')
 					(*rel)++;
 			}

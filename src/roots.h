@@ -1,8 +1,9 @@
 /*
- * The read roots: directories opened once at start-up, beneath which every
- * read is resolved by the kernel (see fsroot.c). This module maps a
- * request's path to a root and a path relative to it; it does no I/O after
- * roots_open().
+ * The read roots: directories opened when a configuration is loaded (at
+ * start-up or on reload), beneath which every read is resolved by the
+ * kernel (see fsroot.c). A struct roots belongs to one configuration
+ * snapshot (snapshot.c). This module maps a request's path to a root and a
+ * path relative to it; it does no I/O after roots_open().
  */
 #ifndef GATHERD_ROOTS_H
 #define GATHERD_ROOTS_H
@@ -20,9 +21,14 @@ struct read_root {
 	int	 error;		/* errno of the failed open, when fd is -1 */
 };
 
-void		 roots_open(const struct config *);
-void		 roots_close(void);
-enum err_code	 roots_resolve(const char *, const struct read_root **,
-		    const char **, char **);
+struct roots {
+	struct read_root	*v;		/* owned, n of them */
+	size_t			 n;
+};
+
+struct roots	*roots_open(const struct config *);
+void		 roots_free(struct roots *);
+enum err_code	 roots_resolve(const struct roots *, const char *,
+		    const struct read_root **, const char **, char **);
 
 #endif

@@ -11,6 +11,9 @@
  *
  * Under systemd socket activation (LISTEN_FDS) the listening socket is
  * systemd's: it is served as passed, and its file is never removed.
+ *
+ * SIGHUP reloads the configuration (reload.c); the server holds the
+ * snapshot in force, which new batches and connections use.
  */
 
 #include <errno.h>
@@ -24,6 +27,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -36,10 +40,12 @@
 #include "db.h"
 #include "log.h"
 #include "notify.h"
+#include "peer.h"
 #include "pool.h"
 #include "proto.h"
-#include "roots.h"
+#include "reload.h"
 #include "server.h"
+#include "snapshot.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -47,6 +53,7 @@
 #define SERVER_ACCEPT_RETRY_MS	100
 
 struct event_base	*server_base;
+struct snapshot		*server_snap;
 struct config		*server_cfg;
 int			 server_draining;
 int			 server_stopping;
@@ -57,7 +64,7 @@ static ino_t			 server_ino;
 static struct conns		 server_conns = TAILQ_HEAD_INITIALIZER(server_conns);
 static struct conns		 server_dead = TAILQ_HEAD_INITIALIZER(server_dead);
 static uint64_t			 server_next_id = 1;
-static struct event		*server_sigint, *server_sigterm;
+static struct event		*server_sigint, *server_sigterm, *server_sighup;
 static struct event		*server_drain_timer, *server_flush_timer;
 static struct event		*server_reaper, *server_accept_timer;
 
@@ -190,35 +197,61 @@ server_log_activated(int fd)
 		log_info("listening on the socket passed by systemd");
 }
 
+/* Turn a client away with one error line, and close. */
+static void
+server_refuse(int fd, enum err_code code, const char *message)
+{
+	struct evbuffer	*evb;
+	char		 drain[4096];
+
+	if ((evb = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	proto_write_error(evb, NULL, code, message);
+	/* A fresh socket's buffer takes one short line: never blocks. */
+	evbuffer_write(evb, fd);
+	evbuffer_free(evb);
+	/*
+	 * Closing with unread input would reset the connection and could
+	 * lose the line: discard what has arrived first.
+	 */
+	shutdown(fd, SHUT_WR);
+	while (read(fd, drain, sizeof drain) > 0)
+		;
+	close(fd);
+}
+
 static void
 server_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
 {
 	struct conn	*c;
-	char		*line, drain[4096];
-	ssize_t		 n;
+	struct peer	 peer;
+	char		*msg;
 
 	(void)l;
 	(void)sa;
 	(void)len;
 	(void)arg;
 	if (status.conns_open >= server_cfg->limits.max_connections) {
-		line = xasprintf("{\"id\":null,\"ok\":false,\"error\":{\"code\":"
-		    "\"busy\",\"message\":\"max_connections (%llu) reached\"}}\n",
+		msg = xasprintf("max_connections (%llu) reached",
 		    (unsigned long long)server_cfg->limits.max_connections);
-		n = write(fd, line, strlen(line));
-		free(line);
-		/*
-		 * Closing with unread input would reset the connection and
-		 * could lose the busy line: discard what has arrived first.
-		 */
-		shutdown(fd, SHUT_WR);
-		while ((n = read(fd, drain, sizeof drain)) > 0)
-			;
-		close(fd);
+		server_refuse(fd, ERR_BUSY, msg);
+		free(msg);
 		return;
 	}
-	c = conn_new(fd, server_next_id++);
+	peer_get(fd, &peer);
+	if (!peer_allowed(server_cfg, fd, &peer)) {
+		log_info("refused pid %ld uid %ld gid %ld: not in allow_uids"
+		    " or allow_groups", (long)peer.pid, (long)peer.uid,
+		    (long)peer.gid);
+		msg = xasprintf("uid %ld (gid %ld) may not use gatherd:"
+		    " not in allow_uids or allow_groups", (long)peer.uid,
+		    (long)peer.gid);
+		server_refuse(fd, ERR_FORBIDDEN, msg);
+		free(msg);
+		return;
+	}
+	c = conn_new(fd, server_next_id++, &peer);
 	TAILQ_INSERT_TAIL(&server_conns, c, entry);
 }
 
@@ -305,6 +338,13 @@ server_signal(evutil_socket_t sig, short events, void *arg)
 
 	(void)events;
 	(void)arg;
+	if (sig == SIGHUP) {
+		if (server_draining)
+			log_info("SIGHUP: shutting down, not reloading");
+		else
+			reload_start();
+		return;
+	}
 	if (server_draining) {
 		log_info("signal %d again: cancelling now", (int)sig);
 		server_cancel_all("cancelled: gatherd is shutting down");
@@ -450,16 +490,31 @@ server_timer(event_callback_fn cb)
 }
 
 /*
- * Create the loop and listen on path. Returns 0, or -1 with *cause saying
- * what went wrong.
+ * Put snap in force for new connections and batches (the server takes the
+ * reference); batches already parsed keep theirs.
+ */
+void
+server_set_snapshot(struct snapshot *snap)
+{
+	struct snapshot	*old = server_snap;
+
+	snapshot_attach(snap);
+	server_snap = snap;
+	server_cfg = &snap->cfg;
+	snapshot_unref(old);
+}
+
+/*
+ * Create the loop and listen on the socket of snap's configuration, with
+ * snap in force (the server takes the reference). Returns 0, or -1 with
+ * *cause saying what went wrong.
  */
 int
-server_init(struct config *cfg, const char *path, char **cause)
+server_init(struct snapshot *snap, char **cause)
 {
 	struct event_config	*ecfg;
+	const char		*path = snap->cfg.socket;
 	int			 fd, activated = 0;
-
-	server_cfg = cfg;
 	/*
 	 * Precise timers: libevent's default coarse clock lets a sleep fire
 	 * up to a few milliseconds early, and sleep must never be short.
@@ -479,22 +534,25 @@ server_init(struct config *cfg, const char *path, char **cause)
 	 */
 	server_sigint = evsignal_new(server_base, SIGINT, server_signal, NULL);
 	server_sigterm = evsignal_new(server_base, SIGTERM, server_signal, NULL);
-	if (server_sigint == NULL || server_sigterm == NULL)
+	server_sighup = evsignal_new(server_base, SIGHUP, server_signal, NULL);
+	if (server_sigint == NULL || server_sigterm == NULL ||
+	    server_sighup == NULL)
 		fatalx("%s: evsignal_new failed", __func__);
 	evsignal_add(server_sigint, NULL);
 	evsignal_add(server_sigterm, NULL);
+	evsignal_add(server_sighup, NULL);
+	postgres_init(server_base);
+	server_set_snapshot(snap);
 	if (server_activated(&fd, cause) == -1)
 		return -1;
 	activated = fd != -1;
 	if (!activated) {
-		if ((fd = server_bind(path, cfg->socket_mode, cause)) == -1)
+		if ((fd = server_bind(path, snap->cfg.socket_mode,
+		    cause)) == -1)
 			return -1;
 		server_path = xstrdup(path);
 	}
-	if (pool_init(server_base, cfg->threads, cause) == -1)
-		goto fail;
-	roots_open(cfg);
-	if (postgres_init(server_base, cfg, cause) == -1)
+	if (pool_init(server_base, snap->cfg.threads, cause) == -1)
 		goto fail;
 	server_listener = evconnlistener_new(server_base, server_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -542,12 +600,17 @@ server_free(void)
 	server_reap(-1, 0, NULL);
 	server_unlisten();
 	pool_free();
+	reload_free();
+	snapshot_unref(server_snap);
+	server_snap = NULL;
+	server_cfg = NULL;
 	postgres_free();
-	roots_close();
 	if (server_sigint != NULL)
 		event_free(server_sigint);
 	if (server_sigterm != NULL)
 		event_free(server_sigterm);
+	if (server_sighup != NULL)
+		event_free(server_sighup);
 	if (server_drain_timer != NULL) {
 		event_free(server_drain_timer);
 		event_free(server_flush_timer);

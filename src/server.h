@@ -12,13 +12,16 @@
 struct conn;
 struct config;
 struct event_base;
+struct snapshot;
 
 extern struct event_base	*server_base;
-extern struct config		*server_cfg;
+extern struct snapshot		*server_snap;	/* the configuration in force */
+extern struct config		*server_cfg;	/* &server_snap->cfg */
 extern int			 server_draining;
 extern int			 server_stopping;
 
-int	 server_init(struct config *, const char *, char **);
+int	 server_init(struct snapshot *, char **);
+void	 server_set_snapshot(struct snapshot *);
 void	 server_run(void);
 void	 server_free(void);
 void	 server_conn_closed(struct conn *);

@@ -13,19 +13,21 @@
 #include "job.h"
 #include "jsonw.h"
 #include "proto.h"
+#include "snapshot.h"
 
-static struct config	cfg;
+/* A snapshot that is never freed: parsing only takes references. */
+static struct snapshot	snap = { .refs = 1 };
 
 static void
 setup(void)
 {
-	config_defaults(&cfg);
+	config_defaults(&snap.cfg);
 }
 
 static void
 teardown(void)
 {
-	config_free(&cfg);
+	config_free(&snap.cfg);
 }
 
 TestSuite(proto, .init = setup, .fini = teardown);
@@ -38,7 +40,7 @@ expect(const char *line, enum err_code code, const char *message)
 	char		*cause = NULL;
 	enum err_code	 err;
 
-	err = proto_parse(line, strlen(line), &cfg, 0, &req, &cause);
+	err = proto_parse(line, strlen(line), &snap, 0, &req, &cause);
 	cr_assert_eq(err, code, "%s: got %s (%s), want %s", line,
 	    err_name(err), cause != NULL ? cause : "", err_name(code));
 	if (message != NULL) {
@@ -49,6 +51,7 @@ expect(const char *line, enum err_code code, const char *message)
 		cr_assert_null(req.batch, "a refused request keeps no batch");
 	free(cause);
 	proto_request_clear(&req);
+	cr_assert_eq(snap.refs, 1, "%s: the batch dropped its reference", line);
 }
 
 Test(proto, bad_json)
@@ -65,7 +68,7 @@ Test(proto, bad_json_message_says_where)
 	struct request	 req;
 	char		*cause;
 
-	cr_assert_eq(proto_parse("{\"jobs\":[", 9, &cfg, 0, &req, &cause),
+	cr_assert_eq(proto_parse("{\"jobs\":[", 9, &snap, 0, &req, &cause),
 	    ERR_BAD_JSON);
 	cr_assert(strncmp(cause, "invalid JSON at column ", 23) == 0, "%s",
 	    cause);
@@ -120,14 +123,14 @@ Test(proto, cancel_conn_values)
 	const char	*own = "{\"op\":\"cancel\",\"target\":\"x\"}";
 	const char	*num = "{\"op\":\"cancel\",\"target\":1,\"conn\":12}";
 
-	cr_assert_eq(proto_parse(any, strlen(any), &cfg, 0, &req, &cause), 0);
+	cr_assert_eq(proto_parse(any, strlen(any), &snap, 0, &req, &cause), 0);
 	cr_assert_eq(req.cancel_conn, CANCEL_ANY);
 	proto_request_clear(&req);
-	cr_assert_eq(proto_parse(own, strlen(own), &cfg, 0, &req, &cause), 0);
+	cr_assert_eq(proto_parse(own, strlen(own), &snap, 0, &req, &cause), 0);
 	cr_assert_eq(req.cancel_conn, CANCEL_OWN);
 	cr_assert_str_eq(json_string_value(req.target), "x");
 	proto_request_clear(&req);
-	cr_assert_eq(proto_parse(num, strlen(num), &cfg, 0, &req, &cause), 0);
+	cr_assert_eq(proto_parse(num, strlen(num), &snap, 0, &req, &cause), 0);
 	cr_assert_eq(req.cancel_conn, 12);
 	proto_request_clear(&req);
 }
@@ -165,7 +168,7 @@ Test(proto, batch_fields)
 
 Test(proto, too_many_jobs)
 {
-	cfg.limits.max_jobs_per_batch = 2;
+	snap.cfg.limits.max_jobs_per_batch = 2;
 	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}",
 	    ERR_TOO_LARGE, "jobs: 3 jobs exceed max_jobs_per_batch (2)");
@@ -213,7 +216,7 @@ Test(proto, id_survives_an_error)
 	char		*cause;
 	const char	*line = "{\"id\":[1,\"a\"],\"op\":\"nap\"}";
 
-	cr_assert_eq(proto_parse(line, strlen(line), &cfg, 0, &req, &cause),
+	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
 	    ERR_UNKNOWN_OP);
 	cr_assert_not_null(req.id);
 	cr_assert_eq(json_array_size(req.id), 2);
@@ -231,7 +234,7 @@ Test(proto, batch_is_built_compact)
 	    "{\"type\":\"sleep\",\"ms\":0,\"timeout_ms\":5}]}";
 	struct batch	*b;
 
-	cr_assert_eq(proto_parse(line, strlen(line), &cfg, 0, &req, &cause),
+	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
 	    ERR_NONE);
 	cr_assert_eq(req.op, OP_BATCH);
 	b = req.batch;
@@ -295,7 +298,7 @@ Test(proto, batch_reply_lists_results_in_job_order)
 	    "{\"type\":\"sleep\",\"ms\":1},{\"type\":\"sleep\",\"ms\":1}]}";
 	struct batch	*b;
 
-	cr_assert_eq(proto_parse(line, strlen(line), &cfg, 0, &req, &cause),
+	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
 	    ERR_NONE);
 	b = req.batch;
 	/* Finish the jobs by hand, as the engine would. */

@@ -17,6 +17,12 @@
  * that cannot be left in a known state (lost, cancelled, COPY, too large)
  * is closed, never reused; the pool opens another when a job needs one.
  *
+ * A pool belongs to a database's settings (name, conninfo, pool size). Each
+ * configuration snapshot that names them holds a reference (attach and
+ * detach), so a reload that leaves a database alone keeps its pool and its
+ * connections, one that changes it gets a new pool, and the old pool
+ * closes when the last batch started under the old settings has ended.
+ *
  * When connecting fails the pool backs off: no new attempt until a timer
  * fires, 100 ms doubling up to 5 s while attempts keep failing, back to
  * nothing after one succeeds. Jobs do not wait out a dead server: when an
@@ -118,6 +124,8 @@ struct pg_query {
 };
 
 struct pg_pool {
+	TAILQ_ENTRY(pg_pool)	 entry;		/* in pg_pools */
+	unsigned		 refs;		/* snapshots naming it */
 	char			*name;		/* owned */
 	char			*conninfo;	/* owned */
 	unsigned		 max;		/* connections at most */
@@ -134,8 +142,7 @@ struct pg_pool {
 };
 
 static struct event_base	*pg_base;
-static struct pg_pool		*pg_pools;	/* owned, pg_npools of them */
-static size_t			 pg_npools;
+static TAILQ_HEAD(, pg_pool)	 pg_pools = TAILQ_HEAD_INITIALIZER(pg_pools);
 
 static void	pg_conn_cb(evutil_socket_t, short, void *);
 static void	pg_pool_run(struct pg_pool *);
@@ -184,15 +191,18 @@ pg_notice(void *arg, const char *message)
 	free(m);
 }
 
-/* The pool for a query's database, or NULL. */
+/* The pool for a database's settings, or NULL. */
 static struct pg_pool *
 pg_pool_find(const struct db_config *db)
 {
-	size_t	i;
+	struct pg_pool	*pool;
+	unsigned	 max = db->pool != 0 ? db->pool : 1;
 
-	for (i = 0; i < pg_npools; i++) {
-		if (strcmp(pg_pools[i].name, db->name) == 0)
-			return &pg_pools[i];
+	TAILQ_FOREACH(pool, &pg_pools, entry) {
+		if (strcmp(pool->name, db->name) == 0 &&
+		    strcmp(pool->conninfo, db->conninfo) == 0 &&
+		    pool->max == max)
+			return pool;
 	}
 	return NULL;
 }
@@ -1059,94 +1069,145 @@ pg_connect_timeout(const char *conninfo, unsigned *ms, char **cause)
 	return 0;
 }
 
+/* Remember the loop; pools are set up by postgres_attach(). */
+void
+postgres_init(struct event_base *base)
+{
+	pg_base = base;
+}
+
 /*
- * Set up a pool for each PostgreSQL database of cfg, connecting to none:
- * the first query connects. Returns 0, or -1 with *cause set if a conninfo
- * is not valid.
+ * Check that every PostgreSQL database of cfg can be set up (its conninfo
+ * parses). Any thread. Returns 0, or -1 with *cause set.
  */
 int
-postgres_init(struct event_base *base, const struct config *cfg,
-    char **cause)
+postgres_check(const struct config *cfg, char **cause)
 {
 	const struct db_config	*db;
-	struct pg_pool		*pool;
-	size_t			 i, n = 0;
+	size_t			 i;
+	unsigned		 ms;
 	char			*why;
 
-	pg_base = base;
-	for (i = 0; i < cfg->ndbs; i++) {
-		if (cfg->dbs[i].driver == DB_POSTGRES)
-			n++;
-	}
-	pg_pools = xcalloc(n, sizeof *pg_pools);
 	for (i = 0; i < cfg->ndbs; i++) {
 		db = &cfg->dbs[i];
 		if (db->driver != DB_POSTGRES)
 			continue;
-		pool = &pg_pools[pg_npools];
-		if (pg_connect_timeout(db->conninfo, &pool->connect_timeout_ms,
-		    &why) == -1) {
+		if (pg_connect_timeout(db->conninfo, &ms, &why) == -1) {
 			*cause = xasprintf("[db.%s] conninfo: %s", db->name,
 			    why);
 			free(why);
-			postgres_free();
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Close every connection of a pool and free it. */
+static void
+pg_pool_free(struct pg_pool *pool)
+{
+	struct pg_query	*q;
+	struct pg_conn	*c;
+
+	while ((q = TAILQ_FIRST(&pool->waiting)) != NULL) {
+		TAILQ_REMOVE(&pool->waiting, q, entry);
+		log_warnx("%s: database %s: a job is still waiting", __func__,
+		    pool->name);
+		q->qj->run = NULL;
+		pg_query_free(q);
+	}
+	while ((c = TAILQ_FIRST(&pool->active)) != NULL) {
+		if ((q = c->query) != NULL) {
+			log_warnx("%s: database %s: a job is still running",
+			    __func__, pool->name);
+			q->qj->run = NULL;
+			c->query = NULL;
+			pg_query_free(q);
+		}
+		pg_conn_close(c);
+	}
+	while ((c = TAILQ_FIRST(&pool->idle)) != NULL)
+		pg_conn_close(c);
+	TAILQ_REMOVE(&pg_pools, pool, entry);
+	event_free(pool->kick);
+	event_free(pool->retry);
+	free(pool->name);
+	free(pool->conninfo);
+	free(pool);
+}
+
+/*
+ * Take a reference on the pool of each PostgreSQL database of cfg (checked
+ * by postgres_check), setting up the ones that do not exist yet. A new
+ * pool connects to nothing: the first query connects.
+ */
+void
+postgres_attach(const struct config *cfg)
+{
+	const struct db_config	*db;
+	struct pg_pool		*pool;
+	size_t			 i;
+	char			*why;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		db = &cfg->dbs[i];
+		if (db->driver != DB_POSTGRES)
+			continue;
+		if ((pool = pg_pool_find(db)) != NULL) {
+			pool->refs++;
+			continue;
+		}
+		pool = xcalloc(1, sizeof *pool);
+		if (pg_connect_timeout(db->conninfo, &pool->connect_timeout_ms,
+		    &why) == -1)
+			fatalx("%s: [db.%s] conninfo: %s", __func__, db->name,
+			    why);
+		pool->refs = 1;
 		pool->name = xstrdup(db->name);
 		pool->conninfo = xstrdup(db->conninfo);
 		pool->max = db->pool != 0 ? db->pool : 1;
 		TAILQ_INIT(&pool->idle);
 		TAILQ_INIT(&pool->active);
 		TAILQ_INIT(&pool->waiting);
-		pool->kick = event_new(base, -1, 0, pg_pool_kick_cb, pool);
-		pool->retry = evtimer_new(base, pg_pool_kick_cb, pool);
+		pool->kick = event_new(pg_base, -1, 0, pg_pool_kick_cb, pool);
+		pool->retry = evtimer_new(pg_base, pg_pool_kick_cb, pool);
 		if (pool->kick == NULL || pool->retry == NULL)
 			fatalx("%s: event_new failed", __func__);
-		pg_npools++;
+		TAILQ_INSERT_TAIL(&pg_pools, pool, entry);
 	}
-	return 0;
 }
 
 /*
- * Close every connection and free every pool. Jobs must have been
+ * Drop the references postgres_attach took for cfg; a pool no snapshot
+ * names any more is closed. No job of cfg's may be left.
+ */
+void
+postgres_detach(const struct config *cfg)
+{
+	struct pg_pool	*pool;
+	size_t		 i;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		if (cfg->dbs[i].driver != DB_POSTGRES)
+			continue;
+		if ((pool = pg_pool_find(&cfg->dbs[i])) == NULL)
+			fatalx("%s: database %s has no pool", __func__,
+			    cfg->dbs[i].name);
+		if (--pool->refs == 0)
+			pg_pool_free(pool);
+	}
+}
+
+/*
+ * Close every connection and free every pool left. Jobs must have been
  * cancelled already; one still queued is dropped without an answer.
  */
 void
 postgres_free(void)
 {
 	struct pg_pool	*pool;
-	struct pg_query	*q;
-	struct pg_conn	*c;
-	size_t		 i;
 
-	for (i = 0; i < pg_npools; i++) {
-		pool = &pg_pools[i];
-		while ((q = TAILQ_FIRST(&pool->waiting)) != NULL) {
-			TAILQ_REMOVE(&pool->waiting, q, entry);
-			log_warnx("%s: database %s: a job is still waiting",
-			    __func__, pool->name);
-			q->qj->run = NULL;
-			pg_query_free(q);
-		}
-		while ((c = TAILQ_FIRST(&pool->active)) != NULL) {
-			if ((q = c->query) != NULL) {
-				log_warnx("%s: database %s: a job is still"
-				    " running", __func__, pool->name);
-				q->qj->run = NULL;
-				c->query = NULL;
-				pg_query_free(q);
-			}
-			pg_conn_close(c);
-		}
-		while ((c = TAILQ_FIRST(&pool->idle)) != NULL)
-			pg_conn_close(c);
-		event_free(pool->kick);
-		event_free(pool->retry);
-		free(pool->name);
-		free(pool->conninfo);
-	}
-	free(pg_pools);
-	pg_pools = NULL;
-	pg_npools = 0;
+	while ((pool = TAILQ_FIRST(&pg_pools)) != NULL)
+		pg_pool_free(pool);
 	pg_base = NULL;
 }

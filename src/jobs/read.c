@@ -18,13 +18,14 @@
 #include <event2/buffer.h>
 
 #include "base64.h"
+#include "batch.h"
 #include "config.h"
 #include "fsroot.h"
 #include "job.h"
 #include "jsonw.h"
 #include "pool.h"
 #include "roots.h"
-#include "server.h"
+#include "snapshot.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -52,7 +53,8 @@ struct read_job {
 struct read_work {
 	struct pool_work	 pw;
 	struct read_job		*job;		/* loop only; NULL if abandoned */
-	int			 rootfd;	/* borrowed from roots */
+	struct snapshot		*snap;		/* a reference, freed on the loop */
+	int			 rootfd;	/* borrowed from snap's roots */
 	char			*rel;		/* owned */
 	char			*path;		/* owned, for messages */
 	uint64_t		 offset;
@@ -282,6 +284,7 @@ out:
 static void
 read_work_free(struct read_work *w)
 {
+	snapshot_unref(w->snap);
 	free(w->rel);
 	free(w->path);
 	free(w->text);
@@ -319,7 +322,8 @@ read_start(struct job *job)
 	char			*cause;
 	enum err_code		 err;
 
-	if ((err = roots_resolve(r->path, &root, &rel, &cause)) != ERR_NONE) {
+	if ((err = roots_resolve(job->batch->snap->roots, r->path, &root, &rel,
+	    &cause)) != ERR_NONE) {
 		job_finish_error(job, err, cause);
 		return;
 	}
@@ -327,12 +331,13 @@ read_start(struct job *job)
 	w->pw.run = read_run;
 	w->pw.complete = read_complete;
 	w->job = r;
+	w->snap = snapshot_ref(job->batch->snap);
 	w->rootfd = root->fd;
 	w->rel = xstrdup(*rel != '\0' ? rel : ".");
 	w->path = xstrdup(r->path);
 	w->offset = r->offset;
 	w->length = r->length;
-	w->max_bytes = server_cfg->limits.read_max_bytes;
+	w->max_bytes = job->batch->snap->cfg.limits.read_max_bytes;
 	w->encoding = r->encoding;
 	r->work = w;
 	pool_submit(&w->pw);
