@@ -412,6 +412,49 @@ daemon_request_ms(struct daemon *d, const char *line, int timeout_ms)
 	return v;
 }
 
+/* The daemon's log (its stderr) as a string; caller frees. */
+char *
+daemon_log(const struct daemon *d)
+{
+	FILE	*fp;
+	char	*buf;
+	long	 size;
+	size_t	 n;
+
+	cr_assert_not_null(fp = fopen(d->log, "r"), "%s: %s", d->log,
+	    strerror(errno));
+	fseek(fp, 0, SEEK_END);
+	size = ftell(fp);
+	rewind(fp);
+	cr_assert_not_null(buf = malloc((size_t)size + 1));
+	n = fread(buf, 1, (size_t)size, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* How many times the log holds needle, waiting for count of them. */
+int
+daemon_log_wait(const struct daemon *d, const char *needle, int count,
+    int timeout_ms)
+{
+	double		 deadline = now_ms() + timeout_ms;
+	const char	*p;
+	char		*log;
+	int		 n;
+
+	for (;;) {
+		log = daemon_log(d);
+		n = 0;
+		for (p = log; (p = strstr(p, needle)) != NULL; p++)
+			n++;
+		free(log);
+		if (n >= count || now_ms() >= deadline)
+			return n;
+		usleep(10000);
+	}
+}
+
 /* Run a shell command, capturing stdout. */
 int
 run_command(const char *cmd, char **out)

@@ -57,6 +57,15 @@ void	 daemon_start_opts(struct daemon *, const char *conf_text,
 /* Wait for the daemon to exit by itself; returns its wait status. */
 int	 daemon_wait(struct daemon *, int timeout_ms);
 
+/* The daemon's log (its stderr) as a string; caller frees. */
+char	*daemon_log(const struct daemon *);
+/*
+ * Wait until the log holds needle at least count times; returns how many
+ * times it does (fewer than count on timeout).
+ */
+int	 daemon_log_wait(const struct daemon *, const char *needle, int count,
+	    int timeout_ms);
+
 /* Connect to a Unix socket; asserts success. */
 int	 client_connect(const char *sock);
 /* Write all of buf (len bytes); asserts success. */

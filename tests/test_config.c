@@ -143,6 +143,12 @@ assert_same(const struct config *a, const struct config *b)
 	cr_assert_eq(b->threads, a->threads);
 	cr_assert_eq(b->log_level, a->log_level);
 	cr_assert_eq(b->shutdown_timeout_ms, a->shutdown_timeout_ms);
+	cr_assert_eq(b->nallow_uids, a->nallow_uids);
+	for (i = 0; i < a->nallow_uids; i++)
+		cr_assert_eq(b->allow_uids[i], a->allow_uids[i]);
+	cr_assert_eq(b->nallow_gids, a->nallow_gids);
+	for (i = 0; i < a->nallow_gids; i++)
+		cr_assert_eq(b->allow_gids[i], a->allow_gids[i]);
 	cr_assert_eq(memcmp(&b->limits, &a->limits, sizeof a->limits), 0);
 	cr_assert_eq(b->nread_roots, a->nread_roots);
 	for (i = 0; i < a->nread_roots; i++)
@@ -676,6 +682,40 @@ Test(config, log_level)
 	load_error("[daemon]\nlog_level = verbose\n",
 	    ":2: [daemon] log_level: expected error, warning, info or "
 	    "debug, got \"verbose\"");
+}
+
+Test(config, allow_uids_and_groups)
+{
+	struct config	cfg, again;
+
+	load_ok(&cfg, "[daemon]\nallow_uids = root 1000\n"
+	    "allow_groups = 0 root 4242\n");
+	cr_assert_eq(cfg.nallow_uids, 2);
+	cr_assert_eq(cfg.allow_uids[0], 0);
+	cr_assert_eq(cfg.allow_uids[1], 1000);
+	cr_assert_eq(cfg.nallow_gids, 3);
+	cr_assert_eq(cfg.allow_gids[0], 0);
+	cr_assert_eq(cfg.allow_gids[1], 0);
+	cr_assert_eq(cfg.allow_gids[2], 4242);
+	print_and_reload(&cfg, &again);
+	assert_same(&cfg, &again);
+	config_free(&again);
+	config_free(&cfg);
+
+	load_ok(&cfg, "[daemon]\n");
+	cr_assert_eq(cfg.nallow_uids, 0);
+	cr_assert_eq(cfg.nallow_gids, 0);
+	config_free(&cfg);
+
+	load_error("[daemon]\nallow_uids = root no-such-user-here\n",
+	    ":2: [daemon] allow_uids: unknown user \"no-such-user-here\"");
+	load_error("[daemon]\nallow_groups = no-such-group-here\n",
+	    ":2: [daemon] allow_groups: unknown group \"no-such-group-here\"");
+	load_error("[daemon]\nallow_uids =\n",
+	    ":2: [daemon] allow_uids: expected at least one user name or"
+	    " number");
+	load_error("[daemon]\nallow_uids = 4294967295\n",
+	    ":2: [daemon] allow_uids: unknown user \"4294967295\"");
 }
 
 Test(config, read)

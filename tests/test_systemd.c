@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -74,27 +75,6 @@ need_socket_activate(void)
 	}
 }
 
-/* The daemon's log (its stderr) as a string; caller frees. */
-static char *
-read_log(const struct daemon *dd)
-{
-	FILE	*fp;
-	char	*buf;
-	long	 size;
-	size_t	 n;
-
-	cr_assert_not_null(fp = fopen(dd->log, "r"), "%s: %s", dd->log,
-	    strerror(errno));
-	fseek(fp, 0, SEEK_END);
-	size = ftell(fp);
-	rewind(fp);
-	cr_assert_not_null(buf = malloc((size_t)size + 1));
-	n = fread(buf, 1, (size_t)size, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
 /* SIGTERM the daemon and assert that it exits 0 by itself. */
 static void
 term_and_wait(struct daemon *dd)
@@ -105,7 +85,7 @@ term_and_wait(struct daemon *dd)
 	cr_assert_eq(kill(dd->pid, SIGTERM), 0);
 	status = daemon_wait(dd, slack_ms(10000));
 	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		log = read_log(dd);
+		log = daemon_log(dd);
 		cr_assert_fail("gatherd did not exit 0 on SIGTERM (status"
 		    " 0x%x); its log:\n%s", status, log);
 	}
@@ -147,7 +127,7 @@ Test(systemd, socket_activation_serves_the_passed_socket)
 	cr_assert_eq(lstat(d.sock, &sb), 0, "the socket file is gone: %s",
 	    strerror(errno));
 	cr_assert(S_ISSOCK(sb.st_mode));
-	log = read_log(&d);
+	log = daemon_log(&d);
 	cr_assert(strstr(log, "(passed by systemd)") != NULL, "%s", log);
 	free(log);
 	daemon_stop(&d);
@@ -206,7 +186,7 @@ Test(systemd, socket_activation_with_two_sockets_fails)
 	cr_assert_neq(fd, -1, "systemd-socket-activate did not listen");
 	cr_assert_eq(exit_code(&d), 1);
 	close(fd);
-	log = read_log(&d);
+	log = daemon_log(&d);
 	cr_assert(strstr(log, "gatherd: error: socket activation: systemd"
 	    " passed 2 sockets") != NULL, "%s", log);
 	free(log);
@@ -239,7 +219,7 @@ Test(systemd, socket_activation_with_a_datagram_socket_fails)
 	cr_assert(sent, "systemd-socket-activate did not listen");
 	cr_assert_eq(exit_code(&d), 1);
 	close(fd);
-	log = read_log(&d);
+	log = daemon_log(&d);
 	cr_assert(strstr(log, "is not a listening Unix stream socket") != NULL,
 	    "%s", log);
 	free(log);
@@ -291,6 +271,17 @@ notify_recv(int fd, char *buf, size_t len, int timeout_ms)
 	return true;
 }
 
+/* CLOCK_MONOTONIC in microseconds, as MONOTONIC_USEC= counts. */
+static unsigned long long
+mono_usec(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000ULL;
+}
+
 /* Does the notification hold the assignment line (e.g. "READY=1")? */
 static bool
 has_line(const char *msg, const char *line)
@@ -310,9 +301,10 @@ has_line(const char *msg, const char *line)
 /*
  * The notification protocol: READY=1 once the socket accepts, STATUS=
  * lines that follow the load, WATCHDOG=1 at half of WATCHDOG_USEC from
- * the loop, STOPPING=1 on SIGTERM, and a clean exit.
+ * the loop, RELOADING=1 (with MONOTONIC_USEC=) then READY=1 on SIGHUP,
+ * STOPPING=1 on SIGTERM, and a clean exit.
  */
-Test(systemd, notify_ready_status_watchdog_stopping)
+Test(systemd, notify_ready_status_watchdog_reloading_stopping)
 {
 	struct daemon_opts	 opts = { .child = child_notify_env,
 	    .no_wait = 1 };
@@ -321,7 +313,9 @@ Test(systemd, notify_ready_status_watchdog_stopping)
 	double			 deadline, start;
 	int			 nfd, fd, watchdogs = 0;
 	bool			 ready = false, status1 = false;
-	bool			 stopping = false;
+	bool			 stopping = false, reloading = false;
+	unsigned long long	 before, stamp;
+	const char		*p;
 
 	nfd = notify_bind();
 	daemon_start_opts(&d, NULL, NULL, &opts);
@@ -358,6 +352,24 @@ Test(systemd, notify_ready_status_watchdog_stopping)
 	jbool_is(r, "pong", true);
 	json_decref(r);
 	close(fd);
+
+	/* SIGHUP: RELOADING=1 stamped with the monotonic clock, READY=1. */
+	before = mono_usec();
+	cr_assert_eq(kill(d.pid, SIGHUP), 0);
+	deadline = now_ms() + slack_ms(5000);
+	while (!reloading && notify_recv(nfd, msg, sizeof msg,
+	    (int)(deadline - now_ms())))
+		reloading = has_line(msg, "RELOADING=1");
+	cr_assert(reloading, "no RELOADING=1 on SIGHUP");
+	cr_assert_not_null(p = strstr(msg, "\nMONOTONIC_USEC="), "%s", msg);
+	stamp = strtoull(p + 16, NULL, 10);
+	cr_assert(stamp >= before && stamp <= mono_usec(),
+	    "MONOTONIC_USEC=%llu, not between %llu and now", stamp, before);
+	ready = false;
+	while (!ready && notify_recv(nfd, msg, sizeof msg,
+	    (int)(deadline - now_ms())))
+		ready = has_line(msg, "READY=1");
+	cr_assert(ready, "no READY=1 after the reload");
 
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	deadline = now_ms() + slack_ms(5000);
@@ -407,7 +419,7 @@ run_and_log(void (*child)(const struct daemon *))
 	daemon_start_opts(&d, NULL, args, &opts);
 	close(client_connect(d.sock));
 	term_and_wait(&d);
-	log = read_log(&d);
+	log = daemon_log(&d);
 	daemon_stop(&d);
 	return log;
 }
