@@ -13,6 +13,7 @@
  */
 
 #include <poll.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +34,15 @@
 #include "xmalloc.h"
 
 #define CONN_HUP_CHECK_MS	250
+
+/*
+ * After a request line this long, give the memory its parse tree took
+ * back to the kernel: the tree of a million-job batch is hundreds of
+ * megabytes, freed under the jobs allocated after it, where free() alone
+ * cannot return it (glibc's malloc_trim() returns whole free pages from
+ * anywhere in the heap).
+ */
+#define CONN_TRIM_BYTES		(1024 * 1024)
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -230,6 +240,8 @@ conn_process(struct conn *c)
 		if (c->bev == NULL)
 			return;
 		evbuffer_drain(in, drop);
+		if (linelen >= CONN_TRIM_BYTES)
+			malloc_trim(0);
 	}
 }
 

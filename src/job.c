@@ -44,6 +44,18 @@ job_type_find(const char *name)
 	return NULL;
 }
 
+/* At exit: let each type free its own state. */
+void
+job_types_fini(void)
+{
+	size_t	i;
+
+	for (i = 0; job_types[i] != NULL; i++) {
+		if (job_types[i]->fini != NULL)
+			job_types[i]->fini();
+	}
+}
+
 /* The position of a type in job_types[], which indexes its statistics. */
 size_t
 job_type_index(const struct job_type *type)

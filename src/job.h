@@ -56,6 +56,8 @@ struct job_type {
 	void		(*cancel)(struct job *);
 	/* Free what the type owns (not the job itself). May be NULL. */
 	void		(*free)(struct job *);
+	/* At exit, after every job: free the type's own state. May be NULL. */
+	void		(*fini)(void);
 };
 
 struct job {
@@ -79,6 +81,7 @@ extern const struct job_type *const job_types[];
 
 const struct job_type *job_type_find(const char *);
 size_t		 job_type_index(const struct job_type *);
+void		 job_types_fini(void);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
 		    struct job **, char **);
 void		 job_start(struct job *, uint64_t);

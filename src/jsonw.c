@@ -69,26 +69,54 @@ jsonw_cstring(struct evbuffer *evb, const char *s)
 	jsonw_string(evb, s, strlen(s));
 }
 
-/* Append a duration in milliseconds, to the microsecond. */
+/* Write the decimal digits of v backwards, ending at end; return the first. */
+static char *
+jsonw_digits(char *end, uint64_t v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
+/*
+ * Append milliseconds with three decimals, as "%.3f" would (a negative
+ * number as 0), but without printf: a reply of a million results writes
+ * two of these per result.
+ */
 void
 jsonw_ms(struct evbuffer *evb, double ms)
 {
-	char	buf[64];
-	int	n;
+	char		 buf[32], *end = buf + sizeof buf, *p;
+	uint64_t	 us;
+	int		 n;
 
-	n = snprintf(buf, sizeof buf, "%.3f", ms >= 0 ? ms : 0.0);
-	evbuffer_add(evb, buf, (size_t)n);
+	if (!(ms >= 0))
+		ms = 0;
+	if (ms >= 1e15) {
+		n = snprintf(buf, sizeof buf, "%.3f", ms);
+		evbuffer_add(evb, buf, (size_t)n);
+		return;
+	}
+	us = (uint64_t)(ms * 1000 + 0.5);
+	p = end - 4;
+	p[0] = '.';
+	p[1] = (char)('0' + us / 100 % 10);
+	p[2] = (char)('0' + us / 10 % 10);
+	p[3] = (char)('0' + us % 10);
+	p = jsonw_digits(p, us / 1000);
+	evbuffer_add(evb, p, (size_t)(end - p));
 }
 
 /* Append an unsigned integer. */
 void
 jsonw_uint(struct evbuffer *evb, uint64_t v)
 {
-	char	buf[24];
-	int	n;
+	char	buf[24], *end = buf + sizeof buf, *p;
 
-	n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
-	evbuffer_add(evb, buf, (size_t)n);
+	p = jsonw_digits(end, v);
+	evbuffer_add(evb, p, (size_t)(end - p));
 }
 
 static int

@@ -38,6 +38,7 @@
 #include "config.h"
 #include "conn.h"
 #include "db.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 #include "peer.h"
@@ -600,6 +601,7 @@ server_free(void)
 	server_reap(-1, 0, NULL);
 	server_unlisten();
 	pool_free();
+	job_types_fini();
 	reload_free();
 	snapshot_unref(server_snap);
 	server_snap = NULL;

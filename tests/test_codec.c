@@ -5,12 +5,17 @@
  */
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
+#include <event2/buffer.h>
+
 #include "base64.h"
+#include "jsonw.h"
 #include "utf8.h"
 
 #define NO_OFFSET	((size_t)-1)
@@ -596,4 +601,80 @@ Test(base64, alloc_allows_a_null_outlen)
 	s = base64_encode_alloc((const unsigned char *)"foob", 4, NULL);
 	cr_assert_str_eq(s, "Zm9vYg==");
 	free(s);
+}
+
+/* jsonw_ms into a string; caller frees. */
+static char *
+ms_text(double ms)
+{
+	struct evbuffer	*evb = evbuffer_new();
+	size_t		 len;
+	char		*s;
+
+	cr_assert_not_null(evb);
+	jsonw_ms(evb, ms);
+	len = evbuffer_get_length(evb);
+	cr_assert_not_null(s = malloc(len + 1));
+	evbuffer_remove(evb, s, len);
+	s[len] = '\0';
+	evbuffer_free(evb);
+	return s;
+}
+
+Test(jsonw, ms_has_three_decimals)
+{
+	static const struct {
+		double		 ms;
+		const char	*want;
+	} cases[] = {
+		{ 0, "0.000" }, { -5, "0.000" }, { 1.5, "1.500" },
+		{ 1234.5678, "1234.568" }, { 999.9996, "1000.000" },
+		{ 0.0004, "0.000" }, { 0.0006, "0.001" },
+		{ 1e14, "100000000000000.000" }, { 1e20, "100000000000000000000.000" },
+	};
+	size_t	i;
+	char	*s;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		s = ms_text(cases[i].ms);
+		cr_assert_str_eq(s, cases[i].want, "ms %g", cases[i].ms);
+		free(s);
+	}
+}
+
+/* Against printf's "%.3f": the same text but for ties at the last digit. */
+Test(jsonw, ms_matches_printf)
+{
+	char		 want[64], *s;
+	double		 ms;
+	unsigned	 i, seed = 1;
+
+	for (i = 0; i < 100000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		ms = (double)(seed >> 8) / (double)(1u << (seed % 24));
+		snprintf(want, sizeof want, "%.3f", ms);
+		s = ms_text(ms);
+		if (strcmp(s, want) != 0)
+			cr_assert_leq(fabs(strtod(s, NULL) - strtod(want, NULL)),
+			    0.0010001, "ms %.17g: %s, printf %s", ms, s, want);
+		free(s);
+	}
+}
+
+Test(jsonw, uint)
+{
+	static const uint64_t	 v[] = { 0, 7, 10, 1234567890, UINT64_MAX };
+	struct evbuffer		*evb;
+	char			 want[32], got[32];
+	size_t			 i, len;
+
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		cr_assert_not_null(evb = evbuffer_new());
+		jsonw_uint(evb, v[i]);
+		len = evbuffer_remove(evb, got, sizeof got - 1);
+		got[len] = '\0';
+		snprintf(want, sizeof want, "%llu", (unsigned long long)v[i]);
+		cr_assert_str_eq(got, want);
+		evbuffer_free(evb);
+	}
 }
