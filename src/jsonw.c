@@ -4,6 +4,7 @@
  * through, so the caller must hand in UTF-8.
  */
 
+#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,14 +90,17 @@ void
 jsonw_ms(struct evbuffer *evb, double ms)
 {
 	char		 buf[32], *end = buf + sizeof buf, *p;
+	char		 big[DBL_MAX_10_EXP + 8];	/* "%.3f" of DBL_MAX */
 	uint64_t	 us;
 	int		 n;
 
 	if (!(ms >= 0))
 		ms = 0;
+	if (ms > DBL_MAX)
+		ms = DBL_MAX;
 	if (ms >= 1e15) {
-		n = snprintf(buf, sizeof buf, "%.3f", ms);
-		evbuffer_add(evb, buf, (size_t)n);
+		n = snprintf(big, sizeof big, "%.3f", ms);
+		evbuffer_add(evb, big, (size_t)n);
 		return;
 	}
 	us = (uint64_t)(ms * 1000 + 0.5);
