@@ -19,6 +19,7 @@ struct peer;
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* in the server's list */
+	TAILQ_ENTRY(conn)	 flush_entry;	/* in the flush queue, if queued */
 	uint64_t		 id;
 	struct bufferevent	*bev;		/* owned; NULL once closed */
 	struct event		*hup_check;	/* owned: after a half-close */
@@ -32,6 +33,8 @@ struct conn {
 	unsigned		 eof:1;		/* the client half-closed */
 	unsigned		 paused:1;	/* reading stopped: output full */
 	unsigned		 closed:1;	/* gone; freed from the loop */
+	unsigned		 queued:1;	/* in the flush queue */
+	unsigned		 writing:1;	/* output blocked: EV_WRITE is on */
 };
 
 TAILQ_HEAD(conns, conn);
@@ -44,5 +47,6 @@ void		 conn_disconnect(struct conn *);
 void		 conn_close(struct conn *);
 void		 conn_drain_check(struct conn *);
 void		 conn_final_read(struct conn *);
+void		 conn_flush_free(void);
 
 #endif

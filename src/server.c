@@ -602,6 +602,7 @@ server_free(void)
 	server_unlisten();
 	pool_free();
 	job_types_fini();
+	conn_flush_free();
 	reload_free();
 	snapshot_unref(server_snap);
 	server_snap = NULL;
