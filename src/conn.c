@@ -43,6 +43,7 @@
 #include "xmalloc.h"
 
 #define CONN_HUP_CHECK_MS	250
+#define CONN_FLUSH_WRITES	4	/* per connection and loop iteration */
 
 /*
  * After a request line this long, give the memory its parse tree took
@@ -94,17 +95,26 @@ conn_output(struct conn *c)
 	return bufferevent_get_output(c->bev);
 }
 
-/* Write what the socket takes now; let the bufferevent wait for the rest. */
+/*
+ * Write what the socket takes now, in a few writes at most (a client that
+ * reads as fast as we write must not keep the loop here); let the
+ * bufferevent wait for the socket and write the rest.
+ */
 static void
 conn_flush(struct conn *c)
 {
 	struct evbuffer	*out;
-	int		 n;
+	int		 n, writes = 0;
 
 	if (c->bev == NULL || c->writing)
 		return;
 	out = conn_output(c);
 	while (evbuffer_get_length(out) > 0) {
+		if (writes++ == CONN_FLUSH_WRITES) {
+			c->writing = 1;
+			bufferevent_enable(c->bev, EV_WRITE);
+			return;
+		}
 		/*
 		 * A socket bufferevent keeps the front of its output frozen
 		 * so that only it drains it; it thaws it around its own
