@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -52,6 +53,7 @@
 
 #define SERVER_FLUSH_GRACE_MS	2000
 #define SERVER_ACCEPT_RETRY_MS	100
+#define SERVER_FDS_RESERVED	64	/* descriptors that are not connections */
 
 struct event_base	*server_base;
 struct snapshot		*server_snap;
@@ -491,6 +493,36 @@ server_timer(event_callback_fn cb)
 }
 
 /*
+ * max_connections as the descriptor limit allows: each connection is a
+ * descriptor, and the listener, the loop, the workers' open files, SQLite
+ * and the PostgreSQL pools need some besides. A configured value above
+ * that is lowered, with a warning, so status reports what is enforced.
+ */
+static void
+server_cap_connections(struct config *cfg)
+{
+	struct rlimit	rl;
+	uint64_t	reserve, max;
+	size_t		i;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	reserve = SERVER_FDS_RESERVED + 4 * (uint64_t)cfg->threads;
+	for (i = 0; i < cfg->ndbs; i++) {
+		if (cfg->dbs[i].driver == DB_POSTGRES)
+			reserve += cfg->dbs[i].pool;
+	}
+	max = rl.rlim_cur > reserve + 1 ? rl.rlim_cur - reserve : 1;
+	if (cfg->limits.max_connections > max) {
+		log_warnx("max_connections %llu: the descriptor limit (%llu)"
+		    " allows %llu", (unsigned long long)
+		    cfg->limits.max_connections,
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)max);
+		cfg->limits.max_connections = max;
+	}
+}
+
+/*
  * Put snap in force for new connections and batches (the server takes the
  * reference); batches already parsed keep theirs.
  */
@@ -499,6 +531,7 @@ server_set_snapshot(struct snapshot *snap)
 {
 	struct snapshot	*old = server_snap;
 
+	server_cap_connections(&snap->cfg);
 	snapshot_attach(snap);
 	server_snap = snap;
 	server_cfg = &snap->cfg;

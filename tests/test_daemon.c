@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -2463,4 +2464,31 @@ Test(daemon, sigterm_answers_every_request_already_sent)
 		close(fd);
 		daemon_stop(&d);
 	}
+}
+
+/*
+ * max_connections above what the descriptor limit allows is lowered, with
+ * a warning, and status reports the value enforced.
+ */
+Test(daemon, max_connections_is_capped_by_the_descriptor_limit)
+{
+	struct rlimit	 rl;
+	json_t		*r;
+	json_int_t	 max;
+	char		*log;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	daemon_start(&d, "[limits]\nmax_connections = 9000000000000\n", NULL);
+	r = daemon_request(&d, "{\"op\":\"status\"}");
+	max = jint(r, "status.limits.max_connections");
+	json_decref(r);
+	/* The daemon raised its soft limit to the hard one. */
+	cr_assert(max > 0 && (rl.rlim_max == RLIM_INFINITY ||
+	    (rlim_t)max < rl.rlim_max), "max_connections %lld, hard limit"
+	    " %llu", (long long)max, (unsigned long long)rl.rlim_max);
+	log = daemon_log(&d);
+	cr_assert(strstr(log, "max_connections 9000000000000: the descriptor"
+	    " limit") != NULL, "%s", log);
+	free(log);
+	daemon_stop(&d);
 }
