@@ -795,13 +795,13 @@ Test(load, max_connections_is_honest_about_the_descriptor_limit)
 #define SLOW_REQUEST_BYTES	65536
 #define SLOW_OUTPUT_BYTES	262144
 #define SLOW_BATCHES		4
-#define SLOW_JOBS		2
+#define SLOW_JOBS		1
 #define SLOW_DRIBBLERS		10
 #define SLOW_DRIBBLE_MS		50
 #define SLOW_HALF_LINES		20
 #define SLOW_HALF_PAD		(SLOW_REQUEST_BYTES / 2)
 #define SLOW_NON_READERS	4
-#define SLOW_NR_LINES		64
+#define SLOW_NR_LINES		128
 #define SLOW_NR_PAD		16000
 #define SLOW_FIREHOSE_RATE	(1024 * 1024)	/* bytes per 100 ms */
 #define SLOW_PROBE_EVERY_MS	100
@@ -981,10 +981,9 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 			next_probe += SLOW_PROBE_EVERY_MS;
 			lat[nlat++] = probe(pfd, "{\"op\":\"ping\"}", "pong",
 			    "true");
-			lat[nlat++] = probe(pfd, "{\"jobs\":[{\"type\":\"sleep\","
-			    "\"ms\":0},{\"type\":\"read\",\"path\":\""
-			    SMALL_FILE "\"}]}", "results[1].value.data",
-			    "\"hello\\n\"");
+			lat[nlat++] = probe(pfd, "{\"jobs\":[{\"type\":\"read\","
+			    "\"path\":\"" SMALL_FILE "\"}]}",
+			    "results[0].value.data", "\"hello\\n\"");
 		}
 		dribbling = 0;
 		for (i = 0; i < SLOW_DRIBBLERS; i++) {
@@ -1057,12 +1056,6 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 		close(half[i]);
 	}
 	free(pad);
-	/* The non-readers were paused: their writes stalled. */
-	for (i = 0; i < SLOW_NON_READERS; i++) {
-		cr_assert(nr[i].blocked && nr[i].off < nr[i].len,
-		    "non-reader %d was never paused (%zu of %zu bytes read)",
-		    i, nr[i].off, nr[i].len);
-	}
 	st = status_on(sfd);
 	fprintf(stderr, "load: slow clients: %d non-readers paused after"
 	    " %zu, %zu, ... of %zu bytes; %d dribblers at one byte per"
@@ -1100,6 +1093,12 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 		    pmax);
 		cr_assert_lt(growth, bound, "daemon RSS grew by %ld kB, over"
 		    " the %ld kB its limits allow", growth, bound);
+	}
+	/* The non-readers were paused: their writes stalled. */
+	for (i = 0; i < SLOW_NON_READERS; i++) {
+		cr_assert(nr[i].blocked && nr[i].off < nr[i].len,
+		    "non-reader %d was never paused (%zu of %zu bytes read)",
+		    i, nr[i].off, nr[i].len);
 	}
 
 	/* Everyone gone: idle, and still serving. */
@@ -1325,6 +1324,29 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 	free(conf);
 	cr_assert_not_null(tc = calloc((size_t)nconn, sizeof *tc));
 	cr_assert_not_null(pl = calloc((size_t)nconn, sizeof *pl));
+	/* A client that never reads a reply larger than its socket holds. */
+	cr_assert_not_null(big = malloc(TERM_BIG_VALUE + 1));
+	memset(big, 'b', TERM_BIG_VALUE);
+	big[TERM_BIG_VALUE] = '\0';
+	line = harness_fmt("{\"id\":\"nr\",\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":0,\"value\":\"%s\"}]}", big);
+	nrd = client_connect(d.sock);
+	client_send(nrd, line);
+	free(line);
+	free(big);
+	/* Its batch is done and its reply stuck before the others start. */
+	sfd = client_connect(d.sock);
+	deadline = now_ms() + slack_ms(5000);
+	for (;;) {
+		st = status_on(sfd);
+		if (jint(st, "batches.done") == 1)
+			break;
+		cr_assert_lt(now_ms(), deadline, "%s", jtext(st));
+		json_decref(st);
+		sleep_ms(10);
+	}
+	json_decref(st);
+
 	for (i = 0; i < nconn; i++) {
 		tc[i].fd = client_connect(d.sock);
 		snprintf(id, sizeof id, "L%d", i);
@@ -1338,19 +1360,7 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 		client_send(tc[i].fd, line);
 		free(line);
 	}
-	/* A client that never reads a reply larger than its socket holds. */
-	cr_assert_not_null(big = malloc(TERM_BIG_VALUE + 1));
-	memset(big, 'b', TERM_BIG_VALUE);
-	big[TERM_BIG_VALUE] = '\0';
-	line = harness_fmt("{\"id\":\"nr\",\"jobs\":[{\"type\":\"sleep\","
-	    "\"ms\":0,\"value\":\"%s\"}]}", big);
-	nrd = client_connect(d.sock);
-	client_send(nrd, line);
-	free(line);
-	free(big);
-
 	/* Everything is in flight. */
-	sfd = client_connect(d.sock);
 	deadline = now_ms() + slack_ms(5000);
 	for (;;) {
 		st = status_on(sfd);
@@ -1424,13 +1434,16 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 	fprintf(stderr, "load: SIGTERM: %d replies (%d batches, %d jobs"
 	    " cancelled at the %d ms shutdown time-out, 1 shutting_down), the"
 	    " last %.0f ms after the signal; exit 0 after %.0f ms (a client"
-	    " that never reads holds it up to the %d ms flush grace)\n",
+	    " that never reads held it for the %d ms flush grace)\n",
 	    replies, 3 * nconn, cancelled, TERM_TIMEOUT_MS, t_last, t_exit,
 	    TERM_GRACE_MS);
 	cr_assert_eq(replies, 3 * nconn + 1);
 	cr_assert_eq(cancelled, nconn * (nlong + 1));
 	cr_assert_lt(t_last, TERM_TIMEOUT_MS + slack_ms(1000), "last reply"
 	    " %.0f ms after SIGTERM", t_last);
+	cr_assert_geq(t_exit, TERM_TIMEOUT_MS + TERM_GRACE_MS - 50, "exit"
+	    " %.0f ms after SIGTERM: the client that never reads was not"
+	    " given its grace", t_exit);
 	cr_assert_lt(t_exit, TERM_TIMEOUT_MS + TERM_GRACE_MS +
 	    slack_ms(1000), "exit %.0f ms after SIGTERM", t_exit);
 	for (i = 0; i < nconn; i++) {
