@@ -656,6 +656,11 @@ Test(load, ten_thousand_connections_each_answered)
  * descriptor are neither served nor told busy. The hard limit here is
  * LOW_NOFILE, so the daemon cannot raise it: it must report (and apply)
  * a max_connections that fits, and every client must get a line.
+ *
+ * KNOWN DAEMON BUG: this test fails until patches/001 (max_connections
+ * held to the descriptor limit in src/gatherd.c) is applied: today status
+ * says 1024, and past some 120 clients accept fails with EMFILE, so the
+ * rest wait in the backlog with no answer at all.
  */
 
 #define LOW_NOFILE	128
@@ -728,7 +733,8 @@ Test(load, max_connections_is_honest_about_the_descriptor_limit)
 
 	cr_assert_not_null(peers = calloc(LOW_CLIENTS, sizeof *peers));
 	cr_assert_neq(ep = epoll_create1(EPOLL_CLOEXEC), -1);
-	deadline = now_ms() + slack_ms(5000);
+	/* Stretched less than usual: a few hundred pings are quick. */
+	deadline = now_ms() + (wrapped() ? 15000 : 5000);
 	while (now_ms() < deadline) {
 		while (opened < LOW_CLIENTS) {
 			if ((peers[opened].fd = nb_connect(d.sock)) == -1)
