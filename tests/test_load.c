@@ -813,7 +813,7 @@ Test(load, max_connections_is_honest_about_the_descriptor_limit)
 #define SLOW_PROBE_EVERY_MS	100
 #define SLOW_PROBE_MAX_MS	300
 #define SLOW_PROBE_P50_MS	50
-#define SLOW_ALLOWANCE_KB	(16 * 1024)	/* allocator, arenas, libevent */
+#define SLOW_ALLOWANCE_KB	(24 * 1024)	/* allocator, arenas, libevent */
 
 #define SLOW_CONF \
 	"[limits]\nmax_request_bytes = %d\nmax_output_bytes = %d\n" \
