@@ -126,10 +126,10 @@ suite_init(void)
 }
 
 /*
- * A safety net for a test that failed midway: the server first (stopping
- * the daemon may assert), then the daemon, then the files. Every test
- * stops its daemon at the end of its body, where the assertion of a clean
- * exit counts.
+ * A safety net for a test that failed midway: the server and the files
+ * first, since stopping the daemon may assert (and end this function).
+ * Every test stops its daemon at the end of its body, where the assertion
+ * of a clean exit counts.
  */
 static void
 suite_fini(void)
@@ -142,12 +142,12 @@ suite_fini(void)
 		free(args);
 		pgdir[0] = '\0';
 	}
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
 	if (fixdir[0] != '\0') {
 		harness_rmtree(fixdir);
 		fixdir[0] = '\0';
 	}
+	if (d.dir[0] != '\0')
+		daemon_stop(&d);
 }
 
 TestSuite(load, .init = suite_init, .fini = suite_fini, .timeout = 120);
