@@ -88,7 +88,16 @@ struct bench_conn {
 	unsigned		*free;		/* owned: a stack of free slots */
 	size_t			 nfree;
 	size_t			 nslots;
-	size_t			 scanned;	/* input bytes known to hold no newline */
+
+	/*
+	 * A reply line that came in pieces: its first bytes, and the rest
+	 * in line unless the head showed a success that needs no more.
+	 */
+	struct evbuffer		*line;		/* owned */
+	char			 head[BENCH_HEAD + 1];
+	size_t			 headlen;
+	size_t			 linelen;
+	int			 discard;	/* line is not kept */
 };
 
 /* A bench run: its options, its connections and what it measured. */
@@ -124,7 +133,6 @@ struct bench {
 	struct hist		 probe_latency;
 	struct hist		 gather;	/* elapsed_ms - longest job, us */
 	struct hist		 elapsed;	/* the daemon's elapsed_ms, us */
-	size_t			 noverhead;	/* replies --overhead could read */
 };
 
 static const char bench_usage_text[] =
@@ -359,46 +367,45 @@ bench_gather_times(const char *p, size_t len, double *elapsed,
 }
 
 /*
- * The slot a reply answers, from its head (fast path) or its parsed id;
- * -1 when it names none of ours. *ok is the reply's "ok".
+ * Read a reply's head: {"id":N,"ok":true or "ok":false. 0 with the slot
+ * (-1 when not one of ours) and ok; -1 when the head is not of that form.
  */
+static int
+bench_head(struct bench_conn *bc, const char *head, long *slot, int *ok)
+{
+	unsigned long	 n;
+	char		*end;
+
+	if (strncmp(head, "{\"id\":", 6) != 0 || head[6] < '0' ||
+	    head[6] > '9')
+		return -1;
+	n = strtoul(head + 6, &end, 10);
+	if (strncmp(end, ",\"ok\":true", 10) == 0)
+		*ok = 1;
+	else if (strncmp(end, ",\"ok\":false", 11) == 0)
+		*ok = 0;
+	else
+		return -1;
+	*slot = n < bc->nslots ? (long)n : -1;
+	return 0;
+}
+
+/* The slot a reply answers from its parsed id, -1 if none; *ok its "ok". */
 static long
-bench_reply_slot(struct bench_conn *bc, struct evbuffer *in, size_t len,
+bench_parse_slot(struct bench_conn *bc, const char *line, size_t len,
     int *ok)
 {
-	char		 head[BENCH_HEAD + 1], *end;
-	const char	*line;
 	json_t		*reply, *id;
-	unsigned long	 slot;
-	size_t		 n;
+	long		 slot = -1;
 
-	n = len < BENCH_HEAD ? len : BENCH_HEAD;
-	evbuffer_copyout(in, head, n);
-	head[n] = '\0';
-	if (strncmp(head, "{\"id\":", 6) == 0 && head[6] >= '0' &&
-	    head[6] <= '9') {
-		slot = strtoul(head + 6, &end, 10);
-		if (strncmp(end, ",\"ok\":true", 10) == 0)
-			*ok = 1;
-		else if (strncmp(end, ",\"ok\":false", 11) == 0)
-			*ok = 0;
-		else
-			goto slow;
-		return slot < bc->nslots ? (long)slot : -1;
-	}
-
-slow:
-	line = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
 	reply = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
 	*ok = json_is_true(json_object_get(reply, "ok"));
 	id = json_object_get(reply, "id");
 	if (json_is_integer(id) && json_integer_value(id) >= 0 &&
 	    (size_t)json_integer_value(id) < bc->nslots)
-		slot = (unsigned long)json_integer_value(id);
-	else
-		slot = ULONG_MAX;
+		slot = (long)json_integer_value(id);
 	json_decref(reply);
-	return slot == ULONG_MAX ? -1 : (long)slot;
+	return slot;
 }
 
 /*
@@ -420,24 +427,34 @@ bench_oldest_slot(struct bench_conn *bc)
 	return oldest;
 }
 
-/* Account for one reply line of len bytes at the head of the input. */
+/*
+ * Account for one reply line of len bytes: head holds its first bytes
+ * (NUL-terminated), body the whole line at its start, or NULL when it was
+ * not kept (a success by its head, and no --overhead).
+ */
 static void
-bench_reply(struct bench_conn *bc, struct evbuffer *in, size_t len)
+bench_reply(struct bench_conn *bc, const char *head, struct evbuffer *body,
+    size_t len)
 {
 	struct bench	*b = bc->b;
 	uint64_t	 now = clock_ns();
-	const char	*line;
+	const char	*line = NULL;
 	double		 elapsed, longest;
 	long		 slot;
 	int		 ok;
 
-	if ((slot = bench_reply_slot(bc, in, len, &ok)) == -1 ||
-	    bc->sent[slot] == 0) {
+	if (bench_head(bc, head, &slot, &ok) == -1) {
+		line = (const char *)evbuffer_pullup(body, (ev_ssize_t)len);
+		slot = bench_parse_slot(bc, line, len, &ok);
+	}
+	if (slot == -1 || bc->sent[slot] == 0) {
 		ok = 0;
 		slot = bench_oldest_slot(bc);
 	}
 	if (!ok && b->first_error == NULL) {
-		line = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+		if (line == NULL)
+			line = (const char *)evbuffer_pullup(body,
+			    (ev_ssize_t)len);
 		b->first_error = bench_error_text(line, len);
 	}
 	if (slot == -1)
@@ -452,8 +469,9 @@ bench_reply(struct bench_conn *bc, struct evbuffer *in, size_t len)
 		if (!ok)
 			b->errors++;
 		if (b->overhead && !b->ping) {
-			line = (const char *)evbuffer_pullup(in,
-			    (ev_ssize_t)len);
+			if (line == NULL)
+				line = (const char *)evbuffer_pullup(body,
+				    (ev_ssize_t)len);
 			if (bench_gather_times(line, len, &elapsed,
 			    &longest) == 0) {
 				hist_record(&b->elapsed,
@@ -461,7 +479,6 @@ bench_reply(struct bench_conn *bc, struct evbuffer *in, size_t len)
 				hist_record(&b->gather, elapsed > longest ?
 				    (uint64_t)((elapsed - longest) * 1000) :
 				    0);
-				b->noverhead++;
 			}
 		}
 		if (++b->done == b->requests) {
@@ -473,6 +490,38 @@ bench_reply(struct bench_conn *bc, struct evbuffer *in, size_t len)
 	bc->free[bc->nfree++] = (unsigned)slot;
 }
 
+/*
+ * Take n more bytes of a reply that is coming in pieces from the input:
+ * the head is copied, the rest moved to bc->line, or dropped once the
+ * head shows a success that needs nothing more. Moving the bytes out
+ * keeps the search for the newline on new input only.
+ */
+static void
+bench_take(struct bench_conn *bc, struct evbuffer *in, size_t n)
+{
+	size_t	m;
+	long	slot;
+	int	ok;
+
+	if (bc->headlen < BENCH_HEAD) {
+		m = BENCH_HEAD - bc->headlen < n ? BENCH_HEAD - bc->headlen :
+		    n;
+		evbuffer_copyout(in, bc->head + bc->headlen, m);
+		bc->headlen += m;
+		bc->head[bc->headlen] = '\0';
+		if (bc->headlen == BENCH_HEAD && !bc->b->overhead &&
+		    bench_head(bc, bc->head, &slot, &ok) == 0 && ok) {
+			bc->discard = 1;
+			evbuffer_drain(bc->line, evbuffer_get_length(bc->line));
+		}
+	}
+	bc->linelen += n;
+	if (bc->discard)
+		evbuffer_drain(in, n);
+	else
+		evbuffer_remove_buffer(in, bc->line, n);
+}
+
 /* Replies arrived: take every whole line, then refill the pipeline. */
 static void
 bench_read(struct bufferevent *bev, void *arg)
@@ -480,20 +529,33 @@ bench_read(struct bufferevent *bev, void *arg)
 	struct bench_conn	*bc = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer_ptr	 p;
-	size_t			 eol;
+	char			 head[BENCH_HEAD + 1];
+	size_t			 n;
 
-	while (bc->scanned < evbuffer_get_length(in)) {
-		if (evbuffer_ptr_set(in, &p, bc->scanned,
-		    EVBUFFER_PTR_SET) == -1)
-			break;
-		p = evbuffer_search_eol(in, &p, &eol, EVBUFFER_EOL_LF);
+	for (;;) {
+		p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 		if (p.pos == -1) {
-			bc->scanned = evbuffer_get_length(in);
+			if (evbuffer_get_length(in) > 0)
+				bench_take(bc, in, evbuffer_get_length(in));
 			break;
 		}
-		bench_reply(bc, in, (size_t)p.pos);
-		evbuffer_drain(in, (size_t)p.pos + 1);
-		bc->scanned = 0;
+		if (bc->linelen == 0) {
+			/* The common case: the whole line is here. */
+			n = (size_t)p.pos < BENCH_HEAD ? (size_t)p.pos :
+			    BENCH_HEAD;
+			evbuffer_copyout(in, head, n);
+			head[n] = '\0';
+			bench_reply(bc, head, in, (size_t)p.pos);
+			evbuffer_drain(in, (size_t)p.pos + 1);
+		} else {
+			bench_take(bc, in, (size_t)p.pos);
+			evbuffer_drain(in, 1);
+			bench_reply(bc, bc->head, bc->discard ? NULL :
+			    bc->line, bc->linelen);
+			evbuffer_drain(bc->line, evbuffer_get_length(bc->line));
+			bc->headlen = bc->linelen = 0;
+			bc->discard = 0;
+		}
 		if (bc->b->done >= bc->b->requests)
 			return;
 	}
@@ -546,6 +608,11 @@ bench_connect(struct bench *b, struct bench_conn *bc, int probe)
 
 	bc->b = b;
 	bc->probe = probe;
+	if ((bc->line = evbuffer_new()) == NULL) {
+		close(fd);
+		fprintf(stderr, "gatherctl bench: evbuffer_new failed\n");
+		return -1;
+	}
 	if (probe) {
 		bc->body = "\"op\":\"ping\"}\n";
 		bc->bodylen = strlen(bc->body);
@@ -562,7 +629,7 @@ bench_connect(struct bench *b, struct bench_conn *bc, int probe)
 	bc->nfree = bc->nslots;
 	bc->bev = bufferevent_socket_new(b->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bc->bev == NULL) {
-		close(fd);
+		close(fd);	/* bench_free frees the rest */
 		fprintf(stderr, "gatherctl bench: bufferevent_socket_new "
 		    "failed\n");
 		return -1;
@@ -718,6 +785,8 @@ bench_free(struct bench *b)
 	for (i = 0; i < b->nconns; i++) {
 		if (b->conns[i].bev != NULL)
 			bufferevent_free(b->conns[i].bev);
+		if (b->conns[i].line != NULL)
+			evbuffer_free(b->conns[i].line);
 		free(b->conns[i].sent);
 		free(b->conns[i].free);
 	}
