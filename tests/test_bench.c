@@ -264,7 +264,7 @@ Test(bench_alone, bench_run_smoke)
 	    "%s", out);
 	cr_assert(strstr(out, "| one-job batches/s, 32 clients") != NULL,
 	    "%s", out);
-	cr_assert(strstr(out, "| ratio gatherd / redis |") != NULL, "%s", out);
+	cr_assert(strstr(out, "| ratio gatherd / redis ") != NULL, "%s", out);
 	cr_assert(strstr(out, "| read throughput,") != NULL, "%s", out);
 	cr_assert(strstr(out, "| SQLite,") != NULL, "%s", out);
 	cr_assert(strstr(out, "| ping p99 during") != NULL, "%s", out);
