@@ -9,8 +9,7 @@
  * are still being sent while replies are read: a long submit cannot
  * deadlock against the daemon's output high-water mark. Replies are
  * matched to requests by id; a reply is final when it has no "event".
- *
- * Not done yet: a bench mode.
+ * The bench command, a load generator on libevent, is in bench.c.
  */
 
 #include <sys/socket.h>
@@ -28,8 +27,10 @@
 
 #include <jansson.h>
 
+#include "bench.h"
 #include "clock.h"
 #include "config.h"
+#include "gatherctl.h"
 #include "xmalloc.h"
 
 #ifndef PACKAGE_VERSION
@@ -50,6 +51,7 @@
 #define CTL_OPT_STREAM		0x02
 #define CTL_OPT_RUN		0x04
 #define CTL_OPT_CONN		0x08
+#define CTL_OPT_OWN		0x10	/* the command parses its options */
 
 enum {
 	OPT_DETAIL = 256,
@@ -133,6 +135,7 @@ static int	ctl_status(struct ctl *, int, char **);
 static int	ctl_submit(struct ctl *, int, char **);
 static int	ctl_run(struct ctl *, int, char **);
 static int	ctl_cancel(struct ctl *, int, char **);
+static int	ctl_bench(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "ping", "", NULL, 0, 0, 0, ctl_ping },
@@ -143,6 +146,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "run", "[options] JOB...", "JOB", CTL_OPT_STREAM | CTL_OPT_RUN, 1,
 	    -1, ctl_run },
 	{ "cancel", "[--conn N] ID", "ID", CTL_OPT_CONN, 1, 1, ctl_cancel },
+	{ "bench", "[-c N] [-n N] [-P N] [--job JOB]... [options]", NULL,
+	    CTL_OPT_OWN, 0, -1, ctl_bench },
 	{ NULL, NULL, NULL, 0, 0, 0, NULL },
 };
 
@@ -179,6 +184,8 @@ static const char ctl_help[] =
     "  run             run one batch of jobs given on the command line\n"
     "  cancel          cancel the batches in flight with this id, on any\n"
     "                  connection (--conn N: on connection N only)\n"
+    "  bench           load generator: -c CLIENTS, -n REQUESTS, -P PIPELINE\n"
+    "                  (gatherctl bench -h for its options)\n"
     "\n"
     "Jobs for run:\n"
     "  sleep:MS[:VALUE]   read:PATH   query[@DB]:SQL   or a JSON job object\n"
@@ -1020,7 +1027,7 @@ ctl_parse_ms(const char *s)
  * Build a job object from its shorthand: sleep:MS[:VALUE], read:PATH,
  * query[@DB]:SQL, or a JSON object. NULL with *cause set when malformed.
  */
-static json_t *
+json_t *
 ctl_parse_job(const char *arg, char **cause)
 {
 	json_t		*job, *v;
@@ -1292,6 +1299,13 @@ ctl_cancel(struct ctl *ctl, int argc, char **argv)
 	return ctl->status;
 }
 
+/* bench: the load generator of bench.c, with its own options. */
+static int
+ctl_bench(struct ctl *ctl, int argc, char **argv)
+{
+	return bench_main(ctl->sock, argc, argv);
+}
+
 /* Parse an option's number (JSON), or exit 2 naming the option. */
 static json_t *
 ctl_opt_number(const char *name, const char *arg, int integer, double min)
@@ -1315,6 +1329,8 @@ ctl_parse_options(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 	size_t		 i, n = 0;
 	int		 ch;
 
+	if (cmd->opts & CTL_OPT_OWN)
+		return 0;	/* argv[0] names the command for getopt */
 	for (i = 0; i < CTL_NOPTIONS; i++) {
 		if (ctl_options[i].opts == 0 ||
 		    (ctl_options[i].opts & cmd->opts) != 0)
