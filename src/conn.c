@@ -240,7 +240,8 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 static enum err_code
 conn_dispatch(struct conn *c, struct request *req, char **cause)
 {
-	json_t	*st;
+	json_t		*st;
+	unsigned	 n;
 
 	switch (req->op) {
 	case OP_PING:
@@ -256,8 +257,10 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 		json_decref(st);
 		break;
 	case OP_CANCEL:
-		proto_write_cancelled(conn_output(c), req->id,
-		    server_cancel(c, req->target, req->cancel_conn));
+		/* Cancelling replies to batches, c's own among them, first. */
+		n = server_cancel(c, req->target, req->cancel_conn);
+		if (c->bev != NULL)
+			proto_write_cancelled(conn_output(c), req->id, n);
 		break;
 	case OP_BATCH:
 		return conn_start_batch(c, req, cause);

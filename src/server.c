@@ -70,6 +70,7 @@ static uint64_t			 server_next_id = 1;
 static struct event		*server_sigint, *server_sigterm, *server_sighup;
 static struct event		*server_drain_timer, *server_flush_timer;
 static struct event		*server_reaper, *server_accept_timer;
+static struct event		*server_stopper;
 
 static void	server_stop(void);
 
@@ -391,12 +392,26 @@ server_stop(void)
 		evtimer_add(server_flush_timer, &tv);
 }
 
-/* A batch finished; while draining, the last one ends the drain. */
+static void
+server_stop_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	if (status.batches_in_flight == 0)
+		server_stop();
+}
+
+/*
+ * A batch finished; while draining, the last one ends the drain. Not here:
+ * a batch ends deep in some connection's request (a cancel) or callback,
+ * and server_stop() reads and closes connections; it runs from the loop.
+ */
 void
 server_batch_finished(void)
 {
 	if (server_draining && status.batches_in_flight == 0)
-		server_stop();
+		event_active(server_stopper, EV_TIMEOUT, 0);
 }
 
 static void
@@ -599,7 +614,8 @@ server_init(struct snapshot *snap, char **cause)
 	server_flush_timer = server_timer(server_flush_timeout);
 	server_accept_timer = server_timer(server_accept_retry);
 	server_reaper = event_new(server_base, -1, 0, server_reap, NULL);
-	if (server_reaper == NULL)
+	server_stopper = event_new(server_base, -1, 0, server_stop_cb, NULL);
+	if (server_reaper == NULL || server_stopper == NULL)
 		fatalx("%s: event_new failed", __func__);
 	status_init();
 	if (activated)
@@ -652,6 +668,7 @@ server_free(void)
 		event_free(server_flush_timer);
 		event_free(server_accept_timer);
 		event_free(server_reaper);
+		event_free(server_stopper);
 	}
 	event_base_free(server_base);
 	server_base = NULL;

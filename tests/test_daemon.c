@@ -2492,3 +2492,55 @@ Test(daemon, max_connections_is_capped_by_the_descriptor_limit)
 	free(log);
 	daemon_stop(&d);
 }
+
+/*
+ * While draining, a cancel that ends the last batch in flight: the drain
+ * ends, but not under the request that caused it. The cancel gets one
+ * reply (not a second, "cancelled":0, from the request read again), the
+ * requests after it are answered in order, and a client that sent the
+ * cancel as its last line and half-closed still gets the reply (the daemon
+ * used to close it under the request and crash writing it).
+ */
+Test(daemon, cancel_that_ends_the_drain_is_answered_once)
+{
+	int	 a, b, half;
+	json_t	*r;
+
+	for (half = 0; half < 2; half++) {
+		daemon_start(&d, "shutdown_timeout_ms = 20000\n",
+		    NULL);
+		b = client_connect(d.sock);
+		client_send(b, "{\"id\":\"long\",\"jobs\":[{\"type\":\"sleep\","
+		    "\"ms\":15000}]}");
+		a = client_connect(d.sock);
+		json_decref(rpc(a, "{\"op\":\"ping\"}"));
+		cr_assert_eq(kill(d.pid, SIGTERM), 0);
+		wait_unlisten();
+		if (!half) {
+			client_send(a, "{\"op\":\"cancel\",\"id\":1,"
+			    "\"target\":\"long\",\"conn\":\"any\"}\n"
+			    "{\"op\":\"ping\",\"id\":2}");
+		} else {
+			client_write(a, "{\"op\":\"cancel\",\"id\":1,"
+			    "\"target\":\"long\",\"conn\":\"any\"}", 51);
+			cr_assert_eq(shutdown(a, SHUT_WR), 0);
+		}
+		r = client_recv_json(a, slack_ms(5000));
+		jeq(r, "id", "1");
+		jeq(r, "cancelled", "1");
+		json_decref(r);
+		if (!half) {
+			r = client_recv_json(a, slack_ms(5000));
+			jeq(r, "id", "2");
+			json_decref(r);
+		}
+		expect_eof(a, 2000);
+		r = client_recv_json(b, slack_ms(5000));
+		jstr_is(r, "results[0].error.code", "cancelled");
+		json_decref(r);
+		expect_exit_0(2000);
+		close(a);
+		close(b);
+		daemon_stop(&d);
+	}
+}

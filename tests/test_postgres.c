@@ -883,3 +883,50 @@ Test(postgres, a_job_leaves_no_transaction_open)
 	json_decref(v);
 	finish();
 }
+
+/*
+ * A reload that changes a database's settings retires its pool; a query
+ * that was running on it ends after the reload, and the end of its batch
+ * drops the last reference to the old pool while the pool's own callback
+ * is still on the stack. (Under GATHERD_TEST_WRAPPER=valgrind the daemon
+ * must exit 0: without the pool held across the callback, valgrind
+ * reports reads of the freed pool in pg_pool_run.)
+ */
+Test(postgres, reload_retires_the_pool_of_a_running_query)
+{
+	char	*a, *tmp;
+	FILE	*fp;
+	json_t	*r;
+	int	 fd;
+
+	pg_new();
+	a = pg_section("default", 1);
+	daemon_start(&d, a, NULL);
+	free(a);
+	fd = client_connect(d.sock);
+	client_send(fd, "{\"id\":\"old\",\"jobs\":[{\"type\":\"query\","
+	    "\"sql\":\"select pg_sleep(1)\"}]}");
+	usleep(300 * 1000);
+
+	/* Another pool size: another pool; the old one is retired. */
+	a = pg_section("default", 2);
+	tmp = harness_fmt("%s.new", d.conf);
+	cr_assert_not_null(fp = fopen(tmp, "w"));
+	fprintf(fp, "[daemon]\nsocket = %s\n%s", d.sock, a);
+	cr_assert_eq(fclose(fp), 0);
+	cr_assert_eq(rename(tmp, d.conf), 0);
+	free(tmp);
+	free(a);
+	cr_assert_eq(kill(d.pid, SIGHUP), 0);
+	cr_assert_eq(daemon_log_wait(&d, "info: reloaded ", 1,
+	    slack_ms(5000)), 1);
+
+	r = client_recv_json(fd, slack_ms(5000));
+	jstr_is(r, "id", "old");
+	jbool_is(r, "ok", true);
+	json_decref(r);
+	close(fd);
+	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
+	expect_idle();
+	finish();
+}

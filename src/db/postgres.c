@@ -146,6 +146,7 @@ static TAILQ_HEAD(, pg_pool)	 pg_pools = TAILQ_HEAD_INITIALIZER(pg_pools);
 
 static void	pg_conn_cb(evutil_socket_t, short, void *);
 static void	pg_pool_run(struct pg_pool *);
+static void	pg_pool_unref(struct pg_pool *);
 
 /*
  * A message from libpq or the server made fit for a reply: valid UTF-8
@@ -845,8 +846,14 @@ static void
 pg_conn_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pg_conn	*c = arg;
+	struct pg_pool	*pool = c->pool;
 
 	(void)fd;
+	/*
+	 * Ending a job may end its batch and drop the last snapshot naming
+	 * this pool: hold it until the callback is done with it.
+	 */
+	pool->refs++;
 	switch (c->state) {
 	case PG_CONNECTING:
 		if (what & EV_TIMEOUT) {
@@ -863,6 +870,7 @@ pg_conn_cb(evutil_socket_t fd, short what, void *arg)
 		pg_conn_io(c, what);
 		break;
 	}
+	pg_pool_unref(pool);
 }
 
 /* Format param i of q as text for the server, into buf if need be. */
@@ -964,9 +972,13 @@ pg_pool_run(struct pg_pool *pool)
 static void
 pg_pool_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct pg_pool	*pool = arg;
+
 	(void)fd;
 	(void)what;
-	pg_pool_run(arg);
+	pool->refs++;
+	pg_pool_run(pool);
+	pg_pool_unref(pool);
 }
 
 /*
@@ -1136,6 +1148,14 @@ pg_pool_free(struct pg_pool *pool)
 	free(pool);
 }
 
+/* Drop a reference; the last one closes the pool. */
+static void
+pg_pool_unref(struct pg_pool *pool)
+{
+	if (--pool->refs == 0)
+		pg_pool_free(pool);
+}
+
 /*
  * Take a reference on the pool of each PostgreSQL database of cfg (checked
  * by postgres_check), setting up the ones that do not exist yet. A new
@@ -1193,8 +1213,7 @@ postgres_detach(const struct config *cfg)
 		if ((pool = pg_pool_find(&cfg->dbs[i])) == NULL)
 			fatalx("%s: database %s has no pool", __func__,
 			    cfg->dbs[i].name);
-		if (--pool->refs == 0)
-			pg_pool_free(pool);
+		pg_pool_unref(pool);
 	}
 }
 
