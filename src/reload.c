@@ -114,7 +114,9 @@ reload_done(evutil_socket_t fd, short events, void *arg)
 	}
 	free(r->cause);
 	free(r);
-	notify_ready();
+	/* After STOPPING=1 (SIGTERM during the reload), no more READY=1. */
+	if (!server_draining)
+		notify_ready();
 	if (reload_again && !server_draining) {
 		reload_again = 0;
 		reload_start();

@@ -207,6 +207,7 @@ server_refuse(int fd, enum err_code code, const char *message)
 {
 	struct evbuffer	*evb;
 	char		 drain[4096];
+	int		 i;
 
 	if ((evb = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
@@ -216,10 +217,11 @@ server_refuse(int fd, enum err_code code, const char *message)
 	evbuffer_free(evb);
 	/*
 	 * Closing with unread input would reset the connection and could
-	 * lose the line: discard what has arrived first.
+	 * lose the line: discard what has arrived first, a bounded amount
+	 * (a client that keeps writing must not hold the loop here).
 	 */
 	shutdown(fd, SHUT_WR);
-	while (read(fd, drain, sizeof drain) > 0)
+	for (i = 0; i < 16 && read(fd, drain, sizeof drain) > 0; i++)
 		;
 	close(fd);
 }
@@ -522,10 +524,13 @@ server_cap_connections(struct config *cfg)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
 		return;
-	reserve = SERVER_FDS_RESERVED + 4 * (uint64_t)cfg->threads;
+	/* A read open on each worker; each worker's SQLite connections. */
+	reserve = SERVER_FDS_RESERVED + 2 * (uint64_t)cfg->threads;
 	for (i = 0; i < cfg->ndbs; i++) {
 		if (cfg->dbs[i].driver == DB_POSTGRES)
 			reserve += cfg->dbs[i].pool;
+		else	/* the database, its WAL and its shared memory */
+			reserve += 3 * (uint64_t)cfg->threads;
 	}
 	max = rl.rlim_cur > reserve + 1 ? rl.rlim_cur - reserve : 1;
 	if (cfg->limits.max_connections > max) {
