@@ -58,6 +58,20 @@ harness_slack(void)
 	return wrapper != NULL && *wrapper != '\0' ? HARNESS_SLOW_SLACK : 1.0;
 }
 
+/* Whether RSS bounds hold; see harness.h. */
+int
+harness_rss_meaningful(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return 0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return 0;
+#endif
+#endif
+	return harness_slack() <= 1;
+}
+
 static int
 try_connect(const char *sock)
 {

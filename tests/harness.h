@@ -97,6 +97,15 @@ char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 double	 harness_slack(void);
 
 /*
+ * Whether the daemon's memory use means anything: not under
+ * GATHERD_TEST_WRAPPER (valgrind's memory is measured) nor in a
+ * --enable-sanitizers build (the daemon is built with the tests' flags, and
+ * ASan's shadow memory and quarantine of freed blocks dominate its RSS).
+ * Tests skip bounds on the daemon's RSS when it does not.
+ */
+int	 harness_rss_meaningful(void);
+
+/*
  * Run a shell command (through /bin/sh) with GATHERD_SOCKET unset, capture
  * stdout into *out (caller frees; may be NULL to discard) and return the
  * exit status (0..255), or -1 if it died by a signal.
