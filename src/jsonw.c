@@ -69,14 +69,23 @@ jsonw_cstring(struct evbuffer *evb, const char *s)
 	jsonw_string(evb, s, strlen(s));
 }
 
-/* Append a duration in milliseconds, to the microsecond. */
+/*
+ * Append a duration in milliseconds, to the microsecond. Negative and NaN
+ * are 0; anything over JSONW_MS_MAX (about 31,000 years, where
+ * clock_ms_timeval clamps timers too) is JSONW_MS_MAX, so the text always
+ * fits the buffer and is always a JSON number (never "inf").
+ */
 void
 jsonw_ms(struct evbuffer *evb, double ms)
 {
 	char	buf[64];
 	int	n;
 
-	n = snprintf(buf, sizeof buf, "%.3f", ms >= 0 ? ms : 0.0);
+	if (!(ms >= 0))
+		ms = 0;
+	if (ms > JSONW_MS_MAX)
+		ms = JSONW_MS_MAX;
+	n = snprintf(buf, sizeof buf, "%.3f", ms);
 	evbuffer_add(evb, buf, (size_t)n);
 }
 

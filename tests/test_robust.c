@@ -3,13 +3,14 @@
  * deeper than any parser should recurse) is refused with a clear error and
  * the daemon keeps serving; an allocation that fails inside jansson or
  * libevent is a fatal exit with a message, not a NULL that some caller
- * forgets.
+ * forgets; numbers that cannot fit are clamped, not overrun.
  *
  * The daemon tests start a real gatherd (tests/harness.c); each stops it at
  * the end of its body, which asserts a clean exit (under valgrind or ASan,
  * no leak).
  */
 
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "harness.h"
 #include "jsonpath.h"
+#include "jsonw.h"
 
 /*
  * ASan refuses impossible allocations itself, with its own report and
@@ -196,4 +198,51 @@ Test(xmalloc, libevent_allocation_failure_is_fatal, .signal = SIGABRT,
 	cr_log_error("evbuffer_expand returned %d",
 	    evbuffer_expand(evb, (size_t)1 << 62));
 	evbuffer_free(evb);
+}
+
+/* jsonw_ms: durations as JSON numbers, whatever the double. */
+
+static char *
+ms_text(double ms)
+{
+	struct evbuffer	*evb;
+	char		*s;
+
+	cr_assert_not_null(evb = evbuffer_new());
+	jsonw_ms(evb, ms);
+	s = jsonw_take(evb, NULL);
+	evbuffer_free(evb);
+	return s;
+}
+
+Test(jsonw, ms_writes_three_decimals)
+{
+	char	*s;
+
+	s = ms_text(1000.1234);
+	cr_assert_str_eq(s, "1000.123");
+	free(s);
+	s = ms_text(0);
+	cr_assert_str_eq(s, "0.000");
+	free(s);
+}
+
+Test(jsonw, ms_out_of_range_is_clamped_not_overrun)
+{
+	const double	 huge[] = { 1e300, HUGE_VAL, 1e16, 1.7976931348623157e308 };
+	char		*s;
+	size_t		 i;
+
+	for (i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+		s = ms_text(huge[i]);
+		cr_assert_str_eq(s, "1000000000000000.000", "%g: %s", huge[i],
+		    s);
+		free(s);
+	}
+	s = ms_text(-HUGE_VAL);
+	cr_assert_str_eq(s, "0.000");
+	free(s);
+	s = ms_text(NAN);
+	cr_assert_str_eq(s, "0.000");
+	free(s);
 }
