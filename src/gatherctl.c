@@ -1314,9 +1314,11 @@ ctl_opt_number(const char *name, const char *arg, int integer, double min)
 
 	v = json_loads(arg, JSON_DECODE_ANY, NULL);
 	if (v == NULL || !(integer ? json_is_integer(v) : json_is_number(v)) ||
-	    json_number_value(v) < min)
+	    json_number_value(v) < min) {
+		json_decref(v);
 		ctl_usage_error("--%s: '%s' is not %s >= %.0f", name, arg,
 		    integer ? "an integer" : "a number", min);
+	}
 	return v;
 }
 

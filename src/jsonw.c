@@ -4,7 +4,6 @@
  * through, so the caller must hand in UTF-8.
  */
 
-#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,27 +81,22 @@ jsonw_digits(char *end, uint64_t v)
 }
 
 /*
- * Append milliseconds with three decimals, as "%.3f" would (a negative
- * number as 0), but without printf: a reply of a million results writes
- * two of these per result.
+ * Append a duration in milliseconds, to the microsecond, as "%.3f" would
+ * but without printf (a reply of a million results writes two of these per
+ * result). Negative and NaN are 0; anything over JSONW_MS_MAX (about
+ * 31,000 years, where clock_ms_timeval clamps timers too) is JSONW_MS_MAX,
+ * so the text always fits the buffer and is always a JSON number.
  */
 void
 jsonw_ms(struct evbuffer *evb, double ms)
 {
 	char		 buf[32], *end = buf + sizeof buf, *p;
-	char		 big[DBL_MAX_10_EXP + 8];	/* "%.3f" of DBL_MAX */
 	uint64_t	 us;
-	int		 n;
 
 	if (!(ms >= 0))
 		ms = 0;
-	if (ms > DBL_MAX)
-		ms = DBL_MAX;
-	if (ms >= 1e15) {
-		n = snprintf(big, sizeof big, "%.3f", ms);
-		evbuffer_add(evb, big, (size_t)n);
-		return;
-	}
+	if (ms > JSONW_MS_MAX)
+		ms = JSONW_MS_MAX;
 	us = (uint64_t)(ms * 1000 + 0.5);
 	p = end - 4;
 	p[0] = '.';

@@ -12,6 +12,9 @@
 
 struct evbuffer;
 
+/* The largest duration jsonw_ms writes, in milliseconds. */
+#define JSONW_MS_MAX	1e15
+
 void	jsonw_raw(struct evbuffer *, const char *);
 void	jsonw_string(struct evbuffer *, const char *, size_t);
 void	jsonw_cstring(struct evbuffer *, const char *);

@@ -108,8 +108,12 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 		*cause = xstrdup("jobs: expected an array");
 		return ERR_BAD_REQUEST;
 	}
+	/*
+	 * Jobs are counted and indexed in 32 bits; max_jobs_per_batch may be
+	 * configured higher, so the smaller limit applies.
+	 */
 	n = json_array_size(jobs);
-	if (n > cfg->limits.max_jobs_per_batch) {
+	if (n > cfg->limits.max_jobs_per_batch || n > UINT32_MAX) {
 		*cause = xasprintf("jobs: %zu jobs exceed max_jobs_per_batch"
 		    " (%llu)", n,
 		    (unsigned long long)cfg->limits.max_jobs_per_batch);

@@ -1,4 +1,12 @@
-/* Allocation wrappers: failure is fatal, never a NULL to check. */
+/*
+ * Allocation wrappers: failure is fatal, never a NULL to check.
+ *
+ * jansson and libevent allocate through xmalloc too (xmalloc_install, run
+ * before main), so their constructors and appenders (json_object,
+ * json_pack, evbuffer_new, evbuffer_add...) never fail for want of memory
+ * either: no reply is silently cut short and no NULL tree is sent. What
+ * else they return NULL or -1 for is a bad argument, a bug.
+ */
 
 #include <errno.h>
 #include <stdint.h>
@@ -6,7 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+#include <jansson.h>
+
 #include "xmalloc.h"
+
+static void	xmalloc_install(void) __attribute__((constructor));
 
 static void __attribute__((noreturn))
 xmalloc_fail(const char *what, size_t size)
@@ -105,4 +118,16 @@ xasprintf(const char *fmt, ...)
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
 	return s;
+}
+
+/*
+ * Make jansson and libevent allocate through xmalloc. libevent requires
+ * this before its first allocation, hence a constructor: every program
+ * linked with this file (gatherd, gatherctl, the tests) gets it.
+ */
+static void
+xmalloc_install(void)
+{
+	json_set_alloc_funcs(xmalloc, free);
+	event_set_mem_functions(xmalloc, xrealloc, free);
 }

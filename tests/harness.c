@@ -49,13 +49,39 @@ harness_fmt(const char *f, ...)
 	return s;
 }
 
-/* 1.0, or more under GATHERD_TEST_WRAPPER; see harness.h. */
+/*
+ * Whether this program, and so the daemon built with the same flags, has
+ * AddressSanitizer (--enable-sanitizers).
+ */
+static int
+harness_asan(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return 1;
+#endif
+#endif
+	return 0;
+}
+
+/* 1.0, or more under GATHERD_TEST_WRAPPER or ASan; see harness.h. */
 double
 harness_slack(void)
 {
 	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
 
-	return wrapper != NULL && *wrapper != '\0' ? HARNESS_SLOW_SLACK : 1.0;
+	if (wrapper != NULL && *wrapper != '\0')
+		return HARNESS_SLOW_SLACK;
+	return harness_asan() ? HARNESS_ASAN_SLACK : 1.0;
+}
+
+/* Whether RSS bounds hold; see harness.h. */
+int
+harness_rss_meaningful(void)
+{
+	return !harness_asan() && harness_slack() <= 1;
 }
 
 static int
