@@ -161,7 +161,9 @@ static const struct config_key config_daemon_keys[] = {
 static const struct config_key config_limits_keys[] = {
 	CONFIG_LIMIT("max_connections", max_connections),
 	CONFIG_LIMIT("max_request_bytes", max_request_bytes),
-	CONFIG_LIMIT("max_jobs_per_batch", max_jobs_per_batch),
+	/* Jobs are counted in 32 bits. */
+	{ "max_jobs_per_batch", config_set_u64,
+	    offsetof(struct config, limits.max_jobs_per_batch), 1, UINT32_MAX, 0 },
 	CONFIG_LIMIT("max_inflight_jobs", max_inflight_jobs),
 	CONFIG_LIMIT("max_batches_per_connection", max_batches_per_connection),
 	CONFIG_LIMIT("max_output_bytes", max_output_bytes),
@@ -619,6 +621,10 @@ config_commit(struct config_parse *p)
 		rc = config_key_error(p, line, k->name,
 		    "not a key of driver %s",
 		    config_driver_names[config_db(p)->driver]);
+	} else if (*p->value == ';' || *p->value == '#') {
+		/* Printed back, "key = ;..." would read as a comment. */
+		rc = config_key_error(p, p->value_line, k->name,
+		    "a value may not start with '%c'", *p->value);
 	} else
 		rc = k->set(p, k, p->value);
 	free(p->value);
@@ -887,7 +893,8 @@ config_continue(struct config_parse *p, const char *value)
 		}
 	}
 
-	joined = xasprintf("%s %.*s", p->value, (int)len, value);
+	joined = xasprintf("%s%s%.*s", p->value, *p->value != '\0' ? " " : "",
+	    (int)len, value);
 	free(p->value);
 	p->value = joined;
 	p->value_line = p->line;

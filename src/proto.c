@@ -13,11 +13,15 @@
 #include "batch.h"
 #include "clock.h"
 #include "config.h"
+#include "jarena.h"
 #include "job.h"
 #include "jsonw.h"
 #include "proto.h"
 #include "snapshot.h"
 #include "xmalloc.h"
+
+/* Requests this long have their tree in an arena (jarena.c). */
+#define PROTO_ARENA_BYTES	(64 * 1024)
 
 /* Values at least this long are handed over, not copied, into replies. */
 #define PROTO_STEAL_MIN	65536
@@ -161,8 +165,19 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 	return ERR_NONE;
 }
 
+/*
+ * A value of the request to keep past parsing: a reference, or a copy out
+ * of the arena the tree of a big request lives in (jarena.c).
+ */
+static json_t *
+proto_keep(json_t *v, int arena)
+{
+	return arena ? json_deep_copy(v) : json_incref(v);
+}
+
 static enum err_code
-proto_parse_cancel(json_t *obj, struct request *req, char **cause)
+proto_parse_cancel(json_t *obj, struct request *req, int arena,
+    char **cause)
 {
 	json_t	*v;
 
@@ -170,7 +185,7 @@ proto_parse_cancel(json_t *obj, struct request *req, char **cause)
 		*cause = xstrdup("target: missing required field");
 		return ERR_BAD_REQUEST;
 	}
-	req->target = json_incref(v);
+	req->target = proto_keep(v, arena);
 	req->cancel_conn = CANCEL_OWN;
 	if ((v = proto_field(obj, "conn")) != NULL) {
 		if (jsonw_cstr(v) != NULL && strcmp(jsonw_cstr(v), "any") == 0)
@@ -188,9 +203,11 @@ proto_parse_cancel(json_t *obj, struct request *req, char **cause)
 
 /*
  * Parse and validate one request line (len bytes, no newline) read at
- * recv_ns, under the configuration snap (a batch takes a reference). On success req holds the request; on error req->id holds the
- * id when one could be read, and *cause the message. Either way the caller
- * clears req with proto_request_clear.
+ * recv_ns, under the configuration snap (a batch takes a reference). On
+ * success req holds the request; on error req->id holds the id when one
+ * could be read, and *cause the message. Either way the caller clears req
+ * with proto_request_clear. The tree of a line of PROTO_ARENA_BYTES or
+ * more is parsed into an arena and dropped whole.
  */
 enum err_code
 proto_parse(const char *line, size_t len, struct snapshot *snap,
@@ -201,22 +218,28 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 	const char	*name = "batch";
 	size_t		 i;
 	enum err_code	 err;
+	int		 arena = len >= PROTO_ARENA_BYTES;
 
 	memset(req, 0, sizeof *req);
 	*cause = NULL;
+	if (arena)
+		jarena_begin();
 	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
 	    JSON_ALLOW_NUL, &jerr);
+	if (arena)
+		jarena_pause();	/* what is made from the tree is not in it */
 	if (obj == NULL) {
 		*cause = xasprintf("invalid JSON at column %d: %s",
 		    jerr.column, jerr.text);
-		return ERR_BAD_JSON;
+		err = ERR_BAD_JSON;
+		goto out;
 	}
 	if (!json_is_object(obj)) {
-		json_decref(obj);
 		*cause = xstrdup("a request must be a JSON object");
-		return ERR_BAD_JSON;
+		err = ERR_BAD_JSON;
+		goto out;
 	}
-	req->id = json_incref(proto_field(obj, "id"));
+	req->id = proto_keep(proto_field(obj, "id"), arena);
 
 	if ((v = proto_field(obj, "op")) != NULL) {
 		if (!json_is_string(v)) {
@@ -249,13 +272,16 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 		err = proto_get_bool(obj, "detail", &req->detail, cause);
 		break;
 	case OP_CANCEL:
-		err = proto_parse_cancel(obj, req, cause);
+		err = proto_parse_cancel(obj, req, arena, cause);
 		break;
 	case OP_PING:
 		break;
 	}
 out:
-	json_decref(obj);
+	if (arena)
+		jarena_end();
+	else
+		json_decref(obj);
 	if (err != ERR_NONE) {
 		batch_free(req->batch);
 		req->batch = NULL;

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "jarena.h"
 #include "xmalloc.h"
 
 static void	xmalloc_install(void) __attribute__((constructor));
@@ -128,6 +129,7 @@ xasprintf(const char *fmt, ...)
 static void
 xmalloc_install(void)
 {
-	json_set_alloc_funcs(xmalloc, free);
+	/* xmalloc and free, or an arena while a big request is parsed. */
+	json_set_alloc_funcs(jarena_malloc, jarena_free);
 	event_set_mem_functions(xmalloc, xrealloc, free);
 }

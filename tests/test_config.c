@@ -684,6 +684,23 @@ Test(config, log_level)
 	    "debug, got \"verbose\"");
 }
 
+Test(config, values_that_would_not_read_back)
+{
+	struct config	cfg;
+
+	load_error("[daemon]\nsocket =; /t\n",
+	    ":2: [daemon] socket: a value may not start with ';'");
+	load_error("[daemon]\nsocket = #x\n",
+	    ":2: [daemon] socket: a value may not start with '#'");
+	/* An empty value continued on the next line: no leading blank. */
+	load_ok(&cfg, "[db.default]\ndriver = sqlite\npath =\n  /x.db\n");
+	cr_assert_str_eq(cfg.dbs[0].path, "/x.db");
+	config_free(&cfg);
+	load_error("[limits]\nmax_jobs_per_batch = 4294967296\n",
+	    ":2: [limits] max_jobs_per_batch: expected an integer from 1 to "
+	    "4294967295, got \"4294967296\"");
+}
+
 Test(config, allow_uids_and_groups)
 {
 	struct config	cfg, again;

@@ -316,6 +316,7 @@ sqlite_rows(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt,
     struct evbuffer *evb)
 {
 	sqlite3_int64	before = sqlite3_total_changes64(db);
+	const char	*name;
 	int		i, ncols, rc, nrows = 0;
 
 	/*
@@ -328,7 +329,11 @@ sqlite_rows(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt,
 	for (i = 0; i < ncols; i++) {
 		if (i > 0)
 			jsonw_raw(evb, ",");
-		jsonw_cstring(evb, sqlite3_column_name(stmt, i));
+		/* NULL only when SQLite is out of memory. */
+		if ((name = sqlite3_column_name(stmt, i)) == NULL)
+			fatalx("%s: sqlite3_column_name: out of memory",
+			    __func__);
+		jsonw_cstring(evb, name);
 	}
 	jsonw_raw(evb, "],\"rows\":[");
 	for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
