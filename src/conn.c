@@ -21,7 +21,6 @@
  */
 
 #include <errno.h>
-#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,15 +51,6 @@
  * walk quadratic. Small requests still get small reads (FIONREAD).
  */
 #define CONN_READ_MAX		(1024 * 1024)
-
-/*
- * After a request line this long, give the memory its parse tree took
- * back to the kernel: the tree of a million-job batch is hundreds of
- * megabytes, freed under the jobs allocated after it, where free() alone
- * cannot return it (glibc's malloc_trim() returns whole free pages from
- * anywhere in the heap).
- */
-#define CONN_TRIM_BYTES		(1024 * 1024)
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -357,8 +347,6 @@ conn_process(struct conn *c)
 		if (c->bev == NULL)
 			return;
 		evbuffer_drain(in, drop);
-		if (linelen >= CONN_TRIM_BYTES)
-			malloc_trim(0);
 	}
 }
 
