@@ -646,6 +646,7 @@ void
 server_free(void)
 {
 	struct conn	*c;
+	sigset_t	 set;
 
 	if (server_base == NULL)
 		return;
@@ -662,12 +663,25 @@ server_free(void)
 	server_snap = NULL;
 	server_cfg = NULL;
 	postgres_free();
+	/*
+	 * Freeing the signal events puts back the default actions, and a
+	 * SIGTERM then would kill us instead of letting us exit 0: block the
+	 * signals first, ignore them after (libevent restores on free).
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (server_sigint != NULL)
 		event_free(server_sigint);
 	if (server_sigterm != NULL)
 		event_free(server_sigterm);
 	if (server_sighup != NULL)
 		event_free(server_sighup);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	if (server_drain_timer != NULL) {
 		event_free(server_drain_timer);
 		event_free(server_flush_timer);
