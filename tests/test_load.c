@@ -47,10 +47,7 @@
 #include "dbtest.h"
 #include "harness.h"
 #include "jsonpath.h"
-
-#ifndef PG_SERVER
-#define PG_SERVER	"tests/pg-server"
-#endif
+#include "pgtest.h"
 
 #define PG_SKIPPED	"PostgreSQL is not installed: PostgreSQL load tests skipped"
 
@@ -59,8 +56,6 @@
 
 static struct daemon	d;		/* this test's daemon */
 static char		fixdir[256];	/* files and databases, or "" */
-static char		pgdir[256];	/* this test's cluster, or "" */
-static int		pgport;
 
 /*
  * An upper bound, time-out or wait of ms milliseconds, stretched for a
@@ -96,21 +91,6 @@ sleep_ms(int ms)
 		;
 }
 
-/* Run pg-server with args; its exit status. */
-static int
-pg_server(const char *args)
-{
-	char	*cmd, *out = NULL;
-	int	 rc;
-
-	cmd = harness_fmt("PG_SERVER_OWNER=%ld bash '%s' %s", (long)getpid(),
-	    PG_SERVER, args);
-	rc = run_command(cmd, &out);
-	free(cmd);
-	free(out);
-	return rc;
-}
-
 static void
 suite_init(void)
 {
@@ -134,14 +114,7 @@ suite_init(void)
 static void
 suite_fini(void)
 {
-	char	*args;
-
-	if (pgdir[0] != '\0') {
-		args = harness_fmt("stop '%s'", pgdir);
-		pg_server(args);
-		free(args);
-		pgdir[0] = '\0';
-	}
+	pgtest_stop();
 	if (fixdir[0] != '\0') {
 		harness_rmtree(fixdir);
 		fixdir[0] = '\0';
@@ -198,59 +171,18 @@ fixture(void)
 }
 
 /*
- * The cluster (see tests/pg-server; test_postgres holds the full set of
- * these helpers, this suite needs only a few).
+ * The cluster (tests/pgtest.c). Its server checks every 100 ms whether a
+ * query's client is still there, so a query the daemon abandons (by
+ * closing its connection) does not hold a server process for long.
  */
 
-/* Whether PostgreSQL is installed. */
-static bool
-pg_installed(void)
-{
-	int	rc = pg_server("check");
+#define PG_OPTIONS	"-c client_connection_check_interval=100"
 
-	if (rc == 77)
-		return false;
-	cr_assert_eq(rc, 0, "%s check failed (%d)", PG_SERVER, rc);
-	return true;
-}
-
-/* Start a fresh cluster in a new pgdir. */
-static void
-pg_new(void)
-{
-	char	 tmpl[] = "/tmp/gatherd-pg.XXXXXX", *args;
-
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(pgdir, sizeof pgdir, "%s", tmpl);
-	pgport = 20000 + (int)(getpid() % 20000);
-	args = harness_fmt("start '%s' %d", pgdir, pgport);
-	cr_assert_eq(pg_server(args), 0, "%s %s failed", PG_SERVER, args);
-	free(args);
-}
-
-/* Run pg-server CMD on pgdir; assert it succeeds. */
-static void
-pg_do(const char *cmd)
-{
-	char	*args = harness_fmt("%s '%s'", cmd, pgdir);
-
-	cr_assert_eq(pg_server(args), 0, "%s %s failed", PG_SERVER, args);
-	free(args);
-}
-
-/*
- * A [db.NAME] section for this test's server with a pool of pool
- * connections. The server checks every 100 ms whether a query's client
- * is still there, so a query the daemon abandons (by closing its
- * connection) does not hold a server process for long. Caller frees.
- */
+/* A [db.NAME] section for this test's server. Caller frees. */
 static char *
 pg_section(const char *name, unsigned pool)
 {
-	return harness_fmt("[db.%s]\ndriver = postgres\nconninfo = host=%s"
-	    " port=%d user=postgres dbname=postgres application_name=%s"
-	    " options='-c client_connection_check_interval=100'\n"
-	    "pool = %u\n", name, pgdir, pgport, name, pool);
+	return pgtest_section(name, pool, PG_OPTIONS);
 }
 
 /*
@@ -1174,8 +1106,9 @@ Test(load, disconnect_mid_job_of_every_kind_many_times)
 	int		 resets = 0, half = 0;
 
 	fixture();
-	if ((pg = pg_installed())) {
-		pg_new();
+	if ((pg = pgtest_installed())) {
+		pgtest_prepare();
+	pgtest_start();
 		pgsec = pg_section("pg", 2);
 	} else
 		fprintf(stderr, "\n*** %s: disconnects without PostgreSQL"
@@ -1541,11 +1474,12 @@ Test(load, postgres_crashes_again_and_again_and_service_resumes)
 	int	 cycle, fd, i;
 	long	 victim;
 
-	if (!pg_installed()) {
+	if (!pgtest_installed()) {
 		fprintf(stderr, "\n*** %s ***\n\n", PG_SKIPPED);
 		cr_skip_test("%s", PG_SKIPPED);
 	}
-	pg_new();
+	pgtest_prepare();
+	pgtest_start();
 	a = pg_section("default", PG_POOL);
 	b = pg_section("probe", 1);
 	conf = harness_fmt("%s%s", a, b);
@@ -1574,7 +1508,7 @@ Test(load, postgres_crashes_again_and_again_and_service_resumes)
 
 		t0 = now_ms();
 		if (crash)
-			pg_do("crash");
+			pgtest_do("crash");
 		else {
 			r = dbtest_query(&d, "probe", "select pid from"
 			    " pg_stat_activity where query = 'select"
@@ -1608,7 +1542,7 @@ Test(load, postgres_crashes_again_and_again_and_service_resumes)
 			    "db_error"));
 			cr_assert_lt(now_ms() - t0, slack_ms(6000), "a query on"
 			    " a crashed server took %.0f ms", now_ms() - t0);
-			pg_do("start-again");
+			pgtest_do("start-again");
 		}
 		back = pg_await_back();
 		fprintf(stderr, "load: postgres cycle %d (%s): the batch failed"

@@ -35,10 +35,7 @@
 #include "dbtest.h"
 #include "harness.h"
 #include "jsonpath.h"
-
-#ifndef PG_SERVER
-#define PG_SERVER	"tests/pg-server"
-#endif
+#include "pgtest.h"
 
 /* How long a reply that should come "at once" may take, generously. */
 #define PROMPT_MS	1000
@@ -46,8 +43,6 @@
 #define PG_SKIPPED	"PostgreSQL is not installed: PostgreSQL tests skipped"
 
 static struct daemon	d;		/* this test's daemon */
-static char		pgdir[256];	/* this test's cluster, or "" */
-static int		pgport;
 
 /*
  * An upper bound, time-out or wait of ms milliseconds, stretched for a
@@ -57,22 +52,6 @@ static int
 slack_ms(double ms)
 {
 	return (int)(ms * harness_slack());
-}
-
-/* Run pg-server with args; its exit status. */
-static int
-pg_server(const char *args)
-{
-	char	*cmd, *out = NULL;
-	int	 rc;
-
-	/* Through bash: a tree that lost the script's x bit still works. */
-	cmd = harness_fmt("PG_SERVER_OWNER=%ld bash '%s' %s", (long)getpid(),
-	    PG_SERVER, args);
-	rc = run_command(cmd, &out);
-	free(cmd);
-	free(out);
-	return rc;
 }
 
 static void
@@ -86,14 +65,7 @@ static void
 suite_fini(void)
 {
 	/* The server first: stopping the daemon may assert. */
-	char	*args;
-
-	if (pgdir[0] != '\0') {
-		args = harness_fmt("stop '%s'", pgdir);
-		pg_server(args);
-		free(args);
-		pgdir[0] = '\0';
-	}
+	pgtest_stop();
 	if (d.dir[0] != '\0')
 		daemon_stop(&d);
 }
@@ -122,37 +94,27 @@ finish(void)
 static void
 pg_require(void)
 {
-	int	rc = pg_server("check");
-
-	if (rc == 77) {
+	if (!pgtest_installed()) {
 		fprintf(stderr, "\n*** %s ***\n\n", PG_SKIPPED);
 		cr_skip_test("%s", PG_SKIPPED);
 	}
-	cr_assert_eq(rc, 0, "%s check failed (%d)", PG_SERVER, rc);
 }
 
 /* Make this test's cluster directory and pick its port; no server yet. */
 static void
 pg_prepare(void)
 {
-	char	tmpl[] = "/tmp/gatherd-pg.XXXXXX";
-
 	pg_require();
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(pgdir, sizeof pgdir, "%s", tmpl);
-	/* Only a socket file name in a private directory: never shared. */
-	pgport = 20000 + (int)(getpid() % 20000);
+	pgtest_prepare();
 }
 
-/* Start a fresh cluster in pgdir (after pg_prepare). */
+/* Start a fresh cluster (after pg_prepare). */
 static void
 pg_start(void)
 {
 	double	t0 = now_ms();
-	char	*args = harness_fmt("start '%s' %d", pgdir, pgport);
 
-	cr_assert_eq(pg_server(args), 0, "%s %s failed", PG_SERVER, args);
-	free(args);
+	pgtest_start();
 	fprintf(stderr, "postgres: a new cluster started in %.0f ms\n",
 	    now_ms() - t0);
 }
@@ -165,14 +127,6 @@ pg_new(void)
 	pg_start();
 }
 
-/* The conninfo of this test's server, as application app. */
-static char *
-pg_conninfo(const char *app)
-{
-	return harness_fmt("host=%s port=%d user=postgres dbname=postgres"
-	    " application_name=%s", pgdir, pgport, app);
-}
-
 /*
  * A [db.NAME] section for this test's server with a pool of pool
  * connections; the application name is NAME. Caller frees.
@@ -180,12 +134,7 @@ pg_conninfo(const char *app)
 static char *
 pg_section(const char *name, unsigned pool)
 {
-	char	*ci = pg_conninfo(name), *s;
-
-	s = harness_fmt("[db.%s]\ndriver = postgres\nconninfo = %s\npool = %u\n", name,
-	    ci, pool);
-	free(ci);
-	return s;
+	return pgtest_section(name, pool, NULL);
 }
 
 /* Assert msg contains want. */
@@ -618,8 +567,8 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	    slack_ms(5000));
 
 	t0 = now_ms();
-	args = harness_fmt("stop-keep '%s'", pgdir);
-	cr_assert_eq(pg_server(args), 0, "pg-server %s", args);
+	args = harness_fmt("stop-keep '%s'", pgtest_dir);
+	cr_assert_eq(pgtest_server(args), 0, "pg-server %s", args);
 	free(args);
 	r = client_recv_json(fd, slack_ms(5000));
 	took = now_ms() - t0;
@@ -650,8 +599,8 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	expect_ping();
 
 	/* Back: the pool reconnects (after its back-off) by itself. */
-	args = harness_fmt("start-again '%s'", pgdir);
-	cr_assert_eq(pg_server(args), 0, "pg-server %s", args);
+	args = harness_fmt("start-again '%s'", pgtest_dir);
+	cr_assert_eq(pgtest_server(args), 0, "pg-server %s", args);
 	free(args);
 	t0 = now_ms();
 	while (now_ms() - t0 < slack_ms(8000)) {

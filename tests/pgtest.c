@@ -1,0 +1,110 @@
+/*
+ * PostgreSQL clusters for tests, through tests/pg-server.
+ */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+#include "pgtest.h"
+
+#ifndef PG_SERVER
+#define PG_SERVER	"tests/pg-server"
+#endif
+
+char	pgtest_dir[256];
+int	pgtest_port;
+
+int
+pgtest_server(const char *args)
+{
+	char	*cmd, *out = NULL;
+	int	 rc;
+
+	/* Through bash: a tree that lost the script's x bit still works. */
+	cmd = harness_fmt("PG_SERVER_OWNER=%ld bash '%s' %s", (long)getpid(),
+	    PG_SERVER, args);
+	rc = run_command(cmd, &out);
+	free(cmd);
+	free(out);
+	return rc;
+}
+
+bool
+pgtest_installed(void)
+{
+	int	rc = pgtest_server("check");
+
+	if (rc == 77)
+		return false;
+	cr_assert_eq(rc, 0, "%s check failed (%d)", PG_SERVER, rc);
+	return true;
+}
+
+void
+pgtest_prepare(void)
+{
+	char	tmpl[] = "/tmp/gatherd-pg.XXXXXX";
+
+	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+	snprintf(pgtest_dir, sizeof pgtest_dir, "%s", tmpl);
+	/* Only a socket file name in a private directory: never shared. */
+	pgtest_port = 20000 + (int)(getpid() % 20000);
+}
+
+void
+pgtest_start(void)
+{
+	char	*args = harness_fmt("start '%s' %d", pgtest_dir, pgtest_port);
+
+	cr_assert_eq(pgtest_server(args), 0, "%s %s failed", PG_SERVER, args);
+	free(args);
+}
+
+void
+pgtest_do(const char *cmd)
+{
+	char	*args = harness_fmt("%s '%s'", cmd, pgtest_dir);
+
+	cr_assert_eq(pgtest_server(args), 0, "%s %s failed", PG_SERVER, args);
+	free(args);
+}
+
+void
+pgtest_stop(void)
+{
+	char	*args;
+
+	if (pgtest_dir[0] == '\0')
+		return;
+	args = harness_fmt("stop '%s'", pgtest_dir);
+	pgtest_server(args);
+	free(args);
+	pgtest_dir[0] = '\0';
+}
+
+char *
+pgtest_conninfo(const char *app, const char *options)
+{
+	return harness_fmt("host=%s port=%d user=postgres dbname=postgres"
+	    " application_name=%s%s%s%s", pgtest_dir, pgtest_port, app,
+	    options != NULL ? " options='" : "", options != NULL ? options : "",
+	    options != NULL ? "'" : "");
+}
+
+char *
+pgtest_section(const char *name, unsigned pool, const char *options)
+{
+	char	*ci = pgtest_conninfo(name, options), *s;
+
+	s = harness_fmt("[db.%s]\ndriver = postgres\nconninfo = %s\n"
+	    "pool = %u\n", name, ci, pool);
+	free(ci);
+	return s;
+}

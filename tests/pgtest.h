@@ -1,0 +1,33 @@
+/*
+ * A real PostgreSQL cluster for one test: tests/pg-server (initdb and
+ * pg_ctl from Debian's postgresql package) on a private socket directory.
+ * Criterion runs each test in its own process, so one cluster at a time
+ * per process is all a suite needs; the suite's teardown calls
+ * pgtest_stop(). Helpers assert (Criterion) instead of returning errors.
+ */
+#ifndef GATHERD_PGTEST_H
+#define GATHERD_PGTEST_H
+
+#include <stdbool.h>
+
+extern char	pgtest_dir[256];	/* the cluster's directory, or "" */
+extern int	pgtest_port;
+
+/* Run pg-server with args (a shell word list); its exit status. */
+int	 pgtest_server(const char *args);
+/* Whether PostgreSQL is installed (pg-server check); asserts it can tell. */
+bool	 pgtest_installed(void);
+/* Make the cluster's directory and pick its port; no server yet. */
+void	 pgtest_prepare(void);
+/* Start a fresh cluster (after pgtest_prepare). */
+void	 pgtest_start(void);
+/* Run pg-server CMD on the cluster ("crash", "start-again"...); asserts. */
+void	 pgtest_do(const char *cmd);
+/* Stop the cluster and remove it, if there is one. */
+void	 pgtest_stop(void);
+/* The conninfo of the cluster as application app, options appended if not NULL. Caller frees. */
+char	*pgtest_conninfo(const char *app, const char *options);
+/* A [db.NAME] section with a pool (application name NAME). Caller frees. */
+char	*pgtest_section(const char *name, unsigned pool, const char *options);
+
+#endif
