@@ -77,6 +77,13 @@ harness_slack(void)
 	return harness_asan() ? HARNESS_ASAN_SLACK : 1.0;
 }
 
+/* ms stretched by harness_slack(). */
+int
+slack_ms(double ms)
+{
+	return (int)(ms * harness_slack());
+}
+
 /* Whether RSS bounds hold; see harness.h. */
 int
 harness_rss_meaningful(void)

@@ -99,13 +99,15 @@ char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
  * How much slower than bare the daemon may be: 1.0, or HARNESS_SLOW_SLACK
  * when GATHERD_TEST_WRAPPER is set and not empty (valgrind is some 10 to
  * 50 times slower), or HARNESS_ASAN_SLACK in a --enable-sanitizers build
- * (ASan and UBSan make it some 2 to 3 times slower). Tests multiply upper timing bounds, time-outs and
- * waits for a state by it, or only the overhead part of a bound where
+ * (ASan and UBSan make it some 2 to 3 times slower). Tests multiply upper
+ * timing bounds, time-outs and waits for a state by it, or only the overhead part of a bound where
  * they tell concurrent from sequential; never a lower bound.
  */
 #define HARNESS_SLOW_SLACK	20.0
 #define HARNESS_ASAN_SLACK	4.0
 double	 harness_slack(void);
+/* An upper bound, time-out or wait of ms milliseconds, stretched so. */
+int	 slack_ms(double ms);
 
 /*
  * Whether the daemon's memory use means anything: not under

@@ -56,16 +56,6 @@
  */
 #define NOT_EARLY(ms)	((ms) - 0.001)
 
-/*
- * An upper bound, time-out or wait of ms milliseconds, stretched for a
- * slow wrapper (see harness_slack): exactly ms when the daemon runs bare.
- */
-static int
-slack_ms(double ms)
-{
-	return (int)(ms * harness_slack());
-}
-
 static struct daemon	d;	/* this test's daemon */
 
 static void

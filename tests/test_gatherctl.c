@@ -32,16 +32,6 @@
 
 static struct daemon	d;
 
-/*
- * An upper bound or wait of ms milliseconds, stretched for a slow wrapper
- * (see harness_slack): exactly ms when the daemon runs bare.
- */
-static int
-slack_ms(double ms)
-{
-	return (int)(ms * harness_slack());
-}
-
 static void
 start(void)
 {

@@ -57,16 +57,6 @@
 static struct daemon	d;		/* this test's daemon */
 static char		fixdir[256];	/* files and databases, or "" */
 
-/*
- * An upper bound, time-out or wait of ms milliseconds, stretched for a
- * slow wrapper (see harness_slack): exactly ms when the daemon runs bare.
- */
-static int
-slack_ms(double ms)
-{
-	return (int)(ms * harness_slack());
-}
-
 /* Whether the daemon runs under a slow wrapper (valgrind). */
 static bool
 wrapped(void)

@@ -44,16 +44,6 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-/*
- * An upper bound, time-out or wait of ms milliseconds, stretched for a
- * slow wrapper (see harness_slack): exactly ms when the daemon runs bare.
- */
-static int
-slack_ms(double ms)
-{
-	return (int)(ms * harness_slack());
-}
-
 static void
 suite_init(void)
 {

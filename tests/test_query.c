@@ -46,16 +46,6 @@
 static struct daemon	d;		/* this test's daemon */
 static char		ddir[256];	/* this test's database files, or "" */
 
-/*
- * An upper bound, time-out or wait of ms milliseconds, stretched for a
- * slow wrapper (see harness_slack): exactly ms when the daemon runs bare.
- */
-static int
-slack_ms(double ms)
-{
-	return (int)(ms * harness_slack());
-}
-
 static bool
 wrapped(void)
 {

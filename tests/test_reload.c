@@ -32,12 +32,6 @@
 static struct daemon	d;
 static char		fdir[256];	/* this test's files, or "" */
 
-static int
-slack_ms(double ms)
-{
-	return (int)(ms * harness_slack());
-}
-
 static void
 suite_init(void)
 {

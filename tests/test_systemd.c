@@ -35,12 +35,6 @@ static struct daemon	d;		/* this test's daemon */
 static char		notify_dir[64];	/* holds the notification socket */
 static char		notify_path[128];
 
-static int
-slack_ms(double ms)
-{
-	return (int)(ms * harness_slack());
-}
-
 static void
 suite_init(void)
 {
