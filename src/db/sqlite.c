@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "xmalloc.h"
 
 #define SQLITE_STMT_CACHE	32
+#define SQLITE_PROGRESS_OPS	1000	/* VM steps between checks for a stop */
 
 struct sqlite_stmt {
 	char		*sql;		/* owned */
@@ -56,6 +58,7 @@ struct sqlite_work {
 	struct db_param		*params;	/* owned, taken from the job */
 	size_t			 nparams;
 	uint64_t		 max_bytes;
+	atomic_int		 stop;		/* set by the loop: interrupt */
 	enum err_code		 code;		/* result */
 	char			*text;		/* owned: value JSON or message */
 	size_t			 text_len;	/* of a value */
@@ -363,6 +366,20 @@ sqlite_rows(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt,
 	return 0;
 }
 
+/*
+ * SQLite's progress handler, every SQLITE_PROGRESS_OPS virtual machine
+ * steps: non-zero interrupts the statement (SQLITE_INTERRUPT). A query
+ * cancelled or timed out on the loop so gives its worker back at once
+ * instead of running to its end.
+ */
+static int
+sqlite_progress(void *arg)
+{
+	struct sqlite_work	*w = arg;
+
+	return atomic_load_explicit(&w->stop, memory_order_relaxed);
+}
+
 /* On a worker: prepare, bind, step, encode. */
 static void
 sqlite_run(struct pool_work *pw)
@@ -378,12 +395,15 @@ sqlite_run(struct pool_work *pw)
 		return;
 	if ((evb = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
+	sqlite3_progress_handler(c->db, SQLITE_PROGRESS_OPS, sqlite_progress, w);
 	if (sqlite_bind(w, c->db, stmt) == 0 &&
 	    sqlite_rows(w, c->db, stmt, evb) == 0)
 		w->text = jsonw_take(evb, &w->text_len);
 	evbuffer_free(evb);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
+	/* Before the ROLLBACK, which must not be interrupted. */
+	sqlite3_progress_handler(c->db, 0, NULL, NULL);
 	if (!sqlite3_get_autocommit(c->db)) {
 		/*
 		 * Each job is its own transaction: one the job left open
@@ -466,4 +486,6 @@ sqlite_query_cancel(struct query_job *q)
 	w->job = NULL;
 	if (pool_cancel(&w->pw))
 		sqlite_work_free(w);
+	else	/* a worker runs it: stop it at its next progress check */
+		atomic_store_explicit(&w->stop, 1, memory_order_relaxed);
 }
