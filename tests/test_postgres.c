@@ -301,6 +301,22 @@ Test(postgres, params_types_changes_and_errors)
 	    " '-Infinity'::float4, 'NaN'::numeric", NULL);
 	jeq(v, "rows", "[[null,null,null,null]]");
 	json_decref(v);
+	/*
+	 * numeric past what a JSON parser reads as a number (an integer
+	 * beyond 64 bits, a decimal beyond a double) is its exact text.
+	 */
+	v = dbtest_query_ok(&d, NULL, "select 9223372036854775807::numeric,"
+	    " -9223372036854775808::numeric, 9223372036854775808::numeric,"
+	    " -9223372036854775809::numeric, 123456789012345678901234567890::numeric,"
+	    " 12345678901234567890.5::numeric, (10::numeric ^ 400) + 0.5", NULL);
+	cr_assert_eq(jint(v, "rows[0][0]"), INT64_MAX);
+	cr_assert_eq(jint(v, "rows[0][1]"), INT64_MIN);
+	jstr_is(v, "rows[0][2]", "9223372036854775808");
+	jstr_is(v, "rows[0][3]", "-9223372036854775809");
+	jstr_is(v, "rows[0][4]", "123456789012345678901234567890");
+	cr_assert(json_is_real(jget(v, "rows[0][5]")), "%s", jtext(v));
+	cr_assert(json_is_string(jget(v, "rows[0][6]")), "%s", jtext(v));
+	json_decref(v);
 	/* Several rows in order; no rows still names the columns. */
 	v = dbtest_query_ok(&d, NULL, "select x, x * 2 as y from generate_series(1, 3) x",
 	    NULL);

@@ -543,6 +543,32 @@ pg_json_number(const char *s, size_t len)
 	return i == len;
 }
 
+/*
+ * Does a number (pg_json_number's form, no exponent: numeric's text) fit
+ * what JSON parsers read as a number? An integer must fit in 64 bits
+ * (jansson, and most int64 parsers, refuse more), a decimal in a double
+ * (at most 308 digits before the point). numeric holds up to 131,072.
+ */
+static int
+pg_numeric_fits(const char *s, size_t len)
+{
+	static const char	 max[] = "9223372036854775807";
+	const char		*d = s, *dot;
+	size_t			 n;
+
+	if (*d == '-')
+		d++;
+	dot = memchr(d, '.', len - (size_t)(d - s));
+	n = dot != NULL ? (size_t)(dot - d) : len - (size_t)(d - s);
+	if (dot != NULL)
+		return n <= 308;
+	if (n != sizeof max - 1)
+		return n < sizeof max - 1;
+	/* 19 digits: at most INT64_MAX, or INT64_MAX + 1 if negative. */
+	return memcmp(d, max, n) <= 0 ||
+	    (*s == '-' && memcmp(d, "9223372036854775808", n) == 0);
+}
+
 /* Append one cell, in the JSON its column type maps to. */
 static void
 pg_write_cell(struct evbuffer *evb, const PGresult *res, int row, int col,
@@ -568,10 +594,12 @@ pg_write_cell(struct evbuffer *evb, const PGresult *res, int row, int col,
 	case PG_FLOAT8OID:
 	case PG_NUMERICOID:
 		/* NaN and the infinities have no JSON number. */
-		if (pg_json_number(v, len))
-			evbuffer_add(evb, v, len);
-		else
+		if (!pg_json_number(v, len))
 			jsonw_raw(evb, "null");
+		else if (type == PG_NUMERICOID && !pg_numeric_fits(v, len))
+			jsonw_string(evb, v, len);	/* exact, as text */
+		else
+			evbuffer_add(evb, v, len);
 		return;
 	case PG_BOOLOID:
 		jsonw_raw(evb, v[0] == 't' ? "true" : "false");
