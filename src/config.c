@@ -41,6 +41,9 @@
 #include "config.h"
 #include "xmalloc.h"
 
+/* Where config_print continues a long value on the next line. */
+#define CONFIG_PRINT_WIDTH	76
+
 /* The largest integer a JSON number holds exactly. */
 #define CONFIG_INT_MAX		(UINT64_C(1) << 53)
 
@@ -1084,6 +1087,41 @@ config_free(struct config *cfg)
 	cfg->ndbs = 0;
 }
 
+/*
+ * Print key = value, continued over indented lines where it is long, so
+ * that config_load reads it back (a line must fit inih's buffer, and a
+ * continuation is joined with one space). It breaks only at a single
+ * space, and never before a piece a continuation line could not start
+ * with (a comment, a section).
+ */
+static void
+config_print_value(FILE *fp, const char *key, const char *value)
+{
+	const char	*p = value, *end;
+	size_t		 col, n;
+	int		 first = 1;
+
+	col = (size_t)fprintf(fp, "%s =", key);
+	while (*p != '\0') {
+		/* The next piece runs to a single space before a good start. */
+		for (end = p + 1; *end != '\0'; end++) {
+			if (end[0] == ' ' && end[-1] != ' ' && end[1] != ' ' &&
+			    end[1] != '\0' && strchr(";#[", end[1]) == NULL)
+				break;
+		}
+		n = (size_t)(end - p);
+		if (!first && col + 1 + n > CONFIG_PRINT_WIDTH) {
+			fprintf(fp, "\n   ");
+			col = 3;
+		}
+		fprintf(fp, " %.*s", (int)n, p);
+		col += 1 + n;
+		first = 0;
+		p = *end == ' ' ? end + 1 : end;
+	}
+	fprintf(fp, "\n");
+}
+
 /* Print a list of ids, if there is one. */
 static void
 config_print_ids(FILE *fp, const char *key, const unsigned *ids, size_t n)
@@ -1104,7 +1142,8 @@ config_print(const struct config *cfg, FILE *fp)
 {
 	const struct limits	*l = &cfg->limits;
 	const struct db_config	*db;
-	size_t			 i;
+	size_t			 i, n;
+	char			*roots;
 
 	if (cfg->file != NULL)
 		fprintf(fp, "; Read from %s.\n", cfg->file);
@@ -1113,7 +1152,7 @@ config_print(const struct config *cfg, FILE *fp)
 
 	fprintf(fp, "\n[daemon]\n");
 	if (cfg->socket != NULL)
-		fprintf(fp, "socket = %s\n", cfg->socket);
+		config_print_value(fp, "socket", cfg->socket);
 	else
 		fprintf(fp, "; socket is not set: the default applies.\n");
 	fprintf(fp, "socket_mode = %04o\n", (unsigned)cfg->socket_mode);
@@ -1136,10 +1175,16 @@ config_print(const struct config *cfg, FILE *fp)
 	fprintf(fp, "max_output_bytes = %" PRIu64 "\n", l->max_output_bytes);
 
 	fprintf(fp, "\n[read]\n");
-	fprintf(fp, "roots =");
-	for (i = 0; i < cfg->nread_roots; i++)
-		fprintf(fp, " %s", cfg->read_roots[i]);
-	fprintf(fp, "\n");
+	for (i = 0, n = 0; i < cfg->nread_roots; i++)
+		n += strlen(cfg->read_roots[i]) + 1;
+	roots = xcalloc(1, n + 1);
+	for (i = 0; i < cfg->nread_roots; i++) {
+		if (i > 0)
+			strcat(roots, " ");
+		strcat(roots, cfg->read_roots[i]);
+	}
+	config_print_value(fp, "roots", roots);
+	free(roots);
 	fprintf(fp, "max_bytes = %" PRIu64 "\n", l->read_max_bytes);
 
 	for (i = 0; i < cfg->ndbs; i++) {
@@ -1148,14 +1193,14 @@ config_print(const struct config *cfg, FILE *fp)
 		fprintf(fp, "driver = %s\n", config_driver_names[db->driver]);
 		switch (db->driver) {
 		case DB_SQLITE:
-			fprintf(fp, "path = %s\n", db->path);
+			config_print_value(fp, "path", db->path);
 			fprintf(fp, "writable = %s\n",
 			    db->writable ? "true" : "false");
 			fprintf(fp, "busy_timeout_ms = %u\n",
 			    db->busy_timeout_ms);
 			break;
 		case DB_POSTGRES:
-			fprintf(fp, "conninfo = %s\n", db->conninfo);
+			config_print_value(fp, "conninfo", db->conninfo);
 			fprintf(fp, "pool = %u\n", db->pool);
 			break;
 		}

@@ -684,6 +684,46 @@ Test(config, log_level)
 	    "debug, got \"verbose\"");
 }
 
+/* Long values print over continuation lines that read back the same. */
+Test(config, long_values_print_back)
+{
+	struct config	 cfg, again;
+	char		*text, *line, *conf, *roots = xstrdup(""), *t;
+	size_t		 size = 0;
+	FILE		*fp;
+	int		 i;
+
+	for (i = 0; i < 12; i++) {
+		t = xasprintf("%s\n  /r%02d/%s", roots, i, "aaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+		free(roots);
+		roots = t;
+	}
+	conf = xasprintf("[read]\nroots =%s\n[db.pg]\ndriver = postgres\n"
+	    "conninfo = host=/run/postgresql dbname=app user=someone\n"
+	    "  application_name=a-rather-long-name options='-c a=1 -c b=2'\n"
+	    "  connect_timeout=10 sslmode=disable keepalives=1\n"
+	    "  target_session_attrs=any password=x;y #z\n"
+	    "[db.lite]\ndriver = sqlite\npath = /x/with two  spaces/and more/"
+	    "%s\n", roots, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	load_ok(&cfg, conf);
+	cr_assert_eq(cfg.nread_roots, 12);
+	text = NULL;
+	fp = open_memstream(&text, &size);
+	config_print(&cfg, fp);
+	fclose(fp);
+	for (line = text; (t = strchr(line, '\n')) != NULL; line = t + 1)
+		cr_assert_leq(t - line, 80, "a printed line of %d bytes: %.*s",
+		    (int)(t - line), (int)(t - line), line);
+	free(text);
+	print_and_reload(&cfg, &again);
+	assert_same(&cfg, &again);
+	config_free(&again);
+	config_free(&cfg);
+	free(conf);
+	free(roots);
+}
+
 Test(config, values_that_would_not_read_back)
 {
 	struct config	cfg;
