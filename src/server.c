@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -64,6 +65,7 @@ int			 server_stopping;
 static struct evconnlistener	*server_listener;
 static char			*server_path;	/* socket we created, or NULL */
 static ino_t			 server_ino;
+static int			 server_lockfd = -1;	/* PATH.lock, held */
 static struct conns		 server_conns = TAILQ_HEAD_INITIALIZER(server_conns);
 static struct conns		 server_dead = TAILQ_HEAD_INITIALIZER(server_dead);
 static uint64_t			 server_next_id = 1;
@@ -73,6 +75,39 @@ static struct event		*server_reaper, *server_accept_timer;
 static struct event		*server_stopper;
 
 static void	server_stop(void);
+
+/*
+ * Hold PATH.lock (flock) until the socket is closed, so that two daemons
+ * starting at once on the same path cannot both find a stale socket, and
+ * the second remove the first one's fresh socket. The file is left in
+ * place: removing it would let a third daemon lock a new file while the
+ * second holds the old one.
+ */
+static int
+server_lock(const char *path, char **cause)
+{
+	char	*lock = xasprintf("%s.lock", path);
+	int	 fd;
+
+	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		*cause = xasprintf("%s: %s", lock, strerror(errno));
+		free(lock);
+		return -1;
+	}
+	free(lock);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			*cause = xasprintf("another gatherd is already"
+			    " listening on %s (or starting to)", path);
+		else
+			*cause = xasprintf("%s.lock: %s", path,
+			    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 /*
  * Bind a listening Unix socket at path with mode. A stale socket file (no
@@ -93,6 +128,8 @@ server_bind(const char *path, mode_t mode, char **cause)
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
+	if ((server_lockfd = server_lock(path, cause)) == -1)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		*cause = xasprintf("socket: %s", strerror(errno));
@@ -299,6 +336,11 @@ server_unlisten(void)
 			unlink(server_path);
 		free(server_path);
 		server_path = NULL;
+	}
+	/* A new daemon may take the path while this one drains. */
+	if (server_lockfd != -1) {
+		close(server_lockfd);
+		server_lockfd = -1;
 	}
 }
 

@@ -2243,6 +2243,80 @@ Test(daemon, stale_socket_of_a_killed_daemon_is_replaced)
 	daemon_stop(&d);
 }
 
+/*
+ * Daemons started at once on the same stale socket: exactly one ends up
+ * listening (the one status names), every other exits 1 saying so, and
+ * none is left serving an unlinked socket nobody can reach.
+ */
+Test(daemon, racing_daemons_on_a_stale_socket_leave_one)
+{
+	enum { RACERS = 6 };
+	pid_t	 pids[RACERS], pid;
+	int	 i, round, status, alive, rounds = harness_slack() > 1 ? 3 : 10;
+	double	 deadline;
+	json_t	*r;
+
+	daemon_start(&d, NULL, NULL);
+	for (round = 0; round < rounds; round++) {
+		/* A stale socket file: its daemon killed. */
+		if (d.pid != 0) {
+			cr_assert_eq(kill(d.pid, SIGKILL), 0);
+			cr_assert_neq(daemon_wait(&d, slack_ms(5000)), -1);
+		}
+		for (i = 0; i < RACERS; i++) {
+			pids[i] = fork();
+			cr_assert_neq(pids[i], -1);
+			if (pids[i] == 0) {
+				int	fd = open("/dev/null", O_WRONLY);
+
+				dup2(fd, 2);
+				execl(GATHERD_BIN, GATHERD_BIN, "-s", d.sock,
+				    "-c", "/dev/null", (char *)NULL);
+				_exit(127);
+			}
+		}
+		/* The losers exit 1 at once; the winner keeps running. */
+		alive = RACERS;
+		deadline = now_ms() + slack_ms(5000);
+		while (alive > 1 && now_ms() < deadline) {
+			for (i = 0; i < RACERS; i++) {
+				if (pids[i] == 0)
+					continue;
+				pid = waitpid(pids[i], &status, WNOHANG);
+				if (pid != pids[i])
+					continue;
+				cr_assert(WIFEXITED(status) &&
+				    WEXITSTATUS(status) == 1, "round %d: a"
+				    " racer ended with status %#x", round,
+				    status);
+				pids[i] = 0;
+				alive--;
+			}
+			usleep(5000);
+		}
+		if (alive != 1) {
+			/* Leave no orphan behind the failure. */
+			for (i = 0; i < RACERS; i++) {
+				if (pids[i] != 0) {
+					kill(pids[i], SIGKILL);
+					waitpid(pids[i], NULL, 0);
+				}
+			}
+			cr_assert_fail("round %d: %d daemons running", round,
+			    alive);
+		}
+		for (i = 0; pids[i] == 0; i++)
+			;
+		r = daemon_request(&d, "{\"op\":\"status\"}");
+		cr_assert_eq(jint(r, "status.pid"), pids[i], "round %d: the"
+		    " socket is not the running daemon's", round);
+		json_decref(r);
+		/* Adopt it: the next round kills it, daemon_stop ends it. */
+		d.pid = pids[i];
+	}
+	daemon_stop(&d);
+}
+
 Test(daemon, stale_socket_file_is_replaced_but_not_other_files)
 {
 	struct sockaddr_un	 sun;
