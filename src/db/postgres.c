@@ -240,6 +240,24 @@ pg_conn_watch(struct pg_conn *c, short what)
 	c->watching = what;
 }
 
+/*
+ * c is done with its query, in a known state: detach the query and put c
+ * back in the idle list, watched for reads (so that a server that closes
+ * it is noticed at once).
+ */
+static void
+pg_conn_release(struct pg_conn *c)
+{
+	struct pg_pool	*pool = c->pool;
+
+	c->query->conn = NULL;
+	c->query = NULL;
+	TAILQ_REMOVE(&pool->active, c, entry);
+	TAILQ_INSERT_TAIL(&pool->idle, c, entry);
+	c->state = PG_IDLE;
+	pg_conn_watch(c, EV_READ);
+}
+
 /* Close c and forget it. Its job, if any, must have been detached. */
 static void
 pg_conn_close(struct pg_conn *c)
@@ -859,12 +877,7 @@ pg_conn_io(struct pg_conn *c, short what)
 		pg_pool_run(pool);
 		return;
 	}
-	c->query = NULL;
-	q->conn = NULL;
-	TAILQ_REMOVE(&pool->active, c, entry);
-	TAILQ_INSERT_TAIL(&pool->idle, c, entry);
-	c->state = PG_IDLE;
-	pg_conn_watch(c, EV_READ);
+	pg_conn_release(c);
 	pg_query_end(q);
 	pg_pool_run(pool);
 }
@@ -955,11 +968,7 @@ pg_query_send(struct pg_conn *c, struct pg_query *q)
 			return;
 		}
 		/* Nothing was sent: the connection is as it was. */
-		c->query = NULL;
-		q->conn = NULL;
-		TAILQ_REMOVE(&pool->active, c, entry);
-		TAILQ_INSERT_TAIL(&pool->idle, c, entry);
-		c->state = PG_IDLE;
+		pg_conn_release(c);
 		pg_query_end(q);
 		return;
 	}
