@@ -1578,81 +1578,62 @@ Test(daemon, bad_json_then_a_good_request_on_the_same_connection)
 
 Test(daemon, error_replies_carry_code_message_and_id)
 {
+	static const struct {
+		const char	*line;
+		const char	*id;
+		const char	*code;
+		const char	*message;	/* exact, or NULL: any */
+	} bad[] = {
+		{ "{\"op\":\"nope\",\"id\":1}", "1", "unknown_op", NULL },
+		{ "{\"id\":2,\"jobs\":[{\"type\":\"nope\"}]}",
+		    "2", "unknown_type",
+		    "jobs[0].type: unknown job type \"nope\"" },
+		{ "{\"id\":3,\"jobs\":[{\"type\":\"sleep\"}]}",
+		    "3", "bad_request", "jobs[0].ms: missing required field" },
+		{ "{\"id\":4,\"timout_ms\":100,\"jobs\":[]}",
+		    "4", "bad_request", "timout_ms: unknown field" },
+		{ "{\"id\":5,\"jobs\":[{\"type\":\"sleep\",\"ms\":-1}]}",
+		    "5", "bad_request",
+		    "jobs[0].ms: expected a non-negative number" },
+		{ "{\"id\":6,\"jobs\":[{\"type\":\"sleep\",\"ms\":1,"
+		    "\"timout_ms\":5}]}",
+		    "6", "bad_request", "jobs[0].timout_ms: unknown field" },
+		/* Integer fields take JSON integers only. */
+		{ "{\"id\":7,\"concurrency\":1.0,\"jobs\":[]}",
+		    "7", "bad_request", NULL },
+		{ "{\"id\":8,\"concurrency\":0,\"jobs\":[]}",
+		    "8", "bad_request", NULL },
+		{ "{\"id\":9,\"mode\":\"some\",\"jobs\":[]}",
+		    "9", "bad_request", NULL },
+		{ "{\"id\":10}",
+		    "10", "bad_request", "jobs: missing required field" },
+		{ "{\"id\":11,\"op\":\"cancel\"}",
+		    "11", "bad_request", "target: missing required field" },
+		{ "{\"id\":15,\"op\":\"ping\",\"jobs\":[]}",
+		    "15", "bad_request", "jobs: unknown field" },
+		{ "{\"id\":16,\"op\":7}", "16", "bad_request", NULL },
+		{ "{\"id\":17,\"op\":\"status\",\"detail\":1}",
+		    "17", "bad_request", NULL },
+		{ "{\"id\":18,\"stream\":\"yes\",\"jobs\":[]}",
+		    "18", "bad_request", NULL },
+		{ "{\"id\":19,\"jobs\":{}}", "19", "bad_request", NULL },
+		{ "{\"id\":20,\"jobs\":[7]}",
+		    "20", "bad_request", "jobs[0]: expected an object" },
+	};
 	json_t	*r, *st;
+	size_t	 i;
 	int	 fd;
 
 	daemon_start(&d, NULL, NULL);
 	fd = client_connect(d.sock);
 
-	r = rpc(fd, "{\"op\":\"nope\",\"id\":1}");
-	expect_error(r, "1", "unknown_op");
-	json_decref(r);
-
-	r = rpc(fd, "{\"id\":2,\"jobs\":[{\"type\":\"nope\"}]}");
-	expect_error(r, "2", "unknown_type");
-	jstr_is(r, "error.message", "jobs[0].type: unknown job type \"nope\"");
-	json_decref(r);
-
-	r = rpc(fd, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\"}]}");
-	expect_error(r, "3", "bad_request");
-	jstr_is(r, "error.message", "jobs[0].ms: missing required field");
-	json_decref(r);
-
-	r = rpc(fd, "{\"id\":4,\"timout_ms\":100,\"jobs\":[]}");
-	expect_error(r, "4", "bad_request");
-	jstr_is(r, "error.message", "timout_ms: unknown field");
-	json_decref(r);
-
-	r = rpc(fd, "{\"id\":5,\"jobs\":[{\"type\":\"sleep\",\"ms\":-1}]}");
-	expect_error(r, "5", "bad_request");
-	jstr_is(r, "error.message",
-	    "jobs[0].ms: expected a non-negative number");
-	json_decref(r);
-
-	r = rpc(fd, "{\"id\":6,\"jobs\":[{\"type\":\"sleep\",\"ms\":1,"
-	    "\"timout_ms\":5}]}");
-	expect_error(r, "6", "bad_request");
-	jstr_is(r, "error.message", "jobs[0].timout_ms: unknown field");
-	json_decref(r);
-
-	/* Integer fields take JSON integers only. */
-	r = rpc(fd, "{\"id\":7,\"concurrency\":1.0,\"jobs\":[]}");
-	expect_error(r, "7", "bad_request");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":8,\"concurrency\":0,\"jobs\":[]}");
-	expect_error(r, "8", "bad_request");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":9,\"mode\":\"some\",\"jobs\":[]}");
-	expect_error(r, "9", "bad_request");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":10}");
-	expect_error(r, "10", "bad_request");
-	jstr_is(r, "error.message", "jobs: missing required field");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":11,\"op\":\"cancel\"}");
-	expect_error(r, "11", "bad_request");
-	jstr_is(r, "error.message", "target: missing required field");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":15,\"op\":\"ping\",\"jobs\":[]}");
-	expect_error(r, "15", "bad_request");
-	jstr_is(r, "error.message", "jobs: unknown field");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":16,\"op\":7}");
-	expect_error(r, "16", "bad_request");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":17,\"op\":\"status\",\"detail\":1}");
-	expect_error(r, "17", "bad_request");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":18,\"stream\":\"yes\",\"jobs\":[]}");
-	expect_error(r, "18", "bad_request");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":19,\"jobs\":{}}");
-	expect_error(r, "19", "bad_request");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":20,\"jobs\":[7]}");
-	expect_error(r, "20", "bad_request");
-	jstr_is(r, "error.message", "jobs[0]: expected an object");
-	json_decref(r);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		r = rpc(fd, bad[i].line);
+		expect_error(r, bad[i].id, bad[i].code);
+		if (bad[i].message != NULL)
+			jstr_is(r, "error.message", bad[i].message);
+		json_decref(r);
+	}
 
 	/* null is the same as absent. */
 	r = rpc(fd, "{\"id\":12,\"mode\":null,\"timeout_ms\":null,"
