@@ -23,6 +23,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "jsonpath.h"
 
 /* Milliseconds on the monotonic clock. */
 double
@@ -443,6 +444,32 @@ daemon_request_ms(struct daemon *d, const char *line, int timeout_ms)
 	cr_assert_not_null(v, "reply is not JSON (%s): %.300s", err.text, buf);
 	free(buf);
 	return v;
+}
+
+/* The daemon's status object. */
+json_t *
+daemon_status(struct daemon *d, int timeout_ms)
+{
+	json_t	*r, *st;
+
+	r = daemon_request_ms(d, "{\"op\":\"status\"}", timeout_ms);
+	st = json_incref(json_object_get(r, "status"));
+	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
+	json_decref(r);
+	return st;
+}
+
+/* A ping, answered within ms. */
+void
+daemon_ping(struct daemon *d, int ms)
+{
+	double	 t0 = now_ms();
+	json_t	*r = daemon_request_ms(d, "{\"op\":\"ping\"}", ms);
+
+	cr_assert(json_is_true(json_object_get(r, "pong")), "ping: %s",
+	    jtext(r));
+	cr_assert_lt(now_ms() - t0, ms, "ping took %.0f ms", now_ms() - t0);
+	json_decref(r);
 }
 
 /* The daemon's log (its stderr) as a string; caller frees. */

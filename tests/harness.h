@@ -57,6 +57,15 @@ void	 daemon_start_opts(struct daemon *, const char *conf_text,
 /* Wait for the daemon to exit by itself; returns its wait status. */
 int	 daemon_wait(struct daemon *, int timeout_ms);
 
+/*
+ * The daemon's status object, asked on a fresh connection within
+ * timeout_ms; asserts it came. Caller decrefs.
+ */
+json_t	*daemon_status(struct daemon *, int timeout_ms);
+
+/* Assert the daemon answers a ping on a fresh connection within ms. */
+void	 daemon_ping(struct daemon *, int ms);
+
 /* The daemon's log (its stderr) as a string; caller frees. */
 char	*daemon_log(const struct daemon *);
 /*

@@ -174,13 +174,7 @@ can_connect(const char *path)
 static json_t *
 status_get(void)
 {
-	json_t	*r, *st;
-
-	r = daemon_request(&d, "{\"op\":\"status\"}");
-	st = json_incref(jget(r, "status"));
-	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
-	json_decref(r);
-	return st;
+	return daemon_status(&d, 10000);
 }
 
 /* Assert the daemon is idle: no job or batch in flight or waiting. */

@@ -63,20 +63,6 @@ suite_fini(void)
 TestSuite(postgres, .init = suite_init, .fini = suite_fini, .timeout = 120);
 
 /*
- * The end of a test that passed so far: stop its daemon here, in the
- * test, where the assertions of daemon_stop (a clean exit 0, and so no
- * valgrind error under GATHERD_TEST_WRAPPER) count. Criterion reports an
- * assertion that fails in a suite's .fini but still passes the test. The
- * cluster is left to the teardown.
- */
-static void
-finish(void)
-{
-	daemon_stop(&d);
-	d.dir[0] = '\0';
-}
-
-/*
  * The cluster.
  */
 
@@ -138,13 +124,7 @@ has(const char *msg, const char *want)
 static json_t *
 status_of(void)
 {
-	json_t	*r, *st;
-
-	r = dbtest_request(&d, "{\"op\":\"status\"}");
-	st = json_incref(jget(r, "status"));
-	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
-	json_decref(r);
-	return st;
+	return daemon_status(&d, slack_ms(DBTEST_REQUEST_MS));
 }
 
 /* Assert no job or batch is in flight or waiting. */
@@ -163,13 +143,7 @@ expect_idle(void)
 static void
 expect_ping(void)
 {
-	double	 t0 = now_ms();
-	json_t	*r = dbtest_request(&d, "{\"op\":\"ping\"}");
-
-	jbool_is(r, "pong", true);
-	cr_assert_lt(now_ms() - t0, slack_ms(PROMPT_MS), "ping took %.0f ms",
-	    now_ms() - t0);
-	json_decref(r);
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 }
 
 /*
@@ -426,7 +400,7 @@ Test(postgres, params_types_changes_and_errors)
 	jeq(v, "rows", "[[0]]");
 	json_decref(v);
 	expect_idle();
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -534,7 +508,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	cr_assert_lt(warm, 500 + slack_ms(1000), "20 x 500 ms took %.0f ms:"
 	    " not concurrent", warm);
 	expect_idle();
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -636,7 +610,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	jbool_is(r, "ok", true);
 	json_decref(r);
 	expect_idle();
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -737,7 +711,7 @@ Test(postgres, cancelled_query_frees_its_connection)
 	json_decref(v);
 	cr_assert_lt(took, slack_ms(PROMPT_MS), "took %.0f ms", took);
 	expect_idle();
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -797,7 +771,7 @@ Test(postgres, server_down_at_daemon_start)
 	    " server started\n", now_ms() - t0);
 	cr_assert(ok, "no query succeeded after the server started");
 	expect_idle();
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -836,7 +810,7 @@ Test(postgres, a_job_leaves_no_transaction_open)
 	v = dbtest_query_ok(&d, "one", "select 'fine'", NULL);
 	jeq(v, "rows", "[[\"fine\"]]");
 	json_decref(v);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -883,5 +857,5 @@ Test(postgres, reload_retires_the_pool_of_a_running_query)
 	close(fd);
 	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
 	expect_idle();
-	finish();
+	daemon_stop(&d);
 }

@@ -71,19 +71,6 @@ suite_fini(void)
 TestSuite(query, .init = suite_init, .fini = suite_fini, .timeout = 120);
 
 /*
- * The end of a test that passed so far: stop its daemon here, in the
- * test, where the assertions of daemon_stop (a clean exit 0, and so no
- * valgrind error under GATHERD_TEST_WRAPPER) count. Criterion reports an
- * assertion that fails in a suite's .fini but still passes the test.
- */
-static void
-finish(void)
-{
-	daemon_stop(&d);
-	d.dir[0] = '\0';
-}
-
-/*
  * Assert r refuses the whole batch with code and a message holding
  * path: no results, so no job ran.
  */
@@ -101,26 +88,14 @@ expect_refused(json_t *r, const char *code, const char *path)
 static json_t *
 status_of(void)
 {
-	json_t	*r, *st;
-
-	r = dbtest_request(&d, "{\"op\":\"status\"}");
-	st = json_incref(jget(r, "status"));
-	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
-	json_decref(r);
-	return st;
+	return daemon_status(&d, slack_ms(DBTEST_REQUEST_MS));
 }
 
 /* Assert the daemon answers a ping at once. */
 static void
 expect_ping(void)
 {
-	double	 t0 = now_ms();
-	json_t	*r = dbtest_request(&d, "{\"op\":\"ping\"}");
-
-	jbool_is(r, "pong", true);
-	cr_assert_lt(now_ms() - t0, slack_ms(PROMPT_MS), "ping took %.0f ms",
-	    now_ms() - t0);
-	json_decref(r);
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 }
 
 /*
@@ -346,7 +321,7 @@ Test(query, params_of_every_json_scalar_type)
 	v = dbtest_query_ok(&d, NULL, "select :a, :b, :a", "[7,8]");
 	jeq(v, "rows", "[[7,8,7]]");
 	json_decref(v);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -451,7 +426,7 @@ Test(query, every_type_out_and_column_names)
 	jeq(v, "rows", "[]");
 	jeq(v, "changes", "1");
 	json_decref(v);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -509,7 +484,7 @@ Test(query, changes_counts_this_statement_only)
 	json_decref(v);
 	/* What the daemon wrote is in the file. */
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -539,7 +514,7 @@ Test(query, concurrent_writes_all_land)
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), n);
 	cr_assert_eq(db_int("main.db", "select sum(x) from t"),
 	    (sqlite3_int64)n * (n - 1) / 2);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -578,7 +553,7 @@ Test(query, read_only_database_refuses_writes)
 	v = dbtest_query_ok(&d, "ro", "select count(*) from t", NULL);
 	jeq(v, "rows", "[[2]]");
 	json_decref(v);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -612,7 +587,7 @@ Test(query, missing_database_created_only_if_writable)
 	free(msg);
 	cr_assert_eq(stat(dbpath("gone.db"), &sb), -1, "gone.db was created");
 	expect_ping();
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -664,7 +639,7 @@ Test(query, bad_sql_is_db_error_with_sqlite_message)
 	jeq(r, "results[2].value.rows", "[[3]]");
 	jeq(r, "stats.failed", "1");
 	json_decref(r);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -715,7 +690,7 @@ Test(query, exactly_one_statement)
 	    "db_error"));
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
 	    "the first of two statements ran");
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -759,7 +734,7 @@ Test(query, parameter_count_mismatch_is_db_error)
 	free(dbtest_query_fails(&d, "rw", "insert into t values (?1)", "[1,2]",
 	    "db_error"));
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -821,7 +796,7 @@ Test(query, bad_params_refuse_the_batch)
 	json_decref(r);
 	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
 	    "a job of a refused batch ran");
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -862,7 +837,7 @@ Test(query, unknown_db_refuses_the_batch)
 	    "\"sql\":\"select 'dflt'\"}]}");
 	jeq(r, "results[0].value.rows", "[[\"dflt\"]]");
 	json_decref(r);
-	finish();
+	daemon_stop(&d);
 }
 
 Test(query, no_default_db_configured)
@@ -880,7 +855,7 @@ Test(query, no_default_db_configured)
 	v = dbtest_query_ok(&d, "other", "select 1", NULL);
 	jeq(v, "rows", "[[1]]");
 	json_decref(v);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -930,7 +905,7 @@ Test(query, locked_database_waits_busy_timeout_then_fails)
 	jeq(r, "results[0].value.rows", "[[1]]");
 	json_decref(r);
 	expect_ping();
-	finish();
+	daemon_stop(&d);
 }
 
 Test(query, locked_database_released_in_time_succeeds)
@@ -1008,7 +983,7 @@ Test(query, locked_database_released_in_time_succeeds)
 	json_decref(r);
 	free(line);
 	free(patient);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -1048,7 +1023,7 @@ Test(query, five_thousand_queries_in_one_batch)
 	cr_assert_lt(took, slack_ms(10000), "5000 queries took %.0f ms", took);
 	json_decref(r);
 	expect_settles(slack_ms(2000), "after 5000 queries");
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -1108,7 +1083,7 @@ Test(query, cached_statements_give_fresh_results)
 	v = dbtest_query_ok(&d, NULL, "select count(*), max(x) from t", NULL);
 	cr_assert_eq(jint(v, "rows[0][0]"), rounds);
 	json_decref(v);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -1151,7 +1126,7 @@ Test(query, schema_changed_by_another_connection_is_seen)
 	jeq(v, "columns", "[\"y\"]");
 	jeq(v, "rows", "[[\"y\"]]");
 	json_decref(v);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -1239,7 +1214,7 @@ Test(query, timeout_while_query_runs_on_worker)
 	json_decref(st);
 	expect_settles(slack_ms(20000), "three abandoned queries");
 	expect_ping();
-	finish();
+	daemon_stop(&d);
 }
 
 Test(query, cancel_and_disconnect_while_query_runs_on_worker)
@@ -1302,7 +1277,7 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 	jeq(r, "results[0].value.rows", "[[\"still here\"]]");
 	json_decref(r);
 	expect_settles(slack_ms(30000), "after a disconnect");
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -1341,7 +1316,7 @@ Test(query, result_over_read_max_bytes_is_too_large)
 	cr_assert_eq(json_array_size(jget(v, "rows")), 100);
 	json_decref(v);
 	expect_ping();
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -1380,7 +1355,7 @@ Test(query, a_job_leaves_no_transaction_open)
 	r = dbtest_query(&d, "rw", "select count(*) from t", NULL);
 	jeq(r, "results[0].value.rows", "[[2]]");
 	json_decref(r);
-	finish();
+	daemon_stop(&d);
 }
 
 /*
@@ -1415,5 +1390,5 @@ Test(query, no_file_but_the_configured_one)
 	cr_assert_eq(stat(dbpath("created.db"), &sb), -1, "ATTACH created %s",
 	    dbpath("created.db"));
 	free(dbtest_query_fails(&d, NULL, "select * from o.secret", NULL, "db_error"));
-	finish();
+	daemon_stop(&d);
 }

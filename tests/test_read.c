@@ -294,13 +294,7 @@ request(struct daemon *dm, const char *line)
 static json_t *
 status_of(struct daemon *dm)
 {
-	json_t	*r, *st;
-
-	r = request(dm, "{\"op\":\"status\"}");
-	st = json_incref(jget(r, "status"));
-	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
-	json_decref(r);
-	return st;
+	return daemon_status(dm, reply_ms());
 }
 
 /* Assert the daemon answers a ping. */
