@@ -106,6 +106,14 @@ expect_error(json_t *v, const char *id, const char *code)
 	    "no error message in %s", jtext(v));
 }
 
+/* Assert v is the successful reply to request id (JSON text). */
+static void
+expect_ok(json_t *v, const char *id)
+{
+	jeq(v, "id", id);
+	jbool_is(v, "ok", true);
+}
+
 /* Send one line and read the reply on fd. Caller decrefs. */
 static json_t *
 rpc(int fd, const char *line)
@@ -318,8 +326,7 @@ Test(daemon, seed_example_gathers_two_sleeps_concurrently)
 	cr_assert_geq(dt, 1000, "replied after %.1f ms, before the sleeps", dt);
 	cr_assert_lt(dt, 1000 + slack_ms(300),
 	    "took %.1f ms: the sleeps did not overlap", dt);
-	jeq(r, "id", "null");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "null");
 	cr_assert_geq(jnum(r, "elapsed_ms"), NOT_EARLY(1000), "%s", jtext(r));
 	cr_assert_lt(jnum(r, "elapsed_ms"), 1000 + slack_ms(300), "%s",
 	    jtext(r));
@@ -517,16 +524,14 @@ Test(daemon, pipelined_replies_come_by_completion)
 
 	r = client_recv_json(fd, slack_ms(5000));
 	dt = now_ms() - t0;
-	jeq(r, "id", "2");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "2");
 	cr_assert_geq(dt, 100);
 	cr_assert_lt(dt, 100 + slack_ms(300), "batch 2 came after %.1f ms", dt);
 	json_decref(r);
 
 	r = client_recv_json(fd, slack_ms(5000));
 	dt = now_ms() - t0;
-	jeq(r, "id", "1");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "1");
 	cr_assert_geq(dt, 400);
 	cr_assert_lt(dt, 400 + slack_ms(500), "batch 1 came after %.1f ms", dt);
 	json_decref(r);
@@ -1090,8 +1095,7 @@ Test(daemon, cancel_on_the_same_connection)
 
 	/* A target that matches nothing cancels nothing. */
 	r = rpc(fd, "{\"op\":\"cancel\",\"target\":\"nothing\",\"id\":10}");
-	jeq(r, "id", "10");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "10");
 	cr_assert_eq(jint(r, "cancelled"), 0, "%s", jtext(r));
 	json_decref(r);
 	expect_silence(fd, 50);
@@ -1142,8 +1146,7 @@ Test(daemon, cancel_matches_ids_as_json_values)
 
 	/* The batch with id 1 was left alone. */
 	r = client_recv_json(fd, slack_ms(2000));
-	jeq(r, "id", "1");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "1");
 	json_decref(r);
 	close(fd);
 	daemon_stop(&d);
@@ -1439,8 +1442,7 @@ Test(daemon, half_close_still_gets_every_reply_then_eof)
 	json_decref(r);
 	r = client_recv_json(fd, slack_ms(5000));
 	dt = now_ms() - t0;
-	jeq(r, "id", "1");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "1");
 	jstr_is(r, "results[0].value", "late");
 	cr_assert_geq(dt, 300, "%.1f ms", dt);
 	json_decref(r);
@@ -1633,14 +1635,12 @@ Test(daemon, error_replies_carry_code_message_and_id)
 	r = rpc(fd, "{\"id\":12,\"mode\":null,\"timeout_ms\":null,"
 	    "\"concurrency\":null,\"stream\":null,\"jobs\":[{\"type\":"
 	    "\"sleep\",\"ms\":1,\"timeout_ms\":null}]}");
-	jeq(r, "id", "12");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "12");
 	json_decref(r);
 
 	/* "jobs":[] is answered at once. */
 	r = rpc(fd, "{\"id\":13,\"jobs\":[]}");
-	jeq(r, "id", "13");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "13");
 	jeq(r, "results", "[]");
 	cr_assert_eq(jint(r, "stats.jobs"), 0);
 	json_decref(r);
@@ -1776,8 +1776,7 @@ Test(daemon, max_jobs_per_batch_is_too_large)
 	json_decref(r);
 	r = rpc(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}");
-	jeq(r, "id", "2");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "2");
 	json_decref(r);
 	st = status_get();
 	cr_assert_eq(jint(st, "jobs.done"), 3, "%s", jtext(st));
@@ -1809,19 +1808,16 @@ Test(daemon, max_batches_per_connection_is_busy)
 	json_decref(r);
 	other = client_connect(d.sock);
 	r = rpc(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
-	jeq(r, "id", "4");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "4");
 	json_decref(r);
 	close(other);
 
 	r = client_recv_json(fd, slack_ms(2000));
-	jeq(r, "id", "1");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "1");
 	json_decref(r);
 	/* Its reply frees the slot. */
 	r = rpc(fd, "{\"id\":5,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
-	jeq(r, "id", "5");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "5");
 	json_decref(r);
 	close(fd);
 	daemon_stop(&d);
@@ -1858,12 +1854,10 @@ Test(daemon, max_inflight_jobs_is_busy_and_starts_nothing)
 	expect_error(r, "3", "busy");
 	json_decref(r);
 	r = client_recv_json(fd, slack_ms(3000));
-	jeq(r, "id", "2");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "2");
 	json_decref(r);
 	r = rpc(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
-	jeq(r, "id", "4");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "4");
 	json_decref(r);
 	close(other);
 	close(fd);
@@ -2371,8 +2365,7 @@ Test(daemon, sigterm_drains_batches_in_flight)
 	/* The batch in flight runs to its end and is answered. */
 	r = client_recv_json(a, slack_ms(5000));
 	dt = now_ms() - t0;
-	jeq(r, "id", "\"drain\"");
-	jbool_is(r, "ok", true);
+	expect_ok(r, "\"drain\"");
 	cr_assert_eq(jint(r, "stats.ok"), 3);
 	jeq(r, "results[2].value", "3");
 	cr_assert_lt(dt, 300 + slack_ms(PROMPT_MS), "drain reply after %.1f ms",
