@@ -908,13 +908,40 @@ Test(query, locked_database_waits_busy_timeout_then_fails)
 	daemon_stop(&d);
 }
 
+/*
+ * Hold the database of lock exclusively (a transaction inserting value),
+ * send line on a fresh connection, commit after hold_ms; return the reply
+ * (within timeout_ms), and in *took the time from sending to it.
+ */
+static json_t *
+run_while_locked(sqlite3 *lock, const char *line, int value, int hold_ms,
+    int timeout_ms, double *took)
+{
+	char	*sql = harness_fmt("begin exclusive; insert into t values (%d)",
+		    value);
+	double	 t0;
+	json_t	*r;
+	int	 fd;
+
+	db_exec(lock, sql);
+	free(sql);
+	fd = client_connect(d.sock);
+	t0 = now_ms();
+	client_send(fd, line);
+	usleep((useconds_t)hold_ms * 1000);
+	db_exec(lock, "commit");
+	r = client_recv_json(fd, timeout_ms);
+	*took = now_ms() - t0;
+	close(fd);
+	return r;
+}
+
 Test(query, locked_database_released_in_time_succeeds)
 {
 	sqlite3	*lock;
 	json_t	*r, *jobs;
 	char	*line, *patient;
 	double	 t0, took;
-	int	 fd;
 
 	files_init();
 	db_make("main.db", "create table t(x); insert into t values (1)");
@@ -930,15 +957,7 @@ Test(query, locked_database_released_in_time_succeeds)
 
 	/* Released after 100 ms, well inside the 300 ms busy timeout. */
 	lock = db_open("main.db");
-	db_exec(lock, "begin exclusive; insert into t values (2)");
-	fd = client_connect(d.sock);
-	t0 = now_ms();
-	client_send(fd, line);
-	usleep(100 * 1000);
-	db_exec(lock, "commit");
-	r = client_recv_json(fd, slack_ms(5000));
-	took = now_ms() - t0;
-	close(fd);
+	r = run_while_locked(lock, line, 2, 100, slack_ms(5000), &took);
 	jbool_is(r, "ok", true);
 	jeq(r, "results[0].value.rows", "[[2]]");
 	cr_assert_geq(took, 95, "answered after %.0f ms, before the lock was"
@@ -949,15 +968,7 @@ Test(query, locked_database_released_in_time_succeeds)
 	 * "patient" has the default busy timeout, 5000 ms: a lock held for a
 	 * whole second is waited for.
 	 */
-	db_exec(lock, "begin exclusive; insert into t values (3)");
-	fd = client_connect(d.sock);
-	t0 = now_ms();
-	client_send(fd, patient);
-	usleep(1000 * 1000);
-	db_exec(lock, "commit");
-	r = client_recv_json(fd, slack_ms(10000));
-	took = now_ms() - t0;
-	close(fd);
+	r = run_while_locked(lock, patient, 3, 1000, slack_ms(10000), &took);
 	jbool_is(r, "ok", true);
 	jeq(r, "results[0].value.rows", "[[3]]");
 	cr_assert_geq(took, 950, "answered after %.0f ms, before the lock was"
