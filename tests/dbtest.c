@@ -32,6 +32,19 @@ dbtest_qjob(const char *db, const char *sql, const char *params)
 	return job;
 }
 
+/* n query jobs of sql on db, as a new array. */
+json_t *
+dbtest_qjobs(const char *db, const char *sql, int n)
+{
+	json_t	*jobs = json_array();
+	int	 i;
+
+	cr_assert_not_null(jobs);
+	for (i = 0; i < n; i++)
+		json_array_append_new(jobs, dbtest_qjob(db, sql, NULL));
+	return jobs;
+}
+
 /* A batch request line; see dbtest.h. */
 char *
 dbtest_batch_line(json_t *jobs, const char *key, json_t *value)

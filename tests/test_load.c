@@ -1482,10 +1482,7 @@ Test(load, postgres_crashes_again_and_again_and_service_resumes)
 	for (cycle = 0; cycle < PG_CYCLES; cycle++) {
 		bool	crash = cycle % 2 == 0;
 
-		jobs = json_array();
-		for (i = 0; i < PG_POOL; i++)
-			json_array_append_new(jobs, dbtest_qjob(NULL,
-			    "select pg_sleep(5)", NULL));
+		jobs = dbtest_qjobs(NULL, "select pg_sleep(5)", PG_POOL);
 		json_array_append_new(jobs, json_pack("{s:s, s:i}", "type",
 		    "sleep", "ms", 10));
 		line = dbtest_batch_line(jobs, "id", json_integer(cycle));
@@ -1541,10 +1538,7 @@ Test(load, postgres_crashes_again_and_again_and_service_resumes)
 		    " killed", took, back, crash ? "the restart" : "that");
 
 		/* The whole pool again: four at once. */
-		jobs = json_array();
-		for (i = 0; i < PG_POOL; i++)
-			json_array_append_new(jobs, dbtest_qjob(NULL,
-			    "select pg_sleep(0.1)", NULL));
+		jobs = dbtest_qjobs(NULL, "select pg_sleep(0.1)", PG_POOL);
 		r = dbtest_run_batch(&d, jobs);
 		jbool_is(r, "ok", true);
 		json_decref(r);

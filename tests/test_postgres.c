@@ -467,10 +467,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 
 	/* pool = 1: jobs run one at a time in the order of the batch. */
 	json_decref(dbtest_query_ok(&d, "single", "create sequence s", NULL));
-	jobs = json_array();
-	for (i = 0; i < 20; i++)
-		json_array_append_new(jobs, dbtest_qjob("single",
-		    "select nextval('s')", NULL));
+	jobs = dbtest_qjobs("single", "select nextval('s')", 20);
 	r = dbtest_run_batch(&d, jobs);
 	for (i = 0; i < 20; i++) {
 		snprintf(path, sizeof path, "results[%d].value.rows[0][0]", i);
@@ -479,10 +476,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	json_decref(r);
 
 	/* pool = 20: 20 x 500 ms at once, not one after another. */
-	jobs = json_array();
-	for (i = 0; i < 20; i++)
-		json_array_append_new(jobs, dbtest_qjob("twenty",
-		    "select pg_sleep(0.5)", NULL));
+	jobs = dbtest_qjobs("twenty", "select pg_sleep(0.5)", 20);
 	t0 = now_ms();
 	r = dbtest_run_batch(&d, jobs);
 	took = now_ms() - t0;
@@ -490,10 +484,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	jeq(r, "stats.ok", "20");
 	json_decref(r);
 	/* Again, with the 20 connections open already. */
-	jobs = json_array();
-	for (i = 0; i < 20; i++)
-		json_array_append_new(jobs, dbtest_qjob("twenty",
-		    "select pg_sleep(0.5)", NULL));
+	jobs = dbtest_qjobs("twenty", "select pg_sleep(0.5)", 20);
 	t0 = now_ms();
 	r = dbtest_run_batch(&d, jobs);
 	warm = now_ms() - t0;
@@ -533,10 +524,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	free(b);
 	free(line);
 
-	jobs = json_array();
-	for (i = 0; i < 4; i++)
-		json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(3)",
-		    NULL));
+	jobs = dbtest_qjobs(NULL, "select pg_sleep(3)", 4);
 	line = dbtest_batch_line(jobs, "id", json_string("doomed"));
 	fd = client_connect(d.sock);
 	client_send(fd, line);
@@ -602,10 +590,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	cr_assert(ok, "no query succeeded %.0f ms after the server came back",
 	    back);
 	/* And the whole pool works: four at once. */
-	jobs = json_array();
-	for (i = 0; i < 4; i++)
-		json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(0.2)",
-		    NULL));
+	jobs = dbtest_qjobs(NULL, "select pg_sleep(0.2)", 4);
 	r = dbtest_run_batch(&d, jobs);
 	jbool_is(r, "ok", true);
 	json_decref(r);
