@@ -92,15 +92,26 @@ harness_rss_meaningful(void)
 	return !harness_asan() && harness_slack() <= 1;
 }
 
-static int
+/* A Unix socket address for path. */
+void
+sun_set(struct sockaddr_un *sun, const char *path)
+{
+	size_t	len = strlen(path);
+
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	cr_assert_lt(len, sizeof sun->sun_path, "path too long: %s", path);
+	memcpy(sun->sun_path, path, len + 1);
+}
+
+/* Connect, or -1. */
+int
 try_connect(const char *sock)
 {
 	struct sockaddr_un	sun;
 	int			fd;
 
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	strncpy(sun.sun_path, sock, sizeof sun.sun_path - 1);
+	sun_set(&sun, sock);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {

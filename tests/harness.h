@@ -8,6 +8,7 @@
 #define GATHERD_HARNESS_H
 
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <jansson.h>
 
@@ -75,6 +76,10 @@ char	*daemon_log(const struct daemon *);
 int	 daemon_log_wait(const struct daemon *, const char *needle, int count,
 	    int timeout_ms);
 
+/* A Unix socket address for path; asserts it fits. */
+void	 sun_set(struct sockaddr_un *, const char *path);
+/* Connect to a Unix stream socket, or -1 (nothing listening there). */
+int	 try_connect(const char *sock);
 /* Connect to a Unix socket; asserts success. */
 int	 client_connect(const char *sock);
 /* Write all of buf (len bytes); asserts success. */

@@ -151,31 +151,15 @@ expect_eof(int fd, int ms)
 	cr_assert_eq(n, 0, "want EOF, got %s", n > 0 ? buf : strerror(errno));
 }
 
-/* Fill sun with the Unix socket address path. */
-static void
-sun_set(struct sockaddr_un *sun, const char *path)
-{
-	size_t	len = strlen(path);
-
-	memset(sun, 0, sizeof *sun);
-	sun->sun_family = AF_UNIX;
-	cr_assert_lt(len, sizeof sun->sun_path, "path too long: %s", path);
-	memcpy(sun->sun_path, path, len + 1);
-}
-
 /* Whether a client can connect to path now. */
 static bool
 can_connect(const char *path)
 {
-	struct sockaddr_un	sun;
-	int			fd, rc;
+	int	fd = try_connect(path);
 
-	sun_set(&sun, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return false;
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	close(fd);
-	return rc == 0;
+	if (fd != -1)
+		close(fd);
+	return fd != -1;
 }
 
 /* The daemon's status object, asked on a fresh connection. Caller decrefs. */

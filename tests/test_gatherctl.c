@@ -610,14 +610,14 @@ Test(gatherctl_alone, a_connection_closed_without_reply_exits_2)
 {
 	struct sockaddr_un	 sun;
 	char			 dir[] = "/tmp/gatherctl-test.XXXXXX";
-	char			*cmd, *out, buf[256];
+	char			*cmd, *out, *path, buf[256];
 	pid_t			 pid;
 	int			 lfd, fd, status;
 
 	cr_assert_not_null(mkdtemp(dir));
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s/s.sock", dir);
+	path = harness_fmt("%s/s.sock", dir);
+	sun_set(&sun, path);
+	free(path);
 	cr_assert_neq(lfd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
 	cr_assert_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
 	cr_assert_eq(listen(lfd, 4), 0);

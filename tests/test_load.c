@@ -186,10 +186,7 @@ nb_try_connect(const char *path)
 	struct sockaddr_un	sun;
 	int			fd, err;
 
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	cr_assert_lt(strlen(path), sizeof sun.sun_path, "too long: %s", path);
-	memcpy(sun.sun_path, path, strlen(path));
+	sun_set(&sun, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	cr_assert_neq(fd, -1, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)

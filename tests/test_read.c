@@ -423,10 +423,7 @@ mk_socket(const char *rel)
 	const char		*p = fpath(rel);
 	int			fd;
 
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	cr_assert_lt(strlen(p), sizeof sun.sun_path);
-	strcpy(sun.sun_path, p);
+	sun_set(&sun, p);
 	cr_assert_neq(fd = socket(AF_UNIX, SOCK_STREAM, 0), -1);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0,
 	    "bind %s: %s", p, strerror(errno));

@@ -127,35 +127,6 @@ Test(systemd, socket_activation_serves_the_passed_socket)
 	daemon_stop(&d);
 }
 
-/* A Unix socket address for path. */
-static void
-sun_set(struct sockaddr_un *sun, const char *path)
-{
-	size_t	len = strlen(path);
-
-	memset(sun, 0, sizeof *sun);
-	sun->sun_family = AF_UNIX;
-	cr_assert_lt(len, sizeof sun->sun_path, "path too long: %s", path);
-	memcpy(sun->sun_path, path, len + 1);
-}
-
-/* Connect to a Unix stream socket, or -1 (not listening yet). */
-static int
-try_connect(const char *path)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	sun_set(&sun, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Socket activation with two sockets is a clear start-up error. */
 Test(systemd, socket_activation_with_two_sockets_fails)
 {
