@@ -109,11 +109,8 @@ conn_flush(struct conn *c)
 		return;
 	out = conn_output(c);
 	while (evbuffer_get_length(out) > 0) {
-		if (writes++ == CONN_FLUSH_WRITES) {
-			c->writing = 1;
-			bufferevent_enable(c->bev, EV_WRITE);
-			return;
-		}
+		if (writes++ == CONN_FLUSH_WRITES)
+			goto later;
 		/*
 		 * A socket bufferevent keeps the front of its output frozen
 		 * so that only it drains it; it thaws it around its own
@@ -125,11 +122,8 @@ conn_flush(struct conn *c)
 		evbuffer_freeze(out, 1);
 		if (n > 0)
 			continue;
-		if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
-			c->writing = 1;
-			bufferevent_enable(c->bev, EV_WRITE);
-			return;
-		}
+		if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+			goto later;
 		if (errno == EINTR)
 			continue;
 		log_debug("connection %llu: write: %s",
@@ -138,6 +132,10 @@ conn_flush(struct conn *c)
 		return;
 	}
 	conn_written(c);
+	return;
+later:
+	c->writing = 1;
+	bufferevent_enable(c->bev, EV_WRITE);
 }
 
 /* Once per loop iteration: flush every connection with new output. */
@@ -154,6 +152,15 @@ conn_flush_cb(evutil_socket_t fd, short events, void *arg)
 		c->queued = 0;
 		conn_flush(c);
 	}
+}
+
+/* Set up the flush queue's event on the loop. */
+void
+conn_flush_init(struct event_base *base)
+{
+	conn_flusher = event_new(base, -1, 0, conn_flush_cb, NULL);
+	if (conn_flusher == NULL)
+		fatalx("%s: event_new failed", __func__);
 }
 
 /* At exit: free the flush queue's event. */
@@ -176,12 +183,6 @@ conn_wrote(struct conn *c)
 	if (c->bev == NULL)
 		return;
 	if (!c->queued && !c->writing) {
-		if (conn_flusher == NULL) {
-			conn_flusher = event_new(server_base, -1, 0,
-			    conn_flush_cb, NULL);
-			if (conn_flusher == NULL)
-				fatalx("%s: event_new failed", __func__);
-		}
 		if (TAILQ_EMPTY(&conn_flushq))
 			event_active(conn_flusher, EV_WRITE, 0);
 		TAILQ_INSERT_TAIL(&conn_flushq, c, flush_entry);

@@ -15,6 +15,7 @@
 
 struct bufferevent;
 struct event;
+struct event_base;
 struct peer;
 
 struct conn {
@@ -47,6 +48,7 @@ void		 conn_disconnect(struct conn *);
 void		 conn_close(struct conn *);
 void		 conn_drain_check(struct conn *);
 void		 conn_final_read(struct conn *);
+void		 conn_flush_init(struct event_base *);
 void		 conn_flush_free(void);
 
 #endif
