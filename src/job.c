@@ -44,6 +44,18 @@ job_type_find(const char *name)
 	return NULL;
 }
 
+/* At start-up: let each type set up its own state. */
+void
+job_types_init(struct event_base *base)
+{
+	size_t	i;
+
+	for (i = 0; job_types[i] != NULL; i++) {
+		if (job_types[i]->init != NULL)
+			job_types[i]->init(base);
+	}
+}
+
 /* At exit: let each type free its own state. */
 void
 job_types_fini(void)

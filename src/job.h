@@ -22,6 +22,7 @@
 struct batch;
 struct config;
 struct event;
+struct event_base;
 struct job;
 
 enum job_state {
@@ -56,6 +57,8 @@ struct job_type {
 	void		(*cancel)(struct job *);
 	/* Free what the type owns (not the job itself). May be NULL. */
 	void		(*free)(struct job *);
+	/* At start-up, on the loop: set up the type's own state. May be NULL. */
+	void		(*init)(struct event_base *);
 	/* At exit, after every job: free the type's own state. May be NULL. */
 	void		(*fini)(void);
 };
@@ -81,6 +84,7 @@ extern const struct job_type *const job_types[];
 
 const struct job_type *job_type_find(const char *);
 size_t		 job_type_index(const struct job_type *);
+void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
 		    struct job **, char **);

@@ -10,7 +10,6 @@
 
 #include "job.h"
 #include "jsonw.h"
-#include "server.h"
 #include "timerq.h"
 #include "xmalloc.h"
 
@@ -62,8 +61,6 @@ sleep_start(struct job *job)
 	double			 ns = s->ms * 1e6;
 	uint64_t		 at;
 
-	if (sleep_queue.ev == NULL)
-		timerq_init(&sleep_queue, server_base, sleep_fire);
 	/* Any number from the wire: longer than 285 years is 285 years. */
 	if (!(ns < 9e18))
 		ns = 9e18;
@@ -79,6 +76,13 @@ sleep_cancel(struct job *job)
 	struct sleep_job	*s = (struct sleep_job *)job;
 
 	timerq_del(&sleep_queue, &s->node);
+}
+
+/* At start-up: the queue, on the loop. */
+static void
+sleep_init(struct event_base *base)
+{
+	timerq_init(&sleep_queue, base, sleep_fire);
 }
 
 /* At exit: the queue goes with the loop. */
@@ -104,5 +108,6 @@ const struct job_type job_type_sleep = {
 	.start = sleep_start,
 	.cancel = sleep_cancel,
 	.free = sleep_free,
+	.init = sleep_init,
 	.fini = sleep_fini,
 };
