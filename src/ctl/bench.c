@@ -49,10 +49,10 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "bench.h"
 #include "clock.h"
 #include "config.h"
-#include "gatherctl.h"
+#include "ctl/bench.h"
+#include "ctl/gatherctl.h"
 #include "hist.h"
 #include "xmalloc.h"
 

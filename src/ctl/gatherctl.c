@@ -27,10 +27,10 @@
 
 #include <jansson.h>
 
-#include "bench.h"
 #include "clock.h"
 #include "config.h"
-#include "gatherctl.h"
+#include "ctl/bench.h"
+#include "ctl/gatherctl.h"
 #include "xmalloc.h"
 
 #ifndef PACKAGE_VERSION
