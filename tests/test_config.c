@@ -485,7 +485,7 @@ Test(config, long_lines)
 	struct config	 cfg;
 	char		 value[200], *text;
 
-	/* 198 characters fit inih's buffer: "roots = /" and 189 more. */
+	/* 198 characters is the longest line: "roots = /" and 189 more. */
 	memset(value, 'r', sizeof value);
 	value[0] = '/';
 	value[190] = '\0';
@@ -852,7 +852,7 @@ Test(config, db_names)
 	struct config	 cfg;
 	char		 name[81], *text;
 
-	/* Longer than inih's own section buffer. */
+	/* Longer than the 50 bytes inih kept of a section name. */
 	memset(name, 'n', sizeof name - 1);
 	name[sizeof name - 1] = '\0';
 	text = xasprintf("[db.%s]\ndriver = sqlite\npath = /x\n", name);
