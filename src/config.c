@@ -973,34 +973,66 @@ config_free(struct config *cfg)
 }
 
 /*
+ * Whether a value may be continued on a line that starts with s: not if
+ * the line would read as a comment, a section, or a key of the section
+ * (keys), which config_continue refuses.
+ */
+static int
+config_print_can_start(const struct config_key *keys, const char *s)
+{
+	size_t	len;
+
+	if (*s == '\0' || *s == ' ' || strchr(";#[", *s) != NULL)
+		return 0;
+	len = strcspn(s, " \t=:;");
+	if (s[len + strspn(s + len, " \t")] != '=' &&
+	    s[len + strspn(s + len, " \t")] != ':')
+		return 1;
+	for (; keys->name != NULL; keys++) {
+		if (strlen(keys->name) == len &&
+		    strncmp(keys->name, s, len) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Print key = value, continued over indented lines where it is long, so
- * that config_load reads it back (a line must fit INI_LINE_MAX, and a
- * continuation is joined with one space). It breaks only at a single
- * space, and never before a piece a continuation line could not start
- * with (a comment, a section).
+ * that config_load reads it back: a line must fit INI_LINE_MAX, and a
+ * continuation is joined with one space. It breaks only at a single space
+ * before a piece a continuation line may start with. A piece too long for
+ * the usual spacing goes as "key=piece", or on a line indented by one: it
+ * was read from a line no longer than that.
  */
 static void
-config_print_value(FILE *fp, const char *key, const char *value)
+config_print_value(FILE *fp, const struct config_key *keys, const char *key,
+    const char *value)
 {
 	const char	*p = value, *end;
 	size_t		 col, n;
 	int		 first = 1;
 
-	col = (size_t)fprintf(fp, "%s =", key);
+	col = (size_t)fprintf(fp, "%s", key);
+	if (*p == '\0')
+		fprintf(fp, " =");
 	while (*p != '\0') {
 		/* The next piece runs to a single space before a good start. */
 		for (end = p + 1; *end != '\0'; end++) {
-			if (end[0] == ' ' && end[-1] != ' ' && end[1] != ' ' &&
-			    end[1] != '\0' && strchr(";#[", end[1]) == NULL)
+			if (end[0] == ' ' && end[-1] != ' ' &&
+			    config_print_can_start(keys, end + 1))
 				break;
 		}
 		n = (size_t)(end - p);
-		if (!first && col + 1 + n > CONFIG_PRINT_WIDTH) {
-			fprintf(fp, "\n   ");
-			col = 3;
-		}
-		fprintf(fp, " %.*s", (int)n, p);
-		col += 1 + n;
+		if (first && col + 3 + n > INI_LINE_MAX)
+			col += (size_t)fprintf(fp, "=%.*s", (int)n, p);
+		else if (first)
+			col += (size_t)fprintf(fp, " = %.*s", (int)n, p);
+		else if (col + 1 + n <= CONFIG_PRINT_WIDTH)
+			col += (size_t)fprintf(fp, " %.*s", (int)n, p);
+		else if (4 + n > INI_LINE_MAX)
+			col = (size_t)fprintf(fp, "\n %.*s", (int)n, p) - 1;
+		else
+			col = (size_t)fprintf(fp, "\n    %.*s", (int)n, p) - 1;
 		first = 0;
 		p = *end == ' ' ? end + 1 : end;
 	}
@@ -1037,7 +1069,8 @@ config_print(const struct config *cfg, FILE *fp)
 
 	fprintf(fp, "\n[daemon]\n");
 	if (cfg->socket != NULL)
-		config_print_value(fp, "socket", cfg->socket);
+		config_print_value(fp, config_daemon_keys, "socket",
+		    cfg->socket);
 	else
 		fprintf(fp, "; socket is not set: the default applies.\n");
 	fprintf(fp, "socket_mode = %04o\n", (unsigned)cfg->socket_mode);
@@ -1068,7 +1101,7 @@ config_print(const struct config *cfg, FILE *fp)
 			strcat(roots, " ");
 		strcat(roots, cfg->read_roots[i]);
 	}
-	config_print_value(fp, "roots", roots);
+	config_print_value(fp, config_read_keys, "roots", roots);
 	free(roots);
 	fprintf(fp, "max_bytes = %" PRIu64 "\n", l->read_max_bytes);
 
@@ -1078,14 +1111,15 @@ config_print(const struct config *cfg, FILE *fp)
 		fprintf(fp, "driver = %s\n", config_driver_names[db->driver]);
 		switch (db->driver) {
 		case DB_SQLITE:
-			config_print_value(fp, "path", db->path);
+			config_print_value(fp, config_db_keys, "path", db->path);
 			fprintf(fp, "writable = %s\n",
 			    db->writable ? "true" : "false");
 			fprintf(fp, "busy_timeout_ms = %u\n",
 			    db->busy_timeout_ms);
 			break;
 		case DB_POSTGRES:
-			config_print_value(fp, "conninfo", db->conninfo);
+			config_print_value(fp, config_db_keys, "conninfo",
+			    db->conninfo);
 			fprintf(fp, "pool = %u\n", db->pool);
 			break;
 		}

@@ -724,6 +724,56 @@ Test(config, long_values_print_back)
 	free(roots);
 }
 
+/* Load text, print it, and assert the printed file reads back the same. */
+static void
+assert_reads_back(const char *text)
+{
+	struct config	cfg, again;
+
+	load_ok(&cfg, text);
+	print_and_reload(&cfg, &again);
+	assert_same(&cfg, &again);
+	config_free(&again);
+	config_free(&cfg);
+}
+
+/* What fits a line as read fits it as printed, at the 198-byte limit. */
+Test(config, values_at_the_line_limit_print_back)
+{
+	char	 piece[200], *text;
+
+	/* "path=" and 193 bytes: printed as "path = ..." it would not fit. */
+	memset(piece, 'p', sizeof piece);
+	piece[0] = '/';
+	piece[193] = '\0';
+	text = xasprintf("[db.x]\ndriver=sqlite\npath=%s\n", piece);
+	cr_assert_eq(strlen("path=") + strlen(piece), 198);
+	assert_reads_back(text);
+	free(text);
+
+	/* A continuation line of one blank and 197 bytes. */
+	piece[0] = 'c';
+	piece[193] = 'c';
+	piece[197] = '\0';
+	text = xasprintf("[db.x]\ndriver = postgres\nconninfo = a\n %s\n", piece);
+	assert_reads_back(text);
+	free(text);
+}
+
+/* A wrapped value never puts a key of its section at a line's start. */
+Test(config, wrapped_values_print_back_without_indented_keys)
+{
+	char	*text;
+
+	text = xasprintf("[db.x]\ndriver = postgres\nconninfo = %070d "
+	    "pool=3 pool =4 pool:5\n", 0);
+	assert_reads_back(text);
+	free(text);
+	text = xasprintf("[daemon]\nsocket = /%070d threads=3\n", 0);
+	assert_reads_back(text);
+	free(text);
+}
+
 Test(config, values_that_would_not_read_back)
 {
 	struct config	cfg;
