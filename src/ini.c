@@ -89,6 +89,7 @@ ini_read(struct ini *ini, struct ini_item *it)
 			return 0;
 		snprintf(ini->error, sizeof ini->error, "cannot read: %s",
 		    strerror(errno));
+		it->line = 0;
 		it->error = ini->error;
 		return -1;
 	}

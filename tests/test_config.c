@@ -365,6 +365,20 @@ Test(config, missing_file)
 	free(path);
 }
 
+Test(config, read_error)
+{
+	struct config	 cfg;
+	char		*cause = NULL;
+
+	/* Reading /proc/self/mem at offset 0 fails: nothing is mapped there. */
+	config_defaults(&cfg);
+	cr_assert_eq(config_load(&cfg, "/proc/self/mem", 1, &cause), -1);
+	cr_assert_str_eq(cause, "/proc/self/mem: cannot read: "
+	    "Input/output error");
+	free(cause);
+	config_free(&cfg);
+}
+
 Test(config, comments)
 {
 	struct config	cfg;
