@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -975,14 +976,16 @@ config_free(struct config *cfg)
 /*
  * Whether a value may be continued on a line that starts with s: not if
  * the line would read as a comment, a section, or a key of the section
- * (keys), which config_continue refuses.
+ * (keys), which config_continue refuses, nor if its first byte is blank
+ * and would be dropped.
  */
 static int
 config_print_can_start(const struct config_key *keys, const char *s)
 {
 	size_t	len;
 
-	if (*s == '\0' || *s == ' ' || strchr(";#[", *s) != NULL)
+	if (*s == '\0' || isspace((unsigned char)*s) ||
+	    strchr(";#[", *s) != NULL)
 		return 0;
 	len = strcspn(s, " \t=:;");
 	if (s[len + strspn(s + len, " \t")] != '=' &&
@@ -1002,7 +1005,8 @@ config_print_can_start(const struct config_key *keys, const char *s)
  * continuation is joined with one space. It breaks only at a single space
  * before a piece a continuation line may start with. A piece too long for
  * the usual spacing goes as "key=piece", or on a line indented by one: it
- * was read from a line no longer than that.
+ * was read from a line no longer than that. A piece neither starts nor
+ * ends with a blank, which reading would drop (a tab, a vertical tab).
  */
 static void
 config_print_value(FILE *fp, const struct config_key *keys, const char *key,
@@ -1018,7 +1022,7 @@ config_print_value(FILE *fp, const struct config_key *keys, const char *key,
 	while (*p != '\0') {
 		/* The next piece runs to a single space before a good start. */
 		for (end = p + 1; *end != '\0'; end++) {
-			if (end[0] == ' ' && end[-1] != ' ' &&
+			if (end[0] == ' ' && !isspace((unsigned char)end[-1]) &&
 			    config_print_can_start(keys, end + 1))
 				break;
 		}

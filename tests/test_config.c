@@ -788,6 +788,21 @@ Test(config, wrapped_values_print_back_without_indented_keys)
 	free(text);
 }
 
+/* Blanks other than the space stay inside a piece, never at its ends. */
+Test(config, wrapped_values_keep_their_blanks)
+{
+	char	*text;
+
+	text = xasprintf("[read]\nroots = /%060d\v /%060d\n  /%060d\f\t/x\n",
+	    1, 2, 3);
+	assert_reads_back(text);
+	free(text);
+	text = xasprintf("[db.x]\ndriver = postgres\nconninfo = %070d\v "
+	    "x=1 \vy=2 z=3\n", 0);
+	assert_reads_back(text);
+	free(text);
+}
+
 Test(config, values_that_would_not_read_back)
 {
 	struct config	cfg;
