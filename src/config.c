@@ -987,9 +987,7 @@ config_print_can_start(const struct config_key *keys, const char *s)
 	if (*s == '\0' || isspace((unsigned char)*s) ||
 	    strchr(";#[", *s) != NULL)
 		return 0;
-	len = strcspn(s, " \t=:;");
-	if (s[len + strspn(s + len, " \t")] != '=' &&
-	    s[len + strspn(s + len, " \t")] != ':')
+	if (!ini_name(s, &len))
 		return 1;
 	for (; keys->name != NULL; keys++) {
 		if (strlen(keys->name) == len &&

@@ -49,20 +49,37 @@ ini_close(struct ini *ini)
 }
 
 /*
- * The first of chars in s, or the start of an inline comment (a ';'
- * after a blank), or the end of s.
+ * The length of s up to the first of chars, or up to an inline comment (a
+ * ';' after a blank), or up to its end.
  */
-static char *
-ini_find(char *s, const char *chars)
+static size_t
+ini_span(const char *s, const char *chars)
 {
+	size_t	n;
 	int	was_space = 0;
 
-	while (*s != '\0' && strchr(chars, *s) == NULL &&
-	    !(was_space && *s == ';')) {
-		was_space = isspace((unsigned char)*s);
-		s++;
-	}
-	return s;
+	for (n = 0; s[n] != '\0' && strchr(chars, s[n]) == NULL &&
+	    !(was_space && s[n] == ';'); n++)
+		was_space = isspace((unsigned char)s[n]);
+	return n;
+}
+
+/*
+ * Whether text s (a line without its leading blanks) names something with
+ * '=' or ':' before any inline comment, as a key line does: then *len is
+ * the length of the name, trailing blanks left out.
+ */
+int
+ini_name(const char *s, size_t *len)
+{
+	size_t	n = ini_span(s, "=:");
+
+	if (s[n] != '=' && s[n] != ':')
+		return 0;
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	*len = n;
+	return 1;
 }
 
 /* Drop the blanks at the end of s, which ends at end. */
@@ -118,7 +135,7 @@ ini_section(struct ini *ini, char *s, struct ini_item *it)
 
 	it->type = INI_SECTION;
 	ini->after_key = 0;
-	end = ini_find(s + 1, "]");
+	end = s + 1 + ini_span(s + 1, "]");
 	if (*end == ']') {
 		for (p = end + 1; isspace((unsigned char)*p); p++)
 			/* nothing */;
@@ -138,7 +155,7 @@ ini_key(struct ini *ini, char *s, struct ini_item *it)
 	char	*end, *value;
 
 	it->type = INI_KEY;
-	end = ini_find(s, "=:");
+	end = s + ini_span(s, "=:");
 	if ((*end != '=' && *end != ':') || end == s) {
 		it->error = "syntax error";
 		return;
@@ -147,7 +164,7 @@ ini_key(struct ini *ini, char *s, struct ini_item *it)
 	value = end + 1;
 	ini_rstrip(s, end);
 	it->name = s;
-	end = ini_find(value, "");
+	end = value + ini_span(value, "");
 	while (isspace((unsigned char)*value))
 		value++;
 	ini_rstrip(value, end);
@@ -158,18 +175,13 @@ ini_key(struct ini *ini, char *s, struct ini_item *it)
 static void
 ini_more(struct ini *ini, char *s, struct ini_item *it)
 {
-	char	*end;
 	size_t	 len;
 
 	it->type = INI_MORE;
-	ini_rstrip(s, ini_find(s, ""));
+	ini_rstrip(s, s + ini_span(s, ""));
 	it->value = s;
-	end = ini_find(s, "=:");
-	if (*end == '\0')
+	if (!ini_name(s, &len))
 		return;
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	len = (size_t)(end - s);
 	if (ini->moresize < len + 1) {
 		ini->moresize = len + 1;
 		ini->more = xrealloc(ini->more, ini->moresize);

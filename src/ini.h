@@ -48,4 +48,10 @@ void	ini_open(struct ini *, FILE *);
 int	ini_next(struct ini *, struct ini_item *);
 void	ini_close(struct ini *);
 
+/*
+ * Whether a line starting with this text reads as NAME = ... (or NAME:),
+ * and the length of NAME: what writing a file must know of the syntax.
+ */
+int	ini_name(const char *, size_t *);
+
 #endif

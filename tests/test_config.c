@@ -783,6 +783,10 @@ Test(config, wrapped_values_print_back_without_indented_keys)
 	    "pool=3 pool =4 pool:5\n", 0);
 	assert_reads_back(text);
 	free(text);
+	text = xasprintf("[db.x]\ndriver = postgres\nconninfo = %070d "
+	    "pool\f:6\n", 0);
+	assert_reads_back(text);
+	free(text);
 	text = xasprintf("[daemon]\nsocket = /%070d threads=3\n", 0);
 	assert_reads_back(text);
 	free(text);
