@@ -330,9 +330,11 @@ ctl_read_file(const char *path, size_t *lenp)
 		if (n == 0)
 			break;
 	}
-	if (ferror(f))
+	if (ferror(f)) {
+		free(buf);
 		ctl_fatal("%s: read error", strcmp(path, "-") == 0 ?
 		    "stdin" : path);
+	}
 	if (f != stdin)
 		fclose(f);
 	*lenp = len;
@@ -388,15 +390,19 @@ ctl_submit(struct ctl *ctl, int argc, char **argv)
 				} else
 					col0++;
 			}
+			free(buf);
 			ctl_fatal("%s:%zu:%zu: %s", name,
 			    line + (size_t)error.line,
 			    (error.line == 1 ? col0 : 0) +
 			    (size_t)error.column, error.text);
 		}
 		off += (size_t)error.position;
-		if (!json_is_object(req))
+		if (!json_is_object(req)) {
+			json_decref(req);
+			free(buf);
 			ctl_fatal("%s: request %zu is not a JSON object",
 			    name, ctl->ex.nreqs + 1);
+		}
 		ctl_add(ctl, req, ctl_set_stream(ctl, req));
 		json_decref(req);
 	}
@@ -426,9 +432,12 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 		json_object_set(req, "concurrency", ctl->concurrency);
 	jobs = json_array();
 	for (i = 0; i < argc; i++) {
-		if ((job = jobspec_parse(argv[i], &cause)) == NULL)
+		if ((job = jobspec_parse(argv[i], &cause)) == NULL) {
+			json_decref(req);
+			json_decref(jobs);
 			ctl_usage_error("run: bad job '%s': %s", argv[i],
 			    cause);
+		}
 		if (ctl->job_timeout != NULL)
 			json_object_set(job, "timeout_ms", ctl->job_timeout);
 		json_array_append_new(jobs, job);
