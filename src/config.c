@@ -1,22 +1,15 @@
 /*
- * The configuration file (daemon.md): an INI file read with inih over the
- * built-in defaults.
+ * The configuration file (daemon.md): an INI file over the built-in
+ * defaults. ini.c reads its statements (the syntax); this file gives
+ * them their meaning: the sections, their keys and the checks.
  *
- * inih is driven through ini_parse_stream() with our own line reader, so
- * that we count lines, see every section header (inih does not report a
- * section without keys) and refuse a line too long for inih's fixed buffer
- * instead of letting it split the line in two. The reader mirrors inih's
- * view of each line: comment, continuation, section header or key.
+ * A value may be continued on indented lines, so it is only checked and
+ * stored when the next statement starts (or at the end of the file); the
+ * continued lines are joined with a space and an error names the value's
+ * last line. A [db.NAME] section is checked when it ends, since its
+ * driver may come after the keys that depend on it.
  *
- * inih hands the continuation of a multiline value to the handler as
- * another call for the same key, so a value is only checked and stored when
- * the next statement starts (or at the end of the file); the continued
- * lines are joined with a space and an error names the value's last line.
- * A [db.NAME] section is checked when it ends, since its driver may come
- * after the keys that depend on it.
- *
- * The first error stops the parse: once one is recorded the handler
- * returns 0 and the reader returns NULL.
+ * The first error stops the parse.
  */
 
 #include <sys/stat.h>
@@ -36,9 +29,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <ini.h>
-
 #include "config.h"
+#include "ini.h"
 #include "xmalloc.h"
 
 /* Where config_print continues a long value on the next line. */
@@ -86,27 +78,20 @@ struct config_section_def {
 	const struct config_key	*keys;
 };
 
-/* The state of one config_load: inih calls back into it. */
+/* The state of one config_load. */
 struct config_parse {
 	struct config		*cfg;
 	const char		*path;
-	FILE			*f;
-	char			*buf;		/* owned: getline's line */
-	size_t			 bufsize;
-	int			 line;		/* of the line last read */
+	int			 line;		/* of the statement being read */
 
 	char			*error;		/* owned: the first error */
-
-	int			 continued;	/* the line read continues a value */
-	int			 after_key;	/* inih's prev_name is set */
 
 	enum config_section	 section;
 	char			*section_name;	/* owned: as between brackets */
 	int			 section_line;
 	const struct config_key	*keys;		/* the current section's keys */
 	unsigned		 seen_sections;	/* a bit per enum config_section */
-	unsigned		 seen_keys;	/* a bit per key of the section */
-	int			 key_lines[8];	/* each key's line, 0 if absent */
+	int			*key_lines;	/* owned: per key, its line or 0 */
 	size_t			 db;		/* CONFIG_DB: index in cfg->dbs */
 	int			 driver_set;	/* CONFIG_DB: driver was read */
 
@@ -674,10 +659,23 @@ config_close(struct config_parse *p)
 		rc = config_close_db(p);
 	p->section = CONFIG_NONE;
 	p->keys = NULL;
-	p->seen_keys = 0;
 	p->driver_set = 0;
-	memset(p->key_lines, 0, sizeof p->key_lines);
+	free(p->key_lines);
+	p->key_lines = NULL;
 	return rc;
+}
+
+/* Make keys the current section's, none of them read yet. */
+static void
+config_keys(struct config_parse *p, const struct config_key *keys)
+{
+	size_t	n;
+
+	for (n = 0; keys[n].name != NULL; n++)
+		/* nothing */;
+	p->keys = keys;
+	free(p->key_lines);
+	p->key_lines = xcalloc(n, sizeof *p->key_lines);
 }
 
 /* Start a [db.NAME] section, adding the database. */
@@ -704,7 +702,7 @@ config_open_db(struct config_parse *p, const char *name)
 	db->busy_timeout_ms = CONFIG_UNSET;
 	p->db = cfg->ndbs++;
 	p->section = CONFIG_DB;
-	p->keys = config_db_keys;
+	config_keys(p, config_db_keys);
 	return 0;
 }
 
@@ -734,7 +732,7 @@ config_open(struct config_parse *p, const char *name, size_t len)
 		}
 		p->seen_sections |= 1u << s->id;
 		p->section = s->id;
-		p->keys = s->keys;
+		config_keys(p, s->keys);
 		return 0;
 	}
 	config_error(p, p->line, "[%s]: unknown section", p->section_name);
@@ -742,209 +740,108 @@ config_open(struct config_parse *p, const char *name, size_t len)
 }
 
 /*
- * Find the first of chars, or an inline comment (a ';' after a space), or
- * the end of s: inih's ini_find_chars_or_comment.
+ * Add an indented line to the value being read. One that reads as a key
+ * of the section, or a section header, is refused: it would be folded
+ * into the value above, not taken for what it looks like.
  */
-static const char *
-config_find(const char *s, const char *chars)
-{
-	int	was_space = 0;
-
-	while (*s != '\0' && strchr(chars, *s) == NULL &&
-	    !(was_space && *s == ';')) {
-		was_space = isspace((unsigned char)*s);
-		s++;
-	}
-	return s;
-}
-
-/* Follow the line just read as inih will see it. */
 static int
-config_line(struct config_parse *p)
+config_continue(struct config_parse *p, const struct ini_item *it)
 {
-	const char	*start = p->buf, *s, *end, *name;
+	const struct config_key	*k;
+	char			*joined;
 
-	if (p->line == 1 && strncmp(start, "\xef\xbb\xbf", 3) == 0)
-		start += 3;
-	for (s = start; isspace((unsigned char)*s); s++)
-		/* nothing */;
-
-	/* Comments and blank lines do not end a multiline value. */
-	p->continued = 0;
-	if (*s == '\0' || *s == ';' || *s == '#')
+	if (p->key == NULL)
 		return 0;
-	if (p->after_key && s > start) {
-		p->continued = 1;
-		return 0;
-	}
-
-	/* Any other line starts a new statement. */
-	if (config_commit(p) != 0)
-		return -1;
-	if (*s == '[') {
-		if (config_close(p) != 0)
-			return -1;
-		p->after_key = 0;
-		name = s + 1;
-		end = config_find(name, "]");
-		if (*end == ']') {
-			for (s = end + 1; isspace((unsigned char)*s); s++)
-				/* nothing */;
-		}
-		if (*end != ']' || (*s != '\0' && *s != ';')) {
-			config_error(p, p->line, "syntax error");
-			return -1;
-		}
-		return config_open(p, name, (size_t)(end - name));
-	}
-	end = config_find(s, "=:");
-	if ((*end != '=' && *end != ':') || end == s) {
-		config_error(p, p->line, "syntax error");
+	if (*it->value == '[') {
+		config_error(p, it->line, "%s: indented, so it would continue "
+		    "the value of %s", it->value, p->key->name);
 		return -1;
 	}
-	p->after_key = 1;
+	for (k = p->keys; it->name != NULL && k->name != NULL; k++) {
+		if (strcmp(k->name, it->name) == 0) {
+			return config_key_error(p, it->line, k->name,
+			    "indented, so it would continue the value of %s",
+			    p->key->name);
+		}
+	}
+
+	joined = xasprintf("%s%s%s", p->value, *p->value != '\0' ? " " : "",
+	    it->value);
+	free(p->value);
+	p->value = joined;
+	p->value_line = it->line;
 	return 0;
 }
 
-/* At the end of the file: store the last value, end the last section. */
-static void
-config_finish(struct config_parse *p)
+/* A key line: its value is stored once it is complete. */
+static int
+config_key(struct config_parse *p, const struct ini_item *it)
 {
-	if (config_commit(p) == 0)
-		config_close(p);
-}
+	size_t	i;
 
-/* inih's reader: the next line into str, or NULL at the end or on error. */
-static char *
-config_read(char *str, int num, void *arg)
-{
-	struct config_parse	*p = arg;
-	ssize_t			 n;
-	size_t			 len;
-
-	if (p->error != NULL)
-		return NULL;
-	if ((n = getline(&p->buf, &p->bufsize, p->f)) == -1) {
-		if (ferror(p->f)) {
-			p->error = xasprintf("%s: cannot read: %s", p->path,
-			    strerror(errno));
-		} else
-			config_finish(p);
-		return NULL;
+	if (p->section == CONFIG_NONE) {
+		config_error(p, it->line, "%s: not in a section", it->name);
+		return -1;
 	}
-	p->line++;
-
-	/* inih would cut a long line in two; a NUL would end it early. */
-	len = (size_t)n;
-	if (len > 0 && p->buf[len - 1] == '\n')
-		len--;
-	if (len > (size_t)num - 2) {
-		config_error(p, p->line, "line too long (more than %d bytes)",
-		    num - 2);
-		return NULL;
+	for (i = 0; p->keys[i].name != NULL; i++) {
+		if (strcmp(p->keys[i].name, it->name) == 0)
+			break;
 	}
-	if (strlen(p->buf) != (size_t)n) {
-		config_error(p, p->line, "syntax error");
-		return NULL;
-	}
+	if (p->keys[i].name == NULL)
+		return config_key_error(p, it->line, it->name, "unknown key");
+	if (p->key_lines[i] != 0)
+		return config_key_error(p, it->line, it->name, "duplicate key");
+	p->key_lines[i] = it->line;
 
-	if (config_line(p) != 0)
-		return NULL;
-	memcpy(str, p->buf, (size_t)n + 1);
-	return str;
+	p->key = &p->keys[i];
+	p->value = xstrdup(it->value);
+	p->value_line = it->line;
+	return 0;
 }
 
 /*
- * Add a continuation line to the value being read. inih 55 leaves inline
- * comments on such lines, so strip them here. An indented key or section
- * header is refused: inih would silently fold it into the value above.
+ * Read the statements of the file in order. A statement ends the value
+ * before it, and a header (or the end of the file) the section, before
+ * the statement itself is looked at, even when it is malformed: errors
+ * come out in the order of the file, and the first one stops the parse.
  */
 static int
-config_continue(struct config_parse *p, const char *value)
+config_parse(struct config_parse *p, FILE *f)
 {
-	const struct config_key	*k;
-	const char		*end, *name;
-	char			*joined;
-	size_t			 len;
+	struct ini	 ini;
+	struct ini_item	 it;
 
-	if (p->key == NULL)
-		return 1;
-
-	len = (size_t)(config_find(value, "") - value);
-	while (len > 0 && isspace((unsigned char)value[len - 1]))
-		len--;
-
-	if (*value == '[') {
-		config_error(p, p->line, "%.*s: indented, so it would continue "
-		    "the value of %s", (int)len, value, p->key->name);
-		return 0;
-	}
-	end = config_find(value, "=:");
-	if (*end == '=' || *end == ':') {
-		for (name = end; name > value &&
-		    isspace((unsigned char)name[-1]); name--)
-			/* nothing */;
-		for (k = p->keys; k->name != NULL; k++) {
-			if (strlen(k->name) == (size_t)(name - value) &&
-			    strncmp(k->name, value, (size_t)(name - value)) == 0)
-				break;
-		}
-		if (k->name != NULL) {
-			config_key_error(p, p->line, k->name, "indented, so it "
-			    "would continue the value of %s", p->key->name);
-			return 0;
-		}
-	}
-
-	joined = xasprintf("%s%s%.*s", p->value, *p->value != '\0' ? " " : "",
-	    (int)len, value);
-	free(p->value);
-	p->value = joined;
-	p->value_line = p->line;
-	return 1;
-}
-
-/* inih's handler: a key and its value, or the next line of a value. */
-static int
-config_handler(void *arg, const char *section, const char *name,
-    const char *value)
-{
-	struct config_parse	*p = arg;
-	const struct config_key	*k;
-	size_t			 i;
-
-	/* inih truncates long section names: ours is the one to use. */
-	(void)section;
-
-	if (p->error != NULL)
-		return 0;
-	if (p->continued)
-		return config_continue(p, value);
-
-	if (p->section == CONFIG_NONE) {
-		config_error(p, p->line, "%s: not in a section", name);
-		return 0;
-	}
-	for (i = 0; p->keys[i].name != NULL; i++) {
-		if (strcmp(p->keys[i].name, name) == 0)
+	ini_open(&ini, f);
+	while (p->error == NULL) {
+		if (ini_next(&ini, &it) != 0) {
+			if (it.line == 0)
+				p->error = xasprintf("%s: %s", p->path,
+				    it.error);
+			else
+				config_error(p, it.line, "%s", it.error);
 			break;
+		}
+		p->line = it.line;
+		if (it.type != INI_MORE && config_commit(p) != 0)
+			break;
+		if ((it.type == INI_SECTION || it.type == INI_END) &&
+		    config_close(p) != 0)
+			break;
+		if (it.type == INI_END)
+			break;
+		if (it.error != NULL) {
+			config_error(p, it.line, "%s", it.error);
+			break;
+		}
+		if (it.type == INI_MORE)
+			config_continue(p, &it);
+		else if (it.type == INI_SECTION)
+			config_open(p, it.name, strlen(it.name));
+		else
+			config_key(p, &it);
 	}
-	k = &p->keys[i];
-	if (k->name == NULL) {
-		config_key_error(p, p->line, name, "unknown key");
-		return 0;
-	}
-	if (p->seen_keys & (1u << i)) {
-		config_key_error(p, p->line, name, "duplicate key");
-		return 0;
-	}
-	p->seen_keys |= 1u << i;
-	p->key_lines[i] = p->line;
-
-	p->key = k;
-	p->value = xstrdup(value);
-	p->value_line = p->line;
-	return 1;
+	ini_close(&ini);
+	return p->error != NULL ? -1 : 0;
 }
 
 /* Fill in the built-in defaults of daemon.md. */
@@ -984,7 +881,7 @@ config_load(struct config *cfg, const char *path, int must_exist,
 	struct config_parse	 p;
 	struct stat		 st;
 	FILE			*f;
-	int			 line, rc = -1;
+	int			 rc = -1;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && !must_exist)
@@ -1003,18 +900,7 @@ config_load(struct config *cfg, const char *path, int must_exist,
 	memset(&p, 0, sizeof p);
 	p.cfg = cfg;
 	p.path = path;
-	p.f = f;
-	line = ini_parse_stream(config_read, &p, config_handler, &p);
-
-	/*
-	 * The reader finds inih's syntax errors before inih does and stops
-	 * there; this is in case inih knows one more.
-	 */
-	if (p.error == NULL && line > 0)
-		p.error = xasprintf("%s:%d: syntax error", path, line);
-	else if (p.error == NULL && line < 0)
-		p.error = xasprintf("%s: cannot parse", path);
-	if (p.error != NULL) {
+	if (config_parse(&p, f) != 0) {
 		*cause = p.error;
 		goto out;
 	}
@@ -1023,9 +909,9 @@ config_load(struct config *cfg, const char *path, int must_exist,
 	rc = 0;
 
 out:
-	free(p.buf);
 	free(p.section_name);
 	free(p.value);
+	free(p.key_lines);
 	fclose(f);
 	return rc;
 }
@@ -1088,34 +974,67 @@ config_free(struct config *cfg)
 }
 
 /*
+ * Whether a value may be continued on a line that starts with s: not if
+ * the line would read as a comment, a section, or a key of the section
+ * (keys), which config_continue refuses, nor if its first byte is blank
+ * and would be dropped.
+ */
+static int
+config_print_can_start(const struct config_key *keys, const char *s)
+{
+	size_t	len;
+
+	if (*s == '\0' || isspace((unsigned char)*s) ||
+	    strchr(";#[", *s) != NULL)
+		return 0;
+	if (!ini_name(s, &len))
+		return 1;
+	for (; keys->name != NULL; keys++) {
+		if (strlen(keys->name) == len &&
+		    strncmp(keys->name, s, len) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Print key = value, continued over indented lines where it is long, so
- * that config_load reads it back (a line must fit inih's buffer, and a
- * continuation is joined with one space). It breaks only at a single
- * space, and never before a piece a continuation line could not start
- * with (a comment, a section).
+ * that config_load reads it back: a line must fit INI_LINE_MAX, and a
+ * continuation is joined with one space. It breaks only at a single space
+ * before a piece a continuation line may start with. A piece too long for
+ * the usual spacing goes as "key=piece", or on a line indented by one: it
+ * was read from a line no longer than that. A piece neither starts nor
+ * ends with a blank, which reading would drop (a tab, a vertical tab).
  */
 static void
-config_print_value(FILE *fp, const char *key, const char *value)
+config_print_value(FILE *fp, const struct config_key *keys, const char *key,
+    const char *value)
 {
 	const char	*p = value, *end;
 	size_t		 col, n;
 	int		 first = 1;
 
-	col = (size_t)fprintf(fp, "%s =", key);
+	col = (size_t)fprintf(fp, "%s", key);
+	if (*p == '\0')
+		fprintf(fp, " =");
 	while (*p != '\0') {
 		/* The next piece runs to a single space before a good start. */
 		for (end = p + 1; *end != '\0'; end++) {
-			if (end[0] == ' ' && end[-1] != ' ' && end[1] != ' ' &&
-			    end[1] != '\0' && strchr(";#[", end[1]) == NULL)
+			if (end[0] == ' ' && !isspace((unsigned char)end[-1]) &&
+			    config_print_can_start(keys, end + 1))
 				break;
 		}
 		n = (size_t)(end - p);
-		if (!first && col + 1 + n > CONFIG_PRINT_WIDTH) {
-			fprintf(fp, "\n   ");
-			col = 3;
-		}
-		fprintf(fp, " %.*s", (int)n, p);
-		col += 1 + n;
+		if (first && col + 3 + n > INI_LINE_MAX)
+			col += (size_t)fprintf(fp, "=%.*s", (int)n, p);
+		else if (first)
+			col += (size_t)fprintf(fp, " = %.*s", (int)n, p);
+		else if (col + 1 + n <= CONFIG_PRINT_WIDTH)
+			col += (size_t)fprintf(fp, " %.*s", (int)n, p);
+		else if (4 + n > INI_LINE_MAX)
+			col = (size_t)fprintf(fp, "\n %.*s", (int)n, p) - 1;
+		else
+			col = (size_t)fprintf(fp, "\n    %.*s", (int)n, p) - 1;
 		first = 0;
 		p = *end == ' ' ? end + 1 : end;
 	}
@@ -1152,7 +1071,8 @@ config_print(const struct config *cfg, FILE *fp)
 
 	fprintf(fp, "\n[daemon]\n");
 	if (cfg->socket != NULL)
-		config_print_value(fp, "socket", cfg->socket);
+		config_print_value(fp, config_daemon_keys, "socket",
+		    cfg->socket);
 	else
 		fprintf(fp, "; socket is not set: the default applies.\n");
 	fprintf(fp, "socket_mode = %04o\n", (unsigned)cfg->socket_mode);
@@ -1183,7 +1103,7 @@ config_print(const struct config *cfg, FILE *fp)
 			strcat(roots, " ");
 		strcat(roots, cfg->read_roots[i]);
 	}
-	config_print_value(fp, "roots", roots);
+	config_print_value(fp, config_read_keys, "roots", roots);
 	free(roots);
 	fprintf(fp, "max_bytes = %" PRIu64 "\n", l->read_max_bytes);
 
@@ -1193,14 +1113,15 @@ config_print(const struct config *cfg, FILE *fp)
 		fprintf(fp, "driver = %s\n", config_driver_names[db->driver]);
 		switch (db->driver) {
 		case DB_SQLITE:
-			config_print_value(fp, "path", db->path);
+			config_print_value(fp, config_db_keys, "path", db->path);
 			fprintf(fp, "writable = %s\n",
 			    db->writable ? "true" : "false");
 			fprintf(fp, "busy_timeout_ms = %u\n",
 			    db->busy_timeout_ms);
 			break;
 		case DB_POSTGRES:
-			config_print_value(fp, "conninfo", db->conninfo);
+			config_print_value(fp, config_db_keys, "conninfo",
+			    db->conninfo);
 			fprintf(fp, "pool = %u\n", db->pool);
 			break;
 		}

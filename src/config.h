@@ -1,5 +1,5 @@
 /*
- * The configuration: the INI file of daemon.md, read with inih, over
+ * The configuration: the INI file of daemon.md, read by ini.c, over
  * built-in defaults. Nothing here does I/O beyond reading the file.
  */
 #ifndef GATHERD_CONFIG_H

@@ -365,6 +365,20 @@ Test(config, missing_file)
 	free(path);
 }
 
+Test(config, read_error)
+{
+	struct config	 cfg;
+	char		*cause = NULL;
+
+	/* Reading /proc/self/mem at offset 0 fails: nothing is mapped there. */
+	config_defaults(&cfg);
+	cr_assert_eq(config_load(&cfg, "/proc/self/mem", 1, &cause), -1);
+	cr_assert_str_eq(cause, "/proc/self/mem: cannot read: "
+	    "Input/output error");
+	free(cause);
+	config_free(&cfg);
+}
+
 Test(config, comments)
 {
 	struct config	cfg;
@@ -485,7 +499,7 @@ Test(config, long_lines)
 	struct config	 cfg;
 	char		 value[200], *text;
 
-	/* 198 characters fit inih's buffer: "roots = /" and 189 more. */
+	/* 198 characters is the longest line: "roots = /" and 189 more. */
 	memset(value, 'r', sizeof value);
 	value[0] = '/';
 	value[190] = '\0';
@@ -724,6 +738,75 @@ Test(config, long_values_print_back)
 	free(roots);
 }
 
+/* Load text, print it, and assert the printed file reads back the same. */
+static void
+assert_reads_back(const char *text)
+{
+	struct config	cfg, again;
+
+	load_ok(&cfg, text);
+	print_and_reload(&cfg, &again);
+	assert_same(&cfg, &again);
+	config_free(&again);
+	config_free(&cfg);
+}
+
+/* What fits a line as read fits it as printed, at the 198-byte limit. */
+Test(config, values_at_the_line_limit_print_back)
+{
+	char	 piece[200], *text;
+
+	/* "path=" and 193 bytes: printed as "path = ..." it would not fit. */
+	memset(piece, 'p', sizeof piece);
+	piece[0] = '/';
+	piece[193] = '\0';
+	text = xasprintf("[db.x]\ndriver=sqlite\npath=%s\n", piece);
+	cr_assert_eq(strlen("path=") + strlen(piece), 198);
+	assert_reads_back(text);
+	free(text);
+
+	/* A continuation line of one blank and 197 bytes. */
+	piece[0] = 'c';
+	piece[193] = 'c';
+	piece[197] = '\0';
+	text = xasprintf("[db.x]\ndriver = postgres\nconninfo = a\n %s\n", piece);
+	assert_reads_back(text);
+	free(text);
+}
+
+/* A wrapped value never puts a key of its section at a line's start. */
+Test(config, wrapped_values_print_back_without_indented_keys)
+{
+	char	*text;
+
+	text = xasprintf("[db.x]\ndriver = postgres\nconninfo = %070d "
+	    "pool=3 pool =4 pool:5\n", 0);
+	assert_reads_back(text);
+	free(text);
+	text = xasprintf("[db.x]\ndriver = postgres\nconninfo = %070d "
+	    "pool\f:6\n", 0);
+	assert_reads_back(text);
+	free(text);
+	text = xasprintf("[daemon]\nsocket = /%070d threads=3\n", 0);
+	assert_reads_back(text);
+	free(text);
+}
+
+/* Blanks other than the space stay inside a piece, never at its ends. */
+Test(config, wrapped_values_keep_their_blanks)
+{
+	char	*text;
+
+	text = xasprintf("[read]\nroots = /%060d\v /%060d\n  /%060d\f\t/x\n",
+	    1, 2, 3);
+	assert_reads_back(text);
+	free(text);
+	text = xasprintf("[db.x]\ndriver = postgres\nconninfo = %070d\v "
+	    "x=1 \vy=2 z=3\n", 0);
+	assert_reads_back(text);
+	free(text);
+}
+
 Test(config, values_that_would_not_read_back)
 {
 	struct config	cfg;
@@ -852,7 +935,7 @@ Test(config, db_names)
 	struct config	 cfg;
 	char		 name[81], *text;
 
-	/* Longer than inih's own section buffer. */
+	/* Longer than the 50 bytes inih kept of a section name. */
 	memset(name, 'n', sizeof name - 1);
 	name[sizeof name - 1] = '\0';
 	text = xasprintf("[db.%s]\ndriver = sqlite\npath = /x\n", name);

@@ -3,8 +3,8 @@
  * redis-benchmark, on one libevent loop so that the client is never the
  * bottleneck.
  */
-#ifndef GATHERD_BENCH_H
-#define GATHERD_BENCH_H
+#ifndef GATHERD_CTL_BENCH_H
+#define GATHERD_CTL_BENCH_H
 
 /*
  * Run "gatherctl bench" with its own options (argv[0] names the command)

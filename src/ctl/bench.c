@@ -49,10 +49,11 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "bench.h"
 #include "clock.h"
 #include "config.h"
-#include "gatherctl.h"
+#include "ctl/bench.h"
+#include "ctl/exchange.h"
+#include "ctl/jobspec.h"
 #include "hist.h"
 #include "xmalloc.h"
 
@@ -588,14 +589,11 @@ bench_connect(struct bench *b, struct bench_conn *bc, int probe)
 	size_t			 i;
 	int			 fd;
 
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	if (strlen(b->sock) >= sizeof sun.sun_path) {
+	if (exchange_sockaddr(&sun, b->sock) == -1) {
 		fprintf(stderr, "gatherctl bench: socket path too long: %s\n",
 		    b->sock);
 		return -1;
 	}
-	strcpy(sun.sun_path, b->sock);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
 	    evutil_make_socket_nonblocking(fd) == -1) {
@@ -754,7 +752,7 @@ bench_templates(struct bench *b, char **args, size_t nargs)
 	}
 	b->templates = xcalloc(nargs, sizeof *b->templates);
 	for (i = 0; i < nargs; i++) {
-		if ((job = ctl_parse_job(args[i], &cause)) == NULL) {
+		if ((job = jobspec_parse(args[i], &cause)) == NULL) {
 			bench_usage_error("bad job '%s': %s", args[i], cause);
 			free(cause);
 			return -1;

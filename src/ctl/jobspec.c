@@ -1,0 +1,249 @@
+/*
+ * Job shorthands: what "gatherctl run" and "gatherctl bench --job" take
+ * for a job. A shorthand is TYPE:ARGUMENTS, TYPE naming an entry of
+ * jobspec_types[] (with @QUALIFIER where the entry takes one, as
+ * query@DB), or a JSON job object given whole. Adding a shorthand is one
+ * function and one line in the table; the help and the error for an
+ * unknown type list the table.
+ *
+ * Nothing here checks a job the way the daemon does: a shorthand only
+ * spares the user the JSON, and the daemon's reply says what is wrong.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ctl/jobspec.h"
+#include "xmalloc.h"
+
+/* The line width the help wraps the shorthands at. */
+#define JOBSPEC_HELP_WIDTH	79
+
+struct jobspec_type {
+	const char	*name;
+	const char	*synopsis;	/* for the help and errors */
+	int		 qualified;	/* takes NAME@QUALIFIER */
+
+	/*
+	 * Add the type's fields to job (its "type" is set) from rest, the
+	 * text after the first ':'; qual is the text after '@', or NULL.
+	 * Returns 0, or -1 with *cause set.
+	 */
+	int		(*parse)(json_t *job, const char *qual,
+			    const char *rest, char **cause);
+};
+
+static int	jobspec_sleep(json_t *, const char *, const char *, char **);
+static int	jobspec_read(json_t *, const char *, const char *, char **);
+static int	jobspec_query(json_t *, const char *, const char *, char **);
+
+static const struct jobspec_type jobspec_types[] = {
+	{ "sleep", "sleep:MS[:VALUE]", 0, jobspec_sleep },
+	{ "read", "read:PATH", 0, jobspec_read },
+	{ "query", "query[@DB]:SQL", 1, jobspec_query },
+};
+#define JOBSPEC_NTYPES	(sizeof jobspec_types / sizeof jobspec_types[0])
+
+/* A JSON text of any kind, or else the text as a string. */
+json_t *
+jobspec_value(const char *s)
+{
+	json_t	*v;
+
+	if ((v = json_loads(s, JSON_DECODE_ANY, NULL)) != NULL)
+		return v;
+	return json_string(s);	/* NULL if s is not UTF-8 */
+}
+
+/* Parse a non-negative JSON number (ms, timeout_ms), or NULL. */
+static json_t *
+jobspec_ms(const char *s)
+{
+	json_t	*v;
+
+	if ((v = json_loads(s, JSON_DECODE_ANY, NULL)) == NULL)
+		return NULL;
+	if (!json_is_number(v) || json_number_value(v) < 0) {
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* sleep:MS[:VALUE], VALUE as JSON or else as a string. */
+static int
+jobspec_sleep(json_t *job, const char *qual, const char *rest, char **cause)
+{
+	const char	*sep;
+	json_t		*v;
+	char		*ms;
+
+	(void)qual;
+	sep = strchr(rest, ':');
+	ms = sep != NULL ? xstrndup(rest, (size_t)(sep - rest)) :
+	    xstrdup(rest);
+	v = jobspec_ms(ms);
+	if (v == NULL)
+		*cause = xasprintf("sleep: '%s' is not a non-negative "
+		    "number of milliseconds", ms);
+	free(ms);
+	if (v == NULL)
+		return -1;
+	json_object_set_new(job, "ms", v);
+	if (sep != NULL) {
+		if ((v = jobspec_value(sep + 1)) == NULL) {
+			*cause = xstrdup("sleep: value is not UTF-8");
+			return -1;
+		}
+		json_object_set_new(job, "value", v);
+	}
+	return 0;
+}
+
+/* read:PATH. */
+static int
+jobspec_read(json_t *job, const char *qual, const char *rest, char **cause)
+{
+	json_t	*v;
+
+	(void)qual;
+	if (*rest == '\0' || (v = json_string(rest)) == NULL) {
+		*cause = xstrdup("read: expected a UTF-8 PATH");
+		return -1;
+	}
+	json_object_set_new(job, "path", v);
+	return 0;
+}
+
+/* query[@DB]:SQL. */
+static int
+jobspec_query(json_t *job, const char *qual, const char *rest, char **cause)
+{
+	json_t	*sql, *db = NULL;
+
+	if (qual != NULL && *qual == '\0') {
+		*cause = xstrdup("query@DB: empty database name");
+		return -1;
+	}
+	if (*rest == '\0' || (sql = json_string(rest)) == NULL) {
+		*cause = xstrdup("query: expected UTF-8 SQL");
+		return -1;
+	}
+	if (qual != NULL && (db = json_string(qual)) == NULL) {
+		json_decref(sql);
+		*cause = xstrdup("query@DB: DB is not UTF-8");
+		return -1;
+	}
+	if (db != NULL)
+		json_object_set_new(job, "db", db);
+	json_object_set_new(job, "sql", sql);
+	return 0;
+}
+
+/* The entry for type (the text before ':'), and its qualifier in *qual. */
+static const struct jobspec_type *
+jobspec_find(const char *type, const char **qual)
+{
+	const struct jobspec_type	*t;
+	size_t				 i, len;
+
+	for (i = 0; i < JOBSPEC_NTYPES; i++) {
+		t = &jobspec_types[i];
+		len = strlen(t->name);
+		if (strncmp(type, t->name, len) != 0)
+			continue;
+		if (type[len] == '\0') {
+			*qual = NULL;
+			return t;
+		}
+		if (t->qualified && type[len] == '@') {
+			*qual = type + len + 1;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+/* "unknown job type", listing the shorthands. */
+static char *
+jobspec_unknown(const char *type)
+{
+	char	*list, *s;
+	size_t	 i;
+
+	list = xstrdup("");
+	for (i = 0; i < JOBSPEC_NTYPES; i++) {
+		s = xasprintf("%s%s%s", list, i > 0 ? ", " : "",
+		    jobspec_types[i].synopsis);
+		free(list);
+		list = s;
+	}
+	s = xasprintf("unknown job type '%s' (expected %s or a JSON object)",
+	    type, list);
+	free(list);
+	return s;
+}
+
+/*
+ * Build a job object from its shorthand, or from a JSON object. NULL
+ * with *cause set when malformed.
+ */
+json_t *
+jobspec_parse(const char *arg, char **cause)
+{
+	const struct jobspec_type	*t;
+	json_t				*job;
+	json_error_t			 error;
+	const char			*colon, *qual;
+	char				*type;
+
+	if (arg[0] == '{') {
+		if ((job = json_loads(arg, 0, &error)) == NULL) {
+			*cause = xasprintf("bad JSON: %s", error.text);
+			return NULL;
+		}
+		return job;
+	}
+	if ((colon = strchr(arg, ':')) == NULL) {
+		*cause = xstrdup("expected TYPE:ARGUMENTS");
+		return NULL;
+	}
+	type = xstrndup(arg, (size_t)(colon - arg));
+	if ((t = jobspec_find(type, &qual)) == NULL) {
+		*cause = jobspec_unknown(type);
+		free(type);
+		return NULL;
+	}
+	job = json_object();
+	json_object_set_new(job, "type", json_string(t->name));
+	if (t->parse(job, qual, colon + 1, cause) != 0) {
+		json_decref(job);
+		job = NULL;
+	}
+	free(type);
+	return job;
+}
+
+/* Print the shorthands as the help lists them, wrapped at 79 columns. */
+void
+jobspec_help(FILE *f, const char *indent)
+{
+	const char	*item;
+	size_t		 i, col, len;
+
+	col = (size_t)fprintf(f, "%s", indent);
+	for (i = 0; i <= JOBSPEC_NTYPES; i++) {
+		item = i < JOBSPEC_NTYPES ? jobspec_types[i].synopsis :
+		    "or a JSON job object";
+		len = strlen(item);
+		if (i > 0 && col + 3 + len > JOBSPEC_HELP_WIDTH)
+			col = (size_t)fprintf(f, "\n%s", indent) - 1;
+		else if (i > 0)
+			col += (size_t)fprintf(f, "   ");
+		col += (size_t)fprintf(f, "%s", item);
+	}
+	fputc('\n', f);
+}

@@ -1,0 +1,459 @@
+/*
+ * gatherctl's printer. With --json, or when stdout is not a terminal, a
+ * reply is printed as the daemon sent it, one line each. Otherwise it is
+ * shown by its shape: a batch as a header line and a line per result, a
+ * pong with its round trip, the status as labelled lines and tables, an
+ * error on stderr. Text from the daemon reaches the terminal only through
+ * print_clean(), so a value cannot carry escape sequences to it.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "ctl/print.h"
+#include "xmalloc.h"
+
+#define PRINT_VALUE_MAX		100	/* bytes of a value shown as text */
+
+/*
+ * Copy text from the daemon for a terminal: control characters (C0, DEL
+ * and C1) become '?', and more than max bytes are cut at a character
+ * boundary and end with an ellipsis. max 0 means no limit.
+ */
+char *
+print_clean(const char *s, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 len, i, n;
+	char			*out;
+
+	len = strlen(s);
+	if (max != 0 && len > max) {
+		len = max;
+		while (len > 0 && (p[len] & 0xc0) == 0x80)
+			len--;
+	}
+	out = xmalloc(len + sizeof "\xe2\x80\xa6");
+	for (i = n = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			out[n++] = '?';
+		else if (p[i] == 0xc2 && i + 1 < len &&
+		    p[i + 1] >= 0x80 && p[i + 1] < 0xa0) {
+			out[n++] = '?';
+			i++;
+		} else
+			out[n++] = (char)p[i];
+	}
+	out[n] = '\0';
+	if (len < strlen(s))
+		strcpy(out + n, "\xe2\x80\xa6");
+	return out;
+}
+
+/* Compact JSON of v for a terminal, cut after max bytes; "" for NULL. */
+static char *
+print_json_text(const json_t *v, size_t max)
+{
+	char	*s, *out;
+
+	if (v == NULL)
+		return xstrdup("");
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+		return xstrdup("?");
+	out = print_clean(s, max);
+	free(s);
+	return out;
+}
+
+/* Format a JSON scalar of the daemon's into buf; "-" when it is missing. */
+static const char *
+print_fmt(const json_t *v, char *buf, size_t size)
+{
+	char	*s;
+	double	 d;
+
+	if (json_is_integer(v))
+		snprintf(buf, size, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+	else if (json_is_real(v)) {
+		d = json_real_value(v);
+		if (d > -1e15 && d < 1e15 && d == (double)(long long)d)
+			snprintf(buf, size, "%.0f", d);
+		else
+			snprintf(buf, size, "%.1f", d);
+	} else if (v == NULL || json_is_null(v))
+		snprintf(buf, size, "-");
+	else {
+		if (json_is_string(v))
+			s = print_clean(json_string_value(v), size > 4 ?
+			    size - 4 : 1);
+		else
+			s = print_json_text(v, size > 4 ? size - 4 : 1);
+		snprintf(buf, size, "%s", s);
+		free(s);
+	}
+	return buf;
+}
+
+/* Format a latency into buf: "0.05 ms", "1001.3 ms". */
+static const char *
+print_fmt_ms(const json_t *v, char *buf, size_t size)
+{
+	if (!json_is_number(v))
+		snprintf(buf, size, "-");
+	else if (json_number_value(v) < 10.0)
+		snprintf(buf, size, "%.2f ms", json_number_value(v));
+	else
+		snprintf(buf, size, "%.1f ms", json_number_value(v));
+	return buf;
+}
+
+/* Format an age in milliseconds into buf: "123.4 ms", "12.3 s", "3m 2s". */
+static const char *
+print_fmt_age(const json_t *v, char *buf, size_t size)
+{
+	double	 ms;
+
+	if (!json_is_number(v))
+		snprintf(buf, size, "-");
+	else if ((ms = json_number_value(v)) < 1000.0)
+		snprintf(buf, size, "%.1f ms", ms);
+	else if (ms < 60000.0)
+		snprintf(buf, size, "%.1f s", ms / 1000.0);
+	else
+		snprintf(buf, size, "%lldm %llds", (long long)(ms / 60000.0),
+		    (long long)(ms / 1000.0) % 60);
+	return buf;
+}
+
+/* Format an uptime in seconds into buf: "3h 2m 5s". */
+static const char *
+print_fmt_uptime(const json_t *v, char *buf, size_t size)
+{
+	long long	 s, d, h, m;
+
+	if (!json_is_number(v) || json_number_value(v) < 0) {
+		snprintf(buf, size, "-");
+		return buf;
+	}
+	s = (long long)json_number_value(v);
+	d = s / 86400;
+	h = s / 3600 % 24;
+	m = s / 60 % 60;
+	s %= 60;
+	if (d > 0)
+		snprintf(buf, size, "%lldd %lldh %lldm %llds", d, h, m, s);
+	else if (h > 0)
+		snprintf(buf, size, "%lldh %lldm %llds", h, m, s);
+	else if (m > 0)
+		snprintf(buf, size, "%lldm %llds", m, s);
+	else
+		snprintf(buf, size, "%llds", s);
+	return buf;
+}
+
+/* Print one job result: "  [0] ok        1000.4 ms  "Hello 1!"". */
+static void
+print_result(const char *indent, json_int_t index, int width,
+    const json_t *result)
+{
+	const json_t	*ms, *error;
+	const char	*code;
+	char		*what, *text, msbuf[32];
+
+	ms = json_object_get(result, "ms");
+	if (json_is_number(ms))
+		snprintf(msbuf, sizeof msbuf, "%.1f", json_number_value(ms));
+	else
+		snprintf(msbuf, sizeof msbuf, "-");
+	if (json_is_true(json_object_get(result, "ok"))) {
+		what = xstrdup("ok");
+		text = print_json_text(json_object_get(result, "value"),
+		    PRINT_VALUE_MAX);
+	} else {
+		error = json_object_get(result, "error");
+		code = json_string_value(json_object_get(error, "code"));
+		what = print_clean(code != NULL ? code : "failed", 32);
+		code = json_string_value(json_object_get(error, "message"));
+		text = print_clean(code != NULL ? code : "", 0);
+	}
+	printf("%s[%*" JSON_INTEGER_FORMAT "] %-9s %6s ms  %s\n", indent,
+	    width, index, what, msbuf, text);
+	free(what);
+	free(text);
+}
+
+/* The number in obj[key] if there is one, else fallback. */
+static double
+print_number_or(const json_t *obj, const char *key, double fallback)
+{
+	const json_t	*v = json_object_get(obj, key);
+
+	return json_is_number(v) ? json_number_value(v) : fallback;
+}
+
+/* Print a final batch reply: a header line, then one line per result. */
+static void
+print_batch(const json_t *reply)
+{
+	const json_t	*results, *stats, *r, *id;
+	const char	*code;
+	double		 ok = 0, failed = 0, cancelled = 0, timed_out = 0;
+	double		 sum = 0;
+	size_t		 i, n;
+	int		 width;
+	char		*idtext, elapsed[32];
+
+	results = json_object_get(reply, "results");
+	stats = json_object_get(reply, "stats");
+	n = json_array_size(results);
+	json_array_foreach(results, i, r) {
+		code = json_string_value(json_object_get(json_object_get(r,
+		    "error"), "code"));
+		if (json_is_true(json_object_get(r, "ok")))
+			ok++;
+		else if (code != NULL && strcmp(code, "cancelled") == 0)
+			cancelled++;
+		else if (code != NULL && strcmp(code, "timeout") == 0)
+			timed_out++;
+		else
+			failed++;
+		sum += print_number_or(r, "ms", 0);
+	}
+
+	id = json_object_get(reply, "id");
+	idtext = id == NULL || json_is_null(id) ? xstrdup("") :
+	    print_json_text(id, 40);
+	snprintf(elapsed, sizeof elapsed, "%.1f ms",
+	    print_number_or(reply, "elapsed_ms", 0));
+	printf("batch%s%s: %s, %.0f job%s in %s (%.0f ok, %.0f failed, "
+	    "%.0f cancelled, %.0f timed out; sum %.1f ms)\n",
+	    idtext[0] != '\0' ? " " : "", idtext,
+	    json_is_true(json_object_get(reply, "ok")) ? "ok" : "failed",
+	    print_number_or(stats, "jobs", (double)n),
+	    print_number_or(stats, "jobs", (double)n) == 1 ? "" : "s",
+	    json_is_number(json_object_get(reply, "elapsed_ms")) ?
+	    elapsed : "-",
+	    print_number_or(stats, "ok", ok),
+	    print_number_or(stats, "failed", failed),
+	    print_number_or(stats, "cancelled", cancelled),
+	    print_number_or(stats, "timed_out", timed_out),
+	    print_number_or(stats, "sum_ms", sum));
+	free(idtext);
+
+	for (width = 1, n = n > 0 ? n - 1 : 0; n >= 10; n /= 10)
+		width++;
+	json_array_foreach(results, i, r)
+		print_result("  ", (json_int_t)i, width, r);
+}
+
+/* Print the status object as labelled lines and tables. */
+static void
+print_status(const struct print *pr, const json_t *st)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	const json_t	*c, *b, *j, *p, *types, *limits, *list, *v, *e;
+	const char	*key;
+	char		 a[64], x[64], y[64], z[64], *name, *s;
+	size_t		 w, i;
+	double		 bytes;
+
+	if (!json_is_object(st)) {
+		s = print_json_text(st, 0);
+		printf("status: %s\n", s);
+		free(s);
+		return;
+	}
+	c = json_object_get(st, "connections");
+	b = json_object_get(st, "batches");
+	j = json_object_get(st, "jobs");
+	p = json_object_get(st, "pool");
+	s = print_clean(pr->sock, 0);
+	printf("gatherd %s at %s\n", print_fmt(json_object_get(st, "version"),
+	    a, sizeof a), s);
+	free(s);
+	printf("  %-13s%s\n", "PID:", print_fmt(json_object_get(st, "pid"),
+	    a, sizeof a));
+	printf("  %-13s%s\n", "Uptime:",
+	    print_fmt_uptime(json_object_get(st, "uptime_s"), a, sizeof a));
+	printf("  %-13s%s open, %s total\n", "Connections:",
+	    print_fmt(json_object_get(c, "open"), a, sizeof a),
+	    print_fmt(json_object_get(c, "total"), x, sizeof x));
+	printf("  %-13s%s in flight, %s done, %s failed\n", "Batches:",
+	    print_fmt(json_object_get(b, "in_flight"), a, sizeof a),
+	    print_fmt(json_object_get(b, "done"), x, sizeof x),
+	    print_fmt(json_object_get(b, "failed"), y, sizeof y));
+	printf("  %-13s%s running, %s waiting, %s done, %s failed\n", "Jobs:",
+	    print_fmt(json_object_get(j, "in_flight"), a, sizeof a),
+	    print_fmt(json_object_get(j, "waiting"), x, sizeof x),
+	    print_fmt(json_object_get(j, "done"), y, sizeof y),
+	    print_fmt(json_object_get(j, "failed"), z, sizeof z));
+	printf("  %-13s%s threads, %s busy, %s queued\n", "Pool:",
+	    print_fmt(json_object_get(p, "threads"), a, sizeof a),
+	    print_fmt(json_object_get(p, "busy"), x, sizeof x),
+	    print_fmt(json_object_get(p, "queued"), y, sizeof y));
+
+	types = json_object_get(j, "by_type");
+	if (json_object_size(types) > 0) {
+		w = 4;
+		json_object_foreach((json_t *)types, key, v) {
+			if (strlen(key) > w)
+				w = strlen(key) > 24 ? 24 : strlen(key);
+		}
+		printf("\nJobs by type:\n  %-*s %8s %8s %10s %10s %10s\n",
+		    (int)w, "TYPE", "DONE", "FAILED", "P50", "P99", "MAX");
+		json_object_foreach((json_t *)types, key, v) {
+			name = print_clean(key, 24);
+			printf("  %-*s", (int)w, name);
+			printf(" %8s", print_fmt(json_object_get(v, "done"),
+			    a, sizeof a));
+			printf(" %8s", print_fmt(json_object_get(v, "failed"),
+			    a, sizeof a));
+			printf(" %10s", print_fmt_ms(json_object_get(v,
+			    "ms_p50"), a, sizeof a));
+			printf(" %10s", print_fmt_ms(json_object_get(v,
+			    "ms_p99"), a, sizeof a));
+			printf(" %10s\n", print_fmt_ms(json_object_get(v,
+			    "ms_max"), a, sizeof a));
+			free(name);
+		}
+	}
+
+	limits = json_object_get(st, "limits");
+	if (json_object_size(limits) > 0) {
+		w = 0;
+		json_object_foreach((json_t *)limits, key, v) {
+			if (strlen(key) > w)
+				w = strlen(key) > 32 ? 32 : strlen(key);
+		}
+		printf("\nLimits:\n");
+		json_object_foreach((json_t *)limits, key, v) {
+			name = print_clean(key, 32);
+			printf("  %-*s  %s", (int)w, name,
+			    print_fmt(v, a, sizeof a));
+			bytes = json_is_number(v) ? json_number_value(v) : 0;
+			if (strlen(key) > 6 &&
+			    strcmp(key + strlen(key) - 6, "_bytes") == 0 &&
+			    bytes >= 1024) {
+				for (i = 0; bytes >= 1024 && i < 4; i++)
+					bytes /= 1024;
+				printf(" (%.*f %s)",
+				    bytes == (double)(long long)bytes ? 0 : 1,
+				    bytes, units[i]);
+			}
+			putchar('\n');
+			free(name);
+		}
+	}
+
+	if (!pr->detail)
+		return;
+	list = json_object_get(b, "list");
+	if (!json_is_array(list))
+		printf("\nBatches in flight: not reported\n");
+	else if (json_array_size(list) == 0)
+		printf("\nBatches in flight: none\n");
+	else {
+		printf("\nBatches in flight:\n  %6s  %-20s %8s %8s %10s\n",
+		    "CONN", "ID", "JOBS", "DONE", "AGE");
+		json_array_foreach(list, i, e) {
+			s = print_json_text(json_object_get(e, "id"), 17);
+			printf("  %6s  %-20s", print_fmt(json_object_get(e,
+			    "conn"), a, sizeof a), s);
+			printf(" %8s", print_fmt(json_object_get(e, "jobs"),
+			    a, sizeof a));
+			printf(" %8s", print_fmt(json_object_get(e, "done"),
+			    a, sizeof a));
+			printf(" %10s\n", print_fmt_age(json_object_get(e,
+			    "age_ms"), a, sizeof a));
+			free(s);
+		}
+	}
+}
+
+/* Print a final reply for a terminal, by its shape. */
+static void
+print_final(const struct print *pr, const json_t *reply)
+{
+	const json_t	*error;
+	const char	*text;
+	char		*code, *msg, *id, *s, a[64], x[64];
+
+	error = json_object_get(reply, "error");
+	if (json_object_get(reply, "results") != NULL)
+		print_batch(reply);
+	else if (error != NULL) {
+		text = json_string_value(json_object_get(error, "code"));
+		code = print_clean(text != NULL ? text : "unknown", 32);
+		text = json_string_value(json_object_get(error, "message"));
+		msg = print_clean(text != NULL ? text : "", 0);
+		fflush(stdout);
+		if (pr->nreqs > 1 &&
+		    !json_is_null(json_object_get(reply, "id"))) {
+			id = print_json_text(json_object_get(reply, "id"), 40);
+			fprintf(stderr, "error: %s: %s (id %s)\n", code, msg,
+			    id);
+			free(id);
+		} else
+			fprintf(stderr, "error: %s: %s\n", code, msg);
+		free(code);
+		free(msg);
+	} else if (json_object_get(reply, "pong") != NULL) {
+		printf("PONG from gatherd %s (protocol %s) in %.3f ms\n",
+		    print_fmt(json_object_get(reply, "version"), a, sizeof a),
+		    print_fmt(json_object_get(reply, "protocol"), x, sizeof x),
+		    clock_ms(pr->started, clock_ns()));
+	} else if (json_object_get(reply, "status") != NULL)
+		print_status(pr, json_object_get(reply, "status"));
+	else if (json_object_get(reply, "cancelled") != NULL) {
+		printf("cancelled %s batch(es)\n",
+		    print_fmt(json_object_get(reply, "cancelled"), a, sizeof a));
+	} else {
+		s = print_json_text(reply, 0);
+		printf("%s\n", s);
+		free(s);
+	}
+	fflush(stdout);
+}
+
+
+/* Print a stream event for a terminal: a result line, or the event as is. */
+static void
+print_event(const struct print *pr, const json_t *msg)
+{
+	const json_t	*result = json_object_get(msg, "result");
+	char		*s;
+
+	if (result != NULL && json_is_integer(json_object_get(msg, "index"))) {
+		s = pr->nreqs > 1 ? print_json_text(json_object_get(msg,
+		    "id"), 40) : NULL;
+		if (s != NULL)
+			printf("batch %s ", s);
+		free(s);
+		print_result("", json_integer_value(json_object_get(msg,
+		    "index")), 0, result);
+	} else {
+		s = print_json_text(msg, 0);
+		printf("%s\n", s);
+		free(s);
+	}
+}
+
+/* Print one reply line, verbatim or for a terminal, and flush it out. */
+void
+print_reply(const struct print *pr, const json_t *msg, const char *line,
+    size_t len)
+{
+	if (pr->json) {
+		fwrite(line, 1, len, stdout);
+		putchar('\n');
+	} else if (json_object_get(msg, "event") != NULL)
+		print_event(pr, msg);
+	else
+		print_final(pr, msg);
+	fflush(stdout);
+}

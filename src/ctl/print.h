@@ -1,0 +1,33 @@
+/*
+ * gatherctl's printer: the daemon's replies as they are (--json, or when
+ * stdout is not a terminal) or as text for people.
+ */
+#ifndef GATHERD_CTL_PRINT_H
+#define GATHERD_CTL_PRINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* How replies are printed, and what the human form mentions. */
+struct print {
+	int		 json;		/* print replies verbatim */
+	int		 detail;	/* status: the batches in flight */
+	const char	*sock;		/* borrowed: named by status */
+	size_t		 nreqs;		/* requests sent: name ids if > 1 */
+	uint64_t	 started;	/* clock_ns() at sending: ping's time */
+};
+
+/*
+ * Copy text from the daemon for a terminal: control characters become
+ * '?', and more than max bytes (0: no limit) are cut and end with an
+ * ellipsis. The copy is newly allocated.
+ */
+char	*print_clean(const char *, size_t);
+
+/* Print one reply line (its text, and parsed) and flush it out. */
+void	 print_reply(const struct print *, const json_t *, const char *,
+	    size_t);
+
+#endif
