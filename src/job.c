@@ -13,6 +13,7 @@
 
 #include "batch.h"
 #include "clock.h"
+#include "config.h"
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
@@ -173,6 +174,12 @@ job_parse(json_t *obj, uint32_t index, const struct config *cfg,
 	job->type = type;
 	job->index = index;
 	job->timeout_ms = timeout_ms;
+	/* No job runs longer than max_job_ms, whatever it asks for. */
+	if (cfg->limits.max_job_ms != 0 && (timeout_ms < 0 ||
+	    timeout_ms > (double)cfg->limits.max_job_ms)) {
+		job->timeout_ms = (double)cfg->limits.max_job_ms;
+		job->capped = 1;
+	}
 	job->text_len = JOB_LEN_UNKNOWN;
 	job->state = JOB_WAITING;
 	if ((err = type->parse(job, obj, path, cfg, cause)) != ERR_NONE) {
@@ -205,14 +212,19 @@ job_timeout_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
-	snprintf(why, sizeof why, "job timeout_ms (%g ms) reached",
-	    job->timeout_ms);
+	if (job->capped)
+		snprintf(why, sizeof why, "max_job_ms (%g ms) reached: no job"
+		    " may run longer", job->timeout_ms);
+	else
+		snprintf(why, sizeof why, "job timeout_ms (%g ms) reached",
+		    job->timeout_ms);
 	job_cancel(job, ERR_TIMEOUT, why);
 }
 
 /*
  * Start a WAITING job at now (clock_ns(), read before libevent's time cache
- * was last refreshed): let its type run it, then arm its own deadline.
+ * was last refreshed): let its type run it, then arm its own deadline (its
+ * timeout_ms, or max_job_ms when that is sooner or the job has none).
  */
 void
 job_start(struct job *job, uint64_t now)
