@@ -42,13 +42,14 @@ struct query_job {
 	char			*sql;		/* owned */
 	struct db_param		*params;	/* owned, nparams of them */
 	size_t			 nparams;
-	uint64_t		 max_bytes;	/* largest value text */
+	uint64_t		 max_bytes;	/* largest value text: max_result_bytes */
 	void			*run;		/* the driver's, while running */
 };
 
 /* SQLite, on the worker pool. */
 void	sqlite_query_start(struct query_job *);
 void	sqlite_query_cancel(struct query_job *);
+void	sqlite_free(void);
 
 /* PostgreSQL, on the loop. */
 void	postgres_init(struct event_base *);

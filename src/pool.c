@@ -253,3 +253,10 @@ pool_stats(struct pool_stats *ps)
 	ps->queued = pool_npending + pool_nqueued;
 	pthread_mutex_unlock(&pool_lock);
 }
+
+/* The number of worker threads. Loop thread. */
+unsigned
+pool_nworkers(void)
+{
+	return pool_nthreads;
+}

@@ -44,5 +44,6 @@ void	pool_free(void);
 void	pool_submit(struct pool_work *);
 int	pool_cancel(struct pool_work *);
 void	pool_stats(struct pool_stats *);
+unsigned pool_nworkers(void);
 
 #endif

@@ -1292,25 +1292,26 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 }
 
 /*
- * A result larger than [read] max_bytes is too_large, not a huge reply;
- * one that fits is fine.
+ * A result larger than [limits] max_result_bytes is too_large, not a huge
+ * reply; one that fits is fine.
  */
 
-Test(query, result_over_read_max_bytes_is_too_large)
+Test(query, result_over_max_result_bytes_is_too_large)
 {
 	json_t	*v;
 	char	*msg;
 
 	files_init();
 	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF "[read]\nmax_bytes = 4096\n");
+	start(MAIN_CONF "[limits]\nmax_result_bytes = 4096\n");
 
 	/* One big value: 4000 random bytes are 5336 of base64. */
 	msg = dbtest_query_fails(&d, NULL, "select randomblob(4000)", NULL, "too_large");
 	cr_assert_not_null(strstr(msg, "4096"), "message: %s", msg);
 	free(msg);
-	free(dbtest_query_fails(&d, NULL, "select printf('%.5000c', 'x')", NULL,
-	    "too_large"));
+	/* Escapes count: 3000 line feeds are 6000 bytes of JSON. */
+	free(dbtest_query_fails(&d, NULL, "select printf('%.3000c', char(10))",
+	    NULL, "too_large"));
 	/* Many small rows. */
 	free(dbtest_query_fails(&d, NULL, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
 	    " SELECT x+1 FROM c WHERE x < 100000) SELECT x FROM c", NULL,
@@ -1370,10 +1371,11 @@ Test(query, a_job_leaves_no_transaction_open)
 }
 
 /*
- * A database reaches its configured file and no other: a read-only one
- * writes no file at all (VACUUM INTO would copy it anywhere the daemon
- * may write), and none attaches other files (ATTACH opens, or creates,
- * any path).
+ * A database reaches its configured file and no other: none writes
+ * another file (VACUUM INTO would copy it anywhere the daemon may write),
+ * and none attaches other files (ATTACH opens, or creates, any path).
+ * Both are forbidden by the authorizer (and the attached-database limit
+ * is 0 behind it).
  */
 
 Test(query, no_file_but_the_configured_one)
@@ -1388,16 +1390,17 @@ Test(query, no_file_but_the_configured_one)
 	start(MAIN_CONF);
 
 	snprintf(sql, sizeof sql, "vacuum into '%s'", dbpath("copy.db"));
-	free(dbtest_query_fails(&d, NULL, sql, NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, sql, NULL, "forbidden"));
+	free(dbtest_query_fails(&d, "rw", sql, NULL, "forbidden"));
 	cr_assert_eq(stat(dbpath("copy.db"), &sb), -1, "a read-only database"
 	    " wrote %s", dbpath("copy.db"));
 	snprintf(sql, sizeof sql, "attach database '%s' as o",
 	    dbpath("other.db"));
-	free(dbtest_query_fails(&d, NULL, sql, NULL, "db_error"));
-	free(dbtest_query_fails(&d, "rw", sql, NULL, "db_error"));
+	free(dbtest_query_fails(&d, NULL, sql, NULL, "forbidden"));
+	free(dbtest_query_fails(&d, "rw", sql, NULL, "forbidden"));
 	snprintf(sql, sizeof sql, "attach database '%s' as n",
 	    dbpath("created.db"));
-	free(dbtest_query_fails(&d, "rw", sql, NULL, "db_error"));
+	free(dbtest_query_fails(&d, "rw", sql, NULL, "forbidden"));
 	cr_assert_eq(stat(dbpath("created.db"), &sb), -1, "ATTACH created %s",
 	    dbpath("created.db"));
 	free(dbtest_query_fails(&d, NULL, "select * from o.secret", NULL, "db_error"));

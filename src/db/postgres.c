@@ -300,12 +300,12 @@ pg_query_fail(struct pg_query *q, enum err_code code, char *message)
 	q->error = message;
 }
 
-/* Record that q's value would be over its max_bytes. */
+/* Record that q's value would be over max_result_bytes. */
 static void
 pg_query_too_large(struct pg_query *q)
 {
 	pg_query_fail(q, ERR_TOO_LARGE, xasprintf("the query's value is over"
-	    " max_bytes (%llu bytes); select fewer rows or columns",
+	    " max_result_bytes (%llu bytes); select fewer rows or columns",
 	    (unsigned long long)q->qj->max_bytes));
 }
 
