@@ -183,7 +183,7 @@ Test(postgres, params_types_changes_and_errors)
 	pg_new();
 	a = pg_section("default", 2);
 	b = pg_section("one", 1);
-	conf = harness_fmt("%s%s[read]\nmax_bytes = 8192\n", a, b);
+	conf = harness_fmt("%s%s[limits]\nmax_result_bytes = 8192\n", a, b);
 	daemon_start(&d, conf, NULL);
 	free(a);
 	free(b);
@@ -377,7 +377,7 @@ Test(postgres, params_types_changes_and_errors)
 	msg = dbtest_query_fails(&d, "one", "select $1::int", "[\"x\"]", "db_error");
 	has(msg, "invalid input syntax");
 	free(msg);
-	/* A value over [read] max_bytes. */
+	/* A value over max_result_bytes. */
 	free(dbtest_query_fails(&d, "one", "select repeat('x', 10000)", NULL, "too_large"));
 	free(dbtest_query_fails(&d, "one", "select x from generate_series(1, 10000) x",
 	    NULL, "too_large"));
