@@ -69,6 +69,18 @@ job_types_fini(void)
 	}
 }
 
+/*
+ * Whom a job works for, as the worker pool's round-robin counts: its
+ * client connection (a batch that none started is its own owner).
+ */
+const void *
+job_owner(const struct job *job)
+{
+	if (job->batch->conn != NULL)
+		return job->batch->conn;
+	return job->batch;
+}
+
 /* The position of a type in job_types[], which indexes its statistics. */
 size_t
 job_type_index(const struct job_type *type)

@@ -85,6 +85,7 @@ extern const struct job_type *const job_types[];
 
 const struct job_type *job_type_find(const char *);
 size_t		 job_type_index(const struct job_type *);
+const void	*job_owner(const struct job *);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,

@@ -773,7 +773,7 @@ sqlite_query_start(struct query_job *q)
 	q->params = NULL;
 	q->nparams = 0;
 	q->run = w;
-	pool_submit(&w->pw);
+	pool_submit(&w->pw, job_owner(&q->job));
 }
 
 /* Withdraw a running query: unlinked if queued, else abandoned. */
