@@ -4,8 +4,9 @@
  * {"columns":[...],"rows":[[...],...],"changes":N}) or job_finish_error
  * (ERR_DB_ERROR and a message), always on the loop thread.
  *
- * SQLite (db/sqlite.c) runs on the worker pool; PostgreSQL (db/postgres.c)
- * runs on the loop with libpq's non-blocking API.
+ * SQLite (db/sqlite.c) runs on the worker pool, under db/sqlite_policy.c;
+ * PostgreSQL (db/postgres.c) runs on the loop with libpq's non-blocking
+ * API, its server-side cancels on threads of their own (db/pg_cancel.c).
  */
 #ifndef GATHERD_DB_H
 #define GATHERD_DB_H
@@ -59,5 +60,6 @@ void	postgres_detach(const struct config *);
 void	postgres_free(void);
 void	postgres_query_start(struct query_job *);
 void	postgres_query_cancel(struct query_job *);
+json_t	*postgres_status(const struct config *);
 
 #endif
