@@ -254,7 +254,7 @@ sqlite_policy_authorize(void *arg, int action, const char *a, const char *b,
 			    SQLITE_POLICY_TEMP_WHY, db, NAME(a));
 		/* Not SQLite's own rows of sqlite_schema (a CREATE's). */
 		if (p->preparing && inner == NULL && a != NULL &&
-		    strncasecmp(a, "sqlite_", 7) != 0)
+		    !sqlite_policy_schema_table(a))
 			p->seen |= SQLITE_POLICY_DML;
 		return SQLITE_OK;
 	case SQLITE_ALTER_TABLE:	/* a is the database, b the table */
