@@ -13,11 +13,11 @@
 
 #include "batch.h"
 #include "clock.h"
-#include "config.h"
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
 #include "server.h"
+#include "snapshot.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -186,12 +186,6 @@ job_parse(json_t *obj, uint32_t index, const struct config *cfg,
 	job->type = type;
 	job->index = index;
 	job->timeout_ms = timeout_ms;
-	/* No job runs longer than max_job_ms, whatever it asks for. */
-	if (cfg->limits.max_job_ms != 0 && (timeout_ms < 0 ||
-	    timeout_ms > (double)cfg->limits.max_job_ms)) {
-		job->timeout_ms = (double)cfg->limits.max_job_ms;
-		job->capped = 1;
-	}
 	job->text_len = JOB_LEN_UNKNOWN;
 	job->state = JOB_WAITING;
 	if ((err = type->parse(job, obj, path, cfg, cause)) != ERR_NONE) {
@@ -225,8 +219,9 @@ job_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	(void)fd;
 	(void)events;
 	if (job->capped)
-		snprintf(why, sizeof why, "max_job_ms (%g ms) reached: no job"
-		    " may run longer", job->timeout_ms);
+		snprintf(why, sizeof why, "max_job_ms (%llu ms) reached: no"
+		    " job may run longer", (unsigned long long)
+		    job->batch->snap->cfg.limits.max_job_ms);
 	else
 		snprintf(why, sizeof why, "job timeout_ms (%g ms) reached",
 		    job->timeout_ms);
@@ -242,17 +237,24 @@ void
 job_start(struct job *job, uint64_t now)
 {
 	struct timeval	tv;
+	uint64_t	max = job->batch->snap->cfg.limits.max_job_ms;
+	double		ms = job->timeout_ms;
 
 	job->state = JOB_RUNNING;
 	job->start_ns = now;
 	status.jobs_waiting--;
 	status.jobs_running++;
 	job->type->start(job);
-	if (job->state == JOB_RUNNING && job->timeout_ms >= 0) {
+	/* No job runs longer than max_job_ms, whatever it asks for. */
+	if (max != 0 && (ms < 0 || ms > (double)max)) {
+		ms = (double)max;
+		job->capped = 1;
+	}
+	if (job->state == JOB_RUNNING && ms >= 0) {
 		job->timer = evtimer_new(server_base, job_timeout_cb, job);
 		if (job->timer == NULL)
 			fatalx("%s: evtimer_new failed", __func__);
-		clock_ms_timeval(job->timeout_ms, &tv);
+		clock_ms_timeval(ms, &tv);
 		evtimer_add(job->timer, &tv);
 	}
 }

@@ -76,7 +76,7 @@ struct job {
 	uint8_t			 state;		/* enum job_state */
 	uint8_t			 outcome;	/* enum job_outcome */
 	uint8_t			 code;		/* enum err_code when not ok */
-	uint8_t			 capped;	/* timeout_ms is max_job_ms */
+	uint8_t			 capped;	/* its deadline is max_job_ms */
 };
 
 #define JOB_LEN_UNKNOWN	UINT32_MAX
