@@ -160,8 +160,8 @@ Test(sqlite_policy, nothing_in_temp)
 		"create temp view items as select 1 as id, 'EVIL' as name",
 		"create temporary table items(id, name)",
 		"create table temp.items(id, name)",
-		"create temp trigger tr after insert on items begin"
-		" delete from items; end",
+		("create temp trigger tr after insert on items begin"
+		" delete from items; end"),
 		"create virtual table temp.v using fts3(x)",
 		"create virtual table temp.r using rtree(id, a, b)",
 	};
@@ -279,8 +279,8 @@ Test(sqlite_policy, writable_database_changes_its_own_tables)
 		"create index av on a(v)",
 		"create view va as select v from a",
 		"create table log(msg)",
-		"create trigger at after insert on a begin"
-		" insert into log values (new.v); end",
+		("create trigger at after insert on a begin"
+		" insert into log values (new.v); end"),
 		"insert into a(v) values ('one'), ('two')",
 		"update a set v = upper(v) where id = 1",
 		"alter table a add column w default 0",
