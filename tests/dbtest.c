@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -115,6 +117,29 @@ dbtest_query_ok(struct daemon *d, const char *db, const char *sql,
 	return v;
 }
 
+/* Run one query that must succeed; assert path of its value is want. */
+void
+dbtest_expect(struct daemon *d, const char *db, const char *sql,
+    const char *path, const char *want)
+{
+	json_t	*v = dbtest_query_ok(d, db, sql, NULL);
+
+	jeq(v, path, want);
+	json_decref(v);
+}
+
+/* Send a batch on a new connection; the connection. */
+int
+dbtest_send(struct daemon *d, json_t *jobs, const char *key, json_t *value)
+{
+	char	*line = dbtest_batch_line(jobs, key, value);
+	int	 fd = client_connect(d->sock);
+
+	client_send(fd, line);
+	free(line);
+	return fd;
+}
+
 /* Run one query whose job must fail with code; its error message. */
 char *
 dbtest_query_fails(struct daemon *d, const char *db, const char *sql,
@@ -136,6 +161,22 @@ dbtest_query_fails(struct daemon *d, const char *db, const char *sql,
 }
 
 char	dbtest_dir[256];
+
+/* Ignore SIGPIPE. */
+void
+dbtest_suite_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Stop the daemon, then remove the files. */
+void
+dbtest_suite_fini(struct daemon *d)
+{
+	dbtest_files_free();
+	if (d->dir[0] != '\0')
+		daemon_stop(d);
+}
 
 /* Make dbtest_dir. */
 void

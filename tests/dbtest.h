@@ -32,6 +32,12 @@ json_t	*dbtest_query(struct daemon *, const char *db, const char *sql,
 /* Run one query, assert it succeeds and return its value; caller decrefs. */
 json_t	*dbtest_query_ok(struct daemon *, const char *db, const char *sql,
 	    const char *params);
+/* Run one query, assert it succeeds and that path of its value is want (JSON text). */
+void	 dbtest_expect(struct daemon *, const char *db, const char *sql,
+	    const char *path, const char *want);
+/* Send jobs (stolen) as one batch, plus key: value if key is not NULL, on a new connection; its descriptor, for the reply. */
+int	 dbtest_send(struct daemon *, json_t *jobs, const char *key,
+	    json_t *value);
 /* Run one query, assert the batch is accepted but fails and the job fails with code, and return the error message; caller frees. */
 char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
 	    const char *params, const char *code);
@@ -42,6 +48,10 @@ char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
  */
 extern char	dbtest_dir[256];
 
+/* A database suite's init: writes to a closed socket fail, not kill. */
+void	 dbtest_suite_init(void);
+/* A database suite's fini: stop d if it runs, remove dbtest_dir. */
+void	 dbtest_suite_fini(struct daemon *);
 /* Make dbtest_dir. */
 void	 dbtest_files_init(void);
 /* Remove dbtest_dir and what is in it, if made. */

@@ -35,15 +35,13 @@ static struct daemon	d;
 static void
 suite_init(void)
 {
-	signal(SIGPIPE, SIG_IGN);
+	dbtest_suite_init();
 }
 
 static void
 suite_fini(void)
 {
-	dbtest_files_free();
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
+	dbtest_suite_fini(&d);
 }
 
 TestSuite(isolation, .init = suite_init, .fini = suite_fini, .timeout = 120);
@@ -129,6 +127,19 @@ one(const char *job)
 
 	free(line);
 	return r;
+}
+
+/* Read hello.txt on a connection of its own; how long the reply took. */
+static double
+time_read(void)
+{
+	double	 t0 = now_ms();
+	json_t	*r = one("{\"type\":\"read\",\"path\":\"hello.txt\"}");
+	double	 took = now_ms() - t0;
+
+	jeq(r, "results[0].value.data", "\"hello\\n\"");
+	json_decref(r);
+	return took;
 }
 
 /* Assert r's only job timed out after at least lo ms, with why. */
@@ -238,9 +249,8 @@ Test(isolation, max_job_ms_zero_is_no_bound)
 Test(isolation, endless_queries_do_not_hold_the_workers)
 {
 	json_t	*r;
-	double	 t0, took;
+	double	 took;
 	int	 fd;
-	char	*line;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
@@ -250,16 +260,9 @@ Test(isolation, endless_queries_do_not_hold_the_workers)
 	    "[read]\nroots = %D\n"
 	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n");
 
-	line = dbtest_batch_line(dbtest_qjobs(NULL, ENDLESS, 4), NULL, NULL);
-	fd = client_connect(d.sock);
-	client_send(fd, line);
-	free(line);
+	fd = dbtest_send(&d, dbtest_qjobs(NULL, ENDLESS, 4), NULL, NULL);
 	await_busy(4, slack_ms(5000));
-	t0 = now_ms();
-	r = one("{\"type\":\"read\",\"path\":\"hello.txt\"}");
-	took = now_ms() - t0;
-	jeq(r, "results[0].value.data", "\"hello\\n\"");
-	json_decref(r);
+	took = time_read();
 	fprintf(stderr, "isolation: a read behind 4 endless queries answered"
 	    " in %.0f ms (max_job_ms 500)\n", took);
 	cr_assert_lt(took, 500 + slack_ms(2000), "took %.0f ms", took);
@@ -281,9 +284,7 @@ Test(isolation, endless_queries_do_not_hold_the_workers)
 Test(isolation, workers_serve_clients_in_turn)
 {
 	sqlite3	*lock;
-	json_t	*r, *jobs;
-	char	*line;
-	double	 t0, took;
+	double	 took;
 	int	 fa, seen = 0, after;
 
 	dbtest_files_init();
@@ -299,18 +300,10 @@ Test(isolation, workers_serve_clients_in_turn)
 
 	lock = dbtest_open("locked.db");
 	dbtest_exec(lock, "begin exclusive");
-	jobs = dbtest_qjobs("locked", "select count(*) from t", 40);
-	line = dbtest_batch_line(jobs, "stream", json_true());
-	fa = client_connect(d.sock);
-	client_send(fa, line);
-	free(line);
+	fa = dbtest_send(&d, dbtest_qjobs("locked", "select count(*) from t",
+	    40), "stream", json_true());
 	await_busy(4, slack_ms(5000));
-
-	t0 = now_ms();
-	r = one("{\"type\":\"read\",\"path\":\"hello.txt\"}");
-	took = now_ms() - t0;
-	jeq(r, "results[0].value.data", "\"hello\\n\"");
-	json_decref(r);
+	took = time_read();
 	/* A's events sent before B's answer are all in A's socket now. */
 	seen = count_events(fa, 0);
 	fprintf(stderr, "isolation: B's read answered in %.0f ms, when %d of"

@@ -39,15 +39,15 @@ static struct daemon	d;
 static void
 suite_init(void)
 {
-	signal(SIGPIPE, SIG_IGN);
+	dbtest_suite_init();
 }
 
 static void
 suite_fini(void)
 {
+	/* The server first: stopping the daemon may assert. */
 	pgtest_stop();
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
+	dbtest_suite_fini(&d);
 }
 
 TestSuite(pg_isolation, .init = suite_init, .fini = suite_fini,
@@ -96,10 +96,7 @@ int_of(const char *db, const char *sql)
 static void
 value_is(const char *db, const char *sql, const char *want)
 {
-	json_t	*v = dbtest_query_ok(&d, db, sql, NULL);
-
-	jeq(v, "rows[0][0]", want);
-	json_decref(v);
+	dbtest_expect(&d, db, sql, "rows[0][0]", want);
 }
 
 /* The pool's figures in status.databases. */

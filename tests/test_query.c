@@ -54,16 +54,13 @@ wrapped(void)
 static void
 suite_init(void)
 {
-	/* Writing to a socket the daemon closed must fail, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
+	dbtest_suite_init();
 }
 
 static void
 suite_fini(void)
 {
-	dbtest_files_free();
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
+	dbtest_suite_fini(&d);
 }
 
 TestSuite(query, .init = suite_init, .fini = suite_fini, .timeout = 120);

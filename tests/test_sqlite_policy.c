@@ -32,15 +32,13 @@ static struct daemon	d;
 static void
 suite_init(void)
 {
-	signal(SIGPIPE, SIG_IGN);
+	dbtest_suite_init();
 }
 
 static void
 suite_fini(void)
 {
-	dbtest_files_free();
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
+	dbtest_suite_fini(&d);
 }
 
 TestSuite(sqlite_policy, .init = suite_init, .fini = suite_fini,
@@ -68,10 +66,7 @@ forbidden(const char *db, const char *sql, const char *want)
 static void
 rows_are(const char *db, const char *sql, const char *want)
 {
-	json_t	*v = dbtest_query_ok(&d, db, sql, NULL);
-
-	jeq(v, "rows", want);
-	json_decref(v);
+	dbtest_expect(&d, db, sql, "rows", want);
 }
 
 /*
