@@ -155,6 +155,9 @@ static const struct config_key config_limits_keys[] = {
 	CONFIG_LIMIT("max_inflight_jobs", max_inflight_jobs),
 	CONFIG_LIMIT("max_batches_per_connection", max_batches_per_connection),
 	CONFIG_LIMIT("max_output_bytes", max_output_bytes),
+	CONFIG_LIMIT("max_result_bytes", max_result_bytes),
+	{ "max_job_ms", config_set_u64,
+	    offsetof(struct config, limits.max_job_ms), 0, CONFIG_INT_MAX, 0 },
 	{ NULL, NULL, 0, 0, 0, 0 }
 };
 
@@ -862,6 +865,8 @@ config_defaults(struct config *cfg)
 	cfg->limits.max_batches_per_connection = 1024;
 	cfg->limits.max_output_bytes = 67108864;
 	cfg->limits.read_max_bytes = 16777216;
+	cfg->limits.max_result_bytes = 16777216;
+	cfg->limits.max_job_ms = 300000;
 	cfg->read_roots = xcalloc(1, sizeof *cfg->read_roots);
 	cfg->read_roots[0] = xstrdup("/var/lib/gatherd/files");
 	cfg->nread_roots = 1;
@@ -1093,6 +1098,8 @@ config_print(const struct config *cfg, FILE *fp)
 	fprintf(fp, "max_batches_per_connection = %" PRIu64 "\n",
 	    l->max_batches_per_connection);
 	fprintf(fp, "max_output_bytes = %" PRIu64 "\n", l->max_output_bytes);
+	fprintf(fp, "max_result_bytes = %" PRIu64 "\n", l->max_result_bytes);
+	fprintf(fp, "max_job_ms = %" PRIu64 "\n", l->max_job_ms);
 
 	fprintf(fp, "\n[read]\n");
 	for (i = 0, n = 0; i < cfg->nread_roots; i++)

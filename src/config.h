@@ -37,6 +37,8 @@ struct limits {
 	uint64_t	max_batches_per_connection;
 	uint64_t	max_output_bytes;
 	uint64_t	read_max_bytes;		/* [read] max_bytes */
+	uint64_t	max_result_bytes;	/* a query's value, at most */
+	uint64_t	max_job_ms;		/* a job's running time; 0: none */
 };
 
 struct config {

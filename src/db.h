@@ -4,8 +4,9 @@
  * {"columns":[...],"rows":[[...],...],"changes":N}) or job_finish_error
  * (ERR_DB_ERROR and a message), always on the loop thread.
  *
- * SQLite (db/sqlite.c) runs on the worker pool; PostgreSQL (db/postgres.c)
- * runs on the loop with libpq's non-blocking API.
+ * SQLite (db/sqlite.c) runs on the worker pool, under db/sqlite_policy.c;
+ * PostgreSQL (db/postgres.c) runs on the loop with libpq's non-blocking
+ * API, its server-side cancels on threads of their own (db/pg_cancel.c).
  */
 #ifndef GATHERD_DB_H
 #define GATHERD_DB_H
@@ -42,13 +43,14 @@ struct query_job {
 	char			*sql;		/* owned */
 	struct db_param		*params;	/* owned, nparams of them */
 	size_t			 nparams;
-	uint64_t		 max_bytes;	/* largest value text */
+	uint64_t		 max_bytes;	/* largest value text: max_result_bytes */
 	void			*run;		/* the driver's, while running */
 };
 
 /* SQLite, on the worker pool. */
 void	sqlite_query_start(struct query_job *);
 void	sqlite_query_cancel(struct query_job *);
+void	sqlite_free(void);
 
 /* PostgreSQL, on the loop. */
 void	postgres_init(struct event_base *);
@@ -58,5 +60,6 @@ void	postgres_detach(const struct config *);
 void	postgres_free(void);
 void	postgres_query_start(struct query_job *);
 void	postgres_query_cancel(struct query_job *);
+json_t	*postgres_status(const struct config *);
 
 #endif

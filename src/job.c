@@ -17,6 +17,7 @@
 #include "jsonw.h"
 #include "log.h"
 #include "server.h"
+#include "snapshot.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -66,6 +67,18 @@ job_types_fini(void)
 		if (job_types[i]->fini != NULL)
 			job_types[i]->fini();
 	}
+}
+
+/*
+ * Whom a job works for, as the worker pool's round-robin counts: its
+ * client connection (a batch that none started is its own owner).
+ */
+const void *
+job_owner(const struct job *job)
+{
+	if (job->batch->conn != NULL)
+		return job->batch->conn;
+	return job->batch;
 }
 
 /* The position of a type in job_types[], which indexes its statistics. */
@@ -205,30 +218,43 @@ job_timeout_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
-	snprintf(why, sizeof why, "job timeout_ms (%g ms) reached",
-	    job->timeout_ms);
+	if (job->capped)
+		snprintf(why, sizeof why, "max_job_ms (%llu ms) reached: no"
+		    " job may run longer", (unsigned long long)
+		    job->batch->snap->cfg.limits.max_job_ms);
+	else
+		snprintf(why, sizeof why, "job timeout_ms (%g ms) reached",
+		    job->timeout_ms);
 	job_cancel(job, ERR_TIMEOUT, why);
 }
 
 /*
  * Start a WAITING job at now (clock_ns(), read before libevent's time cache
- * was last refreshed): let its type run it, then arm its own deadline.
+ * was last refreshed): let its type run it, then arm its own deadline (its
+ * timeout_ms, or max_job_ms when that is sooner or the job has none).
  */
 void
 job_start(struct job *job, uint64_t now)
 {
 	struct timeval	tv;
+	uint64_t	max = job->batch->snap->cfg.limits.max_job_ms;
+	double		ms = job->timeout_ms;
 
 	job->state = JOB_RUNNING;
 	job->start_ns = now;
 	status.jobs_waiting--;
 	status.jobs_running++;
 	job->type->start(job);
-	if (job->state == JOB_RUNNING && job->timeout_ms >= 0) {
+	/* No job runs longer than max_job_ms, whatever it asks for. */
+	if (max != 0 && (ms < 0 || ms > (double)max)) {
+		ms = (double)max;
+		job->capped = 1;
+	}
+	if (job->state == JOB_RUNNING && ms >= 0) {
 		job->timer = evtimer_new(server_base, job_timeout_cb, job);
 		if (job->timer == NULL)
 			fatalx("%s: evtimer_new failed", __func__);
-		clock_ms_timeval(job->timeout_ms, &tv);
+		clock_ms_timeval(ms, &tv);
 		evtimer_add(job->timer, &tv);
 	}
 }

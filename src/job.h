@@ -76,6 +76,7 @@ struct job {
 	uint8_t			 state;		/* enum job_state */
 	uint8_t			 outcome;	/* enum job_outcome */
 	uint8_t			 code;		/* enum err_code when not ok */
+	uint8_t			 capped;	/* its deadline is max_job_ms */
 };
 
 #define JOB_LEN_UNKNOWN	UINT32_MAX
@@ -84,6 +85,7 @@ extern const struct job_type *const job_types[];
 
 const struct job_type *job_type_find(const char *);
 size_t		 job_type_index(const struct job_type *);
+const void	*job_owner(const struct job *);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,

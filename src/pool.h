@@ -4,10 +4,14 @@
  * back; the loop thread then calls its complete(). Only run() executes on a
  * worker, and it touches only its own item.
  *
- * Items wait first on a FIFO owned by the loop; at most POOL_HANDOFF items
- * per thread are handed to the workers' shared queue at a time. So the
- * queue the workers lock is bounded, and an item cancelled before a worker
- * took it is simply unlinked by the loop, never run.
+ * Items wait first on the loop's side, in one queue per owner (the client
+ * connection a job works for), and are handed to the workers round-robin
+ * between owners: a client with a thousand queued queries delays another
+ * client's one read by at most one item of each client ahead of it, not by
+ * its thousand. At most POOL_HANDOFF items per thread are handed to the
+ * workers' shared queue at a time, so the queue the workers lock is
+ * bounded, and an item cancelled before a worker took it is simply
+ * unlinked by the loop, never run.
  */
 #ifndef GATHERD_POOL_H
 #define GATHERD_POOL_H
@@ -16,6 +20,7 @@
 #include <sys/queue.h>
 
 struct event_base;
+struct pool_owner;
 
 #define POOL_HANDOFF	2	/* items handed to workers, per thread */
 
@@ -29,6 +34,7 @@ struct pool_work {
 	 * result must be discarded. complete() owns the item from then on.
 	 */
 	void			(*complete)(struct pool_work *, int abandoned);
+	struct pool_owner	*owner;		/* loop only, while pending */
 	uint8_t			 state;		/* loop only */
 	uint8_t			 abandoned;	/* loop only */
 };
@@ -41,8 +47,9 @@ struct pool_stats {
 
 int	pool_init(struct event_base *, unsigned, char **);
 void	pool_free(void);
-void	pool_submit(struct pool_work *);
+void	pool_submit(struct pool_work *, const void *);
 int	pool_cancel(struct pool_work *);
 void	pool_stats(struct pool_stats *);
+unsigned pool_nworkers(void);
 
 #endif

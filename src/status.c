@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "db.h"
 #include "job.h"
 #include "pool.h"
 #include "status.h"
@@ -53,9 +54,10 @@ status_json(const struct config *cfg)
 {
 	const struct limits	*l = &cfg->limits;
 	struct pool_stats	 ps;
+	json_t			*st;
 
 	pool_stats(&ps);
-	return json_pack("{s:s, s:I, s:f,"
+	st = json_pack("{s:s, s:I, s:f,"
 	    " s:{s:I, s:I}, s:{s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:o}, s:{s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
@@ -88,4 +90,11 @@ status_json(const struct config *cfg)
 		    (json_int_t)l->max_batches_per_connection,
 		"max_output_bytes", (json_int_t)l->max_output_bytes,
 		"read_max_bytes", (json_int_t)l->read_max_bytes);
+	/* The limits that keep one client from holding shared resources. */
+	json_object_set_new(json_object_get(st, "limits"), "max_result_bytes",
+	    json_integer((json_int_t)l->max_result_bytes));
+	json_object_set_new(json_object_get(st, "limits"), "max_job_ms",
+	    json_integer((json_int_t)l->max_job_ms));
+	json_object_set_new(st, "databases", postgres_status(cfg));
+	return st;
 }

@@ -3,9 +3,14 @@
  * suites; see dbtest.h.
  */
 
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -112,6 +117,29 @@ dbtest_query_ok(struct daemon *d, const char *db, const char *sql,
 	return v;
 }
 
+/* Run one query that must succeed; assert path of its value is want. */
+void
+dbtest_expect(struct daemon *d, const char *db, const char *sql,
+    const char *path, const char *want)
+{
+	json_t	*v = dbtest_query_ok(d, db, sql, NULL);
+
+	jeq(v, path, want);
+	json_decref(v);
+}
+
+/* Send a batch on a new connection; the connection. */
+int
+dbtest_send(struct daemon *d, json_t *jobs, const char *key, json_t *value)
+{
+	char	*line = dbtest_batch_line(jobs, key, value);
+	int	 fd = client_connect(d->sock);
+
+	client_send(fd, line);
+	free(line);
+	return fd;
+}
+
 /* Run one query whose job must fail with code; its error message. */
 char *
 dbtest_query_fails(struct daemon *d, const char *db, const char *sql,
@@ -130,4 +158,129 @@ dbtest_query_fails(struct daemon *d, const char *db, const char *sql,
 	cr_assert_not_null(msg);
 	json_decref(r);
 	return msg;
+}
+
+char	dbtest_dir[256];
+
+/* Ignore SIGPIPE. */
+void
+dbtest_suite_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Stop the daemon, then remove the files. */
+void
+dbtest_suite_fini(struct daemon *d)
+{
+	dbtest_files_free();
+	if (d->dir[0] != '\0')
+		daemon_stop(d);
+}
+
+/* Make dbtest_dir. */
+void
+dbtest_files_init(void)
+{
+	char	tmpl[] = "/tmp/gatherd-query.XXXXXX";
+
+	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+	snprintf(dbtest_dir, sizeof dbtest_dir, "%s", tmpl);
+}
+
+/* Remove dbtest_dir, if made. */
+void
+dbtest_files_free(void)
+{
+	if (dbtest_dir[0] != '\0')
+		harness_rmtree(dbtest_dir);
+	dbtest_dir[0] = '\0';
+}
+
+/* dbtest_dir/name. */
+const char *
+dbtest_path(const char *name)
+{
+	static char	 buf[8][PATH_MAX];
+	static unsigned	 next;
+	char		*b = buf[next++ % 8];
+
+	snprintf(b, PATH_MAX, "%s/%s", dbtest_dir, name);
+	return b;
+}
+
+/* Open name read-write; asserts. */
+sqlite3 *
+dbtest_open(const char *name)
+{
+	sqlite3	*db = NULL;
+	int	 rc;
+
+	rc = sqlite3_open_v2(dbtest_path(name), &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL);
+	cr_assert_eq(rc, SQLITE_OK, "open %s: %s", dbtest_path(name),
+	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	return db;
+}
+
+/* Run sql on db; asserts. */
+void
+dbtest_exec(sqlite3 *db, const char *sql)
+{
+	char	*err = NULL;
+
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK,
+	    "%s: %s", sql, err != NULL ? err : "?");
+}
+
+/* Make database name with sql run in it. */
+void
+dbtest_make(const char *name, const char *sql)
+{
+	sqlite3	*db = dbtest_open(name);
+
+	dbtest_exec(db, sql);
+	sqlite3_close(db);
+}
+
+/* The single integer sql gives in database name. */
+sqlite3_int64
+dbtest_int(const char *name, const char *sql)
+{
+	sqlite3		*db = dbtest_open(name);
+	sqlite3_stmt	*st;
+	sqlite3_int64	 v;
+
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql,
+	    sqlite3_errmsg(db));
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Start a daemon with conf, "%D" standing for dbtest_dir. */
+void
+dbtest_start(struct daemon *d, const char *conf)
+{
+	const char	*s;
+	char		*text, *p;
+	size_t		 n = 0;
+
+	for (s = conf; (s = strstr(s, "%D")) != NULL; s += 2)
+		n++;
+	text = malloc(strlen(conf) + n * strlen(dbtest_dir) + 1);
+	cr_assert_not_null(text);
+	for (p = text, s = conf; *s != '\0';) {
+		if (s[0] == '%' && s[1] == 'D') {
+			p = stpcpy(p, dbtest_dir);
+			s += 2;
+		} else
+			*p++ = *s++;
+	}
+	*p = '\0';
+	daemon_start(d, text, NULL);
+	free(text);
 }

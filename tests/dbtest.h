@@ -9,6 +9,7 @@
 #define GATHERD_DBTEST_H
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -31,8 +32,44 @@ json_t	*dbtest_query(struct daemon *, const char *db, const char *sql,
 /* Run one query, assert it succeeds and return its value; caller decrefs. */
 json_t	*dbtest_query_ok(struct daemon *, const char *db, const char *sql,
 	    const char *params);
+/* Run one query, assert it succeeds and that path of its value is want (JSON text). */
+void	 dbtest_expect(struct daemon *, const char *db, const char *sql,
+	    const char *path, const char *want);
+/* Send jobs (stolen) as one batch, plus key: value if key is not NULL, on a new connection; its descriptor, for the reply. */
+int	 dbtest_send(struct daemon *, json_t *jobs, const char *key,
+	    json_t *value);
 /* Run one query, assert the batch is accepted but fails and the job fails with code, and return the error message; caller frees. */
 char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
 	    const char *params, const char *code);
+
+/*
+ * SQLite files for a test, made with the sqlite3 API in the test process,
+ * in a private directory: dbtest_dir, "" until dbtest_files_init().
+ */
+extern char	dbtest_dir[256];
+
+/* A database suite's init: writes to a closed socket fail, not kill. */
+void	 dbtest_suite_init(void);
+/* A database suite's fini: stop d if it runs, remove dbtest_dir. */
+void	 dbtest_suite_fini(struct daemon *);
+/* Make dbtest_dir. */
+void	 dbtest_files_init(void);
+/* Remove dbtest_dir and what is in it, if made. */
+void	 dbtest_files_free(void);
+/* dbtest_dir/name, in one of 8 static buffers used in turn. */
+const char *dbtest_path(const char *name);
+/* Open name in dbtest_dir read-write (created if need be); asserts. */
+sqlite3	*dbtest_open(const char *name);
+/* Run sql (any number of statements) on db; asserts. */
+void	 dbtest_exec(sqlite3 *, const char *sql);
+/* Make database name in dbtest_dir with sql run in it. */
+void	 dbtest_make(const char *name, const char *sql);
+/* The single integer sql gives in database name, read by this process. */
+sqlite3_int64 dbtest_int(const char *name, const char *sql);
+/*
+ * Start a daemon with conf (appended to its [daemon] section, so it may
+ * begin with [daemon] keys); "%D" in conf stands for dbtest_dir.
+ */
+void	 dbtest_start(struct daemon *, const char *conf);
 
 #endif

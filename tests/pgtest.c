@@ -11,12 +11,16 @@
 
 #include <criterion/criterion.h>
 
+#include "dbtest.h"
 #include "harness.h"
+#include "jsonpath.h"
 #include "pgtest.h"
 
 #ifndef PG_SERVER
 #define PG_SERVER	"tests/pg-server"
 #endif
+
+#define PG_SKIPPED	"PostgreSQL is not installed: PostgreSQL tests skipped"
 
 char	pgtest_dir[256];
 int	pgtest_port;
@@ -107,4 +111,47 @@ pgtest_section(const char *name, unsigned pool, const char *options)
 	    "pool = %u\n", name, ci, pool);
 	free(ci);
 	return s;
+}
+
+void
+pgtest_require(void)
+{
+	if (!pgtest_installed()) {
+		fprintf(stderr, "\n*** %s ***\n\n", PG_SKIPPED);
+		cr_skip_test("%s", PG_SKIPPED);
+	}
+}
+
+void
+pgtest_new(void)
+{
+	double	t0 = now_ms();
+
+	pgtest_require();
+	pgtest_prepare();
+	pgtest_start();
+	fprintf(stderr, "postgres: a new cluster started in %.0f ms\n",
+	    now_ms() - t0);
+}
+
+void
+pgtest_await(struct daemon *d, const char *db, const char *sql,
+    const char *want, int ms)
+{
+	double	 t0 = now_ms();
+	json_t	*r, *w = json_loads(want, JSON_DECODE_ANY, NULL);
+	bool	 done;
+
+	for (;;) {
+		r = dbtest_query(d, db, sql, NULL);
+		done = json_equal(jget(r, "results[0].value.rows[0][0]"), w);
+		if (done || now_ms() - t0 > ms)
+			break;
+		json_decref(r);
+		usleep(20 * 1000);
+	}
+	cr_assert(done, "%s never gave %s in %d ms: %s", sql, want, ms,
+	    jtext(r));
+	json_decref(r);
+	json_decref(w);
 }

@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 
+#include "harness.h"
+
 extern char	pgtest_dir[256];	/* the cluster's directory, or "" */
 extern int	pgtest_port;
 
@@ -29,5 +31,15 @@ void	 pgtest_stop(void);
 char	*pgtest_conninfo(const char *app, const char *options);
 /* A [db.NAME] section with a pool (application name NAME). Caller frees. */
 char	*pgtest_section(const char *name, unsigned pool, const char *options);
+/* Skip the test, loudly on stderr, if PostgreSQL is not installed. */
+void	 pgtest_require(void);
+/* pgtest_require, pgtest_prepare and pgtest_start: a fresh cluster. */
+void	 pgtest_new(void);
+/*
+ * Run sql on db through the daemon until its first cell equals want (JSON
+ * text); assert that happens within ms.
+ */
+void	 pgtest_await(struct daemon *, const char *db, const char *sql,
+	    const char *want, int ms);
 
 #endif

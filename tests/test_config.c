@@ -123,6 +123,8 @@ assert_defaults(const struct config *cfg)
 	cr_assert_eq(cfg->limits.max_batches_per_connection, 1024);
 	cr_assert_eq(cfg->limits.max_output_bytes, 67108864);
 	cr_assert_eq(cfg->limits.read_max_bytes, 16777216);
+	cr_assert_eq(cfg->limits.max_result_bytes, 16777216);
+	cr_assert_eq(cfg->limits.max_job_ms, 300000);
 	cr_assert_eq(cfg->nread_roots, 1);
 	cr_assert_str_eq(cfg->read_roots[0], "/var/lib/gatherd/files");
 	cr_assert_eq(cfg->ndbs, 0);
@@ -199,6 +201,8 @@ static const char full_text[] =
     "max_inflight_jobs = 30\n"
     "max_batches_per_connection = 2\n"
     "max_output_bytes = 9007199254740992\n"
+    "max_result_bytes = 65536\n"
+    "max_job_ms = 0\n"
     "\n"
     "[read]\n"
     "roots = /srv/a /srv/b\t/srv/c\n"
@@ -281,6 +285,8 @@ Test(config, full_file)
 	cr_assert_eq(cfg.limits.max_inflight_jobs, 30);
 	cr_assert_eq(cfg.limits.max_batches_per_connection, 2);
 	cr_assert_eq(cfg.limits.max_output_bytes, UINT64_C(9007199254740992));
+	cr_assert_eq(cfg.limits.max_result_bytes, 65536);
+	cr_assert_eq(cfg.limits.max_job_ms, 0);
 	cr_assert_eq(cfg.limits.read_max_bytes, 4096);
 	cr_assert_eq(cfg.nread_roots, 3);
 	cr_assert_str_eq(cfg.read_roots[0], "/srv/a");

@@ -40,8 +40,6 @@
 /* How long a reply that should come "at once" may take, generously. */
 #define PROMPT_MS	1000
 
-#define PG_SKIPPED	"PostgreSQL is not installed: PostgreSQL tests skipped"
-
 static struct daemon	d;		/* this test's daemon */
 
 static void
@@ -66,41 +64,12 @@ TestSuite(postgres, .init = suite_init, .fini = suite_fini, .timeout = 120);
  * The cluster.
  */
 
-/* Skip the test, loudly, if PostgreSQL is not installed. */
-static void
-pg_require(void)
-{
-	if (!pgtest_installed()) {
-		fprintf(stderr, "\n*** %s ***\n\n", PG_SKIPPED);
-		cr_skip_test("%s", PG_SKIPPED);
-	}
-}
-
 /* Make this test's cluster directory and pick its port; no server yet. */
 static void
 pg_prepare(void)
 {
-	pg_require();
+	pgtest_require();
 	pgtest_prepare();
-}
-
-/* Start a fresh cluster (after pg_prepare). */
-static void
-pg_start(void)
-{
-	double	t0 = now_ms();
-
-	pgtest_start();
-	fprintf(stderr, "postgres: a new cluster started in %.0f ms\n",
-	    now_ms() - t0);
-}
-
-/* pg_prepare and pg_start. */
-static void
-pg_new(void)
-{
-	pg_prepare();
-	pg_start();
 }
 
 /*
@@ -147,31 +116,6 @@ expect_ping(void)
 }
 
 /*
- * Run sql on db (through the daemon) until its first cell equals want
- * (JSON text); assert that happens within ms.
- */
-static void
-await_value(const char *db, const char *sql, const char *want, int ms)
-{
-	double	 t0 = now_ms();
-	json_t	*r, *w = json_loads(want, JSON_DECODE_ANY, NULL);
-	bool	 done;
-
-	for (;;) {
-		r = dbtest_query(&d, db, sql, NULL);
-		done = json_equal(jget(r, "results[0].value.rows[0][0]"), w);
-		if (done || now_ms() - t0 > ms)
-			break;
-		json_decref(r);
-		usleep(20 * 1000);
-	}
-	cr_assert(done, "%s never gave %s in %d ms: %s", sql, want, ms,
-	    jtext(r));
-	json_decref(r);
-	json_decref(w);
-}
-
-/*
  * Parameters, types, changes and errors: one cluster, one daemon.
  */
 
@@ -180,10 +124,10 @@ Test(postgres, params_types_changes_and_errors)
 	char	*a, *b, *conf, *msg;
 	json_t	*v, *jobs, *r;
 
-	pg_new();
+	pgtest_new();
 	a = pg_section("default", 2);
 	b = pg_section("one", 1);
-	conf = harness_fmt("%s%s[read]\nmax_bytes = 8192\n", a, b);
+	conf = harness_fmt("%s%s[limits]\nmax_result_bytes = 8192\n", a, b);
 	daemon_start(&d, conf, NULL);
 	free(a);
 	free(b);
@@ -377,7 +321,7 @@ Test(postgres, params_types_changes_and_errors)
 	msg = dbtest_query_fails(&d, "one", "select $1::int", "[\"x\"]", "db_error");
 	has(msg, "invalid input syntax");
 	free(msg);
-	/* A value over [read] max_bytes. */
+	/* A value over max_result_bytes. */
 	free(dbtest_query_fails(&d, "one", "select repeat('x', 10000)", NULL, "too_large"));
 	free(dbtest_query_fails(&d, "one", "select x from generate_series(1, 10000) x",
 	    NULL, "too_large"));
@@ -415,7 +359,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	json_int_t peak = 0, x;
 	int	 i;
 
-	pg_new();
+	pgtest_new();
 	a = pg_section("four", 4);
 	b = pg_section("twenty", 20);
 	c = pg_section("single", 1);
@@ -515,7 +459,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	bool	 ok = false;
 	int	 fd, i, tries = 0;
 
-	pg_new();
+	pgtest_new();
 	a = pg_section("default", 4);
 	b = pg_section("probe", 1);
 	line = harness_fmt("%s%s", a, b);
@@ -530,7 +474,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	client_send(fd, line);
 	free(line);
 	/* All four are in the server. */
-	await_value("probe", "select count(*) from pg_stat_activity where"
+	pgtest_await(&d, "probe", "select count(*) from pg_stat_activity where"
 	    " query = 'select pg_sleep(3)' and state = 'active'", "4",
 	    slack_ms(5000));
 
@@ -611,7 +555,7 @@ Test(postgres, cancelled_query_frees_its_connection)
 	double	 t0, took;
 	int	 fd, i;
 
-	pg_new();
+	pgtest_new();
 	a = pg_section("default", 1);
 	daemon_start(&d, a, NULL);
 	free(a);
@@ -740,7 +684,7 @@ Test(postgres, server_down_at_daemon_start)
 	expect_idle();
 	expect_ping();
 
-	pg_start();
+	pgtest_start();
 	t0 = now_ms();
 	while (now_ms() - t0 < slack_ms(8000)) {
 		r = dbtest_query(&d, NULL, "select 'up'", NULL);
@@ -774,7 +718,7 @@ Test(postgres, a_job_leaves_no_transaction_open)
 	char	*a, *b, *conf;
 	json_t	*v;
 
-	pg_new();
+	pgtest_new();
 	a = pg_section("one", 1);
 	b = pg_section("other", 1);
 	conf = harness_fmt("%s%s", a, b);
@@ -813,7 +757,7 @@ Test(postgres, reload_retires_the_pool_of_a_running_query)
 	json_t	*r;
 	int	 fd;
 
-	pg_new();
+	pgtest_new();
 	a = pg_section("default", 1);
 	daemon_start(&d, a, NULL);
 	free(a);

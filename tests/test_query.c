@@ -2,7 +2,7 @@
  * End-to-end tests of the query job on SQLite: real gatherd processes
  * running real statements on real database files, which each test makes
  * (with the sqlite3 C API, in this process) in its own temporary
- * directory, ddir below, removed by the suite's teardown together with
+ * directory, dbtest_dir (dbtest.h), removed by the suite's teardown together with
  * the daemon's own directory.
  *
  * The test process also holds locks on those files (a second connection
@@ -44,7 +44,6 @@
 #define PROMPT_MS	1000
 
 static struct daemon	d;		/* this test's daemon */
-static char		ddir[256];	/* this test's database files, or "" */
 
 static bool
 wrapped(void)
@@ -55,17 +54,13 @@ wrapped(void)
 static void
 suite_init(void)
 {
-	/* Writing to a socket the daemon closed must fail, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
+	dbtest_suite_init();
 }
 
 static void
 suite_fini(void)
 {
-	if (ddir[0] != '\0')
-		harness_rmtree(ddir);
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
+	dbtest_suite_fini(&d);
 }
 
 TestSuite(query, .init = suite_init, .fini = suite_fini, .timeout = 120);
@@ -126,109 +121,6 @@ expect_settles(double within_ms, const char *what)
 	return now_ms() - t0;
 }
 
-/*
- * Database files, in ddir, made with the sqlite3 API in this process.
- */
-
-static const char *
-dbpath(const char *name)
-{
-	static char	 buf[8][PATH_MAX];
-	static unsigned	 next;
-	char		*b = buf[next++ % 8];
-
-	snprintf(b, PATH_MAX, "%s/%s", ddir, name);
-	return b;
-}
-
-static void
-files_init(void)
-{
-	char	tmpl[] = "/tmp/gatherd-query.XXXXXX";
-
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(ddir, sizeof ddir, "%s", tmpl);
-}
-
-/* Open name in ddir read-write (created if need be); asserts. */
-static sqlite3 *
-db_open(const char *name)
-{
-	sqlite3	*db = NULL;
-	int	 rc;
-
-	rc = sqlite3_open_v2(dbpath(name), &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL);
-	cr_assert_eq(rc, SQLITE_OK, "open %s: %s", dbpath(name),
-	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-	return db;
-}
-
-/* Run sql (any number of statements) on db; asserts. */
-static void
-db_exec(sqlite3 *db, const char *sql)
-{
-	char	*err = NULL;
-
-	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, &err), SQLITE_OK,
-	    "%s: %s", sql, err != NULL ? err : "?");
-}
-
-/* Make database name in ddir with sql run in it. */
-static void
-db_make(const char *name, const char *sql)
-{
-	sqlite3	*db = db_open(name);
-
-	db_exec(db, sql);
-	sqlite3_close(db);
-}
-
-/* The single integer sql gives in database name, read by this process. */
-static sqlite3_int64
-db_int(const char *name, const char *sql)
-{
-	sqlite3		*db = db_open(name);
-	sqlite3_stmt	*st;
-	sqlite3_int64	 v;
-
-	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK,
-	    "%s: %s", sql, sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql,
-	    sqlite3_errmsg(db));
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-/*
- * Start a daemon with conf (appended to its [daemon] section, so it may
- * begin with [daemon] keys); "%D" in conf stands for ddir.
- */
-static void
-start(const char *conf)
-{
-	char	*text, *p;
-	size_t	 n = 0;
-	const char *s;
-
-	for (s = conf; (s = strstr(s, "%D")) != NULL; s += 2)
-		n++;
-	text = malloc(strlen(conf) + n * strlen(ddir) + 1);
-	cr_assert_not_null(text);
-	for (p = text, s = conf; *s != '\0';) {
-		if (s[0] == '%' && s[1] == 'D') {
-			p = stpcpy(p, ddir);
-			s += 2;
-		} else
-			*p++ = *s++;
-	}
-	*p = '\0';
-	daemon_start(&d, text, NULL);
-	free(text);
-}
-
 /* A sample database: main.db, read-only to the daemon, as "default". */
 #define MAIN_CONF \
 	"threads = 4\n" \
@@ -244,9 +136,9 @@ Test(query, params_of_every_json_scalar_type)
 {
 	json_t	*v;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 
 	/* null is NULL. */
 	v = dbtest_query_ok(&d, NULL, "select ?1 is null, typeof(?1)", "[null]");
@@ -338,9 +230,9 @@ Test(query, every_type_out_and_column_names)
 	sqlite3_stmt			*st;
 	json_t				*v;
 
-	files_init();
-	db = db_open("main.db");
-	db_exec(db, "create table t(id integer primary key, i, r, s, n, b, u)");
+	dbtest_files_init();
+	db = dbtest_open("main.db");
+	dbtest_exec(db, "create table t(id integer primary key, i, r, s, n, b, u)");
 	cr_assert_eq(sqlite3_prepare_v2(db, "insert into t(id, i, r, s, n, b,"
 	    " u) values (1, ?, ?, ?, null, ?, ?)", -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_int64(st, 1, 9007199254740993LL);
@@ -352,10 +244,10 @@ Test(query, every_type_out_and_column_names)
 	    SQLITE_STATIC);
 	cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
-	db_exec(db, "insert into t(id, i, r, s, n, b, u) values (2, -1, 1e-300,"
+	dbtest_exec(db, "insert into t(id, i, r, s, n, b, u) values (2, -1, 1e-300,"
 	    " '', null, x'', 'plain'); insert into t(id) values (3)");
 	sqlite3_close(db);
-	start(MAIN_CONF);
+	dbtest_start(&d, MAIN_CONF);
 
 	v = dbtest_query_ok(&d, NULL, "select i, r, s, n, b, u, typeof(u) from t where"
 	    " id = 1", NULL);
@@ -438,10 +330,10 @@ Test(query, changes_counts_this_statement_only)
 {
 	json_t	*v;
 
-	files_init();
-	db_make("main.db", "create table t(x integer)");
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x integer)");
 	/* One worker, one connection: an earlier count would be at hand. */
-	start("threads = 1\n"
+	dbtest_start(&d, "threads = 1\n"
 	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
 
@@ -483,7 +375,7 @@ Test(query, changes_counts_this_statement_only)
 	jeq(v, "changes", "0");
 	json_decref(v);
 	/* What the daemon wrote is in the file. */
-	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0);
+	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 0);
 	daemon_stop(&d);
 }
 
@@ -498,9 +390,9 @@ Test(query, concurrent_writes_all_land)
 	char	 p[32];
 	int	 i, n = wrapped() ? 40 : 200;
 
-	files_init();
-	db_make("main.db", "create table t(x integer)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x integer)");
+	dbtest_start(&d, MAIN_CONF);
 	jobs = json_array();
 	for (i = 0; i < n; i++) {
 		snprintf(p, sizeof p, "[%d]", i);
@@ -511,8 +403,8 @@ Test(query, concurrent_writes_all_land)
 	jbool_is(r, "ok", true);
 	cr_assert_eq(jint(r, "stats.ok"), n, "%s", jtext(r));
 	json_decref(r);
-	cr_assert_eq(db_int("main.db", "select count(*) from t"), n);
-	cr_assert_eq(db_int("main.db", "select sum(x) from t"),
+	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), n);
+	cr_assert_eq(dbtest_int("main.db", "select sum(x) from t"),
 	    (sqlite3_int64)n * (n - 1) / 2);
 	daemon_stop(&d);
 }
@@ -526,9 +418,9 @@ Test(query, read_only_database_refuses_writes)
 	json_t	*v;
 	char	*msg;
 
-	files_init();
-	db_make("main.db", "create table t(x); insert into t values (1)");
-	start(MAIN_CONF
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x); insert into t values (1)");
+	dbtest_start(&d, MAIN_CONF
 	    "[db.ro]\ndriver = sqlite\npath = %D/main.db\nwritable = false\n");
 
 	msg = dbtest_query_fails(&d, NULL, "insert into t values (2)", NULL, "db_error");
@@ -544,7 +436,7 @@ Test(query, read_only_database_refuses_writes)
 	v = dbtest_query_ok(&d, "ro", "select x from t", NULL);
 	jeq(v, "rows", "[[1]]");
 	json_decref(v);
-	cr_assert_eq(db_int("main.db", "select count(*) from t"), 1);
+	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 1);
 	/* The writable one, on the same file, may write. */
 	v = dbtest_query_ok(&d, "rw", "insert into t values (2)", NULL);
 	jeq(v, "changes", "1");
@@ -567,25 +459,25 @@ Test(query, missing_database_created_only_if_writable)
 	json_t		*v;
 	char		*msg;
 
-	files_init();
-	start("[db.new]\ndriver = sqlite\npath = %D/new.db\nwritable = true\n"
+	dbtest_files_init();
+	dbtest_start(&d, "[db.new]\ndriver = sqlite\npath = %D/new.db\nwritable = true\n"
 	    "[db.gone]\ndriver = sqlite\npath = %D/gone.db\n");
 
-	cr_assert_eq(stat(dbpath("new.db"), &sb), -1, "created too early");
+	cr_assert_eq(stat(dbtest_path("new.db"), &sb), -1, "created too early");
 	v = dbtest_query_ok(&d, "new", "create table t(x)", NULL);
 	jeq(v, "changes", "0");
 	json_decref(v);
-	cr_assert_eq(stat(dbpath("new.db"), &sb), 0, "new.db not created");
+	cr_assert_eq(stat(dbtest_path("new.db"), &sb), 0, "new.db not created");
 	v = dbtest_query_ok(&d, "new", "insert into t values (1), (2)", NULL);
 	jeq(v, "changes", "2");
 	json_decref(v);
-	cr_assert_eq(db_int("new.db", "select count(*) from t"), 2);
+	cr_assert_eq(dbtest_int("new.db", "select count(*) from t"), 2);
 
 	msg = dbtest_query_fails(&d, "gone", "select 1", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "gone"), "message names the database:"
 	    " %s", msg);
 	free(msg);
-	cr_assert_eq(stat(dbpath("gone.db"), &sb), -1, "gone.db was created");
+	cr_assert_eq(stat(dbtest_path("gone.db"), &sb), -1, "gone.db was created");
 	expect_ping();
 	daemon_stop(&d);
 }
@@ -600,9 +492,9 @@ Test(query, bad_sql_is_db_error_with_sqlite_message)
 	json_t	*jobs, *r;
 	char	*msg;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 
 	msg = dbtest_query_fails(&d, NULL, "selec 1", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "near \"selec\": syntax error"),
@@ -665,9 +557,9 @@ Test(query, exactly_one_statement)
 	json_t			*v;
 	char			*msg;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 
 	for (s = fine; *s != NULL; s++) {
 		v = dbtest_query_ok(&d, NULL, *s, NULL);
@@ -688,7 +580,7 @@ Test(query, exactly_one_statement)
 	    "db_error"));
 	free(dbtest_query_fails(&d, "rw", "insert into t values (1); delete from t", NULL,
 	    "db_error"));
-	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
+	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 0,
 	    "the first of two statements ran");
 	daemon_stop(&d);
 }
@@ -702,9 +594,9 @@ Test(query, parameter_count_mismatch_is_db_error)
 	json_t	*v;
 	char	*msg;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 
 	msg = dbtest_query_fails(&d, NULL, "select ?1, ?2", "[1]", "db_error");
 	cr_assert_not_null(strstr(msg, "2 parameters, 1 given"), "message: %s",
@@ -733,7 +625,7 @@ Test(query, parameter_count_mismatch_is_db_error)
 	/* A failed write with a mismatch wrote nothing. */
 	free(dbtest_query_fails(&d, "rw", "insert into t values (?1)", "[1,2]",
 	    "db_error"));
-	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0);
+	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 0);
 	daemon_stop(&d);
 }
 
@@ -759,9 +651,9 @@ Test(query, bad_params_refuse_the_batch)
 	json_t	*jobs, *r;
 	size_t	 i;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		jobs = json_array();
@@ -794,7 +686,7 @@ Test(query, bad_params_refuse_the_batch)
 	    "\"param\":[1]}]}");
 	expect_refused(r, "bad_request", "jobs[0].param");
 	json_decref(r);
-	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
+	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 0,
 	    "a job of a refused batch ran");
 	daemon_stop(&d);
 }
@@ -808,9 +700,9 @@ Test(query, unknown_db_refuses_the_batch)
 {
 	json_t	*jobs, *r, *v;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 
 	jobs = json_array();
 	json_array_append_new(jobs, dbtest_qjob("rw", "insert into t values (1)",
@@ -822,7 +714,7 @@ Test(query, unknown_db_refuses_the_batch)
 	expect_refused(r, "unknown_db", "jobs[2].db");
 	jstr_has(r, "error.message", "nosuch");
 	json_decref(r);
-	cr_assert_eq(db_int("main.db", "select count(*) from t"), 0,
+	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 0,
 	    "a job of a refused batch ran");
 	/* Names are exact: no case folding. */
 	r = dbtest_query(&d, "Default", "select 1", NULL);
@@ -844,9 +736,9 @@ Test(query, no_default_db_configured)
 {
 	json_t	*r, *v;
 
-	files_init();
-	db_make("other.db", "create table t(x)");
-	start("[db.other]\ndriver = sqlite\npath = %D/other.db\n");
+	dbtest_files_init();
+	dbtest_make("other.db", "create table t(x)");
+	dbtest_start(&d, "[db.other]\ndriver = sqlite\npath = %D/other.db\n");
 
 	r = dbtest_query(&d, NULL, "select 1", NULL);
 	expect_refused(r, "unknown_db", "jobs[0].db");
@@ -876,18 +768,18 @@ Test(query, locked_database_waits_busy_timeout_then_fails)
 	json_t	*r;
 	double	 t0, took;
 
-	files_init();
-	db_make("main.db", "create table t(x); insert into t values (1)");
-	start(LOCK_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x); insert into t values (1)");
+	dbtest_start(&d, LOCK_CONF);
 	/* Warm up: the workers' connections exist before the lock. */
 	json_decref(dbtest_query_ok(&d, NULL, "select x from t", NULL));
 
-	lock = db_open("main.db");
-	db_exec(lock, "begin exclusive; insert into t values (2)");
+	lock = dbtest_open("main.db");
+	dbtest_exec(lock, "begin exclusive; insert into t values (2)");
 	t0 = now_ms();
 	r = dbtest_query(&d, NULL, "select count(*) from t", NULL);
 	took = now_ms() - t0;
-	db_exec(lock, "rollback");
+	dbtest_exec(lock, "rollback");
 	sqlite3_close(lock);
 
 	jstr_is(r, "results[0].error.code", "db_error");
@@ -923,13 +815,13 @@ run_while_locked(sqlite3 *lock, const char *line, int value, int hold_ms,
 	json_t	*r;
 	int	 fd;
 
-	db_exec(lock, sql);
+	dbtest_exec(lock, sql);
 	free(sql);
 	fd = client_connect(d.sock);
 	t0 = now_ms();
 	client_send(fd, line);
 	usleep((useconds_t)hold_ms * 1000);
-	db_exec(lock, "commit");
+	dbtest_exec(lock, "commit");
 	r = client_recv_json(fd, timeout_ms);
 	*took = now_ms() - t0;
 	close(fd);
@@ -943,9 +835,9 @@ Test(query, locked_database_released_in_time_succeeds)
 	char	*line, *patient;
 	double	 t0, took;
 
-	files_init();
-	db_make("main.db", "create table t(x); insert into t values (1)");
-	start(LOCK_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x); insert into t values (1)");
+	dbtest_start(&d, LOCK_CONF);
 	json_decref(dbtest_query_ok(&d, NULL, "select x from t", NULL));
 	jobs = json_array();
 	json_array_append_new(jobs, dbtest_qjob(NULL, "select count(*) from t", NULL));
@@ -956,7 +848,7 @@ Test(query, locked_database_released_in_time_succeeds)
 	patient = dbtest_batch_line(jobs, NULL, NULL);
 
 	/* Released after 100 ms, well inside the 300 ms busy timeout. */
-	lock = db_open("main.db");
+	lock = dbtest_open("main.db");
 	r = run_while_locked(lock, line, 2, 100, slack_ms(5000), &took);
 	jbool_is(r, "ok", true);
 	jeq(r, "results[0].value.rows", "[[2]]");
@@ -980,11 +872,11 @@ Test(query, locked_database_released_in_time_succeeds)
 	 * its own 300 ms timeout applies again: it gives up while a lock is
 	 * still held.
 	 */
-	db_exec(lock, "begin exclusive; insert into t values (4)");
+	dbtest_exec(lock, "begin exclusive; insert into t values (4)");
 	t0 = now_ms();
 	r = dbtest_request(&d, line);
 	took = now_ms() - t0;
-	db_exec(lock, "rollback");
+	dbtest_exec(lock, "rollback");
 	sqlite3_close(lock);
 	jstr_is(r, "results[0].error.code", "db_error");
 	jstr_has(r, "results[0].error.message", "database is locked");
@@ -1009,9 +901,9 @@ Test(query, five_thousand_queries_in_one_batch)
 	double	 t0, took;
 	int	 i, n = 5000;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 	jobs = json_array();
 	for (i = 0; i < n; i++) {
 		snprintf(p, sizeof p, "[%d]", i);
@@ -1049,10 +941,10 @@ Test(query, cached_statements_give_fresh_results)
 	char	 p[64], sql[64];
 	int	 i, rounds = wrapped() ? 20 : 100;
 
-	files_init();
-	db_make("main.db", "create table t(x integer)");
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x integer)");
 	/* One worker: every statement goes through the same cache. */
-	start("threads = 1\n"
+	dbtest_start(&d, "threads = 1\n"
 	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
 
@@ -1109,9 +1001,9 @@ Test(query, schema_changed_by_another_connection_is_seen)
 {
 	json_t	*v;
 
-	files_init();
-	db_make("main.db", "create table t(x integer); insert into t values (1)");
-	start("threads = 1\n"
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x integer); insert into t values (1)");
+	dbtest_start(&d, "threads = 1\n"
 	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
 
@@ -1163,9 +1055,9 @@ Test(query, timeout_while_query_runs_on_worker)
 	char	*line;
 	double	 t0, took, back;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 
 	/* The job's own timeout_ms. */
 	job = dbtest_qjob(NULL, slow_sql(), NULL);
@@ -1235,9 +1127,9 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 	double	 t0;
 	int	 fd;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF);
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF);
 
 	/* The cancel op, on the same connection. */
 	jobs = json_array();
@@ -1292,25 +1184,26 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 }
 
 /*
- * A result larger than [read] max_bytes is too_large, not a huge reply;
- * one that fits is fine.
+ * A result larger than [limits] max_result_bytes is too_large, not a huge
+ * reply; one that fits is fine.
  */
 
-Test(query, result_over_read_max_bytes_is_too_large)
+Test(query, result_over_max_result_bytes_is_too_large)
 {
 	json_t	*v;
 	char	*msg;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
-	start(MAIN_CONF "[read]\nmax_bytes = 4096\n");
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, MAIN_CONF "[limits]\nmax_result_bytes = 4096\n");
 
 	/* One big value: 4000 random bytes are 5336 of base64. */
 	msg = dbtest_query_fails(&d, NULL, "select randomblob(4000)", NULL, "too_large");
 	cr_assert_not_null(strstr(msg, "4096"), "message: %s", msg);
 	free(msg);
-	free(dbtest_query_fails(&d, NULL, "select printf('%.5000c', 'x')", NULL,
-	    "too_large"));
+	/* Escapes count: 3000 line feeds are 6000 bytes of JSON. */
+	free(dbtest_query_fails(&d, NULL, "select printf('%.3000c', char(10))",
+	    NULL, "too_large"));
 	/* Many small rows. */
 	free(dbtest_query_fails(&d, NULL, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
 	    " SELECT x+1 FROM c WHERE x < 100000) SELECT x FROM c", NULL,
@@ -1345,23 +1238,23 @@ Test(query, a_job_leaves_no_transaction_open)
 	sqlite3	*db;
 	json_t	*r;
 
-	files_init();
-	db_make("main.db", "create table t(x)");
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
 	/* One worker: the next job is on the same connection. */
-	start("threads = 1\n"
+	dbtest_start(&d, "threads = 1\n"
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
 	    "busy_timeout_ms = 300\n");
 
 	json_decref(dbtest_query(&d, "rw", "begin", NULL));
 	json_decref(dbtest_query_ok(&d, "rw", "insert into t values (1)", NULL));
-	cr_assert_eq(db_int("main.db", "select count(*) from t"), 1,
+	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 1,
 	    "an insert that reported success is not committed");
 
 	/* A write lock taken by one job is not held after it. */
 	json_decref(dbtest_query(&d, "rw", "begin immediate", NULL));
-	db = db_open("main.db");
+	db = dbtest_open("main.db");
 	sqlite3_busy_timeout(db, slack_ms(2000));
-	db_exec(db, "insert into t values (2)");
+	dbtest_exec(db, "insert into t values (2)");
 	sqlite3_close(db);
 	r = dbtest_query(&d, "rw", "select count(*) from t", NULL);
 	jeq(r, "results[0].value.rows", "[[2]]");
@@ -1370,10 +1263,11 @@ Test(query, a_job_leaves_no_transaction_open)
 }
 
 /*
- * A database reaches its configured file and no other: a read-only one
- * writes no file at all (VACUUM INTO would copy it anywhere the daemon
- * may write), and none attaches other files (ATTACH opens, or creates,
- * any path).
+ * A database reaches its configured file and no other: none writes
+ * another file (VACUUM INTO would copy it anywhere the daemon may write),
+ * and none attaches other files (ATTACH opens, or creates, any path).
+ * Both are forbidden by the authorizer (and the attached-database limit
+ * is 0 behind it).
  */
 
 Test(query, no_file_but_the_configured_one)
@@ -1381,25 +1275,26 @@ Test(query, no_file_but_the_configured_one)
 	struct stat	sb;
 	char		sql[PATH_MAX + 64];
 
-	files_init();
-	db_make("main.db", "create table t(x); insert into t values (1)");
-	db_make("other.db", "create table secret(s); insert into secret"
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x); insert into t values (1)");
+	dbtest_make("other.db", "create table secret(s); insert into secret"
 	    " values ('SECRET')");
-	start(MAIN_CONF);
+	dbtest_start(&d, MAIN_CONF);
 
-	snprintf(sql, sizeof sql, "vacuum into '%s'", dbpath("copy.db"));
-	free(dbtest_query_fails(&d, NULL, sql, NULL, "db_error"));
-	cr_assert_eq(stat(dbpath("copy.db"), &sb), -1, "a read-only database"
-	    " wrote %s", dbpath("copy.db"));
+	snprintf(sql, sizeof sql, "vacuum into '%s'", dbtest_path("copy.db"));
+	free(dbtest_query_fails(&d, NULL, sql, NULL, "forbidden"));
+	free(dbtest_query_fails(&d, "rw", sql, NULL, "forbidden"));
+	cr_assert_eq(stat(dbtest_path("copy.db"), &sb), -1, "a read-only database"
+	    " wrote %s", dbtest_path("copy.db"));
 	snprintf(sql, sizeof sql, "attach database '%s' as o",
-	    dbpath("other.db"));
-	free(dbtest_query_fails(&d, NULL, sql, NULL, "db_error"));
-	free(dbtest_query_fails(&d, "rw", sql, NULL, "db_error"));
+	    dbtest_path("other.db"));
+	free(dbtest_query_fails(&d, NULL, sql, NULL, "forbidden"));
+	free(dbtest_query_fails(&d, "rw", sql, NULL, "forbidden"));
 	snprintf(sql, sizeof sql, "attach database '%s' as n",
-	    dbpath("created.db"));
-	free(dbtest_query_fails(&d, "rw", sql, NULL, "db_error"));
-	cr_assert_eq(stat(dbpath("created.db"), &sb), -1, "ATTACH created %s",
-	    dbpath("created.db"));
+	    dbtest_path("created.db"));
+	free(dbtest_query_fails(&d, "rw", sql, NULL, "forbidden"));
+	cr_assert_eq(stat(dbtest_path("created.db"), &sb), -1, "ATTACH created %s",
+	    dbtest_path("created.db"));
 	free(dbtest_query_fails(&d, NULL, "select * from o.secret", NULL, "db_error"));
 	daemon_stop(&d);
 }

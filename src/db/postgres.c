@@ -5,10 +5,33 @@
  *
  * A connection is CONNECTING (PQconnectPoll, watched for what it asks, under
  * a connect timeout), IDLE (watched for reads, so that a server that closes
- * it is noticed at once) or BUSY (running one job's query: flushing, then
- * reading results in single-row mode, so a result never takes more memory
- * than the value it becomes). A pool opens connections on demand, at most
- * pool of them, and never gives a job a connection that is not IDLE.
+ * it is noticed at once), BUSY (running one job's statement, then the
+ * session's reset) or CANCELLED (reset, waiting only for the end of its
+ * cancel request). A pool opens connections on demand, at most pool of
+ * them, cancelling ones included, and never gives a job a connection that
+ * is not IDLE.
+ *
+ * Each connection is in pipeline mode, and a job sends, in one write and
+ * one round trip: its statement (read in single-row mode, so a result
+ * never takes more memory than the value it becomes), a Sync, DISCARD ALL
+ * and a Sync. The job ends with its statement's last result; the
+ * connection is IDLE again only after the second Sync, its session reset
+ * (settings, temp objects, prepared statements, advisory locks, LISTEN),
+ * so nothing a job did reaches the next job on it. PostgreSQL 15 takes
+ * DISCARD ALL there: the Sync before it ends the statement's implicit
+ * transaction. A DISCARD ALL that fails (a job left a transaction open,
+ * which it cannot run in) or a connection not idle after it is closed.
+ *
+ * A job cancelled while its statement runs (its timeout_ms, max_job_ms,
+ * the cancel op, fail_fast, a client gone), or whose value grew over
+ * max_result_bytes, ends at once; its connection is cancelled on the
+ * server (db/pg_cancel.c, PQcancel on a thread of its own) and stays
+ * counted, as cancelling, until the statement's end and the reset have
+ * been read: then it is IDLE again, ready for the next job, and the server
+ * has no query left running for us. A cancel that came before the server
+ * started the statement is sent again every PG_CANCEL_RETRY_MS; a
+ * connection whose statement has not ended PG_CANCEL_GIVE_UP_MS after the
+ * first cancel is closed.
  *
  * A job is WAITING (in its pool's FIFO, q->conn == NULL) until an IDLE
  * connection is free, then RUNNING (q->conn is BUSY with it). It ends
@@ -37,11 +60,8 @@
  * the pool's lists and schedules a run of the pool from the loop (kick).
  *
  * Not done yet:
- * - A cancelled query is abandoned by closing its connection (PQcancel
- *   blocks; libpq 17's non-blocking cancel is not available). The server
- *   runs it until it next notices the client is gone, which may be the end
- *   of the query; "options='-c client_connection_check_interval=1000'" in
- *   conninfo makes it notice sooner.
+ * - libpq 17's non-blocking cancel (PQcancelStart) would need no thread;
+ *   Debian 12 has libpq 15.
  * - libpq resolves a host name with a blocking getaddrinfo(): use a socket
  *   directory or hostaddr= so that connecting never waits on DNS.
  * - Idle connections stay open until the server closes them or gatherd
@@ -49,6 +69,7 @@
  */
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +81,10 @@
 #include <libpq-fe.h>
 
 #include "base64.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "db/pg_cancel.h"
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
@@ -72,6 +95,9 @@
 #define PG_BACKOFF_MAX_MS	5000
 #define PG_CONNECT_TIMEOUT_MS	10000	/* without connect_timeout */
 #define PG_MAX_PARAMS		65535	/* the protocol's limit */
+#define PG_CANCEL_RETRY_MS	1000	/* cancel again while it runs */
+#define PG_CANCEL_GIVE_UP_MS	10000	/* then close the connection */
+#define PG_RESET		"DISCARD ALL"
 
 /* Type OIDs, from the server's catalog (pg_type.dat). */
 #define PG_BOOLOID		16
@@ -90,6 +116,7 @@ enum pg_conn_state {
 	PG_CONNECTING,
 	PG_IDLE,
 	PG_BUSY,
+	PG_CANCELLED,
 };
 
 struct pg_pool;
@@ -99,12 +126,21 @@ struct pg_conn {
 	struct pg_pool		*pool;
 	PGconn			*pg;		/* owned */
 	struct event		 ev;		/* on PQsocket while watching */
-	struct event		 timer;		/* the connect timeout */
+	struct event		 timer;		/* connect timeout; cancel retry */
 	evutil_socket_t		 fd;		/* what ev watches */
 	short			 watching;	/* ev's events; 0: not added */
 	uint8_t			 state;		/* enum pg_conn_state */
 	int			 flushing;	/* PQflush returned 1 */
-	struct pg_query		*query;		/* BUSY: the job it runs */
+	struct pg_query		*query;		/* BUSY: the job, until it ends */
+	/* BUSY: where the pipeline is. */
+	int			 syncs;		/* Syncs still to read */
+	int			 stmt_done;	/* the statement's results are read */
+	int			 reset_failed;	/* DISCARD ALL did not succeed */
+	int			 nulls;		/* NULL results in a row */
+	/* Cancelling: from the first request until IDLE or closed. */
+	int			 cancelling;
+	uint64_t		 cancel_ns;	/* when the first was asked */
+	struct pg_cancel	*cancel;	/* a request being sent, or NULL */
 	TAILQ_ENTRY(pg_conn)	 entry;		/* in pool->idle or ->active */
 };
 
@@ -132,12 +168,13 @@ struct pg_pool {
 	unsigned		 connect_timeout_ms;
 	unsigned		 nconns;	/* open or opening */
 	unsigned		 nconnecting;
+	unsigned		 ncancelling;
 	unsigned		 nwaiting;
 	unsigned		 backoff_ms;	/* next delay; 0: not failing */
 	struct event		*kick;		/* owned: run the pool soon */
 	struct event		*retry;		/* owned: back-off timer */
 	TAILQ_HEAD(, pg_conn)	 idle;
-	TAILQ_HEAD(, pg_conn)	 active;	/* CONNECTING and BUSY */
+	TAILQ_HEAD(, pg_conn)	 active;	/* CONNECTING, BUSY, CANCELLED */
 	TAILQ_HEAD(, pg_query)	 waiting;	/* FIFO */
 };
 
@@ -240,18 +277,32 @@ pg_conn_watch(struct pg_conn *c, short what)
 	c->watching = what;
 }
 
+/* c is no longer being cancelled (it is idle again, or closing). */
+static void
+pg_conn_cancel_end(struct pg_conn *c)
+{
+	if (!c->cancelling)
+		return;
+	c->cancelling = 0;
+	c->pool->ncancelling--;
+	evtimer_del(&c->timer);
+	if (c->cancel != NULL) {
+		pg_cancel_forget(c->cancel);
+		c->cancel = NULL;
+	}
+}
+
 /*
- * c is done with its query, in a known state: detach the query and put c
- * back in the idle list, watched for reads (so that a server that closes
- * it is noticed at once).
+ * c is done with its job and its reset, in a known state: put it back in
+ * the idle list, watched for reads (so that a server that closes it is
+ * noticed at once).
  */
 static void
 pg_conn_release(struct pg_conn *c)
 {
 	struct pg_pool	*pool = c->pool;
 
-	c->query->conn = NULL;
-	c->query = NULL;
+	pg_conn_cancel_end(c);
 	TAILQ_REMOVE(&pool->active, c, entry);
 	TAILQ_INSERT_TAIL(&pool->idle, c, entry);
 	c->state = PG_IDLE;
@@ -264,6 +315,7 @@ pg_conn_close(struct pg_conn *c)
 {
 	struct pg_pool	*pool = c->pool;
 
+	pg_conn_cancel_end(c);
 	if (c->state == PG_IDLE)
 		TAILQ_REMOVE(&pool->idle, c, entry);
 	else
@@ -300,12 +352,12 @@ pg_query_fail(struct pg_query *q, enum err_code code, char *message)
 	q->error = message;
 }
 
-/* Record that q's value would be over its max_bytes. */
+/* Record that q's value would be over max_result_bytes. */
 static void
 pg_query_too_large(struct pg_query *q)
 {
 	pg_query_fail(q, ERR_TOO_LARGE, xasprintf("the query's value is over"
-	    " max_bytes (%llu bytes); select fewer rows or columns",
+	    " max_result_bytes (%llu bytes); select fewer rows or columns",
 	    (unsigned long long)q->qj->max_bytes));
 }
 
@@ -440,7 +492,8 @@ pg_conn_connected(struct pg_conn *c)
 {
 	struct pg_pool	*pool = c->pool;
 
-	if (PQsetnonblocking(c->pg, 1) == -1) {
+	if (PQsetnonblocking(c->pg, 1) == -1 ||
+	    PQenterPipelineMode(c->pg) != 1) {
 		pg_conn_connect_failed(c, pg_message(PQerrorMessage(c->pg)));
 		return;
 	}
@@ -731,10 +784,14 @@ pg_result_error(const PGresult *res, PGconn *pg)
 	return pg_message(m);
 }
 
-/*
- * Take one result of q's statement. Returns -1 if the connection must be
- * dropped now (COPY, or a value over max_bytes), 0 to read on.
- */
+/* What pg_query_result says to do next. */
+enum {
+	PG_READ_ON,	/* read the next result */
+	PG_JOB_OVER,	/* the job failed for good: end it, cancel the rest */
+	PG_CLOSE,	/* the connection cannot go on (COPY...) */
+};
+
+/* Take one result of q's statement; what to do next. */
 static int
 pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
 {
@@ -745,64 +802,77 @@ pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
 	case PGRES_SINGLE_TUPLE:
 	case PGRES_TUPLES_OK:
 		if (q->code != ERR_NONE || q->complete)
-			return 0;
+			return PG_READ_ON;
 		if (q->out == NULL)
 			pg_query_columns(q, res);
 		n = PQntuples(res);
 		for (i = 0; i < n; i++) {
 			if (pg_query_row(q, res, i) == -1)
-				return -1;
+				return PG_JOB_OVER;
 		}
 		if (status == PGRES_TUPLES_OK) {
 			q->changes = pg_changes(res);
 			q->complete = 1;
 		}
-		return 0;
+		return PG_READ_ON;
 	case PGRES_COMMAND_OK:
 		if (q->code != ERR_NONE || q->complete)
-			return 0;
+			return PG_READ_ON;
 		if (q->out == NULL)
 			pg_query_columns(q, res);
 		q->changes = pg_changes(res);
 		q->complete = 1;
-		return 0;
+		return PG_READ_ON;
 	case PGRES_EMPTY_QUERY:
 		pg_query_fail(q, ERR_DB_ERROR, xstrdup("no statement in sql"));
-		return 0;
+		return PG_READ_ON;
 	case PGRES_COPY_IN:
 	case PGRES_COPY_OUT:
 	case PGRES_COPY_BOTH:
 		pg_query_fail(q, ERR_DB_ERROR, xstrdup("COPY FROM STDIN and"
 		    " COPY TO STDOUT are not supported"));
-		return -1;
+		return PG_CLOSE;
 	case PGRES_BAD_RESPONSE:
 	case PGRES_NONFATAL_ERROR:
 	case PGRES_FATAL_ERROR:
 		pg_query_fail(q, ERR_DB_ERROR, pg_result_error(res, pg));
-		return 0;
+		return PG_READ_ON;
 	default:
 		pg_query_fail(q, ERR_DB_ERROR, xasprintf("unexpected result"
 		    " from the server: %s", PQresStatus(status)));
-		return -1;
+		return PG_CLOSE;
 	}
 }
 
+/* Detach c's job, if it has one, and end it. */
+static void
+pg_conn_end_job(struct pg_conn *c)
+{
+	struct pg_query	*q = c->query;
+
+	if (q == NULL)
+		return;
+	c->query = NULL;
+	q->conn = NULL;
+	pg_query_end(q);
+}
+
 /*
- * q's connection is gone or unusable: detach and close it, then end q
- * with its own error, or as a lost connection if it has none.
+ * c cannot go on: close it, then end its job, if it still has one, with
+ * its own error, or as a lost connection if it has none.
  */
 static void
-pg_query_drop(struct pg_query *q, int lost)
+pg_conn_drop(struct pg_conn *c, int lost)
 {
-	struct pg_conn	*c = q->conn;
+	struct pg_query	*q = c->query;
 	char		*m;
 
 	if (lost) {
 		m = pg_message(PQerrorMessage(c->pg));
-		if (q->code == ERR_NONE) {
+		if (q != NULL && q->code == ERR_NONE) {
 			pg_query_fail(q, ERR_DB_ERROR, xasprintf(
 			    "connection to server lost: %s", m));
-		} else if (q->code == ERR_DB_ERROR) {
+		} else if (q != NULL && q->code == ERR_DB_ERROR) {
 			/* Often the server's own last word, e.g. a shutdown. */
 			free(m);
 			m = q->error;
@@ -810,32 +880,142 @@ pg_query_drop(struct pg_query *q, int lost)
 			    m);
 		}
 		free(m);
-		log_info("database %s: connection lost", q->pool->name);
+		log_info("database %s: connection lost", c->pool->name);
 	}
-	c->query = NULL;
-	q->conn = NULL;
+	if (q != NULL) {
+		c->query = NULL;
+		q->conn = NULL;
+	}
 	pg_conn_close(c);
-	pg_query_end(q);
+	if (q != NULL)
+		pg_query_end(q);
 }
 
-/* Read and write for the job a BUSY connection runs. */
+static void	pg_conn_cancel(struct pg_conn *);
+
+/* A cancel request of c was sent (or failed); see pg_conn_cancel. */
+static void
+pg_conn_cancel_sent(void *arg, int ok, const char *err)
+{
+	struct pg_conn	*c = arg;
+	struct pg_pool	*pool = c->pool;
+	char		*m;
+
+	c->cancel = NULL;
+	if (!ok) {
+		m = pg_message(err);
+		log_warnx("database %s: cannot cancel a query: %s", pool->name,
+		    m);
+		free(m);
+	}
+	if (c->state == PG_CANCELLED) {
+		/* Reset meanwhile: nothing of the job is left on the server. */
+		pool->refs++;
+		pg_conn_release(c);
+		pg_pool_run(pool);
+		pg_pool_unref(pool);
+	}
+}
+
+/*
+ * The job of c is gone while its statement runs: ask the server to
+ * cancel it. c stays BUSY, reading and dropping what comes, until the
+ * statement's end and the reset are read; the timer sends the request
+ * again while the statement runs, and gives up on c in the end.
+ */
+static void
+pg_conn_cancel(struct pg_conn *c)
+{
+	struct timeval	tv;
+
+	if (!c->cancelling) {
+		c->cancelling = 1;
+		c->pool->ncancelling++;
+		c->cancel_ns = clock_ns();
+		tv.tv_sec = PG_CANCEL_RETRY_MS / 1000;
+		tv.tv_usec = (suseconds_t)(PG_CANCEL_RETRY_MS % 1000) * 1000;
+		evtimer_add(&c->timer, &tv);
+	}
+	if (c->cancel == NULL)
+		c->cancel = pg_cancel_start(c->pg, pg_conn_cancel_sent, c);
+}
+
+/* The cancel timer of c: send again, or give up on c. */
+static void
+pg_conn_cancel_timer(struct pg_conn *c)
+{
+	struct timeval	tv;
+
+	if (clock_ms(c->cancel_ns, clock_ns()) >= PG_CANCEL_GIVE_UP_MS) {
+		log_warnx("database %s: a cancelled query still runs after %d"
+		    " ms: closing its connection", c->pool->name,
+		    PG_CANCEL_GIVE_UP_MS);
+		pg_conn_drop(c, 0);
+		return;
+	}
+	if (c->state == PG_BUSY && !c->stmt_done)
+		pg_conn_cancel(c);
+	tv.tv_sec = PG_CANCEL_RETRY_MS / 1000;
+	tv.tv_usec = (suseconds_t)(PG_CANCEL_RETRY_MS % 1000) * 1000;
+	evtimer_add(&c->timer, &tv);
+}
+
+/*
+ * c's job is over before its statement is (failed for good, or gone):
+ * end the job now if it still has one, and cancel the statement.
+ */
+static void
+pg_conn_abandon(struct pg_conn *c)
+{
+	pg_conn_cancel(c);
+	pg_conn_end_job(c);
+}
+
+/*
+ * The pipeline of c is all read: its session was reset, or not. Reuse c
+ * if it is idle and clean, once no cancel request of it is on its way
+ * (one that came late would cancel the next job's statement).
+ */
+static void
+pg_conn_pipeline_done(struct pg_conn *c)
+{
+	if (c->reset_failed || PQstatus(c->pg) != CONNECTION_OK ||
+	    PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+		/*
+		 * A transaction the job left open (DISCARD ALL cannot run
+		 * in one), or worse: closing it rolls it back.
+		 */
+		pg_conn_drop(c, 0);
+		return;
+	}
+	if (c->cancel != NULL) {
+		c->state = PG_CANCELLED;
+		pg_conn_watch(c, EV_READ);
+		return;
+	}
+	pg_conn_release(c);
+}
+
+/*
+ * Read and write for a BUSY connection: its job's results, then the
+ * reset's. Returns when it must wait for the socket, or c is released or
+ * closed.
+ */
 static void
 pg_conn_io(struct pg_conn *c, short what)
 {
-	struct pg_query	*q = c->query;
 	struct pg_pool	*pool = c->pool;
+	ExecStatusType	 status;
 	PGresult	*res;
 	int		 r;
 
 	if ((what & EV_READ) && !PQconsumeInput(c->pg)) {
-		pg_query_drop(q, 1);
-		pg_pool_run(pool);
+		pg_conn_drop(c, 1);
 		return;
 	}
 	if (c->flushing) {
 		if ((r = PQflush(c->pg)) == -1) {
-			pg_query_drop(q, 1);
-			pg_pool_run(pool);
+			pg_conn_drop(c, 1);
 			return;
 		}
 		if (r == 0) {
@@ -845,41 +1025,56 @@ pg_conn_io(struct pg_conn *c, short what)
 	}
 	for (;;) {
 		if (PQisBusy(c->pg)) {
-			if (PQstatus(c->pg) != CONNECTION_BAD)
-				return;		/* wait for more */
-			pg_query_drop(q, 1);
-			pg_pool_run(pool);
+			if (PQstatus(c->pg) == CONNECTION_BAD)
+				pg_conn_drop(c, 1);
+			return;		/* else wait for more */
+		}
+		if ((res = PQgetResult(c->pg)) == NULL) {
+			/* The end of one statement's results. */
+			if (++c->nulls > 1) {
+				log_warnx("database %s: lost track of the"
+				    " pipeline", pool->name);
+				pg_conn_drop(c, 0);
+				return;
+			}
+			if (!c->stmt_done) {
+				c->stmt_done = 1;
+				/* The batch may start or cancel jobs here. */
+				pg_conn_end_job(c);
+			}
+			continue;
+		}
+		c->nulls = 0;
+		status = PQresultStatus(res);
+		if (status == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			if (!c->stmt_done || --c->syncs > 0)
+				continue;
+			pg_conn_pipeline_done(c);
 			return;
 		}
-		if ((res = PQgetResult(c->pg)) == NULL)
-			break;
-		r = pg_query_result(q, res, c->pg);
+		if (c->stmt_done) {
+			/* DISCARD ALL's. */
+			if (status != PGRES_COMMAND_OK)
+				c->reset_failed = 1;
+			PQclear(res);
+			continue;
+		}
+		if (c->query != NULL)
+			r = pg_query_result(c->query, res, c->pg);
+		else if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT ||
+		    status == PGRES_COPY_BOTH)
+			r = PG_CLOSE;
+		else
+			r = PG_READ_ON;	/* a cancelled job's rows, dropped */
 		PQclear(res);
-		if (r == -1) {
-			pg_query_drop(q, 0);
-			pg_pool_run(pool);
+		if (r == PG_CLOSE) {
+			pg_conn_drop(c, 0);
 			return;
 		}
+		if (r == PG_JOB_OVER)
+			pg_conn_abandon(c);
 	}
-	/* The statement is over. */
-	if (PQstatus(c->pg) == CONNECTION_BAD) {
-		pg_query_drop(q, !q->complete || q->code != ERR_NONE);
-		pg_pool_run(pool);
-		return;
-	}
-	if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-		/*
-		 * Each job is its own transaction: one the job left open (a
-		 * BEGIN, or a failed statement inside one) must not reach the
-		 * next job on this connection. Closing it rolls it back.
-		 */
-		pg_query_drop(q, 0);
-		pg_pool_run(pool);
-		return;
-	}
-	pg_conn_release(c);
-	pg_query_end(q);
-	pg_pool_run(pool);
 }
 
 /* Socket and timer events of a connection, by its state. */
@@ -900,17 +1095,25 @@ pg_conn_cb(evutil_socket_t fd, short what, void *arg)
 		if (what & EV_TIMEOUT) {
 			pg_conn_connect_failed(c, xasprintf("timeout expired"
 			    " after %u ms", c->pool->connect_timeout_ms));
-			return;
+			break;
 		}
 		pg_conn_poll(c);
 		break;
 	case PG_IDLE:
-		pg_conn_idle_read(c);
+	case PG_CANCELLED:
+		if (what & EV_TIMEOUT)
+			pg_conn_cancel_timer(c);
+		else
+			pg_conn_idle_read(c);
 		break;
 	case PG_BUSY:
-		pg_conn_io(c, what);
+		if (what & EV_TIMEOUT)
+			pg_conn_cancel_timer(c);
+		else
+			pg_conn_io(c, what);
 		break;
 	}
+	pg_pool_run(pool);
 	pg_pool_unref(pool);
 }
 
@@ -934,7 +1137,10 @@ pg_param_text(const struct db_param *p, char *buf, size_t size)
 	}
 }
 
-/* Run q on the idle connection c. */
+/*
+ * Run q on the idle connection c: its statement, a Sync, the reset and a
+ * Sync, sent together.
+ */
 static void
 pg_query_send(struct pg_conn *c, struct pg_query *q)
 {
@@ -949,6 +1155,10 @@ pg_query_send(struct pg_conn *c, struct pg_query *q)
 	TAILQ_INSERT_TAIL(&pool->active, c, entry);
 	c->state = PG_BUSY;
 	c->query = q;
+	c->syncs = 2;
+	c->stmt_done = 0;
+	c->reset_failed = 0;
+	c->nulls = 0;
 	q->conn = c;
 
 	values = xcalloc(qj->nparams, sizeof *values);
@@ -960,22 +1170,20 @@ pg_query_send(struct pg_conn *c, struct pg_query *q)
 	    values, NULL, NULL, 0);
 	free(values);
 	free(bufs);
-	if (!ok) {
+	/* Without it the whole result is in memory before we see it. */
+	if (ok)
+		PQsetSingleRowMode(c->pg);
+	if (!ok || !PQpipelineSync(c->pg) ||
+	    !PQsendQueryParams(c->pg, PG_RESET, 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQpipelineSync(c->pg)) {
+		/* What was queued is unknown: do not reuse c. */
 		pg_query_fail(q, ERR_DB_ERROR,
 		    pg_message(PQerrorMessage(c->pg)));
-		if (PQstatus(c->pg) == CONNECTION_BAD) {
-			pg_query_drop(q, 0);
-			return;
-		}
-		/* Nothing was sent: the connection is as it was. */
-		pg_conn_release(c);
-		pg_query_end(q);
+		pg_conn_drop(c, 0);
 		return;
 	}
-	/* Without it the whole result is in memory before we see it. */
-	PQsetSingleRowMode(c->pg);
 	if ((r = PQflush(c->pg)) == -1) {
-		pg_query_drop(q, 1);
+		pg_conn_drop(c, 1);
 		return;
 	}
 	c->flushing = r == 1;
@@ -1060,9 +1268,10 @@ postgres_query_start(struct query_job *qj)
 }
 
 /*
- * Stop a query now. A waiting one leaves the queue; a running one's
- * connection is closed, as nothing else leaves it in a known state without
- * blocking. The job is not touched again.
+ * Stop a query now. A waiting one leaves the queue; a running one is
+ * cancelled on the server, and its connection serves the next job once
+ * the statement has ended and the session is reset (pg_conn_cancel). The
+ * job is not touched again.
  */
 void
 postgres_query_cancel(struct query_job *qj)
@@ -1078,9 +1287,8 @@ postgres_query_cancel(struct query_job *qj)
 		q->pool->nwaiting--;
 	} else {
 		c->query = NULL;
-		pg_conn_close(c);
-		if (q->pool->nwaiting != 0)
-			pg_pool_kick(q->pool);
+		q->conn = NULL;
+		pg_conn_cancel(c);
 	}
 	pg_query_free(q);
 }
@@ -1123,6 +1331,7 @@ void
 postgres_init(struct event_base *base)
 {
 	pg_base = base;
+	pg_cancel_init(base);
 }
 
 /*
@@ -1255,6 +1464,41 @@ postgres_detach(const struct config *cfg)
 }
 
 /*
+ * The pools of cfg's PostgreSQL databases for status: per database its
+ * connections open, busy (running a job or resetting after one),
+ * cancelling (a job's statement being cancelled on the server), and up
+ * (connecting works, or has not failed yet). Caller owns the reference.
+ */
+json_t *
+postgres_status(const struct config *cfg)
+{
+	const struct db_config	*db;
+	struct pg_pool		*pool;
+	struct pg_conn		*c;
+	json_t			*dbs = json_object();
+	size_t			 i;
+	unsigned		 busy;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		db = &cfg->dbs[i];
+		if (db->driver != DB_POSTGRES ||
+		    (pool = pg_pool_find(db)) == NULL)
+			continue;
+		busy = 0;
+		TAILQ_FOREACH(c, &pool->active, entry)
+			busy += c->state == PG_BUSY && !c->cancelling;
+		json_object_set_new(dbs, db->name, json_pack("{s:s, s:I, s:I,"
+		    " s:I, s:I, s:b}", "driver", "postgres",
+		    "pool", (json_int_t)pool->max,
+		    "open", (json_int_t)pool->nconns,
+		    "busy", (json_int_t)busy,
+		    "cancelling", (json_int_t)pool->ncancelling,
+		    "up", pool->backoff_ms == 0));
+	}
+	return dbs;
+}
+
+/*
  * Close every connection and free every pool left. Jobs must have been
  * cancelled already; one still queued is dropped without an answer.
  */
@@ -1265,5 +1509,6 @@ postgres_free(void)
 
 	while ((pool = TAILQ_FIRST(&pg_pools)) != NULL)
 		pg_pool_free(pool);
+	pg_cancel_free();
 	pg_base = NULL;
 }

@@ -1,9 +1,30 @@
 /*
  * SQLite on the worker pool. Each worker thread keeps its own connection
  * to each database it has used (opened lazily, read-only unless the
- * database is writable, with a busy timeout) and a small cache of prepared
- * statements per connection; a connection is never shared between
- * threads, and thread exit closes them (a pthread key destructor).
+ * database is writable) and a small cache of prepared statements per
+ * connection; a connection is never shared between threads, and thread
+ * exit closes them (a pthread key destructor).
+ *
+ * A connection serves every job its worker runs, whoever sent it, so it
+ * runs under db/sqlite_policy.c: nothing a statement may do outlives its
+ * job. Each job is its own transaction (one left open is rolled back), a
+ * cancelled or timed-out job is interrupted (the progress handler, and a
+ * busy handler that stops waiting for a lock), and its value is held to
+ * max_result_bytes while it is encoded.
+ *
+ * Fresh schema: SQLite parses a statement against the schema the
+ * connection has in memory and only checks the schema cookie when the
+ * statement runs, so a connection whose schema another one changed can
+ * refuse a statement that is right ("index i already exists" after the
+ * table was dropped and made again). Two checks keep it fresh without a
+ * statement more per query in the common case: workers that change a
+ * file's schema bump its generation (an atomic counter per path), and a
+ * connection that sees a new generation refreshes before preparing (a
+ * statement that reads the schema cookie, and reloads the schema if it
+ * moved); a statement that fails to prepare is prepared once more after a
+ * refresh when the file changed meanwhile (SQLITE_FCNTL_DATA_VERSION), which
+ * catches other processes. A statement prepared against an old schema
+ * that runs is prepared again by SQLite itself (SQLITE_SCHEMA).
  *
  * The job hands its SQL and parameters over to the work item, so a job
  * cancelled while a worker runs its query can go at once; the item is
@@ -21,8 +42,10 @@
 #include <sqlite3.h>
 
 #include "base64.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "db/sqlite_policy.h"
 #include "jsonw.h"
 #include "log.h"
 #include "pool.h"
@@ -30,11 +53,24 @@
 #include "xmalloc.h"
 
 #define SQLITE_STMT_CACHE	32
+#define SQLITE_STMT_CACHE_SQL	4096	/* longer SQL is not cached */
 #define SQLITE_PROGRESS_OPS	1000	/* VM steps between checks for a stop */
+#define SQLITE_BUSY_SLEEP_MS	10	/* longest nap waiting for a lock */
 
 struct sqlite_stmt {
 	char		*sql;		/* owned */
 	sqlite3_stmt	*stmt;
+	unsigned	 seen;		/* SQLITE_POLICY_DML, _DDL */
+};
+
+/*
+ * A database file as all workers share it: its schema generation, bumped
+ * by a worker whose statement changed the schema. Entries live until exit.
+ */
+struct sqlite_file {
+	struct sqlite_file	*next;
+	char			*path;		/* owned */
+	atomic_uint		 gen;
 };
 
 /* One worker's connection to one database file. */
@@ -43,6 +79,10 @@ struct sqlite_conn {
 	char			*path;		/* owned */
 	int			 writable;
 	sqlite3			*db;
+	struct sqlite_file	*file;		/* shared */
+	unsigned		 gen;		/* file->gen its schema is of */
+	sqlite3_stmt		*refresh;	/* reads the schema cookie */
+	struct sqlite_policy	 policy;	/* its authorizer's state */
 	struct sqlite_stmt	 cache[SQLITE_STMT_CACHE];	/* MRU first */
 	unsigned		 ncache;
 };
@@ -58,6 +98,7 @@ struct sqlite_work {
 	struct db_param		*params;	/* owned, taken from the job */
 	size_t			 nparams;
 	uint64_t		 max_bytes;
+	uint64_t		 busy_since;	/* clock_ns() of a wait for a lock */
 	atomic_int		 stop;		/* set by the loop: interrupt */
 	enum err_code		 code;		/* result */
 	char			*text;		/* owned: value JSON or message */
@@ -66,6 +107,9 @@ struct sqlite_work {
 
 static pthread_key_t	sqlite_key;
 static pthread_once_t	sqlite_once = PTHREAD_ONCE_INIT;
+
+static pthread_mutex_t	 sqlite_files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sqlite_file *sqlite_files;	/* under sqlite_files_lock */
 
 /* Thread exit: close this worker's connections. */
 static void
@@ -80,6 +124,7 @@ sqlite_conns_free(void *arg)
 			sqlite3_finalize(c->cache[i].stmt);
 			free(c->cache[i].sql);
 		}
+		sqlite3_finalize(c->refresh);
 		sqlite3_close_v2(c->db);
 		free(c->path);
 		free(c);
@@ -100,22 +145,116 @@ sqlite_fail(struct sqlite_work *w, enum err_code code, char *message)
 	w->text = message;
 }
 
+/*
+ * A failed prepare, bind or step of c, as the job's error: a statement
+ * the policy refused is forbidden (with the reason), a value over the
+ * length limit too_large, SQLite out of its memory busy (another job may
+ * hold it), anything else db_error with SQLite's message.
+ */
+static void
+sqlite_fail_rc(struct sqlite_work *w, struct sqlite_conn *c, int rc,
+    const char *message)
+{
+	if (c->policy.deny[0] != '\0')
+		sqlite_fail(w, ERR_FORBIDDEN, xstrdup(c->policy.deny));
+	else if ((rc & 0xff) == SQLITE_TOOBIG)
+		sqlite_fail(w, ERR_TOO_LARGE, xasprintf("%s: a value may be at"
+		    " most max_result_bytes (%llu bytes), a statement at most"
+		    " %d bytes", message, (unsigned long long)w->max_bytes,
+		    sqlite3_limit(c->db, SQLITE_LIMIT_SQL_LENGTH, -1)));
+	else if ((rc & 0xff) == SQLITE_NOMEM)
+		sqlite_fail(w, ERR_BUSY, xasprintf("SQLite is out of the memory"
+		    " gatherd gives it (%llu bytes, all queries together)",
+		    (unsigned long long)sqlite_policy_heap_limit()));
+	else
+		sqlite_fail(w, ERR_DB_ERROR, xstrdup(message));
+}
+
+/* The connection's last error as the job's; see sqlite_fail_rc. */
+static void
+sqlite_fail_db(struct sqlite_work *w, struct sqlite_conn *c)
+{
+	sqlite_fail_rc(w, c, sqlite3_errcode(c->db), sqlite3_errmsg(c->db));
+}
+
+/* The shared entry of a database file, made on first use. */
+static struct sqlite_file *
+sqlite_file_get(const char *path)
+{
+	struct sqlite_file	*f;
+
+	pthread_mutex_lock(&sqlite_files_lock);
+	for (f = sqlite_files; f != NULL; f = f->next) {
+		if (strcmp(f->path, path) == 0)
+			break;
+	}
+	if (f == NULL) {
+		f = xcalloc(1, sizeof *f);
+		f->path = xstrdup(path);
+		atomic_init(&f->gen, 0);
+		f->next = sqlite_files;
+		sqlite_files = f;
+	}
+	pthread_mutex_unlock(&sqlite_files_lock);
+	return f;
+}
+
+/* At exit, once no worker is left: forget the files. */
+void
+sqlite_free(void)
+{
+	struct sqlite_file	*f;
+
+	while ((f = sqlite_files) != NULL) {
+		sqlite_files = f->next;
+		free(f->path);
+		free(f);
+	}
+}
+
+/*
+ * SQLite's busy handler: wait for a lock in short naps, up to the
+ * database's busy_timeout_ms, and stop at once when the job is gone (a
+ * worker must not sleep out the timeout for a job that was cancelled).
+ */
+static int
+sqlite_busy(void *arg, int count)
+{
+	struct sqlite_work	*w = arg;
+	struct timespec		 ts;
+	uint64_t		 now = clock_ns(), waited_ms, nap;
+
+	if (count == 0)
+		w->busy_since = now;
+	if (atomic_load_explicit(&w->stop, memory_order_relaxed))
+		return 0;
+	waited_ms = (now - w->busy_since) / 1000000;
+	if (waited_ms >= w->busy_ms)
+		return 0;
+	nap = count < 4 ? (uint64_t)1 << count : SQLITE_BUSY_SLEEP_MS;
+	if (nap > SQLITE_BUSY_SLEEP_MS)
+		nap = SQLITE_BUSY_SLEEP_MS;
+	if (nap > w->busy_ms - waited_ms)
+		nap = w->busy_ms - waited_ms;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)nap * 1000000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 /* This thread's connection for the work's database, opened if need be. */
 static struct sqlite_conn *
 sqlite_conn_get(struct sqlite_work *w)
 {
 	struct sqlite_conn	*head, *c;
+	char			*why;
 	int			 flags, rc;
 
 	pthread_once(&sqlite_once, sqlite_key_init);
 	head = pthread_getspecific(sqlite_key);
 	for (c = head; c != NULL; c = c->next) {
 		if (c->writable == w->writable && strcmp(c->path, w->path) == 0)
-			break;
-	}
-	if (c != NULL) {
-		sqlite3_busy_timeout(c->db, (int)w->busy_ms);
-		return c;
+			return c;
 	}
 	c = xcalloc(1, sizeof *c);
 	flags = SQLITE_OPEN_NOMUTEX | (w->writable ?
@@ -124,22 +263,63 @@ sqlite_conn_get(struct sqlite_work *w)
 		sqlite_fail(w, ERR_DB_ERROR, xasprintf("cannot open database"
 		    " %s (%s): %s", w->name, w->path, c->db != NULL ?
 		    sqlite3_errmsg(c->db) : sqlite3_errstr(rc)));
-		sqlite3_close_v2(c->db);
-		free(c);
-		return NULL;
+		goto fail;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
-	/*
-	 * Only the configured file: ATTACH (and VACUUM INTO, which attaches)
-	 * could otherwise read or write any path the daemon can reach.
-	 */
-	sqlite3_limit(c->db, SQLITE_LIMIT_ATTACHED, 0);
-	sqlite3_busy_timeout(c->db, (int)w->busy_ms);
+	/* Setting it up reads the file, which may be locked. */
+	sqlite3_busy_handler(c->db, sqlite_busy, w);
+	if (sqlite_policy_apply(c->db, &c->policy, &why) == -1) {
+		sqlite_fail(w, ERR_DB_ERROR, xasprintf("cannot open database"
+		    " %s (%s): %s", w->name, w->path, why));
+		free(why);
+		goto fail;
+	}
+	/* Reading the schema cookie reloads the schema if it moved. */
+	if (sqlite3_prepare_v3(c->db, "SELECT 1 FROM sqlite_schema LIMIT 0",
+	    -1, SQLITE_PREPARE_PERSISTENT, &c->refresh, NULL) != SQLITE_OK) {
+		sqlite_fail(w, ERR_DB_ERROR, xasprintf("cannot open database"
+		    " %s (%s): %s", w->name, w->path, sqlite3_errmsg(c->db)));
+		goto fail;
+	}
+	c->file = sqlite_file_get(w->path);
+	c->gen = atomic_load(&c->file->gen);
 	c->path = xstrdup(w->path);
 	c->writable = w->writable;
 	c->next = head;
 	pthread_setspecific(sqlite_key, c);
 	return c;
+fail:
+	sqlite3_finalize(c->refresh);
+	sqlite3_close_v2(c->db);
+	free(c);
+	return NULL;
+}
+
+/* The file's data version as this connection last saw it. */
+static unsigned
+sqlite_data_version(struct sqlite_conn *c)
+{
+	unsigned	v = 0;
+
+	sqlite3_file_control(c->db, "main", SQLITE_FCNTL_DATA_VERSION, &v);
+	return v;
+}
+
+/*
+ * Make c's schema that of the file now: read the schema cookie, which
+ * reloads the schema if another connection changed it. Returns whether
+ * the file changed since c last read it.
+ */
+static int
+sqlite_refresh(struct sqlite_conn *c)
+{
+	unsigned	before = sqlite_data_version(c);
+
+	c->policy.internal = 1;
+	sqlite3_step(c->refresh);
+	sqlite3_reset(c->refresh);
+	c->policy.internal = 0;
+	return sqlite_data_version(c) != before;
 }
 
 /* Only whitespace, comments and semicolons are left in tail. */
@@ -164,26 +344,70 @@ sqlite_tail_empty(sqlite3 *db, const char *tail)
 	return 1;
 }
 
-/* A prepared statement for sql, from the cache or new. NULL on error. */
+/* Prepare sql on c, noting what the authorizer saw in *seen. */
+static int
+sqlite_prepare_one(struct sqlite_conn *c, const char *sql,
+    sqlite3_stmt **stmt, const char **tail, unsigned *seen)
+{
+	int	rc;
+
+	c->policy.deny[0] = '\0';
+	c->policy.seen = 0;
+	c->policy.preparing = 1;
+	rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    stmt, tail);
+	c->policy.preparing = 0;
+	*seen = c->policy.seen;
+	return rc;
+}
+
+/*
+ * A prepared statement for the work's sql, from the cache or new, with a
+ * schema no older than the last change any worker made to the file. NULL
+ * on error.
+ */
 static sqlite3_stmt *
-sqlite_prepare(struct sqlite_work *w, struct sqlite_conn *c)
+sqlite_prepare(struct sqlite_work *w, struct sqlite_conn *c, unsigned *seen)
 {
 	struct sqlite_stmt	 s;
 	sqlite3_stmt		*stmt = NULL;
 	const char		*tail;
-	unsigned		 i;
+	char			*message = NULL;
+	unsigned		 i, gen;
+	int			 rc;
 
+	gen = atomic_load(&c->file->gen);
+	if (gen != c->gen) {
+		sqlite_refresh(c);
+		c->gen = gen;
+	}
 	for (i = 0; i < c->ncache; i++) {
 		if (strcmp(c->cache[i].sql, w->sql) == 0) {
 			s = c->cache[i];
 			memmove(&c->cache[1], &c->cache[0], i * sizeof s);
 			c->cache[0] = s;
+			*seen = s.seen;
 			return s.stmt;
 		}
 	}
-	if (sqlite3_prepare_v3(c->db, w->sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    &stmt, &tail) != SQLITE_OK) {
-		sqlite_fail(w, ERR_DB_ERROR, xstrdup(sqlite3_errmsg(c->db)));
+	rc = sqlite_prepare_one(c, w->sql, &stmt, &tail, seen);
+	/*
+	 * Prepared against a schema another process changed? Refreshing
+	 * tells, and costs nothing in the common case: only on an error.
+	 */
+	if (rc != SQLITE_OK && c->policy.deny[0] == '\0' &&
+	    (rc & 0xff) != SQLITE_TOOBIG && (rc & 0xff) != SQLITE_NOMEM) {
+		message = xstrdup(sqlite3_errmsg(c->db));
+		if (sqlite_refresh(c)) {
+			free(message);
+			message = NULL;
+			rc = sqlite_prepare_one(c, w->sql, &stmt, &tail, seen);
+		}
+	}
+	if (rc != SQLITE_OK) {
+		sqlite_fail_rc(w, c, rc, message != NULL ? message :
+		    sqlite3_errmsg(c->db));
+		free(message);
 		return NULL;
 	}
 	if (stmt == NULL) {
@@ -196,6 +420,9 @@ sqlite_prepare(struct sqlite_work *w, struct sqlite_conn *c)
 		    " statement: a query runs exactly one"));
 		return NULL;
 	}
+	c->policy.deny[0] = '\0';	/* the tail's, if any */
+	if (strlen(w->sql) > SQLITE_STMT_CACHE_SQL)
+		return stmt;		/* the caller finalizes it */
 	if (c->ncache == SQLITE_STMT_CACHE) {
 		c->ncache--;
 		sqlite3_finalize(c->cache[c->ncache].stmt);
@@ -204,12 +431,13 @@ sqlite_prepare(struct sqlite_work *w, struct sqlite_conn *c)
 	memmove(&c->cache[1], &c->cache[0], c->ncache * sizeof s);
 	c->cache[0].sql = xstrdup(w->sql);
 	c->cache[0].stmt = stmt;
+	c->cache[0].seen = *seen;
 	c->ncache++;
 	return stmt;
 }
 
 static int
-sqlite_bind(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt)
+sqlite_bind(struct sqlite_work *w, struct sqlite_conn *c, sqlite3_stmt *stmt)
 {
 	struct db_param	*p;
 	size_t		 i;
@@ -242,7 +470,7 @@ sqlite_bind(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt)
 		}
 	}
 	if (rc != SQLITE_OK) {
-		sqlite_fail(w, ERR_DB_ERROR, xstrdup(sqlite3_errmsg(db)));
+		sqlite_fail_db(w, c);
 		return -1;
 	}
 	return 0;
@@ -279,53 +507,93 @@ sqlite_write_bytes(struct evbuffer *evb, const void *p, size_t n)
 	free(b64);
 }
 
-static void
-sqlite_write_column(struct evbuffer *evb, sqlite3_stmt *stmt, int i)
+/* The least a value of n bytes takes as JSON: a string, or base64. */
+static uint64_t
+sqlite_json_least(int type, size_t n)
 {
-	const unsigned char	*text;
+	if (type == SQLITE_BLOB)
+		return 4 * ((uint64_t)n / 3 + (n % 3 != 0)) + 2;
+	return (uint64_t)n + 2;
+}
+
+/*
+ * Append column i of the current row. Returns -1 with the work failed if
+ * SQLite ran out of memory, or if the value would take the JSON over
+ * max_bytes: then it is not encoded at all.
+ */
+static int
+sqlite_write_column(struct sqlite_work *w, struct sqlite_conn *c,
+    struct evbuffer *evb, sqlite3_stmt *stmt, int i)
+{
+	const unsigned char	*text = NULL;
+	const void		*blob;
 	char			 buf[24];
 	size_t			 n;
+	int			 type = sqlite3_column_type(stmt, i);
 
-	switch (sqlite3_column_type(stmt, i)) {
+	switch (type) {
 	case SQLITE_INTEGER:
 		snprintf(buf, sizeof buf, "%lld",
 		    (long long)sqlite3_column_int64(stmt, i));
 		jsonw_raw(evb, buf);
-		break;
+		return 0;
 	case SQLITE_FLOAT:
 		sqlite_write_real(evb, sqlite3_column_double(stmt, i));
-		break;
+		return 0;
 	case SQLITE_TEXT:
-		text = sqlite3_column_text(stmt, i);
-		n = (size_t)sqlite3_column_bytes(stmt, i);
-		if (utf8_valid(text, n, NULL))
-			jsonw_string(evb, (const char *)text, n);
-		else
-			sqlite_write_bytes(evb, text, n);
-		break;
 	case SQLITE_BLOB:
-		sqlite_write_bytes(evb, sqlite3_column_blob(stmt, i),
-		    (size_t)sqlite3_column_bytes(stmt, i));
 		break;
 	default:
 		jsonw_raw(evb, "null");
-		break;
+		return 0;
 	}
+	/* Text first, then its length (sqlite3_column_bytes(3)). */
+	if (type == SQLITE_TEXT) {
+		text = sqlite3_column_text(stmt, i);
+		blob = text;
+	} else
+		blob = sqlite3_column_blob(stmt, i);
+	n = (size_t)sqlite3_column_bytes(stmt, i);
+	if (blob == NULL && n > 0) {
+		sqlite_fail_db(w, c);		/* out of memory */
+		return -1;
+	}
+	if (evbuffer_get_length(evb) + sqlite_json_least(type, n) >
+	    w->max_bytes)
+		return -1;
+	if (type == SQLITE_TEXT && utf8_valid(text, n, NULL))
+		jsonw_string(evb, (const char *)text, n);
+	else
+		sqlite_write_bytes(evb, blob, n);
+	return 0;
 }
 
-/* Step through the rows, writing the value; 0, or -1 with the work failed. */
+/* The value is over max_bytes: stop here. */
 static int
-sqlite_rows(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt,
-    struct evbuffer *evb)
+sqlite_too_large(struct sqlite_work *w)
 {
-	sqlite3_int64	before = sqlite3_total_changes64(db);
+	sqlite_fail(w, ERR_TOO_LARGE, xasprintf("the result exceeds %llu"
+	    " bytes of JSON (max_result_bytes); select fewer rows",
+	    (unsigned long long)w->max_bytes));
+	return -1;
+}
+
+/*
+ * Step through the rows, writing the value; 0, or -1 with the work
+ * failed. seen says whether the statement inserts, updates or deletes.
+ */
+static int
+sqlite_rows(struct sqlite_work *w, struct sqlite_conn *c, sqlite3_stmt *stmt,
+    unsigned seen, struct evbuffer *evb)
+{
 	const char	*name;
-	int		i, ncols, rc, nrows = 0;
+	int		 i, ncols, rc, nrows = 0;
 
 	/*
 	 * Columns only after the first step: a cached statement is prepared
 	 * again there if another connection changed the schema.
 	 */
+	c->policy.deny[0] = '\0';
 	rc = sqlite3_step(stmt);
 	ncols = sqlite3_column_count(stmt);
 	jsonw_raw(evb, "{\"columns\":[");
@@ -333,9 +601,10 @@ sqlite_rows(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt,
 		if (i > 0)
 			jsonw_raw(evb, ",");
 		/* NULL only when SQLite is out of memory. */
-		if ((name = sqlite3_column_name(stmt, i)) == NULL)
-			fatalx("%s: sqlite3_column_name: out of memory",
-			    __func__);
+		if ((name = sqlite3_column_name(stmt, i)) == NULL) {
+			sqlite_fail_db(w, c);
+			return -1;
+		}
 		jsonw_cstring(evb, name);
 	}
 	jsonw_raw(evb, "],\"rows\":[");
@@ -344,24 +613,27 @@ sqlite_rows(struct sqlite_work *w, sqlite3 *db, sqlite3_stmt *stmt,
 		for (i = 0; i < ncols; i++) {
 			if (i > 0)
 				jsonw_raw(evb, ",");
-			sqlite_write_column(evb, stmt, i);
+			if (sqlite_write_column(w, c, evb, stmt, i) == -1)
+				return w->code != ERR_NONE ? -1 :
+				    sqlite_too_large(w);
 		}
 		jsonw_raw(evb, "]");
-		if (evbuffer_get_length(evb) > w->max_bytes) {
-			sqlite_fail(w, ERR_TOO_LARGE, xasprintf("the result"
-			    " exceeds %llu bytes of JSON (read max_bytes);"
-			    " select fewer rows", (unsigned long long)
-			    w->max_bytes));
-			return -1;
-		}
+		if (evbuffer_get_length(evb) > w->max_bytes)
+			return sqlite_too_large(w);
 	}
 	if (rc != SQLITE_DONE) {
-		sqlite_fail(w, ERR_DB_ERROR, xstrdup(sqlite3_errmsg(db)));
+		sqlite_fail_db(w, c);
 		return -1;
 	}
 	jsonw_raw(evb, "],\"changes\":");
-	/* sqlite3_changes() would repeat an earlier statement's count. */
-	jsonw_uint(evb, (uint64_t)(sqlite3_total_changes64(db) - before));
+	/*
+	 * The statement's own count, triggers' rows left out. Only for an
+	 * INSERT, UPDATE or DELETE: after any other statement SQLite would
+	 * repeat an earlier statement's, maybe another job's.
+	 */
+	jsonw_uint(evb, (seen & SQLITE_POLICY_DML) &&
+	    !(seen & SQLITE_POLICY_DDL) ? (uint64_t)sqlite3_changes64(c->db) :
+	    0);
 	jsonw_raw(evb, "}");
 	return 0;
 }
@@ -380,6 +652,20 @@ sqlite_progress(void *arg)
 	return atomic_load_explicit(&w->stop, memory_order_relaxed);
 }
 
+/*
+ * The statement changed the file's schema: tell the other workers. This
+ * connection is up to date only if no other change came in between.
+ */
+static void
+sqlite_schema_changed(struct sqlite_conn *c)
+{
+	unsigned	old;
+
+	old = atomic_fetch_add(&c->file->gen, 1);
+	if (old == c->gen)
+		c->gen = old + 1;
+}
+
 /* On a worker: prepare, bind, step, encode. */
 static void
 sqlite_run(struct pool_work *pw)
@@ -388,28 +674,43 @@ sqlite_run(struct pool_work *pw)
 	struct sqlite_conn	*c;
 	struct evbuffer		*evb;
 	sqlite3_stmt		*stmt;
+	unsigned		 seen = 0;
+	int			 cached;
 
 	if ((c = sqlite_conn_get(w)) == NULL)
 		return;
-	if ((stmt = sqlite_prepare(w, c)) == NULL)
-		return;
+	sqlite3_busy_handler(c->db, sqlite_busy, w);
+	sqlite3_progress_handler(c->db, SQLITE_PROGRESS_OPS, sqlite_progress, w);
+	sqlite_policy_length(c->db, w->max_bytes);
+	if ((stmt = sqlite_prepare(w, c, &seen)) == NULL)
+		goto out;
+	cached = c->ncache > 0 && c->cache[0].stmt == stmt;
 	if ((evb = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
-	sqlite3_progress_handler(c->db, SQLITE_PROGRESS_OPS, sqlite_progress, w);
-	if (sqlite_bind(w, c->db, stmt) == 0 &&
-	    sqlite_rows(w, c->db, stmt, evb) == 0)
+	if (sqlite_bind(w, c, stmt) == 0 &&
+	    sqlite_rows(w, c, stmt, seen, evb) == 0) {
 		w->text = jsonw_take(evb, &w->text_len);
+		if (seen & SQLITE_POLICY_DDL)
+			sqlite_schema_changed(c);
+	}
 	evbuffer_free(evb);
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	if (cached) {
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+	} else
+		sqlite3_finalize(stmt);
+out:
 	/* Before the ROLLBACK, which must not be interrupted. */
 	sqlite3_progress_handler(c->db, 0, NULL, NULL);
+	sqlite3_busy_handler(c->db, NULL, NULL);
 	if (!sqlite3_get_autocommit(c->db)) {
 		/*
 		 * Each job is its own transaction: one the job left open
 		 * (a BEGIN) must not reach the next job on this worker.
 		 */
+		c->policy.internal = 1;
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		c->policy.internal = 0;
 	}
 }
 
@@ -464,6 +765,7 @@ sqlite_query_start(struct query_job *q)
 	w->writable = q->db->writable;
 	w->busy_ms = q->db->busy_timeout_ms;
 	w->max_bytes = q->max_bytes;
+	sqlite_policy_heap(pool_nworkers(), q->max_bytes);
 	w->sql = q->sql;
 	w->params = q->params;
 	w->nparams = q->nparams;
@@ -471,7 +773,7 @@ sqlite_query_start(struct query_job *q)
 	q->params = NULL;
 	q->nparams = 0;
 	q->run = w;
-	pool_submit(&w->pw);
+	pool_submit(&w->pw, job_owner(&q->job));
 }
 
 /* Withdraw a running query: unlinked if queued, else abandoned. */

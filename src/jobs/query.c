@@ -99,7 +99,7 @@ query_parse(struct job *job, json_t *obj, const char *path,
 		return ERR_BAD_REQUEST;
 	}
 	q->sql = xstrdup(jsonw_cstr(v));
-	q->max_bytes = cfg->limits.read_max_bytes;
+	q->max_bytes = cfg->limits.max_result_bytes;
 	return query_parse_params(q, json_object_get(obj, "params"), path,
 	    cause);
 }
@@ -138,6 +138,13 @@ query_free(struct job *job)
 	free(q->sql);
 }
 
+/* At exit, after the workers: what the drivers keep across jobs. */
+static void
+query_fini(void)
+{
+	sqlite_free();
+}
+
 const struct job_type job_type_query = {
 	.name = "query",
 	.size = sizeof(struct query_job),
@@ -146,4 +153,5 @@ const struct job_type job_type_query = {
 	.start = query_start,
 	.cancel = query_cancel,
 	.free = query_free,
+	.fini = query_fini,
 };

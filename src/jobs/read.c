@@ -340,7 +340,7 @@ read_start(struct job *job)
 	w->max_bytes = job->batch->snap->cfg.limits.read_max_bytes;
 	w->encoding = r->encoding;
 	r->work = w;
-	pool_submit(&w->pw);
+	pool_submit(&w->pw, job_owner(job));
 }
 
 static void
