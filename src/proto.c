@@ -216,6 +216,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 	json_error_t	 jerr;
 	json_t		*obj, *v;
 	const char	*name = "batch";
+	char		*quoted;
 	size_t		 i;
 	enum err_code	 err;
 	int		 arena = len >= PROTO_ARENA_BYTES;
@@ -255,7 +256,9 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 			break;
 	}
 	if (i == sizeof proto_ops / sizeof proto_ops[0]) {
-		*cause = xasprintf("op: unknown op \"%s\"", name);
+		quoted = jsonw_quote(v);	/* "batch" is known: v is set */
+		*cause = xasprintf("op: unknown op %s", quoted);
+		free(quoted);
 		err = ERR_UNKNOWN_OP;
 		goto out;
 	}
@@ -318,7 +321,7 @@ proto_write_error(struct evbuffer *evb, const json_t *id, enum err_code code,
 	jsonw_raw(evb, ",\"ok\":false,\"error\":{\"code\":\"");
 	jsonw_raw(evb, err_name(code));
 	jsonw_raw(evb, "\",\"message\":");
-	jsonw_cstring(evb, message);
+	jsonw_ctext(evb, message);
 	jsonw_raw(evb, "}}\n");
 }
 
@@ -398,7 +401,7 @@ proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 	jsonw_raw(evb, ",\"error\":{\"code\":\"");
 	jsonw_raw(evb, err_name((enum err_code)job->code));
 	jsonw_raw(evb, "\",\"message\":");
-	jsonw_cstring(evb, job->text != NULL ? job->text : "");
+	jsonw_ctext(evb, job->text != NULL ? job->text : "");
 	jsonw_raw(evb, "}}");
 }
 

@@ -90,13 +90,13 @@ Test(proto, ops)
 	    "jobs: unknown field");
 	expect("{\"op\":null,\"jobs\":[]}", ERR_NONE, NULL);
 	expect("{\"op\":\"ping\\u0000x\"}", ERR_UNKNOWN_OP,
-	    "op: unknown op \"\"");
+	    "op: unknown op \"ping\\u0000x\"");
 }
 
 Test(proto, a_nul_inside_a_name_never_passes_for_a_shorter_one)
 {
 	expect("{\"jobs\":[{\"type\":\"sleep\\u0000\",\"ms\":1}]}",
-	    ERR_UNKNOWN_TYPE, "jobs[0].type: unknown job type \"sleep\"");
+	    ERR_UNKNOWN_TYPE, "jobs[0].type: unknown job type \"sleep\\u0000\"");
 	expect("{\"jobs\":[],\"mode\":\"all\\u0000\"}", ERR_BAD_REQUEST,
 	    "mode: expected \"all\" or \"fail_fast\"");
 	expect("{\"id\":\"a\\u0000b\",\"op\":\"ping\"}", ERR_NONE, NULL);

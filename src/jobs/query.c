@@ -74,18 +74,23 @@ query_parse(struct job *job, json_t *obj, const char *path,
 	struct query_job	*q = (struct query_job *)job;
 	json_t			*v;
 	const char		*name = "default";
+	char			*quoted;
 
 	v = json_object_get(obj, "db");
 	if (v != NULL && !json_is_null(v)) {
-		if ((name = jsonw_cstr(v)) == NULL) {
+		if (!json_is_string(v)) {
 			*cause = xasprintf("%s.db: expected a database name",
 			    path);
 			return ERR_BAD_REQUEST;
 		}
+		/* A name with a NUL inside names no database. */
+		name = jsonw_cstr(v);
 	}
-	if ((q->db = config_find_db(cfg, name)) == NULL) {
-		*cause = xasprintf("%s.db: unknown database \"%s\"", path,
-		    name);
+	if (name == NULL || (q->db = config_find_db(cfg, name)) == NULL) {
+		quoted = v != NULL && !json_is_null(v) ? jsonw_quote(v) :
+		    xstrdup("\"default\"");
+		*cause = xasprintf("%s.db: unknown database %s", path, quoted);
+		free(quoted);
 		return ERR_UNKNOWN_DB;
 	}
 	v = json_object_get(obj, "sql");
