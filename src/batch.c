@@ -25,16 +25,21 @@
 #include "status.h"
 #include "xmalloc.h"
 
-/* A new, empty batch with this id, under snap (references are taken). */
+/*
+ * A new, empty batch with this id, whose text in replies is id_text (a
+ * copy is made; NULL: the id's compact JSON), under snap (references are
+ * taken).
+ */
 struct batch *
-batch_new(json_t *id, uint64_t recv_ns, struct snapshot *snap)
+batch_new(json_t *id, const char *id_text, uint64_t recv_ns,
+    struct snapshot *snap)
 {
 	struct batch	*b;
 
 	b = xcalloc(1, sizeof *b);
 	b->snap = snapshot_ref(snap);
 	b->id = json_incref(id != NULL ? id : json_null());
-	b->id_text = jsonw_dump(b->id);
+	b->id_text = id_text != NULL ? xstrdup(id_text) : jsonw_dump(b->id);
 	b->recv_ns = recv_ns;
 	b->timeout_ms = -1;
 	return b;

@@ -236,7 +236,7 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 
 	switch (req->op) {
 	case OP_PING:
-		proto_write_pong(conn_output(c), req->id);
+		proto_write_pong(conn_output(c), req->id_text);
 		break;
 	case OP_STATUS:
 		st = status_json(server_cfg);
@@ -244,14 +244,14 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 			json_object_set_new(json_object_get(st, "batches"),
 			    "list", server_batch_list());
 		}
-		proto_write_status(conn_output(c), req->id, st);
+		proto_write_status(conn_output(c), req->id_text, st);
 		json_decref(st);
 		break;
 	case OP_CANCEL:
 		/* Cancelling replies to batches, c's own among them, first. */
 		n = server_cancel(c, req->target, req->cancel_conn);
 		if (c->bev != NULL)
-			proto_write_cancelled(conn_output(c), req->id, n);
+			proto_write_cancelled(conn_output(c), req->id_text, n);
 		break;
 	case OP_BATCH:
 		return conn_start_batch(c, req, cause);
@@ -271,7 +271,7 @@ conn_request(struct conn *c, const char *line, size_t len)
 	if (err == ERR_NONE)
 		err = conn_dispatch(c, &req, &cause);
 	if (err != ERR_NONE && c->bev != NULL)
-		proto_write_error(conn_output(c), req.id, err, cause);
+		proto_write_error(conn_output(c), req.id_text, err, cause);
 	free(cause);
 	proto_request_clear(&req);
 	if (c->bev != NULL)

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config.h"
 #include "jarena.h"
+#include "jscan.h"
 #include "job.h"
 #include "jsonw.h"
 #include "proto.h"
@@ -201,6 +202,40 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
 	return ERR_NONE;
 }
 
+/* The column of byte off of line, counted in characters from 1. */
+static size_t
+proto_column(const char *line, size_t off)
+{
+	size_t	i, col = 1;
+
+	for (i = 0; i < off; i++) {
+		if (((unsigned char)line[i] & 0xc0) != 0x80)
+			col++;
+	}
+	return col;
+}
+
+/*
+ * The id's text for replies, as the client wrote it but for whitespace.
+ * jansson keeps no number's text (1E2 would come back 100.0, and an
+ * integer past 64 bits not at all), so a number, or an array or object
+ * that may hold one, is copied from the line: the value of the top-level
+ * member "id" (jscan.c). A string, true or false is written from the tree
+ * (the same characters, maybe other escapes). NULL id: "null".
+ */
+static char *
+proto_id_text(const char *line, size_t len, const json_t *id)
+{
+	const char	*vs, *ve;
+
+	if (id == NULL)
+		return xstrdup("null");
+	if ((json_is_number(id) || json_is_array(id) || json_is_object(id)) &&
+	    jscan_member(line, len, "id", &vs, &ve))
+		return jscan_compact(vs, ve, NULL);
+	return jsonw_dump(id);
+}
+
 /*
  * Parse and validate one request line (len bytes, no newline) read at
  * recv_ns, under the configuration snap (a batch takes a reference). On
@@ -215,7 +250,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 {
 	json_error_t	 jerr;
 	json_t		*obj, *v;
-	const char	*name = "batch";
+	const char	*name = "batch", *nul;
 	char		*quoted;
 	size_t		 i;
 	enum err_code	 err;
@@ -223,6 +258,13 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 
 	memset(req, 0, sizeof *req);
 	*cause = NULL;
+	if ((nul = memchr(line, '\0', len)) != NULL) {
+		/* jansson would read past it when it follows a number. */
+		*cause = xasprintf("invalid JSON at column %zu: a NUL byte"
+		    " (write \\u0000 inside a string)",
+		    proto_column(line, (size_t)(nul - line)));
+		return ERR_BAD_JSON;
+	}
 	if (arena)
 		jarena_begin();
 	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
@@ -241,6 +283,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 		goto out;
 	}
 	req->id = proto_keep(proto_field(obj, "id"), arena);
+	req->id_text = proto_id_text(line, len, req->id);
 
 	if ((v = proto_field(obj, "op")) != NULL) {
 		if (!json_is_string(v)) {
@@ -268,7 +311,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 
 	switch (req->op) {
 	case OP_BATCH:
-		req->batch = batch_new(req->id, recv_ns, snap);
+		req->batch = batch_new(req->id, req->id_text, recv_ns, snap);
 		err = proto_parse_batch(obj, &snap->cfg, req, cause);
 		break;
 	case OP_STATUS:
@@ -297,24 +340,23 @@ void
 proto_request_clear(struct request *req)
 {
 	json_decref(req->id);
+	free(req->id_text);
 	json_decref(req->target);
 	batch_free(req->batch);
 	memset(req, 0, sizeof *req);
 }
 
+/* The start of a reply: the id's text as the request had it (NULL: null). */
 static void
-proto_write_id(struct evbuffer *evb, const json_t *id)
+proto_write_id(struct evbuffer *evb, const char *id)
 {
 	jsonw_raw(evb, "{\"id\":");
-	if (id == NULL)
-		jsonw_raw(evb, "null");
-	else
-		jsonw_value(evb, id);
+	jsonw_raw(evb, id != NULL ? id : "null");
 }
 
-/* An error reply line. */
+/* An error reply line; id is the request's id text (NULL: null). */
 void
-proto_write_error(struct evbuffer *evb, const json_t *id, enum err_code code,
+proto_write_error(struct evbuffer *evb, const char *id, enum err_code code,
     const char *message)
 {
 	proto_write_id(evb, id);
@@ -327,7 +369,7 @@ proto_write_error(struct evbuffer *evb, const json_t *id, enum err_code code,
 
 /* The ping reply line. */
 void
-proto_write_pong(struct evbuffer *evb, const json_t *id)
+proto_write_pong(struct evbuffer *evb, const char *id)
 {
 	proto_write_id(evb, id);
 	evbuffer_add_printf(evb, ",\"ok\":true,\"pong\":true,\"version\":\"%s\","
@@ -336,7 +378,7 @@ proto_write_pong(struct evbuffer *evb, const json_t *id)
 
 /* The status reply line; status is borrowed. */
 void
-proto_write_status(struct evbuffer *evb, const json_t *id, json_t *st)
+proto_write_status(struct evbuffer *evb, const char *id, json_t *st)
 {
 	proto_write_id(evb, id);
 	jsonw_raw(evb, ",\"ok\":true,\"status\":");
@@ -346,7 +388,7 @@ proto_write_status(struct evbuffer *evb, const json_t *id, json_t *st)
 
 /* The cancel reply line. */
 void
-proto_write_cancelled(struct evbuffer *evb, const json_t *id, unsigned n)
+proto_write_cancelled(struct evbuffer *evb, const char *id, unsigned n)
 {
 	proto_write_id(evb, id);
 	evbuffer_add_printf(evb, ",\"ok\":true,\"cancelled\":%u}\n", n);

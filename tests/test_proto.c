@@ -268,10 +268,10 @@ evbuffer_string(struct evbuffer *evb)
 Test(proto, error_reply_escapes_its_message)
 {
 	struct evbuffer	*evb = evbuffer_new();
-	json_t		*id = json_string("q\"1"), *v;
+	json_t		*v;
 	char		*s;
 
-	proto_write_error(evb, id, ERR_BAD_REQUEST, "a \"b\"\\\n\x01 é");
+	proto_write_error(evb, "\"q\\\"1\"", ERR_BAD_REQUEST, "a \"b\"\\\n\x01 é");
 	s = evbuffer_string(evb);
 	cr_assert_eq(s[strlen(s) - 1], '\n');
 	v = json_loads(s, 0, NULL);
@@ -283,7 +283,6 @@ Test(proto, error_reply_escapes_its_message)
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(v,
 	    "error"), "message")), "a \"b\"\\\n\x01 é");
 	json_decref(v);
-	json_decref(id);
 	free(s);
 	evbuffer_free(evb);
 }
@@ -334,4 +333,84 @@ Test(proto, batch_reply_lists_results_in_job_order)
 	free(s);
 	evbuffer_free(evb);
 	proto_request_clear(&req);
+}
+
+/* Parse len bytes of line; assert code and, unless NULL, the id's text. */
+static void
+expect_id(const char *line, size_t len, enum err_code code,
+    const char *id_text)
+{
+	struct request	 req;
+	char		*cause = NULL;
+	enum err_code	 err;
+
+	err = proto_parse(line, len, &snap, 0, &req, &cause);
+	cr_assert_eq(err, code, "%s: got %s (%s)", line, err_name(err),
+	    cause != NULL ? cause : "");
+	if (id_text != NULL) {
+		cr_assert_not_null(req.id_text, "%s: no id text", line);
+		cr_assert_str_eq(req.id_text, id_text, "%s", line);
+		if (req.batch != NULL)
+			cr_assert_str_eq(req.batch->id_text, id_text);
+	}
+	free(cause);
+	proto_request_clear(&req);
+}
+
+#define EXPECT_ID(line, code, id) expect_id(line, strlen(line), code, id)
+
+Test(proto, id_numbers_keep_the_digits_the_client_wrote)
+{
+	EXPECT_ID("{\"id\":1E2,\"op\":\"ping\"}", ERR_NONE, "1E2");
+	EXPECT_ID("{\"id\":0.1,\"op\":\"ping\"}", ERR_NONE, "0.1");
+	EXPECT_ID("{\"id\":-0,\"op\":\"ping\"}", ERR_NONE, "-0");
+	EXPECT_ID("{\"id\":-0.0e-0,\"jobs\":[]}", ERR_NONE, "-0.0e-0");
+	EXPECT_ID("{\"id\":9223372036854775807,\"jobs\":[]}", ERR_NONE,
+	    "9223372036854775807");
+	EXPECT_ID("{ \"id\" :\t[ 1.50 , {\"a b\" : 1e5 } ] ,\"op\":\"ping\"}",
+	    ERR_NONE, "[1.50,{\"a b\":1e5}]");
+	EXPECT_ID("{\"op\":\"ping\",\"id\":\"a \\u0041\"}", ERR_NONE,
+	    "\"a A\"");
+	EXPECT_ID("{\"op\":\"ping\"}", ERR_NONE, "null");
+	EXPECT_ID("{\"op\":\"ping\",\"id\":null}", ERR_NONE, "null");
+	EXPECT_ID("{\"op\":\"ping\",\"id\":true}", ERR_NONE, "true");
+}
+
+Test(proto, id_is_the_top_level_member_however_its_key_is_written)
+{
+	/* "id" inside another member is not the request's id. */
+	EXPECT_ID("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "{\"id\":5}}],\"id\":7.0}", ERR_NONE, "7.0");
+	EXPECT_ID("{\"\\u0069d\":1E2,\"op\":\"ping\"}", ERR_NONE, "1E2");
+	EXPECT_ID("{\"i\\u0064\":[2E0],\"op\":\"ping\"}", ERR_NONE, "[2E0]");
+	/* A key that merely starts like "id", and strings with braces. */
+	EXPECT_ID("{\"idx\":\"}{\\\"\",\"id\":3e0,\"op\":\"ping\"}",
+	    ERR_BAD_REQUEST, "3e0");
+	/* The id survives a refusal of the request. */
+	EXPECT_ID("{\"id\":10E-1,\"op\":\"nap\"}", ERR_UNKNOWN_OP, "10E-1");
+	EXPECT_ID("{\"id\":1.0,\"jobs\":[{\"type\":\"sleep\"}]}",
+	    ERR_BAD_REQUEST, "1.0");
+}
+
+Test(proto, a_nul_byte_outside_a_string_is_bad_json)
+{
+	static const char	 after_number[] = "{\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":0,\"value\":123\0}]}";
+	static const char	 in_string[] = "{\"op\":\"ping\",\"id\":\"a\0\"}";
+	static const char	 at_end[] = "{\"op\":\"ping\"}\0";
+	struct request		 req;
+	char			*cause;
+
+	cr_assert_eq(proto_parse(after_number, sizeof after_number - 1, &snap,
+	    0, &req, &cause), ERR_BAD_JSON);
+	cr_assert_str_eq(cause, "invalid JSON at column 44: a NUL byte"
+	    " (write \\u0000 inside a string)");
+	cr_assert_null(req.id_text);
+	free(cause);
+	proto_request_clear(&req);
+	expect_id(in_string, sizeof in_string - 1, ERR_BAD_JSON, NULL);
+	expect_id(at_end, sizeof at_end - 1, ERR_BAD_JSON, NULL);
+	/* Escaped, it is a character like any other. */
+	EXPECT_ID("{\"op\":\"ping\",\"id\":\"a\\u0000\"}", ERR_NONE,
+	    "\"a\\u0000\"");
 }
