@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config.h"
 #include "jarena.h"
+#include "jnum.h"
 #include "jscan.h"
 #include "job.h"
 #include "jsonw.h"
@@ -94,6 +95,28 @@ proto_get_bool(json_t *obj, const char *key, int *out, char **cause)
 	return ERR_NONE;
 }
 
+/* An integer field >= min; key names it in messages. */
+static enum err_code
+proto_get_int(const json_t *v, const char *key, int64_t min, int64_t *out,
+    char **cause)
+{
+	switch (jnum_integer(v, out)) {
+	case JNUM_INT:
+		if (*out >= min)
+			return ERR_NONE;
+		break;
+	case JNUM_INT_RANGE:
+		*cause = xasprintf("%s: integer out of range (a signed 64-bit"
+		    " integer is expected)", key);
+		return ERR_BAD_REQUEST;
+	case JNUM_NOT_INT:
+		break;
+	}
+	*cause = xasprintf("%s: expected an integer >= %lld", key,
+	    (long long)min);
+	return ERR_BAD_REQUEST;
+}
+
 static enum err_code
 proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
     char **cause)
@@ -102,6 +125,7 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 	json_t		*jobs, *v;
 	const char	*name;
 	size_t		 i, n;
+	int64_t		 n64;
 	int		 stream;
 	enum err_code	 err;
 
@@ -142,13 +166,11 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 	    cause)) != ERR_NONE)
 		return err;
 	if ((v = proto_field(obj, "concurrency")) != NULL) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1) {
-			*cause = xstrdup("concurrency: expected an integer"
-			    " >= 1");
-			return ERR_BAD_REQUEST;
-		}
-		if (json_integer_value(v) < (json_int_t)UINT32_MAX)
-			b->concurrency = (uint32_t)json_integer_value(v);
+		if ((err = proto_get_int(v, "concurrency", 1, &n64,
+		    cause)) != ERR_NONE)
+			return err;
+		if (n64 < (int64_t)UINT32_MAX)
+			b->concurrency = (uint32_t)n64;
 	}
 	if ((err = proto_get_bool(obj, "stream", &stream, cause)) != ERR_NONE)
 		return err;
@@ -181,6 +203,7 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
     char **cause)
 {
 	json_t	*v;
+	int64_t	 n;
 
 	if ((v = proto_field(obj, "target")) == NULL) {
 		*cause = xstrdup("target: missing required field");
@@ -191,9 +214,13 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
 	if ((v = proto_field(obj, "conn")) != NULL) {
 		if (jsonw_cstr(v) != NULL && strcmp(jsonw_cstr(v), "any") == 0)
 			req->cancel_conn = CANCEL_ANY;
-		else if (json_is_integer(v) && json_integer_value(v) >= 0)
-			req->cancel_conn = json_integer_value(v);
-		else {
+		else if (jnum_integer(v, &n) == JNUM_INT && n >= 0)
+			req->cancel_conn = n;
+		else if (jnum_integer(v, &n) == JNUM_INT_RANGE) {
+			*cause = xstrdup("conn: integer out of range (a signed"
+			    " 64-bit integer is expected)");
+			return ERR_BAD_REQUEST;
+		} else {
 			*cause = xstrdup("conn: expected a connection number"
 			    " or \"any\"");
 			return ERR_BAD_REQUEST;
@@ -220,19 +247,25 @@ proto_column(const char *line, size_t off)
  * jansson keeps no number's text (1E2 would come back 100.0, and an
  * integer past 64 bits not at all), so a number, or an array or object
  * that may hold one, is copied from the line: the value of the top-level
- * member "id" (jscan.c). A string, true or false is written from the tree
- * (the same characters, maybe other escapes). NULL id: "null".
+ * member "id" (jscan.c), whose bytes [*from, *to) of the line are. A
+ * string, true or false is written from the tree (the same characters,
+ * maybe other escapes). NULL id: "null".
  */
 static char *
-proto_id_text(const char *line, size_t len, const json_t *id)
+proto_id_text(const char *line, size_t len, const json_t *id, size_t *from,
+    size_t *to)
 {
 	const char	*vs, *ve;
 
+	*from = *to = 0;
 	if (id == NULL)
 		return xstrdup("null");
 	if ((json_is_number(id) || json_is_array(id) || json_is_object(id)) &&
-	    jscan_member(line, len, "id", &vs, &ve))
+	    jscan_member(line, len, "id", &vs, &ve)) {
+		*from = (size_t)(vs - line);
+		*to = (size_t)(ve - line);
 		return jscan_compact(vs, ve, NULL);
+	}
 	return jsonw_dump(id);
 }
 
@@ -250,9 +283,9 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 {
 	json_error_t	 jerr;
 	json_t		*obj, *v;
-	const char	*name = "batch", *nul;
+	const char	*name = "batch", *nul, *huge;
 	char		*quoted;
-	size_t		 i;
+	size_t		 i, id_from = 0, id_to = 0;
 	enum err_code	 err;
 	int		 arena = len >= PROTO_ARENA_BYTES;
 
@@ -267,8 +300,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 	}
 	if (arena)
 		jarena_begin();
-	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
-	    JSON_ALLOW_NUL, &jerr);
+	obj = jnum_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (arena)
 		jarena_pause();	/* what is made from the tree is not in it */
 	if (obj == NULL) {
@@ -283,7 +315,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 		goto out;
 	}
 	req->id = proto_keep(proto_field(obj, "id"), arena);
-	req->id_text = proto_id_text(line, len, req->id);
+	req->id_text = proto_id_text(line, len, req->id, &id_from, &id_to);
 
 	if ((v = proto_field(obj, "op")) != NULL) {
 		if (!json_is_string(v)) {
@@ -323,7 +355,18 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 	case OP_PING:
 		break;
 	}
+	if (err == ERR_NONE && (huge = jnum_huge(id_from, id_to)) != NULL) {
+		*cause = xasprintf("invalid JSON at column %zu: a number"
+		    " beyond the range of a double", proto_column(line,
+		    (size_t)(huge - line)));
+		err = ERR_BAD_JSON;
+		json_decref(req->id);
+		req->id = NULL;
+		free(req->id_text);
+		req->id_text = NULL;
+	}
 out:
+	jnum_clear();
 	if (arena)
 		jarena_end();
 	else

@@ -22,6 +22,12 @@ static void
 setup(void)
 {
 	config_defaults(&snap.cfg);
+	/* [db.default], for query jobs (parsing opens nothing). */
+	snap.cfg.dbs = calloc(1, sizeof *snap.cfg.dbs);
+	cr_assert_not_null(snap.cfg.dbs);
+	snap.cfg.dbs[0].name = strdup("default");
+	snap.cfg.dbs[0].path = strdup("/nonexistent/default.sqlite3");
+	snap.cfg.ndbs = 1;
 }
 
 static void
@@ -413,4 +419,143 @@ Test(proto, a_nul_byte_outside_a_string_is_bad_json)
 	/* Escaped, it is a character like any other. */
 	EXPECT_ID("{\"op\":\"ping\",\"id\":\"a\\u0000\"}", ERR_NONE,
 	    "\"a\\u0000\"");
+}
+
+/* A job line: {"jobs":[JOB]} with JOB given. */
+static char *
+job_line(const char *job)
+{
+	size_t	 len = strlen(job) + 16;
+	char	*s = malloc(len);
+
+	cr_assert_not_null(s);
+	snprintf(s, len, "{\"jobs\":[%s]}", job);
+	return s;
+}
+
+static void
+expect_job(const char *job, enum err_code code, const char *message)
+{
+	char	*line = job_line(job);
+
+	expect(line, code, message);
+	free(line);
+}
+
+Test(proto, an_id_may_be_any_number_json_can_write)
+{
+	EXPECT_ID("{\"id\":18446744073709551616,\"op\":\"ping\"}", ERR_NONE,
+	    "18446744073709551616");
+	EXPECT_ID("{\"id\":-12345678901234567890123,\"jobs\":[]}", ERR_NONE,
+	    "-12345678901234567890123");
+	EXPECT_ID("{\"id\":1e400,\"op\":\"ping\"}", ERR_NONE, "1e400");
+	EXPECT_ID("{\"id\":[1e999,-1E-999,1],\"op\":\"ping\"}", ERR_NONE,
+	    "[1e999,-1E-999,1]");
+	/* A refused request still echoes it. */
+	EXPECT_ID("{\"id\":99999999999999999999,\"op\":\"nap\"}",
+	    ERR_UNKNOWN_OP, "99999999999999999999");
+}
+
+Test(proto, an_integer_field_beyond_64_bits_is_bad_request)
+{
+	expect("{\"jobs\":[],\"concurrency\":18446744073709551616}",
+	    ERR_BAD_REQUEST, "concurrency: integer out of range (a signed"
+	    " 64-bit integer is expected)");
+	/* Beyond a double too: still an integer, still bad_request. */
+	expect("{\"jobs\":[],\"concurrency\":1"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "}", ERR_BAD_REQUEST, "concurrency: integer out of range (a signed"
+	    " 64-bit integer is expected)");
+	expect("{\"jobs\":[],\"concurrency\":1e400}", ERR_BAD_REQUEST,
+	    "concurrency: expected an integer >= 1");
+	expect("{\"op\":\"cancel\",\"target\":1,\"conn\":"
+	    "-9223372036854775809}", ERR_BAD_REQUEST, "conn: integer out of"
+	    " range (a signed 64-bit integer is expected)");
+	expect_job("{\"type\":\"read\",\"path\":\"f\",\"offset\":"
+	    "9223372036854775808}", ERR_BAD_REQUEST, "jobs[0].offset: integer"
+	    " out of range (a signed 64-bit integer is expected)");
+	expect_job("{\"type\":\"read\",\"path\":\"f\",\"offset\":"
+	    "9223372036854775807}", ERR_NONE, NULL);
+	expect_job("{\"type\":\"query\",\"sql\":\"select ?1\",\"params\":"
+	    "[1.5,-9223372036854775809]}", ERR_BAD_REQUEST, "jobs[0].params[1]:"
+	    " integer out of range (a signed 64-bit integer is expected)");
+	/* A real is a real, however large: bound as a double. */
+	expect_job("{\"type\":\"query\",\"sql\":\"select ?1\",\"params\":"
+	    "[1.8446744073709552e19,-9223372036854775808]}", ERR_NONE, NULL);
+}
+
+/*
+ * The values of big integers are told from the client's reals by their
+ * place in the line, whatever else the line holds around them.
+ */
+Test(proto, big_integers_are_found_wherever_they_are)
+{
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "[18446744073709551616,{\"a\":-18446744073709551617,\"b\":2.5}]},"
+	    "{\"type\":\"read\",\"path\":\"f\",\"offset\":5,\"length\":"
+	    "18446744073709551616}]}", ERR_BAD_REQUEST, "jobs[1].length:"
+	    " integer out of range (a signed 64-bit integer is expected)");
+	/* The same value written as a real is no integer at all. */
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "18446744073709551616},{\"type\":\"read\",\"path\":\"f\","
+	    "\"length\":1.8446744073709552e19}]}", ERR_BAD_REQUEST,
+	    "jobs[1].length: expected an integer >= 0");
+	/* Strings that look like numbers are not numbers. */
+	expect("{\"id\":\"18446744073709551616\",\"jobs\":[{\"type\":"
+	    "\"sleep\",\"ms\":0,\"value\":[\"1e999\",\"-\\\"9\","
+	    "99999999999999999999]},{\"type\":\"read\",\"path\":\"f\","
+	    "\"offset\":99999999999999999999}]}", ERR_BAD_REQUEST,
+	    "jobs[1].offset: integer out of range (a signed 64-bit integer is"
+	    " expected)");
+}
+
+Test(proto, numbers_a_double_holds_are_fine_outside_integer_fields)
+{
+	expect_job("{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "100000000000000000000}", ERR_NONE, NULL);
+	expect_job("{\"type\":\"sleep\",\"ms\":100000000000000000000000,"
+	    "\"timeout_ms\":18446744073709551616}", ERR_NONE, NULL);
+	expect_job("{\"type\":\"sleep\",\"ms\":0,\"value\":123e-10000000}",
+	    ERR_NONE, NULL);
+}
+
+Test(proto, a_number_beyond_a_double_outside_the_id_is_bad_json)
+{
+	struct request	 req;
+	char		*cause;
+	const char	*line = "{\"id\":7,\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":0,\"value\":[1,-1.5e+9999]}]}";
+
+	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
+	    ERR_BAD_JSON);
+	cr_assert_str_eq(cause, "invalid JSON at column 51: a number beyond"
+	    " the range of a double");
+	cr_assert_null(req.id_text, "bad_json answers with a null id");
+	cr_assert_null(req.batch);
+	free(cause);
+	proto_request_clear(&req);
+	expect_job("{\"type\":\"sleep\",\"ms\":1e400}", ERR_BAD_JSON, NULL);
+	expect("{\"op\":\"cancel\",\"target\":[1e400]}", ERR_BAD_JSON, NULL);
+	/* With the id beyond a double as well: only the id may be. */
+	expect("{\"id\":1e400,\"op\":\"cancel\",\"target\":1e400}",
+	    ERR_BAD_JSON, NULL);
+}
+
+Test(proto, a_syntax_error_after_a_big_number_is_placed_in_the_line)
+{
+	struct request	 req;
+	char		*cause;
+	const char	*line = "{\"id\":[18446744073709551616,1e999],"
+	    "\"op\":\"ping\" x}";
+
+	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
+	    ERR_BAD_JSON);
+	cr_assert(strncmp(cause, "invalid JSON at column 48: ", 27) == 0,
+	    "%s", cause);
+	free(cause);
+	proto_request_clear(&req);
 }

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "jnum.h"
 #include "job.h"
 #include "jsonw.h"
 #include "server.h"
@@ -48,6 +49,12 @@ query_parse_params(struct query_job *q, json_t *params, const char *path,
 			p->i = json_integer_value(v);
 			break;
 		case JSON_REAL:
+			if (jnum_integer(v, &p->i) == JNUM_INT_RANGE) {
+				*cause = xasprintf("%s.params[%zu]: integer out"
+				    " of range (a signed 64-bit integer is"
+				    " expected)", path, i);
+				return ERR_BAD_REQUEST;
+			}
 			p->type = DB_PARAM_REAL;
 			p->d = json_real_value(v);
 			break;
