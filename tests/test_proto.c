@@ -12,8 +12,10 @@
 #include "config.h"
 #include "job.h"
 #include "jsonw.h"
+#include "jsts.h"
 #include "proto.h"
 #include "snapshot.h"
+#include "utf8.h"
 
 /* A snapshot that is never freed: parsing only takes references. */
 static struct snapshot	snap = { .refs = 1 };
@@ -558,4 +560,55 @@ Test(proto, a_syntax_error_after_a_big_number_is_placed_in_the_line)
 	    "%s", cause);
 	free(cause);
 	proto_request_clear(&req);
+}
+
+/*
+ * JSONTestSuite (tests/jsts.c): each file as a sleep's value is accepted
+ * or bad_json as the README says, and the error reply is valid UTF-8 and
+ * JSON whatever bytes the message quotes.
+ */
+Test(proto, json_test_suite_files_are_accepted_or_refused_as_documented)
+{
+	struct jsts_case	*cases;
+	struct request		 req;
+	struct evbuffer		*evb;
+	char			*cause, *s;
+	size_t			 n, i, len, counts[3][2] = { { 0 } };
+	enum err_code		 err, want;
+	json_t			*r;
+
+	cases = jsts_load(&n);
+	for (i = 0; i < n; i++) {
+		err = proto_parse(cases[i].line, cases[i].line_len, &snap, 0,
+		    &req, &cause);
+		want = cases[i].accepted ? ERR_NONE : ERR_BAD_JSON;
+		cr_assert_eq(err, want, "%s: got %s (%s), want %s",
+		    cases[i].name, err_name(err),
+		    cause != NULL ? jsts_shown(cause, strlen(cause)) : "",
+		    err_name(want));
+		counts[cases[i].kind == 'y' ? 0 : cases[i].kind == 'n' ? 1 :
+		    2][err == ERR_NONE]++;
+		if (err != ERR_NONE) {
+			cr_assert_not_null(evb = evbuffer_new());
+			proto_write_error(evb, req.id_text, err, cause);
+			len = evbuffer_get_length(evb);
+			s = evbuffer_string(evb);
+			cr_assert(utf8_valid((const unsigned char *)s, len, NULL),
+			    "%s: reply not UTF-8: %s", cases[i].name,
+			    jsts_shown(s, len));
+			r = json_loadb(s, len, 0, NULL);
+			cr_assert_not_null(r, "%s: reply not JSON: %s",
+			    cases[i].name, jsts_shown(s, len));
+			json_decref(r);
+			free(s);
+			evbuffer_free(evb);
+		}
+		free(cause);
+		proto_request_clear(&req);
+	}
+	cr_log_info("JSONTestSuite: y %zu accepted %zu refused, n %zu accepted"
+	    " %zu refused, i %zu accepted %zu refused", counts[0][1],
+	    counts[0][0], counts[1][1], counts[1][0], counts[2][1],
+	    counts[2][0]);
+	jsts_free(cases, n);
 }
