@@ -20,6 +20,7 @@
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
+#include "parser.h"
 #include "server.h"
 #include "snapshot.h"
 #include "status.h"
@@ -58,7 +59,7 @@ batch_free(struct batch *b)
 	free(b->jobs);
 	if (b->deadline != NULL)
 		event_free(b->deadline);
-	json_decref(b->id);
+	parser_release(b->id);	/* a big request's id may be a big tree */
 	free(b->id_text);
 	snapshot_unref(b->snap);
 	free(b);

@@ -311,7 +311,8 @@ conn_request(struct conn *c, const char *line, size_t len)
 struct conn_parse {
 	struct parser_work	 work;
 	struct conn		*conn;		/* borrowed; NULL once closed */
-	struct evbuffer		*line;		/* owned: moved out of the input */
+	struct evbuffer		*line;		/* owned: moved out of the input;
+						   freed once parsed */
 	struct snapshot		*snap;		/* a reference, taken on the loop */
 	uint64_t		 recv_ns;
 	int			 blank;		/* only whitespace: no answer */
@@ -340,10 +341,12 @@ conn_parse_run(struct parser_work *w)
 	size_t			 len = evbuffer_get_length(p->line);
 	const unsigned char	*line = evbuffer_pullup(p->line, -1);
 
-	if ((p->blank = conn_blank(line, len)))
-		return;
-	p->err = proto_parse((const char *)line, len, p->snap, p->recv_ns,
-	    &p->req, &p->cause);
+	if (!(p->blank = conn_blank(line, len)))
+		p->err = proto_parse((const char *)line, len, p->snap,
+		    p->recv_ns, &p->req, &p->cause);
+	/* Unmapping 16 MiB is the parse thread's time too, not the loop's. */
+	evbuffer_free(p->line);
+	p->line = NULL;
 }
 
 /*
@@ -372,7 +375,8 @@ conn_parsed(struct parser_work *w, int abandoned)
 	free(p->cause);
 	proto_request_clear(&p->req);
 	snapshot_unref(p->snap);
-	evbuffer_free(p->line);
+	if (p->line != NULL)
+		evbuffer_free(p->line);
 	free(p);
 }
 

@@ -12,11 +12,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "log.h"
 #include "parser.h"
@@ -161,4 +163,53 @@ parser_submit(struct parser_work *w)
 	TAILQ_INSERT_TAIL(&parser_queue, w, entry);
 	pthread_cond_signal(&parser_cond);
 	pthread_mutex_unlock(&parser_lock);
+}
+
+/* A tree to drop on the parse thread (parser_release). */
+struct parser_drop {
+	struct parser_work	 work;
+	json_t			*v;		/* a reference */
+};
+
+static void
+parser_drop_run(struct parser_work *w)
+{
+	struct parser_drop	*d = (struct parser_drop *)w;
+
+	json_decref(d->v);
+	d->v = NULL;
+}
+
+static void
+parser_drop_done(struct parser_work *w, int abandoned)
+{
+	struct parser_drop	*d = (struct parser_drop *)w;
+
+	(void)abandoned;
+	json_decref(d->v);	/* not run: at exit, here */
+	free(d);
+}
+
+/*
+ * Drop a reference to v, a tree a big request may have made (its id, a
+ * cancel's target): the last reference to an array or object is dropped
+ * on the parse thread, since freeing 800,000 members takes the loop as
+ * long as a parse would; anything else is dropped here. jansson's
+ * reference counts are atomic, and only the loop holds references to v.
+ */
+void
+parser_release(json_t *v)
+{
+	struct parser_drop	*d;
+
+	if (v == NULL || !parser_started || v->refcount > 1 ||
+	    (!json_is_array(v) && !json_is_object(v))) {
+		json_decref(v);
+		return;
+	}
+	d = xcalloc(1, sizeof *d);
+	d->work.run = parser_drop_run;
+	d->work.complete = parser_drop_done;
+	d->v = v;
+	parser_submit(&d->work);
 }

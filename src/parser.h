@@ -6,7 +6,8 @@
  * wait behind them, nor they behind a parse.
  *
  * Work is a struct parser_work: run() on the parse thread, then
- * complete() on the loop thread, in the order submitted. Ownership: an
+ * complete() on the loop thread, in the order submitted. The thread also
+ * frees the big trees such requests leave behind (parser_release). Ownership: an
  * item belongs to its submitter until parser_submit(), to the parser
  * until complete() is called, and to complete() after that.
  */
@@ -14,6 +15,8 @@
 #define GATHERD_PARSER_H
 
 #include <sys/queue.h>
+
+#include <jansson.h>
 
 struct event_base;
 
@@ -33,5 +36,6 @@ struct parser_work {
 int	parser_init(struct event_base *, char **);
 void	parser_free(void);
 void	parser_submit(struct parser_work *);
+void	parser_release(json_t *);
 
 #endif

@@ -18,6 +18,7 @@
 #include "jscan.h"
 #include "job.h"
 #include "jsonw.h"
+#include "parser.h"
 #include "proto.h"
 #include "snapshot.h"
 #include "xmalloc.h"
@@ -382,9 +383,9 @@ out:
 void
 proto_request_clear(struct request *req)
 {
-	json_decref(req->id);
+	parser_release(req->id);
 	free(req->id_text);
-	json_decref(req->target);
+	parser_release(req->target);
 	batch_free(req->batch);
 	memset(req, 0, sizeof *req);
 }

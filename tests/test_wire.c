@@ -614,3 +614,52 @@ Test(wire, sigterm_during_a_parse_ends_cleanly)
 	free(big);
 	daemon_stop(&d);
 }
+
+/*
+ * A big request's trees (its id, a cancel's target) outlive the parse:
+ * the id is echoed whole and exact, the cancel finds the batch by it, and
+ * both trees are freed (on the parse thread) without a leak.
+ */
+Test(wire, a_big_id_and_a_big_target_are_kept_and_freed)
+{
+	json_t	*r, *s, *t;
+	char	*id, *line, *raw, *want;
+	size_t	 len;
+	int	 fd;
+
+	daemon_start(&d, NULL, NULL);
+	fd = client_connect(d.sock);
+	id = big_line("", 20000, "", &len);
+	id[len - 1] = '\0';	/* the newline */
+	line = harness_fmt("{\"id\":%s,\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":600000}]}", id);
+	client_send(fd, line);
+	free(line);
+	line = harness_fmt("{\"op\":\"cancel\",\"target\":%s}", id);
+	client_send(fd, line);
+	free(line);
+	r = recv_json(fd, 30000);
+	s = recv_json(fd, 30000);
+	if (json_object_get(r, "cancelled") == NULL) {
+		t = r;
+		r = s;
+		s = t;
+	}
+	jeq(r, "cancelled", "1");
+	jstr_is(s, "results[0].error.code", "cancelled");
+	json_decref(r);
+	json_decref(s);
+
+	/* Whole and exact: a ping's reply holds the id's text as sent. */
+	line = harness_fmt("{\"op\":\"ping\",\"id\":%s}", id);
+	client_send(fd, line);
+	raw = recv_raw(fd, 30000, NULL);
+	want = harness_fmt("{\"id\":%s,\"ok\":true", id);
+	expect_prefix(raw, want);
+	free(want);
+	free(raw);
+	free(line);
+	free(id);
+	close(fd);
+	daemon_stop(&d);
+}
