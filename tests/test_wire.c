@@ -108,6 +108,25 @@ ask(int fd, const char *line)
 	return ask_bytes(fd, line, strlen(line));
 }
 
+/*
+ * The next two replies on fd, which may come in either order: *with the
+ * one that has member key, *other the other. Caller decrefs both.
+ */
+static void
+recv_two(int fd, int ms, const char *key, json_t **with, json_t **other)
+{
+	*with = recv_json(fd, ms);
+	*other = recv_json(fd, ms);
+	if (json_object_get(*with, key) == NULL) {
+		json_t	*t = *with;
+
+		*with = *other;
+		*other = t;
+	}
+	cr_assert_not_null(json_object_get(*with, key), "no reply has %s: %s"
+	    " and %s", key, jtext(*with), jtext(*other));
+}
+
 /* Assert r is an error reply with this id (JSON text) and code. */
 static void
 expect_error(json_t *r, const char *id, const char *code)
@@ -196,13 +215,7 @@ Test(wire, a_batch_with_an_id_beyond_64_bits_can_be_cancelled)
 	json_decref(r);
 	client_send(fd, "{\"id\":\"c\",\"op\":\"cancel\","
 	    "\"target\":18446744073709551616}");
-	a = recv_json(fd, 5000);
-	b = recv_json(fd, 5000);
-	if (json_is_string(json_object_get(b, "id"))) {
-		r = a;
-		a = b;
-		b = r;
-	}
+	recv_two(fd, 5000, "cancelled", &a, &b);
 	jeq(a, "id", "\"c\"");
 	jeq(a, "cancelled", "1");
 	jstr_is(b, "results[0].error.code", "cancelled");
@@ -502,14 +515,7 @@ Test(wire, the_next_lines_of_a_connection_wait_for_its_big_line)
 	    "600000,\"value\":", big_keys(), "}]}", &len);
 	client_write(fd, big, len);
 	client_send(fd, "{\"id\":\"c\",\"op\":\"cancel\",\"target\":\"big\"}");
-	r = recv_json(fd, 60000);
-	s = recv_json(fd, 5000);
-	if (json_object_get(r, "cancelled") == NULL) {
-		json_t	*t = r;
-
-		r = s;
-		s = t;
-	}
+	recv_two(fd, 60000, "cancelled", &r, &s);
 	jeq(r, "cancelled", "1");
 	jeq(s, "id", "\"big\"");
 	jstr_is(s, "results[0].error.code", "cancelled");
@@ -622,7 +628,7 @@ Test(wire, sigterm_during_a_parse_ends_cleanly)
  */
 Test(wire, a_big_id_and_a_big_target_are_kept_and_freed)
 {
-	json_t	*r, *s, *t;
+	json_t	*r, *s;
 	char	*id, *line, *raw, *want;
 	size_t	 len;
 	int	 fd;
@@ -638,13 +644,7 @@ Test(wire, a_big_id_and_a_big_target_are_kept_and_freed)
 	line = harness_fmt("{\"op\":\"cancel\",\"target\":%s}", id);
 	client_send(fd, line);
 	free(line);
-	r = recv_json(fd, 30000);
-	s = recv_json(fd, 30000);
-	if (json_object_get(r, "cancelled") == NULL) {
-		t = r;
-		r = s;
-		s = t;
-	}
+	recv_two(fd, 30000, "cancelled", &r, &s);
 	jeq(r, "cancelled", "1");
 	jstr_is(s, "results[0].error.code", "cancelled");
 	json_decref(r);
