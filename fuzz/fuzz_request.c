@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the request path: one request line in, as conn.c
  * hands it over (no newline), through proto_parse (JSON, validation, the
- * batch and its jobs built), then everything freed. Nothing is started:
+ * batch and its jobs built), its first reply checked (UTF-8 and JSON
+ * whatever the line held), then everything freed. Nothing is started:
  * parsing needs no event base, no pool and no database connection, only a
  * configuration that names the databases a query job may ask for.
  */
@@ -13,10 +14,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "batch.h"
 #include "config.h"
+#include "jnum.h"
 #include "proto.h"
 #include "snapshot.h"
+#include "utf8.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -65,6 +70,38 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/*
+ * The reply conn.c would write first (the error, or a pong for the id) is
+ * valid UTF-8 and JSON (jnum_loadb: jansson alone refuses big ids).
+ */
+static void
+fuzz_check_reply(const struct request *req, enum err_code err,
+    const char *cause)
+{
+	struct evbuffer	*evb;
+	json_error_t	 jerr;
+	json_t		*v;
+	unsigned char	*p;
+	size_t		 len;
+
+	if ((evb = evbuffer_new()) == NULL)
+		abort();
+	if (err != ERR_NONE)
+		proto_write_error(evb, req->id_text, err, cause);
+	else
+		proto_write_pong(evb, req->id_text);
+	len = evbuffer_get_length(evb);
+	p = evbuffer_pullup(evb, -1);
+	if (len == 0 || p[len - 1] != '\n' || !utf8_valid(p, len, NULL))
+		abort();
+	v = jnum_loadb((const char *)p, len - 1, JSON_ALLOW_NUL, &jerr);
+	jnum_clear();
+	if (v == NULL)
+		abort();
+	json_decref(v);
+	evbuffer_free(evb);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -74,6 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	err = proto_parse((const char *)data, size, &fuzz_snap, 0, &req,
 	    &cause);
+	fuzz_check_reply(&req, err, cause);
 
 	/* What conn.c relies on: a message exactly when refused. */
 	if ((err == ERR_NONE) != (cause == NULL))

@@ -20,21 +20,27 @@
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
+#include "parser.h"
 #include "server.h"
 #include "snapshot.h"
 #include "status.h"
 #include "xmalloc.h"
 
-/* A new, empty batch with this id, under snap (references are taken). */
+/*
+ * A new, empty batch with this id, whose text in replies is id_text (a
+ * copy is made; NULL: the id's compact JSON), under snap (references are
+ * taken).
+ */
 struct batch *
-batch_new(json_t *id, uint64_t recv_ns, struct snapshot *snap)
+batch_new(json_t *id, const char *id_text, uint64_t recv_ns,
+    struct snapshot *snap)
 {
 	struct batch	*b;
 
 	b = xcalloc(1, sizeof *b);
 	b->snap = snapshot_ref(snap);
 	b->id = json_incref(id != NULL ? id : json_null());
-	b->id_text = jsonw_dump(b->id);
+	b->id_text = id_text != NULL ? xstrdup(id_text) : jsonw_dump(b->id);
 	b->recv_ns = recv_ns;
 	b->timeout_ms = -1;
 	return b;
@@ -53,7 +59,7 @@ batch_free(struct batch *b)
 	free(b->jobs);
 	if (b->deadline != NULL)
 		event_free(b->deadline);
-	json_decref(b->id);
+	parser_release(b->id);	/* a big request's id may be a big tree */
 	free(b->id_text);
 	snapshot_unref(b->snap);
 	free(b);

@@ -47,7 +47,8 @@ struct batch {
 	int			 depth;		/* > 0 inside a loop over jobs */
 };
 
-struct batch	*batch_new(json_t *, uint64_t, struct snapshot *);
+struct batch	*batch_new(json_t *, const char *, uint64_t,
+		    struct snapshot *);
 void		 batch_free(struct batch *);
 void		 batch_start(struct batch *, struct conn *);
 void		 batch_job_done(struct batch *, struct job *, int);

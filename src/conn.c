@@ -13,6 +13,13 @@
  * once makes the bufferevent watch for writability: the common reply
  * costs no epoll_ctl() at all.
  *
+ * A line of CONN_PARSE_BYTES or more is parsed and validated on the parse
+ * thread (parser.c), not here: the loop only moves it out of the input
+ * and, when it comes back, starts its batch. Until then the connection
+ * reads no more and handles none of its next lines, so replies keep the
+ * order of the requests as before. A connection closed meanwhile cuts
+ * its link to the parse, whose result is then dropped.
+ *
  * A half-close (EOF on read) is not a disconnect: the client still gets
  * every reply, then the connection closes. A full close or reset cancels
  * the connection's batches. On a Unix stream socket the two differ in
@@ -35,13 +42,20 @@
 #include "conn.h"
 #include "job.h"
 #include "log.h"
+#include "parser.h"
 #include "peer.h"
 #include "proto.h"
 #include "server.h"
+#include "snapshot.h"
 #include "status.h"
 #include "xmalloc.h"
 
 #define CONN_HUP_CHECK_MS	250
+/*
+ * Lines this long go to the parse thread: jansson takes about half a
+ * millisecond for 64 KiB, and shorter lines cost less than the hand-over.
+ */
+#define CONN_PARSE_BYTES	(64 * 1024)
 #define CONN_FLUSH_WRITES	4	/* per connection and loop iteration */
 
 /*
@@ -236,7 +250,7 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 
 	switch (req->op) {
 	case OP_PING:
-		proto_write_pong(conn_output(c), req->id);
+		proto_write_pong(conn_output(c), req->id_text);
 		break;
 	case OP_STATUS:
 		st = status_json(server_cfg);
@@ -244,14 +258,14 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 			json_object_set_new(json_object_get(st, "batches"),
 			    "list", server_batch_list());
 		}
-		proto_write_status(conn_output(c), req->id, st);
+		proto_write_status(conn_output(c), req->id_text, st);
 		json_decref(st);
 		break;
 	case OP_CANCEL:
 		/* Cancelling replies to batches, c's own among them, first. */
 		n = server_cancel(c, req->target, req->cancel_conn);
 		if (c->bev != NULL)
-			proto_write_cancelled(conn_output(c), req->id, n);
+			proto_write_cancelled(conn_output(c), req->id_text, n);
 		break;
 	case OP_BATCH:
 		return conn_start_batch(c, req, cause);
@@ -259,7 +273,25 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 	return ERR_NONE;
 }
 
-/* Answer one request line. */
+/*
+ * Answer a parsed request: err and cause (owned) are what proto_parse
+ * said. req is cleared.
+ */
+static void
+conn_answer(struct conn *c, struct request *req, enum err_code err,
+    char *cause)
+{
+	if (err == ERR_NONE)
+		err = conn_dispatch(c, req, &cause);
+	if (err != ERR_NONE && c->bev != NULL)
+		proto_write_error(conn_output(c), req->id_text, err, cause);
+	free(cause);
+	proto_request_clear(req);
+	if (c->bev != NULL)
+		conn_wrote(c);
+}
+
+/* Answer one request line, parsed here. */
 static void
 conn_request(struct conn *c, const char *line, size_t len)
 {
@@ -268,15 +300,26 @@ conn_request(struct conn *c, const char *line, size_t len)
 	enum err_code	 err;
 
 	err = proto_parse(line, len, server_snap, clock_ns(), &req, &cause);
-	if (err == ERR_NONE)
-		err = conn_dispatch(c, &req, &cause);
-	if (err != ERR_NONE && c->bev != NULL)
-		proto_write_error(conn_output(c), req.id, err, cause);
-	free(cause);
-	proto_request_clear(&req);
-	if (c->bev != NULL)
-		conn_wrote(c);
+	conn_answer(c, &req, err, cause);
 }
+
+/*
+ * A request line on the parse thread. Ownership: the parser's from
+ * parser_submit() until conn_parsed(), which frees it; c->parse borrows
+ * it meanwhile, and conn_close() cuts the link both ways.
+ */
+struct conn_parse {
+	struct parser_work	 work;
+	struct conn		*conn;		/* borrowed; NULL once closed */
+	struct evbuffer		*line;		/* owned: moved out of the input;
+						   freed once parsed */
+	struct snapshot		*snap;		/* a reference, taken on the loop */
+	uint64_t		 recv_ns;
+	int			 blank;		/* only whitespace: no answer */
+	struct request		 req;		/* the parse's result */
+	enum err_code		 err;
+	char			*cause;		/* owned */
+};
 
 static int
 conn_blank(const unsigned char *p, size_t len)
@@ -290,11 +333,101 @@ conn_blank(const unsigned char *p, size_t len)
 	return 1;
 }
 
+/* On the parse thread: parse the line, under the snapshot of its receipt. */
+static void
+conn_parse_run(struct parser_work *w)
+{
+	struct conn_parse	*p = (struct conn_parse *)w;
+	size_t			 len = evbuffer_get_length(p->line);
+	const unsigned char	*line = evbuffer_pullup(p->line, -1);
+
+	if (!(p->blank = conn_blank(line, len)))
+		p->err = proto_parse((const char *)line, len, p->snap,
+		    p->recv_ns, &p->req, &p->cause);
+	/* Unmapping 16 MiB is the parse thread's time too, not the loop's. */
+	evbuffer_free(p->line);
+	p->line = NULL;
+}
+
 /*
- * Handle every complete line in the input, unless paused. At EOF a last
- * line without its newline counts too. A line over max_request_bytes is
- * answered too_large as soon as the limit is passed, then skipped up to its
- * newline.
+ * Back on the loop: answer the request (start its batch) if the
+ * connection is still there, then read and handle its next lines.
+ */
+static void
+conn_parsed(struct parser_work *w, int abandoned)
+{
+	struct conn_parse	*p = (struct conn_parse *)w;
+	struct conn		*c = p->conn;
+
+	if (c != NULL) {
+		c->parse = NULL;
+		if (!abandoned && !p->blank) {
+			conn_answer(c, &p->req, p->err, p->cause);
+			p->cause = NULL;
+		}
+		if (c->bev != NULL && !c->paused && !c->eof &&
+		    !server_stopping)
+			bufferevent_enable(c->bev, EV_READ);
+		conn_process(c);
+		if (c->bev != NULL)
+			conn_drain_check(c);
+	}
+	free(p->cause);
+	proto_request_clear(&p->req);
+	snapshot_unref(p->snap);
+	if (p->line != NULL)
+		evbuffer_free(p->line);
+	free(p);
+}
+
+/*
+ * Hand the first linelen bytes of in (the line; drop with its newline) to
+ * the parse thread, and stop reading until it is answered.
+ */
+static void
+conn_parse_start(struct conn *c, struct evbuffer *in, size_t linelen,
+    size_t drop)
+{
+	struct conn_parse	*p;
+
+	p = xcalloc(1, sizeof *p);
+	p->work.run = conn_parse_run;
+	p->work.complete = conn_parsed;
+	p->conn = c;
+	if ((p->line = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	/* Chains move over; at most the last one is copied. */
+	evbuffer_remove_buffer(in, p->line, linelen);
+	evbuffer_drain(in, drop - linelen);
+	p->snap = snapshot_ref(server_snap);
+	p->recv_ns = clock_ns();
+	c->parse = p;
+	bufferevent_disable(c->bev, EV_READ);
+	parser_submit(&p->work);
+}
+
+/*
+ * The length of the first n bytes of in without the '\r' that may end
+ * them: a "\r\n" line ending does not count toward max_request_bytes.
+ */
+static size_t
+conn_strip_cr(struct evbuffer *in, size_t n)
+{
+	struct evbuffer_ptr	p;
+	char			ch;
+
+	if (n == 0 || evbuffer_ptr_set(in, &p, n - 1, EVBUFFER_PTR_SET) == -1 ||
+	    evbuffer_copyout_from(in, &p, &ch, 1) != 1)
+		return n;
+	return ch == '\r' ? n - 1 : n;
+}
+
+/*
+ * Handle every complete line in the input, unless paused or waiting for
+ * the parse of a big line (conn_parse_start). At EOF a last
+ * line without its newline counts too. A line over max_request_bytes (a
+ * '\r' before its newline not counted) is answered too_large as soon as
+ * the limit is passed, then skipped up to its newline.
  */
 static void
 conn_process(struct conn *c)
@@ -305,7 +438,7 @@ conn_process(struct conn *c)
 	size_t			 len, linelen, drop;
 	unsigned char		*line;
 
-	while (c->bev != NULL && !c->paused) {
+	while (c->bev != NULL && !c->paused && c->parse == NULL) {
 		in = bufferevent_get_input(c->bev);
 		if ((len = evbuffer_get_length(in)) == 0)
 			break;
@@ -316,7 +449,7 @@ conn_process(struct conn *c)
 			if (c->discarding) {
 				evbuffer_drain(in, len);
 				c->scan_off = 0;
-			} else if (len > max) {
+			} else if (len > max && conn_strip_cr(in, len) > max) {
 				proto_write_error(conn_output(c), NULL,
 				    ERR_TOO_LARGE, "request line exceeds"
 				    " max_request_bytes");
@@ -335,14 +468,20 @@ conn_process(struct conn *c)
 			evbuffer_drain(in, drop);
 			continue;
 		}
-		if (linelen > max) {
+		if (linelen > max && conn_strip_cr(in, linelen) > max) {
 			proto_write_error(conn_output(c), NULL, ERR_TOO_LARGE,
 			    "request line exceeds max_request_bytes");
 			conn_wrote(c);
 			evbuffer_drain(in, drop);
 			continue;
 		}
+		if (linelen >= CONN_PARSE_BYTES) {
+			conn_parse_start(c, in, linelen, drop);
+			return;
+		}
 		line = evbuffer_pullup(in, (ssize_t)drop);
+		if (linelen > 0 && line[linelen - 1] == '\r')
+			linelen--;
 		if (!conn_blank(line, linelen))
 			conn_request(c, (const char *)line, linelen);
 		if (c->bev == NULL)
@@ -401,7 +540,7 @@ conn_written(struct conn *c)
 {
 	if (c->paused) {
 		c->paused = 0;
-		if (!c->eof && !server_stopping)
+		if (!c->eof && !server_stopping && c->parse == NULL)
 			bufferevent_enable(c->bev, EV_READ);
 		conn_process(c);
 	}
@@ -478,12 +617,14 @@ conn_batch_event(struct conn *c, struct batch *b, struct job *job)
 /*
  * Close the connection if it has nothing more to do: the client
  * half-closed and everything is answered and flushed, or the server is
- * stopping and the output is flushed.
+ * stopping and the output is flushed. A line in parse is waited for: it
+ * gets its answer (shutting_down for a batch, when stopping).
  */
 void
 conn_drain_check(struct conn *c)
 {
-	if (c->bev == NULL || evbuffer_get_length(conn_output(c)) != 0)
+	if (c->bev == NULL || evbuffer_get_length(conn_output(c)) != 0 ||
+	    c->parse != NULL)
 		return;
 	if (server_stopping ||
 	    (c->eof && c->nbatches == 0 &&
@@ -539,6 +680,11 @@ conn_close(struct conn *c)
 	if (c->closed)
 		return;
 	c->closed = 1;
+	if (c->parse != NULL) {
+		/* Its result is dropped when it comes back (conn_parsed). */
+		c->parse->conn = NULL;
+		c->parse = NULL;
+	}
 	if (c->queued) {
 		TAILQ_REMOVE(&conn_flushq, c, flush_entry);
 		c->queued = 0;

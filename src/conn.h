@@ -14,6 +14,7 @@
 #include "batch.h"
 
 struct bufferevent;
+struct conn_parse;
 struct event;
 struct event_base;
 struct peer;
@@ -25,6 +26,7 @@ struct conn {
 	struct bufferevent	*bev;		/* owned; NULL once closed */
 	struct event		*hup_check;	/* owned: after a half-close */
 	TAILQ_HEAD(, batch)	 batches;	/* in flight, not owned */
+	struct conn_parse	*parse;		/* the parser's: a line in parse */
 	uint32_t		 nbatches;
 	size_t			 scan_off;	/* input already searched for \n */
 	pid_t			 pid;

@@ -5,9 +5,15 @@
  * of the current arena is a no-op: jansson frees its scratch buffers and
  * replaced hash tables as it parses.
  *
- * The arena is per thread (only the loop parses requests), and nothing
- * that came out of it may be used after jarena_end(): callers copy what
- * they keep (json_deep_copy, after jarena_pause()).
+ * The arena is per thread: big requests are parsed on the parse thread
+ * (parser.c), while the loop, the workers and the tests allocate through
+ * the same hooks, which jansson makes process-wide. So jarena_malloc
+ * serves the calling thread's arena only while that thread has one on,
+ * and jarena_free treats as arena memory only what lies in the calling
+ * thread's blocks. That is right because no value made in an arena
+ * reaches another thread: nothing that came out of it may be used after
+ * jarena_end(), and callers copy what they keep (json_deep_copy, after
+ * jarena_pause()) before handing it on.
  */
 
 #include <stdint.h>

@@ -147,7 +147,7 @@ job_parse(json_t *obj, uint32_t index, const struct config *cfg,
 	struct job		*job;
 	json_t			*v;
 	const char		*key;
-	char			 path[32];
+	char			 path[32], *quoted;
 	double			 timeout_ms;
 	enum err_code		 err;
 
@@ -168,8 +168,10 @@ job_parse(json_t *obj, uint32_t index, const struct config *cfg,
 	}
 	if (jsonw_cstr(v) == NULL ||
 	    (type = job_type_find(jsonw_cstr(v))) == NULL) {
-		*cause = xasprintf("%s.type: unknown job type \"%s\"", path,
-		    json_string_value(v));
+		quoted = jsonw_quote(v);
+		*cause = xasprintf("%s.type: unknown job type %s", path,
+		    quoted);
+		free(quoted);
 		return ERR_UNKNOWN_TYPE;
 	}
 	json_object_foreach(obj, key, v) {

@@ -7,7 +7,8 @@
  * A job type is a table entry: a struct job_type in its own file under
  * jobs/, listed once in job_types[] (job.c). Each type's own struct begins
  * with a struct job, and type->size says how big it is, so a job is one
- * allocation. Only the loop thread touches jobs.
+ * allocation. Only the loop thread touches jobs once they are built
+ * (a big request's are built on the parse thread, see parse below).
  */
 #ifndef GATHERD_JOB_H
 #define GATHERD_JOB_H
@@ -47,7 +48,11 @@ struct job_type {
 	 * Validate the job's JSON object and fill the job. path names the job
 	 * in messages ("jobs[3]"). Returns ERR_NONE, or an error code with
 	 * *cause set to a message naming the field. Must not keep references
-	 * into obj: the request tree is freed after parsing.
+	 * into obj: the request tree is freed after parsing. A big request
+	 * is parsed on the parse thread (parser.c), so parse, and free for a
+	 * job of a refused request, touch only the job, obj and the
+	 * configuration (read only); an integer field is read through
+	 * jnum_integer(), which knows integers beyond 64 bits.
 	 */
 	enum err_code	(*parse)(struct job *, json_t *obj, const char *path,
 			    const struct config *, char **cause);

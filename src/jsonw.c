@@ -10,6 +10,8 @@
 #include <event2/buffer.h>
 
 #include "jsonw.h"
+#include "log.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 /* Append literal text, already valid JSON. */
@@ -19,16 +21,15 @@ jsonw_raw(struct evbuffer *evb, const char *s)
 	evbuffer_add(evb, s, strlen(s));
 }
 
-/* Append len bytes of s as a JSON string. */
-void
-jsonw_string(struct evbuffer *evb, const char *s, size_t len)
+/* Append len bytes of s escaped for the inside of a JSON string. */
+static void
+jsonw_escape(struct evbuffer *evb, const char *s, size_t len)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	const char		*run = s, *end = s + len;
 	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
 	unsigned char		 c;
 
-	evbuffer_add(evb, "\"", 1);
 	for (; s < end; s++) {
 		c = (unsigned char)*s;
 		if (c >= 0x20 && c != '"' && c != '\\')
@@ -59,6 +60,14 @@ jsonw_string(struct evbuffer *evb, const char *s, size_t len)
 		}
 	}
 	evbuffer_add(evb, run, (size_t)(end - run));
+}
+
+/* Append len bytes of s as a JSON string. */
+void
+jsonw_string(struct evbuffer *evb, const char *s, size_t len)
+{
+	evbuffer_add(evb, "\"", 1);
+	jsonw_escape(evb, s, len);
 	evbuffer_add(evb, "\"", 1);
 }
 
@@ -67,6 +76,69 @@ void
 jsonw_cstring(struct evbuffer *evb, const char *s)
 {
 	jsonw_string(evb, s, strlen(s));
+}
+
+/*
+ * Append len bytes of s as a JSON string, each byte of an ill-formed UTF-8
+ * sequence replaced by U+FFFD. For text that may quote bytes it did not
+ * check: a library's error message (jansson's can end in half a
+ * character), a server's. Valid UTF-8 comes out as jsonw_string writes it.
+ */
+void
+jsonw_text(struct evbuffer *evb, const char *s, size_t len)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 bad;
+
+	if (utf8_valid(u, len, &bad)) {
+		jsonw_string(evb, s, len);
+		return;
+	}
+	evbuffer_add(evb, "\"", 1);
+	do {
+		jsonw_escape(evb, (const char *)u, bad);
+		evbuffer_add(evb, "\\ufffd", 6);
+		u += bad + 1;
+		len -= bad + 1;
+	} while (!utf8_valid(u, len, &bad));
+	jsonw_escape(evb, (const char *)u, len);
+	evbuffer_add(evb, "\"", 1);
+}
+
+/* jsonw_text of a NUL-terminated string. */
+void
+jsonw_ctext(struct evbuffer *evb, const char *s)
+{
+	jsonw_text(evb, s, strlen(s));
+}
+
+/*
+ * A client's JSON string quoted for a message as JSON writes it
+ * ("sleep\u0000"), in new memory. At most JSONW_QUOTE_MAX bytes are
+ * quoted, cut before a character that would pass the mark; "..." follows
+ * the quote when the string was cut.
+ */
+char *
+jsonw_quote(const json_t *str)
+{
+	struct evbuffer	*evb;
+	const char	*s = json_string_value(str);
+	size_t		 len = json_string_length(str), n = len;
+	char		*q;
+
+	if ((evb = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	if (n > JSONW_QUOTE_MAX) {
+		n = JSONW_QUOTE_MAX;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	jsonw_text(evb, s, n);
+	if (n < len)
+		evbuffer_add(evb, "...", 3);
+	q = jsonw_take(evb, NULL);
+	evbuffer_free(evb);
+	return q;
 }
 
 /* Write the decimal digits of v backwards, ending at end; return the first. */

@@ -14,10 +14,15 @@ struct evbuffer;
 
 /* The largest duration jsonw_ms writes, in milliseconds. */
 #define JSONW_MS_MAX	1e15
+/* The most bytes of a client's string a message quotes (jsonw_quote). */
+#define JSONW_QUOTE_MAX	128
 
 void	jsonw_raw(struct evbuffer *, const char *);
 void	jsonw_string(struct evbuffer *, const char *, size_t);
 void	jsonw_cstring(struct evbuffer *, const char *);
+void	jsonw_text(struct evbuffer *, const char *, size_t);
+void	jsonw_ctext(struct evbuffer *, const char *);
+char	*jsonw_quote(const json_t *);
 void	jsonw_ms(struct evbuffer *, double);
 void	jsonw_uint(struct evbuffer *, uint64_t);
 void	jsonw_value(struct evbuffer *, const json_t *);

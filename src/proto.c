@@ -14,8 +14,11 @@
 #include "clock.h"
 #include "config.h"
 #include "jarena.h"
+#include "jnum.h"
+#include "jscan.h"
 #include "job.h"
 #include "jsonw.h"
+#include "parser.h"
 #include "proto.h"
 #include "snapshot.h"
 #include "xmalloc.h"
@@ -93,6 +96,28 @@ proto_get_bool(json_t *obj, const char *key, int *out, char **cause)
 	return ERR_NONE;
 }
 
+/* An integer field >= min; key names it in messages. */
+static enum err_code
+proto_get_int(const json_t *v, const char *key, int64_t min, int64_t *out,
+    char **cause)
+{
+	switch (jnum_integer(v, out)) {
+	case JNUM_INT:
+		if (*out >= min)
+			return ERR_NONE;
+		break;
+	case JNUM_INT_RANGE:
+		*cause = xasprintf("%s: integer out of range (a signed 64-bit"
+		    " integer is expected)", key);
+		return ERR_BAD_REQUEST;
+	case JNUM_NOT_INT:
+		break;
+	}
+	*cause = xasprintf("%s: expected an integer >= %lld", key,
+	    (long long)min);
+	return ERR_BAD_REQUEST;
+}
+
 static enum err_code
 proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
     char **cause)
@@ -101,6 +126,7 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 	json_t		*jobs, *v;
 	const char	*name;
 	size_t		 i, n;
+	int64_t		 n64;
 	int		 stream;
 	enum err_code	 err;
 
@@ -141,13 +167,11 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 	    cause)) != ERR_NONE)
 		return err;
 	if ((v = proto_field(obj, "concurrency")) != NULL) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1) {
-			*cause = xstrdup("concurrency: expected an integer"
-			    " >= 1");
-			return ERR_BAD_REQUEST;
-		}
-		if (json_integer_value(v) < (json_int_t)UINT32_MAX)
-			b->concurrency = (uint32_t)json_integer_value(v);
+		if ((err = proto_get_int(v, "concurrency", 1, &n64,
+		    cause)) != ERR_NONE)
+			return err;
+		if (n64 < (int64_t)UINT32_MAX)
+			b->concurrency = (uint32_t)n64;
 	}
 	if ((err = proto_get_bool(obj, "stream", &stream, cause)) != ERR_NONE)
 		return err;
@@ -180,6 +204,7 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
     char **cause)
 {
 	json_t	*v;
+	int64_t	 n;
 
 	if ((v = proto_field(obj, "target")) == NULL) {
 		*cause = xstrdup("target: missing required field");
@@ -190,15 +215,59 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
 	if ((v = proto_field(obj, "conn")) != NULL) {
 		if (jsonw_cstr(v) != NULL && strcmp(jsonw_cstr(v), "any") == 0)
 			req->cancel_conn = CANCEL_ANY;
-		else if (json_is_integer(v) && json_integer_value(v) >= 0)
-			req->cancel_conn = json_integer_value(v);
-		else {
+		else if (jnum_integer(v, &n) == JNUM_INT && n >= 0)
+			req->cancel_conn = n;
+		else if (jnum_integer(v, &n) == JNUM_INT_RANGE) {
+			*cause = xstrdup("conn: integer out of range (a signed"
+			    " 64-bit integer is expected)");
+			return ERR_BAD_REQUEST;
+		} else {
 			*cause = xstrdup("conn: expected a connection number"
 			    " or \"any\"");
 			return ERR_BAD_REQUEST;
 		}
 	}
 	return ERR_NONE;
+}
+
+/* The column of byte off of line, counted in characters from 1. */
+static size_t
+proto_column(const char *line, size_t off)
+{
+	size_t	i, col = 1;
+
+	for (i = 0; i < off; i++) {
+		if (((unsigned char)line[i] & 0xc0) != 0x80)
+			col++;
+	}
+	return col;
+}
+
+/*
+ * The id's text for replies, as the client wrote it but for whitespace.
+ * jansson keeps no number's text (1E2 would come back 100.0, and an
+ * integer past 64 bits not at all), so a number, or an array or object
+ * that may hold one, is copied from the line: the value of the top-level
+ * member "id" (jscan.c), whose bytes [*from, *to) of the line are. A
+ * string, true or false is written from the tree (the same characters,
+ * maybe other escapes). NULL id: "null".
+ */
+static char *
+proto_id_text(const char *line, size_t len, const json_t *id, size_t *from,
+    size_t *to)
+{
+	const char	*vs, *ve;
+
+	*from = *to = 0;
+	if (id == NULL)
+		return xstrdup("null");
+	if ((json_is_number(id) || json_is_array(id) || json_is_object(id)) &&
+	    jscan_member(line, len, "id", &vs, &ve)) {
+		*from = (size_t)(vs - line);
+		*to = (size_t)(ve - line);
+		return jscan_compact(vs, ve, NULL);
+	}
+	return jsonw_dump(id);
 }
 
 /*
@@ -215,17 +284,24 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 {
 	json_error_t	 jerr;
 	json_t		*obj, *v;
-	const char	*name = "batch";
-	size_t		 i;
+	const char	*name = "batch", *nul, *huge;
+	char		*quoted;
+	size_t		 i, id_from = 0, id_to = 0;
 	enum err_code	 err;
 	int		 arena = len >= PROTO_ARENA_BYTES;
 
 	memset(req, 0, sizeof *req);
 	*cause = NULL;
+	if ((nul = memchr(line, '\0', len)) != NULL) {
+		/* jansson would read past it when it follows a number. */
+		*cause = xasprintf("invalid JSON at column %zu: a NUL byte"
+		    " (write \\u0000 inside a string)",
+		    proto_column(line, (size_t)(nul - line)));
+		return ERR_BAD_JSON;
+	}
 	if (arena)
 		jarena_begin();
-	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
-	    JSON_ALLOW_NUL, &jerr);
+	obj = jnum_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (arena)
 		jarena_pause();	/* what is made from the tree is not in it */
 	if (obj == NULL) {
@@ -240,6 +316,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 		goto out;
 	}
 	req->id = proto_keep(proto_field(obj, "id"), arena);
+	req->id_text = proto_id_text(line, len, req->id, &id_from, &id_to);
 
 	if ((v = proto_field(obj, "op")) != NULL) {
 		if (!json_is_string(v)) {
@@ -255,7 +332,9 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 			break;
 	}
 	if (i == sizeof proto_ops / sizeof proto_ops[0]) {
-		*cause = xasprintf("op: unknown op \"%s\"", name);
+		quoted = jsonw_quote(v);	/* "batch" is known: v is set */
+		*cause = xasprintf("op: unknown op %s", quoted);
+		free(quoted);
 		err = ERR_UNKNOWN_OP;
 		goto out;
 	}
@@ -265,7 +344,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 
 	switch (req->op) {
 	case OP_BATCH:
-		req->batch = batch_new(req->id, recv_ns, snap);
+		req->batch = batch_new(req->id, req->id_text, recv_ns, snap);
 		err = proto_parse_batch(obj, &snap->cfg, req, cause);
 		break;
 	case OP_STATUS:
@@ -277,7 +356,18 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 	case OP_PING:
 		break;
 	}
+	if (err == ERR_NONE && (huge = jnum_huge(id_from, id_to)) != NULL) {
+		*cause = xasprintf("invalid JSON at column %zu: a number"
+		    " beyond the range of a double", proto_column(line,
+		    (size_t)(huge - line)));
+		err = ERR_BAD_JSON;
+		json_decref(req->id);
+		req->id = NULL;
+		free(req->id_text);
+		req->id_text = NULL;
+	}
 out:
+	jnum_clear();
 	if (arena)
 		jarena_end();
 	else
@@ -293,38 +383,37 @@ out:
 void
 proto_request_clear(struct request *req)
 {
-	json_decref(req->id);
-	json_decref(req->target);
+	parser_release(req->id);
+	free(req->id_text);
+	parser_release(req->target);
 	batch_free(req->batch);
 	memset(req, 0, sizeof *req);
 }
 
+/* The start of a reply: the id's text as the request had it (NULL: null). */
 static void
-proto_write_id(struct evbuffer *evb, const json_t *id)
+proto_write_id(struct evbuffer *evb, const char *id)
 {
 	jsonw_raw(evb, "{\"id\":");
-	if (id == NULL)
-		jsonw_raw(evb, "null");
-	else
-		jsonw_value(evb, id);
+	jsonw_raw(evb, id != NULL ? id : "null");
 }
 
-/* An error reply line. */
+/* An error reply line; id is the request's id text (NULL: null). */
 void
-proto_write_error(struct evbuffer *evb, const json_t *id, enum err_code code,
+proto_write_error(struct evbuffer *evb, const char *id, enum err_code code,
     const char *message)
 {
 	proto_write_id(evb, id);
 	jsonw_raw(evb, ",\"ok\":false,\"error\":{\"code\":\"");
 	jsonw_raw(evb, err_name(code));
 	jsonw_raw(evb, "\",\"message\":");
-	jsonw_cstring(evb, message);
+	jsonw_ctext(evb, message);
 	jsonw_raw(evb, "}}\n");
 }
 
 /* The ping reply line. */
 void
-proto_write_pong(struct evbuffer *evb, const json_t *id)
+proto_write_pong(struct evbuffer *evb, const char *id)
 {
 	proto_write_id(evb, id);
 	evbuffer_add_printf(evb, ",\"ok\":true,\"pong\":true,\"version\":\"%s\","
@@ -333,7 +422,7 @@ proto_write_pong(struct evbuffer *evb, const json_t *id)
 
 /* The status reply line; status is borrowed. */
 void
-proto_write_status(struct evbuffer *evb, const json_t *id, json_t *st)
+proto_write_status(struct evbuffer *evb, const char *id, json_t *st)
 {
 	proto_write_id(evb, id);
 	jsonw_raw(evb, ",\"ok\":true,\"status\":");
@@ -343,7 +432,7 @@ proto_write_status(struct evbuffer *evb, const json_t *id, json_t *st)
 
 /* The cancel reply line. */
 void
-proto_write_cancelled(struct evbuffer *evb, const json_t *id, unsigned n)
+proto_write_cancelled(struct evbuffer *evb, const char *id, unsigned n)
 {
 	proto_write_id(evb, id);
 	evbuffer_add_printf(evb, ",\"ok\":true,\"cancelled\":%u}\n", n);
@@ -398,7 +487,7 @@ proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 	jsonw_raw(evb, ",\"error\":{\"code\":\"");
 	jsonw_raw(evb, err_name((enum err_code)job->code));
 	jsonw_raw(evb, "\",\"message\":");
-	jsonw_cstring(evb, job->text != NULL ? job->text : "");
+	jsonw_ctext(evb, job->text != NULL ? job->text : "");
 	jsonw_raw(evb, "}}");
 }
 

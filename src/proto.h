@@ -33,6 +33,7 @@ enum proto_op {
 struct request {
 	enum proto_op	 op;
 	json_t		*id;		/* owned; NULL until parsed */
+	char		*id_text;	/* owned: id as the client wrote it */
 	struct batch	*batch;		/* owned: OP_BATCH */
 	int		 detail;	/* OP_STATUS */
 	json_t		*target;	/* owned: OP_CANCEL */
@@ -43,11 +44,11 @@ enum err_code	 proto_parse(const char *, size_t, struct snapshot *,
 		    uint64_t, struct request *, char **);
 void		 proto_request_clear(struct request *);
 
-void		 proto_write_error(struct evbuffer *, const json_t *,
+void		 proto_write_error(struct evbuffer *, const char *,
 		    enum err_code, const char *);
-void		 proto_write_pong(struct evbuffer *, const json_t *);
-void		 proto_write_status(struct evbuffer *, const json_t *, json_t *);
-void		 proto_write_cancelled(struct evbuffer *, const json_t *,
+void		 proto_write_pong(struct evbuffer *, const char *);
+void		 proto_write_status(struct evbuffer *, const char *, json_t *);
+void		 proto_write_cancelled(struct evbuffer *, const char *,
 		    unsigned);
 void		 proto_write_result(struct evbuffer *, struct job *);
 void		 proto_write_event(struct evbuffer *, const struct batch *,

@@ -43,6 +43,7 @@
 #include "job.h"
 #include "log.h"
 #include "notify.h"
+#include "parser.h"
 #include "peer.h"
 #include "pool.h"
 #include "proto.h"
@@ -648,7 +649,8 @@ server_init(struct snapshot *snap, char **cause)
 			return -1;
 		server_path = xstrdup(path);
 	}
-	if (pool_init(server_base, snap->cfg.threads, cause) == -1)
+	if (pool_init(server_base, snap->cfg.threads, cause) == -1 ||
+	    parser_init(server_base, cause) == -1)
 		goto fail;
 	server_listener = evconnlistener_new(server_base, server_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -700,6 +702,7 @@ server_free(void)
 	server_reap(-1, 0, NULL);
 	server_unlisten();
 	pool_free();
+	parser_free();
 	job_types_fini();
 	conn_flush_free();
 	reload_free();

@@ -1,7 +1,8 @@
 /*
  * Configuration snapshots. snapshot_new() does the blocking part of a
- * load (opening the read roots) and may run on any thread; everything else
- * runs on the loop.
+ * load (opening the read roots) and may run on any thread; references
+ * are counted atomically (snapshot.h says who may take them where);
+ * everything else runs on the loop.
  */
 
 #include <stdlib.h>
@@ -28,7 +29,7 @@ snapshot_new(struct config *cfg, char **cause)
 		return NULL;
 	}
 	s = xcalloc(1, sizeof *s);
-	s->refs = 1;
+	atomic_init(&s->refs, 1);
 	s->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg);
 	s->roots = roots_open(&s->cfg);
@@ -49,7 +50,7 @@ snapshot_attach(struct snapshot *s)
 struct snapshot *
 snapshot_ref(struct snapshot *s)
 {
-	s->refs++;
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 	return s;
 }
 
@@ -57,7 +58,8 @@ snapshot_ref(struct snapshot *s)
 void
 snapshot_unref(struct snapshot *s)
 {
-	if (s == NULL || --s->refs > 0)
+	if (s == NULL ||
+	    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) > 1)
 		return;
 	if (s->attached)
 		postgres_detach(&s->cfg);

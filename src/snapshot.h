@@ -3,18 +3,23 @@
  * and what was opened for them (the read roots). The server holds the
  * current one; every batch holds the one it was parsed under, and so does
  * every read on a worker, so a reload never changes what a running batch
- * started with. Snapshots are reference counted on the loop thread; the
- * last reference closes the roots and releases the database pools.
+ * started with. The last reference closes the roots and releases the
+ * database pools, so it must be dropped on the loop thread. The count is
+ * atomic because the parse thread takes and drops references too (a
+ * batch it builds takes one), always while the loop holds another for
+ * the parse: the parse thread never drops the last one.
  */
 #ifndef GATHERD_SNAPSHOT_H
 #define GATHERD_SNAPSHOT_H
+
+#include <stdatomic.h>
 
 #include "config.h"
 
 struct roots;
 
 struct snapshot {
-	unsigned	 refs;
+	atomic_uint	 refs;
 	int		 attached;	/* its databases' pools are set up */
 	struct config	 cfg;		/* owned */
 	struct roots	*roots;		/* owned */

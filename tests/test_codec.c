@@ -678,3 +678,149 @@ Test(jsonw, uint)
 		evbuffer_free(evb);
 	}
 }
+
+/* What jsonw wrote into evb, as a new string; evb is freed. */
+static char *
+jsonw_out(struct evbuffer *evb)
+{
+	size_t	 len = evbuffer_get_length(evb);
+	char	*s;
+
+	cr_assert_not_null(s = malloc(len + 1));
+	evbuffer_remove(evb, s, len);
+	s[len] = '\0';
+	evbuffer_free(evb);
+	return s;
+}
+
+/* jsonw_text of len bytes of s, as a string; caller frees. */
+static char *
+text_of(const char *s, size_t len)
+{
+	struct evbuffer	*evb = evbuffer_new();
+
+	cr_assert_not_null(evb);
+	jsonw_text(evb, s, len);
+	return jsonw_out(evb);
+}
+
+/* Bytes shown as printable ASCII, the rest as \xNN, for messages. */
+static const char *
+shown(const char *s, size_t len)
+{
+	static char	buf[1024];
+	size_t		i, o = 0;
+
+	for (i = 0; i < len && o + 5 < sizeof buf; i++) {
+		unsigned char	c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "\\x%02x",
+			    c);
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+Test(jsonw, text_replaces_each_bad_byte_and_keeps_the_rest)
+{
+	static const struct {
+		const char	*in;
+		size_t		 len;
+		const char	*want;
+	} cases[] = {
+		{ "plain", 5, "\"plain\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac", 9, "\"caf\xc3\xa9 \xe2\x82\xac\"" },
+		{ "a\xff" "b", 3, "\"a\\ufffdb\"" },
+		/* Half a character at the end, as a cut message has. */
+		{ "near '\xe2\x82", 8, "\"near '\\ufffd\\ufffd\"" },
+		{ "\xc0\xaf", 2, "\"\\ufffd\\ufffd\"" },
+		{ "\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\"" },
+		{ "nul\0\"q\"\n", 8, "\"nul\\u0000\\\"q\\\"\\n\"" },
+		{ "\x80" "a\x80", 3, "\"\\ufffda\\ufffd\"" },
+	};
+	size_t	 i;
+	char	*s;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		s = text_of(cases[i].in, cases[i].len);
+		cr_assert(strcmp(s, cases[i].want) == 0, "case %zu: got %s", i,
+		    shown(s, strlen(s)));
+		free(s);
+	}
+}
+
+/* Whatever the bytes, the text is valid UTF-8 and parses back as a string. */
+Test(jsonw, text_of_random_bytes_is_valid_json_and_utf8)
+{
+	uint64_t	 rng = 12;
+	unsigned char	 in[64];
+	json_error_t	 err;
+	json_t		*j;
+	size_t		 i, k, len;
+	char		*s;
+
+	for (i = 0; i < 20000; i++) {
+		len = rng_next(&rng) % sizeof in;
+		for (k = 0; k < len; k++)
+			in[k] = (unsigned char)rng_next(&rng);
+		s = text_of((const char *)in, len);
+		cr_assert(utf8_valid((const unsigned char *)s, strlen(s), NULL),
+		    "not UTF-8: %s", shown(s, strlen(s)));
+		j = json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+		cr_assert(json_is_string(j), "not a JSON string: %s",
+		    shown(s, strlen(s)));
+		if (utf8_valid(in, len, NULL))
+			cr_assert(json_string_length(j) == len &&
+			    memcmp(json_string_value(j), in, len) == 0,
+			    "valid text changed: %s", shown(s, strlen(s)));
+		json_decref(j);
+		free(s);
+	}
+}
+
+/* Quote a JSON string made of len bytes of s; caller frees. */
+static char *
+quote_of(const char *s, size_t len)
+{
+	json_t	*v = json_stringn_nocheck(s, len);
+	char	*q;
+
+	cr_assert_not_null(v);
+	q = jsonw_quote(v);
+	json_decref(v);
+	return q;
+}
+
+Test(jsonw, quote_writes_a_nul_as_json_does)
+{
+	char	*q = quote_of("sleep\0", 6);
+
+	cr_assert_str_eq(q, "\"sleep\\u0000\"");
+	free(q);
+	q = quote_of("say \"hi\"\\", 9);
+	cr_assert_str_eq(q, "\"say \\\"hi\\\"\\\\\"");
+	free(q);
+}
+
+Test(jsonw, quote_cuts_long_text_between_characters)
+{
+	char	 s[300], want[300], *q;
+
+	memset(s, 'a', sizeof s);
+	q = quote_of(s, JSONW_QUOTE_MAX);
+	cr_assert_eq(strlen(q), JSONW_QUOTE_MAX + 2, "not cut at the mark");
+	free(q);
+	q = quote_of(s, sizeof s);
+	snprintf(want, sizeof want, "\"%.*s\"...", JSONW_QUOTE_MAX, s);
+	cr_assert_str_eq(q, want);
+	free(q);
+	/* A two-byte character across the mark is left out whole. */
+	memcpy(s + JSONW_QUOTE_MAX - 1, "\xc3\xa9", 2);
+	q = quote_of(s, sizeof s);
+	snprintf(want, sizeof want, "\"%.*s\"...", JSONW_QUOTE_MAX - 1, s);
+	cr_assert(strcmp(q, want) == 0, "got %s", shown(q, strlen(q)));
+	free(q);
+}

@@ -12,8 +12,10 @@
 #include "config.h"
 #include "job.h"
 #include "jsonw.h"
+#include "jsts.h"
 #include "proto.h"
 #include "snapshot.h"
+#include "utf8.h"
 
 /* A snapshot that is never freed: parsing only takes references. */
 static struct snapshot	snap = { .refs = 1 };
@@ -22,6 +24,12 @@ static void
 setup(void)
 {
 	config_defaults(&snap.cfg);
+	/* [db.default], for query jobs (parsing opens nothing). */
+	snap.cfg.dbs = calloc(1, sizeof *snap.cfg.dbs);
+	cr_assert_not_null(snap.cfg.dbs);
+	snap.cfg.dbs[0].name = strdup("default");
+	snap.cfg.dbs[0].path = strdup("/nonexistent/default.sqlite3");
+	snap.cfg.ndbs = 1;
 }
 
 static void
@@ -49,6 +57,8 @@ expect(const char *line, enum err_code code, const char *message)
 	}
 	if (err != ERR_NONE)
 		cr_assert_null(req.batch, "a refused request keeps no batch");
+	if (err == ERR_BAD_JSON)
+		cr_assert_null(req.id_text, "%s: bad_json has a null id", line);
 	free(cause);
 	proto_request_clear(&req);
 	cr_assert_eq(snap.refs, 1, "%s: the batch dropped its reference", line);
@@ -90,13 +100,13 @@ Test(proto, ops)
 	    "jobs: unknown field");
 	expect("{\"op\":null,\"jobs\":[]}", ERR_NONE, NULL);
 	expect("{\"op\":\"ping\\u0000x\"}", ERR_UNKNOWN_OP,
-	    "op: unknown op \"\"");
+	    "op: unknown op \"ping\\u0000x\"");
 }
 
 Test(proto, a_nul_inside_a_name_never_passes_for_a_shorter_one)
 {
 	expect("{\"jobs\":[{\"type\":\"sleep\\u0000\",\"ms\":1}]}",
-	    ERR_UNKNOWN_TYPE, "jobs[0].type: unknown job type \"sleep\"");
+	    ERR_UNKNOWN_TYPE, "jobs[0].type: unknown job type \"sleep\\u0000\"");
 	expect("{\"jobs\":[],\"mode\":\"all\\u0000\"}", ERR_BAD_REQUEST,
 	    "mode: expected \"all\" or \"fail_fast\"");
 	expect("{\"id\":\"a\\u0000b\",\"op\":\"ping\"}", ERR_NONE, NULL);
@@ -268,10 +278,10 @@ evbuffer_string(struct evbuffer *evb)
 Test(proto, error_reply_escapes_its_message)
 {
 	struct evbuffer	*evb = evbuffer_new();
-	json_t		*id = json_string("q\"1"), *v;
+	json_t		*v;
 	char		*s;
 
-	proto_write_error(evb, id, ERR_BAD_REQUEST, "a \"b\"\\\n\x01 é");
+	proto_write_error(evb, "\"q\\\"1\"", ERR_BAD_REQUEST, "a \"b\"\\\n\x01 é");
 	s = evbuffer_string(evb);
 	cr_assert_eq(s[strlen(s) - 1], '\n');
 	v = json_loads(s, 0, NULL);
@@ -283,7 +293,6 @@ Test(proto, error_reply_escapes_its_message)
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(v,
 	    "error"), "message")), "a \"b\"\\\n\x01 é");
 	json_decref(v);
-	json_decref(id);
 	free(s);
 	evbuffer_free(evb);
 }
@@ -334,4 +343,256 @@ Test(proto, batch_reply_lists_results_in_job_order)
 	free(s);
 	evbuffer_free(evb);
 	proto_request_clear(&req);
+}
+
+/* Parse len bytes of line; assert code and, unless NULL, the id's text. */
+static void
+expect_id(const char *line, size_t len, enum err_code code,
+    const char *id_text)
+{
+	struct request	 req;
+	char		*cause = NULL;
+	enum err_code	 err;
+
+	err = proto_parse(line, len, &snap, 0, &req, &cause);
+	cr_assert_eq(err, code, "%s: got %s (%s)", line, err_name(err),
+	    cause != NULL ? cause : "");
+	if (id_text != NULL) {
+		cr_assert_not_null(req.id_text, "%s: no id text", line);
+		cr_assert_str_eq(req.id_text, id_text, "%s", line);
+		if (req.batch != NULL)
+			cr_assert_str_eq(req.batch->id_text, id_text);
+	}
+	free(cause);
+	proto_request_clear(&req);
+}
+
+#define EXPECT_ID(line, code, id) expect_id(line, strlen(line), code, id)
+
+Test(proto, id_numbers_keep_the_digits_the_client_wrote)
+{
+	EXPECT_ID("{\"id\":1E2,\"op\":\"ping\"}", ERR_NONE, "1E2");
+	EXPECT_ID("{\"id\":0.1,\"op\":\"ping\"}", ERR_NONE, "0.1");
+	EXPECT_ID("{\"id\":-0,\"op\":\"ping\"}", ERR_NONE, "-0");
+	EXPECT_ID("{\"id\":-0.0e-0,\"jobs\":[]}", ERR_NONE, "-0.0e-0");
+	EXPECT_ID("{\"id\":9223372036854775807,\"jobs\":[]}", ERR_NONE,
+	    "9223372036854775807");
+	EXPECT_ID("{ \"id\" :\t[ 1.50 , {\"a b\" : 1e5 } ] ,\"op\":\"ping\"}",
+	    ERR_NONE, "[1.50,{\"a b\":1e5}]");
+	EXPECT_ID("{\"op\":\"ping\",\"id\":\"a \\u0041\"}", ERR_NONE,
+	    "\"a A\"");
+	EXPECT_ID("{\"op\":\"ping\"}", ERR_NONE, "null");
+	EXPECT_ID("{\"op\":\"ping\",\"id\":null}", ERR_NONE, "null");
+	EXPECT_ID("{\"op\":\"ping\",\"id\":true}", ERR_NONE, "true");
+}
+
+Test(proto, id_is_the_top_level_member_however_its_key_is_written)
+{
+	/* "id" inside another member is not the request's id. */
+	EXPECT_ID("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "{\"id\":5}}],\"id\":7.0}", ERR_NONE, "7.0");
+	EXPECT_ID("{\"\\u0069d\":1E2,\"op\":\"ping\"}", ERR_NONE, "1E2");
+	EXPECT_ID("{\"i\\u0064\":[2E0],\"op\":\"ping\"}", ERR_NONE, "[2E0]");
+	/* A key that merely starts like "id", and strings with braces. */
+	EXPECT_ID("{\"idx\":\"}{\\\"\",\"id\":3e0,\"op\":\"ping\"}",
+	    ERR_BAD_REQUEST, "3e0");
+	/* The id survives a refusal of the request. */
+	EXPECT_ID("{\"id\":10E-1,\"op\":\"nap\"}", ERR_UNKNOWN_OP, "10E-1");
+	EXPECT_ID("{\"id\":1.0,\"jobs\":[{\"type\":\"sleep\"}]}",
+	    ERR_BAD_REQUEST, "1.0");
+}
+
+Test(proto, a_nul_byte_outside_a_string_is_bad_json)
+{
+	static const char	 after_number[] = "{\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":0,\"value\":123\0}]}";
+	static const char	 in_string[] = "{\"op\":\"ping\",\"id\":\"a\0\"}";
+	static const char	 at_end[] = "{\"op\":\"ping\"}\0";
+	struct request		 req;
+	char			*cause;
+
+	cr_assert_eq(proto_parse(after_number, sizeof after_number - 1, &snap,
+	    0, &req, &cause), ERR_BAD_JSON);
+	cr_assert_str_eq(cause, "invalid JSON at column 44: a NUL byte"
+	    " (write \\u0000 inside a string)");
+	cr_assert_null(req.id_text);
+	free(cause);
+	proto_request_clear(&req);
+	expect_id(in_string, sizeof in_string - 1, ERR_BAD_JSON, NULL);
+	expect_id(at_end, sizeof at_end - 1, ERR_BAD_JSON, NULL);
+	/* Escaped, it is a character like any other. */
+	EXPECT_ID("{\"op\":\"ping\",\"id\":\"a\\u0000\"}", ERR_NONE,
+	    "\"a\\u0000\"");
+}
+
+/* A job line: {"jobs":[JOB]} with JOB given. */
+static char *
+job_line(const char *job)
+{
+	size_t	 len = strlen(job) + 16;
+	char	*s = malloc(len);
+
+	cr_assert_not_null(s);
+	snprintf(s, len, "{\"jobs\":[%s]}", job);
+	return s;
+}
+
+static void
+expect_job(const char *job, enum err_code code, const char *message)
+{
+	char	*line = job_line(job);
+
+	expect(line, code, message);
+	free(line);
+}
+
+Test(proto, an_id_may_be_any_number_json_can_write)
+{
+	EXPECT_ID("{\"id\":18446744073709551616,\"op\":\"ping\"}", ERR_NONE,
+	    "18446744073709551616");
+	EXPECT_ID("{\"id\":-12345678901234567890123,\"jobs\":[]}", ERR_NONE,
+	    "-12345678901234567890123");
+	EXPECT_ID("{\"id\":1e400,\"op\":\"ping\"}", ERR_NONE, "1e400");
+	EXPECT_ID("{\"id\":[1e999,-1E-999,1],\"op\":\"ping\"}", ERR_NONE,
+	    "[1e999,-1E-999,1]");
+	/* A refused request still echoes it. */
+	EXPECT_ID("{\"id\":99999999999999999999,\"op\":\"nap\"}",
+	    ERR_UNKNOWN_OP, "99999999999999999999");
+}
+
+Test(proto, an_integer_field_beyond_64_bits_is_bad_request)
+{
+	expect("{\"jobs\":[],\"concurrency\":18446744073709551616}",
+	    ERR_BAD_REQUEST, "concurrency: integer out of range (a signed"
+	    " 64-bit integer is expected)");
+	/* Beyond a double too: still an integer, still bad_request. */
+	expect("{\"jobs\":[],\"concurrency\":1"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "}", ERR_BAD_REQUEST, "concurrency: integer out of range (a signed"
+	    " 64-bit integer is expected)");
+	expect("{\"jobs\":[],\"concurrency\":1e400}", ERR_BAD_REQUEST,
+	    "concurrency: expected an integer >= 1");
+	expect("{\"op\":\"cancel\",\"target\":1,\"conn\":"
+	    "-9223372036854775809}", ERR_BAD_REQUEST, "conn: integer out of"
+	    " range (a signed 64-bit integer is expected)");
+	expect_job("{\"type\":\"read\",\"path\":\"f\",\"offset\":"
+	    "9223372036854775808}", ERR_BAD_REQUEST, "jobs[0].offset: integer"
+	    " out of range (a signed 64-bit integer is expected)");
+	expect_job("{\"type\":\"read\",\"path\":\"f\",\"offset\":"
+	    "9223372036854775807}", ERR_NONE, NULL);
+	expect_job("{\"type\":\"query\",\"sql\":\"select ?1\",\"params\":"
+	    "[1.5,-9223372036854775809]}", ERR_BAD_REQUEST, "jobs[0].params[1]:"
+	    " integer out of range (a signed 64-bit integer is expected)");
+	/* A real is a real, however large: bound as a double. */
+	expect_job("{\"type\":\"query\",\"sql\":\"select ?1\",\"params\":"
+	    "[1.8446744073709552e19,-9223372036854775808]}", ERR_NONE, NULL);
+}
+
+/*
+ * The values of big integers are told from the client's reals by their
+ * place in the line, whatever else the line holds around them.
+ */
+Test(proto, big_integers_are_found_wherever_they_are)
+{
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "[18446744073709551616,{\"a\":-18446744073709551617,\"b\":2.5}]},"
+	    "{\"type\":\"read\",\"path\":\"f\",\"offset\":5,\"length\":"
+	    "18446744073709551616}]}", ERR_BAD_REQUEST, "jobs[1].length:"
+	    " integer out of range (a signed 64-bit integer is expected)");
+	/* The same value written as a real is no integer at all. */
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "18446744073709551616},{\"type\":\"read\",\"path\":\"f\","
+	    "\"length\":1.8446744073709552e19}]}", ERR_BAD_REQUEST,
+	    "jobs[1].length: expected an integer >= 0");
+	/* Strings that look like numbers are not numbers. */
+	expect("{\"id\":\"18446744073709551616\",\"jobs\":[{\"type\":"
+	    "\"sleep\",\"ms\":0,\"value\":[\"1e999\",\"-\\\"9\","
+	    "99999999999999999999]},{\"type\":\"read\",\"path\":\"f\","
+	    "\"offset\":99999999999999999999}]}", ERR_BAD_REQUEST,
+	    "jobs[1].offset: integer out of range (a signed 64-bit integer is"
+	    " expected)");
+}
+
+Test(proto, numbers_a_double_holds_are_fine_outside_integer_fields)
+{
+	expect_job("{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "100000000000000000000}", ERR_NONE, NULL);
+	expect_job("{\"type\":\"sleep\",\"ms\":100000000000000000000000,"
+	    "\"timeout_ms\":18446744073709551616}", ERR_NONE, NULL);
+	expect_job("{\"type\":\"sleep\",\"ms\":0,\"value\":123e-10000000}",
+	    ERR_NONE, NULL);
+}
+
+Test(proto, a_number_beyond_a_double_outside_the_id_is_bad_json)
+{
+	expect("{\"id\":7,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,\"value\":"
+	    "[1,-1.5e+9999]}]}", ERR_BAD_JSON, "invalid JSON at column 51: a"
+	    " number beyond the range of a double");
+	expect_job("{\"type\":\"sleep\",\"ms\":1e400}", ERR_BAD_JSON, NULL);
+	expect("{\"op\":\"cancel\",\"target\":[1e400]}", ERR_BAD_JSON, NULL);
+	/* With the id beyond a double as well: only the id may be. */
+	expect("{\"id\":1e400,\"op\":\"cancel\",\"target\":1e400}",
+	    ERR_BAD_JSON, NULL);
+}
+
+/* jansson's column, after a rewrite that lengthened the line before it. */
+Test(proto, a_syntax_error_after_a_big_number_is_placed_in_the_line)
+{
+	expect("{\"id\":[18446744073709551616,1e999],\"op\":\"ping\" x}",
+	    ERR_BAD_JSON, "invalid JSON at column 48: '}' expected near 'x'");
+}
+
+/*
+ * JSONTestSuite (tests/jsts.c): each file as a sleep's value is accepted
+ * or bad_json as the README says, and the error reply is valid UTF-8 and
+ * JSON whatever bytes the message quotes.
+ */
+Test(proto, json_test_suite_files_are_accepted_or_refused_as_documented)
+{
+	struct jsts_case	*cases;
+	struct request		 req;
+	struct evbuffer		*evb;
+	char			*cause, *s;
+	size_t			 n, i, len, counts[3][2] = { { 0 } };
+	enum err_code		 err, want;
+	json_t			*r;
+
+	cases = jsts_load(&n);
+	for (i = 0; i < n; i++) {
+		err = proto_parse(cases[i].line, cases[i].line_len, &snap, 0,
+		    &req, &cause);
+		want = cases[i].accepted ? ERR_NONE : ERR_BAD_JSON;
+		cr_assert_eq(err, want, "%s: got %s (%s), want %s",
+		    cases[i].name, err_name(err),
+		    cause != NULL ? jsts_shown(cause, strlen(cause)) : "",
+		    err_name(want));
+		counts[cases[i].kind == 'y' ? 0 : cases[i].kind == 'n' ? 1 :
+		    2][err == ERR_NONE]++;
+		if (err != ERR_NONE) {
+			cr_assert_not_null(evb = evbuffer_new());
+			proto_write_error(evb, req.id_text, err, cause);
+			len = evbuffer_get_length(evb);
+			s = evbuffer_string(evb);
+			cr_assert(utf8_valid((const unsigned char *)s, len, NULL),
+			    "%s: reply not UTF-8: %s", cases[i].name,
+			    jsts_shown(s, len));
+			r = json_loadb(s, len, 0, NULL);
+			cr_assert_not_null(r, "%s: reply not JSON: %s",
+			    cases[i].name, jsts_shown(s, len));
+			json_decref(r);
+			free(s);
+			evbuffer_free(evb);
+		}
+		free(cause);
+		proto_request_clear(&req);
+	}
+	cr_log_info("JSONTestSuite: y %zu accepted %zu refused, n %zu accepted"
+	    " %zu refused, i %zu accepted %zu refused", counts[0][1],
+	    counts[0][0], counts[1][1], counts[1][0], counts[2][1],
+	    counts[2][0]);
+	jsts_free(cases, n);
 }

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "jnum.h"
 #include "job.h"
 #include "jsonw.h"
 #include "server.h"
@@ -48,6 +49,12 @@ query_parse_params(struct query_job *q, json_t *params, const char *path,
 			p->i = json_integer_value(v);
 			break;
 		case JSON_REAL:
+			if (jnum_integer(v, &p->i) == JNUM_INT_RANGE) {
+				*cause = xasprintf("%s.params[%zu]: integer out"
+				    " of range (a signed 64-bit integer is"
+				    " expected)", path, i);
+				return ERR_BAD_REQUEST;
+			}
 			p->type = DB_PARAM_REAL;
 			p->d = json_real_value(v);
 			break;
@@ -74,18 +81,23 @@ query_parse(struct job *job, json_t *obj, const char *path,
 	struct query_job	*q = (struct query_job *)job;
 	json_t			*v;
 	const char		*name = "default";
+	char			*quoted;
 
 	v = json_object_get(obj, "db");
 	if (v != NULL && !json_is_null(v)) {
-		if ((name = jsonw_cstr(v)) == NULL) {
+		if (!json_is_string(v)) {
 			*cause = xasprintf("%s.db: expected a database name",
 			    path);
 			return ERR_BAD_REQUEST;
 		}
+		/* A name with a NUL inside names no database. */
+		name = jsonw_cstr(v);
 	}
-	if ((q->db = config_find_db(cfg, name)) == NULL) {
-		*cause = xasprintf("%s.db: unknown database \"%s\"", path,
-		    name);
+	if (name == NULL || (q->db = config_find_db(cfg, name)) == NULL) {
+		quoted = v != NULL && !json_is_null(v) ? jsonw_quote(v) :
+		    xstrdup("\"default\"");
+		*cause = xasprintf("%s.db: unknown database %s", path, quoted);
+		free(quoted);
 		return ERR_UNKNOWN_DB;
 	}
 	v = json_object_get(obj, "sql");

@@ -21,6 +21,7 @@
 #include "batch.h"
 #include "config.h"
 #include "fsroot.h"
+#include "jnum.h"
 #include "job.h"
 #include "jsonw.h"
 #include "pool.h"
@@ -79,12 +80,20 @@ read_get_uint(json_t *obj, const char *path, const char *key, int64_t *out,
 	*out = -1;
 	if (v == NULL || json_is_null(v))
 		return ERR_NONE;
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		*cause = xasprintf("%s.%s: expected an integer >= 0", path, key);
+	switch (jnum_integer(v, out)) {
+	case JNUM_INT:
+		if (*out >= 0)
+			return ERR_NONE;
+		break;
+	case JNUM_INT_RANGE:
+		*cause = xasprintf("%s.%s: integer out of range (a signed"
+		    " 64-bit integer is expected)", path, key);
 		return ERR_BAD_REQUEST;
+	case JNUM_NOT_INT:
+		break;
 	}
-	*out = json_integer_value(v);
-	return ERR_NONE;
+	*cause = xasprintf("%s.%s: expected an integer >= 0", path, key);
+	return ERR_BAD_REQUEST;
 }
 
 static enum err_code
