@@ -340,41 +340,46 @@ client_send(int fd, const char *line)
 }
 
 /*
- * Read one line. Reads a byte at a time so no data past the newline is
- * taken from the socket: simple, and fast enough for tests.
+ * Read one line. Looks ahead with MSG_PEEK and takes only up to the
+ * newline, so no data past it is taken from the socket, and a reply of
+ * megabytes does not cost a read() a byte.
  */
 char *
 client_recv(int fd, int timeout_ms)
 {
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
 	double		 deadline = now_ms() + timeout_ms;
-	char		*buf = NULL;
-	size_t		 len = 0, cap = 0;
+	char		*buf = NULL, *nl;
+	size_t		 len = 0, cap = 0, take;
 	ssize_t		 n;
-	char		 ch;
 	int		 left;
 
 	for (;;) {
 		left = (int)(deadline - now_ms());
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
 			break;
-		n = read(fd, &ch, 1);
+		if (cap - len < 65536 + 1) {
+			cap = cap == 0 ? 131072 : cap * 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		n = recv(fd, buf + len, 65536, MSG_PEEK);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		if (ch == '\n') {
-			if (buf == NULL)
-				buf = strdup("");
+		nl = memchr(buf + len, '\n', (size_t)n);
+		take = nl != NULL ? (size_t)(nl - (buf + len)) + 1 : (size_t)n;
+		n = read(fd, buf + len, take);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (nl != NULL && (size_t)n == take) {
+			buf[len - 1] = '\0';
 			return buf;
 		}
-		if (len + 2 > cap) {
-			cap = cap == 0 ? 256 : cap * 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		buf[len++] = ch;
-		buf[len] = '\0';
 	}
 	free(buf);
 	return NULL;
@@ -394,6 +399,82 @@ client_recv_json(int fd, int timeout_ms)
 	cr_assert_not_null(v, "reply is not JSON (%s): %s", err.text, line);
 	free(line);
 	return v;
+}
+
+/* One line, one reply. */
+json_t *
+rpc(int fd, const char *line)
+{
+	client_send(fd, line);
+	return client_recv_json(fd, slack_ms(10000));
+}
+
+/* The status object, asked on fd. */
+json_t *
+status_on(int fd)
+{
+	json_t	*r, *st;
+
+	r = rpc(fd, "{\"op\":\"status\"}");
+	st = json_incref(json_object_get(r, "status"));
+	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
+	json_decref(r);
+	return st;
+}
+
+/* Nothing arrives on fd for ms. */
+void
+expect_silence(int fd, int ms)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	char		*line;
+
+	if (poll(&pfd, 1, ms) > 0) {
+		line = client_recv(fd, 100);
+		cr_assert_fail("unexpected %s", line != NULL ? line : "EOF");
+	}
+}
+
+/* The daemon closes fd within ms (stretched), with nothing more to read. */
+void
+expect_eof(int fd, int ms)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	ssize_t		 n;
+	char		 buf[256];
+
+	ms = slack_ms(ms);
+	cr_assert_gt(poll(&pfd, 1, ms), 0, "no EOF within %d ms", ms);
+	n = read(fd, buf, sizeof buf - 1);
+	if (n > 0)
+		buf[n] = '\0';
+	cr_assert_eq(n, 0, "want EOF, got %s", n > 0 ? buf : strerror(errno));
+}
+
+/* Read and drop what fd has until the daemon closes it, within ms. */
+size_t
+drain_to_eof(int fd, int ms)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	double		 deadline = now_ms() + slack_ms(ms);
+	size_t		 total = 0;
+	ssize_t		 n;
+	char		 buf[65536];
+	int		 left;
+
+	for (;;) {
+		left = (int)(deadline - now_ms());
+		cr_assert(left > 0 && poll(&pfd, 1, left) > 0,
+		    "not closed within %d ms (%zu bytes read)", slack_ms(ms),
+		    total);
+		n = read(fd, buf, sizeof buf);
+		if (n == 0 || (n == -1 && errno == ECONNRESET))
+			return total;
+		cr_assert(n > 0 || errno == EINTR, "read: %s",
+		    strerror(errno));
+		if (n > 0)
+			total += (size_t)n;
+	}
 }
 
 /* One request on a fresh connection. */

@@ -90,6 +90,19 @@ void	 client_send(int fd, const char *line);
 char	*client_recv(int fd, int timeout_ms);
 /* client_recv and parse as JSON; asserts a line came and parsed. Caller decrefs. */
 json_t	*client_recv_json(int fd, int timeout_ms);
+/* Send one line on fd and read its reply (within 10 s, stretched). Caller decrefs. */
+json_t	*rpc(int fd, const char *line);
+/* The status object, asked on fd. Caller decrefs. */
+json_t	*status_on(int fd);
+/* Assert nothing (no data, no EOF) arrives on fd for ms milliseconds. */
+void	 expect_silence(int fd, int ms);
+/* Assert the daemon closes fd within ms (stretched), nothing more sent. */
+void	 expect_eof(int fd, int ms);
+/*
+ * Read and drop what fd has until the daemon closes it (EOF or a reset),
+ * within ms (stretched); returns the bytes dropped.
+ */
+size_t	 drain_to_eof(int fd, int ms);
 /* Connect, send one line, read one reply, close. Caller decrefs. */
 json_t	*daemon_request(struct daemon *, const char *line);
 

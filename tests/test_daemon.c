@@ -114,43 +114,6 @@ expect_ok(json_t *v, const char *id)
 	jbool_is(v, "ok", true);
 }
 
-/* Send one line and read the reply on fd. Caller decrefs. */
-static json_t *
-rpc(int fd, const char *line)
-{
-	client_send(fd, line);
-	return client_recv_json(fd, 10000);
-}
-
-/* Assert nothing (no data, no EOF) arrives on fd for ms milliseconds. */
-static void
-expect_silence(int fd, int ms)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	char		*line;
-
-	if (poll(&pfd, 1, ms) > 0) {
-		line = client_recv(fd, 100);
-		cr_assert_fail("unexpected %s", line != NULL ? line : "EOF");
-	}
-}
-
-/* Assert the daemon closes fd (read returns 0) within ms (stretched) ms. */
-static void
-expect_eof(int fd, int ms)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	ssize_t		 n;
-	char		 buf[256];
-
-	ms = slack_ms(ms);
-	cr_assert_gt(poll(&pfd, 1, ms), 0, "no EOF within %d ms", ms);
-	n = read(fd, buf, sizeof buf - 1);
-	if (n > 0)
-		buf[n] = '\0';
-	cr_assert_eq(n, 0, "want EOF, got %s", n > 0 ? buf : strerror(errno));
-}
-
 /* Whether a client can connect to path now. */
 static bool
 can_connect(const char *path)

@@ -323,27 +323,6 @@ sleeps(const char *id, int n, int ms)
 	return more;
 }
 
-/* Send one line and read the reply on a blocking fd. Caller decrefs. */
-static json_t *
-rpc(int fd, const char *line)
-{
-	client_send(fd, line);
-	return client_recv_json(fd, slack_ms(10000));
-}
-
-/* The status object, asked on fd. Caller decrefs. */
-static json_t *
-status_on(int fd)
-{
-	json_t	*r, *st;
-
-	r = rpc(fd, "{\"op\":\"status\"}");
-	st = json_incref(jget(r, "status"));
-	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
-	json_decref(r);
-	return st;
-}
-
 /*
  * Poll status on fd until nothing is in flight or waiting, the pool is
  * idle (work abandoned on a worker included) and exactly conns
