@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -312,6 +314,132 @@ client_connect(const char *sock)
 
 	cr_assert_neq(fd, -1, "connect %s: %s", sock, strerror(errno));
 	return fd;
+}
+
+/*
+ * In a child: become uid/gid, connect, send the socket back over chan
+ * (SCM_RIGHTS). No Criterion here: its assertions belong to the test's own
+ * process; the exit status says what failed.
+ */
+static void __attribute__((noreturn))
+connect_as_child(const char *sock, uid_t uid, gid_t gid, int chan)
+{
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	struct iovec	 iov;
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	} u;
+	char		 one = 1;
+	int		 fd;
+
+	if (setgroups(0, NULL) == -1 || setgid(gid) == -1 || setuid(uid) == -1)
+		_exit(10);
+	if ((fd = try_connect(sock)) == -1)
+		_exit(11);
+	memset(&msg, 0, sizeof msg);
+	memset(&u, 0, sizeof u);
+	iov.iov_base = &one;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof u.buf;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+	if (sendmsg(chan, &msg, 0) != 1)
+		_exit(12);
+	_exit(0);
+}
+
+/* Connect as uid/gid through a child; see harness.h. */
+int
+client_connect_as(const char *sock, uid_t uid, gid_t gid)
+{
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	struct iovec	 iov;
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	} u;
+	char		 one;
+	int		 sv[2], fd = -1, status;
+	pid_t		 pid;
+
+	cr_assert_eq(geteuid(), 0, "client_connect_as needs root");
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0,
+	    "socketpair: %s", strerror(errno));
+	pid = fork();
+	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(sv[0]);
+		connect_as_child(sock, uid, gid, sv[1]);
+	}
+	close(sv[1]);
+	memset(&msg, 0, sizeof msg);
+	iov.iov_base = &one;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof u.buf;
+	if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC) == 1 &&
+	    (cmsg = CMSG_FIRSTHDR(&msg)) != NULL &&
+	    cmsg->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+	close(sv[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "connecting to %s as uid %ld: child exit status 0x%x (10 setuid,"
+	    " 11 connect, 12 sendmsg)", sock, (long)uid, status);
+	cr_assert_neq(fd, -1, "no socket from the child");
+	return fd;
+}
+
+/*
+ * The CPU lock: two files. Shared takers pass through the turnstile, which
+ * a taker that wants the CPU alone holds while it waits, so that a stream
+ * of shared takers cannot starve it (flock has no writer preference).
+ */
+#define CPU_LOCK_FILE		"/tmp/gatherd-test.cpu.lock"
+#define CPU_TURNSTILE_FILE	"/tmp/gatherd-test.cpu.turnstile"
+
+static int
+cpu_lock_open(const char *path)
+{
+	int	fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	cr_assert_neq(fd, -1, "open %s: %s", path, strerror(errno));
+	/* Another user's test may create it: let it be shared. */
+	(void)fchmod(fd, 0666);
+	return fd;
+}
+
+static void
+cpu_flock(int fd, int op)
+{
+	while (flock(fd, op) == -1)
+		cr_assert_eq(errno, EINTR, "flock: %s", strerror(errno));
+}
+
+/* Take the CPU lock for the rest of this process; see harness.h. */
+void
+cpu_lock(int how)
+{
+	int	lock, turnstile;
+
+	lock = cpu_lock_open(CPU_LOCK_FILE);
+	turnstile = cpu_lock_open(CPU_TURNSTILE_FILE);
+	cpu_flock(turnstile, LOCK_EX);
+	cpu_flock(lock, how == CPU_LOCK_ALONE ? LOCK_EX : LOCK_SH);
+	close(turnstile);
+	/* lock stays open, and so held, until the process ends. */
 }
 
 /* Write all of buf. */

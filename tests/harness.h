@@ -82,6 +82,20 @@ void	 sun_set(struct sockaddr_un *, const char *path);
 int	 try_connect(const char *sock);
 /* Connect to a Unix socket; asserts success. */
 int	 client_connect(const char *sock);
+/*
+ * Connect to a Unix socket as uid and gid (the caller must be root): a
+ * child drops to them, connects, and hands the socket back, so the daemon
+ * sees uid and gid as the peer (SO_PEERCRED is taken at connect) while
+ * this process drives the connection. Asserts success. The socket's
+ * directory and mode must let uid in.
+ */
+int	 client_connect_as(const char *sock, uid_t uid, gid_t gid);
+/*
+ * A uid and gid other than root's and the caller's, for clients of
+ * another user: nobody's (65534), or its neighbours for a second one.
+ */
+#define HARNESS_UID_OTHER	65534
+#define HARNESS_UID_THIRD	65533
 /* Write all of buf (len bytes); asserts success. */
 void	 client_write(int fd, const void *buf, size_t len);
 /* Write a string and a newline. */
@@ -112,6 +126,17 @@ json_t	*daemon_request(struct daemon *, const char *line);
  * reply came and parsed (with JSON_ALLOW_NUL). Caller decrefs.
  */
 json_t	*daemon_request_ms(struct daemon *, const char *line, int timeout_ms);
+
+/*
+ * The CPU lock, shared by every suite (and every checkout) on the machine:
+ * a test that keeps the CPUs busy for seconds takes it shared
+ * (CPU_LOCK_SHARED), one that measures latency takes it alone
+ * (CPU_LOCK_ALONE), so that what it measures is the daemon, not a
+ * neighbouring test. Held until the test's process ends.
+ */
+#define CPU_LOCK_SHARED	1
+#define CPU_LOCK_ALONE	2
+void	 cpu_lock(int how);
 
 /* Remove a directory tree (symbolic links are removed, not followed). */
 void	 harness_rmtree(const char *);
