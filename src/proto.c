@@ -221,6 +221,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 	int		 arena = len >= PROTO_ARENA_BYTES;
 
 	memset(req, 0, sizeof *req);
+	req->bytes = len;
 	*cause = NULL;
 	if (arena)
 		jarena_begin();
