@@ -248,7 +248,7 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 		st = status_json(server_cfg);
 		if (req->detail) {
 			json_object_set_new(json_object_get(st, "batches"),
-			    "list", server_batch_list());
+			    "list", server_batch_list(c));
 		}
 		proto_write_status(conn_output(c), req->id, st);
 		json_decref(st);

@@ -74,6 +74,17 @@ static struct event		*server_drain_timer, *server_flush_timer;
 static struct event		*server_reaper, *server_accept_timer;
 static struct event		*server_stopper;
 
+/*
+ * Open connections per uid, root's not counted (max_connections_per_uid).
+ * Few users talk to one daemon: an array, searched.
+ */
+struct server_uid {
+	uid_t		uid;
+	uint64_t	conns;
+};
+static struct server_uid	*server_uids;
+static size_t			 server_nuids, server_uids_cap;
+
 static void	server_stop(void);
 
 /*
@@ -238,6 +249,62 @@ server_log_activated(int fd)
 		log_info("listening on the socket passed by systemd");
 }
 
+/* The count of uid's connections, or NULL when it has none. */
+static struct server_uid *
+server_uid_find(uid_t uid)
+{
+	size_t	i;
+
+	for (i = 0; i < server_nuids; i++) {
+		if (server_uids[i].uid == uid)
+			return &server_uids[i];
+	}
+	return NULL;
+}
+
+/* How many connections uid holds. */
+static uint64_t
+server_uid_conns(uid_t uid)
+{
+	struct server_uid	*u = server_uid_find(uid);
+
+	return u != NULL ? u->conns : 0;
+}
+
+/* One more connection of uid (root is not counted). */
+static void
+server_uid_add(uid_t uid)
+{
+	struct server_uid	*u;
+
+	if (uid == 0)
+		return;
+	if ((u = server_uid_find(uid)) == NULL) {
+		if (server_nuids == server_uids_cap) {
+			server_uids_cap = server_uids_cap == 0 ? 8 :
+			    server_uids_cap * 2;
+			server_uids = xreallocarray(server_uids,
+			    server_uids_cap, sizeof *server_uids);
+		}
+		u = &server_uids[server_nuids++];
+		u->uid = uid;
+		u->conns = 0;
+	}
+	u->conns++;
+}
+
+/* One connection of uid fewer; a uid with none leaves the array. */
+static void
+server_uid_del(uid_t uid)
+{
+	struct server_uid	*u;
+
+	if (uid == 0 || (u = server_uid_find(uid)) == NULL)
+		return;
+	if (--u->conns == 0)
+		*u = server_uids[--server_nuids];
+}
+
 /* Turn a client away with one error line, and close. */
 static void
 server_refuse(int fd, enum err_code code, const char *message)
@@ -269,6 +336,7 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct conn	*c;
 	struct peer	 peer;
+	uint64_t	 max;
 	char		*msg;
 
 	(void)l;
@@ -294,8 +362,21 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 		free(msg);
 		return;
 	}
+	max = server_cfg->limits.max_connections_per_uid;
+	if (peer.uid != 0 && server_uid_conns(peer.uid) >= max) {
+		log_info("refused pid %ld uid %ld gid %ld:"
+		    " max_connections_per_uid (%llu) reached", (long)peer.pid,
+		    (long)peer.uid, (long)peer.gid, (unsigned long long)max);
+		msg = xasprintf("max_connections_per_uid (%llu) reached: uid"
+		    " %ld holds as many connections",
+		    (unsigned long long)max, (long)peer.uid);
+		server_refuse(fd, ERR_BUSY, msg);
+		free(msg);
+		return;
+	}
 	c = conn_new(fd, server_next_id++, &peer);
 	TAILQ_INSERT_TAIL(&server_conns, c, entry);
+	server_uid_add(c->uid);
 }
 
 static void
@@ -481,14 +562,26 @@ server_conn_closed(struct conn *c)
 {
 	TAILQ_REMOVE(&server_conns, c, entry);
 	TAILQ_INSERT_TAIL(&server_dead, c, entry);
+	server_uid_del(c->uid);
 	event_active(server_reaper, EV_TIMEOUT, 0);
 	if (server_stopping && TAILQ_EMPTY(&server_conns))
 		event_base_loopbreak(server_base);
 }
 
 /*
+ * Whether a request on connection who may see and cancel the batches of
+ * connection d: its own uid's, or everyone's for root.
+ */
+static int
+server_may_reach(const struct conn *who, const struct conn *d)
+{
+	return who->uid == 0 || who->uid == d->uid;
+}
+
+/*
  * Cancel the in-flight batches whose id equals target (as JSON values) on
- * connection which (CANCEL_OWN: c, CANCEL_ANY: all). Returns how many.
+ * connection which (CANCEL_OWN: c, CANCEL_ANY: all), among those c may
+ * reach. Returns how many.
  */
 unsigned
 server_cancel(struct conn *c, const json_t *target, int64_t which)
@@ -499,7 +592,8 @@ server_cancel(struct conn *c, const json_t *target, int64_t which)
 
 	TAILQ_FOREACH(d, &server_conns, entry) {
 		if ((which == CANCEL_OWN && d != c) ||
-		    (which >= 0 && d->id != (uint64_t)which))
+		    (which >= 0 && d->id != (uint64_t)which) ||
+		    !server_may_reach(c, d))
 			continue;
 		TAILQ_FOREACH(b, &d->batches, entry) {
 			if (!json_equal(b->id, (json_t *)target))
@@ -518,9 +612,9 @@ server_cancel(struct conn *c, const json_t *target, int64_t which)
 	return (unsigned)n;
 }
 
-/* status detail: one entry per batch in flight. */
+/* status detail: one entry per batch in flight that who may reach. */
 json_t *
-server_batch_list(void)
+server_batch_list(const struct conn *who)
 {
 	struct conn	*c;
 	struct batch	*b;
@@ -528,6 +622,8 @@ server_batch_list(void)
 	uint64_t	 now = clock_ns();
 
 	TAILQ_FOREACH(c, &server_conns, entry) {
+		if (!server_may_reach(who, c))
+			continue;
 		TAILQ_FOREACH(b, &c->batches, entry) {
 			json_array_append_new(list, json_pack(
 			    "{s:I, s:O, s:I, s:I, s:f}",
@@ -698,6 +794,9 @@ server_free(void)
 	while ((c = TAILQ_FIRST(&server_conns)) != NULL)
 		conn_close(c);
 	server_reap(-1, 0, NULL);
+	free(server_uids);
+	server_uids = NULL;
+	server_nuids = server_uids_cap = 0;
 	server_unlisten();
 	pool_free();
 	job_types_fini();
