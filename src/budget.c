@@ -22,7 +22,8 @@
  *	max_memory_bytes	all four kinds, all connections. A batch, or
  *				a job's value, that would pass it is refused
  *				busy; so is a request line still arriving
- *				when it is passed (conn.c drops the line).
+ *				(past 16 KiB) when it is passed (conn.c drops
+ *				the line).
  *
  * Not counted here, and bounded by other limits (README, "Memory"): a
  * value a worker is building or has built and not yet handed back (at
@@ -56,6 +57,14 @@
 #define BUDGET_FRAMING		96
 
 #define BUDGET_LOG_EVERY_NS	1000000000u	/* one refusal line a second */
+
+/*
+ * A request line still arriving is dropped for max_memory_bytes only once
+ * it is this long: a client that writes a ping and its newline apart is
+ * not refused for it. What this lets through is max_connections times
+ * this, at most.
+ */
+#define BUDGET_INPUT_SMALL	(16 * 1024)
 
 struct budget	budget_all;
 
@@ -307,12 +316,13 @@ budget_conn_over(const struct conn *c)
 
 /*
  * Whether the request line c is receiving must be dropped: everything
- * held is past max_memory_bytes. Only a line still arriving counts (c is
- * reading and has input left after parsing every whole line).
+ * held is past max_memory_bytes, and the line is not a short one. Only a
+ * line still arriving counts (c is reading and has input left after
+ * parsing every whole line).
  */
 int
 budget_input_over(const struct conn *c)
 {
-	return !c->paused && c->budget.input > 0 &&
+	return !c->paused && c->budget.input >= BUDGET_INPUT_SMALL &&
 	    budget_held() > server_cfg->limits.max_memory_bytes;
 }
