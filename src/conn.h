@@ -28,6 +28,7 @@ struct conn {
 	struct event		*hup_check;	/* owned: after a half-close */
 	struct event		*overflow_ev;	/* owned: closes it, or NULL */
 	struct budget		 budget;	/* what it holds */
+	uint64_t		 flush_mark;	/* output at the last look, stopping */
 	struct evbuffer_cb_entry *in_cb;	/* budget's, on the input */
 	struct evbuffer_cb_entry *out_cb;	/* budget's, on the output */
 	TAILQ_HEAD(, batch)	 batches;	/* in flight, not owned */

@@ -6,8 +6,11 @@
  * closed, new batches are refused with shutting_down, batches in flight run
  * on for up to shutdown_timeout_ms and are then cancelled. Stopping: once
  * no batch is left, reading stops, every connection is closed as soon as
- * its output is flushed (or after a short grace for clients that do not
- * read), and the loop ends. A second signal cancels at once.
+ * its output is flushed, and the loop ends. A client that reads gets its
+ * replies whole, however long they are; one that has taken nothing for
+ * SERVER_FLUSH_GRACE_MS is closed, and after shutdown_timeout_ms more
+ * every connection is. A second signal cancels at once, and while
+ * stopping closes every connection at once.
  *
  * Under systemd socket activation (LISTEN_FDS) the listening socket is
  * systemd's: it is served as passed, and its file is never removed.
@@ -71,6 +74,7 @@ static struct conns		 server_dead = TAILQ_HEAD_INITIALIZER(server_dead);
 static uint64_t			 server_next_id = 1;
 static struct event		*server_sigint, *server_sigterm, *server_sighup;
 static struct event		*server_drain_timer, *server_flush_timer;
+static uint64_t			 server_stop_ns;	/* when stopping began */
 static struct event		*server_reaper, *server_accept_timer;
 static struct event		*server_stopper;
 
@@ -86,6 +90,7 @@ static struct server_uid	*server_uids;
 static size_t			 server_nuids, server_uids_cap;
 
 static void	server_stop(void);
+static void	server_close_all(void);
 
 /*
  * Hold PATH.lock (flock) until the socket is closed, so that two daemons
@@ -448,14 +453,38 @@ server_drain_timeout(evutil_socket_t fd, short events, void *arg)
 	server_cancel_all("cancelled: gatherd is shutting down");
 }
 
+/*
+ * While stopping, every SERVER_FLUSH_GRACE_MS: close the connections that
+ * took none of their output since the last look (a client that never
+ * reads), or every one once shutdown_timeout_ms has passed since stopping
+ * began. One that reads, slowly or not, gets its replies whole.
+ */
 static void
 server_flush_timeout(evutil_socket_t fd, short events, void *arg)
 {
-	struct conn	*c;
+	struct conn	*c, *next;
+	int		 all;
 
 	(void)fd;
 	(void)events;
 	(void)arg;
+	all = clock_ms(server_stop_ns, clock_ns()) >=
+	    (double)server_cfg->shutdown_timeout_ms;
+	for (c = TAILQ_FIRST(&server_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (all || c->budget.output >= c->flush_mark)
+			conn_close(c);
+		else
+			c->flush_mark = c->budget.output;
+	}
+}
+
+/* Close every connection now, flushed or not. */
+static void
+server_close_all(void)
+{
+	struct conn	*c;
+
 	while ((c = TAILQ_FIRST(&server_conns)) != NULL)
 		conn_close(c);
 }
@@ -477,6 +506,8 @@ server_signal(evutil_socket_t sig, short events, void *arg)
 	if (server_draining) {
 		log_info("signal %d again: cancelling now", (int)sig);
 		server_cancel_all("cancelled: gatherd is shutting down");
+		if (server_stopping)
+			server_close_all();
 		return;
 	}
 	server_draining = 1;
@@ -505,12 +536,15 @@ server_stop(void)
 	if (server_stopping)
 		return;
 	server_stopping = 1;
+	server_stop_ns = clock_ns();
 	evtimer_del(server_drain_timer);
 	for (c = TAILQ_FIRST(&server_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_final_read(c);
 		conn_drain_check(c);
 	}
+	TAILQ_FOREACH(c, &server_conns, entry)
+		c->flush_mark = c->budget.output;
 	if (TAILQ_EMPTY(&server_conns))
 		event_base_loopbreak(server_base);
 	else
@@ -754,7 +788,10 @@ server_init(struct snapshot *snap, char **cause)
 	}
 	evconnlistener_set_error_cb(server_listener, server_accept_error);
 	server_drain_timer = server_timer(server_drain_timeout);
-	server_flush_timer = server_timer(server_flush_timeout);
+	server_flush_timer = event_new(server_base, -1, EV_PERSIST,
+	    server_flush_timeout, NULL);
+	if (server_flush_timer == NULL)
+		fatalx("%s: event_new failed", __func__);
 	server_accept_timer = server_timer(server_accept_retry);
 	conn_flush_init(server_base);
 	job_types_init(server_base);
@@ -785,14 +822,12 @@ server_run(void)
 void
 server_free(void)
 {
-	struct conn	*c;
 	sigset_t	 set;
 
 	if (server_base == NULL)
 		return;
 	server_cancel_all("cancelled: gatherd is shutting down");
-	while ((c = TAILQ_FIRST(&server_conns)) != NULL)
-		conn_close(c);
+	server_close_all();
 	server_reap(-1, 0, NULL);
 	free(server_uids);
 	server_uids = NULL;

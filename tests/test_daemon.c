@@ -205,8 +205,8 @@ wait_unlisten(void)
 }
 
 /*
- * A buffered line reader, for tests that read megabytes: client_recv
- * reads a byte at a time.
+ * A buffered line reader, for tests that read many lines of megabytes
+ * (client_recv takes one line at a time and nothing past it).
  */
 struct reader {
 	int	 fd;
@@ -2378,6 +2378,128 @@ Test(daemon, second_sigterm_cancels_at_once)
 	cr_assert_lt(dt, slack_ms(PROMPT_MS), "cancelled after %.1f ms", dt);
 	jstr_is(r, "results[0].error.code", "cancelled");
 	json_decref(r);
+	expect_exit_0(5000);
+	close(fd);
+	daemon_stop(&d);
+}
+
+#define BIG_REPLY_VALUE	(8 * 1024 * 1024)
+
+/*
+ * Send a batch whose reply holds a string of BIG_REPLY_VALUE bytes, and
+ * wait until it is done and its reply stuck in the daemon (not read).
+ */
+static void
+send_big_reply(int fd)
+{
+	json_t	*st;
+	char	*value, *line;
+	double	 deadline = now_ms() + slack_ms(5000);
+
+	cr_assert_not_null(value = malloc(BIG_REPLY_VALUE + 1));
+	memset(value, 'v', BIG_REPLY_VALUE);
+	value[BIG_REPLY_VALUE] = '\0';
+	line = harness_fmt("{\"id\":\"big\",\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":0,\"value\":\"%s\"}]}", value);
+	client_send(fd, line);
+	free(line);
+	free(value);
+	for (;;) {
+		st = status_get();
+		if (jint(st, "batches.done") == 1)
+			break;
+		cr_assert_lt(now_ms(), deadline, "the batch never finished");
+		json_decref(st);
+		usleep(10000);
+	}
+	json_decref(st);
+}
+
+/*
+ * Read fd chunk bytes at a time, pausing pause_ms between reads, until
+ * EOF or ms pass; returns what was read (*nl set if a newline came).
+ */
+static size_t
+read_slowly(int fd, size_t chunk, int pause_ms, int ms, bool *nl)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	double		 deadline = now_ms() + ms;
+	char		*buf;
+	size_t		 total = 0;
+	ssize_t		 n;
+
+	*nl = false;
+	cr_assert_not_null(buf = malloc(chunk));
+	while (now_ms() < deadline) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = read(fd, buf, chunk);
+		if (n == 0 || (n == -1 && errno == ECONNRESET))
+			break;
+		if (n == -1) {
+			cr_assert_eq(errno, EINTR, "read: %s", strerror(errno));
+			continue;
+		}
+		total += (size_t)n;
+		if (memchr(buf, '\n', (size_t)n) != NULL)
+			*nl = true;
+		usleep((useconds_t)pause_ms * 1000);
+	}
+	free(buf);
+	return total;
+}
+
+/*
+ * Shutting down, a client that reads its reply slowly, for longer than
+ * the grace a client that never reads gets, still gets it whole.
+ */
+Test(daemon, sigterm_sends_a_slow_reader_its_whole_reply)
+{
+	double	 t0, dt;
+	size_t	 got;
+	bool	 nl;
+	int	 fd;
+
+	daemon_start(&d, NULL, NULL);
+	fd = client_connect(d.sock);
+	send_big_reply(fd);
+	t0 = now_ms();
+	cr_assert_eq(kill(d.pid, SIGTERM), 0);
+	/* 64 KiB every 40 ms: 8 MiB take over 5 s. */
+	got = read_slowly(fd, 65536, 40, slack_ms(30000), &nl);
+	dt = now_ms() - t0;
+	cr_assert(nl && got > BIG_REPLY_VALUE, "cut after %zu bytes, %.0f ms",
+	    got, dt);
+	cr_assert_gt(dt, 2500, "read too fast (%.0f ms) to prove anything",
+	    dt);
+	expect_exit_0(5000);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/*
+ * A client that reads, but too slowly to take its reply before
+ * shutdown_timeout_ms has passed again, is closed then.
+ */
+Test(daemon, sigterm_closes_a_trickle_reader_after_shutdown_timeout)
+{
+	double	 t0, dt;
+	size_t	 got;
+	bool	 nl;
+	int	 fd;
+
+	daemon_start(&d, "shutdown_timeout_ms = 1000\n", NULL);
+	fd = client_connect(d.sock);
+	send_big_reply(fd);
+	t0 = now_ms();
+	cr_assert_eq(kill(d.pid, SIGTERM), 0);
+	/* 64 KiB every 50 ms: steady, but 8 MiB would take 6 s. */
+	got = read_slowly(fd, 65536, 50, slack_ms(30000), &nl);
+	dt = now_ms() - t0;
+	cr_assert(!nl && got < BIG_REPLY_VALUE, "the whole reply came");
+	/* Stopping starts at once; its time-out is seen at the next look. */
+	cr_assert_geq(dt, 1000, "closed after %.0f ms", dt);
+	cr_assert_lt(dt, 2000 + slack_ms(2000), "closed after %.0f ms", dt);
 	expect_exit_0(5000);
 	close(fd);
 	daemon_stop(&d);
