@@ -46,6 +46,7 @@
 
 /* The largest integer a JSON number holds exactly. */
 #define CONFIG_INT_MAX		(UINT64_C(1) << 53)
+#define CONFIG_SECTION_KEYS	16	/* the most keys a section has */
 
 /* Room for a socket path, its terminating NUL included. */
 #define CONFIG_SOCKET_SIZE	sizeof(((struct sockaddr_un *)NULL)->sun_path)
@@ -106,7 +107,7 @@ struct config_parse {
 	const struct config_key	*keys;		/* the current section's keys */
 	unsigned		 seen_sections;	/* a bit per enum config_section */
 	unsigned		 seen_keys;	/* a bit per key of the section */
-	int			 key_lines[8];	/* each key's line, 0 if absent */
+	int			 key_lines[CONFIG_SECTION_KEYS]; /* 0 if absent */
 	size_t			 db;		/* CONFIG_DB: index in cfg->dbs */
 	int			 driver_set;	/* CONFIG_DB: driver was read */
 
@@ -192,6 +193,14 @@ static const struct config_key config_db_keys[] = {
 	{ "pool", config_set_pool, 0, 1, 1000, CONFIG_POSTGRES },
 	{ NULL, NULL, 0, 0, 0, 0 }
 };
+
+/* Each section's keys fit key_lines and seen_keys (NULL-ended tables). */
+#define CONFIG_KEYS_FIT(t)	\
+	_Static_assert(sizeof(t) / sizeof((t)[0]) - 1 <= CONFIG_SECTION_KEYS, #t)
+CONFIG_KEYS_FIT(config_daemon_keys);
+CONFIG_KEYS_FIT(config_limits_keys);
+CONFIG_KEYS_FIT(config_read_keys);
+CONFIG_KEYS_FIT(config_db_keys);
 
 static const struct config_section_def config_sections[] = {
 	{ "daemon", CONFIG_DAEMON, config_daemon_keys },
