@@ -162,6 +162,16 @@ double	 harness_slack(void);
 int	 slack_ms(double ms);
 
 /*
+ * How long a reply the loop is free to give at once (a ping beside a
+ * stalled client, a busy pool, a big reply being sent) may take, before
+ * slack_ms(): on a two-core machine with other builds and suites beside
+ * (load average 8), such pings were measured at 20 ms at most; a loop
+ * held up by what it must not wait for (a client, a disk, a reply's
+ * whole length) takes seconds, or for ever.
+ */
+#define HARNESS_PROMPT_MS	250
+
+/*
  * Whether the daemon's memory use means anything: not under
  * GATHERD_TEST_WRAPPER (valgrind's memory is measured) nor in a
  * --enable-sanitizers build (the daemon is built with the tests' flags, and
