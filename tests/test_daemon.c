@@ -129,7 +129,7 @@ can_connect(const char *path)
 static json_t *
 status_get(void)
 {
-	return daemon_status(&d, 10000);
+	return daemon_status(&d, slack_ms(10000));
 }
 
 /* Assert the daemon is idle: no job or batch in flight or waiting. */
