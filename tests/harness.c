@@ -316,6 +316,26 @@ client_connect(const char *sock)
 	return fd;
 }
 
+/* Room for one descriptor in a message, aligned for its header. */
+union fd_ctl {
+	char		buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr	align;
+};
+
+/* A message of one byte, *byte, with room for a descriptor in ctl. */
+static void
+fd_msg_init(struct msghdr *msg, struct iovec *iov, char *byte, void *ctl,
+    size_t ctllen)
+{
+	memset(msg, 0, sizeof *msg);
+	iov->iov_base = byte;
+	iov->iov_len = 1;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = ctl;
+	msg->msg_controllen = ctllen;
+}
+
 /*
  * In a child: become uid/gid, connect, send the socket back over chan
  * (SCM_RIGHTS). No Criterion here: its assertions belong to the test's own
@@ -327,10 +347,7 @@ connect_as_child(const char *sock, uid_t uid, gid_t gid, int chan)
 	struct msghdr	 msg;
 	struct cmsghdr	*cmsg;
 	struct iovec	 iov;
-	union {
-		char		buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	align;
-	} u;
+	union fd_ctl	 u;
 	char		 one = 1;
 	int		 fd;
 
@@ -338,14 +355,8 @@ connect_as_child(const char *sock, uid_t uid, gid_t gid, int chan)
 		_exit(10);
 	if ((fd = try_connect(sock)) == -1)
 		_exit(11);
-	memset(&msg, 0, sizeof msg);
 	memset(&u, 0, sizeof u);
-	iov.iov_base = &one;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof u.buf;
+	fd_msg_init(&msg, &iov, &one, u.buf, sizeof u.buf);
 	cmsg = CMSG_FIRSTHDR(&msg);
 	cmsg->cmsg_level = SOL_SOCKET;
 	cmsg->cmsg_type = SCM_RIGHTS;
@@ -363,10 +374,7 @@ client_connect_as(const char *sock, uid_t uid, gid_t gid)
 	struct msghdr	 msg;
 	struct cmsghdr	*cmsg;
 	struct iovec	 iov;
-	union {
-		char		buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	align;
-	} u;
+	union fd_ctl	 u;
 	char		 one;
 	int		 sv[2], fd = -1, status;
 	pid_t		 pid;
@@ -381,13 +389,7 @@ client_connect_as(const char *sock, uid_t uid, gid_t gid)
 		connect_as_child(sock, uid, gid, sv[1]);
 	}
 	close(sv[1]);
-	memset(&msg, 0, sizeof msg);
-	iov.iov_base = &one;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof u.buf;
+	fd_msg_init(&msg, &iov, &one, u.buf, sizeof u.buf);
 	if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC) == 1 &&
 	    (cmsg = CMSG_FIRSTHDR(&msg)) != NULL &&
 	    cmsg->cmsg_type == SCM_RIGHTS)

@@ -2442,30 +2442,45 @@ read_slowly(int fd, size_t chunk, int pause_ms, int ms, bool *nl)
 }
 
 /*
+ * Start the daemon with conf, leave a reply of BIG_REPLY_VALUE bytes
+ * unread, SIGTERM it, then read 64 KiB every pause_ms: returns how long
+ * until the newline or EOF, with the bytes read in *got and whether the
+ * newline came in *nl. The daemon must exit 0 after.
+ */
+static double
+sigterm_then_read(const char *conf, int pause_ms, size_t *got, bool *nl)
+{
+	double	 t0, dt;
+	int	 fd;
+
+	daemon_start(&d, conf, NULL);
+	fd = client_connect(d.sock);
+	send_big_reply(fd);
+	t0 = now_ms();
+	cr_assert_eq(kill(d.pid, SIGTERM), 0);
+	*got = read_slowly(fd, 65536, pause_ms, slack_ms(30000), nl);
+	dt = now_ms() - t0;
+	expect_exit_0(5000);
+	close(fd);
+	return dt;
+}
+
+/*
  * Shutting down, a client that reads its reply slowly, for longer than
  * the grace a client that never reads gets, still gets it whole.
  */
 Test(daemon, sigterm_sends_a_slow_reader_its_whole_reply)
 {
-	double	 t0, dt;
+	double	 dt;
 	size_t	 got;
 	bool	 nl;
-	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
-	send_big_reply(fd);
-	t0 = now_ms();
-	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	/* 64 KiB every 40 ms: 8 MiB take over 5 s. */
-	got = read_slowly(fd, 65536, 40, slack_ms(30000), &nl);
-	dt = now_ms() - t0;
+	dt = sigterm_then_read(NULL, 40, &got, &nl);
 	cr_assert(nl && got > BIG_REPLY_VALUE, "cut after %zu bytes, %.0f ms",
 	    got, dt);
 	cr_assert_gt(dt, 2500, "read too fast (%.0f ms) to prove anything",
 	    dt);
-	expect_exit_0(5000);
-	close(fd);
 	daemon_stop(&d);
 }
 
@@ -2475,25 +2490,16 @@ Test(daemon, sigterm_sends_a_slow_reader_its_whole_reply)
  */
 Test(daemon, sigterm_closes_a_trickle_reader_after_shutdown_timeout)
 {
-	double	 t0, dt;
+	double	 dt;
 	size_t	 got;
 	bool	 nl;
-	int	 fd;
 
-	daemon_start(&d, "shutdown_timeout_ms = 1000\n", NULL);
-	fd = client_connect(d.sock);
-	send_big_reply(fd);
-	t0 = now_ms();
-	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	/* 64 KiB every 50 ms: steady, but 8 MiB would take 6 s. */
-	got = read_slowly(fd, 65536, 50, slack_ms(30000), &nl);
-	dt = now_ms() - t0;
+	dt = sigterm_then_read("shutdown_timeout_ms = 1000\n", 50, &got, &nl);
 	cr_assert(!nl && got < BIG_REPLY_VALUE, "the whole reply came");
 	/* Stopping starts at once; its time-out is seen at the next look. */
 	cr_assert_geq(dt, 1000, "closed after %.0f ms", dt);
 	cr_assert_lt(dt, 2000 + slack_ms(2000), "closed after %.0f ms", dt);
-	expect_exit_0(5000);
-	close(fd);
 	daemon_stop(&d);
 }
 
