@@ -39,6 +39,7 @@ struct batch {
 	struct event		*deadline;	/* owned, or NULL */
 	uint64_t		 recv_ns;	/* when the request was read */
 	uint64_t		 done_ns;	/* when the last job finished */
+	uint64_t		 request_bytes;	/* counted in the budget */
 	uint32_t		 nok, nfailed, ncancelled, ntimedout;
 	double			 sum_ms;
 	uint8_t			 mode;		/* enum batch_mode */

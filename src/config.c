@@ -158,6 +158,9 @@ static const struct config_key config_limits_keys[] = {
 	CONFIG_LIMIT("max_result_bytes", max_result_bytes),
 	{ "max_job_ms", config_set_u64,
 	    offsetof(struct config, limits.max_job_ms), 0, CONFIG_INT_MAX, 0 },
+	CONFIG_LIMIT("max_connection_bytes", max_connection_bytes),
+	CONFIG_LIMIT("max_memory_bytes", max_memory_bytes),
+	CONFIG_LIMIT("max_connections_per_uid", max_connections_per_uid),
 	{ NULL, NULL, 0, 0, 0, 0 }
 };
 
@@ -864,6 +867,9 @@ config_defaults(struct config *cfg)
 	cfg->limits.max_inflight_jobs = 1000000;
 	cfg->limits.max_batches_per_connection = 1024;
 	cfg->limits.max_output_bytes = 67108864;
+	cfg->limits.max_connection_bytes = 268435456;
+	cfg->limits.max_memory_bytes = 1073741824;
+	cfg->limits.max_connections_per_uid = 512;
 	cfg->limits.read_max_bytes = 16777216;
 	cfg->limits.max_result_bytes = 16777216;
 	cfg->limits.max_job_ms = 300000;
@@ -1100,6 +1106,11 @@ config_print(const struct config *cfg, FILE *fp)
 	fprintf(fp, "max_output_bytes = %" PRIu64 "\n", l->max_output_bytes);
 	fprintf(fp, "max_result_bytes = %" PRIu64 "\n", l->max_result_bytes);
 	fprintf(fp, "max_job_ms = %" PRIu64 "\n", l->max_job_ms);
+	fprintf(fp, "max_connection_bytes = %" PRIu64 "\n",
+	    l->max_connection_bytes);
+	fprintf(fp, "max_memory_bytes = %" PRIu64 "\n", l->max_memory_bytes);
+	fprintf(fp, "max_connections_per_uid = %" PRIu64 "\n",
+	    l->max_connections_per_uid);
 
 	fprintf(fp, "\n[read]\n");
 	for (i = 0, n = 0; i < cfg->nread_roots; i++)

@@ -36,6 +36,9 @@ struct limits {
 	uint64_t	max_inflight_jobs;
 	uint64_t	max_batches_per_connection;
 	uint64_t	max_output_bytes;
+	uint64_t	max_connection_bytes;	/* held by one connection */
+	uint64_t	max_memory_bytes;	/* held by all of them */
+	uint64_t	max_connections_per_uid;	/* root not counted */
 	uint64_t	read_max_bytes;		/* [read] max_bytes */
 	uint64_t	max_result_bytes;	/* a query's value, at most */
 	uint64_t	max_job_ms;		/* a job's running time; 0: none */

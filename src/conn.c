@@ -37,6 +37,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "budget.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
@@ -94,6 +95,7 @@ conn_new(int fd, uint64_t id, const struct peer *peer)
 	/* Writes are the flush queue's, until one blocks (conn_flush). */
 	bufferevent_disable(c->bev, EV_WRITE);
 	bufferevent_set_max_single_read(c->bev, CONN_READ_MAX);
+	budget_attach(c);
 	bufferevent_enable(c->bev, EV_READ);
 	status.conns_open++;
 	status.conns_total++;
@@ -196,6 +198,8 @@ conn_wrote(struct conn *c)
 {
 	if (c->bev == NULL)
 		return;
+	if (budget_conn_over(c))
+		conn_overflow(c);
 	if (!c->queued && !c->writing) {
 		if (TAILQ_EMPTY(&conn_flushq))
 			event_active(conn_flusher, EV_WRITE, 0);
@@ -237,6 +241,8 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 		    (unsigned long long)inflight, b->njobs);
 		return ERR_BUSY;
 	}
+	if (budget_batch_start(c, b, req->bytes, cause) != ERR_NONE)
+		return ERR_BUSY;
 	req->batch = NULL;
 	batch_start(b, c);
 	return ERR_NONE;
@@ -256,7 +262,7 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 		st = status_json(server_cfg);
 		if (req->detail) {
 			json_object_set_new(json_object_get(st, "batches"),
-			    "list", server_batch_list());
+			    "list", server_batch_list(c));
 		}
 		proto_write_status(conn_output(c), req->id_text, st);
 		json_decref(st);
@@ -515,11 +521,40 @@ conn_hup_cb(evutil_socket_t fd, short events, void *arg)
 		conn_disconnect(c);
 }
 
+/*
+ * Memory is past max_memory_bytes: drop the request line c is receiving
+ * with busy, and skip the rest of it up to its newline, as for a line over
+ * max_request_bytes. So unparsed input is bounded in all, not only per
+ * connection.
+ */
+static void
+conn_refuse_input(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	char		*msg;
+
+	msg = xasprintf("max_memory_bytes (%llu) reached: a request line was"
+	    " dropped after %zu bytes; send it again later",
+	    (unsigned long long)server_cfg->limits.max_memory_bytes,
+	    evbuffer_get_length(in));
+	budget_log_refusal(c, "busy: %s", msg);
+	proto_write_error(conn_output(c), NULL, ERR_BUSY, msg);
+	free(msg);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	c->scan_off = 0;
+	c->discarding = 1;
+	conn_wrote(c);
+}
+
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
+	struct conn	*c = arg;
+
 	(void)bev;
-	conn_process(arg);
+	conn_process(c);
+	if (c->bev != NULL && !c->discarding && budget_input_over(c))
+		conn_refuse_input(c);
 }
 
 /* The output was blocked and has drained: writes go back to the queue. */
@@ -597,6 +632,8 @@ conn_batch_done(struct conn *c, struct batch *b)
 {
 	TAILQ_REMOVE(&c->batches, b, entry);
 	c->nbatches--;
+	/* Its results move into the reply: not counted twice. */
+	budget_batch_done(c, b);
 	if (c->bev != NULL) {
 		proto_write_reply(conn_output(c), b);
 		conn_wrote(c);
@@ -658,6 +695,15 @@ conn_final_read(struct conn *c)
 	conn_process(c);
 }
 
+/* Free the socket and its buffers, and what they held. */
+static void
+conn_free_bev(struct conn *c)
+{
+	budget_detach(c);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+}
+
 /* The client is gone: cancel its batches without replies, and close. */
 void
 conn_disconnect(struct conn *c)
@@ -666,8 +712,7 @@ conn_disconnect(struct conn *c)
 
 	if (c->bev == NULL)
 		return;
-	bufferevent_free(c->bev);
-	c->bev = NULL;
+	conn_free_bev(c);
 	while ((b = TAILQ_FIRST(&c->batches)) != NULL)
 		batch_cancel(b, ERR_CANCELLED, "client disconnected");
 	conn_close(c);
@@ -689,15 +734,51 @@ conn_close(struct conn *c)
 		TAILQ_REMOVE(&conn_flushq, c, flush_entry);
 		c->queued = 0;
 	}
-	if (c->bev != NULL) {
-		bufferevent_free(c->bev);
-		c->bev = NULL;
-	}
+	if (c->bev != NULL)
+		conn_free_bev(c);
 	if (c->hup_check != NULL) {
 		event_free(c->hup_check);
 		c->hup_check = NULL;
 	}
+	if (c->overflow_ev != NULL) {
+		event_free(c->overflow_ev);
+		c->overflow_ev = NULL;
+	}
 	status.conns_open--;
 	log_debug("connection %llu: closed", (unsigned long long)c->id);
 	server_conn_closed(c);
+}
+
+static void
+conn_overflow_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	conn_disconnect(arg);
+}
+
+/*
+ * The connection holds more than max_connection_bytes: close it and
+ * cancel its batches, as Redis does past its client output buffer's hard
+ * limit. From the loop, not here: this is called while one of its batches
+ * is finishing a job or writing a reply. Meanwhile its new values are
+ * dropped (budget_job_done).
+ */
+void
+conn_overflow(struct conn *c)
+{
+	if (c->overflow || c->bev == NULL)
+		return;
+	c->overflow = 1;
+	log_warnx("connection %llu (pid %ld uid %ld gid %ld): %llu bytes held"
+	    " (results and unsent replies), past max_connection_bytes"
+	    " (%llu): closing it and cancelling its %u batches",
+	    (unsigned long long)c->id, (long)c->pid, (long)c->uid,
+	    (long)c->gid, (unsigned long long)budget_conn_held(c),
+	    (unsigned long long)server_cfg->limits.max_connection_bytes,
+	    c->nbatches);
+	c->overflow_ev = event_new(server_base, -1, 0, conn_overflow_cb, c);
+	if (c->overflow_ev == NULL)
+		fatalx("%s: event_new failed", __func__);
+	event_active(c->overflow_ev, EV_TIMEOUT, 0);
 }

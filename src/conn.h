@@ -12,11 +12,13 @@
 #include <jansson.h>
 
 #include "batch.h"
+#include "budget.h"
 
 struct bufferevent;
 struct conn_parse;
 struct event;
 struct event_base;
+struct evbuffer_cb_entry;
 struct peer;
 
 struct conn {
@@ -25,6 +27,11 @@ struct conn {
 	uint64_t		 id;
 	struct bufferevent	*bev;		/* owned; NULL once closed */
 	struct event		*hup_check;	/* owned: after a half-close */
+	struct event		*overflow_ev;	/* owned: closes it, or NULL */
+	struct budget		 budget;	/* what it holds */
+	uint64_t		 flush_mark;	/* output at the last look, stopping */
+	struct evbuffer_cb_entry *in_cb;	/* budget's, on the input */
+	struct evbuffer_cb_entry *out_cb;	/* budget's, on the output */
 	TAILQ_HEAD(, batch)	 batches;	/* in flight, not owned */
 	struct conn_parse	*parse;		/* the parser's: a line in parse */
 	uint32_t		 nbatches;
@@ -38,6 +45,7 @@ struct conn {
 	unsigned		 closed:1;	/* gone; freed from the loop */
 	unsigned		 queued:1;	/* in the flush queue */
 	unsigned		 writing:1;	/* output blocked: EV_WRITE is on */
+	unsigned		 overflow:1;	/* past max_connection_bytes */
 };
 
 TAILQ_HEAD(conns, conn);
@@ -47,6 +55,7 @@ void		 conn_batch_add(struct conn *, struct batch *);
 void		 conn_batch_done(struct conn *, struct batch *);
 void		 conn_batch_event(struct conn *, struct batch *, struct job *);
 void		 conn_disconnect(struct conn *);
+void		 conn_overflow(struct conn *);
 void		 conn_close(struct conn *);
 void		 conn_drain_check(struct conn *);
 void		 conn_final_read(struct conn *);

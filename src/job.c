@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "batch.h"
+#include "budget.h"
 #include "clock.h"
 #include "job.h"
 #include "jsonw.h"
@@ -287,6 +288,9 @@ job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
 	job->outcome = (uint8_t)outcome;
 	job->code = (uint8_t)code;
 	job->state = JOB_DONE;
+	/* The memory budget counts the result, or refuses it (busy). */
+	budget_job_done(job);
+	outcome = (enum job_outcome)job->outcome;
 
 	ts = &status.types[job_type_index(job->type)];
 	ts->done++;

@@ -291,6 +291,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 	int		 arena = len >= PROTO_ARENA_BYTES;
 
 	memset(req, 0, sizeof *req);
+	req->bytes = len;
 	*cause = NULL;
 	if ((nul = memchr(line, '\0', len)) != NULL) {
 		/* jansson would read past it when it follows a number. */
@@ -447,18 +448,24 @@ proto_free_text(const void *data, size_t len, void *arg)
 }
 
 /*
- * Append a value's JSON text. With steal, a large text is handed to the
- * evbuffer instead of copied (a read's 16 MiB must not be copied on the
- * loop), and *text becomes NULL.
+ * Append a value's JSON text, then suffix. With steal, a large text is
+ * handed to the evbuffer instead of copied (a read's 16 MiB must not be
+ * copied on the loop), and *text becomes NULL. libevent sizes the chain
+ * an evbuffer_add() appends after a reference by the reference's length:
+ * the suffix goes in through reserved space instead, so that the chain
+ * after each stolen value is small (64 values of 5.6 MB made 64 chains of
+ * 8 MiB on the loop, 50 to 300 ms of page faults under ASan).
  */
 static void
 proto_write_text(struct evbuffer *evb, char **text, uint32_t known,
-    int steal)
+    int steal, const char *suffix)
 {
-	size_t	len;
+	struct evbuffer_iovec	v;
+	size_t			len, slen = strlen(suffix);
 
 	if (*text == NULL) {
 		jsonw_raw(evb, "null");
+		jsonw_raw(evb, suffix);
 		return;
 	}
 	len = known != JOB_LEN_UNKNOWN ? known : strlen(*text);
@@ -466,9 +473,17 @@ proto_write_text(struct evbuffer *evb, char **text, uint32_t known,
 	    evbuffer_add_reference(evb, *text, len, proto_free_text,
 	    NULL) == 0) {
 		*text = NULL;
+		if (evbuffer_reserve_space(evb, (ev_ssize_t)slen, &v, 1) == 1) {
+			memcpy(v.iov_base, suffix, slen);
+			v.iov_len = slen;
+			if (evbuffer_commit_space(evb, &v, 1) == 0)
+				return;
+		}
+		jsonw_raw(evb, suffix);
 		return;
 	}
 	evbuffer_add(evb, *text, len);
+	jsonw_raw(evb, suffix);
 }
 
 static void
@@ -478,8 +493,7 @@ proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 		jsonw_raw(evb, "{\"ok\":true,\"ms\":");
 		jsonw_ms(evb, job->ms);
 		jsonw_raw(evb, ",\"value\":");
-		proto_write_text(evb, &job->text, job->text_len, steal);
-		jsonw_raw(evb, "}");
+		proto_write_text(evb, &job->text, job->text_len, steal, "}");
 		return;
 	}
 	jsonw_raw(evb, "{\"ok\":false,\"ms\":");

@@ -38,6 +38,7 @@ struct request {
 	int		 detail;	/* OP_STATUS */
 	json_t		*target;	/* owned: OP_CANCEL */
 	int64_t		 cancel_conn;	/* OP_CANCEL: CANCEL_* or a conn id */
+	uint64_t	 bytes;		/* the line's length (budget.c) */
 };
 
 enum err_code	 proto_parse(const char *, size_t, struct snapshot *,

@@ -6,8 +6,11 @@
  * closed, new batches are refused with shutting_down, batches in flight run
  * on for up to shutdown_timeout_ms and are then cancelled. Stopping: once
  * no batch is left, reading stops, every connection is closed as soon as
- * its output is flushed (or after a short grace for clients that do not
- * read), and the loop ends. A second signal cancels at once.
+ * its output is flushed, and the loop ends. A client that reads gets its
+ * replies whole, however long they are; one that has taken nothing for
+ * SERVER_FLUSH_GRACE_MS is closed, and after shutdown_timeout_ms more
+ * every connection is. A second signal cancels at once, and while
+ * stopping closes every connection at once.
  *
  * Under systemd socket activation (LISTEN_FDS) the listening socket is
  * systemd's: it is served as passed, and its file is never removed.
@@ -72,10 +75,23 @@ static struct conns		 server_dead = TAILQ_HEAD_INITIALIZER(server_dead);
 static uint64_t			 server_next_id = 1;
 static struct event		*server_sigint, *server_sigterm, *server_sighup;
 static struct event		*server_drain_timer, *server_flush_timer;
+static uint64_t			 server_stop_ns;	/* when stopping began */
 static struct event		*server_reaper, *server_accept_timer;
 static struct event		*server_stopper;
 
+/*
+ * Open connections per uid, root's not counted (max_connections_per_uid).
+ * Few users talk to one daemon: an array, searched.
+ */
+struct server_uid {
+	uid_t		uid;
+	uint64_t	conns;
+};
+static struct server_uid	*server_uids;
+static size_t			 server_nuids, server_uids_cap;
+
 static void	server_stop(void);
+static void	server_close_all(void);
 
 /*
  * Hold PATH.lock (flock) until the socket is closed, so that two daemons
@@ -239,6 +255,62 @@ server_log_activated(int fd)
 		log_info("listening on the socket passed by systemd");
 }
 
+/* The count of uid's connections, or NULL when it has none. */
+static struct server_uid *
+server_uid_find(uid_t uid)
+{
+	size_t	i;
+
+	for (i = 0; i < server_nuids; i++) {
+		if (server_uids[i].uid == uid)
+			return &server_uids[i];
+	}
+	return NULL;
+}
+
+/* How many connections uid holds. */
+static uint64_t
+server_uid_conns(uid_t uid)
+{
+	struct server_uid	*u = server_uid_find(uid);
+
+	return u != NULL ? u->conns : 0;
+}
+
+/* One more connection of uid (root is not counted). */
+static void
+server_uid_add(uid_t uid)
+{
+	struct server_uid	*u;
+
+	if (uid == 0)
+		return;
+	if ((u = server_uid_find(uid)) == NULL) {
+		if (server_nuids == server_uids_cap) {
+			server_uids_cap = server_uids_cap == 0 ? 8 :
+			    server_uids_cap * 2;
+			server_uids = xreallocarray(server_uids,
+			    server_uids_cap, sizeof *server_uids);
+		}
+		u = &server_uids[server_nuids++];
+		u->uid = uid;
+		u->conns = 0;
+	}
+	u->conns++;
+}
+
+/* One connection of uid fewer; a uid with none leaves the array. */
+static void
+server_uid_del(uid_t uid)
+{
+	struct server_uid	*u;
+
+	if (uid == 0 || (u = server_uid_find(uid)) == NULL)
+		return;
+	if (--u->conns == 0)
+		*u = server_uids[--server_nuids];
+}
+
 /* Turn a client away with one error line, and close. */
 static void
 server_refuse(int fd, enum err_code code, const char *message)
@@ -270,6 +342,7 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct conn	*c;
 	struct peer	 peer;
+	uint64_t	 max;
 	char		*msg;
 
 	(void)l;
@@ -295,8 +368,21 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 		free(msg);
 		return;
 	}
+	max = server_cfg->limits.max_connections_per_uid;
+	if (peer.uid != 0 && server_uid_conns(peer.uid) >= max) {
+		log_info("refused pid %ld uid %ld gid %ld:"
+		    " max_connections_per_uid (%llu) reached", (long)peer.pid,
+		    (long)peer.uid, (long)peer.gid, (unsigned long long)max);
+		msg = xasprintf("max_connections_per_uid (%llu) reached: uid"
+		    " %ld holds as many connections",
+		    (unsigned long long)max, (long)peer.uid);
+		server_refuse(fd, ERR_BUSY, msg);
+		free(msg);
+		return;
+	}
 	c = conn_new(fd, server_next_id++, &peer);
 	TAILQ_INSERT_TAIL(&server_conns, c, entry);
+	server_uid_add(c->uid);
 }
 
 static void
@@ -368,14 +454,38 @@ server_drain_timeout(evutil_socket_t fd, short events, void *arg)
 	server_cancel_all("cancelled: gatherd is shutting down");
 }
 
+/*
+ * While stopping, every SERVER_FLUSH_GRACE_MS: close the connections that
+ * took none of their output since the last look (a client that never
+ * reads), or every one once shutdown_timeout_ms has passed since stopping
+ * began. One that reads, slowly or not, gets its replies whole.
+ */
 static void
 server_flush_timeout(evutil_socket_t fd, short events, void *arg)
 {
-	struct conn	*c;
+	struct conn	*c, *next;
+	int		 all;
 
 	(void)fd;
 	(void)events;
 	(void)arg;
+	all = clock_ms(server_stop_ns, clock_ns()) >=
+	    (double)server_cfg->shutdown_timeout_ms;
+	for (c = TAILQ_FIRST(&server_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (all || c->budget.output >= c->flush_mark)
+			conn_close(c);
+		else
+			c->flush_mark = c->budget.output;
+	}
+}
+
+/* Close every connection now, flushed or not. */
+static void
+server_close_all(void)
+{
+	struct conn	*c;
+
 	while ((c = TAILQ_FIRST(&server_conns)) != NULL)
 		conn_close(c);
 }
@@ -397,6 +507,8 @@ server_signal(evutil_socket_t sig, short events, void *arg)
 	if (server_draining) {
 		log_info("signal %d again: cancelling now", (int)sig);
 		server_cancel_all("cancelled: gatherd is shutting down");
+		if (server_stopping)
+			server_close_all();
 		return;
 	}
 	server_draining = 1;
@@ -425,12 +537,15 @@ server_stop(void)
 	if (server_stopping)
 		return;
 	server_stopping = 1;
+	server_stop_ns = clock_ns();
 	evtimer_del(server_drain_timer);
 	for (c = TAILQ_FIRST(&server_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_final_read(c);
 		conn_drain_check(c);
 	}
+	TAILQ_FOREACH(c, &server_conns, entry)
+		c->flush_mark = c->budget.output;
 	if (TAILQ_EMPTY(&server_conns))
 		event_base_loopbreak(server_base);
 	else
@@ -482,14 +597,26 @@ server_conn_closed(struct conn *c)
 {
 	TAILQ_REMOVE(&server_conns, c, entry);
 	TAILQ_INSERT_TAIL(&server_dead, c, entry);
+	server_uid_del(c->uid);
 	event_active(server_reaper, EV_TIMEOUT, 0);
 	if (server_stopping && TAILQ_EMPTY(&server_conns))
 		event_base_loopbreak(server_base);
 }
 
 /*
+ * Whether a request on connection who may see and cancel the batches of
+ * connection d: its own uid's, or everyone's for root.
+ */
+static int
+server_may_reach(const struct conn *who, const struct conn *d)
+{
+	return who->uid == 0 || who->uid == d->uid;
+}
+
+/*
  * Cancel the in-flight batches whose id equals target (as JSON values) on
- * connection which (CANCEL_OWN: c, CANCEL_ANY: all). Returns how many.
+ * connection which (CANCEL_OWN: c, CANCEL_ANY: all), among those c may
+ * reach. Returns how many.
  */
 unsigned
 server_cancel(struct conn *c, const json_t *target, int64_t which)
@@ -500,7 +627,8 @@ server_cancel(struct conn *c, const json_t *target, int64_t which)
 
 	TAILQ_FOREACH(d, &server_conns, entry) {
 		if ((which == CANCEL_OWN && d != c) ||
-		    (which >= 0 && d->id != (uint64_t)which))
+		    (which >= 0 && d->id != (uint64_t)which) ||
+		    !server_may_reach(c, d))
 			continue;
 		TAILQ_FOREACH(b, &d->batches, entry) {
 			if (!json_equal(b->id, (json_t *)target))
@@ -519,9 +647,9 @@ server_cancel(struct conn *c, const json_t *target, int64_t which)
 	return (unsigned)n;
 }
 
-/* status detail: one entry per batch in flight. */
+/* status detail: one entry per batch in flight that who may reach. */
 json_t *
-server_batch_list(void)
+server_batch_list(const struct conn *who)
 {
 	struct conn	*c;
 	struct batch	*b;
@@ -529,6 +657,8 @@ server_batch_list(void)
 	uint64_t	 now = clock_ns();
 
 	TAILQ_FOREACH(c, &server_conns, entry) {
+		if (!server_may_reach(who, c))
+			continue;
 		TAILQ_FOREACH(b, &c->batches, entry) {
 			json_array_append_new(list, json_pack(
 			    "{s:I, s:O, s:I, s:I, s:f}",
@@ -660,7 +790,10 @@ server_init(struct snapshot *snap, char **cause)
 	}
 	evconnlistener_set_error_cb(server_listener, server_accept_error);
 	server_drain_timer = server_timer(server_drain_timeout);
-	server_flush_timer = server_timer(server_flush_timeout);
+	server_flush_timer = event_new(server_base, -1, EV_PERSIST,
+	    server_flush_timeout, NULL);
+	if (server_flush_timer == NULL)
+		fatalx("%s: event_new failed", __func__);
 	server_accept_timer = server_timer(server_accept_retry);
 	conn_flush_init(server_base);
 	job_types_init(server_base);
@@ -691,15 +824,16 @@ server_run(void)
 void
 server_free(void)
 {
-	struct conn	*c;
 	sigset_t	 set;
 
 	if (server_base == NULL)
 		return;
 	server_cancel_all("cancelled: gatherd is shutting down");
-	while ((c = TAILQ_FIRST(&server_conns)) != NULL)
-		conn_close(c);
+	server_close_all();
 	server_reap(-1, 0, NULL);
+	free(server_uids);
+	server_uids = NULL;
+	server_nuids = server_uids_cap = 0;
 	server_unlisten();
 	pool_free();
 	parser_free();

@@ -27,6 +27,6 @@ void	 server_free(void);
 void	 server_conn_closed(struct conn *);
 void	 server_batch_finished(void);
 unsigned server_cancel(struct conn *, const json_t *, int64_t);
-json_t	*server_batch_list(void);
+json_t	*server_batch_list(const struct conn *);
 
 #endif

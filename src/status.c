@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -60,7 +61,8 @@ status_json(const struct config *cfg)
 	st = json_pack("{s:s, s:I, s:f,"
 	    " s:{s:I, s:I}, s:{s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:o}, s:{s:I, s:I, s:I},"
-	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "version", PACKAGE_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", clock_ms(status.start_ns, clock_ns()) / 1000.0,
@@ -81,6 +83,14 @@ status_json(const struct config *cfg)
 		"threads", (json_int_t)ps.threads,
 		"busy", (json_int_t)ps.busy,
 		"queued", (json_int_t)ps.queued,
+	    "memory",
+		"held_bytes", (json_int_t)(budget_all.requests +
+		    budget_all.results + budget_all.output),
+		"max_memory_bytes", (json_int_t)l->max_memory_bytes,
+		"request_bytes", (json_int_t)budget_all.requests,
+		"result_bytes", (json_int_t)budget_all.results,
+		"output_bytes", (json_int_t)budget_all.output,
+		"input_bytes", (json_int_t)budget_all.input,
 	    "limits",
 		"max_connections", (json_int_t)l->max_connections,
 		"max_request_bytes", (json_int_t)l->max_request_bytes,
@@ -89,6 +99,10 @@ status_json(const struct config *cfg)
 		"max_batches_per_connection",
 		    (json_int_t)l->max_batches_per_connection,
 		"max_output_bytes", (json_int_t)l->max_output_bytes,
+		"max_connection_bytes", (json_int_t)l->max_connection_bytes,
+		"max_memory_bytes", (json_int_t)l->max_memory_bytes,
+		"max_connections_per_uid",
+		    (json_int_t)l->max_connections_per_uid,
 		"read_max_bytes", (json_int_t)l->read_max_bytes);
 	/* The limits that keep one client from holding shared resources. */
 	json_object_set_new(json_object_get(st, "limits"), "max_result_bytes",

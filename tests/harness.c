@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -314,6 +316,134 @@ client_connect(const char *sock)
 	return fd;
 }
 
+/* Room for one descriptor in a message, aligned for its header. */
+union fd_ctl {
+	char		buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr	align;
+};
+
+/* A message of one byte, *byte, with room for a descriptor in ctl. */
+static void
+fd_msg_init(struct msghdr *msg, struct iovec *iov, char *byte, void *ctl,
+    size_t ctllen)
+{
+	memset(msg, 0, sizeof *msg);
+	iov->iov_base = byte;
+	iov->iov_len = 1;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = ctl;
+	msg->msg_controllen = ctllen;
+}
+
+/*
+ * In a child: become uid/gid, connect, send the socket back over chan
+ * (SCM_RIGHTS). No Criterion here: its assertions belong to the test's own
+ * process; the exit status says what failed.
+ */
+static void __attribute__((noreturn))
+connect_as_child(const char *sock, uid_t uid, gid_t gid, int chan)
+{
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	struct iovec	 iov;
+	union fd_ctl	 u;
+	char		 one = 1;
+	int		 fd;
+
+	if (setgroups(0, NULL) == -1 || setgid(gid) == -1 || setuid(uid) == -1)
+		_exit(10);
+	if ((fd = try_connect(sock)) == -1)
+		_exit(11);
+	memset(&u, 0, sizeof u);
+	fd_msg_init(&msg, &iov, &one, u.buf, sizeof u.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+	if (sendmsg(chan, &msg, 0) != 1)
+		_exit(12);
+	_exit(0);
+}
+
+/* Connect as uid/gid through a child; see harness.h. */
+int
+client_connect_as(const char *sock, uid_t uid, gid_t gid)
+{
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	struct iovec	 iov;
+	union fd_ctl	 u;
+	char		 one;
+	int		 sv[2], fd = -1, status;
+	pid_t		 pid;
+
+	cr_assert_eq(geteuid(), 0, "client_connect_as needs root");
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0,
+	    "socketpair: %s", strerror(errno));
+	pid = fork();
+	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(sv[0]);
+		connect_as_child(sock, uid, gid, sv[1]);
+	}
+	close(sv[1]);
+	fd_msg_init(&msg, &iov, &one, u.buf, sizeof u.buf);
+	if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC) == 1 &&
+	    (cmsg = CMSG_FIRSTHDR(&msg)) != NULL &&
+	    cmsg->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+	close(sv[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "connecting to %s as uid %ld: child exit status 0x%x (10 setuid,"
+	    " 11 connect, 12 sendmsg)", sock, (long)uid, status);
+	cr_assert_neq(fd, -1, "no socket from the child");
+	return fd;
+}
+
+/*
+ * The CPU lock: two files. Shared takers pass through the turnstile, which
+ * a taker that wants the CPU alone holds while it waits, so that a stream
+ * of shared takers cannot starve it (flock has no writer preference).
+ */
+#define CPU_LOCK_FILE		"/tmp/gatherd-test.cpu.lock"
+#define CPU_TURNSTILE_FILE	"/tmp/gatherd-test.cpu.turnstile"
+
+static int
+cpu_lock_open(const char *path)
+{
+	int	fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	cr_assert_neq(fd, -1, "open %s: %s", path, strerror(errno));
+	/* Another user's test may create it: let it be shared. */
+	(void)fchmod(fd, 0666);
+	return fd;
+}
+
+static void
+cpu_flock(int fd, int op)
+{
+	while (flock(fd, op) == -1)
+		cr_assert_eq(errno, EINTR, "flock: %s", strerror(errno));
+}
+
+/* Take the CPU lock for the rest of this process; see harness.h. */
+void
+cpu_lock(int how)
+{
+	int	lock, turnstile;
+
+	lock = cpu_lock_open(CPU_LOCK_FILE);
+	turnstile = cpu_lock_open(CPU_TURNSTILE_FILE);
+	cpu_flock(turnstile, LOCK_EX);
+	cpu_flock(lock, how == CPU_LOCK_ALONE ? LOCK_EX : LOCK_SH);
+	close(turnstile);
+	/* lock stays open, and so held, until the process ends. */
+}
+
 /* Write all of buf. */
 void
 client_write(int fd, const void *buf, size_t len)
@@ -340,41 +470,46 @@ client_send(int fd, const char *line)
 }
 
 /*
- * Read one line. Reads a byte at a time so no data past the newline is
- * taken from the socket: simple, and fast enough for tests.
+ * Read one line. Looks ahead with MSG_PEEK and takes only up to the
+ * newline, so no data past it is taken from the socket, and a reply of
+ * megabytes does not cost a read() a byte.
  */
 char *
 client_recv(int fd, int timeout_ms)
 {
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
 	double		 deadline = now_ms() + timeout_ms;
-	char		*buf = NULL;
-	size_t		 len = 0, cap = 0;
+	char		*buf = NULL, *nl;
+	size_t		 len = 0, cap = 0, take;
 	ssize_t		 n;
-	char		 ch;
 	int		 left;
 
 	for (;;) {
 		left = (int)(deadline - now_ms());
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
 			break;
-		n = read(fd, &ch, 1);
+		if (cap - len < 65536 + 1) {
+			cap = cap == 0 ? 131072 : cap * 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		n = recv(fd, buf + len, 65536, MSG_PEEK);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		if (ch == '\n') {
-			if (buf == NULL)
-				buf = strdup("");
+		nl = memchr(buf + len, '\n', (size_t)n);
+		take = nl != NULL ? (size_t)(nl - (buf + len)) + 1 : (size_t)n;
+		n = read(fd, buf + len, take);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (nl != NULL && (size_t)n == take) {
+			buf[len - 1] = '\0';
 			return buf;
 		}
-		if (len + 2 > cap) {
-			cap = cap == 0 ? 256 : cap * 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		buf[len++] = ch;
-		buf[len] = '\0';
 	}
 	free(buf);
 	return NULL;
@@ -394,6 +529,82 @@ client_recv_json(int fd, int timeout_ms)
 	cr_assert_not_null(v, "reply is not JSON (%s): %s", err.text, line);
 	free(line);
 	return v;
+}
+
+/* One line, one reply. */
+json_t *
+rpc(int fd, const char *line)
+{
+	client_send(fd, line);
+	return client_recv_json(fd, slack_ms(10000));
+}
+
+/* The status object, asked on fd. */
+json_t *
+status_on(int fd)
+{
+	json_t	*r, *st;
+
+	r = rpc(fd, "{\"op\":\"status\"}");
+	st = json_incref(json_object_get(r, "status"));
+	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
+	json_decref(r);
+	return st;
+}
+
+/* Nothing arrives on fd for ms. */
+void
+expect_silence(int fd, int ms)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	char		*line;
+
+	if (poll(&pfd, 1, ms) > 0) {
+		line = client_recv(fd, 100);
+		cr_assert_fail("unexpected %s", line != NULL ? line : "EOF");
+	}
+}
+
+/* The daemon closes fd within ms (stretched), with nothing more to read. */
+void
+expect_eof(int fd, int ms)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	ssize_t		 n;
+	char		 buf[256];
+
+	ms = slack_ms(ms);
+	cr_assert_gt(poll(&pfd, 1, ms), 0, "no EOF within %d ms", ms);
+	n = read(fd, buf, sizeof buf - 1);
+	if (n > 0)
+		buf[n] = '\0';
+	cr_assert_eq(n, 0, "want EOF, got %s", n > 0 ? buf : strerror(errno));
+}
+
+/* Read and drop what fd has until the daemon closes it, within ms. */
+size_t
+drain_to_eof(int fd, int ms)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	double		 deadline = now_ms() + slack_ms(ms);
+	size_t		 total = 0;
+	ssize_t		 n;
+	char		 buf[65536];
+	int		 left;
+
+	for (;;) {
+		left = (int)(deadline - now_ms());
+		cr_assert(left > 0 && poll(&pfd, 1, left) > 0,
+		    "not closed within %d ms (%zu bytes read)", slack_ms(ms),
+		    total);
+		n = read(fd, buf, sizeof buf);
+		if (n == 0 || (n == -1 && errno == ECONNRESET))
+			return total;
+		cr_assert(n > 0 || errno == EINTR, "read: %s",
+		    strerror(errno));
+		if (n > 0)
+			total += (size_t)n;
+	}
 }
 
 /* One request on a fresh connection. */

@@ -82,6 +82,20 @@ void	 sun_set(struct sockaddr_un *, const char *path);
 int	 try_connect(const char *sock);
 /* Connect to a Unix socket; asserts success. */
 int	 client_connect(const char *sock);
+/*
+ * Connect to a Unix socket as uid and gid (the caller must be root): a
+ * child drops to them, connects, and hands the socket back, so the daemon
+ * sees uid and gid as the peer (SO_PEERCRED is taken at connect) while
+ * this process drives the connection. Asserts success. The socket's
+ * directory and mode must let uid in.
+ */
+int	 client_connect_as(const char *sock, uid_t uid, gid_t gid);
+/*
+ * A uid and gid other than root's and the caller's, for clients of
+ * another user: nobody's (65534), or its neighbours for a second one.
+ */
+#define HARNESS_UID_OTHER	65534
+#define HARNESS_UID_THIRD	65533
 /* Write all of buf (len bytes); asserts success. */
 void	 client_write(int fd, const void *buf, size_t len);
 /* Write a string and a newline. */
@@ -90,6 +104,19 @@ void	 client_send(int fd, const char *line);
 char	*client_recv(int fd, int timeout_ms);
 /* client_recv and parse as JSON; asserts a line came and parsed. Caller decrefs. */
 json_t	*client_recv_json(int fd, int timeout_ms);
+/* Send one line on fd and read its reply (within 10 s, stretched). Caller decrefs. */
+json_t	*rpc(int fd, const char *line);
+/* The status object, asked on fd. Caller decrefs. */
+json_t	*status_on(int fd);
+/* Assert nothing (no data, no EOF) arrives on fd for ms milliseconds. */
+void	 expect_silence(int fd, int ms);
+/* Assert the daemon closes fd within ms (stretched), nothing more sent. */
+void	 expect_eof(int fd, int ms);
+/*
+ * Read and drop what fd has until the daemon closes it (EOF or a reset),
+ * within ms (stretched); returns the bytes dropped.
+ */
+size_t	 drain_to_eof(int fd, int ms);
 /* Connect, send one line, read one reply, close. Caller decrefs. */
 json_t	*daemon_request(struct daemon *, const char *line);
 
@@ -99,6 +126,17 @@ json_t	*daemon_request(struct daemon *, const char *line);
  * reply came and parsed (with JSON_ALLOW_NUL). Caller decrefs.
  */
 json_t	*daemon_request_ms(struct daemon *, const char *line, int timeout_ms);
+
+/*
+ * The CPU lock, shared by every suite (and every checkout) on the machine:
+ * a test that keeps the CPUs busy for seconds takes it shared
+ * (CPU_LOCK_SHARED), one that measures latency takes it alone
+ * (CPU_LOCK_ALONE), so that what it measures is the daemon, not a
+ * neighbouring test. Held until the test's process ends.
+ */
+#define CPU_LOCK_SHARED	1
+#define CPU_LOCK_ALONE	2
+void	 cpu_lock(int how);
 
 /* Remove a directory tree (symbolic links are removed, not followed). */
 void	 harness_rmtree(const char *);
@@ -122,6 +160,16 @@ char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 double	 harness_slack(void);
 /* An upper bound, time-out or wait of ms milliseconds, stretched so. */
 int	 slack_ms(double ms);
+
+/*
+ * How long a reply the loop is free to give at once (a ping beside a
+ * stalled client, a busy pool, a big reply being sent) may take, before
+ * slack_ms(): on a two-core machine with other builds and suites beside
+ * (load average 8), such pings were measured at 20 ms at most; a loop
+ * held up by what it must not wait for (a client, a disk, a reply's
+ * whole length) takes seconds, or for ever.
+ */
+#define HARNESS_PROMPT_MS	250
 
 /*
  * Whether the daemon's memory use means anything: not under
