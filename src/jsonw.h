@@ -18,6 +18,7 @@ struct evbuffer;
 void	jsonw_raw(struct evbuffer *, const char *);
 void	jsonw_string(struct evbuffer *, const char *, size_t);
 void	jsonw_cstring(struct evbuffer *, const char *);
+void	jsonw_base64(struct evbuffer *, const void *, size_t);
 void	jsonw_ms(struct evbuffer *, double);
 void	jsonw_uint(struct evbuffer *, uint64_t);
 void	jsonw_value(struct evbuffer *, const json_t *);

@@ -678,3 +678,33 @@ Test(jsonw, uint)
 		evbuffer_free(evb);
 	}
 }
+
+/*
+ * jsonw_base64: the quoted base64 of the bytes, after what the buffer
+ * holds already, the same as base64_encode_alloc's for every length.
+ */
+Test(jsonw, base64_is_a_quoted_string)
+{
+	unsigned char	 src[700];
+	struct evbuffer	*evb;
+	uint64_t	 rng = 42;
+	size_t		 len, n, got;
+	char		*want, *text;
+
+	for (len = 0; len < sizeof src; len++) {
+		for (n = 0; n < len; n++)
+			src[n] = (unsigned char)rng_next(&rng);
+		cr_assert_not_null(evb = evbuffer_new());
+		evbuffer_add(evb, "x", 1);
+		jsonw_base64(evb, src, len);
+		got = evbuffer_get_length(evb);
+		text = (char *)evbuffer_pullup(evb, -1);
+		want = base64_encode_alloc(src, len, &n);
+		cr_assert_eq(got, n + 3, "length %zu", len);
+		cr_assert(text[0] == 'x' && text[1] == '"' &&
+		    text[got - 1] == '"', "length %zu", len);
+		cr_assert(memcmp(text + 2, want, n) == 0, "length %zu", len);
+		free(want);
+		evbuffer_free(evb);
+	}
+}

@@ -17,7 +17,6 @@
 
 #include <event2/buffer.h>
 
-#include "base64.h"
 #include "batch.h"
 #include "config.h"
 #include "fsroot.h"
@@ -193,8 +192,7 @@ read_value(struct read_work *w, const unsigned char *data, size_t n,
     uint64_t size)
 {
 	struct evbuffer	*evb;
-	char		*b64;
-	size_t		 len, bad;
+	size_t		 bad;
 
 	if (w->encoding == READ_UTF8 && !utf8_valid(data, n, &bad)) {
 		read_fail(w, ERR_BAD_ENCODING, xasprintf("%s: not valid UTF-8"
@@ -207,13 +205,8 @@ read_value(struct read_work *w, const unsigned char *data, size_t n,
 	jsonw_raw(evb, "{\"data\":");
 	if (w->encoding == READ_UTF8)
 		jsonw_string(evb, (const char *)data, n);
-	else {
-		b64 = base64_encode_alloc(data, n, &len);
-		evbuffer_add(evb, "\"", 1);
-		evbuffer_add(evb, b64, len);
-		evbuffer_add(evb, "\"", 1);
-		free(b64);
-	}
+	else
+		jsonw_base64(evb, data, n);
 	jsonw_raw(evb, ",\"bytes\":");
 	jsonw_uint(evb, n);
 	jsonw_raw(evb, ",\"size\":");
