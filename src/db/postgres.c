@@ -75,18 +75,16 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <libpq-fe.h>
 
-#include "base64.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "db/pg_cancel.h"
+#include "db/result.h"
 #include "job.h"
-#include "jsonw.h"
 #include "log.h"
 #include "utf8.h"
 #include "xmalloc.h"
@@ -149,7 +147,8 @@ struct pg_query {
 	struct pg_pool		*pool;
 	struct pg_conn		*conn;		/* RUNNING on; NULL: WAITING */
 	TAILQ_ENTRY(pg_query)	 entry;		/* in pool->waiting */
-	struct evbuffer		*out;		/* owned: the value so far */
+	struct db_result	 result;	/* the value so far, once begun */
+	int			 begun;		/* result holds something */
 	Oid			*types;		/* owned: ncols column types */
 	int			 ncols;
 	uint64_t		 nrows;
@@ -333,8 +332,7 @@ pg_conn_close(struct pg_conn *c)
 static void
 pg_query_free(struct pg_query *q)
 {
-	if (q->out != NULL)
-		evbuffer_free(q->out);
+	db_result_free(&q->result);
 	free(q->types);
 	free(q->error);
 	free(q);
@@ -352,13 +350,15 @@ pg_query_fail(struct pg_query *q, enum err_code code, char *message)
 	q->error = message;
 }
 
-/* Record that q's value would be over max_result_bytes. */
+/* The encoder refused q's value (too large, text not UTF-8). */
 static void
-pg_query_too_large(struct pg_query *q)
+pg_query_refused(struct pg_query *q)
 {
-	pg_query_fail(q, ERR_TOO_LARGE, xasprintf("the query's value is over"
-	    " max_result_bytes (%llu bytes); select fewer rows or columns",
-	    (unsigned long long)q->qj->max_bytes));
+	enum err_code	 code;
+	char		*message;
+
+	message = db_result_take_error(&q->result, &code);
+	pg_query_fail(q, code, message);
 }
 
 /*
@@ -377,15 +377,9 @@ pg_query_end(struct pg_query *q)
 	if (q->code == ERR_NONE && !q->complete)
 		pg_query_fail(q, ERR_DB_ERROR,
 		    xstrdup("the server sent no result"));
-	if (q->code == ERR_NONE) {
-		jsonw_raw(q->out, "],\"changes\":");
-		jsonw_uint(q->out, q->changes);
-		jsonw_raw(q->out, "}");
-		if (evbuffer_get_length(q->out) > qj->max_bytes)
-			pg_query_too_large(q);
-		else
-			text = jsonw_take(q->out, &len);
-	}
+	if (q->code == ERR_NONE &&
+	    (text = db_result_end(&q->result, q->changes, &len)) == NULL)
+		pg_query_refused(q);
 	if ((code = q->code) != ERR_NONE) {
 		text = q->error;
 		q->error = NULL;
@@ -554,29 +548,31 @@ pg_conn_idle_read(struct pg_conn *c)
 	pg_conn_close(c);
 }
 
-/* Begin the value with the column names; keep their types. */
-static void
+/*
+ * Begin the value with the column names, once; keep their types. Returns
+ * -1 if the encoder refused a name.
+ */
+static int
 pg_query_columns(struct pg_query *q, const PGresult *res)
 {
 	const char	*name;
 	int		 i;
 
-	if ((q->out = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new failed", __func__);
+	if (q->begun)
+		return 0;
+	q->begun = 1;
+	db_result_init(&q->result, q->qj->max_bytes);
 	q->ncols = PQnfields(res);
 	q->types = xreallocarray(NULL, (size_t)q->ncols, sizeof *q->types);
-	jsonw_raw(q->out, "{\"columns\":[");
 	for (i = 0; i < q->ncols; i++) {
-		if (i != 0)
-			jsonw_raw(q->out, ",");
 		q->types[i] = PQftype(res, i);
 		name = PQfname(res, i);
-		if (utf8_valid((const unsigned char *)name, strlen(name), NULL))
-			jsonw_cstring(q->out, name);
-		else
-			jsonw_raw(q->out, "null");
+		if (db_result_column(&q->result, name, strlen(name)) == -1) {
+			pg_query_refused(q);
+			return -1;
+		}
 	}
-	jsonw_raw(q->out, "],\"rows\":[");
+	return 0;
 }
 
 /* Whether s[0..len) is a number as JSON writes it (RFC 8259 section 6). */
@@ -640,20 +636,17 @@ pg_numeric_fits(const char *s, size_t len)
 	    (*s == '-' && memcmp(d, "9223372036854775808", n) == 0);
 }
 
-/* Append one cell, in the JSON its column type maps to. */
-static void
-pg_write_cell(struct evbuffer *evb, const PGresult *res, int row, int col,
-    Oid type)
+/* Add one cell, in the JSON its column type maps to; -1 if refused. */
+static int
+pg_cell(struct db_result *r, const PGresult *res, int row, int col, Oid type)
 {
 	const char	*v;
 	unsigned char	*bytes;
-	char		*b64, *json, *p;
 	size_t		 len, n;
+	int		 rc;
 
-	if (PQgetisnull(res, row, col)) {
-		jsonw_raw(evb, "null");
-		return;
-	}
+	if (PQgetisnull(res, row, col))
+		return db_result_null(r);
 	v = PQgetvalue(res, row, col);
 	len = (size_t)PQgetlength(res, row, col);
 	switch (type) {
@@ -666,61 +659,29 @@ pg_write_cell(struct evbuffer *evb, const PGresult *res, int row, int col,
 	case PG_NUMERICOID:
 		/* NaN and the infinities have no JSON number. */
 		if (!pg_json_number(v, len))
-			jsonw_raw(evb, "null");
-		else if (type == PG_NUMERICOID && !pg_numeric_fits(v, len))
-			jsonw_string(evb, v, len);	/* exact, as text */
-		else
-			evbuffer_add(evb, v, len);
-		return;
+			return db_result_null(r);
+		if (type == PG_NUMERICOID && !pg_numeric_fits(v, len))
+			return db_result_text(r, v, len);  /* exact, as text */
+		return db_result_number(r, v, len);
 	case PG_BOOLOID:
-		jsonw_raw(evb, v[0] == 't' ? "true" : "false");
-		return;
+		return db_result_bool(r, v[0] == 't');
 	case PG_JSONOID:
 	case PG_JSONBOID:
-		/*
-		 * The server validated it on input. json keeps the text as
-		 * given, and line breaks (only ever whitespace between tokens
-		 * in valid JSON) would split the reply line: make them spaces.
-		 */
-		if (!utf8_valid((const unsigned char *)v, len, NULL)) {
-			jsonw_raw(evb, "null");
-			return;
-		}
-		if (memchr(v, '\n', len) == NULL &&
-		    memchr(v, '\r', len) == NULL) {
-			evbuffer_add(evb, v, len);
-			return;
-		}
-		json = xmalloc(len);
-		memcpy(json, v, len);
-		for (p = json; p < json + len; p++) {
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
-		}
-		evbuffer_add(evb, json, len);
-		free(json);
-		return;
+		/* The server validated it on input. */
+		return db_result_json(r, v, len);
 	case PG_BYTEAOID:
 		if ((bytes = PQunescapeBytea((const unsigned char *)v,
 		    &n)) == NULL)
 			fatalx("%s: PQunescapeBytea: out of memory", __func__);
-		b64 = base64_encode_alloc(bytes, n, &len);
+		rc = db_result_bytes(r, bytes, n);
 		PQfreemem(bytes);
-		evbuffer_add(evb, "\"", 1);
-		evbuffer_add(evb, b64, len);
-		evbuffer_add(evb, "\"", 1);
-		free(b64);
-		return;
+		return rc;
 	default:
-		if (utf8_valid((const unsigned char *)v, len, NULL))
-			jsonw_string(evb, v, len);
-		else
-			jsonw_raw(evb, "null");
-		return;
+		return db_result_text(r, v, len);
 	}
 }
 
-/* Append row of res to the value. Returns -1 if it grew over max_bytes. */
+/* Add row of res to the value. Returns -1 if the job failed. */
 static int
 pg_query_row(struct pg_query *q, const PGresult *res, int row)
 {
@@ -731,16 +692,15 @@ pg_query_row(struct pg_query *q, const PGresult *res, int row)
 		    " the columns of a result"));
 		return -1;
 	}
-	jsonw_raw(q->out, q->nrows++ == 0 ? "[" : ",[");
-	for (i = 0; i < q->ncols; i++) {
-		if (i != 0)
-			jsonw_raw(q->out, ",");
-		pg_write_cell(q->out, res, row, i, q->types[i]);
-	}
-	jsonw_raw(q->out, "]");
-	if (evbuffer_get_length(q->out) > q->qj->max_bytes) {
-		pg_query_too_large(q);
+	if (db_result_row(&q->result) == -1) {
+		pg_query_refused(q);
 		return -1;
+	}
+	for (i = 0; i < q->ncols; i++) {
+		if (pg_cell(&q->result, res, row, i, q->types[i]) == -1) {
+			pg_query_refused(q);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -803,8 +763,8 @@ pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
 	case PGRES_TUPLES_OK:
 		if (q->code != ERR_NONE || q->complete)
 			return PG_READ_ON;
-		if (q->out == NULL)
-			pg_query_columns(q, res);
+		if (pg_query_columns(q, res) == -1)
+			return PG_JOB_OVER;
 		n = PQntuples(res);
 		for (i = 0; i < n; i++) {
 			if (pg_query_row(q, res, i) == -1)
@@ -818,8 +778,8 @@ pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
 	case PGRES_COMMAND_OK:
 		if (q->code != ERR_NONE || q->complete)
 			return PG_READ_ON;
-		if (q->out == NULL)
-			pg_query_columns(q, res);
+		if (pg_query_columns(q, res) == -1)
+			return PG_JOB_OVER;
 		q->changes = pg_changes(res);
 		q->complete = 1;
 		return PG_READ_ON;
