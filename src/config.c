@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "db/driver.h"
 #include "ini.h"
 #include "xmalloc.h"
 
@@ -45,10 +46,6 @@
 #define CONFIG_DB_PREFIX	"db."
 #define CONFIG_DB_NAME_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
 				"abcdefghijklmnopqrstuvwxyz0123456789_-"
-
-/* Which drivers a [db.NAME] key belongs to: a bit per enum db_driver. */
-#define CONFIG_SQLITE		(1 << DB_SQLITE)
-#define CONFIG_POSTGRES		(1 << DB_POSTGRES)
 
 #define CONFIG_POOL_DEFAULT	4
 
@@ -69,7 +66,7 @@ struct config_key {
 	size_t		 off;		/* uint64_t keys: field of struct config */
 	uint64_t	 min;		/* integer keys: the accepted range */
 	uint64_t	 max;
-	int		 drivers;	/* db keys: CONFIG_SQLITE etc., 0 for all */
+	const char	*driver;	/* db keys: the driver's, NULL for all */
 };
 
 struct config_section_def {
@@ -131,19 +128,19 @@ static int	config_set_pool(struct config_parse *,
 
 #define CONFIG_LIMIT(name, field) {					\
 	name, config_set_u64, offsetof(struct config, limits.field),	\
-	1, CONFIG_INT_MAX, 0						\
+	1, CONFIG_INT_MAX, NULL						\
 }
 
 static const struct config_key config_daemon_keys[] = {
-	{ "socket", config_set_socket, 0, 0, 0, 0 },
-	{ "socket_mode", config_set_socket_mode, 0, 0, 0777, 0 },
-	{ "threads", config_set_threads, 0, 1, 1024, 0 },
-	{ "log_level", config_set_log_level, 0, 0, 0, 0 },
+	{ "socket", config_set_socket, 0, 0, 0, NULL },
+	{ "socket_mode", config_set_socket_mode, 0, 0, 0777, NULL },
+	{ "threads", config_set_threads, 0, 1, 1024, NULL },
+	{ "log_level", config_set_log_level, 0, 0, 0, NULL },
 	{ "shutdown_timeout_ms", config_set_u64,
-	    offsetof(struct config, shutdown_timeout_ms), 0, CONFIG_INT_MAX, 0 },
-	{ "allow_uids", config_set_allow_uids, 0, 0, 0, 0 },
-	{ "allow_groups", config_set_allow_groups, 0, 0, 0, 0 },
-	{ NULL, NULL, 0, 0, 0, 0 }
+	    offsetof(struct config, shutdown_timeout_ms), 0, CONFIG_INT_MAX, NULL },
+	{ "allow_uids", config_set_allow_uids, 0, 0, 0, NULL },
+	{ "allow_groups", config_set_allow_groups, 0, 0, 0, NULL },
+	{ NULL, NULL, 0, 0, 0, NULL }
 };
 
 static const struct config_key config_limits_keys[] = {
@@ -151,42 +148,37 @@ static const struct config_key config_limits_keys[] = {
 	CONFIG_LIMIT("max_request_bytes", max_request_bytes),
 	/* Jobs are counted in 32 bits. */
 	{ "max_jobs_per_batch", config_set_u64,
-	    offsetof(struct config, limits.max_jobs_per_batch), 1, UINT32_MAX, 0 },
+	    offsetof(struct config, limits.max_jobs_per_batch), 1, UINT32_MAX, NULL },
 	CONFIG_LIMIT("max_inflight_jobs", max_inflight_jobs),
 	CONFIG_LIMIT("max_batches_per_connection", max_batches_per_connection),
 	CONFIG_LIMIT("max_output_bytes", max_output_bytes),
 	CONFIG_LIMIT("max_result_bytes", max_result_bytes),
 	{ "max_job_ms", config_set_u64,
-	    offsetof(struct config, limits.max_job_ms), 0, CONFIG_INT_MAX, 0 },
-	{ NULL, NULL, 0, 0, 0, 0 }
+	    offsetof(struct config, limits.max_job_ms), 0, CONFIG_INT_MAX, NULL },
+	{ NULL, NULL, 0, 0, 0, NULL }
 };
 
 static const struct config_key config_read_keys[] = {
-	{ "roots", config_set_roots, 0, 0, 0, 0 },
+	{ "roots", config_set_roots, 0, 0, 0, NULL },
 	CONFIG_LIMIT("max_bytes", read_max_bytes),
-	{ NULL, NULL, 0, 0, 0, 0 }
+	{ NULL, NULL, 0, 0, 0, NULL }
 };
 
 static const struct config_key config_db_keys[] = {
-	{ "driver", config_set_driver, 0, 0, 0, 0 },
-	{ "path", config_set_path, 0, 0, 0, CONFIG_SQLITE },
-	{ "writable", config_set_writable, 0, 0, 0, CONFIG_SQLITE },
+	{ "driver", config_set_driver, 0, 0, 0, NULL },
+	{ "path", config_set_path, 0, 0, 0, "sqlite" },
+	{ "writable", config_set_writable, 0, 0, 0, "sqlite" },
 	{ "busy_timeout_ms", config_set_busy_timeout, 0, 0, 3600000,
-	    CONFIG_SQLITE },
-	{ "conninfo", config_set_conninfo, 0, 0, 0, CONFIG_POSTGRES },
-	{ "pool", config_set_pool, 0, 1, 1000, CONFIG_POSTGRES },
-	{ NULL, NULL, 0, 0, 0, 0 }
+	    "sqlite" },
+	{ "conninfo", config_set_conninfo, 0, 0, 0, "postgres" },
+	{ "pool", config_set_pool, 0, 1, 1000, "postgres" },
+	{ NULL, NULL, 0, 0, 0, NULL }
 };
 
 static const struct config_section_def config_sections[] = {
 	{ "daemon", CONFIG_DAEMON, config_daemon_keys },
 	{ "limits", CONFIG_LIMITS, config_limits_keys },
 	{ "read", CONFIG_READ, config_read_keys },
-};
-
-static const char *const config_driver_names[] = {
-	[DB_SQLITE] = "sqlite",
-	[DB_POSTGRES] = "postgres",
 };
 
 /* Record an error at a line, in the form FILE:LINE: MESSAGE. */
@@ -493,11 +485,7 @@ config_set_driver(struct config_parse *p, const struct config_key *k,
 	int			 line = 0;
 	size_t			 i;
 
-	if (strcmp(value, "sqlite") == 0)
-		db->driver = DB_SQLITE;
-	else if (strcmp(value, "postgres") == 0)
-		db->driver = DB_POSTGRES;
-	else {
+	if ((db->driver = db_driver_find(value)) == NULL) {
 		return config_key_error(p, p->value_line, k->name,
 		    "expected sqlite or postgres, got \"%s\"", value);
 	}
@@ -505,8 +493,8 @@ config_set_driver(struct config_parse *p, const struct config_key *k,
 
 	/* Report the first such key in the file. */
 	for (i = 0; config_db_keys[i].name != NULL; i++) {
-		if (p->key_lines[i] == 0 || config_db_keys[i].drivers == 0 ||
-		    (config_db_keys[i].drivers & (1 << db->driver)) != 0)
+		if (p->key_lines[i] == 0 || config_db_keys[i].driver == NULL ||
+		    strcmp(config_db_keys[i].driver, db->driver->name) == 0)
 			continue;
 		if (bad == NULL || p->key_lines[i] < line) {
 			bad = &config_db_keys[i];
@@ -515,7 +503,7 @@ config_set_driver(struct config_parse *p, const struct config_key *k,
 	}
 	if (bad != NULL) {
 		return config_key_error(p, line, bad->name,
-		    "not a key of driver %s", config_driver_names[db->driver]);
+		    "not a key of driver %s", db->driver->name);
 	}
 	return 0;
 }
@@ -607,11 +595,10 @@ config_commit(struct config_parse *p)
 	if (k == NULL)
 		return 0;
 	line = p->key_lines[k - p->keys];
-	if (p->section == CONFIG_DB && p->driver_set && k->drivers != 0 &&
-	    (k->drivers & (1 << config_db(p)->driver)) == 0) {
+	if (p->section == CONFIG_DB && p->driver_set && k->driver != NULL &&
+	    strcmp(k->driver, config_db(p)->driver->name) != 0) {
 		rc = config_key_error(p, line, k->name,
-		    "not a key of driver %s",
-		    config_driver_names[config_db(p)->driver]);
+		    "not a key of driver %s", config_db(p)->driver->name);
 	} else if (*p->value == ';' || *p->value == '#') {
 		/* Printed back, "key = ;..." would read as a comment. */
 		rc = config_key_error(p, p->value_line, k->name,
@@ -633,21 +620,18 @@ config_close_db(struct config_parse *p)
 	if (!p->driver_set)
 		return config_key_error(p, p->section_line, "driver",
 		    "required");
-	switch (db->driver) {
-	case DB_SQLITE:
+	if (strcmp(db->driver->name, "sqlite") == 0) {
 		if (db->path == NULL)
 			return config_key_error(p, p->section_line, "path",
 			    "required for driver sqlite");
 		if (db->busy_timeout_ms == CONFIG_UNSET)
 			db->busy_timeout_ms = CONFIG_BUSY_TIMEOUT_DEFAULT;
-		break;
-	case DB_POSTGRES:
+	} else {
 		if (db->conninfo == NULL)
 			return config_key_error(p, p->section_line,
 			    "conninfo", "required for driver postgres");
 		if (db->pool == 0)
 			db->pool = CONFIG_POOL_DEFAULT;
-		break;
 	}
 	return 0;
 }
@@ -1117,20 +1101,17 @@ config_print(const struct config *cfg, FILE *fp)
 	for (i = 0; i < cfg->ndbs; i++) {
 		db = &cfg->dbs[i];
 		fprintf(fp, "\n[db.%s]\n", db->name);
-		fprintf(fp, "driver = %s\n", config_driver_names[db->driver]);
-		switch (db->driver) {
-		case DB_SQLITE:
+		fprintf(fp, "driver = %s\n", db->driver->name);
+		if (strcmp(db->driver->name, "sqlite") == 0) {
 			config_print_value(fp, config_db_keys, "path", db->path);
 			fprintf(fp, "writable = %s\n",
 			    db->writable ? "true" : "false");
 			fprintf(fp, "busy_timeout_ms = %u\n",
 			    db->busy_timeout_ms);
-			break;
-		case DB_POSTGRES:
+		} else {
 			config_print_value(fp, config_db_keys, "conninfo",
 			    db->conninfo);
 			fprintf(fp, "pool = %u\n", db->pool);
-			break;
 		}
 	}
 }

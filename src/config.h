@@ -11,14 +11,11 @@
 
 #include "log.h"
 
-enum db_driver {
-	DB_SQLITE,
-	DB_POSTGRES,
-};
+struct db_driver;
 
 struct db_config {
 	char		*name;		/* owned: "default" for [db.default] */
-	enum db_driver	 driver;
+	const struct db_driver *driver;	/* from db_drivers[] */
 	char		*path;		/* owned, sqlite only */
 	int		 writable;	/* sqlite only */
 	unsigned	 busy_timeout_ms; /* sqlite only: wait on a lock */

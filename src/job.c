@@ -19,6 +19,7 @@
 #include "server.h"
 #include "snapshot.h"
 #include "status.h"
+#include "table.h"
 #include "xmalloc.h"
 
 extern const struct job_type job_type_sleep;
@@ -32,41 +33,78 @@ const struct job_type *const job_types[] = {
 	NULL
 };
 
+/* Each type's statistics have a place in status.types[]. */
+_Static_assert(sizeof job_types / sizeof job_types[0] - 1 <=
+    STATUS_MAX_TYPES, "job_types[] has more types than STATUS_MAX_TYPES");
+
 /* The job type called name, or NULL. */
 const struct job_type *
 job_type_find(const char *name)
 {
-	size_t	i;
+	const struct job_type	*type;
 
-	for (i = 0; job_types[i] != NULL; i++) {
-		if (strcmp(job_types[i]->name, name) == 0)
-			return job_types[i];
-	}
-	return NULL;
+	TABLE_FIND(job_types, name, type);
+	return type;
 }
 
 /* At start-up: let each type set up its own state. */
 void
 job_types_init(struct event_base *base)
 {
-	size_t	i;
-
-	for (i = 0; job_types[i] != NULL; i++) {
-		if (job_types[i]->init != NULL)
-			job_types[i]->init(base);
-	}
+	TABLE_CALL(job_types, init, base);
 }
 
 /* At exit: let each type free its own state. */
 void
 job_types_fini(void)
 {
-	size_t	i;
+	TABLE_CALL(job_types, fini, );
+}
 
-	for (i = 0; job_types[i] != NULL; i++) {
-		if (job_types[i]->fini != NULL)
-			job_types[i]->fini();
+/* A configuration is loaded: can each type set up what it needs for it? */
+int
+job_types_check(const struct config *cfg, char **cause)
+{
+	const struct job_type *const	*t;
+
+	for (t = job_types; *t != NULL; t++) {
+		if ((*t)->check != NULL && (*t)->check(cfg, cause) == -1)
+			return -1;
 	}
+	return 0;
+}
+
+/* A snapshot of cfg comes into force: each type sets up its state. */
+void
+job_types_attach(const struct config *cfg)
+{
+	TABLE_CALL(job_types, attach, cfg);
+}
+
+/* The last reference to a snapshot of cfg has gone. */
+void
+job_types_detach(const struct config *cfg)
+{
+	TABLE_CALL(job_types, detach, cfg);
+}
+
+/* The descriptors every type may hold open under cfg. */
+uint64_t
+job_types_fds(const struct config *cfg)
+{
+	const struct job_type *const	*t;
+	uint64_t			 n = 0;
+
+	for (t = job_types; *t != NULL; t++)
+		n += (*t)->fds != NULL ? (*t)->fds(cfg) : 0;
+	return n;
+}
+
+/* Let each type add its part to the status object st. */
+void
+job_types_status(const struct config *cfg, json_t *st)
+{
+	TABLE_CALL(job_types, status, cfg, st);
 }
 
 /*

@@ -8,6 +8,13 @@
  * jobs/, listed once in job_types[] (job.c). Each type's own struct begins
  * with a struct job, and type->size says how big it is, so a job is one
  * allocation. Only the loop thread touches jobs.
+ *
+ * A type that owns shared state (a pool of connections, a multi handle)
+ * keeps it through hooks per configuration snapshot, which snapshot.c,
+ * server.c and status.c call for every type in the table, naming none:
+ * check when a configuration is loaded, attach and detach as a snapshot
+ * comes into force and goes, the descriptors it may hold, and its part
+ * of the status op's object.
  */
 #ifndef GATHERD_JOB_H
 #define GATHERD_JOB_H
@@ -61,6 +68,21 @@ struct job_type {
 	void		(*init)(struct event_base *);
 	/* At exit, after every job: free the type's own state. May be NULL. */
 	void		(*fini)(void);
+
+	/*
+	 * Per configuration snapshot; each may be NULL. check: a
+	 * configuration is being loaded, on any thread (it may block): 0, or
+	 * -1 with *cause saying what cannot be set up. attach: on the loop,
+	 * a snapshot of it comes into force; detach: the snapshot's last
+	 * reference has gone (no job of it is left).
+	 */
+	int		(*check)(const struct config *, char **cause);
+	void		(*attach)(const struct config *);
+	void		(*detach)(const struct config *);
+	/* The descriptors the type may hold open under a configuration. */
+	uint64_t	(*fds)(const struct config *);
+	/* Add the type's own part (its own key) to the status object. */
+	void		(*status)(const struct config *, json_t *);
 };
 
 struct job {
@@ -88,6 +110,11 @@ size_t		 job_type_index(const struct job_type *);
 const void	*job_owner(const struct job *);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
+int		 job_types_check(const struct config *, char **);
+void		 job_types_attach(const struct config *);
+void		 job_types_detach(const struct config *);
+uint64_t	 job_types_fds(const struct config *);
+void		 job_types_status(const struct config *, json_t *);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
 		    struct job **, char **);
 void		 job_start(struct job *, uint64_t);

@@ -8,22 +8,23 @@
 #include <string.h>
 
 #include "config.h"
-#include "db.h"
+#include "job.h"
 #include "roots.h"
 #include "snapshot.h"
 #include "xmalloc.h"
 
 /*
  * Make a snapshot of cfg, which it takes over (cfg is left zeroed), with
- * one reference. Returns NULL with *cause set if a database setting is not
- * usable; cfg is freed then.
+ * one reference. Returns NULL with *cause set if a job type cannot set up
+ * what cfg asks for (a database setting that is not usable); cfg is freed
+ * then.
  */
 struct snapshot *
 snapshot_new(struct config *cfg, char **cause)
 {
 	struct snapshot	*s;
 
-	if (postgres_check(cfg, cause) == -1) {
+	if (job_types_check(cfg, cause) == -1) {
 		config_free(cfg);
 		return NULL;
 	}
@@ -35,12 +36,12 @@ snapshot_new(struct config *cfg, char **cause)
 	return s;
 }
 
-/* Set up the pools of the snapshot's databases, on the loop. */
+/* Let the job types set up their state for the snapshot, on the loop. */
 void
 snapshot_attach(struct snapshot *s)
 {
 	if (!s->attached) {
-		postgres_attach(&s->cfg);
+		job_types_attach(&s->cfg);
 		s->attached = 1;
 	}
 }
@@ -60,7 +61,7 @@ snapshot_unref(struct snapshot *s)
 	if (s == NULL || --s->refs > 0)
 		return;
 	if (s->attached)
-		postgres_detach(&s->cfg);
+		job_types_detach(&s->cfg);
 	roots_free(s->roots);
 	config_free(&s->cfg);
 	free(s);

@@ -4,7 +4,8 @@
  * current one; every batch holds the one it was parsed under, and so does
  * every read on a worker, so a reload never changes what a running batch
  * started with. Snapshots are reference counted on the loop thread; the
- * last reference closes the roots and releases the database pools.
+ * last reference closes the roots and lets the job types release what
+ * they hold for it (the database pools).
  */
 #ifndef GATHERD_SNAPSHOT_H
 #define GATHERD_SNAPSHOT_H
@@ -15,7 +16,7 @@ struct roots;
 
 struct snapshot {
 	unsigned	 refs;
-	int		 attached;	/* its databases' pools are set up */
+	int		 attached;	/* the job types' attach ran for it */
 	struct config	 cfg;		/* owned */
 	struct roots	*roots;		/* owned */
 };

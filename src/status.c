@@ -8,7 +8,6 @@
 
 #include "clock.h"
 #include "config.h"
-#include "db.h"
 #include "job.h"
 #include "pool.h"
 #include "status.h"
@@ -95,6 +94,6 @@ status_json(const struct config *cfg)
 	    json_integer((json_int_t)l->max_result_bytes));
 	json_object_set_new(json_object_get(st, "limits"), "max_job_ms",
 	    json_integer((json_int_t)l->max_job_ms));
-	json_object_set_new(st, "databases", postgres_status(cfg));
+	job_types_status(cfg, st);
 	return st;
 }

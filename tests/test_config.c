@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 
 #include "config.h"
+#include "db/driver.h"
 #include "xmalloc.h"
 
 /* Temporary files and directories made by a test, removed after it. */
@@ -159,7 +160,7 @@ assert_same(const struct config *a, const struct config *b)
 	for (i = 0; i < a->ndbs; i++) {
 		cr_assert_str_eq(b->dbs[i].name, a->dbs[i].name);
 		cr_assert_eq(b->dbs[i].driver, a->dbs[i].driver);
-		if (a->dbs[i].driver == DB_SQLITE) {
+		if (strcmp(a->dbs[i].driver->name, "sqlite") == 0) {
 			cr_assert_str_eq(b->dbs[i].path, a->dbs[i].path);
 			cr_assert_eq(b->dbs[i].writable, a->dbs[i].writable);
 		} else {
@@ -253,7 +254,7 @@ Test(config, example_file)
 	cr_assert_eq(cfg.ndbs, 1);
 	db = config_find_db(&cfg, "default");
 	cr_assert_not_null(db);
-	cr_assert_eq(db->driver, DB_SQLITE);
+	cr_assert_str_eq(db->driver->name, "sqlite");
 	cr_assert_str_eq(db->path, "/var/lib/gatherd/default.sqlite3");
 	cr_assert_eq(db->writable, 0);
 	cr_assert_null(config_find_db(&cfg, "app"));
@@ -296,19 +297,19 @@ Test(config, full_file)
 	cr_assert_eq(cfg.ndbs, 3);
 	db = config_find_db(&cfg, "default");
 	cr_assert_eq(db, &cfg.dbs[0]);
-	cr_assert_eq(db->driver, DB_SQLITE);
+	cr_assert_str_eq(db->driver->name, "sqlite");
 	cr_assert_str_eq(db->path, "/var/db/x.sqlite3");
 	cr_assert_eq(db->writable, 1);
 	cr_assert_null(db->conninfo);
 	db = config_find_db(&cfg, "app");
 	cr_assert_eq(db, &cfg.dbs[1]);
-	cr_assert_eq(db->driver, DB_POSTGRES);
+	cr_assert_str_eq(db->driver->name, "postgres");
 	cr_assert_str_eq(db->conninfo, "host=/run/postgresql dbname=app");
 	cr_assert_eq(db->pool, 8);
 	cr_assert_null(db->path);
 	db = config_find_db(&cfg, "other-DB_2");
 	cr_assert_eq(db, &cfg.dbs[2]);
-	cr_assert_eq(db->driver, DB_POSTGRES);
+	cr_assert_str_eq(db->driver->name, "postgres");
 	cr_assert_str_eq(db->conninfo, "dbname=other");
 	cr_assert_eq(db->pool, 4, "the default pool is 4");
 	cr_assert_null(config_find_db(&cfg, "missing"));

@@ -81,7 +81,7 @@
 
 #include "clock.h"
 #include "config.h"
-#include "db.h"
+#include "db/driver.h"
 #include "db/pg_cancel.h"
 #include "db/result.h"
 #include "job.h"
@@ -143,7 +143,7 @@ struct pg_conn {
 };
 
 struct pg_query {
-	struct query_job	*qj;		/* borrowed until it ends */
+	struct db_run		 run;		/* its job, borrowed until it ends */
 	struct pg_pool		*pool;
 	struct pg_conn		*conn;		/* RUNNING on; NULL: WAITING */
 	TAILQ_ENTRY(pg_query)	 entry;		/* in pool->waiting */
@@ -369,7 +369,7 @@ pg_query_refused(struct pg_query *q)
 static void
 pg_query_end(struct pg_query *q)
 {
-	struct query_job	*qj = q->qj;
+	struct query_job	*qj = q->run.job;
 	enum err_code		 code;
 	char			*text = NULL;
 	size_t			 len = 0;
@@ -561,7 +561,7 @@ pg_query_columns(struct pg_query *q, const PGresult *res)
 	if (q->begun)
 		return 0;
 	q->begun = 1;
-	db_result_init(&q->result, q->qj->max_bytes);
+	db_result_init(&q->result, q->run.job->max_bytes);
 	q->ncols = PQnfields(res);
 	q->types = xreallocarray(NULL, (size_t)q->ncols, sizeof *q->types);
 	for (i = 0; i < q->ncols; i++) {
@@ -1105,7 +1105,7 @@ static void
 pg_query_send(struct pg_conn *c, struct pg_query *q)
 {
 	struct pg_pool	 *pool = c->pool;
-	struct query_job *qj = q->qj;
+	struct query_job *qj = q->run.job;
 	const char	**values;
 	char		(*bufs)[32];
 	size_t		  i;
@@ -1190,8 +1190,8 @@ pg_pool_kick_cb(evutil_socket_t fd, short what, void *arg)
  * Start a query on its PostgreSQL database: it waits for a connection of
  * the pool, then runs. It ends later on the loop, or now if it cannot run.
  */
-void
-postgres_query_start(struct query_job *qj)
+static void
+postgres_start(struct query_job *qj)
 {
 	struct pg_pool	*pool;
 	struct pg_query	*q;
@@ -1219,9 +1219,9 @@ postgres_query_start(struct query_job *qj)
 		}
 	}
 	q = xcalloc(1, sizeof *q);
-	q->qj = qj;
+	q->run.job = qj;
 	q->pool = pool;
-	qj->run = q;
+	qj->run = &q->run;
 	TAILQ_INSERT_TAIL(&pool->waiting, q, entry);
 	pool->nwaiting++;
 	pg_pool_kick(pool);
@@ -1233,10 +1233,10 @@ postgres_query_start(struct query_job *qj)
  * the statement has ended and the session is reset (pg_conn_cancel). The
  * job is not touched again.
  */
-void
-postgres_query_cancel(struct query_job *qj)
+static void
+postgres_cancel(struct query_job *qj)
 {
-	struct pg_query	*q = qj->run;
+	struct pg_query	*q = (struct pg_query *)qj->run;
 	struct pg_conn	*c;
 
 	if (q == NULL)
@@ -1287,7 +1287,7 @@ pg_connect_timeout(const char *conninfo, unsigned *ms, char **cause)
 }
 
 /* Remember the loop; pools are set up by postgres_attach(). */
-void
+static void
 postgres_init(struct event_base *base)
 {
 	pg_base = base;
@@ -1295,27 +1295,19 @@ postgres_init(struct event_base *base)
 }
 
 /*
- * Check that every PostgreSQL database of cfg can be set up (its conninfo
- * parses). Any thread. Returns 0, or -1 with *cause set.
+ * Check that a database can be set up (its conninfo parses). Any thread.
+ * Returns 0, or -1 with *cause set.
  */
-int
-postgres_check(const struct config *cfg, char **cause)
+static int
+postgres_check(const struct db_config *db, char **cause)
 {
-	const struct db_config	*db;
-	size_t			 i;
-	unsigned		 ms;
-	char			*why;
+	unsigned	 ms;
+	char		*why;
 
-	for (i = 0; i < cfg->ndbs; i++) {
-		db = &cfg->dbs[i];
-		if (db->driver != DB_POSTGRES)
-			continue;
-		if (pg_connect_timeout(db->conninfo, &ms, &why) == -1) {
-			*cause = xasprintf("[db.%s] conninfo: %s", db->name,
-			    why);
-			free(why);
-			return -1;
-		}
+	if (pg_connect_timeout(db->conninfo, &ms, &why) == -1) {
+		*cause = xasprintf("[db.%s] conninfo: %s", db->name, why);
+		free(why);
+		return -1;
 	}
 	return 0;
 }
@@ -1331,14 +1323,14 @@ pg_pool_free(struct pg_pool *pool)
 		TAILQ_REMOVE(&pool->waiting, q, entry);
 		log_warnx("%s: database %s: a job is still waiting", __func__,
 		    pool->name);
-		q->qj->run = NULL;
+		q->run.job->run = NULL;
 		pg_query_free(q);
 	}
 	while ((c = TAILQ_FIRST(&pool->active)) != NULL) {
 		if ((q = c->query) != NULL) {
 			log_warnx("%s: database %s: a job is still running",
 			    __func__, pool->name);
-			q->qj->run = NULL;
+			q->run.job->run = NULL;
 			c->query = NULL;
 			pg_query_free(q);
 		}
@@ -1363,107 +1355,91 @@ pg_pool_unref(struct pg_pool *pool)
 }
 
 /*
- * Take a reference on the pool of each PostgreSQL database of cfg (checked
- * by postgres_check), setting up the ones that do not exist yet. A new
- * pool connects to nothing: the first query connects.
+ * Take a reference on the pool of a database (checked by postgres_check),
+ * setting it up if it does not exist yet. A new pool connects to nothing:
+ * the first query connects.
  */
-void
-postgres_attach(const struct config *cfg)
-{
-	const struct db_config	*db;
-	struct pg_pool		*pool;
-	size_t			 i;
-	char			*why;
-
-	for (i = 0; i < cfg->ndbs; i++) {
-		db = &cfg->dbs[i];
-		if (db->driver != DB_POSTGRES)
-			continue;
-		if ((pool = pg_pool_find(db)) != NULL) {
-			pool->refs++;
-			continue;
-		}
-		pool = xcalloc(1, sizeof *pool);
-		if (pg_connect_timeout(db->conninfo, &pool->connect_timeout_ms,
-		    &why) == -1)
-			fatalx("%s: [db.%s] conninfo: %s", __func__, db->name,
-			    why);
-		pool->refs = 1;
-		pool->name = xstrdup(db->name);
-		pool->conninfo = xstrdup(db->conninfo);
-		pool->max = db->pool != 0 ? db->pool : 1;
-		TAILQ_INIT(&pool->idle);
-		TAILQ_INIT(&pool->active);
-		TAILQ_INIT(&pool->waiting);
-		pool->kick = event_new(pg_base, -1, 0, pg_pool_kick_cb, pool);
-		pool->retry = evtimer_new(pg_base, pg_pool_kick_cb, pool);
-		if (pool->kick == NULL || pool->retry == NULL)
-			fatalx("%s: event_new failed", __func__);
-		TAILQ_INSERT_TAIL(&pg_pools, pool, entry);
-	}
-}
-
-/*
- * Drop the references postgres_attach took for cfg; a pool no snapshot
- * names any more is closed. No job of cfg's may be left.
- */
-void
-postgres_detach(const struct config *cfg)
+static void
+postgres_attach(const struct db_config *db)
 {
 	struct pg_pool	*pool;
-	size_t		 i;
+	char		*why;
 
-	for (i = 0; i < cfg->ndbs; i++) {
-		if (cfg->dbs[i].driver != DB_POSTGRES)
-			continue;
-		if ((pool = pg_pool_find(&cfg->dbs[i])) == NULL)
-			fatalx("%s: database %s has no pool", __func__,
-			    cfg->dbs[i].name);
-		pg_pool_unref(pool);
+	if ((pool = pg_pool_find(db)) != NULL) {
+		pool->refs++;
+		return;
 	}
+	pool = xcalloc(1, sizeof *pool);
+	if (pg_connect_timeout(db->conninfo, &pool->connect_timeout_ms,
+	    &why) == -1)
+		fatalx("%s: [db.%s] conninfo: %s", __func__, db->name, why);
+	pool->refs = 1;
+	pool->name = xstrdup(db->name);
+	pool->conninfo = xstrdup(db->conninfo);
+	pool->max = db->pool != 0 ? db->pool : 1;
+	TAILQ_INIT(&pool->idle);
+	TAILQ_INIT(&pool->active);
+	TAILQ_INIT(&pool->waiting);
+	pool->kick = event_new(pg_base, -1, 0, pg_pool_kick_cb, pool);
+	pool->retry = evtimer_new(pg_base, pg_pool_kick_cb, pool);
+	if (pool->kick == NULL || pool->retry == NULL)
+		fatalx("%s: event_new failed", __func__);
+	TAILQ_INSERT_TAIL(&pg_pools, pool, entry);
 }
 
 /*
- * The pools of cfg's PostgreSQL databases for status: per database its
- * connections open, busy (running a job or resetting after one),
- * cancelling (a job's statement being cancelled on the server), and up
- * (connecting works, or has not failed yet). Caller owns the reference.
+ * Drop the reference postgres_attach took; a pool no snapshot names any
+ * more is closed. No job of the snapshot's may be left.
  */
-json_t *
-postgres_status(const struct config *cfg)
+static void
+postgres_detach(const struct db_config *db)
 {
-	const struct db_config	*db;
-	struct pg_pool		*pool;
-	struct pg_conn		*c;
-	json_t			*dbs = json_object();
-	size_t			 i;
-	unsigned		 busy;
+	struct pg_pool	*pool;
 
-	for (i = 0; i < cfg->ndbs; i++) {
-		db = &cfg->dbs[i];
-		if (db->driver != DB_POSTGRES ||
-		    (pool = pg_pool_find(db)) == NULL)
-			continue;
-		busy = 0;
-		TAILQ_FOREACH(c, &pool->active, entry)
-			busy += c->state == PG_BUSY && !c->cancelling;
-		json_object_set_new(dbs, db->name, json_pack("{s:s, s:I, s:I,"
-		    " s:I, s:I, s:b}", "driver", "postgres",
-		    "pool", (json_int_t)pool->max,
-		    "open", (json_int_t)pool->nconns,
-		    "busy", (json_int_t)busy,
-		    "cancelling", (json_int_t)pool->ncancelling,
-		    "up", pool->backoff_ms == 0));
-	}
-	return dbs;
+	if ((pool = pg_pool_find(db)) == NULL)
+		fatalx("%s: database %s has no pool", __func__, db->name);
+	pg_pool_unref(pool);
+}
+
+/* Its connections: at most the pool. */
+static uint64_t
+postgres_fds(const struct db_config *db, const struct config *cfg)
+{
+	(void)cfg;
+	return db->pool;
+}
+
+/*
+ * A database's pool for status: its connections open, busy (running a
+ * job or resetting after one), cancelling (a job's statement being
+ * cancelled on the server), and up (connecting works, or has not failed
+ * yet). Caller owns the reference.
+ */
+static json_t *
+postgres_status(const struct db_config *db)
+{
+	struct pg_pool	*pool;
+	struct pg_conn	*c;
+	unsigned	 busy = 0;
+
+	if ((pool = pg_pool_find(db)) == NULL)
+		return NULL;
+	TAILQ_FOREACH(c, &pool->active, entry)
+		busy += c->state == PG_BUSY && !c->cancelling;
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "driver",
+	    "postgres", "pool", (json_int_t)pool->max,
+	    "open", (json_int_t)pool->nconns,
+	    "busy", (json_int_t)busy,
+	    "cancelling", (json_int_t)pool->ncancelling,
+	    "up", pool->backoff_ms == 0);
 }
 
 /*
  * Close every connection and free every pool left. Jobs must have been
  * cancelled already; one still queued is dropped without an answer.
  */
-void
-postgres_free(void)
+static void
+postgres_fini(void)
 {
 	struct pg_pool	*pool;
 
@@ -1472,3 +1448,16 @@ postgres_free(void)
 	pg_cancel_free();
 	pg_base = NULL;
 }
+
+const struct db_driver db_driver_postgres = {
+	.name = "postgres",
+	.init = postgres_init,
+	.fini = postgres_fini,
+	.check = postgres_check,
+	.attach = postgres_attach,
+	.detach = postgres_detach,
+	.fds = postgres_fds,
+	.status = postgres_status,
+	.start = postgres_start,
+	.cancel = postgres_cancel,
+};

@@ -42,7 +42,7 @@
 
 #include "clock.h"
 #include "config.h"
-#include "db.h"
+#include "db/driver.h"
 #include "db/result.h"
 #include "db/sqlite_policy.h"
 #include "log.h"
@@ -86,7 +86,7 @@ struct sqlite_conn {
 
 struct sqlite_work {
 	struct pool_work	 pw;
-	struct query_job	*job;		/* loop only; NULL if abandoned */
+	struct db_run		 run;		/* loop only */
 	char			*name;		/* owned copies of the config */
 	char			*path;
 	int			 writable;
@@ -197,8 +197,8 @@ sqlite_file_get(const char *path)
 }
 
 /* At exit, once no worker is left: forget the files. */
-void
-sqlite_free(void)
+static void
+sqlite_fini(void)
 {
 	struct sqlite_file	*f;
 
@@ -670,7 +670,7 @@ static void
 sqlite_complete(struct pool_work *pw, int abandoned)
 {
 	struct sqlite_work	*w = (struct sqlite_work *)pw;
-	struct query_job	*q = w->job;
+	struct query_job	*q = w->run.job;
 	char			*text = w->text;
 
 	if (abandoned || q == NULL) {
@@ -687,15 +687,15 @@ sqlite_complete(struct pool_work *pw, int abandoned)
 }
 
 /* Hand a query to the worker pool. */
-void
-sqlite_query_start(struct query_job *q)
+static void
+sqlite_start(struct query_job *q)
 {
 	struct sqlite_work	*w;
 
 	w = xcalloc(1, sizeof *w);
 	w->pw.run = sqlite_run;
 	w->pw.complete = sqlite_complete;
-	w->job = q;
+	w->run.job = q;
 	w->name = xstrdup(q->db->name);
 	w->path = xstrdup(q->db->path);
 	w->writable = q->db->writable;
@@ -708,22 +708,42 @@ sqlite_query_start(struct query_job *q)
 	q->sql = NULL;
 	q->params = NULL;
 	q->nparams = 0;
-	q->run = w;
+	q->run = &w->run;
 	pool_submit(&w->pw, job_owner(&q->job));
 }
 
 /* Withdraw a running query: unlinked if queued, else abandoned. */
-void
-sqlite_query_cancel(struct query_job *q)
+static void
+sqlite_cancel(struct query_job *q)
 {
-	struct sqlite_work	*w = q->run;
+	struct sqlite_work	*w;
 
-	if (w == NULL)
+	if (q->run == NULL)
 		return;
+	w = DB_RUN_OWNER(struct sqlite_work, run, q->run);
 	q->run = NULL;
-	w->job = NULL;
+	w->run.job = NULL;
 	if (pool_cancel(&w->pw))
 		sqlite_work_free(w);
 	else	/* a worker runs it: stop it at its next progress check */
 		atomic_store_explicit(&w->stop, 1, memory_order_relaxed);
 }
+
+/*
+ * Each worker may hold a connection to the database: its file, its
+ * write-ahead log and its shared memory.
+ */
+static uint64_t
+sqlite_fds(const struct db_config *db, const struct config *cfg)
+{
+	(void)db;
+	return 3 * (uint64_t)cfg->threads;
+}
+
+const struct db_driver db_driver_sqlite = {
+	.name = "sqlite",
+	.fini = sqlite_fini,
+	.fds = sqlite_fds,
+	.start = sqlite_start,
+	.cancel = sqlite_cancel,
+};
