@@ -61,7 +61,7 @@ job_types_fini(void)
 	TABLE_CALL(job_types, fini, );
 }
 
-/* A configuration is loaded: can each type set up what it needs for it? */
+/* A snapshot is to be made of cfg: can each type set up what it asks? */
 int
 job_types_check(const struct config *cfg, char **cause)
 {
@@ -72,6 +72,41 @@ job_types_check(const struct config *cfg, char **cause)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * A snapshot is made of cfg, checked: what each type keeps for it, in
+ * job_types[] order (a new array, for job_types_unload).
+ */
+void **
+job_types_load(const struct config *cfg)
+{
+	void	**states;
+	size_t	  i, n;
+
+	for (n = 0; job_types[n] != NULL; n++)
+		/* nothing */;
+	states = xcalloc(n + 1, sizeof *states);
+	for (i = 0; i < n; i++) {
+		if (job_types[i]->load != NULL)
+			states[i] = job_types[i]->load(cfg);
+	}
+	return states;
+}
+
+/* The snapshot is freed: let each type free what it kept. */
+void
+job_types_unload(void **states)
+{
+	size_t	i;
+
+	if (states == NULL)
+		return;
+	for (i = 0; job_types[i] != NULL; i++) {
+		if (job_types[i]->unload != NULL && states[i] != NULL)
+			job_types[i]->unload(states[i]);
+	}
+	free(states);
 }
 
 /* A snapshot of cfg comes into force: each type sets up its state. */

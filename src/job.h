@@ -9,12 +9,15 @@
  * with a struct job, and type->size says how big it is, so a job is one
  * allocation. Only the loop thread touches jobs.
  *
- * A type that owns shared state (a pool of connections, a multi handle)
- * keeps it through hooks per configuration snapshot, which snapshot.c,
- * server.c and status.c call for every type in the table, naming none:
- * check when a configuration is loaded, attach and detach as a snapshot
- * comes into force and goes, the descriptors it may hold, and its part
- * of the status op's object.
+ * A type with settings brings its own configuration section, which
+ * config.c reads, prints and frees from the section's table of keys. A
+ * type that owns shared state (a pool of connections, a multi handle) or
+ * state per configuration (the read roots) keeps it through hooks per
+ * configuration snapshot, which snapshot.c, server.c and status.c call for
+ * every type in the table, naming none: check, load and unload as a
+ * snapshot is made and freed, attach and detach as it comes into force
+ * and goes, the descriptors the type may hold, and its part of the status
+ * op's object.
  */
 #ifndef GATHERD_JOB_H
 #define GATHERD_JOB_H
@@ -28,6 +31,7 @@
 
 struct batch;
 struct config;
+struct config_section;
 struct event;
 struct event_base;
 struct job;
@@ -69,14 +73,23 @@ struct job_type {
 	/* At exit, after every job: free the type's own state. May be NULL. */
 	void		(*fini)(void);
 
+	/* Its own section of the configuration file ([NAME]), or NULL. */
+	const struct config_section *section;
+
 	/*
-	 * Per configuration snapshot; each may be NULL. check: a
-	 * configuration is being loaded, on any thread (it may block): 0, or
-	 * -1 with *cause saying what cannot be set up. attach: on the loop,
-	 * a snapshot of it comes into force; detach: the snapshot's last
-	 * reference has gone (no job of it is left).
+	 * Per configuration snapshot; each may be NULL. check: a snapshot
+	 * is to be made of a configuration, on any thread: 0, or -1 with
+	 * *cause saying what config.c could not see is wrong; nothing else.
+	 * load: once every type's check passed, on any thread, and may block
+	 * (open files): what the type keeps for the snapshot, which
+	 * snapshot_state() gives back. unload: the snapshot is freed, with
+	 * what load returned if not NULL. attach: on the loop, the snapshot
+	 * comes into force; detach: its last reference has gone (no job of
+	 * it is left), before unload.
 	 */
 	int		(*check)(const struct config *, char **cause);
+	void		*(*load)(const struct config *);
+	void		(*unload)(void *state);
 	void		(*attach)(const struct config *);
 	void		(*detach)(const struct config *);
 	/* The descriptors the type may hold open under a configuration. */
@@ -111,6 +124,8 @@ const void	*job_owner(const struct job *);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
 int		 job_types_check(const struct config *, char **);
+void		**job_types_load(const struct config *);
+void		 job_types_unload(void **);
 void		 job_types_attach(const struct config *);
 void		 job_types_detach(const struct config *);
 uint64_t	 job_types_fds(const struct config *);

@@ -1,7 +1,7 @@
 /*
  * Configuration snapshots. snapshot_new() does the blocking part of a
- * load (opening the read roots) and may run on any thread; everything else
- * runs on the loop.
+ * load (the job types' check and load hooks: opening the read roots) and
+ * may run on any thread; everything else runs on the loop.
  */
 
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 
 #include "config.h"
 #include "job.h"
-#include "roots.h"
 #include "snapshot.h"
 #include "xmalloc.h"
 
@@ -32,7 +31,7 @@ snapshot_new(struct config *cfg, char **cause)
 	s->refs = 1;
 	s->cfg = *cfg;
 	memset(cfg, 0, sizeof *cfg);
-	s->roots = roots_open(&s->cfg);
+	s->state = job_types_load(&s->cfg);
 	return s;
 }
 
@@ -62,7 +61,14 @@ snapshot_unref(struct snapshot *s)
 		return;
 	if (s->attached)
 		job_types_detach(&s->cfg);
-	roots_free(s->roots);
+	job_types_unload(s->state);
 	config_free(&s->cfg);
 	free(s);
+}
+
+/* What a job type keeps for the snapshot (its load hook's), or NULL. */
+void *
+snapshot_state(const struct snapshot *s, const struct job_type *type)
+{
+	return s->state[job_type_index(type)];
 }

@@ -59,7 +59,7 @@ status_json(const struct config *cfg)
 	st = json_pack("{s:s, s:I, s:f,"
 	    " s:{s:I, s:I}, s:{s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:o}, s:{s:I, s:I, s:I},"
-	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "version", PACKAGE_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", clock_ms(status.start_ns, clock_ns()) / 1000.0,
@@ -87,8 +87,7 @@ status_json(const struct config *cfg)
 		"max_inflight_jobs", (json_int_t)l->max_inflight_jobs,
 		"max_batches_per_connection",
 		    (json_int_t)l->max_batches_per_connection,
-		"max_output_bytes", (json_int_t)l->max_output_bytes,
-		"read_max_bytes", (json_int_t)l->read_max_bytes);
+		"max_output_bytes", (json_int_t)l->max_output_bytes);
 	/* The limits that keep one client from holding shared resources. */
 	json_object_set_new(json_object_get(st, "limits"), "max_result_bytes",
 	    json_integer((json_int_t)l->max_result_bytes));

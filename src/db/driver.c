@@ -4,10 +4,9 @@
  */
 
 #include "db/driver.h"
+#include "db/postgres.h"
+#include "db/sqlite.h"
 #include "table.h"
-
-extern const struct db_driver db_driver_sqlite;
-extern const struct db_driver db_driver_postgres;
 
 const struct db_driver *const db_drivers[] = {
 	&db_driver_sqlite,

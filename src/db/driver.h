@@ -12,6 +12,10 @@
  * libpq's non-blocking API, its server-side cancels on threads of their
  * own (db/pg_cancel.c).
  *
+ * A driver's settings are its keys under [db.NAME]: config.c reads them
+ * from the driver's table into the driver's own struct (db_config's
+ * settings), with their defaults, and prints them back.
+ *
  * Per configuration snapshot, through the query type's hooks (job.h):
  * each database is checked when a configuration is loaded, on any thread;
  * attached on the loop when the snapshot comes into force, and detached
@@ -74,6 +78,12 @@ struct query_job {
 
 struct db_driver {
 	const char	*name;		/* as "driver =" names it */
+	/*
+	 * Its keys under [db.NAME], besides driver, and the size of the
+	 * struct they fill: a db_config's settings (config.h).
+	 */
+	const struct config_key *keys;
+	size_t		 size;
 
 	/* At start-up, on the loop, and at exit after the workers. */
 	void		(*init)(struct event_base *);

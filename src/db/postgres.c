@@ -83,6 +83,7 @@
 #include "config.h"
 #include "db/driver.h"
 #include "db/pg_cancel.h"
+#include "db/postgres.h"
 #include "db/result.h"
 #include "job.h"
 #include "log.h"
@@ -232,13 +233,13 @@ pg_notice(void *arg, const char *message)
 static struct pg_pool *
 pg_pool_find(const struct db_config *db)
 {
-	struct pg_pool	*pool;
-	unsigned	 max = db->pool != 0 ? db->pool : 1;
+	const struct postgres_settings	*s = db->settings;
+	struct pg_pool			*pool;
 
 	TAILQ_FOREACH(pool, &pg_pools, entry) {
 		if (strcmp(pool->name, db->name) == 0 &&
-		    strcmp(pool->conninfo, db->conninfo) == 0 &&
-		    pool->max == max)
+		    strcmp(pool->conninfo, s->conninfo) == 0 &&
+		    pool->max == s->pool)
 			return pool;
 	}
 	return NULL;
@@ -1301,10 +1302,11 @@ postgres_init(struct event_base *base)
 static int
 postgres_check(const struct db_config *db, char **cause)
 {
-	unsigned	 ms;
-	char		*why;
+	const struct postgres_settings	*s = db->settings;
+	unsigned			 ms;
+	char				*why;
 
-	if (pg_connect_timeout(db->conninfo, &ms, &why) == -1) {
+	if (pg_connect_timeout(s->conninfo, &ms, &why) == -1) {
 		*cause = xasprintf("[db.%s] conninfo: %s", db->name, why);
 		free(why);
 		return -1;
@@ -1362,21 +1364,22 @@ pg_pool_unref(struct pg_pool *pool)
 static void
 postgres_attach(const struct db_config *db)
 {
-	struct pg_pool	*pool;
-	char		*why;
+	const struct postgres_settings	*s = db->settings;
+	struct pg_pool			*pool;
+	char				*why;
 
 	if ((pool = pg_pool_find(db)) != NULL) {
 		pool->refs++;
 		return;
 	}
 	pool = xcalloc(1, sizeof *pool);
-	if (pg_connect_timeout(db->conninfo, &pool->connect_timeout_ms,
+	if (pg_connect_timeout(s->conninfo, &pool->connect_timeout_ms,
 	    &why) == -1)
 		fatalx("%s: [db.%s] conninfo: %s", __func__, db->name, why);
 	pool->refs = 1;
 	pool->name = xstrdup(db->name);
-	pool->conninfo = xstrdup(db->conninfo);
-	pool->max = db->pool != 0 ? db->pool : 1;
+	pool->conninfo = xstrdup(s->conninfo);
+	pool->max = s->pool;
 	TAILQ_INIT(&pool->idle);
 	TAILQ_INIT(&pool->active);
 	TAILQ_INIT(&pool->waiting);
@@ -1405,8 +1408,10 @@ postgres_detach(const struct db_config *db)
 static uint64_t
 postgres_fds(const struct db_config *db, const struct config *cfg)
 {
+	const struct postgres_settings	*s = db->settings;
+
 	(void)cfg;
-	return db->pool;
+	return s->pool;
 }
 
 /*
@@ -1449,8 +1454,18 @@ postgres_fini(void)
 	pg_base = NULL;
 }
 
+static const struct config_key postgres_keys[] = {
+	{ "conninfo", &config_text, offsetof(struct postgres_settings,
+	    conninfo), 0, 0, NULL, 1 },
+	{ "pool", &config_uint, offsetof(struct postgres_settings, pool), 1,
+	    1000, "4", 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
 const struct db_driver db_driver_postgres = {
 	.name = "postgres",
+	.keys = postgres_keys,
+	.size = sizeof(struct postgres_settings),
 	.init = postgres_init,
 	.fini = postgres_fini,
 	.check = postgres_check,

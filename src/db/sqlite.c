@@ -44,6 +44,7 @@
 #include "config.h"
 #include "db/driver.h"
 #include "db/result.h"
+#include "db/sqlite.h"
 #include "db/sqlite_policy.h"
 #include "log.h"
 #include "pool.h"
@@ -690,16 +691,17 @@ sqlite_complete(struct pool_work *pw, int abandoned)
 static void
 sqlite_start(struct query_job *q)
 {
-	struct sqlite_work	*w;
+	const struct sqlite_settings	*s = q->db->settings;
+	struct sqlite_work		*w;
 
 	w = xcalloc(1, sizeof *w);
 	w->pw.run = sqlite_run;
 	w->pw.complete = sqlite_complete;
 	w->run.job = q;
 	w->name = xstrdup(q->db->name);
-	w->path = xstrdup(q->db->path);
-	w->writable = q->db->writable;
-	w->busy_ms = q->db->busy_timeout_ms;
+	w->path = xstrdup(s->path);
+	w->writable = s->writable;
+	w->busy_ms = s->busy_timeout_ms;
 	w->max_bytes = q->max_bytes;
 	sqlite_policy_heap(pool_nworkers(), q->max_bytes);
 	w->sql = q->sql;
@@ -740,8 +742,21 @@ sqlite_fds(const struct db_config *db, const struct config *cfg)
 	return 3 * (uint64_t)cfg->threads;
 }
 
+static const struct config_key sqlite_keys[] = {
+	{ "path", &config_string, offsetof(struct sqlite_settings, path), 0, 0,
+	    NULL, 1 },
+	{ "writable", &config_bool, offsetof(struct sqlite_settings, writable),
+	    0, 0, "false", 0 },
+	{ "busy_timeout_ms", &config_uint,
+	    offsetof(struct sqlite_settings, busy_timeout_ms), 0, 3600000,
+	    "5000", 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
 const struct db_driver db_driver_sqlite = {
 	.name = "sqlite",
+	.keys = sqlite_keys,
+	.size = sizeof(struct sqlite_settings),
 	.fini = sqlite_fini,
 	.fds = sqlite_fds,
 	.start = sqlite_start,

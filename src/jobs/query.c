@@ -148,7 +148,7 @@ query_fini(void)
 	TABLE_CALL(db_drivers, fini, );
 }
 
-/* A configuration is loaded: can its databases be set up? */
+/* A snapshot is to be made: can its databases be set up? */
 static int
 query_check(const struct config *cfg, char **cause)
 {

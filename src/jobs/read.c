@@ -7,6 +7,11 @@
  * States: RUNNING with work != NULL while the read is with the pool. A
  * cancel withdraws the work item, or abandons it to be freed when the
  * worker hands it back; either way the job is done at once.
+ *
+ * The type owns the [read] section (roots, max_bytes), and the roots of
+ * each configuration snapshot: opened when the snapshot is made (load,
+ * off the loop), closed when it is freed, so a reload never changes the
+ * roots of a batch already parsed.
  */
 
 #include <errno.h>
@@ -21,6 +26,7 @@
 #include "config.h"
 #include "fsroot.h"
 #include "job.h"
+#include "jobs/read.h"
 #include "jsonw.h"
 #include "pool.h"
 #include "roots.h"
@@ -315,8 +321,8 @@ read_start(struct job *job)
 	char			*cause;
 	enum err_code		 err;
 
-	if ((err = roots_resolve(job->batch->snap->roots, r->path, &root, &rel,
-	    &cause)) != ERR_NONE) {
+	if ((err = roots_resolve(snapshot_state(job->batch->snap, job->type),
+	    r->path, &root, &rel, &cause)) != ERR_NONE) {
 		job_finish_error(job, err, cause);
 		return;
 	}
@@ -330,7 +336,8 @@ read_start(struct job *job)
 	w->path = xstrdup(r->path);
 	w->offset = r->offset;
 	w->length = r->length;
-	w->max_bytes = job->batch->snap->cfg.limits.read_max_bytes;
+	w->max_bytes = ((const struct read_settings *)config_settings(
+	    &job->batch->snap->cfg, &read_section))->max_bytes;
 	w->encoding = r->encoding;
 	r->work = w;
 	pool_submit(&w->pw, job_owner(job));
@@ -358,6 +365,44 @@ read_free(struct job *job)
 	free(r->path);
 }
 
+/* A snapshot is made: open its roots (blocking; a failure is logged). */
+static void *
+read_load(const struct config *cfg)
+{
+	const struct read_settings	*s = config_settings(cfg, &read_section);
+
+	return roots_open(&s->roots);
+}
+
+/* The snapshot is freed: close its roots. */
+static void
+read_unload(void *state)
+{
+	roots_free(state);
+}
+
+/* limits.read_max_bytes: the most a read returns. */
+static void
+read_status(const struct config *cfg, json_t *st)
+{
+	const struct read_settings	*s = config_settings(cfg, &read_section);
+
+	json_object_set_new(json_object_get(st, "limits"), "read_max_bytes",
+	    json_integer((json_int_t)s->max_bytes));
+}
+
+static const struct config_key read_settings_keys[] = {
+	{ "roots", &config_paths, offsetof(struct read_settings, roots), 0, 0,
+	    "/var/lib/gatherd/files", 0 },
+	{ "max_bytes", &config_u64, offsetof(struct read_settings, max_bytes),
+	    1, CONFIG_INT_MAX, "16777216", 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+const struct config_section read_section = {
+	"read", read_settings_keys, sizeof(struct read_settings)
+};
+
 const struct job_type job_type_read = {
 	.name = "read",
 	.size = sizeof(struct read_job),
@@ -366,4 +411,8 @@ const struct job_type job_type_read = {
 	.start = read_start,
 	.cancel = read_cancel,
 	.free = read_free,
+	.section = &read_section,
+	.load = read_load,
+	.unload = read_unload,
+	.status = read_status,
 };
