@@ -70,7 +70,10 @@ struct job_type {
 	void		(*free)(struct job *);
 	/* At start-up, on the loop: set up the type's own state. May be NULL. */
 	void		(*init)(struct event_base *);
-	/* At exit, after every job: free the type's own state. May be NULL. */
+	/*
+	 * At exit, after every job and the last snapshot: free the type's
+	 * own state. May be NULL.
+	 */
 	void		(*fini)(void);
 
 	/* Its own section of the configuration file ([NAME]), or NULL. */
