@@ -143,6 +143,18 @@ jsonw_uint(struct evbuffer *evb, uint64_t v)
 	evbuffer_add(evb, p, (size_t)(end - p));
 }
 
+/* Append a signed integer, INT64_MIN included, without printf. */
+void
+jsonw_int(struct evbuffer *evb, int64_t v)
+{
+	char	buf[24], *end = buf + sizeof buf, *p;
+
+	p = jsonw_digits(end, v < 0 ? -(uint64_t)v : (uint64_t)v);
+	if (v < 0)
+		*--p = '-';
+	evbuffer_add(evb, p, (size_t)(end - p));
+}
+
 static int
 jsonw_dump_cb(const char *buf, size_t size, void *evb)
 {

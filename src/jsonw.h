@@ -21,6 +21,7 @@ void	jsonw_cstring(struct evbuffer *, const char *);
 void	jsonw_base64(struct evbuffer *, const void *, size_t);
 void	jsonw_ms(struct evbuffer *, double);
 void	jsonw_uint(struct evbuffer *, uint64_t);
+void	jsonw_int(struct evbuffer *, int64_t);
 void	jsonw_value(struct evbuffer *, const json_t *);
 void	jsonw_value_precision(struct evbuffer *, const json_t *, int);
 char	*jsonw_dump(const json_t *);

@@ -708,3 +708,24 @@ Test(jsonw, base64_is_a_quoted_string)
 		evbuffer_free(evb);
 	}
 }
+
+/* jsonw_int: the same text as printf's, the extremes included. */
+Test(jsonw, int)
+{
+	static const int64_t	 v[] = { 0, 7, -7, 10, -10, 1234567890,
+	    INT64_MAX, INT64_MIN, INT64_MIN + 1 };
+	struct evbuffer		*evb;
+	char			 want[32];
+	size_t			 i;
+
+	cr_assert_not_null(evb = evbuffer_new());
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		snprintf(want, sizeof want, "%lld", (long long)v[i]);
+		jsonw_int(evb, v[i]);
+		cr_assert_eq(evbuffer_get_length(evb), strlen(want));
+		cr_assert(memcmp(evbuffer_pullup(evb, -1), want,
+		    strlen(want)) == 0, "%s", want);
+		evbuffer_drain(evb, strlen(want));
+	}
+	evbuffer_free(evb);
+}

@@ -95,47 +95,33 @@ db_result_cell(struct db_result *r, uint64_t least)
 	return 0;
 }
 
-/*
- * The rule for text: valid UTF-8, or the value fails with bad_encoding.
- * what names the place ("columns[2]", "rows[0][1]").
- */
+/* The rule for a cell's text: valid UTF-8, or the value is bad_encoding. */
 static int
-db_result_utf8(struct db_result *r, const char *s, size_t len,
-    const char *what, const char *hint)
+db_result_cell_utf8(struct db_result *r, const char *s, size_t len)
 {
 	size_t	bad;
 
 	if (utf8_valid((const unsigned char *)s, len, &bad))
 		return 0;
-	return db_result_fail(r, ERR_BAD_ENCODING, xasprintf("%s: not valid"
-	    " UTF-8 at byte %zu; %s", what, bad, hint));
-}
-
-/* A cell's text failed the rule. */
-static int
-db_result_cell_utf8(struct db_result *r, const char *s, size_t len)
-{
-	char	what[64];
-
 	/* The cell is begun: it is the row's ncells-th. */
-	snprintf(what, sizeof what, "rows[%llu][%u]",
-	    (unsigned long long)(r->nrows - 1), r->ncells - 1);
-	return db_result_utf8(r, s, len, what, "select it as bytes (a blob,"
-	    " a bytea), which come as base64");
+	return db_result_fail(r, ERR_BAD_ENCODING, xasprintf("rows[%llu][%u]:"
+	    " not valid UTF-8 at byte %zu; select it as bytes (a blob, a"
+	    " bytea), which come as base64", (unsigned long long)(r->nrows -
+	    1), r->ncells - 1, bad));
 }
 
-/* Name the next column. */
+/* Name the next column; the rule for text holds for names too. */
 int
 db_result_column(struct db_result *r, const char *name, size_t len)
 {
-	char	what[32];
+	size_t	bad;
 
 	if (r->code != ERR_NONE)
 		return -1;
-	snprintf(what, sizeof what, "columns[%u]", r->ncols);
-	if (db_result_utf8(r, name, len, what, "name the column with AS") ==
-	    -1)
-		return -1;
+	if (!utf8_valid((const unsigned char *)name, len, &bad))
+		return db_result_fail(r, ERR_BAD_ENCODING, xasprintf(
+		    "columns[%u]: not valid UTF-8 at byte %zu; name the column"
+		    " with AS", r->ncols, bad));
 	if (r->ncols++ > 0)
 		evbuffer_add(r->out, ",", 1);
 	jsonw_string(r->out, name, len);
@@ -198,17 +184,13 @@ db_result_bool(struct db_result *r, int v)
 	return db_result_check(r);
 }
 
-/* An integer, exact. */
+/* An integer, exact (a digit at least, and the check after counts). */
 int
 db_result_int(struct db_result *r, int64_t v)
 {
-	char	buf[24];
-	int	n;
-
-	n = snprintf(buf, sizeof buf, "%lld", (long long)v);
-	if (db_result_cell(r, (uint64_t)n) == -1)
+	if (db_result_cell(r, 1) == -1)
 		return -1;
-	evbuffer_add(r->out, buf, (size_t)n);
+	jsonw_int(r->out, v);
 	return db_result_check(r);
 }
 
