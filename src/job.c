@@ -391,6 +391,21 @@ job_finish_ok_len(struct job *job, char *value, size_t len)
 	job_finish(job, JOB_OK, ERR_NONE, value, len);
 }
 
+/*
+ * The job ended with a result worked out elsewhere (a worker, a driver):
+ * its value of len bytes if code is ERR_NONE, else code and its message.
+ * text is the job's now.
+ */
+void
+job_finish_result(struct job *job, enum err_code code, char *text,
+    size_t len)
+{
+	if (code == ERR_NONE)
+		job_finish_ok_len(job, text, len);
+	else
+		job_finish_error(job, code, text);
+}
+
 /* The job failed with code and message (owned by the job now). */
 void
 job_finish_error(struct job *job, enum err_code code, char *message)

@@ -141,6 +141,7 @@ void		 job_free(struct job *);
 void		 job_finish_ok(struct job *, char *);
 void		 job_finish_ok_len(struct job *, char *, size_t);
 void		 job_finish_error(struct job *, enum err_code, char *);
+void		 job_finish_result(struct job *, enum err_code, char *, size_t);
 void		 job_finish_errorf(struct job *, enum err_code, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 

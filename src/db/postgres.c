@@ -387,10 +387,7 @@ pg_query_end(struct pg_query *q)
 	}
 	qj->run = NULL;
 	pg_query_free(q);
-	if (code == ERR_NONE)
-		job_finish_ok_len(&qj->job, text, len);
-	else
-		job_finish_error(&qj->job, code, text);
+	job_finish_result(&qj->job, code, text, len);
 }
 
 /* Fail every waiting job: the pool has no connection and cannot open one. */

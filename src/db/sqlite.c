@@ -680,10 +680,7 @@ sqlite_complete(struct pool_work *pw, int abandoned)
 	}
 	q->run = NULL;
 	w->text = NULL;
-	if (w->code == ERR_NONE)
-		job_finish_ok_len(&q->job, text, w->text_len);
-	else
-		job_finish_error(&q->job, w->code, text);
+	job_finish_result(&q->job, w->code, text, w->text_len);
 	sqlite_work_free(w);
 }
 

@@ -304,10 +304,7 @@ read_complete(struct pool_work *pw, int abandoned)
 	}
 	r->work = NULL;
 	w->text = NULL;
-	if (w->code == ERR_NONE)
-		job_finish_ok_len(&r->job, text, w->text_len);
-	else
-		job_finish_error(&r->job, w->code, text);
+	job_finish_result(&r->job, w->code, text, w->text_len);
 	read_work_free(w);
 }
 
