@@ -12,12 +12,10 @@
 #include <event2/event.h>
 
 #include "batch.h"
-#include "budget.h"
 #include "clock.h"
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
-#include "server.h"
 #include "snapshot.h"
 #include "status.h"
 #include "table.h"
@@ -37,6 +35,15 @@ const struct job_type *const job_types[] = {
 /* Each type's statistics have a place in status.types[]. */
 _Static_assert(sizeof job_types / sizeof job_types[0] - 1 <=
     STATUS_MAX_TYPES, "job_types[] has more types than STATUS_MAX_TYPES");
+
+static struct event_base	*job_base;
+
+/* At start-up: the loop that jobs' own deadlines run on. */
+void
+job_init(struct event_base *base)
+{
+	job_base = base;
+}
 
 /* The job type called name, or NULL. */
 const struct job_type *
@@ -144,14 +151,14 @@ job_types_status(const struct config *cfg, json_t *st)
 }
 
 /*
- * Whom a job works for, as the worker pool's round-robin counts: its
- * client connection (a batch that none started is its own owner).
+ * Whom a job works for, as the worker pool's round-robin counts: what its
+ * batch was started for (a connection), or the batch itself.
  */
 const void *
 job_owner(const struct job *job)
 {
-	if (job->batch->conn != NULL)
-		return job->batch->conn;
+	if (job->batch->cb_arg != NULL)
+		return job->batch->cb_arg;
 	return job->batch;
 }
 
@@ -327,7 +334,7 @@ job_start(struct job *job, uint64_t now)
 		job->capped = 1;
 	}
 	if (job->state == JOB_RUNNING && ms >= 0) {
-		job->timer = evtimer_new(server_base, job_timeout_cb, job);
+		job->timer = evtimer_new(job_base, job_timeout_cb, job);
 		if (job->timer == NULL)
 			fatalx("%s: evtimer_new failed", __func__);
 		clock_ms_timeval(ms, &tv);
@@ -361,8 +368,8 @@ job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
 	job->outcome = (uint8_t)outcome;
 	job->code = (uint8_t)code;
 	job->state = JOB_DONE;
-	/* The memory budget counts the result, or refuses it (busy). */
-	budget_job_done(job);
+	/* Its batch's starter counts the result, or refuses it (busy). */
+	batch_job_charge(job->batch, job);
 	outcome = (enum job_outcome)job->outcome;
 
 	ts = &status.types[job_type_index(job->type)];

@@ -129,6 +129,7 @@ extern const struct job_type *const job_types[];
 const struct job_type *job_type_find(const char *);
 size_t		 job_type_index(const struct job_type *);
 const void	*job_owner(const struct job *);
+void		 job_init(struct event_base *);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
 int		 job_types_check(const struct config *, char **);

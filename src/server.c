@@ -790,6 +790,8 @@ server_init(struct snapshot *snap, char **cause)
 		fatalx("%s: event_new failed", __func__);
 	server_accept_timer = server_timer(server_accept_retry);
 	conn_flush_init(server_base);
+	batch_init(server_base);
+	job_init(server_base);
 	server_reaper = event_new(server_base, -1, 0, server_reap, NULL);
 	server_stopper = event_new(server_base, -1, 0, server_stop_cb, NULL);
 	if (server_reaper == NULL || server_stopper == NULL)
