@@ -254,3 +254,18 @@ batch_cancel(struct batch *b, enum err_code code, const char *why)
 	if (b->depth == 0 && b->unfinished == 0)
 		batch_finish(b);
 }
+
+/*
+ * What status detail shows of b at now, added to obj: its id, its jobs,
+ * how many are done, its age.
+ */
+void
+batch_status(const struct batch *b, json_t *obj, uint64_t now)
+{
+	json_object_set(obj, "id", b->id);
+	json_object_set_new(obj, "jobs", json_integer((json_int_t)b->njobs));
+	json_object_set_new(obj, "done",
+	    json_integer((json_int_t)(b->njobs - b->unfinished)));
+	json_object_set_new(obj, "age_ms", json_real(clock_ms(b->recv_ns,
+	    now)));
+}

@@ -82,5 +82,6 @@ void		 batch_start(struct batch *, batch_done_cb *, batch_event_cb *,
 void		 batch_job_charge(struct batch *, struct job *);
 void		 batch_job_done(struct batch *, struct job *, int);
 void		 batch_cancel(struct batch *, enum err_code, const char *);
+void		 batch_status(const struct batch *, json_t *, uint64_t);
 
 #endif
