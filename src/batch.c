@@ -39,7 +39,8 @@ batch_init(struct event_base *base)
 /*
  * A new, empty batch with this id, whose text in replies is id_text (a
  * copy is made; NULL: the id's compact JSON), under snap (references are
- * taken). May run on the parse thread.
+ * taken; NULL for a nested batch, which takes its parent's when it
+ * starts). May run on the parse thread.
  */
 struct batch *
 batch_new(json_t *id, const char *id_text, uint64_t recv_ns,
@@ -48,7 +49,7 @@ batch_new(json_t *id, const char *id_text, uint64_t recv_ns,
 	struct batch	*b;
 
 	b = xcalloc(1, sizeof *b);
-	b->snap = snapshot_ref(snap);
+	b->snap = snap != NULL ? snapshot_ref(snap) : NULL;
 	b->id = json_incref(id != NULL ? id : json_null());
 	b->id_text = id_text != NULL ? xstrdup(id_text) : jsonw_dump(b->id);
 	b->recv_ns = recv_ns;
@@ -83,10 +84,12 @@ static void
 batch_finish(struct batch *b)
 {
 	b->done_ns = clock_ns();
-	status.batches_in_flight--;
-	status.batches_done++;
-	if (b->nok != b->njobs)
-		status.batches_failed++;
+	if (b->parent == NULL) {
+		status.batches_in_flight--;
+		status.batches_done++;
+		if (b->nok != b->njobs)
+			status.batches_failed++;
+	}
 	b->depth++;
 	b->done_cb(b, b->cb_arg);
 	batch_free(b);
@@ -192,9 +195,18 @@ batch_deadline_cb(evutil_socket_t fd, short events, void *arg)
 	batch_cancel(b, ERR_TIMEOUT, why);
 }
 
+/* The batch at the top of b's nesting: whom its jobs are charged to. */
+struct batch *
+batch_root(struct batch *b)
+{
+	while (b->parent != NULL)
+		b = b->parent;
+	return b;
+}
+
 /*
- * Charge each finished job's result of b through cb (called with the arg
- * batch_start is given), before it is counted.
+ * Charge each finished job's result of top-level batch b through cb
+ * (called with the arg batch_start is given), before it is counted.
  */
 void
 batch_set_charge(struct batch *b, batch_charge_cb *cb)
@@ -202,21 +214,18 @@ batch_set_charge(struct batch *b, batch_charge_cb *cb)
 	b->charge_cb = cb;
 }
 
-/* A job of b has just finished: let b's starter charge its result. */
+/* A job of b has just finished: charge its result to b's root. */
 void
 batch_job_charge(struct batch *b, struct job *job)
 {
-	if (b->charge_cb != NULL)
-		b->charge_cb(job, b->cb_arg);
+	struct batch	*root = batch_root(b);
+
+	if (root->charge_cb != NULL)
+		root->charge_cb(job, root->cb_arg);
 }
 
-/*
- * Start a parsed batch: done (and event, if not NULL, for each job) will
- * be called with arg. The batch may finish (and be freed) before this
- * returns: an empty one does at once.
- */
-void
-batch_start(struct batch *b, batch_done_cb *done, batch_event_cb *event,
+static void
+batch_run(struct batch *b, batch_done_cb *done, batch_event_cb *event,
     void *arg)
 {
 	struct timeval	tv;
@@ -226,7 +235,6 @@ batch_start(struct batch *b, batch_done_cb *done, batch_event_cb *event,
 	b->event_cb = event;
 	b->cb_arg = arg;
 	b->unfinished = b->njobs;
-	status.batches_in_flight++;
 	status.jobs_waiting += b->njobs;
 	if (b->timeout_ms >= 0) {
 		/* Clock first, then cache: the deadline is never early. */
@@ -239,6 +247,34 @@ batch_start(struct batch *b, batch_done_cb *done, batch_event_cb *event,
 		evtimer_add(b->deadline, &tv);
 	}
 	batch_pump(b);
+}
+
+/*
+ * Start a parsed batch: done (and event, if not NULL, for each job) will
+ * be called with arg. The batch may finish (and be freed) before this
+ * returns: an empty one does at once.
+ */
+void
+batch_start(struct batch *b, batch_done_cb *done, batch_event_cb *event,
+    void *arg)
+{
+	status.batches_in_flight++;
+	batch_run(b, done, event, arg);
+}
+
+/*
+ * Start b inside parent, for a job of parent that owns it (a group): as
+ * batch_start, but b's jobs are charged to parent's root and b is not
+ * counted as a batch in status.
+ */
+void
+batch_start_nested(struct batch *b, struct batch *parent,
+    batch_done_cb *done, batch_event_cb *event, void *arg)
+{
+	b->parent = parent;
+	if (b->snap == NULL)
+		b->snap = snapshot_ref(parent->snap);
+	batch_run(b, done, event, arg);
 }
 
 /*

@@ -11,13 +11,22 @@
  *	charge	a job has just finished, before anyone sees its result or
  *		counts it: count the result against a budget, or refuse it
  *		by rewriting the job's outcome, code and text. Set with
- *		batch_set_charge.
+ *		batch_set_charge on a top-level batch; a nested batch's jobs
+ *		are charged to its root, with the root's arg.
  *	event	a job has finished and is counted (the connection sends a
  *		stream event). NULL: not wanted.
  *	done	every job has finished: the results and counts are final.
  *		The batch is freed when done returns; a cancel from done
  *		does nothing.
  *
+ * A nested batch (batch_start_nested) belongs to a job of its parent, as
+ * a group's jobs will: its jobs are charged to the root's account (charge,
+ * with job->batch telling a nested job from a top-level one, and the
+ * worker pool's round-robin key, job_owner), and count in status as jobs;
+ * only top-level batches count in status as batches. Not done yet (issue
+ * 15): the admission check of max_inflight_jobs counts the top level's
+ * jobs only, and a connection releases (budget_batch_done) what was
+ * charged for the top level's results only.
  */
 #ifndef GATHERD_BATCH_H
 #define GATHERD_BATCH_H
@@ -46,6 +55,7 @@ typedef void	batch_done_cb(struct batch *, void *);
 
 struct batch {
 	TAILQ_ENTRY(batch)	 entry;		/* the starter's: its list */
+	struct batch		*parent;	/* borrowed: NULL at the top */
 	batch_charge_cb		*charge_cb;	/* or NULL: nothing counted */
 	batch_event_cb		*event_cb;	/* or NULL */
 	batch_done_cb		*done_cb;
@@ -79,6 +89,9 @@ void		 batch_free(struct batch *);
 void		 batch_set_charge(struct batch *, batch_charge_cb *);
 void		 batch_start(struct batch *, batch_done_cb *, batch_event_cb *,
 		    void *);
+void		 batch_start_nested(struct batch *, struct batch *,
+		    batch_done_cb *, batch_event_cb *, void *);
+struct batch	*batch_root(struct batch *);
 void		 batch_job_charge(struct batch *, struct job *);
 void		 batch_job_done(struct batch *, struct job *, int);
 void		 batch_cancel(struct batch *, enum err_code, const char *);

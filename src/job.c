@@ -152,14 +152,16 @@ job_types_status(const struct config *cfg, json_t *st)
 
 /*
  * Whom a job works for, as the worker pool's round-robin counts: what its
- * batch was started for (a connection), or the batch itself.
+ * top-level batch was started for (a connection), or that batch itself.
  */
 const void *
 job_owner(const struct job *job)
 {
-	if (job->batch->cb_arg != NULL)
-		return job->batch->cb_arg;
-	return job->batch;
+	struct batch	*root = batch_root(job->batch);
+
+	if (root->cb_arg != NULL)
+		return root->cb_arg;
+	return root;
 }
 
 /* The position of a type in job_types[], which indexes its statistics. */
