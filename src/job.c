@@ -219,6 +219,25 @@ job_key_known(const struct job_type *type, const char *key)
 }
 
 /*
+ * A new WAITING job of type, jobs[index] of its batch, with its own
+ * timeout_ms (< 0: none), for the type's parse to fill. The caller owns it
+ * until it is put in a batch.
+ */
+struct job *
+job_new(const struct job_type *type, uint32_t index, double timeout_ms)
+{
+	struct job	*job;
+
+	job = xcalloc(1, type->size);
+	job->type = type;
+	job->index = index;
+	job->timeout_ms = timeout_ms;
+	job->text_len = JOB_LEN_UNKNOWN;
+	job->state = JOB_WAITING;
+	return job;
+}
+
+/*
  * Validate jobs[index] of a request and build its job. On success *out is
  * a new WAITING job owned by the caller; the JSON tree is not referenced.
  */
@@ -267,12 +286,7 @@ job_parse(json_t *obj, uint32_t index, const struct config *cfg,
 	if (err != ERR_NONE)
 		return err;
 
-	job = xcalloc(1, type->size);
-	job->type = type;
-	job->index = index;
-	job->timeout_ms = timeout_ms;
-	job->text_len = JOB_LEN_UNKNOWN;
-	job->state = JOB_WAITING;
+	job = job_new(type, index, timeout_ms);
 	if ((err = type->parse(job, obj, path, cfg, cause)) != ERR_NONE) {
 		job_free(job);
 		return err;

@@ -139,6 +139,7 @@ void		 job_types_attach(const struct config *);
 void		 job_types_detach(const struct config *);
 uint64_t	 job_types_fds(const struct config *);
 void		 job_types_status(const struct config *, json_t *);
+struct job	*job_new(const struct job_type *, uint32_t, double);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
 		    struct job **, char **);
 void		 job_start(struct job *, uint64_t);
