@@ -338,6 +338,30 @@ expect_stats(uint32_t jobs, uint32_t ok, uint32_t failed, uint32_t cancelled,
 	    seen_ntimedout, timed_out);
 }
 
+/* What status counts: jobs running and waiting, batches in flight. */
+static void
+expect_status(uint64_t running, uint64_t waiting, uint64_t batches)
+{
+	cr_assert_eq(status.jobs_running, running, "running %llu, want %llu",
+	    (unsigned long long)status.jobs_running,
+	    (unsigned long long)running);
+	cr_assert_eq(status.jobs_waiting, waiting, "waiting %llu, want %llu",
+	    (unsigned long long)status.jobs_waiting,
+	    (unsigned long long)waiting);
+	cr_assert_eq(status.batches_in_flight, batches, "batches %llu, want"
+	    " %llu", (unsigned long long)status.batches_in_flight,
+	    (unsigned long long)batches);
+}
+
+/* Everything finished: done and failed batches as counted. */
+static void
+expect_idle(uint64_t done, uint64_t failed)
+{
+	expect_status(0, 0, 0);
+	cr_assert_eq(status.batches_done, done);
+	cr_assert_eq(status.batches_failed, failed);
+}
+
 static void
 setup(void)
 {
@@ -384,6 +408,8 @@ Test(batch, links_without_server_or_connection)
 Test(batch, all_gathers_results_in_job_order_whatever_the_finish_order)
 {
 	struct batch	*b = new_batch("abc", &snap);
+	char		 want[8];
+	uint32_t	 i;
 
 	start(b, 1);
 	expect_trace("+a +b +c");
@@ -394,9 +420,11 @@ Test(batch, all_gathers_results_in_job_order_whatever_the_finish_order)
 	expect_trace("+a +b +c $c !c $a !a $b !b D");
 	cr_assert_eq(ndone, 1);
 	cr_assert_eq(seen_arg, &seen_arg);
-	expect_seen(0, JOB_OK, ERR_NONE, "\"a\"");
-	expect_seen(1, JOB_OK, ERR_NONE, "\"b\"");
-	expect_seen(2, JOB_OK, ERR_NONE, "\"c\"");
+	/* jobs[i] holds job i's result, whatever the order they came in. */
+	for (i = 0; i < 3; i++) {
+		snprintf(want, sizeof want, "\"%c\"", 'a' + i);
+		expect_seen(i, JOB_OK, ERR_NONE, want);
+	}
 	expect_stats(3, 3, 0, 0, 0);
 }
 
@@ -439,9 +467,7 @@ Test(batch, fail_fast_cancels_running_and_waiting_jobs_during_delivery)
 	    "cancelled: jobs[0] failed");
 	cr_assert_eq(seen[2].ms, 0, "a job that never ran took no time");
 	expect_stats(4, 0, 1, 3, 0);
-	cr_assert_eq(status.jobs_waiting, 0);
-	cr_assert_eq(status.jobs_running, 0);
-	cr_assert_eq(status.batches_failed, 1);
+	expect_idle(1, 1);
 }
 
 Test(batch, fail_fast_when_a_job_fails_inside_its_start)
@@ -467,27 +493,20 @@ Test(batch, concurrency_runs_at_most_n_and_starts_waiting_jobs_in_order)
 	b->concurrency = 2;
 	start(b, 0);
 	expect_trace("+a +b");
-	cr_assert_eq(status.jobs_running, 2);
-	cr_assert_eq(status.jobs_waiting, 3);
-	cr_assert_eq(status.batches_in_flight, 1);
+	expect_status(2, 3, 1);
 	finish(b, 1, 1);
 	expect_trace("+a +b $b +c");
 	finish(b, 0, 1);
 	expect_trace("+a +b $b +c $a +d");
-	cr_assert_eq(status.jobs_running, 2);
-	cr_assert_eq(status.jobs_waiting, 1);
+	expect_status(2, 1, 1);
 	finish(b, 3, 0);
 	finish(b, 2, 1);
 	finish(b, 4, 1);
 	expect_trace("+a +b $b +c $a +d $d +e $c $e D");
 	expect_stats(5, 4, 1, 0, 0);
-	cr_assert_eq(status.jobs_running, 0);
-	cr_assert_eq(status.jobs_waiting, 0);
 	cr_assert_eq(status.jobs_done, 5);
 	cr_assert_eq(status.jobs_failed, 1);
-	cr_assert_eq(status.batches_in_flight, 0);
-	cr_assert_eq(status.batches_done, 1);
-	cr_assert_eq(status.batches_failed, 1);
+	expect_idle(1, 1);
 }
 
 Test(batch, jobs_finishing_inside_start_fill_the_batch_at_once)
@@ -540,9 +559,7 @@ Test(batch, empty_batch_is_done_inside_start)
 	cr_assert_eq(ndone, 1);
 	expect_trace("D");
 	expect_stats(0, 0, 0, 0, 0);
-	cr_assert_eq(status.batches_in_flight, 0);
-	cr_assert_eq(status.batches_done, 1);
-	cr_assert_eq(status.batches_failed, 0);
+	expect_idle(1, 0);
 }
 
 Test(batch, stream_events_come_as_jobs_finish_and_only_when_asked)
@@ -592,7 +609,7 @@ Test(batch, charge_sees_each_result_first_and_may_refuse_it)
 	expect_seen(1, JOB_FAILED, ERR_BUSY, "refused: over budget");
 	expect_stats(3, 2, 1, 0, 0);
 	cr_assert_eq(status.jobs_failed, 1, "status counts the refusal");
-	cr_assert_eq(status.batches_failed, 1);
+	expect_idle(1, 1);
 }
 
 Test(batch, cancel_stops_running_jobs_and_never_starts_waiting_ones)
@@ -606,7 +623,7 @@ Test(batch, cancel_stops_running_jobs_and_never_starts_waiting_ones)
 	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "cancelled by request");
 	expect_seen(1, JOB_CANCELLED, ERR_CANCELLED, "cancelled by request");
 	expect_stats(3, 0, 0, 3, 0);
-	cr_assert_eq(status.jobs_waiting, 0);
+	expect_idle(1, 1);
 }
 
 /* An event callback that cancels its batch, once. */
@@ -761,8 +778,7 @@ Test(batch, nested_batch_tells_its_owner_job_and_charges_the_root)
 	/* The pool serves nested jobs for the root's starter. */
 	cr_assert_eq(job_owner(inner->jobs[0]), &seen_arg);
 	/* Nested jobs count as jobs, the nested batch not as a batch. */
-	cr_assert_eq(status.batches_in_flight, 1);
-	cr_assert_eq(status.jobs_running, 4);
+	expect_status(4, 0, 1);
 	finish(inner, 1, 1);
 	finish(inner, 0, 1);
 	expect_trace("+a +x +y +b $y $x =a $a !a");
@@ -771,8 +787,7 @@ Test(batch, nested_batch_tells_its_owner_job_and_charges_the_root)
 	expect_seen(0, JOB_OK, ERR_NONE, "\"nested\"");
 	expect_stats(2, 2, 0, 0, 0);
 	cr_assert_eq(status.jobs_done, 4);
-	cr_assert_eq(status.batches_done, 1);
-	cr_assert_eq(status.batches_in_flight, 0);
+	expect_idle(1, 0);
 }
 
 Test(batch, cancel_reaches_a_nested_batch)
@@ -786,8 +801,7 @@ Test(batch, cancel_reaches_a_nested_batch)
 	expect_trace("+a +x +y $x -a -y $y =a $a $b D");
 	expect_seen(0, JOB_FAILED, ERR_IO_ERROR, "1 nested jobs failed");
 	expect_seen(1, JOB_CANCELLED, ERR_CANCELLED, "client disconnected");
-	cr_assert_eq(status.jobs_running, 0);
-	cr_assert_eq(status.jobs_waiting, 0);
+	expect_idle(1, 1);
 }
 
 Test(batch, status_detail_describes_a_batch_in_flight)
