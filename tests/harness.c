@@ -27,6 +27,9 @@
 #include "harness.h"
 #include "jsonpath.h"
 
+const char	harness_gatherd_bin[] = GATHERD_BIN;
+const char	harness_gatherctl_bin[] = GATHERCTL_BIN;
+
 /* Milliseconds on the monotonic clock. */
 double
 now_ms(void)

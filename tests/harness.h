@@ -12,6 +12,20 @@
 
 #include <jansson.h>
 
+/*
+ * The programs under test, as built: the harness library is compiled with
+ * their paths (GATHERD_BIN and GATHERCTL_BIN), and a suite sees these
+ * names as the library's copies of them.
+ */
+extern const char	harness_gatherd_bin[];
+extern const char	harness_gatherctl_bin[];
+#ifndef GATHERD_BIN
+#define GATHERD_BIN	harness_gatherd_bin
+#endif
+#ifndef GATHERCTL_BIN
+#define GATHERCTL_BIN	harness_gatherctl_bin
+#endif
+
 struct daemon {
 	pid_t	pid;
 	char	dir[256];	/* private temp dir, removed by daemon_stop; "" after */
