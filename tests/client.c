@@ -47,6 +47,46 @@ try_connect(const char *sock)
 	return fd;
 }
 
+/* Whether a client can connect now. */
+bool
+can_connect(const char *path)
+{
+	int	fd = try_connect(path);
+
+	if (fd != -1)
+		close(fd);
+	return fd != -1;
+}
+
+/* A non-blocking client socket connected to path, or -1 with errno. */
+int
+nb_try_connect(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd, err;
+
+	sun_set(&sun, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	cr_assert_neq(fd, -1, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+		return fd;
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* A non-blocking client socket, or -1 when the backlog is full. */
+int
+nb_connect(const char *path)
+{
+	int	fd = nb_try_connect(path);
+
+	cr_assert(fd != -1 || errno == EAGAIN, "connect %s: %s", path,
+	    strerror(errno));
+	return fd;
+}
+
 /* Connect to a Unix socket; asserts success. */
 int
 client_connect(const char *sock)
@@ -236,7 +276,7 @@ json_t *
 rpc(int fd, const char *line)
 {
 	client_send(fd, line);
-	return client_recv_json(fd, slack_ms(10000));
+	return client_recv_json(fd, slack_ms(HARNESS_REPLY_MS));
 }
 
 /* Nothing arrives on fd for ms. */
@@ -302,7 +342,7 @@ daemon_request(struct daemon *d, const char *line)
 	int	 fd = client_connect(d->sock);
 
 	client_send(fd, line);
-	v = client_recv_json(fd, 10000);
+	v = client_recv_json(fd, slack_ms(HARNESS_REPLY_MS));
 	close(fd);
 	return v;
 }

@@ -162,39 +162,11 @@ dbtest_query_fails(struct daemon *d, const char *db, const char *sql,
 
 char	dbtest_dir[256];
 
-/* Ignore SIGPIPE. */
-void
-dbtest_suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/* Stop the daemon, then remove the files. */
-void
-dbtest_suite_fini(struct daemon *d)
-{
-	dbtest_files_free();
-	if (d->dir[0] != '\0')
-		daemon_stop(d);
-}
-
-/* Make dbtest_dir. */
+/* Make dbtest_dir, removed at the suite's fini. */
 void
 dbtest_files_init(void)
 {
-	char	tmpl[] = "/tmp/gatherd-query.XXXXXX";
-
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(dbtest_dir, sizeof dbtest_dir, "%s", tmpl);
-}
-
-/* Remove dbtest_dir, if made. */
-void
-dbtest_files_free(void)
-{
-	if (dbtest_dir[0] != '\0')
-		harness_rmtree(dbtest_dir);
-	dbtest_dir[0] = '\0';
+	harness_tmpdir(dbtest_dir, sizeof dbtest_dir, "gatherd-query");
 }
 
 /* dbtest_dir/name. */

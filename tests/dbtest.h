@@ -45,17 +45,12 @@ char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
 /*
  * SQLite files for a test, made with the sqlite3 API in the test process,
  * in a private directory: dbtest_dir, "" until dbtest_files_init().
+ * Database suites use harness_suite_init and harness_suite_fini.
  */
 extern char	dbtest_dir[256];
 
-/* A database suite's init: writes to a closed socket fail, not kill. */
-void	 dbtest_suite_init(void);
-/* A database suite's fini: stop d if it runs, remove dbtest_dir. */
-void	 dbtest_suite_fini(struct daemon *);
-/* Make dbtest_dir. */
+/* Make dbtest_dir, which the harness's suite fini removes. */
 void	 dbtest_files_init(void);
-/* Remove dbtest_dir and what is in it, if made. */
-void	 dbtest_files_free(void);
 /* dbtest_dir/name, in one of 8 static buffers used in turn. */
 const char *dbtest_path(const char *name);
 /* Open name in dbtest_dir read-write (created if need be); asserts. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,98 @@ harness_fmt(const char *f, ...)
 	return s;
 }
 
+/*
+ * What harness_suite_fini cleans up after a test that failed midway: the
+ * daemons daemon_start started, the directories harness_tmpdir made, and
+ * what was given to harness_at_fini. Criterion runs each test in its own
+ * process, so these are one test's.
+ */
+#define HARNESS_MAX_WATCHED	16
+static struct daemon	*watched[HARNESS_MAX_WATCHED];
+static char		*tmpdirs[HARNESS_MAX_WATCHED];
+static void		(*at_fini[HARNESS_MAX_WATCHED])(void);
+
+/* Add p to list (of HARNESS_MAX_WATCHED), unless it is there already. */
+static void
+harness_list_add(void **list, void *p)
+{
+	int	i;
+
+	for (i = 0; i < HARNESS_MAX_WATCHED && list[i] != NULL; i++) {
+		if (list[i] == p)
+			return;
+	}
+	cr_assert_lt(i, HARNESS_MAX_WATCHED, "too much for the harness to"
+	    " clean up");
+	list[i] = p;
+}
+
+/* Have harness_suite_fini stop d if it still runs. */
+static void
+harness_watch(struct daemon *d)
+{
+	harness_list_add((void **)watched, d);
+}
+
+/* Call fn at the suite's fini. */
+void
+harness_at_fini(void (*fn)(void))
+{
+	int	i;
+
+	for (i = 0; i < HARNESS_MAX_WATCHED && at_fini[i] != NULL; i++) {
+		if (at_fini[i] == fn)
+			return;
+	}
+	cr_assert_lt(i, HARNESS_MAX_WATCHED, "too many fini functions");
+	at_fini[i] = fn;
+}
+
+/* A private directory, removed at the suite's fini; see harness.h. */
+char *
+harness_tmpdir(char *dir, size_t size, const char *prefix)
+{
+	char	*tmpl, real[PATH_MAX];
+
+	tmpl = harness_fmt("/tmp/%s.XXXXXX", prefix);
+	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+	cr_assert_not_null(realpath(tmpl, real), "realpath %s: %s", tmpl,
+	    strerror(errno));
+	cr_assert_lt(strlen(real), size, "%s: too long", real);
+	snprintf(dir, size, "%s", real);
+	free(tmpl);
+	harness_list_add((void **)tmpdirs, dir);
+	return dir;
+}
+
+/* Ignore SIGPIPE. */
+void
+harness_suite_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The safety net: fini functions, directories, then daemons. */
+void
+harness_suite_fini(void)
+{
+	int	i;
+
+	for (i = HARNESS_MAX_WATCHED - 1; i >= 0; i--) {
+		if (at_fini[i] != NULL)
+			at_fini[i]();
+	}
+	for (i = 0; i < HARNESS_MAX_WATCHED && tmpdirs[i] != NULL; i++) {
+		if (tmpdirs[i][0] != '\0')
+			harness_rmtree(tmpdirs[i]);
+		tmpdirs[i][0] = '\0';
+	}
+	for (i = HARNESS_MAX_WATCHED - 1; i >= 0; i--) {
+		if (watched[i] != NULL && watched[i]->dir[0] != '\0')
+			daemon_stop(watched[i]);
+	}
+}
+
 /* Start gatherd; see harness.h. */
 void
 daemon_start(struct daemon *d, const char *conf_text, const char *const *args)
@@ -58,6 +151,7 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 	double		 deadline;
 	int		 argc = 0, fd, status, logfd;
 
+	harness_watch(d);
 	memset(d, 0, sizeof *d);
 	snprintf(d->dir, sizeof d->dir, "/tmp/gatherd-test.XXXXXX");
 	cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
@@ -133,6 +227,86 @@ daemon_wait(struct daemon *d, int timeout_ms)
 		usleep(2000);
 	}
 	return -1;
+}
+
+/* Assert the daemon exits 0 by itself within ms (stretched). */
+void
+daemon_expect_exit_0(struct daemon *d, int ms)
+{
+	int	status;
+
+	ms = slack_ms(ms);
+	status = daemon_wait(d, ms);
+	cr_assert_neq(status, -1, "gatherd did not exit within %d ms", ms);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "gatherd exited with status 0x%x, see %s", status, d->log);
+}
+
+/* Start gatherd again, bare, in d's directory; see harness.h. */
+void
+daemon_respawn(struct daemon *d)
+{
+	double	deadline;
+	int	fd, status;
+
+	cr_assert_eq(d->pid, 0, "the previous daemon is still running");
+	d->pid = fork();
+	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd != -1) {
+			dup2(fd, 2);
+			close(fd);
+		}
+		execl(GATHERD_BIN, GATHERD_BIN, "-c", d->conf, (char *)NULL);
+		_exit(127);
+	}
+	deadline = now_ms() + 5000;
+	while (now_ms() < deadline) {
+		if (can_connect(d->sock))
+			return;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			cr_assert_fail("gatherd exited at start-up (status 0x%x),"
+			    " see %s", status, d->log);
+		}
+		usleep(5000);
+	}
+	cr_assert_fail("gatherd did not accept on %s in time", d->sock);
+}
+
+/* Wait until the daemon has closed its listener. */
+void
+daemon_wait_unlisten(struct daemon *d)
+{
+	double	deadline = now_ms() + slack_ms(2000);
+
+	while (can_connect(d->sock)) {
+		cr_assert_lt(now_ms(), deadline, "still listening");
+		usleep(2000);
+	}
+}
+
+/* A value from /proc/PID/status in kB, or -1. */
+long
+proc_kb(pid_t pid, const char *key)
+{
+	char	 path[64], line[256];
+	FILE	*fp;
+	long	 kb = -1;
+	size_t	 klen = strlen(key);
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			kb = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(fp);
+	return kb;
 }
 
 static int

@@ -32,6 +32,18 @@ jtext(const json_t *v)
 	return b;
 }
 
+/* len bytes of JSON text, parsed; asserts. */
+json_t *
+jparse(const char *text, size_t len)
+{
+	json_error_t	 err;
+	json_t		*v;
+
+	v = json_loadb(text, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
+	cr_assert_not_null(v, "not JSON (%s): %.300s", err.text, text);
+	return v;
+}
+
 /* The value at path in v ("stats.ok", "results[2].error.code"), or NULL. */
 json_t *
 jget(json_t *v, const char *path)
@@ -133,6 +145,20 @@ jeq(json_t *v, const char *path, const char *want)
 	cr_assert(json_equal(jget(v, path), w), "%s is %s, want %s in %s",
 	    path, jtext(jget(v, path)), want, jtext(v));
 	json_decref(w);
+}
+
+/* Assert obj has exactly the keys listed, no other. */
+void
+jkeys_are(json_t *obj, const char *const *keys)
+{
+	size_t	n;
+
+	cr_assert(json_is_object(obj), "not an object: %s", jtext(obj));
+	for (n = 0; keys[n] != NULL; n++)
+		cr_assert_not_null(json_object_get(obj, keys[n]),
+		    "no \"%s\" in %s", keys[n], jtext(obj));
+	cr_assert_eq(json_object_size(obj), n, "keys other than expected"
+	    " in %s", jtext(obj));
 }
 
 /*

@@ -58,6 +58,8 @@ pgtest_prepare(void)
 
 	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
 	snprintf(pgtest_dir, sizeof pgtest_dir, "%s", tmpl);
+	/* Before the directories and the daemons: stopping them may assert. */
+	harness_at_fini(pgtest_stop);
 	/* Only a socket file name in a private directory: never shared. */
 	pgtest_port = 20000 + (int)(getpid() % 20000);
 }

@@ -2,7 +2,7 @@
  * A real PostgreSQL cluster for one test: tests/pg-server (initdb and
  * pg_ctl from Debian's postgresql package) on a private socket directory.
  * Criterion runs each test in its own process, so one cluster at a time
- * per process is all a suite needs; the suite's teardown calls
+ * per process is all a suite needs; harness_suite_fini calls
  * pgtest_stop(). Helpers assert (Criterion) instead of returning errors.
  */
 #ifndef GATHERD_PGTEST_H
@@ -19,7 +19,10 @@ extern int	pgtest_port;
 int	 pgtest_server(const char *args);
 /* Whether PostgreSQL is installed (pg-server check); asserts it can tell. */
 bool	 pgtest_installed(void);
-/* Make the cluster's directory and pick its port; no server yet. */
+/*
+ * Make the cluster's directory and pick its port; no server yet. The
+ * harness's suite fini stops the cluster (pgtest_stop).
+ */
 void	 pgtest_prepare(void);
 /* Start a fresh cluster (after pgtest_prepare). */
 void	 pgtest_start(void);

@@ -30,24 +30,8 @@
 static struct daemon	d;
 static char		fixdir[256];
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void
-suite_fini(void)
-{
-	if (fixdir[0] != '\0') {
-		harness_rmtree(fixdir);
-		fixdir[0] = '\0';
-	}
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(budget, .init = suite_init, .fini = suite_fini, .timeout = 60);
+TestSuite(budget, .init = harness_suite_init, .fini = harness_suite_fini,
+    .timeout = 60);
 
 static void
 put_file(const char *name, int c, size_t n)
@@ -69,10 +53,9 @@ put_file(const char *name, int c, size_t n)
 static void
 start(const char *limits)
 {
-	char	 tmpl[] = "/tmp/gatherd-budget.XXXXXX", *conf;
+	char	*conf;
 
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(fixdir, sizeof fixdir, "%s", tmpl);
+	harness_tmpdir(fixdir, sizeof fixdir, "gatherd-budget");
 	put_file(ONE_MIB_FILE, 'a', MIB);
 	put_file(THREE_MIB_FILE, 'b', 3 * MIB);
 	conf = harness_fmt("threads = 2\n[limits]\n%s[read]\nroots = %s\n",

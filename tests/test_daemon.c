@@ -58,199 +58,8 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-static void
-suite_init(void)
-{
-	/* Writing to a socket the daemon closed must fail, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/*
- * A safety net for a test that failed midway: every test stops its
- * daemon at the end of its body, where daemon_stop's assertion of a clean
- * exit counts (Criterion 2.4.1 prints an assertion that fails in a
- * suite's .fini but still passes the test). After that this does nothing.
- */
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(daemon, .init = suite_init, .fini = suite_fini, .timeout = 30);
-
-/*
- * Helpers. They assert instead of returning errors, like the harness's
- * (the JSON ones are in jsonpath.c).
- */
-
-/* Sleep ms milliseconds (usleep need not accept a second or more). */
-static void
-sleep_ms(int ms)
-{
-	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* Assert v is an error reply with this id (JSON text) and code. */
-static void
-expect_error(json_t *v, const char *id, const char *code)
-{
-	jeq(v, "id", id);
-	jbool_is(v, "ok", false);
-	jstr_is(v, "error.code", code);
-	cr_assert(json_is_string(jget(v, "error.message")),
-	    "no error message in %s", jtext(v));
-}
-
-/* Assert v is the successful reply to request id (JSON text). */
-static void
-expect_ok(json_t *v, const char *id)
-{
-	jeq(v, "id", id);
-	jbool_is(v, "ok", true);
-}
-
-/* Whether a client can connect to path now. */
-static bool
-can_connect(const char *path)
-{
-	int	fd = try_connect(path);
-
-	if (fd != -1)
-		close(fd);
-	return fd != -1;
-}
-
-/* The daemon's status object, asked on a fresh connection. Caller decrefs. */
-static json_t *
-status_get(void)
-{
-	return daemon_status(&d, slack_ms(10000));
-}
-
-/* Assert the daemon is idle: no job or batch in flight or waiting. */
-static void
-expect_idle(json_t *st)
-{
-	cr_assert_eq(jint(st, "jobs.in_flight"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "jobs.waiting"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "batches.in_flight"), 0, "%s", jtext(st));
-}
-
-/*
- * Start gatherd again in d's directory with d's configuration, after the
- * previous one died or stopped, and wait until it accepts. Unlike
- * daemon_start it runs no GATHERD_TEST_WRAPPER.
- */
-static void
-daemon_respawn(void)
-{
-	double	deadline;
-	int	fd, status;
-
-	cr_assert_eq(d.pid, 0, "the previous daemon is still running");
-	d.pid = fork();
-	cr_assert_neq(d.pid, -1, "fork: %s", strerror(errno));
-	if (d.pid == 0) {
-		fd = open(d.log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd != -1) {
-			dup2(fd, 2);
-			close(fd);
-		}
-		execl(GATHERD_BIN, GATHERD_BIN, "-c", d.conf, (char *)NULL);
-		_exit(127);
-	}
-	deadline = now_ms() + 5000;
-	while (now_ms() < deadline) {
-		if (can_connect(d.sock))
-			return;
-		if (waitpid(d.pid, &status, WNOHANG) == d.pid) {
-			d.pid = 0;
-			cr_assert_fail("gatherd exited at start-up (status 0x%x),"
-			    " see %s", status, d.log);
-		}
-		usleep(5000);
-	}
-	cr_assert_fail("gatherd did not accept on %s in time", d.sock);
-}
-
-/* Assert the daemon exits 0 by itself within ms (stretched) milliseconds. */
-static void
-expect_exit_0(int ms)
-{
-	int	status;
-
-	ms = slack_ms(ms);
-	status = daemon_wait(&d, ms);
-
-	cr_assert_neq(status, -1, "gatherd did not exit within %d ms", ms);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "gatherd exited with status 0x%x, see %s", status, d.log);
-}
-
-/* Wait until the daemon has closed its listener (it is draining). */
-static void
-wait_unlisten(void)
-{
-	double	deadline = now_ms() + slack_ms(2000);
-
-	while (can_connect(d.sock)) {
-		cr_assert_lt(now_ms(), deadline, "still listening");
-		usleep(2000);
-	}
-}
-
-/*
- * A buffered line reader, for tests that read many lines of megabytes
- * (client_recv takes one line at a time and nothing past it).
- */
-struct reader {
-	int	 fd;
-	char	*buf;
-	size_t	 len;
-	size_t	 cap;
-};
-
-/* The next line (without newline) within timeout_ms, or NULL. Caller frees. */
-static char *
-reader_line(struct reader *r, int timeout_ms)
-{
-	struct pollfd	 pfd = { .fd = r->fd, .events = POLLIN };
-	double		 deadline = now_ms() + timeout_ms;
-	char		*nl, *line;
-	size_t		 n;
-	ssize_t		 got;
-	int		 left;
-
-	for (;;) {
-		if (r->len > 0 && (nl = memchr(r->buf, '\n', r->len)) != NULL) {
-			n = (size_t)(nl - r->buf);
-			line = strndup(r->buf, n);
-			cr_assert_not_null(line);
-			memmove(r->buf, nl + 1, r->len - n - 1);
-			r->len -= n + 1;
-			return line;
-		}
-		if (r->cap - r->len < 65536) {
-			r->cap = r->cap == 0 ? 131072 : r->cap * 2;
-			r->buf = realloc(r->buf, r->cap);
-			cr_assert_not_null(r->buf);
-		}
-		left = (int)(deadline - now_ms());
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return NULL;
-		got = read(r->fd, r->buf + r->len, r->cap - r->len);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return NULL;
-		r->len += (size_t)got;
-	}
-}
+TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
+    .timeout = 30);
 
 /*
  * The seed example of the protocol.
@@ -686,7 +495,7 @@ Test(daemon, fail_fast_cancels_the_rest_at_the_first_failure)
 	json_decref(r);
 
 	/* Nothing keeps running behind the reply. */
-	r = status_get();
+	r = status_of(&d);
 	expect_idle(r);
 	json_decref(r);
 	close(fd);
@@ -768,7 +577,7 @@ Test(daemon, batch_timeout_ends_unfinished_jobs)
 	cr_assert_eq(jint(r, "stats.timed_out"), 2, "%s", jtext(r));
 	json_decref(r);
 
-	r = status_get();
+	r = status_of(&d);
 	expect_idle(r);
 	json_decref(r);
 	close(fd);
@@ -833,7 +642,7 @@ Test(daemon, concurrency_limits_running_jobs)
 	 * 100 ms before it was seen. Bare, the 100 ms have passed: no wait.
 	 */
 	while (now_ms() < t0 + slack_ms(100)) {
-		st = status_get();
+		st = status_of(&d);
 		started = jint(st, "jobs.in_flight") > 0;
 		json_decref(st);
 		t1 = now_ms() - 100;
@@ -846,7 +655,7 @@ Test(daemon, concurrency_limits_running_jobs)
 	 * running, and at first (until 400 ms) some waiting.
 	 */
 	while (now_ms() - t1 < 500) {
-		st = status_get();
+		st = status_of(&d);
 		cr_assert_leq(jint(st, "jobs.in_flight"), 2, "%s", jtext(st));
 		if (polls == 0) {
 			cr_assert_eq(jint(st, "jobs.in_flight"), 2, "%s",
@@ -1047,7 +856,7 @@ Test(daemon, cancel_on_the_same_connection)
 	json_decref(r);
 	expect_silence(fd, 50);
 
-	r = status_get();
+	r = status_of(&d);
 	expect_idle(r);
 	json_decref(r);
 	close(fd);
@@ -1218,7 +1027,7 @@ expect_cleaned_up(double since, json_int_t done)
 	double	 dt;
 
 	for (;;) {
-		st = status_get();
+		st = status_of(&d);
 		dt = now_ms() - since;
 		if (jint(st, "jobs.in_flight") == 0 &&
 		    jint(st, "jobs.waiting") == 0 &&
@@ -1264,7 +1073,7 @@ Test(daemon, disconnect_mid_batch_cancels_everything)
 	    "{\"type\":\"sleep\",\"ms\":5000},{\"type\":\"sleep\",\"ms\":5000}]}");
 	t0 = now_ms();
 	for (;;) {
-		st = status_get();
+		st = status_of(&d);
 		if (jint(st, "jobs.in_flight") == 101)
 			break;
 		cr_assert_lt(now_ms() - t0, slack_ms(2000), "%s", jtext(st));
@@ -1294,7 +1103,7 @@ Test(daemon, reset_mid_batch_cancels_everything)
 	client_send(fd, hundred_long_sleeps());
 	t0 = now_ms();
 	for (;;) {
-		st = status_get();
+		st = status_of(&d);
 		if (jint(st, "jobs.in_flight") == 100)
 			break;
 		cr_assert_lt(now_ms() - t0, slack_ms(2000), "%s", jtext(st));
@@ -1346,7 +1155,7 @@ Test(daemon, disconnect_while_paused_cancels_everything)
 	 * settle (up to 300 ms stretched from t0). Bare, no wait.
 	 */
 	for (;;) {
-		st = status_get();
+		st = status_of(&d);
 		if (now_ms() >= t0 + slack_ms(300) ||
 		    jint(st, "batches.in_flight") == 5)
 			break;
@@ -1397,7 +1206,7 @@ Test(daemon, half_close_still_gets_every_reply_then_eof)
 	close(fd);
 
 	/* Nothing left behind. */
-	r = status_get();
+	r = status_of(&d);
 	expect_idle(r);
 	cr_assert_eq(jint(r, "connections.open"), 1, "%s", jtext(r));
 	json_decref(r);
@@ -1602,7 +1411,7 @@ Test(daemon, error_replies_carry_code_message_and_id)
 	jstr_is(r, "error.message",
 	    "jobs[1].ms: expected a non-negative number");
 	json_decref(r);
-	st = status_get();
+	st = status_of(&d);
 	cr_assert_eq(jint(st, "jobs.done"), 1, "only id 12's job: %s",
 	    jtext(st));
 	expect_idle(st);
@@ -1725,7 +1534,7 @@ Test(daemon, max_jobs_per_batch_is_too_large)
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}");
 	expect_ok(r, "2");
 	json_decref(r);
-	st = status_get();
+	st = status_of(&d);
 	cr_assert_eq(jint(st, "jobs.done"), 3, "%s", jtext(st));
 	json_decref(st);
 	close(fd);
@@ -1783,7 +1592,7 @@ Test(daemon, max_inflight_jobs_is_busy_and_starts_nothing)
 	    "{\"type\":\"sleep\",\"ms\":0}]}");
 	expect_error(r, "1", "busy");
 	json_decref(r);
-	st = status_get();
+	st = status_of(&d);
 	expect_idle(st);
 	cr_assert_eq(jint(st, "jobs.done"), 0, "%s", jtext(st));
 	cr_assert_eq(jint(st, "batches.done"), 0, "%s", jtext(st));
@@ -1860,31 +1669,12 @@ Test(daemon, stalled_client_does_not_block_others)
  * A client that does not read.
  */
 
-/* VmRSS of pid in kB. */
-static long
-rss_kb(pid_t pid)
-{
-	char	 path[64], line[256];
-	FILE	*fp;
-	long	 kb = -1;
-
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof line, fp) != NULL) {
-		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-			break;
-	}
-	fclose(fp);
-	return kb;
-}
-
 #define SLOW_BATCHES	200
 #define SLOW_VALUE	10240
 
 Test(daemon, slow_reader_is_paused_not_dropped)
 {
-	struct reader	 rd = { 0 };
+	struct reader	 rd;
 	json_t		*r, *st;
 	char		*req, *value, *line;
 	size_t		 n;
@@ -1899,7 +1689,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 	cr_assert_not_null(value);
 	memset(value, 'v', SLOW_VALUE);
 	value[SLOW_VALUE] = '\0';
-	rss0 = rss_kb(d.pid);
+	rss0 = proc_kb(d.pid, "VmRSS");
 
 	/*
 	 * A child writes every request (it blocks once the daemon stops
@@ -1931,7 +1721,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 	t0 = now_ms();
 	usleep(500000);
 	for (prev = -1; now_ms() < t0 + slack_ms(500); prev = done) {
-		st = status_get();
+		st = status_of(&d);
 		done = jint(st, "batches.done");
 		json_decref(st);
 		if (done == prev)
@@ -1960,7 +1750,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 	 * 2 MB of requests and replies, of which a few hundred kB are held.
 	 * Under valgrind or ASan the memory measured is the tool's.
 	 */
-	rss1 = rss_kb(d.pid);
+	rss1 = proc_kb(d.pid, "VmRSS");
 	cr_assert(rss0 > 0 && rss1 > 0);
 	if (harness_rss_meaningful())
 		cr_assert_lt(rss1 - rss0, 1536, "daemon grew by %ld kB",
@@ -1968,7 +1758,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 	json_decref(r);
 
 	/* Now read everything: every reply comes, whole. */
-	rd.fd = fd;
+	reader_init(&rd, fd);
 	for (i = 0; i < SLOW_BATCHES; i++) {
 		line = reader_line(&rd, 10000);
 		cr_assert_not_null(line, "reply %d missing", i);
@@ -1988,7 +1778,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "writer status 0x%x", status);
 	cr_assert_null(reader_line(&rd, 200), "an extra line");
-	free(rd.buf);
+	reader_free(&rd);
 	free(value);
 	close(fd);
 	close(other);
@@ -1998,7 +1788,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 /* A single reply larger than the high-water mark is still sent whole. */
 Test(daemon, reply_larger_than_the_output_mark_is_sent_whole)
 {
-	struct reader	 rd = { 0 };
+	struct reader	 rd;
 	json_t		*r;
 	char		*value, *req, *line;
 	int		 fd;
@@ -2014,7 +1804,7 @@ Test(daemon, reply_larger_than_the_output_mark_is_sent_whole)
 	fd = client_connect(d.sock);
 	client_send(fd, req);
 	client_send(fd, "{\"op\":\"ping\",\"id\":2}");
-	rd.fd = fd;
+	reader_init(&rd, fd);
 	line = reader_line(&rd, slack_ms(5000));
 	cr_assert_not_null(line);
 	r = json_loads(line, 0, NULL);
@@ -2035,7 +1825,7 @@ Test(daemon, reply_larger_than_the_output_mark_is_sent_whole)
 	r = rpc(fd, "{\"op\":\"ping\",\"id\":3}");
 	jeq(r, "id", "3");
 	json_decref(r);
-	free(rd.buf);
+	reader_free(&rd);
 	free(req);
 	free(value);
 	close(fd);
@@ -2143,7 +1933,7 @@ Test(daemon, stale_socket_of_a_killed_daemon_is_replaced)
 	cr_assert(S_ISSOCK(sb.st_mode));
 	cr_assert(!can_connect(d.sock));
 
-	daemon_respawn();
+	daemon_respawn(&d);
 	r = daemon_request(&d, "{\"op\":\"ping\",\"id\":1}");
 	jeq(r, "id", "1");
 	jbool_is(r, "pong", true);
@@ -2236,7 +2026,7 @@ Test(daemon, stale_socket_file_is_replaced_but_not_other_files)
 	daemon_start(&d, NULL, NULL);
 	/* A clean stop removes the socket file. */
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
-	expect_exit_0(5000);
+	daemon_expect_exit_0(&d, 5000);
 	cr_assert_neq(lstat(d.sock, &sb), 0, "socket file left behind");
 
 	/* A socket file nobody listens on. */
@@ -2249,12 +2039,12 @@ Test(daemon, stale_socket_file_is_replaced_but_not_other_files)
 	close(fd);
 	cr_assert_eq(lstat(d.sock, &sb), 0);
 
-	daemon_respawn();
+	daemon_respawn(&d);
 	r = daemon_request(&d, "{\"op\":\"ping\",\"id\":1}");
 	jbool_is(r, "pong", true);
 	json_decref(r);
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
-	expect_exit_0(5000);
+	daemon_expect_exit_0(&d, 5000);
 
 	/* A regular file in the way is not deleted. */
 	cr_assert_eq(close(open(d.sock, O_WRONLY | O_CREAT, 0600)), 0);
@@ -2293,7 +2083,7 @@ Test(daemon, sigterm_drains_batches_in_flight)
 
 	t0 = now_ms();
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
-	wait_unlisten();
+	daemon_wait_unlisten(&d);
 
 	/* Draining: a new batch on an open connection is refused. */
 	r = rpc(b, "{\"id\":\"late\",\"jobs\":[{\"type\":\"sleep\","
@@ -2312,7 +2102,7 @@ Test(daemon, sigterm_drains_batches_in_flight)
 	json_decref(r);
 	expect_eof(a, 3000);
 	expect_eof(b, 3000);
-	expect_exit_0(5000);
+	daemon_expect_exit_0(&d, 5000);
 	close(a);
 	close(b);
 	daemon_stop(&d);
@@ -2343,7 +2133,7 @@ Test(daemon, sigterm_cancels_what_outlives_shutdown_timeout)
 	jstr_is(r, "results[1].error.code", "cancelled");
 	json_decref(r);
 	expect_eof(fd, 3000);
-	expect_exit_0(5000);
+	daemon_expect_exit_0(&d, 5000);
 	close(fd);
 	daemon_stop(&d);
 }
@@ -2361,7 +2151,7 @@ Test(daemon, second_sigterm_cancels_at_once)
 	r = rpc(fd, "{\"op\":\"ping\"}");
 	json_decref(r);
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
-	wait_unlisten();
+	daemon_wait_unlisten(&d);
 	expect_silence(fd, 100);
 	t0 = now_ms();
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
@@ -2370,7 +2160,7 @@ Test(daemon, second_sigterm_cancels_at_once)
 	cr_assert_lt(dt, slack_ms(PROMPT_MS), "cancelled after %.1f ms", dt);
 	jstr_is(r, "results[0].error.code", "cancelled");
 	json_decref(r);
-	expect_exit_0(5000);
+	daemon_expect_exit_0(&d, 5000);
 	close(fd);
 	daemon_stop(&d);
 }
@@ -2397,7 +2187,7 @@ send_big_reply(int fd)
 	free(line);
 	free(value);
 	for (;;) {
-		st = status_get();
+		st = status_of(&d);
 		if (jint(st, "batches.done") == 1)
 			break;
 		cr_assert_lt(now_ms(), deadline, "the batch never finished");
@@ -2460,7 +2250,7 @@ sigterm_then_read(const char *conf, int pause_ms, size_t *got, bool *nl)
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	*got = read_slowly(fd, 65536, pause_ms, slack_ms(30000), nl);
 	dt = now_ms() - t0;
-	expect_exit_0(5000);
+	daemon_expect_exit_0(&d, 5000);
 	close(fd);
 	return dt;
 }
@@ -2515,7 +2305,7 @@ Test(daemon, sigterm_when_idle_exits_at_once)
 	t0 = now_ms();
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	expect_eof(fd, 2000);
-	expect_exit_0(2000);
+	daemon_expect_exit_0(&d, 2000);
 	dt = now_ms() - t0;
 	cr_assert_lt(dt, slack_ms(PROMPT_MS), "exit took %.1f ms", dt);
 	close(fd);
@@ -2558,7 +2348,7 @@ Test(daemon, sigterm_answers_every_request_already_sent)
 			json_decref(r);
 		}
 		expect_eof(fd, (int)slack_ms(2000));
-		expect_exit_0((int)slack_ms(2000));
+		daemon_expect_exit_0(&d, (int)slack_ms(2000));
 		close(fd);
 		daemon_stop(&d);
 	}
@@ -2613,7 +2403,7 @@ Test(daemon, cancel_that_ends_the_drain_is_answered_once)
 		a = client_connect(d.sock);
 		json_decref(rpc(a, "{\"op\":\"ping\"}"));
 		cr_assert_eq(kill(d.pid, SIGTERM), 0);
-		wait_unlisten();
+		daemon_wait_unlisten(&d);
 		if (!half) {
 			/*
 			 * One write: the daemon stops reading once the cancel
@@ -2642,7 +2432,7 @@ Test(daemon, cancel_that_ends_the_drain_is_answered_once)
 		r = client_recv_json(b, slack_ms(5000));
 		jstr_is(r, "results[0].error.code", "cancelled");
 		json_decref(r);
-		expect_exit_0(2000);
+		daemon_expect_exit_0(&d, 2000);
 		close(a);
 		close(b);
 		daemon_stop(&d);

@@ -32,19 +32,8 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	dbtest_suite_init();
-}
-
-static void
-suite_fini(void)
-{
-	dbtest_suite_fini(&d);
-}
-
-TestSuite(isolation, .init = suite_init, .fini = suite_fini, .timeout = 120);
+TestSuite(isolation, .init = harness_suite_init, .fini = harness_suite_fini,
+    .timeout = 120);
 
 /* A file to read in dbtest_dir. */
 static void

@@ -59,28 +59,11 @@
 static struct daemon	d;		/* this test's daemon */
 static char		fixdir[256];	/* files and databases, or "" */
 
-/* Whether the daemon runs under a slow wrapper (valgrind). */
-static bool
-wrapped(void)
-{
-	return harness_slack() > 1;
-}
-
 /* n bare, n / 10 (at least 1) under a slow wrapper. */
 static int
 load_scale(int n)
 {
-	return wrapped() ? (n / 10 > 0 ? n / 10 : 1) : n;
-}
-
-/* Sleep ms milliseconds. */
-static void
-sleep_ms(int ms)
-{
-	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
+	return harness_slowed() ? (n / 10 > 0 ? n / 10 : 1) : n;
 }
 
 static void
@@ -88,8 +71,7 @@ suite_init(void)
 {
 	struct rlimit	rl;
 
-	/* Writing to a socket the daemon closed must fail, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
+	harness_suite_init();
 	/* Thousands of clients are thousands of descriptors here too. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -97,25 +79,7 @@ suite_init(void)
 	}
 }
 
-/*
- * A safety net for a test that failed midway: the server and the files
- * first, since stopping the daemon may assert (and end this function).
- * Every test stops its daemon at the end of its body, where the assertion
- * of a clean exit counts.
- */
-static void
-suite_fini(void)
-{
-	pgtest_stop();
-	if (fixdir[0] != '\0') {
-		harness_rmtree(fixdir);
-		fixdir[0] = '\0';
-	}
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(load, .init = suite_init, .fini = suite_fini, .timeout = 240);
+TestSuite(load, .init = suite_init, .fini = harness_suite_fini, .timeout = 240);
 
 /*
  * Fixtures: files to read and a SQLite database, in fixdir.
@@ -153,10 +117,7 @@ fixture_file(const char *name, int c, size_t n, const char *text)
 static void
 fixture(void)
 {
-	char	tmpl[] = "/tmp/gatherd-load.XXXXXX";
-
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(fixdir, sizeof fixdir, "%s", tmpl);
+	harness_tmpdir(fixdir, sizeof fixdir, "gatherd-load");
 	fixture_file(SMALL_FILE, 0, 0, SMALL_TEXT);
 	fixture_file(BIG_FILE, 'x', BIG_BYTES, NULL);
 	fixture_file(HUGE_FILE, 'y', HUGE_BYTES, NULL);
@@ -170,49 +131,9 @@ fixture(void)
 
 #define PG_OPTIONS	"-c client_connection_check_interval=100"
 
-/* A [db.NAME] section for this test's server. Caller frees. */
-static char *
-pg_section(const char *name, unsigned pool)
-{
-	return pgtest_section(name, pool, PG_OPTIONS);
-}
-
 /*
  * Clients.
  */
-
-/* A non-blocking client socket connected to path, or -1 with errno. */
-static int
-nb_try_connect(const char *path)
-{
-	struct sockaddr_un	sun;
-	int			fd, err;
-
-	sun_set(&sun, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	cr_assert_neq(fd, -1, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
-		return fd;
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
-}
-
-/*
- * A non-blocking client socket connected to path, or -1 when the
- * listener's backlog is full (EAGAIN): the caller lets the daemon accept
- * and tries again. Any other failure asserts.
- */
-static int
-nb_connect(const char *path)
-{
-	int	fd = nb_try_connect(path);
-
-	cr_assert(fd != -1 || errno == EAGAIN, "connect %s: %s", path,
-	    strerror(errno));
-	return fd;
-}
 
 /*
  * Write a line that must fit at once: on a socket with nothing unread
@@ -246,66 +167,6 @@ nb_send_refusable(int fd, const char *line)
 	    n == -1 ? strerror(errno) : "short");
 }
 
-/* Bytes read from a non-blocking socket, split into lines. */
-struct lbuf {
-	char	*buf;
-	size_t	 len;
-	size_t	 cap;
-};
-
-/*
- * Read what is there: 1 if something came, 0 at EOF, -1 if nothing was
- * ready; a reset counts as EOF.
- */
-static int
-lbuf_fill(struct lbuf *lb, int fd)
-{
-	ssize_t	n;
-
-	if (lb->cap - lb->len < 65536) {
-		lb->cap = lb->cap < 4096 ? 131072 : lb->cap * 2;
-		cr_assert_not_null(lb->buf = realloc(lb->buf, lb->cap));
-	}
-	n = read(fd, lb->buf + lb->len, lb->cap - lb->len);
-	if (n > 0) {
-		lb->len += (size_t)n;
-		return 1;
-	}
-	if (n == 0 || errno == ECONNRESET)
-		return 0;
-	cr_assert(errno == EAGAIN || errno == EINTR, "read: %s",
-	    strerror(errno));
-	return -1;
-}
-
-/* The next whole line parsed as JSON, or NULL. Caller decrefs. */
-static json_t *
-lbuf_json(struct lbuf *lb)
-{
-	json_error_t	 err;
-	json_t		*v;
-	char		*nl;
-	size_t		 n;
-
-	if (lb->len == 0 || (nl = memchr(lb->buf, '\n', lb->len)) == NULL)
-		return NULL;
-	n = (size_t)(nl - lb->buf);
-	v = json_loadb(lb->buf, n, 0, &err);
-	cr_assert_not_null(v, "reply is not JSON (%s): %.200s", err.text,
-	    lb->buf);
-	memmove(lb->buf, nl + 1, lb->len - n - 1);
-	lb->len -= n + 1;
-	return v;
-}
-
-/* Free the buffer. */
-static void
-lbuf_free(struct lbuf *lb)
-{
-	free(lb->buf);
-	memset(lb, 0, sizeof *lb);
-}
-
 /* A batch of n sleeps of ms as a request line with id; caller frees. */
 static char *
 sleeps(const char *id, int n, int ms)
@@ -334,46 +195,9 @@ sleeps(const char *id, int n, int ms)
 static json_t *
 await_idle(int fd, json_int_t conns, int ms)
 {
-	json_t	*st;
-	double	 t0 = now_ms();
+	struct settled	want = { .conns = conns, .pool = SETTLED_POOL };
 
-	ms = slack_ms(ms);
-	for (;;) {
-		st = status_on(fd);
-		if (jint(st, "jobs.in_flight") == 0 &&
-		    jint(st, "jobs.waiting") == 0 &&
-		    jint(st, "batches.in_flight") == 0 &&
-		    jint(st, "pool.busy") == 0 &&
-		    jint(st, "pool.queued") == 0 &&
-		    jint(st, "connections.open") == conns)
-			return st;
-		cr_assert_lt(now_ms() - t0, ms, "not idle with %lld connections"
-		    " after %d ms: %s", (long long)conns, ms, jtext(st));
-		json_decref(st);
-		sleep_ms(10);
-	}
-}
-
-/* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
-static long
-proc_kb(pid_t pid, const char *key)
-{
-	char	 path[64], line[256];
-	FILE	*fp;
-	long	 kb = -1;
-	size_t	 klen = strlen(key);
-
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-	if ((fp = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof line, fp) != NULL) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			kb = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(fp);
-	return kb;
+	return await_settled(&d, fd, &want, now_ms(), slack_ms(ms), "idle");
 }
 
 /*
@@ -409,7 +233,7 @@ struct peer {
 	int		fd;
 	int		pongs;
 	int		replies;
-	struct lbuf	in;
+	struct reader	in;
 };
 
 /*
@@ -429,9 +253,9 @@ peers_pump(int ep, struct peer *peers, int ms,
 	cr_assert_neq(nev, -1, "epoll_wait: %s", strerror(errno));
 	for (i = 0; i < nev; i++) {
 		p = &peers[evs[i].data.u32];
-		while ((rc = lbuf_fill(&p->in, p->fd)) == 1)
+		while ((rc = reader_fill(&p->in, 0)) == 1)
 			;
-		while ((v = lbuf_json(&p->in)) != NULL) {
+		while ((v = reader_next_json(&p->in)) != NULL) {
 			on_line(p, (int)evs[i].data.u32, v);
 			json_decref(v);
 		}
@@ -516,6 +340,7 @@ Test(load, ten_thousand_connections_each_answered)
 		while (opened < n) {
 			if ((peers[opened].fd = nb_connect(d.sock)) == -1)
 				break;
+			reader_init(&peers[opened].in, peers[opened].fd);
 			nb_send_refusable(peers[opened].fd,
 			    "{\"op\":\"ping\"}\n");
 			ev.events = EPOLLIN;
@@ -554,7 +379,7 @@ Test(load, ten_thousand_connections_each_answered)
 	/* All leave: back to the baseline. */
 	for (i = 0; i < n; i++) {
 		close(peers[i].fd);
-		lbuf_free(&peers[i].in);
+		reader_free(&peers[i].in);
 	}
 	close(ep);
 	free(peers);
@@ -620,9 +445,9 @@ low_pump(int ep, struct peer *peers, int ms)
 	nev = epoll_wait(ep, evs, 64, ms);
 	for (i = 0; i < nev; i++) {
 		p = &peers[evs[i].data.u32];
-		while ((rc = lbuf_fill(&p->in, p->fd)) == 1)
+		while ((rc = reader_fill(&p->in, 0)) == 1)
 			;
-		while ((v = lbuf_json(&p->in)) != NULL) {
+		while ((v = reader_next_json(&p->in)) != NULL) {
 			low_on_line(p, (int)evs[i].data.u32, v);
 			json_decref(v);
 		}
@@ -649,11 +474,12 @@ Test(load, max_connections_is_honest_about_the_descriptor_limit)
 	cr_assert_not_null(peers = calloc(LOW_CLIENTS, sizeof *peers));
 	cr_assert_neq(ep = epoll_create1(EPOLL_CLOEXEC), -1);
 	/* Stretched less than usual: a few hundred pings are quick. */
-	deadline = now_ms() + (wrapped() ? 15000 : 5000);
+	deadline = now_ms() + (harness_slowed() ? 15000 : 5000);
 	while (now_ms() < deadline) {
 		while (opened < LOW_CLIENTS) {
 			if ((peers[opened].fd = nb_connect(d.sock)) == -1)
 				break;
+			reader_init(&peers[opened].in, peers[opened].fd);
 			nb_send_refusable(peers[opened].fd,
 			    "{\"op\":\"ping\"}\n");
 			ev.events = EPOLLIN;
@@ -675,7 +501,7 @@ Test(load, max_connections_is_honest_about_the_descriptor_limit)
 	    busy, LOW_CLIENTS - pongs - busy);
 	for (i = 0; i < opened; i++) {
 		close(peers[i].fd);
-		lbuf_free(&peers[i].in);
+		reader_free(&peers[i].in);
 	}
 	close(ep);
 	free(peers);
@@ -742,7 +568,7 @@ struct dribbler {
 	char		*req;
 	size_t		 off;
 	json_t		*reply;
-	struct lbuf	 in;
+	struct reader	 in;
 };
 
 /* A client that pipelines large-reply requests and never reads. */
@@ -782,7 +608,7 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 	struct non_reader	 nr[SLOW_NON_READERS];
 	int			 half[SLOW_HALF_LINES];
 	double			 lat[512];
-	struct lbuf		 fh_in = { 0 };
+	struct reader		 fh_in;
 	json_t			*st, *r, *v;
 	char			*conf, *pad, *fh_buf, *line;
 	double			 t0, next_drip, next_probe, next_hose, p50;
@@ -842,6 +668,7 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 	for (i = 0; i < SLOW_DRIBBLERS; i++) {
 		memset(&dr[i], 0, sizeof dr[i]);
 		dr[i].fd = client_connect(d.sock);
+		reader_init(&dr[i].in, dr[i].fd);
 		cr_assert_neq(fcntl(dr[i].fd, F_SETFL, O_NONBLOCK), -1);
 		dr[i].req = harness_fmt("{\"id\":\"drip%d\",\"jobs\":[{\"type\":"
 		    "\"sleep\",\"ms\":1,\"value\":%d}]}\n", i, i);
@@ -849,6 +676,7 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 
 	/* The firehose: one line that never ends, a megabyte a tick. */
 	fh = client_connect(d.sock);
+	reader_init(&fh_in, fh);
 	cr_assert_neq(fcntl(fh, F_SETFL, O_NONBLOCK), -1);
 	fh_buf = malloc(SLOW_FIREHOSE_RATE);
 	cr_assert_not_null(fh_buf);
@@ -890,10 +718,10 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 			n = write(fh, fh_buf, SLOW_FIREHOSE_RATE);
 			if (n > 0)
 				hosed += (size_t)n;
-			while ((rc = lbuf_fill(&fh_in, fh)) == 1)
+			while ((rc = reader_fill(&fh_in, 0)) == 1)
 				;
 			cr_assert_neq(rc, 0, "the firehose was closed");
-			while ((v = lbuf_json(&fh_in)) != NULL) {
+			while ((v = reader_next_json(&fh_in)) != NULL) {
 				jstr_is(v, "error.code", "too_large");
 				jeq(v, "id", "null");
 				too_large++;
@@ -914,10 +742,10 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 			if (dr[i].reply != NULL)
 				continue;
 			dribbling++;
-			while ((rc = lbuf_fill(&dr[i].in, dr[i].fd)) == 1)
+			while ((rc = reader_fill(&dr[i].in, 0)) == 1)
 				;
 			cr_assert_neq(rc, 0, "dribbler %d was closed", i);
-			dr[i].reply = lbuf_json(&dr[i].in);
+			dr[i].reply = reader_next_json(&dr[i].in);
 		}
 		sleep_ms(5);
 	} while (dribbling > 0);
@@ -932,7 +760,7 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 		jeq(dr[i].reply, "id", id);
 		jeq(dr[i].reply, "results[0].value", val);
 		json_decref(dr[i].reply);
-		lbuf_free(&dr[i].in);
+		reader_free(&dr[i].in);
 		free(dr[i].req);
 		close(dr[i].fd);
 	}
@@ -948,8 +776,8 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 		cr_assert_lt(now_ms() - t0, slack_ms(5000), "no pong after"
 		    " the endless line ended");
 		poll(&pl, 1, 100);
-		cr_assert_neq(lbuf_fill(&fh_in, fh), 0, "firehose closed");
-		while (r == NULL && (v = lbuf_json(&fh_in)) != NULL) {
+		cr_assert_neq(reader_fill(&fh_in, 0), 0, "firehose closed");
+		while (r == NULL && (v = reader_next_json(&fh_in)) != NULL) {
 			if (json_is_string(jget(v, "id")))
 				r = v;
 			else {
@@ -965,7 +793,7 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 	cr_assert_eq(too_large, 1, "%d too_large replies to one line",
 	    too_large);
 	free(fh_buf);
-	lbuf_free(&fh_in);
+	reader_free(&fh_in);
 	close(fh);
 	/* The half lines end at last, and are answered. */
 	for (i = 0; i < SLOW_HALF_LINES; i++) {
@@ -1092,7 +920,7 @@ mem_bound_kb(long value)
 
 Test(load, amplification_and_a_non_reader_stay_within_the_memory_bound)
 {
-	struct lbuf	 amp_in = { 0 };
+	struct reader	 amp_in;
 	json_t		*jobs, *st, *r;
 	char		*conf, *line, *want;
 	double		 t0, dt, pmax = 0;
@@ -1125,6 +953,7 @@ Test(load, amplification_and_a_non_reader_stay_within_the_memory_bound)
 	amp_len = strlen(line);
 	cr_assert_lt(amp_len, MEM_REQUEST_BYTES);
 	amp = client_connect(d.sock);
+	reader_init(&amp_in, amp);
 	client_send(amp, line);
 	free(line);
 	cr_assert_neq(fcntl(amp, F_SETFL, O_NONBLOCK), -1);
@@ -1154,9 +983,9 @@ Test(load, amplification_and_a_non_reader_stay_within_the_memory_bound)
 		pmax = dt > pmax ? dt : pmax;
 		probes++;
 		if (!amp_gone) {
-			while ((rc = lbuf_fill(&amp_in, amp)) == 1)
+			while ((rc = reader_fill(&amp_in, 0)) == 1)
 				;
-			cr_assert_null(lbuf_json(&amp_in), "the amplifier got"
+			cr_assert_null(reader_next_json(&amp_in), "the amplifier got"
 			    " a reply");
 			amp_gone = rc == 0;
 		}
@@ -1180,7 +1009,7 @@ Test(load, amplification_and_a_non_reader_stay_within_the_memory_bound)
 	drain_to_eof(nr, 5000);
 	close(nr);
 	close(amp);
-	lbuf_free(&amp_in);
+	reader_free(&amp_in);
 	r = client_recv_json(rfd, slack_ms(10000));
 	jeq(r, "id", "\"small\"");
 	jeq(r, "results[0].value.data", "\"hello\\n\"");
@@ -1263,7 +1092,7 @@ Test(load, disconnect_mid_job_of_every_kind_many_times)
 	if ((pg = pgtest_installed())) {
 		pgtest_prepare();
 	pgtest_start();
-		pgsec = pg_section("pg", 2);
+		pgsec = pgtest_section("pg", 2, PG_OPTIONS);
 	} else
 		fprintf(stderr, "\n*** %s: disconnects without PostgreSQL"
 		    " ***\n\n", PG_SKIPPED);
@@ -1373,7 +1202,7 @@ struct term_conn {
 	int		fd;
 	int		replies;
 	bool		eof;
-	struct lbuf	in;
+	struct reader	in;
 };
 
 /* Check one reply on connection i; counts cancelled jobs into *cancelled. */
@@ -1458,6 +1287,7 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 
 	for (i = 0; i < nconn; i++) {
 		tc[i].fd = client_connect(d.sock);
+		reader_init(&tc[i].in, tc[i].fd);
 		snprintf(id, sizeof id, "L%d", i);
 		line = sleeps(id, nlong, 30000);
 		client_send(tc[i].fd, line);
@@ -1516,9 +1346,9 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 
 			if (tc[i].eof || !(pl[i].revents & (POLLIN | POLLHUP)))
 				continue;
-			while ((rc = lbuf_fill(&tc[i].in, tc[i].fd)) == 1)
+			while ((rc = reader_fill(&tc[i].in, 0)) == 1)
 				;
-			while ((v = lbuf_json(&tc[i].in)) != NULL) {
+			while ((v = reader_next_json(&tc[i].in)) != NULL) {
 				term_check(v, i, nlong, t0, &cancelled);
 				tc[i].replies++;
 				replies++;
@@ -1557,7 +1387,7 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 	    slack_ms(1000), "exit %.0f ms after SIGTERM", t_exit);
 	for (i = 0; i < nconn; i++) {
 		close(tc[i].fd);
-		lbuf_free(&tc[i].in);
+		reader_free(&tc[i].in);
 	}
 	close(nrd);
 	free(tc);
@@ -1577,27 +1407,6 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 
 #define PG_CYCLES	4
 #define PG_POOL		4
-
-/* Run sql on db until its first cell is want (JSON text), within ms. */
-static void
-pg_await(const char *db, const char *sql, const char *want, int ms)
-{
-	json_t	*r = NULL, *w = json_loads(want, JSON_DECODE_ANY, NULL);
-	double	 t0 = now_ms();
-	bool	 done = false;
-
-	while (!done) {
-		json_decref(r);
-		cr_assert_lt(now_ms() - t0, ms, "%s never gave %s in %d ms: %s",
-		    sql, want, ms, jtext(r));
-		r = dbtest_query(&d, db, sql, NULL);
-		done = json_equal(jget(r, "results[0].value.rows[0][0]"), w);
-		if (!done)
-			sleep_ms(20);
-	}
-	json_decref(r);
-	json_decref(w);
-}
 
 /* Until a query works again: how long it took, in ms. */
 static double
@@ -1630,14 +1439,9 @@ Test(load, postgres_crashes_again_and_again_and_service_resumes)
 	int	 cycle, fd, i;
 	long	 victim;
 
-	if (!pgtest_installed()) {
-		fprintf(stderr, "\n*** %s ***\n\n", PG_SKIPPED);
-		cr_skip_test("%s", PG_SKIPPED);
-	}
-	pgtest_prepare();
-	pgtest_start();
-	a = pg_section("default", PG_POOL);
-	b = pg_section("probe", 1);
+	pgtest_new();
+	a = pgtest_section("default", PG_POOL, PG_OPTIONS);
+	b = pgtest_section("probe", 1, PG_OPTIONS);
 	conf = harness_fmt("%s%s", a, b);
 	daemon_start(&d, conf, NULL);
 	free(a);
@@ -1655,7 +1459,7 @@ Test(load, postgres_crashes_again_and_again_and_service_resumes)
 		fd = client_connect(d.sock);
 		client_send(fd, line);
 		free(line);
-		pg_await("probe", "select count(*) from pg_stat_activity where"
+		pgtest_await(&d, "probe", "select count(*) from pg_stat_activity where"
 		    " query = 'select pg_sleep(5)' and state = 'active'", "4",
 		    slack_ms(15000));
 

@@ -42,23 +42,8 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-static void
-suite_init(void)
-{
-	/* Writing to a socket the daemon closed must fail, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void
-suite_fini(void)
-{
-	/* The server first: stopping the daemon may assert. */
-	pgtest_stop();
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(postgres, .init = suite_init, .fini = suite_fini, .timeout = 120);
+TestSuite(postgres, .init = harness_suite_init,
+    .fini = harness_suite_fini, .timeout = 120);
 
 /*
  * The cluster.
@@ -72,40 +57,11 @@ pg_prepare(void)
 	pgtest_prepare();
 }
 
-/*
- * A [db.NAME] section for this test's server with a pool of pool
- * connections; the application name is NAME. Caller frees.
- */
-static char *
-pg_section(const char *name, unsigned pool)
-{
-	return pgtest_section(name, pool, NULL);
-}
-
 /* Assert msg contains want. */
 static void
 has(const char *msg, const char *want)
 {
 	cr_assert_not_null(strstr(msg, want), "\"%s\" lacks \"%s\"", msg, want);
-}
-
-/* The daemon's status object. Caller decrefs. */
-static json_t *
-status_of(void)
-{
-	return daemon_status(&d, slack_ms(DBTEST_REQUEST_MS));
-}
-
-/* Assert no job or batch is in flight or waiting. */
-static void
-expect_idle(void)
-{
-	json_t	*st = status_of();
-
-	jeq(st, "jobs.in_flight", "0");
-	jeq(st, "jobs.waiting", "0");
-	jeq(st, "batches.in_flight", "0");
-	json_decref(st);
 }
 
 /* Assert the daemon answers a ping at once. */
@@ -125,8 +81,8 @@ Test(postgres, params_types_changes_and_errors)
 	json_t	*v, *jobs, *r;
 
 	pgtest_new();
-	a = pg_section("default", 2);
-	b = pg_section("one", 1);
+	a = pgtest_section("default", 2, NULL);
+	b = pgtest_section("one", 1, NULL);
 	conf = harness_fmt("%s%s[limits]\nmax_result_bytes = 8192\n", a, b);
 	daemon_start(&d, conf, NULL);
 	free(a);
@@ -343,7 +299,7 @@ Test(postgres, params_types_changes_and_errors)
 	v = dbtest_query_ok(&d, NULL, "select count(*) from u", NULL);
 	jeq(v, "rows", "[[0]]");
 	json_decref(v);
-	expect_idle();
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }
 
@@ -360,9 +316,9 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	int	 i;
 
 	pgtest_new();
-	a = pg_section("four", 4);
-	b = pg_section("twenty", 20);
-	c = pg_section("single", 1);
+	a = pgtest_section("four", 4, NULL);
+	b = pgtest_section("twenty", 20, NULL);
+	c = pgtest_section("single", 1, NULL);
 	conf = harness_fmt("%s%s%s", a, b, c);
 	daemon_start(&d, conf, NULL);
 	free(a);
@@ -442,7 +398,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	cr_assert_geq(warm, 500, "took %.0f ms", warm);
 	cr_assert_lt(warm, 500 + slack_ms(1000), "20 x 500 ms took %.0f ms:"
 	    " not concurrent", warm);
-	expect_idle();
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }
 
@@ -460,8 +416,8 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	int	 fd, i, tries = 0;
 
 	pgtest_new();
-	a = pg_section("default", 4);
-	b = pg_section("probe", 1);
+	a = pgtest_section("default", 4, NULL);
+	b = pgtest_section("probe", 1, NULL);
 	line = harness_fmt("%s%s", a, b);
 	daemon_start(&d, line, NULL);
 	free(a);
@@ -498,7 +454,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	cr_assert_lt(took, slack_ms(2000), "answered %.0f ms after the server"
 	    " stopped", took);
 	json_decref(r);
-	expect_idle();
+	daemon_expect_idle(&d);
 
 	/* While it is down: prompt errors, not a hang. */
 	t0 = now_ms();
@@ -538,7 +494,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	r = dbtest_run_batch(&d, jobs);
 	jbool_is(r, "ok", true);
 	json_decref(r);
-	expect_idle();
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }
 
@@ -556,7 +512,7 @@ Test(postgres, cancelled_query_frees_its_connection)
 	int	 fd, i;
 
 	pgtest_new();
-	a = pg_section("default", 1);
+	a = pgtest_section("default", 1, NULL);
 	daemon_start(&d, a, NULL);
 	free(a);
 	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
@@ -574,7 +530,7 @@ Test(postgres, cancelled_query_frees_its_connection)
 	cr_assert_lt(took, slack_ms(1000), "a 100 ms timeout after %.0f ms",
 	    took);
 	json_decref(r);
-	expect_idle();
+	daemon_expect_idle(&d);
 	/* The pool of one serves the next query, at once. */
 	t0 = now_ms();
 	v = dbtest_query_ok(&d, NULL, "select 'next'", NULL);
@@ -639,7 +595,7 @@ Test(postgres, cancelled_query_frees_its_connection)
 	jeq(v, "rows", "[[\"still\"]]");
 	json_decref(v);
 	cr_assert_lt(took, slack_ms(PROMPT_MS), "took %.0f ms", took);
-	expect_idle();
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }
 
@@ -657,7 +613,7 @@ Test(postgres, server_down_at_daemon_start)
 	int	 i;
 
 	pg_prepare();
-	a = pg_section("default", 2);
+	a = pgtest_section("default", 2, NULL);
 	daemon_start(&d, a, NULL);
 	free(a);
 	expect_ping();
@@ -681,7 +637,7 @@ Test(postgres, server_down_at_daemon_start)
 	}
 	fprintf(stderr, "postgres: queries on a server down since start-up"
 	    " failed within %.0f ms\n", worst);
-	expect_idle();
+	daemon_expect_idle(&d);
 	expect_ping();
 
 	pgtest_start();
@@ -699,7 +655,7 @@ Test(postgres, server_down_at_daemon_start)
 	fprintf(stderr, "postgres: the first query succeeded %.0f ms after the"
 	    " server started\n", now_ms() - t0);
 	cr_assert(ok, "no query succeeded after the server started");
-	expect_idle();
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }
 
@@ -719,8 +675,8 @@ Test(postgres, a_job_leaves_no_transaction_open)
 	json_t	*v;
 
 	pgtest_new();
-	a = pg_section("one", 1);
-	b = pg_section("other", 1);
+	a = pgtest_section("one", 1, NULL);
+	b = pgtest_section("other", 1, NULL);
 	conf = harness_fmt("%s%s", a, b);
 	daemon_start(&d, conf, NULL);
 	free(a);
@@ -758,7 +714,7 @@ Test(postgres, reload_retires_the_pool_of_a_running_query)
 	int	 fd;
 
 	pgtest_new();
-	a = pg_section("default", 1);
+	a = pgtest_section("default", 1, NULL);
 	daemon_start(&d, a, NULL);
 	free(a);
 	fd = client_connect(d.sock);
@@ -767,7 +723,7 @@ Test(postgres, reload_retires_the_pool_of_a_running_query)
 	usleep(300 * 1000);
 
 	/* Another pool size: another pool; the old one is retired. */
-	a = pg_section("default", 2);
+	a = pgtest_section("default", 2, NULL);
 	tmp = harness_fmt("%s.new", d.conf);
 	cr_assert_not_null(fp = fopen(tmp, "w"));
 	fprintf(fp, "[daemon]\nsocket = %s\n%s", d.sock, a);
@@ -785,6 +741,6 @@ Test(postgres, reload_retires_the_pool_of_a_running_query)
 	json_decref(r);
 	close(fd);
 	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
-	expect_idle();
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }

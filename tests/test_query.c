@@ -45,25 +45,8 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-static bool
-wrapped(void)
-{
-	return harness_slack() > 1.0;
-}
-
-static void
-suite_init(void)
-{
-	dbtest_suite_init();
-}
-
-static void
-suite_fini(void)
-{
-	dbtest_suite_fini(&d);
-}
-
-TestSuite(query, .init = suite_init, .fini = suite_fini, .timeout = 120);
+TestSuite(query, .init = harness_suite_init,
+    .fini = harness_suite_fini, .timeout = 120);
 
 /*
  * Assert r refuses the whole batch with code and a message holding
@@ -77,13 +60,6 @@ expect_refused(json_t *r, const char *code, const char *path)
 	jstr_has(r, "error.message", path);
 	cr_assert_null(jget(r, "results"), "a refused batch has no results:"
 	    " %s", jtext(r));
-}
-
-/* The daemon's status object. Caller decrefs. */
-static json_t *
-status_of(void)
-{
-	return daemon_status(&d, slack_ms(DBTEST_REQUEST_MS));
 }
 
 /* Assert the daemon answers a ping at once. */
@@ -101,23 +77,10 @@ expect_ping(void)
 static double
 expect_settles(double within_ms, const char *what)
 {
-	double	 t0 = now_ms();
-	json_t	*st;
+	struct settled	 want = { .pool = SETTLED_POOL };
+	double		 t0 = now_ms();
 
-	for (;;) {
-		st = status_of();
-		if (jint(st, "jobs.in_flight") == 0 &&
-		    jint(st, "jobs.waiting") == 0 &&
-		    jint(st, "batches.in_flight") == 0 &&
-		    jint(st, "pool.queued") == 0 &&
-		    jint(st, "pool.busy") == 0)
-			break;
-		cr_assert_lt(now_ms() - t0, within_ms, "%s: not settled after"
-		    " %.0f ms: %s", what, now_ms() - t0, jtext(st));
-		json_decref(st);
-		usleep(5000);
-	}
-	json_decref(st);
+	json_decref(await_settled(&d, -1, &want, t0, within_ms, what));
 	return now_ms() - t0;
 }
 
@@ -388,7 +351,7 @@ Test(query, concurrent_writes_all_land)
 {
 	json_t	*jobs, *r;
 	char	 p[32];
-	int	 i, n = wrapped() ? 40 : 200;
+	int	 i, n = harness_slowed() ? 40 : 200;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x integer)");
@@ -939,7 +902,7 @@ Test(query, cached_statements_give_fresh_results)
 {
 	json_t	*v;
 	char	 p[64], sql[64];
-	int	 i, rounds = wrapped() ? 20 : 100;
+	int	 i, rounds = harness_slowed() ? 20 : 100;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x integer)");
@@ -1042,7 +1005,7 @@ Test(query, schema_changed_by_another_connection_is_seen)
 static const char *
 slow_sql(void)
 {
-	return wrapped() ?
+	return harness_slowed() ?
 	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c"
 	    " WHERE x < 200000) SELECT count(*) FROM c" :
 	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c"
@@ -1075,7 +1038,7 @@ Test(query, timeout_while_query_runs_on_worker)
 	    " after %.0f ms", took);
 	json_decref(r);
 	/* At once: nothing in flight any more, the daemon answers. */
-	st = status_of();
+	st = status_of(&d);
 	jeq(st, "jobs.in_flight", "0");
 	jeq(st, "batches.in_flight", "0");
 	json_decref(st);
@@ -1111,7 +1074,7 @@ Test(query, timeout_while_query_runs_on_worker)
 		cr_assert_geq(jint(r, "stats.timed_out"), 1, "%s", jtext(r));
 	cr_assert_lt(took, slack_ms(PROMPT_MS), "took %.0f ms", took);
 	json_decref(r);
-	st = status_of();
+	st = status_of(&d);
 	jeq(st, "jobs.in_flight", "0");
 	jeq(st, "batches.in_flight", "0");
 	json_decref(st);
@@ -1158,7 +1121,7 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 	jstr_is(b, "results[1].error.code", "cancelled");
 	json_decref(a);
 	json_decref(b);
-	st = status_of();
+	st = status_of(&d);
 	jeq(st, "jobs.in_flight", "0");
 	jeq(st, "batches.in_flight", "0");
 	json_decref(st);

@@ -61,230 +61,19 @@ static struct daemon	d;	/* this test's daemon */
 static struct daemon	d2;	/* a second one, for the few tests that need it */
 static char		fdir[256];	/* this test's files, or "" */
 
-static bool
-wrapped(void)
-{
-	const char	*w = getenv("GATHERD_TEST_WRAPPER");
-
-	return w != NULL && *w != '\0';
-}
-
-static void
-suite_init(void)
-{
-	/* Writing to a socket the daemon closed must fail, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void	swapper_stop(void);
-
-/*
- * A safety net for a test that failed midway: every test stops its
- * daemons at the end of its body, where daemon_stop's assertion of a
- * clean exit counts (Criterion 2.4.1 prints an assertion that fails in a
- * suite's .fini but still passes the test). After that these do nothing.
- */
-static void
-suite_fini(void)
-{
-	swapper_stop();
-	/* Files first: a failing daemon_stop must not leave 256 MB behind. */
-	if (fdir[0] != '\0')
-		harness_rmtree(fdir);
-	if (d2.dir[0] != '\0')
-		daemon_stop(&d2);
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(read, .init = suite_init, .fini = suite_fini, .timeout = 180);
+TestSuite(read, .init = harness_suite_init, .fini = harness_suite_fini,
+    .timeout = 180);
 
 /*
  * Helpers. They assert instead of returning errors, like the harness's
  * (the JSON ones are in jsonpath.c).
  */
 
-/* Assert obj has exactly the keys listed (NULL-terminated), no other. */
-static void
-jkeys_are(json_t *obj, const char *const *keys)
-{
-	size_t	n;
-
-	cr_assert(json_is_object(obj), "not an object: %s", jtext(obj));
-	for (n = 0; keys[n] != NULL; n++)
-		cr_assert_not_null(json_object_get(obj, keys[n]),
-		    "no \"%s\" in %s", keys[n], jtext(obj));
-	cr_assert_eq(json_object_size(obj), n, "keys other than expected"
-	    " in %s", jtext(obj));
-}
-
-/*
- * A client connection with a buffered line reader: replies here run to
- * hundreds of megabytes, and client_recv reads a byte at a time. Replies
- * are parsed with JSON_ALLOW_NUL: file data may hold NUL bytes.
- */
-struct client {
-	int	 fd;
-	char	*buf;
-	size_t	 len;
-	size_t	 cap;
-	size_t	 scan;	/* buf[0..scan) holds no newline */
-};
-
-static void
-cl_open(struct client *c, struct daemon *dm)
-{
-	memset(c, 0, sizeof *c);
-	c->fd = client_connect(dm->sock);
-}
-
-static void
-cl_close(struct client *c)
-{
-	if (c->fd != -1)
-		close(c->fd);
-	free(c->buf);
-	memset(c, 0, sizeof *c);
-	c->fd = -1;
-}
-
-/* Read what the socket has within timeout_ms into the buffer; 0 at EOF. */
-static int
-cl_fill(struct client *c, int timeout_ms)
-{
-	struct pollfd	pfd = { .fd = c->fd, .events = POLLIN };
-	ssize_t		got;
-
-	if (c->cap - c->len < 65536) {
-		c->cap = c->cap == 0 ? 262144 : c->cap * 2;
-		c->buf = realloc(c->buf, c->cap);
-		cr_assert_not_null(c->buf);
-	}
-	if (poll(&pfd, 1, timeout_ms) <= 0)
-		return -1;
-	do
-		got = read(c->fd, c->buf + c->len, c->cap - c->len);
-	while (got == -1 && errno == EINTR);
-	if (got <= 0)
-		return 0;
-	c->len += (size_t)got;
-	return 1;
-}
-
-/* The length of the first complete line in the buffer, or -1. */
-static ssize_t
-cl_has_line(struct client *c)
-{
-	char	*nl;
-
-	if (c->len == c->scan ||
-	    (nl = memchr(c->buf + c->scan, '\n', c->len - c->scan)) == NULL) {
-		c->scan = c->len;
-		return -1;
-	}
-	return nl - c->buf;
-}
-
-/* Take n bytes and the newline after them off the buffer, as a string. */
-static char *
-cl_take(struct client *c, size_t n)
-{
-	char	*line;
-
-	line = malloc(n + 1);
-	cr_assert_not_null(line);
-	memcpy(line, c->buf, n);
-	line[n] = '\0';
-	memmove(c->buf, c->buf + n + 1, c->len - n - 1);
-	c->len -= n + 1;
-	c->scan = 0;
-	return line;
-}
-
-/* The next line within timeout_ms, or NULL on EOF or timeout. Caller frees. */
-static char *
-cl_line(struct client *c, int timeout_ms)
-{
-	double	deadline = now_ms() + timeout_ms;
-	ssize_t	n;
-	int	left;
-
-	while ((n = cl_has_line(c)) < 0) {
-		left = (int)(deadline - now_ms());
-		if (left <= 0 || cl_fill(c, left) <= 0)
-			return NULL;
-	}
-	return cl_take(c, (size_t)n);
-}
-
-static json_t *
-parse(const char *line)
-{
-	json_error_t	 err;
-	json_t		*v;
-
-	v = json_loads(line, JSON_ALLOW_NUL, &err);
-	cr_assert_not_null(v, "reply is not JSON (%s): %.300s", err.text, line);
-	return v;
-}
-
-/* The next line as JSON; asserts one comes. Caller decrefs. */
-static json_t *
-cl_json(struct client *c, int timeout_ms)
-{
-	char	*line;
-	json_t	*v;
-
-	line = cl_line(c, timeout_ms);
-	cr_assert_not_null(line, "no reply within %d ms", timeout_ms);
-	v = parse(line);
-	free(line);
-	return v;
-}
-
-static void
-cl_send(struct client *c, const char *line)
-{
-	client_send(c->fd, line);
-}
-
 /* Replies may be slow under valgrind. */
 static int
 reply_ms(void)
 {
-	return wrapped() ? 60000 : 20000;
-}
-
-/* Send one line on a fresh connection and read its reply. Caller decrefs. */
-static json_t *
-request(struct daemon *dm, const char *line)
-{
-	struct client	 c;
-	json_t		*v;
-
-	cl_open(&c, dm);
-	cl_send(&c, line);
-	v = cl_json(&c, reply_ms());
-	cl_close(&c);
-	return v;
-}
-
-/* The daemon's status object. Caller decrefs. */
-static json_t *
-status_of(struct daemon *dm)
-{
-	return daemon_status(dm, reply_ms());
-}
-
-/* Assert the daemon answers a ping. */
-static void
-expect_ping(struct daemon *dm)
-{
-	json_t	*r = request(dm, "{\"op\":\"ping\",\"id\":\"p\"}");
-
-	jbool_is(r, "ok", true);
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	return harness_wrapped() ? 60000 : 20000;
 }
 
 /*
@@ -294,28 +83,14 @@ expect_ping(struct daemon *dm)
 static void
 expect_settles(struct daemon *dm, double within_ms, const char *what)
 {
-	double	 t0 = now_ms();
-	json_t	*st;
+	/*
+	 * The status connection alone: the test's client, closed after its
+	 * request, is gone, so its request was read (the status request may
+	 * overtake it).
+	 */
+	struct settled	want = { .conns = 1, .pool = SETTLED_QUEUED };
 
-	for (;;) {
-		st = status_of(dm);
-		/*
-		 * The status connection alone: the test's client, closed
-		 * after its request, is gone, so its request was read
-		 * (the status request may overtake it).
-		 */
-		if (jint(st, "connections.open") == 1 &&
-		    jint(st, "jobs.in_flight") == 0 &&
-		    jint(st, "jobs.waiting") == 0 &&
-		    jint(st, "batches.in_flight") == 0 &&
-		    jint(st, "pool.queued") == 0)
-			break;
-		cr_assert_lt(now_ms() - t0, within_ms, "%s: not settled after"
-		    " %.0f ms: %s", what, now_ms() - t0, jtext(st));
-		json_decref(st);
-		usleep(5000);
-	}
-	json_decref(st);
+	json_decref(await_settled(dm, -1, &want, now_ms(), within_ms, what));
 }
 
 /*
@@ -346,14 +121,9 @@ fpath(const char *rel)
 static void
 files_init(void)
 {
-	char	tmpl[] = "/tmp/gatherd-read.XXXXXX";
-	char	real[PATH_MAX];
 	FILE	*fp;
 
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	cr_assert_not_null(realpath(tmpl, real));
-	cr_assert_lt(strlen(real), sizeof fdir);
-	snprintf(fdir, sizeof fdir, "%s", real);
+	harness_tmpdir(fdir, sizeof fdir, "gatherd-read");
 	cr_assert_eq(mkdir(fpath("root"), 0755), 0);
 	cr_assert_eq(mkdir(fpath("outside"), 0755), 0);
 	cr_assert_not_null(fp = fopen(fpath("outside/secret.txt"), "w"));
@@ -526,7 +296,7 @@ read_result(const char *path, const char *fields)
 
 	job = read_job(path, fields);
 	line = harness_fmt("{\"id\":1,\"jobs\":[%s]}", job);
-	r = request(&d, line);
+	r = daemon_request_ms(&d, line, reply_ms());
 	cr_assert(json_is_array(jget(r, "results")), "sent %s, got %s", line,
 	    jtext(r));
 	cr_assert_eq(json_array_size(jget(r, "results")), 1, "%s", jtext(r));
@@ -637,59 +407,22 @@ b64_encode(const unsigned char *in, size_t len, char *out)
 	return o;
 }
 
-/* Decode a padded base64 string; asserts it is well formed. Caller frees. */
-static unsigned char *
-b64_decode(const char *s, size_t *outlen)
-{
-	size_t		 len = strlen(s), i, o = 0;
-	unsigned char	*out;
-	uint32_t	 v = 0;
-	const char	*p;
-	int		 bits = 0;
-
-	cr_assert_eq(len % 4, 0, "base64 length %zu: %s", len, s);
-	out = malloc(len / 4 * 3 + 1);
-	cr_assert_not_null(out);
-	for (i = 0; i < len; i++) {
-		if (s[i] == '=') {
-			cr_assert_geq(i, len - 2, "padding inside: %s", s);
-			continue;
-		}
-		p = strchr(b64chars, s[i]);
-		cr_assert(s[i] != '\0' && p != NULL, "not base64: %s", s);
-		v = v << 6 | (uint32_t)(p - b64chars);
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(v >> bits);
-		}
-	}
-	*outlen = o;
-	return out;
-}
-
 /* Read path as base64 (with more fields) and expect data, len bytes. */
 static void
 expect_read_b64(const char *path, const char *fields, const void *data,
     size_t len, json_int_t size)
 {
-	unsigned char	*got;
-	size_t		 glen;
-	char		*all;
-	json_t		*res;
+	char	*all;
+	json_t	*res;
 
 	all = harness_fmt("\"encoding\":\"base64\"%s%s", *fields != '\0' ? "," : "",
 	    fields);
 	res = read_result(path, all);
 	jbool_is(res, "ok", true);
-	got = b64_decode(jstr(res, "value.data"), &glen);
-	cr_assert_eq(glen, len, "decoded %zu bytes, want %zu: %s", glen, len,
-	    jtext(res));
-	cr_assert(memcmp(got, data, len) == 0, "decoded data differs: %s",
-	    jtext(res));
+	jb64_is(res, "value.data", data, len);
 	cr_assert_eq(jint(res, "value.bytes"), (json_int_t)len, "%s",
 	    jtext(res));
 	cr_assert_eq(jint(res, "value.size"), size, "%s", jtext(res));
-	free(got);
 	free(all);
 	json_decref(res);
 }
@@ -759,7 +492,7 @@ Test(read, utf8_text_with_nul_bytes_round_trips)
 {
 	static const char text[] = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"
 	    " tab\there \"q\" back\\slash \x01 a\0b\0\n";
-	struct client	 c;
+	struct reader	 c;
 	char		*line;
 	json_t		*r;
 
@@ -768,17 +501,17 @@ Test(read, utf8_text_with_nul_bytes_round_trips)
 	start(MODE_DEFAULT, 2, "root", NULL);
 
 	/* The raw reply escapes NUL as \u0000; jansson gives it back. */
-	cl_open(&c, &d);
-	cl_send(&c, "{\"jobs\":[{\"type\":\"read\",\"path\":\"text.txt\"}]}");
-	line = cl_line(&c, reply_ms());
+	reader_open(&c, d.sock);
+	client_send(c.fd, "{\"jobs\":[{\"type\":\"read\",\"path\":\"text.txt\"}]}");
+	line = reader_line(&c, reply_ms());
 	cr_assert_not_null(line);
 	cr_assert_not_null(strstr(line, "a\\u0000b\\u0000\\n"), "%s", line);
-	r = parse(line);
+	r = jparse(line, strlen(line));
 	expect_data(jget(r, "results[0]"), text, sizeof text - 1,
 	    (json_int_t)(sizeof text - 1));
 	json_decref(r);
 	free(line);
-	cl_close(&c);
+	reader_close(&c);
 
 	/* A slice that starts and ends on character boundaries. */
 	r = read_result("text.txt", "\"offset\":1,\"length\":2");
@@ -816,7 +549,7 @@ expect_refused(const char *jobs, const char *code, const char *where)
 	json_t	*r;
 
 	line = harness_fmt("{\"id\":\"v\",\"jobs\":[%s]}", jobs);
-	r = request(&d, line);
+	r = daemon_request_ms(&d, line, reply_ms());
 	jstr_is(r, "id", "v");
 	jbool_is(r, "ok", false);
 	cr_assert_null(jget(r, "results"), "%s", jtext(r));
@@ -911,7 +644,7 @@ Test(read, path_with_nul_is_bad_request_naming_it)
 static void
 errors_name_the_path_and_what_it_is(enum mode mode)
 {
-	struct client	 c;
+	struct reader	 c;
 	json_t		*r;
 	char		*line;
 	double		 t0, dt;
@@ -942,12 +675,12 @@ errors_name_the_path_and_what_it_is(enum mode mode)
 	line = harness_fmt("{\"jobs\":[%s,%s,%s]}", read_job("fifo", ""),
 	    read_job("fifo-link", "\"encoding\":\"base64\""),
 	    read_job("f.txt", ""));
-	cl_open(&c, &d);
+	reader_open(&c, d.sock);
 	t0 = now_ms();
-	cl_send(&c, line);
-	r = cl_json(&c, wrapped() ? 20000 : 3000);
+	client_send(c.fd, line);
+	r = reader_json(&c, harness_wrapped() ? 20000 : 3000);
 	dt = now_ms() - t0;
-	cl_close(&c);
+	reader_close(&c);
 	cr_assert_lt(dt, slack_ms(PROMPT_MS), "FIFO reads took"
 	    " %.0f ms: %s", dt, jtext(r));
 	expect_failure(jget(r, "results[0]"), "io_error", "fifo", "FIFO");
@@ -1223,7 +956,7 @@ swapper_stop(void)
 static void
 swapped_link(enum mode mode)
 {
-	struct client	 c;
+	struct reader	 c;
 	json_t		*r, *res;
 	char		*job, *jobs, *line, *p;
 	const char	*code;
@@ -1251,11 +984,13 @@ swapped_link(enum mode mode)
 	atomic_store(&swap_stop, false);
 	cr_assert_eq(pthread_create(&swap_thread, NULL, swapper, NULL), 0);
 	swap_running = true;
-	cl_open(&c, &d);
+	/* Stopped at the suite's fini too, before the files go. */
+	harness_at_fini(swapper_stop);
+	reader_open(&c, d.sock);
 	t0 = now_ms();
 	for (batch = 0; now_ms() - t0 < 1000 || batch < 3; batch++) {
-		cl_send(&c, line);
-		r = cl_json(&c, reply_ms());
+		client_send(c.fd, line);
+		r = reader_json(&c, reply_ms());
 		cr_assert_eq(json_array_size(jget(r, "results")), 200, "%s",
 		    jtext(r));
 		for (i = 0; i < 200; i++) {
@@ -1280,7 +1015,7 @@ swapped_link(enum mode mode)
 		json_decref(r);
 	}
 	swapper_stop();
-	cl_close(&c);
+	reader_close(&c);
 	cr_log_info("swapped link (%s): %zu reads in %d batches: %zu ok,"
 	    " %zu forbidden, %zu not_found; %lu swaps",
 	    mode == MODE_WALK ? "walk" : "openat2", nreads, batch, nok,
@@ -1317,7 +1052,7 @@ Test(read, swapped_link_never_reads_outside_walk)
 
 Test(read, thousand_files_in_one_batch_in_order)
 {
-	struct client	 c;
+	struct reader	 c;
 	json_t		*r;
 	char		*jobs, *p, name[32], want[64];
 	size_t		 i, len = 0, cap = 65536;
@@ -1343,9 +1078,9 @@ Test(read, thousand_files_in_one_batch_in_order)
 	}
 	strcpy(jobs + len, "]}");
 
-	cl_open(&c, &d);
-	cl_send(&c, jobs);
-	r = cl_json(&c, reply_ms());
+	reader_open(&c, d.sock);
+	client_send(c.fd, jobs);
+	r = reader_json(&c, reply_ms());
 	jstr_is(r, "id", "many");
 	jbool_is(r, "ok", true);
 	cr_assert_eq(jint(r, "stats.ok"), n, "%s", jtext(jget(r, "stats")));
@@ -1358,7 +1093,7 @@ Test(read, thousand_files_in_one_batch_in_order)
 		free(p);
 	}
 	json_decref(r);
-	cl_close(&c);
+	reader_close(&c);
 	free(jobs);
 	daemon_stop(&d);
 }
@@ -1453,12 +1188,12 @@ check_cancelled_reply(json_t *r, size_t njobs, const char *allowed,
 
 Test(read, cancellation_leaves_nothing_behind)
 {
-	struct client	 c;
+	struct reader	 c;
 	json_t		*r, *st;
 	json_int_t	 done;
 	char		*line, *missing, *failing_sleep;
 	size_t		 stopped, total_stopped = 0;
-	int		 round, rounds = wrapped() ? 10 : 50;
+	int		 round, rounds = harness_wrapped() ? 10 : 50;
 	double		 t0, dt, max_settle = 0;
 
 	cpu_lock(CPU_LOCK_SHARED);
@@ -1477,9 +1212,9 @@ Test(read, cancellation_leaves_nothing_behind)
 		else
 			line = cancel_batch("\"mode\":\"fail_fast\"", NULL,
 			    100, failing_sleep);
-		cl_open(&c, &d);
-		cl_send(&c, line);
-		r = cl_json(&c, reply_ms());
+		reader_open(&c, d.sock);
+		client_send(c.fd, line);
+		r = reader_json(&c, reply_ms());
 		jbool_is(r, "ok", false);
 		cr_assert_eq(jint(r, "stats.failed") + jint(r,
 		    "stats.timed_out"), 1, "%s", jtext(jget(r, "stats")));
@@ -1493,7 +1228,7 @@ Test(read, cancellation_leaves_nothing_behind)
 		    round, jtext(jget(r, "stats")));
 		total_stopped += stopped;
 		json_decref(r);
-		cl_close(&c);
+		reader_close(&c);
 		free(line);
 		t0 = now_ms();
 		expect_settles(&d, 2000, "fail_fast");
@@ -1502,15 +1237,15 @@ Test(read, cancellation_leaves_nothing_behind)
 
 		/* (b) a batch deadline of 1 ms over 200 reads. */
 		line = cancel_batch("\"timeout_ms\":1", NULL, 200, NULL);
-		cl_open(&c, &d);
-		cl_send(&c, line);
-		r = cl_json(&c, reply_ms());
+		reader_open(&c, d.sock);
+		client_send(c.fd, line);
+		r = reader_json(&c, reply_ms());
 		check_cancelled_reply(r, 200, "timeout", &stopped);
 		cr_assert_gt(jint(r, "stats.timed_out"), 0, "round %d: %s",
 		    round, jtext(jget(r, "stats")));
 		total_stopped += stopped;
 		json_decref(r);
-		cl_close(&c);
+		reader_close(&c);
 		free(line);
 		t0 = now_ms();
 		expect_settles(&d, 2000, "batch timeout_ms");
@@ -1525,13 +1260,13 @@ Test(read, cancellation_leaves_nothing_behind)
 		st = status_of(&d);
 		done = jint(st, "jobs.by_type.read.done");
 		json_decref(st);
-		cl_open(&c, &d);
+		reader_open(&c, d.sock);
 		if (round % 2 == 1) {
-			cl_send(&c, "{\"op\":\"ping\"}");
+			client_send(c.fd, "{\"op\":\"ping\"}");
 			usleep(1000);
 		}
-		cl_send(&c, line);
-		cl_close(&c);
+		client_send(c.fd, line);
+		reader_close(&c);
 		free(line);
 		t0 = now_ms();
 		expect_settles(&d, 2000, "disconnect");
@@ -1547,7 +1282,7 @@ Test(read, cancellation_leaves_nothing_behind)
 		    "round %d: %lld reads done: %s", round, (long long)done,
 		    jtext(st));
 		json_decref(st);
-		expect_ping(&d);
+		daemon_ping(&d, reply_ms());
 	}
 	cr_log_info("cancellation: %d rounds, %zu jobs stopped, slowest"
 	    " settle %.1f ms", rounds, total_stopped, max_settle);
@@ -1562,7 +1297,7 @@ Test(read, cancellation_leaves_nothing_behind)
  */
 Test(read, sigterm_with_reads_on_workers_drains_and_exits_0)
 {
-	struct client	 c, gone;
+	struct reader	 c, gone;
 	json_t		*r, *st;
 	json_int_t	 batches = 0, done = 0;
 	double		 deadline;
@@ -1579,13 +1314,13 @@ Test(read, sigterm_with_reads_on_workers_drains_and_exits_0)
 	 * A ping first: the socket accepts before the daemon handles
 	 * SIGTERM, and this test is about reads, not start-up.
 	 */
-	cl_open(&c, &d);
-	cl_send(&c, "{\"op\":\"ping\"}");
-	json_decref(cl_json(&c, reply_ms()));
-	cl_open(&gone, &d);
-	cl_send(&gone, line);
-	cl_close(&gone);
-	cl_send(&c, line);
+	reader_open(&c, d.sock);
+	client_send(c.fd, "{\"op\":\"ping\"}");
+	json_decref(reader_json(&c, reply_ms()));
+	reader_open(&gone, d.sock);
+	client_send(gone.fd, line);
+	reader_close(&gone);
+	client_send(c.fd, line);
 	/*
 	 * SIGTERM only once the daemon has read c's batch: a request still
 	 * unread when the drain starts is not in flight, and the point here
@@ -1603,7 +1338,7 @@ Test(read, sigterm_with_reads_on_workers_drains_and_exits_0)
 	}
 	cr_assert(batches == 1 && done == 1, "c's batch never started");
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
-	r = cl_json(&c, reply_ms());
+	r = reader_json(&c, reply_ms());
 	jbool_is(r, "ok", true);
 	check_cancelled_reply(r, 200, "", &stopped);
 	json_decref(r);
@@ -1611,7 +1346,7 @@ Test(read, sigterm_with_reads_on_workers_drains_and_exits_0)
 	cr_assert_neq(status, -1, "gatherd did not exit");
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "gatherd exited with status 0x%x, see %s", status, d.log);
-	cl_close(&c);
+	reader_close(&c);
 	free(line);
 	daemon_stop(&d);
 }
@@ -1677,7 +1412,7 @@ check_busy_reply(char *reply, size_t len, size_t size)
 	memcpy(q, p, (size_t)(end - p));
 	q += end - p;
 	*q = '\0';
-	r = parse(small);
+	r = jparse(small, strlen(small));
 	jstr_is(r, "id", "busy");
 	jbool_is(r, "ok", true);
 	cr_assert_eq(json_array_size(jget(r, "results")), BUSY_FILES);
@@ -1696,10 +1431,10 @@ check_busy_reply(char *reply, size_t len, size_t size)
 
 Test(read, loop_answers_pings_while_workers_read)
 {
-	struct client	 bc, pc;
+	struct reader	 bc, pc;
 	json_t		*r;
 	char		*buf, name[32], *line, *p;
-	size_t		 size = wrapped() ? 256 * 1024 : 4 * 1024 * 1024;
+	size_t		 size = harness_wrapped() ? 256 * 1024 : 4 * 1024 * 1024;
 	double		 bound = slack_ms(HARNESS_PROMPT_MS);
 	double		 t0, tsent, tfirst = 0, tdone = 0, last_ping = 0;
 	double		 dt, max_before = 0, max_after = 0;
@@ -1732,9 +1467,9 @@ Test(read, loop_answers_pings_while_workers_read)
 	line = p;
 
 	cpu_lock(CPU_LOCK_ALONE);
-	cl_open(&bc, &d);
-	cl_open(&pc, &d);
-	cl_send(&bc, line);
+	reader_open(&bc, d.sock);
+	reader_open(&pc, d.sock);
+	client_send(bc.fd, line);
 	tsent = now_ms();
 	/*
 	 * Ping every 2 ms, each waiting for its reply, until the batch's
@@ -1745,8 +1480,8 @@ Test(read, loop_answers_pings_while_workers_read)
 	while (nl < 0) {
 		if (now_ms() - last_ping >= 2) {
 			last_ping = t0 = now_ms();
-			cl_send(&pc, "{\"op\":\"ping\"}");
-			r = cl_json(&pc, 10000);
+			client_send(pc.fd, "{\"op\":\"ping\"}");
+			r = reader_json(&pc, 10000);
 			dt = now_ms() - t0;
 			jbool_is(r, "pong", true);
 			json_decref(r);
@@ -1757,13 +1492,13 @@ Test(read, loop_answers_pings_while_workers_read)
 			} else
 				max_after = dt > max_after ? dt : max_after;
 		}
-		cr_assert_lt(now_ms() - tsent, wrapped() ? 120000 : 30000,
+		cr_assert_lt(now_ms() - tsent, harness_wrapped() ? 120000 : 30000,
 		    "no whole batch reply yet (%zu bytes)", bc.len);
-		if (cl_fill(&bc, 1) == 0)
+		if (reader_fill(&bc, 1) == 0)
 			cr_assert_fail("EOF on the batch connection");
 		if (bc.len > 0 && tfirst == 0)
 			tfirst = now_ms();
-		nl = cl_has_line(&bc);
+		nl = reader_has_line(&bc);
 	}
 	tdone = now_ms();
 	cr_log_info("ping while reading %d x %zu KiB (base64, 2 threads):"
@@ -1782,8 +1517,8 @@ Test(read, loop_answers_pings_while_workers_read)
 	len = (size_t)nl;
 	bc.buf[len] = '\0';
 	check_busy_reply(bc.buf, len, size);
-	cl_close(&bc);
-	cl_close(&pc);
+	reader_close(&bc);
+	reader_close(&pc);
 	free(line);
 	daemon_stop(&d);
 }
@@ -1794,12 +1529,12 @@ Test(read, loop_answers_pings_while_workers_read)
 
 Test(read, status_pool_counts_threads_busy_and_queued)
 {
-	struct client	 c;
+	struct reader	 c;
 	json_t		*st, *r;
 	char		*buf, *line;
 	json_int_t	 busy, queued, max_busy = 0, max_queued = 0;
 	size_t		 size = 2 * 1024 * 1024, len, cap;
-	int		 i, n = wrapped() ? 100 : 1000, samples = 0;
+	int		 i, n = harness_wrapped() ? 100 : 1000, samples = 0;
 	ssize_t		 nl;
 
 	cpu_lock(CPU_LOCK_SHARED);
@@ -1831,9 +1566,9 @@ Test(read, status_pool_counts_threads_busy_and_queued)
 		    "%s{\"type\":\"read\",\"path\":\"heavy\"}",
 		    i > 0 ? "," : "");
 	snprintf(line + len, cap - len, "]}");
-	cl_open(&c, &d);
-	cl_send(&c, line);
-	while ((nl = cl_has_line(&c)) < 0) {
+	reader_open(&c, d.sock);
+	client_send(c.fd, line);
+	while ((nl = reader_has_line(&c)) < 0) {
 		st = status_of(&d);
 		busy = jint(st, "pool.busy");
 		queued = jint(st, "pool.queued");
@@ -1844,7 +1579,7 @@ Test(read, status_pool_counts_threads_busy_and_queued)
 		max_queued = queued > max_queued ? queued : max_queued;
 		samples++;
 		json_decref(st);
-		cr_assert_neq(cl_fill(&c, 2), 0, "EOF");
+		cr_assert_neq(reader_fill(&c, 2), 0, "EOF");
 	}
 	cr_log_info("pool: %d samples, max busy %lld, max queued %lld",
 	    samples, (long long)max_busy, (long long)max_queued);
@@ -1853,11 +1588,11 @@ Test(read, status_pool_counts_threads_busy_and_queued)
 	/* Queued counts what waits for a worker, not only what was handed. */
 	cr_assert_geq(max_queued, n / 2, "max queued %lld in %d samples",
 	    (long long)max_queued, samples);
-	r = cl_json(&c, reply_ms());
+	r = reader_json(&c, reply_ms());
 	cr_assert_eq(jint(r, "stats.failed"), n, "%s", jtext(jget(r, "stats")));
 	jstr_is(r, "results[0].error.code", "bad_encoding");
 	json_decref(r);
-	cl_close(&c);
+	reader_close(&c);
 
 	/* After the reply nothing is left with the pool. */
 	st = status_of(&d);
@@ -1908,6 +1643,6 @@ Test(read, missing_root_is_io_error_naming_it)
 	json_decref(res);
 	/* The other root still works. */
 	expect_read(fpath("root/f.txt"), "", "F", 1);
-	expect_ping(&d);
+	daemon_ping(&d, reply_ms());
 	daemon_stop(&d);
 }

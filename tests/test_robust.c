@@ -46,21 +46,8 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/* A safety net for a test that failed midway; see test_daemon.c. */
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(robust, .init = suite_init, .fini = suite_fini, .timeout = 60);
+TestSuite(robust, .init = harness_suite_init, .fini = harness_suite_fini,
+    .timeout = 60);
 
 /* prefix, open repeated n times, middle, close repeated n times, suffix. */
 static char *

@@ -29,19 +29,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	dbtest_suite_init();
-}
-
-static void
-suite_fini(void)
-{
-	dbtest_suite_fini(&d);
-}
-
-TestSuite(sqlite_policy, .init = suite_init, .fini = suite_fini,
+TestSuite(sqlite_policy, .init = harness_suite_init, .fini = harness_suite_fini,
     .timeout = 120);
 
 /* One worker; "default" read-only, "rw" the same file, writable. */

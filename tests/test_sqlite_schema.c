@@ -34,19 +34,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	dbtest_suite_init();
-}
-
-static void
-suite_fini(void)
-{
-	dbtest_suite_fini(&d);
-}
-
-TestSuite(sqlite_schema, .init = suite_init, .fini = suite_fini,
+TestSuite(sqlite_schema, .init = harness_suite_init, .fini = harness_suite_fini,
     .timeout = 240);
 
 /* Two workers, main.db writable as "rw"; blocker.db to hold one worker. */

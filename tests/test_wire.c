@@ -37,21 +37,8 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/* A safety net for a test that failed midway; see test_daemon.c. */
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(wire, .init = suite_init, .fini = suite_fini, .timeout = 240);
+TestSuite(wire, .init = harness_suite_init, .fini = harness_suite_fini,
+    .timeout = 240);
 
 /*
  * The next reply line on fd, raw; asserts one comes within ms, that it is
@@ -125,15 +112,6 @@ recv_two(int fd, int ms, const char *key, json_t **with, json_t **other)
 	}
 	cr_assert_not_null(json_object_get(*with, key), "no reply has %s: %s"
 	    " and %s", key, jtext(*with), jtext(*other));
-}
-
-/* Assert r is an error reply with this id (JSON text) and code. */
-static void
-expect_error(json_t *r, const char *id, const char *code)
-{
-	jeq(r, "id", id);
-	jbool_is(r, "ok", false);
-	jstr_is(r, "error.code", code);
 }
 
 /* Assert the raw reply begins with want. */

@@ -27,6 +27,16 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Sleep ms milliseconds. */
+void
+sleep_ms(int ms)
+{
+	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 /*
  * Whether this program, and so the daemon built with the same flags, has
  * AddressSanitizer (--enable-sanitizers).
@@ -48,11 +58,25 @@ harness_asan(void)
 double
 harness_slack(void)
 {
-	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
-
-	if (wrapper != NULL && *wrapper != '\0')
+	if (harness_wrapped())
 		return HARNESS_SLOW_SLACK;
 	return harness_asan() ? HARNESS_ASAN_SLACK : 1.0;
+}
+
+/* Whether GATHERD_TEST_WRAPPER is set and not empty. */
+bool
+harness_wrapped(void)
+{
+	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
+
+	return wrapper != NULL && *wrapper != '\0';
+}
+
+/* Whether the daemon is slower than bare. */
+bool
+harness_slowed(void)
+{
+	return harness_slack() > 1;
 }
 
 /* ms stretched by harness_slack(). */
