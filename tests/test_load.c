@@ -49,6 +49,7 @@
 #include "dbtest.h"
 #include "harness.h"
 #include "jsonpath.h"
+#include "loadtest.h"
 #include "pgtest.h"
 
 #define PG_SKIPPED	"PostgreSQL is not installed: PostgreSQL load tests skipped"
@@ -57,14 +58,6 @@
 #define PROMPT_MS	1000
 
 static struct daemon	d;		/* this test's daemon */
-static char		fixdir[256];	/* files and databases, or "" */
-
-/* n bare, n / 10 (at least 1) under a slow wrapper. */
-static int
-load_scale(int n)
-{
-	return harness_slowed() ? (n / 10 > 0 ? n / 10 : 1) : n;
-}
 
 static void
 suite_init(void)
@@ -80,56 +73,6 @@ suite_init(void)
 }
 
 TestSuite(load, .init = suite_init, .fini = harness_suite_fini, .timeout = 240);
-
-/*
- * Fixtures: files to read and a SQLite database, in fixdir.
- */
-
-#define BIG_FILE	"big.txt"	/* BIG_BYTES of 'x' */
-#define BIG_BYTES	(1024 * 1024)
-#define HUGE_FILE	"huge.txt"	/* HUGE_BYTES of 'y' */
-#define HUGE_BYTES	(4 * 1024 * 1024)
-#define SMALL_FILE	"small.txt"
-#define SMALL_TEXT	"hello\n"
-
-/* Write a file of n bytes c (or text if not NULL) in fixdir. */
-static void
-fixture_file(const char *name, int c, size_t n, const char *text)
-{
-	char	*path = harness_fmt("%s/%s", fixdir, name), *buf;
-	FILE	*fp;
-
-	cr_assert_not_null(fp = fopen(path, "w"), "%s: %s", path,
-	    strerror(errno));
-	if (text != NULL)
-		fputs(text, fp);
-	else {
-		cr_assert_not_null(buf = malloc(n));
-		memset(buf, c, n);
-		cr_assert_eq(fwrite(buf, 1, n, fp), n);
-		free(buf);
-	}
-	cr_assert_eq(fclose(fp), 0);
-	free(path);
-}
-
-/* Make fixdir with the files every test may read. */
-static void
-fixture(void)
-{
-	harness_tmpdir(fixdir, sizeof fixdir, "gatherd-load");
-	fixture_file(SMALL_FILE, 0, 0, SMALL_TEXT);
-	fixture_file(BIG_FILE, 'x', BIG_BYTES, NULL);
-	fixture_file(HUGE_FILE, 'y', HUGE_BYTES, NULL);
-}
-
-/*
- * The cluster (tests/pgtest.c). Its server checks every 100 ms whether a
- * query's client is still there, so a query the daemon abandons (by
- * closing its connection) does not hold a server process for long.
- */
-
-#define PG_OPTIONS	"-c client_connection_check_interval=100"
 
 /*
  * Clients.
@@ -165,39 +108,6 @@ nb_send_refusable(int fd, const char *line)
 		return;
 	cr_assert_eq(n, (ssize_t)len, "write %zu bytes: %zd (%s)", len, n,
 	    n == -1 ? strerror(errno) : "short");
-}
-
-/* A batch of n sleeps of ms as a request line with id; caller frees. */
-static char *
-sleeps(const char *id, int n, int ms)
-{
-	char	*line, *more;
-	int	 i;
-
-	line = harness_fmt("{\"id\":\"%s\",\"jobs\":[", id);
-	for (i = 0; i < n; i++) {
-		more = harness_fmt("%s%s{\"type\":\"sleep\",\"ms\":%d}", line,
-		    i > 0 ? "," : "", ms);
-		free(line);
-		line = more;
-	}
-	more = harness_fmt("%s]}", line);
-	free(line);
-	return more;
-}
-
-/*
- * Poll status on fd until nothing is in flight or waiting, the pool is
- * idle (work abandoned on a worker included) and exactly conns
- * connections are open, within ms (stretched). Returns that status.
- * Caller decrefs.
- */
-static json_t *
-await_idle(int fd, json_int_t conns, int ms)
-{
-	struct settled	want = { .conns = conns, .pool = SETTLED_POOL };
-
-	return await_settled(&d, fd, &want, now_ms(), slack_ms(ms), "idle");
 }
 
 /*
@@ -586,20 +496,6 @@ cmp_double(const void *a, const void *b)
 	double	x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-/* One probe round trip: its latency in ms; asserts the reply. */
-static double
-probe(int fd, const char *line, const char *path, const char *want)
-{
-	json_t	*r;
-	double	 t0 = now_ms(), dt;
-
-	r = rpc(fd, line);
-	dt = now_ms() - t0;
-	jeq(r, path, want);
-	json_decref(r);
-	return dt;
 }
 
 Test(load, slow_clients_do_not_slow_others_or_grow_memory)
