@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -324,6 +325,12 @@ bool	 harness_wrapped(void);
  * Tests skip bounds on the daemon's RSS when it does not.
  */
 int	 harness_rss_meaningful(void);
+
+/*
+ * The next number of a deterministic xorshift64 generator whose state
+ * (not 0) is *state, so that a test's random cases reproduce.
+ */
+uint64_t rng_next(uint64_t *state);
 
 /*
  * Run a shell command (through /bin/sh) with GATHERD_SOCKET unset, capture

@@ -15,22 +15,11 @@
 #include <event2/buffer.h>
 
 #include "base64.h"
+#include "harness.h"
 #include "jsonw.h"
 #include "utf8.h"
 
 #define NO_OFFSET	((size_t)-1)
-
-/* A deterministic xorshift64 generator, so failures reproduce. */
-static uint64_t
-rng_next(uint64_t *state)
-{
-	uint64_t	x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
-}
 
 /* Encode code point cp (not checked) into out; returns the length. */
 static size_t
