@@ -160,6 +160,17 @@ dbtest_query_fails(struct daemon *d, const char *db, const char *sql,
 	return msg;
 }
 
+/* Poll status until the daemon and its pool are idle; the time it took. */
+double
+dbtest_settles(struct daemon *d, double within_ms, const char *what)
+{
+	struct settled	 want = { .pool = SETTLED_POOL };
+	double		 t0 = now_ms();
+
+	json_decref(await_settled(d, -1, &want, t0, within_ms, what));
+	return now_ms() - t0;
+}
+
 char	dbtest_dir[256];
 
 /* Make dbtest_dir, removed at the suite's fini. */

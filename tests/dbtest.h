@@ -16,6 +16,15 @@
 /* How long a request may wait for its reply, before harness_slack(). */
 #define DBTEST_REQUEST_MS	30000
 
+/*
+ * A sample database for dbtest_start: %D/main.db, read-only to the daemon
+ * as "default", writable as "rw", on four workers.
+ */
+#define DBTEST_MAIN_CONF \
+	"threads = 4\n" \
+	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
+	"[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
+
 /* Build one query job as JSON; caller decrefs. */
 json_t	*dbtest_qjob(const char *db, const char *sql, const char *params);
 /* n such jobs (no params), as a new array. */
@@ -41,6 +50,13 @@ int	 dbtest_send(struct daemon *, json_t *jobs, const char *key,
 /* Run one query, assert the batch is accepted but fails and the job fails with code, and return the error message; caller frees. */
 char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
 	    const char *params, const char *code);
+
+/*
+ * Poll status until no job or batch is in flight and the pool has
+ * nothing queued or busy; assert it takes < within_ms. Returns the time
+ * it took.
+ */
+double	 dbtest_settles(struct daemon *, double within_ms, const char *what);
 
 /*
  * SQLite files for a test, made with the sqlite3 API in the test process,

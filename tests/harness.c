@@ -39,6 +39,18 @@ harness_fmt(const char *f, ...)
 	return s;
 }
 
+/* n bytes c, as a string. */
+char *
+harness_fill(int c, size_t n)
+{
+	char	*s = malloc(n + 1);
+
+	cr_assert_not_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
 /*
  * What harness_suite_fini cleans up after a test that failed midway: the
  * daemons daemon_start started, the directories harness_tmpdir made, and
@@ -210,6 +222,14 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 		usleep(5000);
 	}
 	cr_assert_fail("gatherd did not accept on %s in time", d->sock);
+}
+
+/* Start gatherd and connect a client. */
+int
+daemon_start_client(struct daemon *d, const char *conf_text)
+{
+	daemon_start(d, conf_text, NULL);
+	return client_connect(d->sock);
 }
 
 /* Wait for the daemon to exit; its wait status, or -1 on timeout. */

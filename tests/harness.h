@@ -74,6 +74,8 @@ struct daemon_opts {
 /* daemon_start with options (opts may be NULL: plain daemon_start). */
 void	 daemon_start_opts(struct daemon *, const char *conf_text,
 	    const char *const *args, const struct daemon_opts *);
+/* daemon_start (no arguments) and a client connected: its socket. */
+int	 daemon_start_client(struct daemon *, const char *conf_text);
 /* Wait for the daemon to exit by itself; returns its wait status. */
 int	 daemon_wait(struct daemon *, int timeout_ms);
 /* Assert the daemon exits 0 by itself within ms (stretched). */
@@ -102,6 +104,10 @@ void	 daemon_wait_unlisten(struct daemon *);
  */
 void	 harness_suite_init(void);
 void	 harness_suite_fini(void);
+/* A Criterion suite with the harness's init and fini, timing out in secs. */
+#define HARNESS_SUITE(name, secs) \
+	TestSuite(name, .init = harness_suite_init, \
+	    .fini = harness_suite_fini, .timeout = (secs))
 /* Have harness_suite_fini call fn (once, however often this is called). */
 void	 harness_at_fini(void (*fn)(void));
 /*
@@ -257,10 +263,22 @@ struct settled {
 json_t	*await_settled(struct daemon *, int fd, const struct settled *want,
 	    double since, double within_ms, const char *what);
 
+/*
+ * Ask status (on fd, or on a fresh connection to d when fd is -1) until
+ * the integer at path is want; assert that comes within within_ms (not
+ * stretched here). Returns that status; caller decrefs.
+ */
+json_t	*await_status(struct daemon *, int fd, const char *path,
+	    json_int_t want, double within_ms);
+
 /* Assert v is an error reply with this id (JSON text), code and a message. */
 void	 expect_error(json_t *v, const char *id, const char *code);
 /* Assert v is the successful reply to request id (JSON text). */
 void	 expect_ok(json_t *v, const char *id);
+/* Send line on fd; assert its reply is an error with this id and code. */
+void	 rpc_error(int fd, const char *line, const char *id, const char *code);
+/* Send a ping line on fd; assert its reply is a pong with this id. */
+void	 rpc_pong(int fd, const char *line, const char *id);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
 long	 proc_kb(pid_t pid, const char *key);
 
@@ -283,6 +301,8 @@ double	 now_ms(void);
 /* Sleep ms milliseconds (usleep need not accept a second or more). */
 void	 sleep_ms(int ms);
 
+/* A string of n bytes c (and a NUL); caller frees. */
+char	*harness_fill(int c, size_t n);
 /* Format a string like printf into new memory; asserts success; caller frees. */
 char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 

@@ -33,6 +33,7 @@
 #include "readtest.h"
 
 char			 fdir[256];
+struct daemon		 d, d2;
 static struct daemon	*read_daemon;	/* the one start_in started last */
 
 /* Replies may be slow under valgrind. */
@@ -234,6 +235,13 @@ start_in(struct daemon *dm, enum mode mode, unsigned threads,
 		cr_assert_not(proc_has_env(dm->pid, "GATHERD_NO_OPENAT2=1"));
 	free(conf);
 	free(list);
+}
+
+/* Start d (see start_in). */
+void
+start(enum mode mode, unsigned threads, const char *roots, const char *extra)
+{
+	start_in(&d, mode, threads, roots, extra, NULL);
 }
 
 /*

@@ -28,6 +28,8 @@ enum mode {
 
 /* This test's files (a real path), or "" before files_init. */
 extern char	fdir[256];
+/* This test's daemon, and a second for the few tests that need one. */
+extern struct daemon	d, d2;
 
 /* How long a reply may take: longer under valgrind. */
 int	 reply_ms(void);
@@ -66,6 +68,10 @@ bool	 kernel_has_openat2(void);
  */
 void	 start_in(struct daemon *dm, enum mode mode, unsigned threads,
 	    const char *roots, const char *extra, const char *const *args);
+
+/* start_in(&d, ...) without arguments. */
+void	 start(enum mode mode, unsigned threads, const char *roots,
+	    const char *extra);
 
 /* A read job object for path with extra fields (JSON text, may be ""); caller frees. */
 char	*read_job(const char *path, const char *fields);

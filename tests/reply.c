@@ -27,3 +27,24 @@ expect_ok(json_t *v, const char *id)
 	jeq(v, "id", id);
 	jbool_is(v, "ok", true);
 }
+
+/* One line, an error reply. */
+void
+rpc_error(int fd, const char *line, const char *id, const char *code)
+{
+	json_t	*r = rpc(fd, line);
+
+	expect_error(r, id, code);
+	json_decref(r);
+}
+
+/* A ping, its pong. */
+void
+rpc_pong(int fd, const char *line, const char *id)
+{
+	json_t	*r = rpc(fd, line);
+
+	jeq(r, "id", id);
+	jbool_is(r, "pong", true);
+	json_decref(r);
+}

@@ -108,3 +108,23 @@ await_settled(struct daemon *d, int fd, const struct settled *want,
 		sleep_ms(5);
 	}
 }
+
+/* Ask status until path is want. */
+json_t *
+await_status(struct daemon *d, int fd, const char *path, json_int_t want,
+    double within_ms)
+{
+	double	 t0 = now_ms();
+	json_t	*st;
+
+	for (;;) {
+		st = fd == -1 ? status_of(d) : status_on(fd);
+		if (jint(st, path) == want)
+			return st;
+		cr_assert_lt(now_ms() - t0, within_ms, "%s is not %lld after"
+		    " %.0f ms: %s", path, (long long)want, now_ms() - t0,
+		    jtext(st));
+		json_decref(st);
+		sleep_ms(5);
+	}
+}

@@ -31,8 +31,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /*
  * A stalled client does not hold up others.
@@ -44,8 +43,7 @@ Test(daemon, stalled_client_does_not_block_others)
 	double	 t0, dt;
 	int	 a, b;
 
-	daemon_start(&d, NULL, NULL);
-	a = client_connect(d.sock);
+	a = daemon_start_client(&d, NULL);
 	client_write(a, "{\"jobs\":[", 9);
 	/* Let the daemon read the partial line (nothing to poll for). */
 	sleep_ms(slack_ms(50));
@@ -99,10 +97,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 	json_int_t	 done, prev, id;
 
 	daemon_start(&d, "[limits]\nmax_output_bytes = 65536\n", NULL);
-	value = malloc(SLOW_VALUE + 1);
-	cr_assert_not_null(value);
-	memset(value, 'v', SLOW_VALUE);
-	value[SLOW_VALUE] = '\0';
+	value = harness_fill('v', SLOW_VALUE);
 	rss0 = proc_kb(d.pid, "VmRSS");
 
 	/*
@@ -208,10 +203,7 @@ Test(daemon, reply_larger_than_the_output_mark_is_sent_whole)
 	int		 fd;
 
 	daemon_start(&d, "[limits]\nmax_output_bytes = 65536\n", NULL);
-	value = malloc(200001);
-	cr_assert_not_null(value);
-	memset(value, 'w', 200000);
-	value[200000] = '\0';
+	value = harness_fill('w', 200000);
 	req = harness_fmt("{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
 	    "\"value\":\"%s\"},{\"type\":\"sleep\",\"ms\":10,\"value\":\"%s\"}]}",
 	    value, value);
@@ -236,9 +228,7 @@ Test(daemon, reply_larger_than_the_output_mark_is_sent_whole)
 	jstr_is(r, "results[0].value", value);
 	jstr_is(r, "results[1].value", value);
 	json_decref(r);
-	r = rpc(fd, "{\"op\":\"ping\",\"id\":3}");
-	jeq(r, "id", "3");
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":3}", "3");
 	reader_free(&rd);
 	free(req);
 	free(value);

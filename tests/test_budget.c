@@ -30,8 +30,7 @@
 static struct daemon	d;
 static char		fixdir[256];
 
-TestSuite(budget, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 60);
+HARNESS_SUITE(budget, 60);
 
 static void
 put_file(const char *name, int c, size_t n)
@@ -300,10 +299,7 @@ Test(budget, request_past_max_connection_bytes_is_busy)
 	int	 a;
 
 	start("max_connection_bytes = 65536\n");
-	pad = malloc(100001);
-	cr_assert_not_null(pad);
-	memset(pad, 'p', 100000);
-	pad[100000] = '\0';
+	pad = harness_fill('p', 100000);
 	line = harness_fmt("{\"id\":\"big\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":0,\"value\":\"%s\"}]}", pad);
 	a = client_connect(d.sock);
@@ -336,9 +332,7 @@ part_line(int i)
 {
 	char	*pad, *line;
 
-	cr_assert_not_null(pad = malloc(PART_BYTES + 1));
-	memset(pad, ' ', PART_BYTES);
-	pad[PART_BYTES] = '\0';
+	pad = harness_fill(' ', PART_BYTES);
 	line = harness_fmt("{\"id\":\"p%d\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":0,\"value\":%d}]%s", i, i, pad);
 	free(pad);
@@ -378,10 +372,7 @@ Test(budget, request_lines_arriving_past_max_memory_bytes_are_dropped)
 	json_decref(r);
 	/* The rest of the dropped line is skipped; the next one is read. */
 	client_write(late, "}\n", 2);
-	r = rpc(late, "{\"op\":\"ping\",\"id\":\"after\"}");
-	jeq(r, "id", "\"after\"");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	rpc_pong(late, "{\"op\":\"ping\",\"id\":\"after\"}", "\"after\"");
 
 	for (i = 0; i < 3; i++) {
 		char	id[16];

@@ -28,8 +28,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /*
  * Cancel.
@@ -41,8 +40,7 @@ Test(daemon, cancel_on_the_same_connection)
 	double	 t0, dt;
 	int	 fd, i;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	client_send(fd, "{\"id\":\"x\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":5000}]}");
@@ -88,8 +86,7 @@ Test(daemon, cancel_matches_ids_as_json_values)
 	json_t	*r;
 	int	 fd, i, replies = 0, cancels = 0;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, "{\"id\":{\"a\":1,\"b\":[2]},\"jobs\":[{\"type\":"
 	    "\"sleep\",\"ms\":5000}]}");
 	client_send(fd, "{\"id\":{\"b\":[2],\"a\":1},\"jobs\":[{\"type\":"
@@ -133,8 +130,7 @@ Test(daemon, cancel_from_another_connection_needs_conn_any)
 	double	 t0, dt;
 	int	 a, b;
 
-	daemon_start(&d, NULL, NULL);
-	a = client_connect(d.sock);
+	a = daemon_start_client(&d, NULL);
 	b = client_connect(d.sock);
 	client_send(a, "{\"id\":\"x\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":5000}]}");
@@ -176,8 +172,7 @@ Test(daemon, cancel_by_connection_number)
 	char		*line;
 	int		 a, b;
 
-	daemon_start(&d, NULL, NULL);
-	a = client_connect(d.sock);
+	a = daemon_start_client(&d, NULL);
 	b = client_connect(d.sock);
 	client_send(a, "{\"id\":7,\"jobs\":[{\"type\":\"sleep\",\"ms\":5000}]}");
 	json_decref(rpc(a, "{\"op\":\"ping\"}"));
@@ -191,9 +186,7 @@ Test(daemon, cancel_by_connection_number)
 	free(line);
 	cr_assert_eq(jint(r, "cancelled"), 0, "%s", jtext(r));
 	json_decref(r);
-	r = rpc(b, "{\"op\":\"cancel\",\"target\":7,\"conn\":\"all\"}");
-	expect_error(r, "null", "bad_request");
-	json_decref(r);
+	rpc_error(b, "{\"op\":\"cancel\",\"target\":7,\"conn\":\"all\"}", "null", "bad_request");
 	expect_silence(a, 50);
 
 	line = harness_fmt("{\"op\":\"cancel\",\"target\":7,\"conn\":%lld}",

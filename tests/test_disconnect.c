@@ -39,8 +39,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /*
  * Disconnect: the client's batches are cancelled, nothing leaks.
@@ -73,23 +72,10 @@ hundred_long_sleeps(void)
 static void
 expect_cleaned_up(double since, json_int_t done)
 {
-	json_t	*st;
-	double	 dt;
+	struct settled	 want = { .conns = 1, .jobs_done = done < 0 ? 0 : done };
+	json_t		*st;
 
-	for (;;) {
-		st = status_of(&d);
-		dt = now_ms() - since;
-		if (jint(st, "jobs.in_flight") == 0 &&
-		    jint(st, "jobs.waiting") == 0 &&
-		    jint(st, "batches.in_flight") == 0 &&
-		    (done < 0 || jint(st, "jobs.done") == done) &&
-		    jint(st, "connections.open") == 1)
-			break;
-		cr_assert_lt(dt, slack_ms(1000),
-		    "not cleaned up after %.1f ms: %s", dt, jtext(st));
-		json_decref(st);
-		usleep(10000);
-	}
+	st = await_settled(&d, -1, &want, since, slack_ms(1000), "cleaned up");
 	expect_idle(st);
 	cr_assert_eq(jint(st, "connections.open"), 1, "%s", jtext(st));
 	json_decref(st);
@@ -100,8 +86,7 @@ Test(daemon, disconnect_right_after_sending_cancels_everything)
 	double	t0;
 	int	fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, hundred_long_sleeps());
 	t0 = now_ms();
 	close(fd);
@@ -116,20 +101,11 @@ Test(daemon, disconnect_mid_batch_cancels_everything)
 	double	 t0;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, hundred_long_sleeps());
 	client_send(fd, "{\"id\":2,\"concurrency\":1,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":5000},{\"type\":\"sleep\",\"ms\":5000}]}");
-	t0 = now_ms();
-	for (;;) {
-		st = status_of(&d);
-		if (jint(st, "jobs.in_flight") == 101)
-			break;
-		cr_assert_lt(now_ms() - t0, slack_ms(2000), "%s", jtext(st));
-		json_decref(st);
-		usleep(10000);
-	}
+	st = await_status(&d, -1, "jobs.in_flight", 101, slack_ms(2000));
 	cr_assert_eq(jint(st, "jobs.waiting"), 1, "%s", jtext(st));
 	cr_assert_eq(jint(st, "batches.in_flight"), 2, "%s", jtext(st));
 	cr_assert_eq(jint(st, "connections.open"), 2, "%s", jtext(st));
@@ -143,24 +119,14 @@ Test(daemon, disconnect_mid_batch_cancels_everything)
 /* Unread replies in the client's buffer make the close a reset. */
 Test(daemon, reset_mid_batch_cancels_everything)
 {
-	json_t	*st;
 	double	 t0;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, "{\"op\":\"ping\"}");
 	client_send(fd, hundred_long_sleeps());
-	t0 = now_ms();
-	for (;;) {
-		st = status_of(&d);
-		if (jint(st, "jobs.in_flight") == 100)
-			break;
-		cr_assert_lt(now_ms() - t0, slack_ms(2000), "%s", jtext(st));
-		json_decref(st);
-		usleep(10000);
-	}
-	json_decref(st);
+	json_decref(await_status(&d, -1, "jobs.in_flight", 100,
+	    slack_ms(2000)));
 	t0 = now_ms();
 	close(fd);
 	expect_cleaned_up(t0, 100);
@@ -177,14 +143,10 @@ Test(daemon, disconnect_while_paused_cancels_everything)
 	ssize_t	 n;
 	int	 fd, i;
 
-	daemon_start(&d, "[limits]\nmax_output_bytes = 65536\n", NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, "[limits]\nmax_output_bytes = 65536\n");
 	for (i = 0; i < 5; i++)
 		client_send(fd, "{\"jobs\":[{\"type\":\"sleep\",\"ms\":5000}]}");
-	value = malloc(10001);
-	cr_assert_not_null(value);
-	memset(value, 'f', 10000);
-	value[10000] = '\0';
+	value = harness_fill('f', 10000);
 	filler = harness_fmt("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
 	    "\"value\":\"%s\"}]}\n", value);
 	len = strlen(filler);
@@ -234,8 +196,7 @@ Test(daemon, half_close_still_gets_every_reply_then_eof)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":300,"
 	    "\"value\":\"late\"}]}");
@@ -269,8 +230,7 @@ Test(daemon, half_close_survives_the_hangup_checks)
 	json_t	*r;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, "{\"jobs\":[{\"type\":\"sleep\",\"ms\":800}]}");
 	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
 	r = client_recv_json(fd, slack_ms(3000));
@@ -288,8 +248,7 @@ Test(daemon, close_after_half_close_cancels_everything)
 	double	t0;
 	int	fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, hundred_long_sleeps());
 	json_decref(rpc(fd, "{\"op\":\"ping\"}"));
 	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
@@ -308,8 +267,7 @@ Test(daemon, half_close_answers_a_last_line_without_newline)
 	const char	*line = "{\"op\":\"ping\",\"id\":\"last\"}";
 	int		 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_write(fd, line, strlen(line));
 	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
 	r = client_recv_json(fd, slack_ms(2000));

@@ -24,8 +24,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /*
  * Bad input keeps the connection usable.
@@ -33,42 +32,23 @@ TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
 
 Test(daemon, bad_json_then_a_good_request_on_the_same_connection)
 {
-	json_t	*r;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
-	r = rpc(fd, "{\"jobs\":[");
-	expect_error(r, "null", "bad_json");
-	json_decref(r);
-	r = rpc(fd, "{\"op\":\"ping\",\"id\":1}");
-	jeq(r, "id", "1");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	fd = daemon_start_client(&d, NULL);
+	rpc_error(fd, "{\"jobs\":[", "null", "bad_json");
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":1}", "1");
 
 	/* Valid JSON that is not an object; an id inside broken JSON. */
-	r = rpc(fd, "[1,2]");
-	expect_error(r, "null", "bad_json");
-	json_decref(r);
-	r = rpc(fd, "\"a string\"");
-	expect_error(r, "null", "bad_json");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":5,\"op\":\"ping\"");
-	expect_error(r, "null", "bad_json");
-	json_decref(r);
-	r = rpc(fd, "{\"id\":5,\"op\":\"ping\"} trailing");
-	expect_error(r, "null", "bad_json");
-	json_decref(r);
+	rpc_error(fd, "[1,2]", "null", "bad_json");
+	rpc_error(fd, "\"a string\"", "null", "bad_json");
+	rpc_error(fd, "{\"id\":5,\"op\":\"ping\"", "null", "bad_json");
+	rpc_error(fd, "{\"id\":5,\"op\":\"ping\"} trailing", "null", "bad_json");
 
 	/* Blank lines are ignored: exactly one reply. */
 	client_write(fd, "\n\n", 2);
-	r = rpc(fd, "{\"op\":\"ping\",\"id\":2}");
-	jeq(r, "id", "2");
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":2}", "2");
 	client_write(fd, "  \r\n\t\n", 6);
-	r = rpc(fd, "{\"op\":\"ping\",\"id\":3}");
-	jeq(r, "id", "3");
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":3}", "3");
 	expect_silence(fd, 200);
 	close(fd);
 	daemon_stop(&d);
@@ -126,8 +106,7 @@ Test(daemon, error_replies_carry_code_message_and_id)
 	size_t	 i;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		r = rpc(fd, bad[i].line);

@@ -39,8 +39,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /* The seed example of the protocol: two one-second sleeps, gathered. */
 #define SEED \
@@ -58,8 +57,7 @@ Test(daemon, seed_example_gathers_two_sleeps_concurrently)
 	int	 fd, i;
 	char	 path[64], want[16];
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	client_send(fd, SEED);
 	r = client_recv_json(fd, slack_ms(5000));
@@ -187,8 +185,7 @@ Test(daemon, results_in_job_order_not_completion_order)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	r = rpc(fd, "{\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":300,\"value\":\"a\"},"
@@ -218,8 +215,7 @@ Test(daemon, sleep_value_is_returned_verbatim)
 	json_t	*r;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	r = rpc(fd, "{\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":0,\"value\":{\"a\":[1,2.5,null,true],"
 	    "\"s\":\"\\u00e9\\\"\\n\\u0001\"}},"
@@ -249,8 +245,7 @@ Test(daemon, pipelined_replies_come_by_completion)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":400}]}");
 	client_send(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":100}]}");
@@ -297,8 +292,7 @@ Test(daemon, ids_are_echoed_verbatim)
 	size_t	 i;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	/* Object and string ids on batches, pipelined: 50 ms first. */
 	line = harness_fmt("{\"id\":%s,\"jobs\":[{\"type\":\"sleep\",\"ms\":200}]}",
 	    ids[0]);
@@ -340,12 +334,8 @@ Test(daemon, ids_are_echoed_verbatim)
 	}
 
 	/* An absent id and an explicit null are echoed as null. */
-	r = rpc(fd, "{\"op\":\"ping\"}");
-	jeq(r, "id", "null");
-	json_decref(r);
-	r = rpc(fd, "{\"op\":\"ping\",\"id\":null}");
-	jeq(r, "id", "null");
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\"}", "null");
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":null}", "null");
 	close(fd);
 	daemon_stop(&d);
 }
@@ -356,8 +346,7 @@ Test(daemon, ping_and_status_replies)
 	json_t	*r;
 	int	 fd;
 
-	daemon_start(&d, "[limits]\nmax_jobs_per_batch = 77\n", NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, "[limits]\nmax_jobs_per_batch = 77\n");
 	r = rpc(fd, "{\"op\":\"ping\",\"id\":1}");
 	jbool_is(r, "ok", true);
 	jbool_is(r, "pong", true);
@@ -406,8 +395,7 @@ Test(daemon, status_detail_lists_batches_in_flight)
 	double	 deadline;
 	int	 fd, fd2;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, "{\"id\":{\"n\":1},\"concurrency\":1,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":5000}]}");
 	fd2 = client_connect(d.sock);

@@ -30,8 +30,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /*
  * Limits.
@@ -80,9 +79,7 @@ Test(daemon, oversized_line_is_refused_as_soon_as_the_limit_passes)
 	r = client_recv_json(fd, slack_ms(2000));
 	expect_error(r, "null", "too_large");
 	json_decref(r);
-	r = rpc(fd, "{\"op\":\"ping\",\"id\":6}");
-	jeq(r, "id", "6");
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":6}", "6");
 	expect_silence(fd, 100);
 	free(line);
 	close(fd);
@@ -96,8 +93,7 @@ Test(daemon, request_limit_counts_bytes_before_the_newline)
 	size_t	 hdr;
 	int	 fd;
 
-	daemon_start(&d, "[limits]\nmax_request_bytes = 1024\n", NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, "[limits]\nmax_request_bytes = 1024\n");
 	line = malloc(1026);
 	cr_assert_not_null(line);
 	hdr = (size_t)sprintf(line, "{\"op\":\"ping\",\"id\":\"");
@@ -117,12 +113,8 @@ Test(daemon, request_limit_counts_bytes_before_the_newline)
 	/* One byte more: refused. */
 	memmove(line + hdr + 1, line + hdr, 1024 - hdr + 1);
 	cr_assert_eq(strlen(line), 1025);
-	r = rpc(fd, line);
-	expect_error(r, "null", "too_large");
-	json_decref(r);
-	r = rpc(fd, "{\"op\":\"ping\",\"id\":7}");
-	jeq(r, "id", "7");
-	json_decref(r);
+	rpc_error(fd, line, "null", "too_large");
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":7}", "7");
 	expect_silence(fd, 100);
 	free(line);
 	close(fd);
@@ -134,13 +126,10 @@ Test(daemon, max_jobs_per_batch_is_too_large)
 	json_t	*r, *st;
 	int	 fd;
 
-	daemon_start(&d, "[limits]\nmax_jobs_per_batch = 3\n", NULL);
-	fd = client_connect(d.sock);
-	r = rpc(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
+	fd = daemon_start_client(&d, "[limits]\nmax_jobs_per_batch = 3\n");
+	rpc_error(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0},"
-	    "{\"type\":\"sleep\",\"ms\":0}]}");
-	expect_error(r, "1", "too_large");
-	json_decref(r);
+	    "{\"type\":\"sleep\",\"ms\":0}]}", "1", "too_large");
 	r = rpc(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}");
 	expect_ok(r, "2");
@@ -158,8 +147,7 @@ Test(daemon, max_batches_per_connection_is_busy)
 	double	 t0, dt;
 	int	 fd, other;
 
-	daemon_start(&d, "[limits]\nmax_batches_per_connection = 1\n", NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, "[limits]\nmax_batches_per_connection = 1\n");
 	t0 = now_ms();
 	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":300}]}");
 	client_send(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
@@ -170,9 +158,7 @@ Test(daemon, max_batches_per_connection_is_busy)
 	json_decref(r);
 
 	/* Other ops still work, and so does another connection's batch. */
-	r = rpc(fd, "{\"op\":\"ping\",\"id\":3}");
-	jeq(r, "id", "3");
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":3}", "3");
 	other = client_connect(d.sock);
 	r = rpc(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
 	expect_ok(r, "4");
@@ -195,14 +181,11 @@ Test(daemon, max_inflight_jobs_is_busy_and_starts_nothing)
 	json_t	*r, *st;
 	int	 fd, other;
 
-	daemon_start(&d, "[limits]\nmax_inflight_jobs = 5\n", NULL);
-	fd = client_connect(d.sock);
-	r = rpc(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
+	fd = daemon_start_client(&d, "[limits]\nmax_inflight_jobs = 5\n");
+	rpc_error(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0},"
-	    "{\"type\":\"sleep\",\"ms\":0}]}");
-	expect_error(r, "1", "busy");
-	json_decref(r);
+	    "{\"type\":\"sleep\",\"ms\":0}]}", "1", "busy");
 	st = status_of(&d);
 	expect_idle(st);
 	cr_assert_eq(jint(st, "jobs.done"), 0, "%s", jtext(st));
@@ -217,9 +200,7 @@ Test(daemon, max_inflight_jobs_is_busy_and_starts_nothing)
 	r = rpc(fd, "{\"op\":\"ping\"}");
 	json_decref(r);
 	other = client_connect(d.sock);
-	r = rpc(other, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
-	expect_error(r, "3", "busy");
-	json_decref(r);
+	rpc_error(other, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "3", "busy");
 	r = client_recv_json(fd, slack_ms(3000));
 	expect_ok(r, "2");
 	json_decref(r);
@@ -255,10 +236,7 @@ Test(daemon, connection_over_max_connections_gets_busy_then_eof)
 	}
 	json_decref(r);
 	c2 = client_connect(d.sock);
-	r = rpc(c2, "{\"op\":\"ping\",\"id\":2}");
-	jeq(r, "id", "2");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	rpc_pong(c2, "{\"op\":\"ping\",\"id\":2}", "2");
 
 	c3 = client_connect(d.sock);
 	r = client_recv_json(c3, slack_ms(2000));
@@ -268,9 +246,7 @@ Test(daemon, connection_over_max_connections_gets_busy_then_eof)
 	close(c3);
 
 	/* The first two are unaffected. */
-	r = rpc(c1, "{\"op\":\"ping\",\"id\":1}");
-	jeq(r, "id", "1");
-	json_decref(r);
+	rpc_pong(c1, "{\"op\":\"ping\",\"id\":1}", "1");
 
 	/* A freed slot can be taken again. */
 	close(c2);

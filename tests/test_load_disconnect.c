@@ -43,8 +43,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(load, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 240);
+HARNESS_SUITE(load, 240);
 
 /*
  * Clients that leave in the middle of every kind of job, round after
@@ -146,9 +145,7 @@ Test(load, disconnect_mid_job_of_every_kind_many_times)
 		close(fd);
 		/* Meanwhile the daemon serves others. */
 		if (round % 20 == 19) {
-			r = rpc(wfd, "{\"op\":\"ping\",\"id\":\"w\"}");
-			jeq(r, "id", "\"w\"");
-			json_decref(r);
+			rpc_pong(wfd, "{\"op\":\"ping\",\"id\":\"w\"}", "\"w\"");
 		}
 	}
 	st = await_idle(sfd, 2, 20000);
@@ -265,9 +262,7 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 	cr_assert_not_null(tc = calloc((size_t)nconn, sizeof *tc));
 	cr_assert_not_null(pl = calloc((size_t)nconn, sizeof *pl));
 	/* A client that never reads a reply larger than its socket holds. */
-	cr_assert_not_null(big = malloc(TERM_BIG_VALUE + 1));
-	memset(big, 'b', TERM_BIG_VALUE);
-	big[TERM_BIG_VALUE] = '\0';
+	big = harness_fill('b', TERM_BIG_VALUE);
 	line = harness_fmt("{\"id\":\"nr\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":0,\"value\":\"%s\"}]}", big);
 	nrd = client_connect(d.sock);
@@ -276,16 +271,7 @@ Test(load, sigterm_with_thousands_in_flight_answers_every_batch)
 	free(big);
 	/* Its batch is done and its reply stuck before the others start. */
 	sfd = client_connect(d.sock);
-	deadline = now_ms() + slack_ms(5000);
-	for (;;) {
-		st = status_on(sfd);
-		if (jint(st, "batches.done") == 1)
-			break;
-		cr_assert_lt(now_ms(), deadline, "%s", jtext(st));
-		json_decref(st);
-		sleep_ms(10);
-	}
-	json_decref(st);
+	json_decref(await_status(&d, sfd, "batches.done", 1, slack_ms(5000)));
 
 	for (i = 0; i < nconn; i++) {
 		tc[i].fd = client_connect(d.sock);

@@ -35,8 +35,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(load, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 240);
+HARNESS_SUITE(load, 240);
 
 /*
  * Every limit reached at once, at scale: more clients than

@@ -38,8 +38,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(load, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 240);
+HARNESS_SUITE(load, 240);
 
 /*
  * Slow clients, all at once: byte-at-a-time writers, half lines that
@@ -130,10 +129,7 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 	rss0 = proc_kb(d.pid, "VmRSS");
 
 	/* Half lines: a start and some padding, then nothing. */
-	pad = malloc(SLOW_HALF_PAD + 1);
-	cr_assert_not_null(pad);
-	memset(pad, ' ', SLOW_HALF_PAD);
-	pad[SLOW_HALF_PAD] = '\0';
+	pad = harness_fill(' ', SLOW_HALF_PAD);
 	for (i = 0; i < SLOW_HALF_LINES; i++) {
 		half[i] = client_connect(d.sock);
 		line = harness_fmt("{\"id\":\"half%d\",\"jobs\":[%s", i, pad);
@@ -350,9 +346,7 @@ Test(load, slow_clients_do_not_slow_others_or_grow_memory)
 
 	/* Everyone gone: idle, and still serving. */
 	json_decref(await_idle(sfd, 2, 5000));
-	r = rpc(pfd, "{\"op\":\"ping\",\"id\":\"end\"}");
-	jeq(r, "id", "\"end\"");
-	json_decref(r);
+	rpc_pong(pfd, "{\"op\":\"ping\",\"id\":\"end\"}", "\"end\"");
 	close(pfd);
 	close(sfd);
 	daemon_stop(&d);

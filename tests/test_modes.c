@@ -34,8 +34,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /*
  * Modes.
@@ -51,8 +50,7 @@ Test(daemon, fail_fast_cancels_the_rest_at_the_first_failure)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	r = rpc(fd, "{\"id\":\"ff\",\"mode\":\"fail_fast\",\"jobs\":"
 	    FAIL_FAST_JOBS "}");
@@ -93,8 +91,7 @@ Test(daemon, mode_all_waits_for_every_job)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	r = rpc(fd, "{\"mode\":\"all\",\"jobs\":" FAIL_FAST_JOBS "}");
 	dt = now_ms() - t0;
@@ -127,8 +124,7 @@ Test(daemon, batch_timeout_ends_unfinished_jobs)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	r = rpc(fd, "{\"timeout_ms\":300,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":50,\"value\":\"fast\"},"
@@ -175,8 +171,7 @@ Test(daemon, job_timeout_longer_than_the_sleep_succeeds)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	r = rpc(fd, "{\"jobs\":[{\"type\":\"sleep\",\"ms\":100,"
 	    "\"timeout_ms\":1000,\"value\":\"in time\"}]}");
@@ -210,8 +205,7 @@ Test(daemon, concurrency_limits_running_jobs)
 	bool	 started;
 	char	*line;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = t1 = now_ms();
 	client_send(fd, "{\"concurrency\":2,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":200,\"value\":0},"
@@ -280,8 +274,7 @@ Test(daemon, concurrency_one_runs_jobs_in_order)
 	int	 fd, i;
 	static const int order[] = { 0, 1, 2 };
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	client_send(fd, "{\"concurrency\":1,\"stream\":true,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":300},{\"type\":\"sleep\",\"ms\":100},"
@@ -315,8 +308,7 @@ Test(daemon, stream_sends_each_result_as_it_completes)
 	int			 fd, i;
 	char			 path[64];
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	t0 = now_ms();
 	client_send(fd, "{\"id\":[\"s\"],\"stream\":true,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":300,\"value\":\"a\"},"
@@ -367,8 +359,7 @@ Test(daemon, stream_reports_failures_and_cancellations)
 	json_t	*r;
 	int	 fd, i, seen[2] = { 0, 0 };
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, "{\"stream\":true,\"mode\":\"fail_fast\",\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":5000},"
 	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":20}]}");

@@ -36,8 +36,7 @@
 
 static struct daemon	d;
 
-TestSuite(pg_isolation, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 180);
+HARNESS_SUITE(pg_isolation, 180);
 
 /* A cluster and a daemon with "one" (pool), "probe" (1) and extra conf. */
 static void

@@ -30,8 +30,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(postgres, .init = harness_suite_init,
-    .fini = harness_suite_fini, .timeout = 120);
+HARNESS_SUITE(postgres, 120);
 
 /* Assert msg contains want. */
 static void
@@ -140,10 +139,9 @@ Test(postgres, params_types_changes_and_errors)
 	jb64_is(v, "rows[0][2]", "h\xc3\xa9", 3);
 	json_decref(v);
 	/* NaN and infinities have no JSON number: the reply stays JSON. */
-	v = dbtest_query_ok(&d, NULL, "select 'NaN'::float8, 'Infinity'::float8,"
-	    " '-Infinity'::float4, 'NaN'::numeric", NULL);
-	jeq(v, "rows", "[[null,null,null,null]]");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "select 'NaN'::float8, 'Infinity'::float8,"
+	    " '-Infinity'::float4, 'NaN'::numeric",
+	    "rows", "[[null,null,null,null]]");
 	/*
 	 * numeric past what a JSON parser reads as a number (an integer
 	 * beyond 64 bits, a decimal beyond a double) is its exact text.
@@ -182,15 +180,12 @@ Test(postgres, params_types_changes_and_errors)
 	    " 'c')", "[1,2,3]");
 	jeq(v, "changes", "3");
 	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "create table u(y int)", NULL);
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "create table u(y int)", "changes", "0");
 	v = dbtest_query_ok(&d, NULL, "update t set s = upper(s) where x >= $1", "[2]");
 	jeq(v, "changes", "2");
 	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "update t set s = 'none' where x > 100", NULL);
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "update t set s = 'none' where x > 100",
+	    "changes", "0");
 	v = dbtest_query_ok(&d, NULL, "select x, s from t order by x", NULL);
 	jeq(v, "rows", "[[1,\"a\"],[2,\"B\"],[3,\"C\"]]");
 	jeq(v, "changes", "0");
@@ -200,9 +195,7 @@ Test(postgres, params_types_changes_and_errors)
 	jeq(v, "rows", "[[4],[5]]");
 	jeq(v, "changes", "2");
 	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "delete from t where x > 3", NULL);
-	jeq(v, "changes", "2");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "delete from t where x > 3", "changes", "2");
 
 	/* Errors: the server's message, the connection still usable. */
 	msg = dbtest_query_fails(&d, "one", "selec 1", NULL, "db_error");
@@ -221,23 +214,15 @@ Test(postgres, params_types_changes_and_errors)
 	has(msg, "division by zero");
 	free(msg);
 	/* The one connection of "one" is fine after all that. */
-	v = dbtest_query_ok(&d, "one", "select count(*) from t", NULL);
-	jeq(v, "rows", "[[3]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select count(*) from t", "rows", "[[3]]");
 	/* One statement: a second is refused, the first does not run. */
 	free(dbtest_query_fails(&d, "one", "select 1; select 2", NULL, "db_error"));
 	free(dbtest_query_fails(&d, "one", "insert into u values (1); select 2", NULL,
 	    "db_error"));
-	v = dbtest_query_ok(&d, "one", "select count(*) from u", NULL);
-	jeq(v, "rows", "[[0]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select count(*) from u", "rows", "[[0]]");
 	/* A trailing semicolon and comments are fine. */
-	v = dbtest_query_ok(&d, "one", "select 1; -- done", NULL);
-	jeq(v, "rows", "[[1]]");
-	json_decref(v);
-	v = dbtest_query_ok(&d, "one", "/* c */ select 2 ;", NULL);
-	jeq(v, "rows", "[[2]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select 1; -- done", "rows", "[[1]]");
+	dbtest_expect(&d, "one", "/* c */ select 2 ;", "rows", "[[2]]");
 	free(dbtest_query_fails(&d, "one", "", NULL, "db_error"));
 	/* Parameter counts must match. */
 	free(dbtest_query_fails(&d, "one", "select $1::int + $2::int", "[1]", "db_error"));
@@ -250,9 +235,8 @@ Test(postgres, params_types_changes_and_errors)
 	free(dbtest_query_fails(&d, "one", "select repeat('x', 10000)", NULL, "too_large"));
 	free(dbtest_query_fails(&d, "one", "select x from generate_series(1, 10000) x",
 	    NULL, "too_large"));
-	v = dbtest_query_ok(&d, "one", "select length(repeat('x', 10000))", NULL);
-	jeq(v, "rows", "[[10000]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select length(repeat('x', 10000))",
+	    "rows", "[[10000]]");
 
 	/* An unknown database refuses the whole batch; nothing runs. */
 	jobs = json_array();
@@ -265,9 +249,7 @@ Test(postgres, params_types_changes_and_errors)
 	jstr_has(r, "error.message", "jobs[1].db");
 	cr_assert_null(jget(r, "results"), "%s", jtext(r));
 	json_decref(r);
-	v = dbtest_query_ok(&d, NULL, "select count(*) from u", NULL);
-	jeq(v, "rows", "[[0]]");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "select count(*) from u", "rows", "[[0]]");
 	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }

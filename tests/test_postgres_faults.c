@@ -36,8 +36,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(postgres, .init = harness_suite_init,
-    .fini = harness_suite_fini, .timeout = 120);
+HARNESS_SUITE(postgres, 120);
 
 /* Make this test's cluster directory and pick its port; no server yet. */
 static void
@@ -52,13 +51,6 @@ static void
 has(const char *msg, const char *want)
 {
 	cr_assert_not_null(strstr(msg, want), "\"%s\" lacks \"%s\"", msg, want);
-}
-
-/* Assert the daemon answers a ping at once. */
-static void
-expect_ping(void)
-{
-	daemon_ping(&d, slack_ms(PROMPT_MS));
 }
 
 /*
@@ -123,7 +115,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 	free(msg);
 	cr_assert_lt(took, slack_ms(PROMPT_MS), "a query on a stopped server"
 	    " took %.0f ms", took);
-	expect_ping();
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 
 	/* Back: the pool reconnects (after its back-off) by itself. */
 	args = harness_fmt("start-again '%s'", pgtest_dir);
@@ -275,7 +267,7 @@ Test(postgres, server_down_at_daemon_start)
 	a = pgtest_section("default", 2, NULL);
 	daemon_start(&d, a, NULL);
 	free(a);
-	expect_ping();
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 
 	/*
 	 * Each fails promptly. Those that arrive while the pool backs off
@@ -297,7 +289,7 @@ Test(postgres, server_down_at_daemon_start)
 	fprintf(stderr, "postgres: queries on a server down since start-up"
 	    " failed within %.0f ms\n", worst);
 	daemon_expect_idle(&d);
-	expect_ping();
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 
 	pgtest_start();
 	t0 = now_ms();
@@ -331,7 +323,6 @@ Test(postgres, server_down_at_daemon_start)
 Test(postgres, a_job_leaves_no_transaction_open)
 {
 	char	*a, *b, *conf;
-	json_t	*v;
 
 	pgtest_new();
 	a = pgtest_section("one", 1, NULL);
@@ -345,15 +336,11 @@ Test(postgres, a_job_leaves_no_transaction_open)
 	json_decref(dbtest_query_ok(&d, "one", "create table t(x int)", NULL));
 	json_decref(dbtest_query(&d, "one", "begin", NULL));
 	json_decref(dbtest_query_ok(&d, "one", "insert into t values (1)", NULL));
-	v = dbtest_query_ok(&d, "other", "select count(*) from t", NULL);
-	jeq(v, "rows", "[[1]]");
-	json_decref(v);
+	dbtest_expect(&d, "other", "select count(*) from t", "rows", "[[1]]");
 
 	json_decref(dbtest_query(&d, "one", "begin", NULL));
 	free(dbtest_query_fails(&d, "one", "select 1 / 0", NULL, "db_error"));
-	v = dbtest_query_ok(&d, "one", "select 'fine'", NULL);
-	jeq(v, "rows", "[[\"fine\"]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select 'fine'", "rows", "[[\"fine\"]]");
 	daemon_stop(&d);
 }
 

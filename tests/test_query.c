@@ -26,14 +26,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(query, .init = harness_suite_init,
-    .fini = harness_suite_fini, .timeout = 120);
-
-/* A sample database: main.db, read-only to the daemon, as "default". */
-#define MAIN_CONF \
-	"threads = 4\n" \
-	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
-	"[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
+HARNESS_SUITE(query, 120);
 
 /*
  * Parameters in: every JSON scalar, bound in order, read back with its
@@ -46,7 +39,7 @@ Test(query, params_of_every_json_scalar_type)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	/* null is NULL. */
 	v = dbtest_query_ok(&d, NULL, "select ?1 is null, typeof(?1)", "[null]");
@@ -113,10 +106,9 @@ Test(query, params_of_every_json_scalar_type)
 	    "[null,true,123,2.5,\"s\"]");
 	jeq(v, "changes", "5");
 	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "select x, typeof(x) from t order by rowid", NULL);
-	jeq(v, "rows", "[[null,\"null\"],[1,\"integer\"],[123,\"integer\"],"
+	dbtest_expect(&d, NULL, "select x, typeof(x) from t order by rowid",
+	    "rows", "[[null,\"null\"],[1,\"integer\"],[123,\"integer\"],"
 	    "[2.5,\"real\"],[\"s\",\"text\"]]");
-	json_decref(v);
 	/* Named and numbered parameters count as the statement numbers them. */
 	v = dbtest_query_ok(&d, NULL, "select :a, :b, :a", "[7,8]");
 	jeq(v, "rows", "[[7,8,7]]");
@@ -155,7 +147,7 @@ Test(query, every_type_out_and_column_names)
 	dbtest_exec(db, "insert into t(id, i, r, s, n, b, u) values (2, -1, 1e-300,"
 	    " '', null, x'', 'plain'); insert into t(id) values (3)");
 	sqlite3_close(db);
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	v = dbtest_query_ok(&d, NULL, "select i, r, s, n, b, u, typeof(u) from t where"
 	    " id = 1", NULL);
@@ -184,12 +176,10 @@ Test(query, every_type_out_and_column_names)
 	json_decref(v);
 
 	/* A row of NULLs, and several rows in order. */
-	v = dbtest_query_ok(&d, NULL, "select i, r, s, b from t where id = 3", NULL);
-	jeq(v, "rows", "[[null,null,null,null]]");
-	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "select id from t order by id desc", NULL);
-	jeq(v, "rows", "[[3],[2],[1]]");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "select i, r, s, b from t where id = 3",
+	    "rows", "[[null,null,null,null]]");
+	dbtest_expect(&d, NULL, "select id from t order by id desc",
+	    "rows", "[[3],[2],[1]]");
 
 	/* Expressions: integer and real results stay apart. */
 	v = dbtest_query_ok(&d, NULL, "select 7 / 2, 7 / 2.0, 2.0 * 3, 1e20, -0.0,"
@@ -207,11 +197,10 @@ Test(query, every_type_out_and_column_names)
 	json_decref(v);
 
 	/* Column names: aliases, quoted names with spaces, unicode. */
-	v = dbtest_query_ok(&d, NULL, "select 1 as a, 2 as \"b c\", 3 as \"\xc3\xa9t\xc3\xa9\","
-	    " id, t.i as \"t.i\", count(*) over () from t limit 1", NULL);
-	jeq(v, "columns", "[\"a\",\"b c\",\"\\u00e9t\\u00e9\",\"id\",\"t.i\","
+	dbtest_expect(&d, NULL, "select 1 as a, 2 as \"b c\", 3 as \"\xc3\xa9t\xc3\xa9\","
+	    " id, t.i as \"t.i\", count(*) over () from t limit 1",
+	    "columns", "[\"a\",\"b c\",\"\\u00e9t\\u00e9\",\"id\",\"t.i\","
 	    "\"count(*) over ()\"]");
-	json_decref(v);
 
 	/* No rows: the columns are still named. */
 	v = dbtest_query_ok(&d, NULL, "select id, s from t where 0", NULL);
@@ -245,30 +234,22 @@ Test(query, changes_counts_this_statement_only)
 	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
 
-	v = dbtest_query_ok(&d, "rw", "insert into t values (1), (2), (3)", NULL);
-	jeq(v, "changes", "3");
-	json_decref(v);
+	dbtest_expect(&d, "rw", "insert into t values (1), (2), (3)",
+	    "changes", "3");
 	/* sqlite3_changes() would still say 3 here. */
-	v = dbtest_query_ok(&d, "rw", "create table u(y)", NULL);
-	jeq(v, "changes", "0");
-	json_decref(v);
-	v = dbtest_query_ok(&d, "rw", "insert into t select x + 10 from t", NULL);
-	jeq(v, "changes", "3");
-	json_decref(v);
-	v = dbtest_query_ok(&d, "rw", "update t set x = x * 2 where x > 10", NULL);
-	jeq(v, "changes", "3");
-	json_decref(v);
-	v = dbtest_query_ok(&d, "rw", "update t set x = 0 where x > 1000", NULL);
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect(&d, "rw", "create table u(y)", "changes", "0");
+	dbtest_expect(&d, "rw", "insert into t select x + 10 from t",
+	    "changes", "3");
+	dbtest_expect(&d, "rw", "update t set x = x * 2 where x > 10",
+	    "changes", "3");
+	dbtest_expect(&d, "rw", "update t set x = 0 where x > 1000",
+	    "changes", "0");
 	/* A select after writes changes nothing. */
 	v = dbtest_query_ok(&d, "rw", "select count(*) from t", NULL);
 	jeq(v, "rows", "[[6]]");
 	jeq(v, "changes", "0");
 	json_decref(v);
-	v = dbtest_query_ok(&d, "rw", "delete from t where x < 3", NULL);
-	jeq(v, "changes", "2");
-	json_decref(v);
+	dbtest_expect(&d, "rw", "delete from t where x < 3", "changes", "2");
 	/* RETURNING: rows and changes both. */
 	v = dbtest_query_ok(&d, "rw", "insert into t values (?1), (?2) returning x",
 	    "[100,200]");
@@ -276,12 +257,8 @@ Test(query, changes_counts_this_statement_only)
 	jeq(v, "rows", "[[100],[200]]");
 	jeq(v, "changes", "2");
 	json_decref(v);
-	v = dbtest_query_ok(&d, "rw", "delete from t", NULL);
-	jeq(v, "changes", "6");
-	json_decref(v);
-	v = dbtest_query_ok(&d, "rw", "drop table u", NULL);
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect(&d, "rw", "delete from t", "changes", "6");
+	dbtest_expect(&d, "rw", "drop table u", "changes", "0");
 	/* What the daemon wrote is in the file. */
 	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 0);
 	daemon_stop(&d);
@@ -300,7 +277,7 @@ Test(query, concurrent_writes_all_land)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x integer)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 	jobs = json_array();
 	for (i = 0; i < n; i++) {
 		snprintf(p, sizeof p, "[%d]", i);

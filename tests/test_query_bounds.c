@@ -35,36 +35,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(query, .init = harness_suite_init,
-    .fini = harness_suite_fini, .timeout = 120);
-
-/* Assert the daemon answers a ping at once. */
-static void
-expect_ping(void)
-{
-	daemon_ping(&d, slack_ms(PROMPT_MS));
-}
-
-/*
- * Poll status until no job or batch is in flight and the pool has
- * nothing queued or busy; assert it takes < within_ms. Returns the time
- * it took.
- */
-static double
-expect_settles(double within_ms, const char *what)
-{
-	struct settled	 want = { .pool = SETTLED_POOL };
-	double		 t0 = now_ms();
-
-	json_decref(await_settled(&d, -1, &want, t0, within_ms, what));
-	return now_ms() - t0;
-}
-
-/* A sample database: main.db, read-only to the daemon, as "default". */
-#define MAIN_CONF \
-	"threads = 4\n" \
-	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
-	"[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
+HARNESS_SUITE(query, 120);
 
 /*
  * Time-outs and cancels while a query runs on a worker: the job ends on
@@ -91,7 +62,7 @@ Test(query, timeout_while_query_runs_on_worker)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	/* The job's own timeout_ms. */
 	job = dbtest_qjob(NULL, slow_sql(), NULL);
@@ -113,11 +84,11 @@ Test(query, timeout_while_query_runs_on_worker)
 	jeq(st, "jobs.in_flight", "0");
 	jeq(st, "batches.in_flight", "0");
 	json_decref(st);
-	expect_ping();
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 	r = dbtest_query(&d, NULL, "select 41 + 1", NULL);
 	jeq(r, "results[0].value.rows", "[[42]]");
 	json_decref(r);
-	back = expect_settles(slack_ms(20000), "the abandoned query");
+	back = dbtest_settles(&d, slack_ms(20000), "the abandoned query");
 	fprintf(stderr, "query: a timed-out SQLite query kept its worker"
 	    " %.0f ms more\n", back);
 	/* Run to its end, it would take some 600 ms more. */
@@ -149,8 +120,8 @@ Test(query, timeout_while_query_runs_on_worker)
 	jeq(st, "jobs.in_flight", "0");
 	jeq(st, "batches.in_flight", "0");
 	json_decref(st);
-	expect_settles(slack_ms(20000), "three abandoned queries");
-	expect_ping();
+	dbtest_settles(&d, slack_ms(20000), "three abandoned queries");
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 	daemon_stop(&d);
 }
 
@@ -163,7 +134,7 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	/* The cancel op, on the same connection. */
 	jobs = json_array();
@@ -209,11 +180,11 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 	free(line);
 	usleep(50 * 1000);
 	close(fd);
-	expect_ping();
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 	r = dbtest_query(&d, NULL, "select 'still here'", NULL);
 	jeq(r, "results[0].value.rows", "[[\"still here\"]]");
 	json_decref(r);
-	expect_settles(slack_ms(30000), "after a disconnect");
+	dbtest_settles(&d, slack_ms(30000), "after a disconnect");
 	daemon_stop(&d);
 }
 
@@ -229,7 +200,7 @@ Test(query, result_over_max_result_bytes_is_too_large)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF "[limits]\nmax_result_bytes = 4096\n");
+	dbtest_start(&d, DBTEST_MAIN_CONF "[limits]\nmax_result_bytes = 4096\n");
 
 	/* One big value: 4000 random bytes are 5336 of base64. */
 	msg = dbtest_query_fails(&d, NULL, "select randomblob(4000)", NULL, "too_large");
@@ -243,9 +214,8 @@ Test(query, result_over_max_result_bytes_is_too_large)
 	    " SELECT x+1 FROM c WHERE x < 100000) SELECT x FROM c", NULL,
 	    "too_large"));
 	/* What fits is answered whole. */
-	v = dbtest_query_ok(&d, NULL, "select length(hex(randomblob(1000)))", NULL);
-	jeq(v, "rows", "[[2000]]");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "select length(hex(randomblob(1000)))",
+	    "rows", "[[2000]]");
 	v = dbtest_query_ok(&d, NULL, "select printf('%.3000c', 'x')", NULL);
 	cr_assert_eq(strlen(jstr(v, "rows[0][0]")), 3000);
 	json_decref(v);
@@ -253,7 +223,7 @@ Test(query, result_over_max_result_bytes_is_too_large)
 	    " SELECT x+1 FROM c WHERE x < 100) SELECT x FROM c", NULL);
 	cr_assert_eq(json_array_size(jget(v, "rows")), 100);
 	json_decref(v);
-	expect_ping();
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 	daemon_stop(&d);
 }
 
@@ -313,7 +283,7 @@ Test(query, no_file_but_the_configured_one)
 	dbtest_make("main.db", "create table t(x); insert into t values (1)");
 	dbtest_make("other.db", "create table secret(s); insert into secret"
 	    " values ('SECRET')");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	snprintf(sql, sizeof sql, "vacuum into '%s'", dbtest_path("copy.db"));
 	free(dbtest_query_fails(&d, NULL, sql, NULL, "forbidden"));

@@ -29,8 +29,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(query, .init = harness_suite_init,
-    .fini = harness_suite_fini, .timeout = 120);
+HARNESS_SUITE(query, 120);
 
 /*
  * Assert r refuses the whole batch with code and a message holding
@@ -46,31 +45,17 @@ expect_refused(json_t *r, const char *code, const char *path)
 	    " %s", jtext(r));
 }
 
-/* Assert the daemon answers a ping at once. */
-static void
-expect_ping(void)
-{
-	daemon_ping(&d, slack_ms(PROMPT_MS));
-}
-
-/* A sample database: main.db, read-only to the daemon, as "default". */
-#define MAIN_CONF \
-	"threads = 4\n" \
-	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
-	"[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
-
 /*
  * Read-only unless writable: the connection itself refuses to write.
  */
 
 Test(query, read_only_database_refuses_writes)
 {
-	json_t	*v;
 	char	*msg;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x); insert into t values (1)");
-	dbtest_start(&d, MAIN_CONF
+	dbtest_start(&d, DBTEST_MAIN_CONF
 	    "[db.ro]\ndriver = sqlite\npath = %D/main.db\nwritable = false\n");
 
 	msg = dbtest_query_fails(&d, NULL, "insert into t values (2)", NULL, "db_error");
@@ -83,18 +68,12 @@ Test(query, read_only_database_refuses_writes)
 	cr_assert_not_null(strstr(msg, "readonly"), "message: %s", msg);
 	free(msg);
 	/* Nothing changed, and reads still work. */
-	v = dbtest_query_ok(&d, "ro", "select x from t", NULL);
-	jeq(v, "rows", "[[1]]");
-	json_decref(v);
+	dbtest_expect(&d, "ro", "select x from t", "rows", "[[1]]");
 	cr_assert_eq(dbtest_int("main.db", "select count(*) from t"), 1);
 	/* The writable one, on the same file, may write. */
-	v = dbtest_query_ok(&d, "rw", "insert into t values (2)", NULL);
-	jeq(v, "changes", "1");
-	json_decref(v);
+	dbtest_expect(&d, "rw", "insert into t values (2)", "changes", "1");
 	/* And a read-only worker connection sees what it wrote. */
-	v = dbtest_query_ok(&d, "ro", "select count(*) from t", NULL);
-	jeq(v, "rows", "[[2]]");
-	json_decref(v);
+	dbtest_expect(&d, "ro", "select count(*) from t", "rows", "[[2]]");
 	daemon_stop(&d);
 }
 
@@ -106,7 +85,6 @@ Test(query, read_only_database_refuses_writes)
 Test(query, missing_database_created_only_if_writable)
 {
 	struct stat	 sb;
-	json_t		*v;
 	char		*msg;
 
 	dbtest_files_init();
@@ -114,13 +92,10 @@ Test(query, missing_database_created_only_if_writable)
 	    "[db.gone]\ndriver = sqlite\npath = %D/gone.db\n");
 
 	cr_assert_eq(stat(dbtest_path("new.db"), &sb), -1, "created too early");
-	v = dbtest_query_ok(&d, "new", "create table t(x)", NULL);
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect(&d, "new", "create table t(x)", "changes", "0");
 	cr_assert_eq(stat(dbtest_path("new.db"), &sb), 0, "new.db not created");
-	v = dbtest_query_ok(&d, "new", "insert into t values (1), (2)", NULL);
-	jeq(v, "changes", "2");
-	json_decref(v);
+	dbtest_expect(&d, "new", "insert into t values (1), (2)",
+	    "changes", "2");
 	cr_assert_eq(dbtest_int("new.db", "select count(*) from t"), 2);
 
 	msg = dbtest_query_fails(&d, "gone", "select 1", NULL, "db_error");
@@ -128,7 +103,7 @@ Test(query, missing_database_created_only_if_writable)
 	    " %s", msg);
 	free(msg);
 	cr_assert_eq(stat(dbtest_path("gone.db"), &sb), -1, "gone.db was created");
-	expect_ping();
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 	daemon_stop(&d);
 }
 
@@ -144,7 +119,7 @@ Test(query, bad_sql_is_db_error_with_sqlite_message)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	msg = dbtest_query_fails(&d, NULL, "selec 1", NULL, "db_error");
 	cr_assert_not_null(strstr(msg, "near \"selec\": syntax error"),
@@ -209,7 +184,7 @@ Test(query, exactly_one_statement)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	for (s = fine; *s != NULL; s++) {
 		v = dbtest_query_ok(&d, NULL, *s, NULL);
@@ -246,7 +221,7 @@ Test(query, parameter_count_mismatch_is_db_error)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	msg = dbtest_query_fails(&d, NULL, "select ?1, ?2", "[1]", "db_error");
 	cr_assert_not_null(strstr(msg, "2 parameters, 1 given"), "message: %s",
@@ -303,7 +278,7 @@ Test(query, bad_params_refuse_the_batch)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		jobs = json_array();
@@ -348,11 +323,11 @@ Test(query, bad_params_refuse_the_batch)
 
 Test(query, unknown_db_refuses_the_batch)
 {
-	json_t	*jobs, *r, *v;
+	json_t	*jobs, *r;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	jobs = json_array();
 	json_array_append_new(jobs, dbtest_qjob("rw", "insert into t values (1)",
@@ -372,9 +347,7 @@ Test(query, unknown_db_refuses_the_batch)
 	json_decref(r);
 
 	/* No db, or db null: "default". */
-	v = dbtest_query_ok(&d, NULL, "select count(*) from t", NULL);
-	jeq(v, "rows", "[[0]]");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "select count(*) from t", "rows", "[[0]]");
 	r = dbtest_request(&d, "{\"jobs\":[{\"type\":\"query\",\"db\":null,"
 	    "\"sql\":\"select 'dflt'\"}]}");
 	jeq(r, "results[0].value.rows", "[[\"dflt\"]]");
@@ -384,7 +357,7 @@ Test(query, unknown_db_refuses_the_batch)
 
 Test(query, no_default_db_configured)
 {
-	json_t	*r, *v;
+	json_t	*r;
 
 	dbtest_files_init();
 	dbtest_make("other.db", "create table t(x)");
@@ -394,8 +367,6 @@ Test(query, no_default_db_configured)
 	expect_refused(r, "unknown_db", "jobs[0].db");
 	jstr_has(r, "error.message", "default");
 	json_decref(r);
-	v = dbtest_query_ok(&d, "other", "select 1", NULL);
-	jeq(v, "rows", "[[1]]");
-	json_decref(v);
+	dbtest_expect(&d, "other", "select 1", "rows", "[[1]]");
 	daemon_stop(&d);
 }

@@ -30,36 +30,7 @@
 
 static struct daemon	d;		/* this test's daemon */
 
-TestSuite(query, .init = harness_suite_init,
-    .fini = harness_suite_fini, .timeout = 120);
-
-/* Assert the daemon answers a ping at once. */
-static void
-expect_ping(void)
-{
-	daemon_ping(&d, slack_ms(PROMPT_MS));
-}
-
-/*
- * Poll status until no job or batch is in flight and the pool has
- * nothing queued or busy; assert it takes < within_ms. Returns the time
- * it took.
- */
-static double
-expect_settles(double within_ms, const char *what)
-{
-	struct settled	 want = { .pool = SETTLED_POOL };
-	double		 t0 = now_ms();
-
-	json_decref(await_settled(&d, -1, &want, t0, within_ms, what));
-	return now_ms() - t0;
-}
-
-/* A sample database: main.db, read-only to the daemon, as "default". */
-#define MAIN_CONF \
-	"threads = 4\n" \
-	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
-	"[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
+HARNESS_SUITE(query, 120);
 
 /*
  * A locked database: this process holds an exclusive transaction on a
@@ -107,7 +78,7 @@ Test(query, locked_database_waits_busy_timeout_then_fails)
 	r = dbtest_query(&d, NULL, "select count(*) from t", NULL);
 	jeq(r, "results[0].value.rows", "[[1]]");
 	json_decref(r);
-	expect_ping();
+	daemon_ping(&d, slack_ms(PROMPT_MS));
 	daemon_stop(&d);
 }
 
@@ -214,7 +185,7 @@ Test(query, five_thousand_queries_in_one_batch)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, MAIN_CONF);
+	dbtest_start(&d, DBTEST_MAIN_CONF);
 	jobs = json_array();
 	for (i = 0; i < n; i++) {
 		snprintf(p, sizeof p, "[%d]", i);
@@ -236,7 +207,7 @@ Test(query, five_thousand_queries_in_one_batch)
 	    jnum(r, "elapsed_ms"));
 	cr_assert_lt(took, slack_ms(10000), "5000 queries took %.0f ms", took);
 	json_decref(r);
-	expect_settles(slack_ms(2000), "after 5000 queries");
+	dbtest_settles(&d, slack_ms(2000), "after 5000 queries");
 	daemon_stop(&d);
 }
 
@@ -319,9 +290,7 @@ Test(query, schema_changed_by_another_connection_is_seen)
 	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
 
 	/* The read-only connection has loaded the schema, and cached this. */
-	v = dbtest_query_ok(&d, NULL, "select * from t", NULL);
-	jeq(v, "columns", "[\"x\"]");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "select * from t", "columns", "[\"x\"]");
 	json_decref(dbtest_query_ok(&d, "rw", "alter table t add column y default 'y'",
 	    NULL));
 	/* A new statement, prepared against the old schema in memory. */

@@ -28,17 +28,7 @@
 /* How long a reply that should come "at once" may take, generously. */
 #define PROMPT_MS	1000
 
-static struct daemon	d;	/* this test's daemon */
-
-TestSuite(read, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 180);
-
-/* Start d (see start_in). */
-static void
-start(enum mode mode, unsigned threads, const char *roots, const char *extra)
-{
-	start_in(&d, mode, threads, roots, extra, NULL);
-}
+HARNESS_SUITE(read, 180);
 
 /*
  * 1. Fields.

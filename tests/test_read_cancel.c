@@ -27,17 +27,7 @@
 #include "jsonpath.h"
 #include "readtest.h"
 
-static struct daemon	d;	/* this test's daemon */
-
-TestSuite(read, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 180);
-
-/* Start d (see start_in). */
-static void
-start(enum mode mode, unsigned threads, const char *roots, const char *extra)
-{
-	start_in(&d, mode, threads, roots, extra, NULL);
-}
+HARNESS_SUITE(read, 180);
 
 /*
  * 6. Cancellation while reads are on workers.

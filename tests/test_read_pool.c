@@ -24,18 +24,7 @@
 #include "jsonpath.h"
 #include "readtest.h"
 
-static struct daemon	d;	/* this test's daemon */
-static struct daemon	d2;	/* a second one, for the few tests that need it */
-
-TestSuite(read, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 180);
-
-/* Start d (see start_in). */
-static void
-start(enum mode mode, unsigned threads, const char *roots, const char *extra)
-{
-	start_in(&d, mode, threads, roots, extra, NULL);
-}
+HARNESS_SUITE(read, 180);
 
 /*
  * 5. Many files in one batch.

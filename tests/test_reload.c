@@ -32,8 +32,7 @@
 static struct daemon	d;
 static char		fdir[256];	/* this test's files, or "" */
 
-TestSuite(reload, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 60);
+HARNESS_SUITE(reload, 60);
 
 /* A directory of the test's own, world-searchable (see forbidden tests). */
 static void

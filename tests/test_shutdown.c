@@ -35,8 +35,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /*
  * SIGTERM: drain, then exit 0.
@@ -48,8 +47,7 @@ Test(daemon, sigterm_drains_batches_in_flight)
 	double	 t0, dt;
 	int	 a, b;
 
-	daemon_start(&d, NULL, NULL);
-	a = client_connect(d.sock);
+	a = daemon_start_client(&d, NULL);
 	b = client_connect(d.sock);
 	r = rpc(b, "{\"op\":\"ping\"}");
 	json_decref(r);
@@ -65,10 +63,8 @@ Test(daemon, sigterm_drains_batches_in_flight)
 	daemon_wait_unlisten(&d);
 
 	/* Draining: a new batch on an open connection is refused. */
-	r = rpc(b, "{\"id\":\"late\",\"jobs\":[{\"type\":\"sleep\","
-	    "\"ms\":0}]}");
-	expect_error(r, "\"late\"", "shutting_down");
-	json_decref(r);
+	rpc_error(b, "{\"id\":\"late\",\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":0}]}", "\"late\"", "shutting_down");
 
 	/* The batch in flight runs to its end and is answered. */
 	r = client_recv_json(a, slack_ms(5000));
@@ -94,8 +90,7 @@ Test(daemon, sigterm_cancels_what_outlives_shutdown_timeout)
 	int	 fd;
 
 	/* No section header: the key lands in the harness's [daemon]. */
-	daemon_start(&d, "shutdown_timeout_ms = 300\n", NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, "shutdown_timeout_ms = 300\n");
 	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":100},"
 	    "{\"type\":\"sleep\",\"ms\":10000}]}");
 	r = rpc(fd, "{\"op\":\"ping\"}");
@@ -123,8 +118,7 @@ Test(daemon, second_sigterm_cancels_at_once)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":10000}]}");
 	r = rpc(fd, "{\"op\":\"ping\"}");
@@ -153,27 +147,15 @@ Test(daemon, second_sigterm_cancels_at_once)
 static void
 send_big_reply(int fd)
 {
-	json_t	*st;
 	char	*value, *line;
-	double	 deadline = now_ms() + slack_ms(5000);
 
-	cr_assert_not_null(value = malloc(BIG_REPLY_VALUE + 1));
-	memset(value, 'v', BIG_REPLY_VALUE);
-	value[BIG_REPLY_VALUE] = '\0';
+	value = harness_fill('v', BIG_REPLY_VALUE);
 	line = harness_fmt("{\"id\":\"big\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":0,\"value\":\"%s\"}]}", value);
 	client_send(fd, line);
 	free(line);
 	free(value);
-	for (;;) {
-		st = status_of(&d);
-		if (jint(st, "batches.done") == 1)
-			break;
-		cr_assert_lt(now_ms(), deadline, "the batch never finished");
-		json_decref(st);
-		usleep(10000);
-	}
-	json_decref(st);
+	json_decref(await_status(&d, -1, "batches.done", 1, slack_ms(5000)));
 }
 
 /*
@@ -222,8 +204,7 @@ sigterm_then_read(const char *conf, int pause_ms, size_t *got, bool *nl)
 	double	 t0, dt;
 	int	 fd;
 
-	daemon_start(&d, conf, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, conf);
 	send_big_reply(fd);
 	t0 = now_ms();
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
@@ -278,8 +259,7 @@ Test(daemon, sigterm_when_idle_exits_at_once)
 	double	t0, dt;
 	int	fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	json_decref(rpc(fd, "{\"op\":\"ping\"}"));
 	t0 = now_ms();
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);

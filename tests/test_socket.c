@@ -33,8 +33,7 @@
 
 static struct daemon	d;	/* this test's daemon */
 
-TestSuite(daemon, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 30);
+HARNESS_SUITE(daemon, 30);
 
 /*
  * The socket: one daemon per path, stale files replaced.

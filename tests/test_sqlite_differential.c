@@ -25,8 +25,7 @@
 
 static struct daemon	d;
 
-TestSuite(sqlite_schema, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 240);
+HARNESS_SUITE(sqlite_schema, 240);
 
 /*
  * The differential test.

@@ -24,8 +24,7 @@
 
 static struct daemon	d;
 
-TestSuite(sqlite_schema, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 240);
+HARNESS_SUITE(sqlite_schema, 240);
 
 /* Two workers, main.db writable as "rw"; blocker.db to hold one worker. */
 #define TWO_WORKERS \

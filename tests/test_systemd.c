@@ -35,8 +35,7 @@ static struct daemon	d;		/* this test's daemon */
 static char		notify_dir[64];	/* holds the notification socket */
 static char		notify_path[128];
 
-TestSuite(systemd, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 60);
+HARNESS_SUITE(systemd, 60);
 
 /* Skip the test, saying why, without systemd-socket-activate. */
 static void

@@ -37,8 +37,7 @@
 
 static struct daemon	d;
 
-TestSuite(uid, .init = harness_suite_init, .fini = harness_suite_fini,
-    .timeout = 60);
+HARNESS_SUITE(uid, 60);
 
 /* Start the daemon with conf, its socket reachable by every uid. */
 static void
