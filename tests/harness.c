@@ -143,6 +143,29 @@ harness_suite_fini(void)
 	}
 }
 
+/*
+ * Wait until the daemon just forked accepts on its socket, within ms;
+ * asserts it does, and that it did not exit first.
+ */
+static void
+daemon_await_accept(struct daemon *d, int ms)
+{
+	double	deadline = now_ms() + ms;
+	int	status;
+
+	while (now_ms() < deadline) {
+		if (can_connect(d->sock))
+			return;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			cr_assert_fail("gatherd exited at start-up (status 0x%x),"
+			    " see %s", status, d->log);
+		}
+		usleep(5000);
+	}
+	cr_assert_fail("gatherd did not accept on %s in time", d->sock);
+}
+
 /* Start gatherd; see harness.h. */
 void
 daemon_start(struct daemon *d, const char *conf_text, const char *const *args)
@@ -160,8 +183,7 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
 	char		*wrap = NULL, *tok, *save;
 	FILE		*fp;
-	double		 deadline;
-	int		 argc = 0, fd, status, logfd;
+	int		 argc = 0, logfd;
 
 	harness_watch(d);
 	memset(d, 0, sizeof *d);
@@ -208,20 +230,7 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 	if (opts != NULL && opts->no_wait)
 		return;
 
-	deadline = now_ms() + (wrapper != NULL ? 30000 : 5000);
-	while (now_ms() < deadline) {
-		if ((fd = try_connect(d->sock)) != -1) {
-			close(fd);
-			return;
-		}
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			cr_assert_fail("gatherd exited at start-up (status %d),"
-			    " see %s", status, d->log);
-		}
-		usleep(5000);
-	}
-	cr_assert_fail("gatherd did not accept on %s in time", d->sock);
+	daemon_await_accept(d, wrapper != NULL ? 30000 : 5000);
 }
 
 /* Start gatherd and connect a client. */
@@ -266,8 +275,7 @@ daemon_expect_exit_0(struct daemon *d, int ms)
 void
 daemon_respawn(struct daemon *d)
 {
-	double	deadline;
-	int	fd, status;
+	int	fd;
 
 	cr_assert_eq(d->pid, 0, "the previous daemon is still running");
 	d->pid = fork();
@@ -281,18 +289,7 @@ daemon_respawn(struct daemon *d)
 		execl(GATHERD_BIN, GATHERD_BIN, "-c", d->conf, (char *)NULL);
 		_exit(127);
 	}
-	deadline = now_ms() + 5000;
-	while (now_ms() < deadline) {
-		if (can_connect(d->sock))
-			return;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			cr_assert_fail("gatherd exited at start-up (status 0x%x),"
-			    " see %s", status, d->log);
-		}
-		usleep(5000);
-	}
-	cr_assert_fail("gatherd did not accept on %s in time", d->sock);
+	daemon_await_accept(d, 5000);
 }
 
 /* Wait until the daemon has closed its listener. */

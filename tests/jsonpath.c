@@ -75,37 +75,40 @@ jget(json_t *v, const char *path)
 	return v;
 }
 
+/*
+ * The value at path, of JSON type t (JSON_REAL: any number); asserts it is
+ * one (type names it, for the message).
+ */
+static json_t *
+jtyped(json_t *v, const char *path, json_type t, const char *type)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(x != NULL && (json_typeof(x) == t ||
+	    (t == JSON_REAL && json_is_number(x))), "%s is not %s in %s", path,
+	    type, jtext(v));
+	return x;
+}
+
 /* The integer at path; asserts it is one. */
 json_int_t
 jint(json_t *v, const char *path)
 {
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_integer(x), "%s is not an integer in %s", path,
-	    jtext(v));
-	return json_integer_value(x);
+	return json_integer_value(jtyped(v, path, JSON_INTEGER, "an integer"));
 }
 
 /* The number (integer or real) at path; asserts it is one. */
 double
 jnum(json_t *v, const char *path)
 {
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_number(x), "%s is not a number in %s", path,
-	    jtext(v));
-	return json_number_value(x);
+	return json_number_value(jtyped(v, path, JSON_REAL, "a number"));
 }
 
-/* The string at path; asserts it is one. */
+/* The string at path; asserts it is one. Owned by v. */
 const char *
 jstr(json_t *v, const char *path)
 {
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_string(x), "%s is not a string in %s", path,
-	    jtext(v));
-	return json_string_value(x);
+	return json_string_value(jtyped(v, path, JSON_STRING, "a string"));
 }
 
 /* Assert the string at path equals want. */

@@ -34,6 +34,20 @@ void	 pgtest_stop(void);
 char	*pgtest_conninfo(const char *app, const char *options);
 /* A [db.NAME] section with a pool (application name NAME). Caller frees. */
 char	*pgtest_section(const char *name, unsigned pool, const char *options);
+/*
+ * Start d with extra configuration text (may be NULL) and then a [db.NAME]
+ * section of the cluster for each NAME, POOL pair of the arguments that
+ * follow (a const char * and an unsigned, ended by a NULL name), each with
+ * options (may be NULL).
+ */
+void	 pgtest_daemon(struct daemon *, const char *options, const char *extra,
+	    ...);
+/*
+ * Wait until n statements whose text is sql run in the server, as db's
+ * connection sees them in pg_stat_activity; assert it happens within ms.
+ */
+void	 pgtest_await_active(struct daemon *, const char *db, const char *sql,
+	    int n, int ms);
 /* Skip the test, loudly on stderr, if PostgreSQL is not installed. */
 void	 pgtest_require(void);
 /* pgtest_require, pgtest_prepare and pgtest_start: a fresh cluster. */

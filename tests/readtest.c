@@ -47,7 +47,7 @@ reply_ms(void)
  * Poll status until no job is in flight or waiting, no batch is in
  * flight and the pool has nothing queued; assert it takes < within_ms.
  */
-void
+double
 expect_settles(struct daemon *dm, double within_ms, const char *what)
 {
 	/*
@@ -56,8 +56,10 @@ expect_settles(struct daemon *dm, double within_ms, const char *what)
 	 * overtake it).
 	 */
 	struct settled	want = { .conns = 1, .pool = SETTLED_QUEUED };
+	double		t0 = now_ms();
 
-	json_decref(await_settled(dm, -1, &want, now_ms(), within_ms, what));
+	json_decref(await_settled(dm, -1, &want, t0, within_ms, what));
+	return now_ms() - t0;
 }
 
 /*

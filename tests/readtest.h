@@ -36,9 +36,9 @@ int	 reply_ms(void);
 /*
  * Poll status until only the status connection is open, no job is in
  * flight or waiting, no batch is in flight and the pool has nothing
- * queued; assert it takes < within_ms.
+ * queued; assert it takes < within_ms. Returns the time it took.
  */
-void	 expect_settles(struct daemon *, double within_ms, const char *what);
+double	 expect_settles(struct daemon *, double within_ms, const char *what);
 
 /*
  * Make fdir, with root/, outside/ and outside/secret.txt (whose content,

@@ -175,6 +175,29 @@ many_on_line(struct peer *p, int i, json_t *v)
 	p->replies++;
 }
 
+/*
+ * Connect peers from opened up to n, each pinging and watched by ep, until
+ * the listener's backlog is full; returns how many are open.
+ */
+static int
+peers_open(int ep, struct peer *peers, int opened, int n)
+{
+	struct epoll_event	ev;
+
+	while (opened < n) {
+		if ((peers[opened].fd = nb_connect(d.sock)) == -1)
+			break;
+		reader_init(&peers[opened].in, peers[opened].fd);
+		nb_send_refusable(peers[opened].fd, "{\"op\":\"ping\"}\n");
+		ev.events = EPOLLIN;
+		ev.data.u32 = (uint32_t)opened;
+		cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, peers[opened].fd,
+		    &ev), 0);
+		opened++;
+	}
+	return opened;
+}
+
 /* How many peers have had what counts. */
 static int
 peers_count(const struct peer *peers, int n, bool replies)
@@ -193,7 +216,6 @@ peers_count(const struct peer *peers, int n, bool replies)
  */
 Test(load, ten_thousand_connections_each_answered)
 {
-	struct epoll_event	 ev;
 	struct peer		*peers;
 	json_t			*st;
 	char			*conf, *line;
@@ -227,18 +249,7 @@ Test(load, ten_thousand_connections_each_answered)
 	while (peers_count(peers, n, false) < n) {
 		cr_assert_lt(now_ms(), deadline, "%d of %d connected, %d"
 		    " answered", opened, n, peers_count(peers, n, false));
-		while (opened < n) {
-			if ((peers[opened].fd = nb_connect(d.sock)) == -1)
-				break;
-			reader_init(&peers[opened].in, peers[opened].fd);
-			nb_send_refusable(peers[opened].fd,
-			    "{\"op\":\"ping\"}\n");
-			ev.events = EPOLLIN;
-			ev.data.u32 = (uint32_t)opened;
-			cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD,
-			    peers[opened].fd, &ev), 0);
-			opened++;
-		}
+		opened = peers_open(ep, peers, opened, n);
 		peers_pump(ep, peers, 10, many_on_line);
 	}
 	t_conn = now_ms() - t0;
@@ -349,7 +360,6 @@ low_pump(int ep, struct peer *peers, int ms)
 Test(load, max_connections_is_honest_about_the_descriptor_limit)
 {
 	struct daemon_opts	 opts = { .child = child_low_nofile };
-	struct epoll_event	 ev;
 	struct peer		*peers;
 	json_t			*st, *r;
 	double			 deadline;
@@ -366,18 +376,7 @@ Test(load, max_connections_is_honest_about_the_descriptor_limit)
 	/* Stretched less than usual: a few hundred pings are quick. */
 	deadline = now_ms() + (harness_slowed() ? 15000 : 5000);
 	while (now_ms() < deadline) {
-		while (opened < LOW_CLIENTS) {
-			if ((peers[opened].fd = nb_connect(d.sock)) == -1)
-				break;
-			reader_init(&peers[opened].in, peers[opened].fd);
-			nb_send_refusable(peers[opened].fd,
-			    "{\"op\":\"ping\"}\n");
-			ev.events = EPOLLIN;
-			ev.data.u32 = (uint32_t)opened;
-			cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD,
-			    peers[opened].fd, &ev), 0);
-			opened++;
-		}
+		opened = peers_open(ep, peers, opened, LOW_CLIENTS);
 		if (peers_count(peers, LOW_CLIENTS, false) +
 		    peers_count(peers, LOW_CLIENTS, true) == LOW_CLIENTS)
 			break;

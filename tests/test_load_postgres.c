@@ -76,19 +76,14 @@ pg_await_back(void)
 Test(load, postgres_crashes_again_and_again_and_service_resumes)
 {
 	json_t	*jobs, *r, *st;
-	char	*a, *b, *conf, *line, path[64];
+	char	path[64];
 	double	 t0, took, back;
 	int	 cycle, fd, i;
 	long	 victim;
 
 	pgtest_new();
-	a = pgtest_section("default", PG_POOL, PG_OPTIONS);
-	b = pgtest_section("probe", 1, PG_OPTIONS);
-	conf = harness_fmt("%s%s", a, b);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(conf);
+	pgtest_daemon(&d, PG_OPTIONS, NULL, "default", (unsigned)PG_POOL,
+	    "probe", 1u, NULL);
 	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
 
 	for (cycle = 0; cycle < PG_CYCLES; cycle++) {
@@ -97,12 +92,8 @@ Test(load, postgres_crashes_again_and_again_and_service_resumes)
 		jobs = dbtest_qjobs(NULL, "select pg_sleep(5)", PG_POOL);
 		json_array_append_new(jobs, json_pack("{s:s, s:i}", "type",
 		    "sleep", "ms", 10));
-		line = dbtest_batch_line(jobs, "id", json_integer(cycle));
-		fd = client_connect(d.sock);
-		client_send(fd, line);
-		free(line);
-		pgtest_await(&d, "probe", "select count(*) from pg_stat_activity where"
-		    " query = 'select pg_sleep(5)' and state = 'active'", "4",
+		fd = dbtest_send(&d, jobs, "id", json_integer(cycle));
+		pgtest_await_active(&d, "probe", "select pg_sleep(5)", PG_POOL,
 		    slack_ms(15000));
 
 		t0 = now_ms();

@@ -42,16 +42,9 @@ HARNESS_SUITE(pg_isolation, 180);
 static void
 start(unsigned pool, const char *extra)
 {
-	char	*a, *b, *conf;
 
 	pgtest_new();
-	a = pgtest_section("one", pool, NULL);
-	b = pgtest_section("probe", 1, NULL);
-	conf = harness_fmt("%s%s%s", extra != NULL ? extra : "", a, b);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(conf);
+	pgtest_daemon(&d, NULL, extra, "one", pool, "probe", 1u, NULL);
 }
 
 /* The single value sql gives on db; it must succeed. */

@@ -45,17 +45,12 @@ has(const char *msg, const char *want)
 
 Test(postgres, params_types_changes_and_errors)
 {
-	char	*a, *b, *conf, *msg;
+	char	*msg;
 	json_t	*v, *jobs, *r;
 
 	pgtest_new();
-	a = pgtest_section("default", 2, NULL);
-	b = pgtest_section("one", 1, NULL);
-	conf = harness_fmt("%s%s[limits]\nmax_result_bytes = 8192\n", a, b);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(conf);
+	pgtest_daemon(&d, NULL, "[limits]\nmax_result_bytes = 8192\n",
+	    "default", 2u, "one", 1u, NULL);
 
 	/* $1..$n, bound in order, every JSON scalar. */
 	v = dbtest_query_ok(&d, NULL, "select $1::int + 1", "[41]");
@@ -260,22 +255,15 @@ Test(postgres, params_types_changes_and_errors)
 
 Test(postgres, pool_is_bounded_fifo_and_concurrent)
 {
-	char	*a, *b, *c, *conf, p[64], path[64];
+	char	 p[64], path[64];
 	json_t	*jobs, *r, *v;
 	double	 t0, took, warm;
 	json_int_t peak = 0, x;
 	int	 i;
 
 	pgtest_new();
-	a = pgtest_section("four", 4, NULL);
-	b = pgtest_section("twenty", 20, NULL);
-	c = pgtest_section("single", 1, NULL);
-	conf = harness_fmt("%s%s%s", a, b, c);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(c);
-	free(conf);
+	pgtest_daemon(&d, NULL, NULL, "four", 4u, "twenty", 20u, "single", 1u,
+	    NULL);
 
 	/*
 	 * pool = 4, 50 jobs at once: each answered with its own value, in

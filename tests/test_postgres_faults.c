@@ -60,29 +60,19 @@ has(const char *msg, const char *want)
 
 Test(postgres, server_stopped_mid_batch_then_back)
 {
-	char	*a, *b, *args, *line, *msg;
+	char	*args, *msg;
 	json_t	*jobs, *r;
 	double	 t0, took, back;
 	bool	 ok = false;
 	int	 fd, i, tries = 0;
 
 	pgtest_new();
-	a = pgtest_section("default", 4, NULL);
-	b = pgtest_section("probe", 1, NULL);
-	line = harness_fmt("%s%s", a, b);
-	daemon_start(&d, line, NULL);
-	free(a);
-	free(b);
-	free(line);
+	pgtest_daemon(&d, NULL, NULL, "default", 4u, "probe", 1u, NULL);
 
 	jobs = dbtest_qjobs(NULL, "select pg_sleep(3)", 4);
-	line = dbtest_batch_line(jobs, "id", json_string("doomed"));
-	fd = client_connect(d.sock);
-	client_send(fd, line);
-	free(line);
+	fd = dbtest_send(&d, jobs, "id", json_string("doomed"));
 	/* All four are in the server. */
-	pgtest_await(&d, "probe", "select count(*) from pg_stat_activity where"
-	    " query = 'select pg_sleep(3)' and state = 'active'", "4",
+	pgtest_await_active(&d, "probe", "select pg_sleep(3)", 4,
 	    slack_ms(5000));
 
 	t0 = now_ms();
@@ -322,16 +312,9 @@ Test(postgres, server_down_at_daemon_start)
 
 Test(postgres, a_job_leaves_no_transaction_open)
 {
-	char	*a, *b, *conf;
 
 	pgtest_new();
-	a = pgtest_section("one", 1, NULL);
-	b = pgtest_section("other", 1, NULL);
-	conf = harness_fmt("%s%s", a, b);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(conf);
+	pgtest_daemon(&d, NULL, NULL, "one", 1u, "other", 1u, NULL);
 
 	json_decref(dbtest_query_ok(&d, "one", "create table t(x int)", NULL));
 	json_decref(dbtest_query(&d, "one", "begin", NULL));

@@ -77,6 +77,15 @@ cancel_batch(const char *opts, const char *first, int n, const char *last)
 	return s;
 }
 
+/* Let the daemon settle after a round; the longest settle in *max. */
+static void
+round_settles(double *max, const char *what)
+{
+	double	dt = expect_settles(&d, 2000, what);
+
+	*max = dt > *max ? dt : *max;
+}
+
 /*
  * Check a cancelled batch's reply: stats add up, every ok read is whole,
  * every other result has one of the codes allowed (comma-separated list).
@@ -125,7 +134,7 @@ Test(read, cancellation_leaves_nothing_behind)
 	char		*line, *missing, *failing_sleep;
 	size_t		 stopped, total_stopped = 0;
 	int		 round, rounds = harness_wrapped() ? 10 : 50;
-	double		 t0, dt, max_settle = 0;
+	double		 max_settle = 0;
 
 	cpu_lock(CPU_LOCK_SHARED);
 	files_init();
@@ -143,9 +152,7 @@ Test(read, cancellation_leaves_nothing_behind)
 		else
 			line = cancel_batch("\"mode\":\"fail_fast\"", NULL,
 			    100, failing_sleep);
-		reader_open(&c, d.sock);
-		client_send(c.fd, line);
-		r = reader_json(&c, reply_ms());
+		r = daemon_request_ms(&d, line, reply_ms());
 		jbool_is(r, "ok", false);
 		cr_assert_eq(jint(r, "stats.failed") + jint(r,
 		    "stats.timed_out"), 1, "%s", jtext(jget(r, "stats")));
@@ -159,29 +166,19 @@ Test(read, cancellation_leaves_nothing_behind)
 		    round, jtext(jget(r, "stats")));
 		total_stopped += stopped;
 		json_decref(r);
-		reader_close(&c);
 		free(line);
-		t0 = now_ms();
-		expect_settles(&d, 2000, "fail_fast");
-		dt = now_ms() - t0;
-		max_settle = dt > max_settle ? dt : max_settle;
+		round_settles(&max_settle, "fail_fast");
 
 		/* (b) a batch deadline of 1 ms over 200 reads. */
 		line = cancel_batch("\"timeout_ms\":1", NULL, 200, NULL);
-		reader_open(&c, d.sock);
-		client_send(c.fd, line);
-		r = reader_json(&c, reply_ms());
+		r = daemon_request_ms(&d, line, reply_ms());
 		check_cancelled_reply(r, 200, "timeout", &stopped);
 		cr_assert_gt(jint(r, "stats.timed_out"), 0, "round %d: %s",
 		    round, jtext(jget(r, "stats")));
 		total_stopped += stopped;
 		json_decref(r);
-		reader_close(&c);
 		free(line);
-		t0 = now_ms();
-		expect_settles(&d, 2000, "batch timeout_ms");
-		dt = now_ms() - t0;
-		max_settle = dt > max_settle ? dt : max_settle;
+		round_settles(&max_settle, "batch timeout_ms");
 
 		/*
 		 * (c) a disconnect right after sending 200 reads: a plain
@@ -199,10 +196,7 @@ Test(read, cancellation_leaves_nothing_behind)
 		client_send(c.fd, line);
 		reader_close(&c);
 		free(line);
-		t0 = now_ms();
-		expect_settles(&d, 2000, "disconnect");
-		dt = now_ms() - t0;
-		max_settle = dt > max_settle ? dt : max_settle;
+		round_settles(&max_settle, "disconnect");
 		/*
 		 * After a close the batch did start: its 200 reads ended,
 		 * most cancelled. A reset may also drop the line unread.

@@ -32,7 +32,6 @@ HARNESS_SUITE(read, 180);
 
 Test(read, thousand_files_in_one_batch_in_order)
 {
-	struct reader	 c;
 	json_t		*r;
 	char		*jobs, *p, name[32], want[64];
 	size_t		 i, len = 0, cap = 65536;
@@ -58,9 +57,7 @@ Test(read, thousand_files_in_one_batch_in_order)
 	}
 	strcpy(jobs + len, "]}");
 
-	reader_open(&c, d.sock);
-	client_send(c.fd, jobs);
-	r = reader_json(&c, reply_ms());
+	r = daemon_request_ms(&d, jobs, reply_ms());
 	jstr_is(r, "id", "many");
 	jbool_is(r, "ok", true);
 	cr_assert_eq(jint(r, "stats.ok"), n, "%s", jtext(jget(r, "stats")));
@@ -73,7 +70,6 @@ Test(read, thousand_files_in_one_batch_in_order)
 		free(p);
 	}
 	json_decref(r);
-	reader_close(&c);
 	free(jobs);
 	daemon_stop(&d);
 }

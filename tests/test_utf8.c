@@ -14,30 +14,24 @@
 
 #define NO_OFFSET	((size_t)-1)
 
-/* Encode code point cp (not checked) into out; returns the length. */
+/*
+ * Encode code point cp (not checked) into out; returns the length. A loop
+ * from the last byte back, unlike the daemon's encoder (src/jscan.c), so
+ * that the reference is not a copy of what it checks.
+ */
 static size_t
 ref_utf8_encode(uint32_t cp, unsigned char *out)
 {
-	if (cp < 0x80) {
-		out[0] = (unsigned char)cp;
-		return 1;
+	static const unsigned char	lead[] = { 0, 0x00, 0xc0, 0xe0, 0xf0 };
+	size_t				len, i;
+
+	len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+	for (i = len - 1; i > 0; i--) {
+		out[i] = (unsigned char)(0x80 | (cp & 0x3f));
+		cp >>= 6;
 	}
-	if (cp < 0x800) {
-		out[0] = (unsigned char)(0xc0 | cp >> 6);
-		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (unsigned char)(0xe0 | cp >> 12);
-		out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (unsigned char)(0xf0 | cp >> 18);
-	out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
+	out[0] = (unsigned char)(lead[len] | cp);
+	return len;
 }
 
 /*
