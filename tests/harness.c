@@ -144,6 +144,27 @@ harness_suite_fini(void)
 }
 
 /*
+ * Fork the daemon's process into d->pid; in the child (0 returned) its
+ * stderr goes to the log, opened with flags (O_TRUNC or O_APPEND).
+ */
+static pid_t
+daemon_fork(struct daemon *d, int flags)
+{
+	int	fd;
+
+	d->pid = fork();
+	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | flags, 0600);
+		if (fd != -1) {
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+	return d->pid;
+}
+
+/*
  * Wait until the daemon just forked accepts on its socket, within ms;
  * asserts it does, and that it did not exit first.
  */
@@ -183,7 +204,7 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
 	char		*wrap = NULL, *tok, *save;
 	FILE		*fp;
-	int		 argc = 0, logfd;
+	int		 argc = 0;
 
 	harness_watch(d);
 	memset(d, 0, sizeof *d);
@@ -213,14 +234,7 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 		argv[argc++] = *args++;
 	argv[argc] = NULL;
 
-	d->pid = fork();
-	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
-	if (d->pid == 0) {
-		logfd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (logfd != -1) {
-			dup2(logfd, 2);
-			close(logfd);
-		}
+	if (daemon_fork(d, O_TRUNC) == 0) {
 		if (opts != NULL && opts->child != NULL)
 			opts->child(d);
 		execvp(argv[0], (char *const *)argv);
@@ -275,17 +289,9 @@ daemon_expect_exit_0(struct daemon *d, int ms)
 void
 daemon_respawn(struct daemon *d)
 {
-	int	fd;
 
 	cr_assert_eq(d->pid, 0, "the previous daemon is still running");
-	d->pid = fork();
-	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
-	if (d->pid == 0) {
-		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd != -1) {
-			dup2(fd, 2);
-			close(fd);
-		}
+	if (daemon_fork(d, O_APPEND) == 0) {
 		execl(GATHERD_BIN, GATHERD_BIN, "-c", d->conf, (char *)NULL);
 		_exit(127);
 	}

@@ -275,10 +275,16 @@ json_t	*await_status(struct daemon *, int fd, const char *path,
 void	 expect_error(json_t *v, const char *id, const char *code);
 /* Assert v is the successful reply to request id (JSON text). */
 void	 expect_ok(json_t *v, const char *id);
+/* Send line on fd; assert its reply is a success with this id. */
+void	 rpc_ok(int fd, const char *line, const char *id);
+/* Assert the next reply on fd, within ms, is a success with this id. */
+void	 recv_ok(int fd, int ms, const char *id);
 /* Send line on fd; assert its reply is an error with this id and code. */
 void	 rpc_error(int fd, const char *line, const char *id, const char *code);
 /* Send a ping line on fd; assert its reply is a pong with this id. */
 void	 rpc_pong(int fd, const char *line, const char *id);
+/* rpc_pong on a fresh connection to the daemon. */
+void	 daemon_pong(struct daemon *, const char *line, const char *id);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
 long	 proc_kb(pid_t pid, const char *key);
 

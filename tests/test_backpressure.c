@@ -88,7 +88,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 {
 	struct reader	 rd;
 	json_t		*r, *st;
-	char		*req, *value, *line;
+	char		*req, *value;
 	size_t		 n;
 	double		 t0, dt;
 	long		 rss0, rss1;
@@ -169,11 +169,7 @@ Test(daemon, slow_reader_is_paused_not_dropped)
 	/* Now read everything: every reply comes, whole. */
 	reader_init(&rd, fd);
 	for (i = 0; i < SLOW_BATCHES; i++) {
-		line = reader_line(&rd, 10000);
-		cr_assert_not_null(line, "reply %d missing", i);
-		r = json_loads(line, 0, NULL);
-		cr_assert_not_null(r, "reply %d is not JSON", i);
-		free(line);
+		r = reader_json(&rd, 10000);
 		id = jint(r, "id");
 		cr_assert(id >= 0 && id < SLOW_BATCHES, "%lld", (long long)id);
 		cr_assert_eq(seen[id], 0, "reply %lld twice", (long long)id);
@@ -199,7 +195,7 @@ Test(daemon, reply_larger_than_the_output_mark_is_sent_whole)
 {
 	struct reader	 rd;
 	json_t		*r;
-	char		*value, *req, *line;
+	char		*value, *req;
 	int		 fd;
 
 	daemon_start(&d, "[limits]\nmax_output_bytes = 65536\n", NULL);
@@ -211,19 +207,11 @@ Test(daemon, reply_larger_than_the_output_mark_is_sent_whole)
 	client_send(fd, req);
 	client_send(fd, "{\"op\":\"ping\",\"id\":2}");
 	reader_init(&rd, fd);
-	line = reader_line(&rd, slack_ms(5000));
-	cr_assert_not_null(line);
-	r = json_loads(line, 0, NULL);
-	cr_assert_not_null(r, "not JSON (%zu bytes)", strlen(line));
-	free(line);
+	r = reader_json(&rd, slack_ms(5000));
 	/* The ping was answered first: it did not wait behind the batch. */
 	jeq(r, "id", "2");
 	json_decref(r);
-	line = reader_line(&rd, slack_ms(5000));
-	cr_assert_not_null(line);
-	r = json_loads(line, 0, NULL);
-	cr_assert_not_null(r, "not JSON (%zu bytes)", strlen(line));
-	free(line);
+	r = reader_json(&rd, slack_ms(5000));
 	jeq(r, "id", "1");
 	jstr_is(r, "results[0].value", value);
 	jstr_is(r, "results[1].value", value);

@@ -117,11 +117,9 @@ Test(daemon, error_replies_carry_code_message_and_id)
 	}
 
 	/* null is the same as absent. */
-	r = rpc(fd, "{\"id\":12,\"mode\":null,\"timeout_ms\":null,"
+	rpc_ok(fd, "{\"id\":12,\"mode\":null,\"timeout_ms\":null,"
 	    "\"concurrency\":null,\"stream\":null,\"jobs\":[{\"type\":"
-	    "\"sleep\",\"ms\":1,\"timeout_ms\":null}]}");
-	expect_ok(r, "12");
-	json_decref(r);
+	    "\"sleep\",\"ms\":1,\"timeout_ms\":null}]}", "12");
 
 	/* "jobs":[] is answered at once. */
 	r = rpc(fd, "{\"id\":13,\"jobs\":[]}");

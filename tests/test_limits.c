@@ -123,17 +123,15 @@ Test(daemon, request_limit_counts_bytes_before_the_newline)
 
 Test(daemon, max_jobs_per_batch_is_too_large)
 {
-	json_t	*r, *st;
+	json_t	*st;
 	int	 fd;
 
 	fd = daemon_start_client(&d, "[limits]\nmax_jobs_per_batch = 3\n");
 	rpc_error(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0}]}", "1", "too_large");
-	r = rpc(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
-	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}");
-	expect_ok(r, "2");
-	json_decref(r);
+	rpc_ok(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
+	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}", "2");
 	st = status_of(&d);
 	cr_assert_eq(jint(st, "jobs.done"), 3, "%s", jtext(st));
 	json_decref(st);
@@ -160,18 +158,12 @@ Test(daemon, max_batches_per_connection_is_busy)
 	/* Other ops still work, and so does another connection's batch. */
 	rpc_pong(fd, "{\"op\":\"ping\",\"id\":3}", "3");
 	other = client_connect(d.sock);
-	r = rpc(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
-	expect_ok(r, "4");
-	json_decref(r);
+	rpc_ok(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "4");
 	close(other);
 
-	r = client_recv_json(fd, slack_ms(2000));
-	expect_ok(r, "1");
-	json_decref(r);
+	recv_ok(fd, slack_ms(2000), "1");
 	/* Its reply frees the slot. */
-	r = rpc(fd, "{\"id\":5,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
-	expect_ok(r, "5");
-	json_decref(r);
+	rpc_ok(fd, "{\"id\":5,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "5");
 	close(fd);
 	daemon_stop(&d);
 }
@@ -201,12 +193,8 @@ Test(daemon, max_inflight_jobs_is_busy_and_starts_nothing)
 	json_decref(r);
 	other = client_connect(d.sock);
 	rpc_error(other, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "3", "busy");
-	r = client_recv_json(fd, slack_ms(3000));
-	expect_ok(r, "2");
-	json_decref(r);
-	r = rpc(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
-	expect_ok(r, "4");
-	json_decref(r);
+	recv_ok(fd, slack_ms(3000), "2");
+	rpc_ok(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "4");
 	close(other);
 	close(fd);
 	daemon_stop(&d);

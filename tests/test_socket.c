@@ -41,7 +41,6 @@ HARNESS_SUITE(daemon, 30);
 
 Test(daemon, second_daemon_on_the_same_socket_refuses_to_start)
 {
-	json_t	*r;
 	char	*cmd, *out;
 	int	 rc;
 
@@ -55,17 +54,13 @@ Test(daemon, second_daemon_on_the_same_socket_refuses_to_start)
 	free(out);
 
 	/* The first keeps its socket and keeps working. */
-	r = daemon_request(&d, "{\"op\":\"ping\",\"id\":1}");
-	jeq(r, "id", "1");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	daemon_pong(&d, "{\"op\":\"ping\",\"id\":1}", "1");
 	daemon_stop(&d);
 }
 
 Test(daemon, stale_socket_of_a_killed_daemon_is_replaced)
 {
 	struct stat	 sb;
-	json_t		*r;
 
 	daemon_start(&d, NULL, NULL);
 	cr_assert_eq(kill(d.pid, SIGKILL), 0);
@@ -75,10 +70,7 @@ Test(daemon, stale_socket_of_a_killed_daemon_is_replaced)
 	cr_assert(!can_connect(d.sock));
 
 	daemon_respawn(&d);
-	r = daemon_request(&d, "{\"op\":\"ping\",\"id\":1}");
-	jeq(r, "id", "1");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	daemon_pong(&d, "{\"op\":\"ping\",\"id\":1}", "1");
 	daemon_stop(&d);
 }
 
