@@ -6,7 +6,7 @@
  * still arriving that would take everything past max_memory_bytes is
  * refused busy, naming the key. Each limit is set small here and reached
  * with real reads of real files; the daemon's memory under the abuse that
- * motivated them is test_load's.
+ * motivated them is the load suites' (test_load_memory).
  */
 
 #include <errno.h>

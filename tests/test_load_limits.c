@@ -44,7 +44,7 @@ HARNESS_SUITE(load, 240);
  * limit gets busy at once and starts nothing (status counts exactly what
  * was accepted, during and after), the limits are exact (a batch that
  * brings the total to max_inflight_jobs fits), and the daemon serves
- * everyone normally afterwards. test_daemon checks each limit with one
+ * everyone normally afterwards. test_limits checks each limit with one
  * or two clients.
  */
 

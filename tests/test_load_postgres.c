@@ -44,7 +44,8 @@ HARNESS_SUITE(load, 240);
  * SIGKILL (the postmaster then ends every other one and recovers by
  * itself). Each time the running jobs fail promptly with db_error, the
  * daemon keeps answering, and service resumes without any help. A clean
- * stop (pg_ctl -m fast) is test_postgres's server_stopped_mid_batch_then_back.
+ * stop (pg_ctl -m fast) is test_postgres_faults's
+ * server_stopped_mid_batch_then_back.
  */
 
 #define PG_CYCLES	4
