@@ -1,0 +1,36 @@
+/*
+ * The configuration suites' fixture (configtest.c): configuration text
+ * written to temporary files (removed by configtest_fini, the suites'
+ * .fini), loaded over the defaults, and compared. Every helper asserts
+ * (Criterion) instead of returning errors.
+ */
+#ifndef GATHERD_CONFIGTEST_H
+#define GATHERD_CONFIGTEST_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* A file that sets every key to a value other than its default. */
+extern const char	full_text[];
+
+/* Remove what the test made: the suites' .fini. */
+void		 configtest_fini(void);
+/* Remember a path (stolen) to remove after the test; returns it. */
+const char	*add_tmp(char *path);
+/* Write len bytes to a new temporary file and return its path. */
+const char	*write_bytes(const char *text, size_t len);
+/* Write text to a new temporary file and return its path. */
+const char	*write_conf(const char *text);
+/* Load text over the defaults into cfg, asserting it is valid. */
+void		 load_ok(struct config *cfg, const char *text);
+/* Load text, asserting the error is exactly FILE followed by suffix. */
+void		 load_error(const char *text, const char *suffix);
+/* Assert cfg holds the built-in defaults, file aside. */
+void		 assert_defaults(const struct config *cfg);
+/* Assert two configurations hold the same settings, file aside. */
+void		 assert_same(const struct config *a, const struct config *b);
+/* Print cfg, load the output over the defaults into out. */
+void		 print_and_reload(const struct config *cfg, struct config *out);
+
+#endif
