@@ -4,6 +4,7 @@
  * files, comments, line forms, unknown sections and keys, duplicates,
  * syntax errors, NUL bytes and long lines, each error with its exact
  * message; the first error wins, and a configuration frees twice.
+ *
  * The configuration suites share the suite name config and the fixture in
  * configtest.h.
  */

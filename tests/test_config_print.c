@@ -2,6 +2,7 @@
  * config_print: what it prints reads back as the same configuration,
  * long values wrapped over continuation lines, and values that would not
  * read back refused.
+ *
  * The configuration suites share the suite name config and the fixture in
  * configtest.h.
  */

@@ -3,6 +3,7 @@
  * its mode, the log level, allowed uids and groups, read roots, values
  * over several lines, databases (names, drivers, required keys, values),
  * and the socket path's precedence.
+ *
  * The configuration suites share the suite name config and the fixture in
  * configtest.h.
  */
