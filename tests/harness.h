@@ -160,7 +160,10 @@ json_t	*client_recv_json(int fd, int timeout_ms);
  * but its coming is checked.
  */
 #define HARNESS_REPLY_MS	10000
-/* Send one line on fd and read its reply (within HARNESS_REPLY_MS, stretched). Caller decrefs. */
+/*
+ * Send one line on fd and read its reply (within HARNESS_REPLY_MS,
+ * stretched). Caller decrefs.
+ */
 json_t	*rpc(int fd, const char *line);
 /* Assert nothing (no data, no EOF) arrives on fd for ms milliseconds. */
 void	 expect_silence(int fd, int ms);
@@ -181,7 +184,10 @@ int	 nb_try_connect(const char *path);
  * and tries again. Any other failure asserts.
  */
 int	 nb_connect(const char *path);
-/* Connect, send one line, read one reply (within HARNESS_REPLY_MS, stretched), close. Caller decrefs. */
+/*
+ * Connect, send one line, read one reply (within HARNESS_REPLY_MS,
+ * stretched), close. Caller decrefs.
+ */
 json_t	*daemon_request(struct daemon *, const char *line);
 
 /*
@@ -221,9 +227,9 @@ int	 reader_fill(struct reader *, int timeout_ms);
 ssize_t	 reader_has_line(struct reader *);
 /* The next line within timeout_ms, or NULL on EOF or timeout. Caller frees. */
 char	*reader_line(struct reader *, int timeout_ms);
-/* The next line as JSON; asserts one comes within timeout_ms. Caller decrefs. */
+/* The next line as JSON; asserts one comes in timeout_ms. Caller decrefs. */
 json_t	*reader_json(struct reader *, int timeout_ms);
-/* The next line already read, as JSON, or NULL; reads nothing. Caller decrefs. */
+/* The next line already read, as JSON, or NULL. Caller decrefs. */
 json_t	*reader_next_json(struct reader *);
 
 /*
@@ -235,7 +241,7 @@ json_t	*daemon_status(struct daemon *, int timeout_ms);
 json_t	*status_of(struct daemon *);
 /* The status object, asked on fd. Caller decrefs. */
 json_t	*status_on(int fd);
-/* Assert the daemon answers a ping (ok, pong) on a fresh connection within ms. */
+/* Assert the daemon answers a ping (ok, pong) on a new connection in ms. */
 void	 daemon_ping(struct daemon *, int ms);
 /* Assert status st shows no job in flight or waiting and no batch in flight. */
 void	 expect_idle(json_t *st);

@@ -46,7 +46,10 @@ char	*sleeps(const char *id, int n, int ms);
  * Caller decrefs.
  */
 json_t	*await_idle(int fd, json_int_t conns, int ms);
-/* One probe round trip on fd: its latency in ms; asserts path of the reply is want. */
+/*
+ * One probe round trip on fd: its latency in ms; asserts path of the
+ * reply is want.
+ */
 double	 probe(int fd, const char *line, const char *path, const char *want);
 
 #endif

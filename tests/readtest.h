@@ -45,7 +45,10 @@ double	 expect_settles(struct daemon *, double within_ms, const char *what);
  * "SECRET", no read may return).
  */
 void	 files_init(void);
-/* rel's absolute path (rel is beneath fdir unless absolute), in one of 8 static buffers. */
+/*
+ * rel's absolute path (rel is beneath fdir unless absolute), in one of 8
+ * static buffers.
+ */
 const char *fpath(const char *rel);
 /* Write a file of len bytes at rel. */
 void	 put(const char *rel, const void *data, size_t len);
@@ -73,7 +76,10 @@ void	 start_in(struct daemon *dm, enum mode mode, unsigned threads,
 void	 start(enum mode mode, unsigned threads, const char *roots,
 	    const char *extra);
 
-/* A read job object for path with extra fields (JSON text, may be ""); caller frees. */
+/*
+ * A read job object for path with extra fields (JSON text, may be "");
+ * caller frees.
+ */
 char	*read_job(const char *path, const char *fields);
 /* Run a one-job batch; return its one result. Caller decrefs. */
 json_t	*read_result(const char *path, const char *fields);

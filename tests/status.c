@@ -102,8 +102,8 @@ await_settled(struct daemon *d, int fd, const struct settled *want,
 		st = fd == -1 ? status_of(d) : status_on(fd);
 		if (settled(st, want))
 			return st;
-		cr_assert_lt(now_ms() - since, within_ms, "%s: not settled after"
-		    " %.0f ms: %s", what, now_ms() - since, jtext(st));
+		cr_assert_lt(now_ms() - since, within_ms, "%s: not settled"
+		    " after %.0f ms: %s", what, now_ms() - since, jtext(st));
 		json_decref(st);
 		sleep_ms(5);
 	}

@@ -184,7 +184,8 @@ Test(daemon, cancel_by_connection_number)
 	free(line);
 	cr_assert_eq(jint(r, "cancelled"), 0, "%s", jtext(r));
 	json_decref(r);
-	rpc_error(b, "{\"op\":\"cancel\",\"target\":7,\"conn\":\"all\"}", "null", "bad_request");
+	rpc_error(b, "{\"op\":\"cancel\",\"target\":7,\"conn\":\"all\"}",
+	    "null", "bad_request");
 	expect_silence(a, 50);
 
 	line = harness_fmt("{\"op\":\"cancel\",\"target\":7,\"conn\":%lld}",

@@ -42,7 +42,8 @@ Test(daemon, bad_json_then_a_good_request_on_the_same_connection)
 	rpc_error(fd, "[1,2]", "null", "bad_json");
 	rpc_error(fd, "\"a string\"", "null", "bad_json");
 	rpc_error(fd, "{\"id\":5,\"op\":\"ping\"", "null", "bad_json");
-	rpc_error(fd, "{\"id\":5,\"op\":\"ping\"} trailing", "null", "bad_json");
+	rpc_error(fd, "{\"id\":5,\"op\":\"ping\"} trailing", "null",
+	    "bad_json");
 
 	/* Blank lines are ignored: exactly one reply. */
 	client_write(fd, "\n\n", 2);

@@ -131,7 +131,8 @@ Test(daemon, max_jobs_per_batch_is_too_large)
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0}]}", "1", "too_large");
 	rpc_ok(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
-	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}", "2");
+	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0}]}",
+	    "2");
 	st = status_of(&d);
 	cr_assert_eq(jint(st, "jobs.done"), 3, "%s", jtext(st));
 	json_decref(st);
@@ -145,7 +146,8 @@ Test(daemon, max_batches_per_connection_is_busy)
 	double	 t0, dt;
 	int	 fd, other;
 
-	fd = daemon_start_client(&d, "[limits]\nmax_batches_per_connection = 1\n");
+	fd = daemon_start_client(&d,
+	    "[limits]\nmax_batches_per_connection = 1\n");
 	t0 = now_ms();
 	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":300}]}");
 	client_send(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
@@ -158,7 +160,8 @@ Test(daemon, max_batches_per_connection_is_busy)
 	/* Other ops still work, and so does another connection's batch. */
 	rpc_pong(fd, "{\"op\":\"ping\",\"id\":3}", "3");
 	other = client_connect(d.sock);
-	rpc_ok(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "4");
+	rpc_ok(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}",
+	    "4");
 	close(other);
 
 	recv_ok(fd, slack_ms(2000), "1");
@@ -192,9 +195,11 @@ Test(daemon, max_inflight_jobs_is_busy_and_starts_nothing)
 	r = rpc(fd, "{\"op\":\"ping\"}");
 	json_decref(r);
 	other = client_connect(d.sock);
-	rpc_error(other, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "3", "busy");
+	rpc_error(other, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}",
+	    "3", "busy");
 	recv_ok(fd, slack_ms(3000), "2");
-	rpc_ok(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "4");
+	rpc_ok(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}",
+	    "4");
 	close(other);
 	close(fd);
 	daemon_stop(&d);

@@ -145,7 +145,8 @@ Test(load, disconnect_mid_job_of_every_kind_many_times)
 		close(fd);
 		/* Meanwhile the daemon serves others. */
 		if (round % 20 == 19) {
-			rpc_pong(wfd, "{\"op\":\"ping\",\"id\":\"w\"}", "\"w\"");
+			rpc_pong(wfd, "{\"op\":\"ping\",\"id\":\"w\"}",
+			    "\"w\"");
 		}
 	}
 	st = await_idle(sfd, 2, 20000);

@@ -159,8 +159,8 @@ Test(load, amplification_and_a_non_reader_stay_within_the_memory_bound)
 		if (!amp_gone) {
 			while ((rc = reader_fill(&amp_in, 0)) == 1)
 				;
-			cr_assert_null(reader_next_json(&amp_in), "the amplifier got"
-			    " a reply");
+			cr_assert_null(reader_next_json(&amp_in),
+			    "the amplifier got a reply");
 			amp_gone = rc == 0;
 		}
 		st = status_on(sfd);

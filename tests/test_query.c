@@ -197,7 +197,8 @@ Test(query, every_type_out_and_column_names)
 	json_decref(v);
 
 	/* Column names: aliases, quoted names with spaces, unicode. */
-	dbtest_expect(&d, NULL, "select 1 as a, 2 as \"b c\", 3 as \"\xc3\xa9t\xc3\xa9\","
+	dbtest_expect(&d, NULL,
+	    "select 1 as a, 2 as \"b c\", 3 as \"\xc3\xa9t\xc3\xa9\","
 	    " id, t.i as \"t.i\", count(*) over () from t limit 1",
 	    "columns", "[\"a\",\"b c\",\"\\u00e9t\\u00e9\",\"id\",\"t.i\","
 	    "\"count(*) over ()\"]");

@@ -200,7 +200,8 @@ Test(query, result_over_max_result_bytes_is_too_large)
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
-	dbtest_start(&d, DBTEST_MAIN_CONF "[limits]\nmax_result_bytes = 4096\n");
+	dbtest_start(&d, DBTEST_MAIN_CONF
+	    "[limits]\nmax_result_bytes = 4096\n");
 
 	/* One big value: 4000 random bytes are 5336 of base64. */
 	msg = dbtest_query_fails(&d, NULL, "select randomblob(4000)", NULL, "too_large");

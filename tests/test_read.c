@@ -105,7 +105,8 @@ Test(read, utf8_text_with_nul_bytes_round_trips)
 
 	/* The raw reply escapes NUL as \u0000; jansson gives it back. */
 	reader_open(&c, d.sock);
-	client_send(c.fd, "{\"jobs\":[{\"type\":\"read\",\"path\":\"text.txt\"}]}");
+	client_send(c.fd,
+	    "{\"jobs\":[{\"type\":\"read\",\"path\":\"text.txt\"}]}");
 	line = reader_line(&c, reply_ms());
 	cr_assert_not_null(line);
 	cr_assert_not_null(strstr(line, "a\\u0000b\\u0000\\n"), "%s", line);

@@ -157,7 +157,8 @@ Test(read, loop_answers_pings_while_workers_read)
 	struct reader	 bc, pc;
 	json_t		*r;
 	char		*buf, name[32], *line, *p;
-	size_t		 size = harness_wrapped() ? 256 * 1024 : 4 * 1024 * 1024;
+	size_t		 size = harness_wrapped() ? 256 * 1024 :
+			     4 * 1024 * 1024;
 	double		 bound = slack_ms(HARNESS_PROMPT_MS);
 	double		 t0, tsent, tfirst = 0, tdone = 0, last_ping = 0;
 	double		 dt, max_before = 0, max_after = 0;
@@ -215,7 +216,8 @@ Test(read, loop_answers_pings_while_workers_read)
 			} else
 				max_after = dt > max_after ? dt : max_after;
 		}
-		cr_assert_lt(now_ms() - tsent, harness_wrapped() ? 120000 : 30000,
+		cr_assert_lt(now_ms() - tsent,
+		    harness_wrapped() ? 120000 : 30000,
 		    "no whole batch reply yet (%zu bytes)", bc.len);
 		if (reader_fill(&bc, 1) == 0)
 			cr_assert_fail("EOF on the batch connection");
