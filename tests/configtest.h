@@ -30,6 +30,15 @@ void		 load_error(const char *text, const char *suffix);
 void		 assert_defaults(const struct config *cfg);
 /* Assert two configurations hold the same settings, file aside. */
 void		 assert_same(const struct config *a, const struct config *b);
+/* Assert that text loads, with field of the configuration equal to want. */
+#define EXPECT_LOADS(text, field, want) do {				\
+	struct config	cfg_;						\
+									\
+	load_ok(&cfg_, (text));						\
+	cr_assert_eq(cfg_.field, (want), "%s in:\n%s", #field, (text));	\
+	config_free(&cfg_);						\
+} while (0)
+
 /* Print cfg, load the output over the defaults into out. */
 void		 print_and_reload(const struct config *cfg, struct config *out);
 

@@ -79,14 +79,8 @@ Test(config, limits)
 
 Test(config, threads)
 {
-	struct config	cfg;
-
-	load_ok(&cfg, "[daemon]\nthreads = 1\n");
-	cr_assert_eq(cfg.threads, 1);
-	config_free(&cfg);
-	load_ok(&cfg, "[daemon]\nthreads = 1024\n");
-	cr_assert_eq(cfg.threads, 1024);
-	config_free(&cfg);
+	EXPECT_LOADS("[daemon]\nthreads = 1\n", threads, 1);
+	EXPECT_LOADS("[daemon]\nthreads = 1024\n", threads, 1024);
 
 	load_error("[daemon]\nthreads = 0\n",
 	    ":2: [daemon] threads: expected an integer from 1 to 1024, "
@@ -101,14 +95,10 @@ Test(config, threads)
 
 Test(config, shutdown_timeout)
 {
-	struct config	cfg;
-
-	load_ok(&cfg, "[daemon]\nshutdown_timeout_ms = 0\n");
-	cr_assert_eq(cfg.shutdown_timeout_ms, 0);
-	config_free(&cfg);
-	load_ok(&cfg, "[daemon]\nshutdown_timeout_ms = 86400000\n");
-	cr_assert_eq(cfg.shutdown_timeout_ms, 86400000);
-	config_free(&cfg);
+	EXPECT_LOADS("[daemon]\nshutdown_timeout_ms = 0\n",
+	    shutdown_timeout_ms, 0);
+	EXPECT_LOADS("[daemon]\nshutdown_timeout_ms = 86400000\n",
+	    shutdown_timeout_ms, 86400000);
 
 	load_error("[daemon]\nshutdown_timeout_ms = -1\n",
 	    ":2: [daemon] shutdown_timeout_ms: expected a non-negative "
@@ -120,17 +110,9 @@ Test(config, shutdown_timeout)
 
 Test(config, socket_mode)
 {
-	struct config	cfg;
-
-	load_ok(&cfg, "[daemon]\nsocket_mode = 0600\n");
-	cr_assert_eq(cfg.socket_mode, 0600);
-	config_free(&cfg);
-	load_ok(&cfg, "[daemon]\nsocket_mode = 777\n");
-	cr_assert_eq(cfg.socket_mode, 0777);
-	config_free(&cfg);
-	load_ok(&cfg, "[daemon]\nsocket_mode = 0\n");
-	cr_assert_eq(cfg.socket_mode, 0);
-	config_free(&cfg);
+	EXPECT_LOADS("[daemon]\nsocket_mode = 0600\n", socket_mode, 0600);
+	EXPECT_LOADS("[daemon]\nsocket_mode = 777\n", socket_mode, 0777);
+	EXPECT_LOADS("[daemon]\nsocket_mode = 0\n", socket_mode, 0);
 
 	load_error("[daemon]\nsocket_mode = 0668\n",
 	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
@@ -180,11 +162,8 @@ Test(config, socket)
 
 Test(config, log_level)
 {
-	struct config	cfg;
-
-	load_ok(&cfg, "[daemon]\nlog_level = DEBUG\n");
-	cr_assert_eq(cfg.log_level, LOG_LEVEL_DEBUG);
-	config_free(&cfg);
+	EXPECT_LOADS("[daemon]\nlog_level = DEBUG\n",
+	    log_level, LOG_LEVEL_DEBUG);
 	load_error("[daemon]\nlog_level = verbose\n",
 	    ":2: [daemon] log_level: expected error, warning, info or "
 	    "debug, got \"verbose\"");
@@ -291,9 +270,7 @@ Test(config, multiline_values)
 	    "threads");
 
 	/* After a header, an indented key is a key. */
-	load_ok(&cfg, "[daemon]\n  threads = 3\n");
-	cr_assert_eq(cfg.threads, 3);
-	config_free(&cfg);
+	EXPECT_LOADS("[daemon]\n  threads = 3\n", threads, 3);
 }
 
 Test(config, db_names)
