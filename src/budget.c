@@ -139,6 +139,26 @@ budget_attach(struct conn *c)
 }
 
 /*
+ * A request line left c's input for the parse thread (conn.c): it stays
+ * counted as c's input until it is answered, so lines waiting for that
+ * thread are bounded by max_memory_bytes like lines still in a buffer.
+ * Once c's buffers are gone (budget_detach) there is nothing to release.
+ */
+void
+budget_input_hold(struct conn *c, uint64_t bytes)
+{
+	budget_move(&c->budget.input, &budget_all.input, bytes, 0);
+}
+
+/* The line held by budget_input_hold was answered (c still has its socket). */
+void
+budget_input_release(struct conn *c, uint64_t bytes)
+{
+	if (c->bev != NULL)
+		budget_move(&c->budget.input, &budget_all.input, 0, bytes);
+}
+
+/*
  * The connection's buffers are about to be freed with what they hold:
  * stop following them, and count that as released.
  */

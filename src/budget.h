@@ -29,6 +29,8 @@ extern struct budget	budget_all;
 
 void		 budget_attach(struct conn *);
 void		 budget_detach(struct conn *);
+void		 budget_input_hold(struct conn *, uint64_t);
+void		 budget_input_release(struct conn *, uint64_t);
 enum err_code	 budget_batch_start(struct conn *, struct batch *, uint64_t,
 		    char **);
 void		 budget_batch_done(struct conn *, struct batch *);

@@ -321,6 +321,7 @@ struct conn_parse {
 						   freed once parsed */
 	struct snapshot		*snap;		/* a reference, taken on the loop */
 	uint64_t		 recv_ns;
+	size_t			 bytes;		/* the line's, held in the budget */
 	int			 blank;		/* only whitespace: no answer */
 	struct request		 req;		/* the parse's result */
 	enum err_code		 err;
@@ -371,6 +372,7 @@ conn_parsed(struct parser_work *w, int abandoned)
 			conn_answer(c, &p->req, p->err, p->cause);
 			p->cause = NULL;
 		}
+		budget_input_release(c, p->bytes);
 		if (c->bev != NULL && !c->paused && !c->eof &&
 		    !server_stopping)
 			bufferevent_enable(c->bev, EV_READ);
@@ -405,6 +407,8 @@ conn_parse_start(struct conn *c, struct evbuffer *in, size_t linelen,
 	/* Chains move over; at most the last one is copied. */
 	evbuffer_remove_buffer(in, p->line, linelen);
 	evbuffer_drain(in, drop - linelen);
+	p->bytes = linelen;
+	budget_input_hold(c, linelen);
 	p->snap = snapshot_ref(server_snap);
 	p->recv_ns = clock_ns();
 	c->parse = p;

@@ -9,7 +9,6 @@
 #include "budget.h"
 #include "clock.h"
 #include "config.h"
-#include "db.h"
 #include "job.h"
 #include "pool.h"
 #include "status.h"
@@ -62,7 +61,7 @@ status_json(const struct config *cfg)
 	    " s:{s:I, s:I}, s:{s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:o}, s:{s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
-	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "version", PACKAGE_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", clock_ms(status.start_ns, clock_ns()) / 1000.0,
@@ -102,13 +101,12 @@ status_json(const struct config *cfg)
 		"max_connection_bytes", (json_int_t)l->max_connection_bytes,
 		"max_memory_bytes", (json_int_t)l->max_memory_bytes,
 		"max_connections_per_uid",
-		    (json_int_t)l->max_connections_per_uid,
-		"read_max_bytes", (json_int_t)l->read_max_bytes);
+		    (json_int_t)l->max_connections_per_uid);
 	/* The limits that keep one client from holding shared resources. */
 	json_object_set_new(json_object_get(st, "limits"), "max_result_bytes",
 	    json_integer((json_int_t)l->max_result_bytes));
 	json_object_set_new(json_object_get(st, "limits"), "max_job_ms",
 	    json_integer((json_int_t)l->max_job_ms));
-	json_object_set_new(st, "databases", postgres_status(cfg));
+	job_types_status(cfg, st);
 	return st;
 }

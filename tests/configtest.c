@@ -12,7 +12,31 @@
 
 #include "config.h"
 #include "configtest.h"
+#include "db/driver.h"
 #include "xmalloc.h"
+
+/* cfg's [read] settings. */
+const struct read_settings *
+rd(const struct config *cfg)
+{
+	return config_settings(cfg, &read_section);
+}
+
+/* The settings of a database with driver sqlite. */
+const struct sqlite_settings *
+lite(const struct db_config *db)
+{
+	cr_assert_eq(db->driver, &db_driver_sqlite, "%s", db->name);
+	return db->settings;
+}
+
+/* The settings of a database with driver postgres. */
+const struct postgres_settings *
+pg(const struct db_config *db)
+{
+	cr_assert_eq(db->driver, &db_driver_postgres, "%s", db->name);
+	return db->settings;
+}
 
 /* Temporary files and directories made by a test, removed after it. */
 static char	**tmp_paths;
@@ -117,11 +141,11 @@ assert_defaults(const struct config *cfg)
 	cr_assert_eq(cfg->limits.max_inflight_jobs, 1000000);
 	cr_assert_eq(cfg->limits.max_batches_per_connection, 1024);
 	cr_assert_eq(cfg->limits.max_output_bytes, 67108864);
-	cr_assert_eq(cfg->limits.read_max_bytes, 16777216);
+	cr_assert_eq(rd(cfg)->max_bytes, 16777216);
 	cr_assert_eq(cfg->limits.max_result_bytes, 16777216);
 	cr_assert_eq(cfg->limits.max_job_ms, 300000);
-	cr_assert_eq(cfg->nread_roots, 1);
-	cr_assert_str_eq(cfg->read_roots[0], "/var/lib/gatherd/files");
+	cr_assert_eq(rd(cfg)->roots.n, 1);
+	cr_assert_str_eq(rd(cfg)->roots.v[0], "/var/lib/gatherd/files");
 	cr_assert_eq(cfg->ndbs, 0);
 	cr_assert_null(cfg->dbs);
 }
@@ -140,27 +164,32 @@ assert_same(const struct config *a, const struct config *b)
 	cr_assert_eq(b->threads, a->threads);
 	cr_assert_eq(b->log_level, a->log_level);
 	cr_assert_eq(b->shutdown_timeout_ms, a->shutdown_timeout_ms);
-	cr_assert_eq(b->nallow_uids, a->nallow_uids);
-	for (i = 0; i < a->nallow_uids; i++)
-		cr_assert_eq(b->allow_uids[i], a->allow_uids[i]);
-	cr_assert_eq(b->nallow_gids, a->nallow_gids);
-	for (i = 0; i < a->nallow_gids; i++)
-		cr_assert_eq(b->allow_gids[i], a->allow_gids[i]);
+	cr_assert_eq(b->allow_uids.n, a->allow_uids.n);
+	for (i = 0; i < a->allow_uids.n; i++)
+		cr_assert_eq(b->allow_uids.v[i], a->allow_uids.v[i]);
+	cr_assert_eq(b->allow_gids.n, a->allow_gids.n);
+	for (i = 0; i < a->allow_gids.n; i++)
+		cr_assert_eq(b->allow_gids.v[i], a->allow_gids.v[i]);
 	cr_assert_eq(memcmp(&b->limits, &a->limits, sizeof a->limits), 0);
-	cr_assert_eq(b->nread_roots, a->nread_roots);
-	for (i = 0; i < a->nread_roots; i++)
-		cr_assert_str_eq(b->read_roots[i], a->read_roots[i]);
+	cr_assert_eq(rd(b)->roots.n, rd(a)->roots.n);
+	for (i = 0; i < rd(a)->roots.n; i++)
+		cr_assert_str_eq(rd(b)->roots.v[i], rd(a)->roots.v[i]);
+	cr_assert_eq(rd(b)->max_bytes, rd(a)->max_bytes);
 	cr_assert_eq(b->ndbs, a->ndbs);
 	for (i = 0; i < a->ndbs; i++) {
 		cr_assert_str_eq(b->dbs[i].name, a->dbs[i].name);
 		cr_assert_eq(b->dbs[i].driver, a->dbs[i].driver);
-		if (a->dbs[i].driver == DB_SQLITE) {
-			cr_assert_str_eq(b->dbs[i].path, a->dbs[i].path);
-			cr_assert_eq(b->dbs[i].writable, a->dbs[i].writable);
+		if (a->dbs[i].driver == &db_driver_sqlite) {
+			cr_assert_str_eq(lite(&b->dbs[i])->path,
+			    lite(&a->dbs[i])->path);
+			cr_assert_eq(lite(&b->dbs[i])->writable,
+			    lite(&a->dbs[i])->writable);
+			cr_assert_eq(lite(&b->dbs[i])->busy_timeout_ms,
+			    lite(&a->dbs[i])->busy_timeout_ms);
 		} else {
-			cr_assert_str_eq(b->dbs[i].conninfo,
-			    a->dbs[i].conninfo);
-			cr_assert_eq(b->dbs[i].pool, a->dbs[i].pool);
+			cr_assert_str_eq(pg(&b->dbs[i])->conninfo,
+			    pg(&a->dbs[i])->conninfo);
+			cr_assert_eq(pg(&b->dbs[i])->pool, pg(&a->dbs[i])->pool);
 		}
 	}
 }

@@ -10,9 +10,19 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "db/postgres.h"
+#include "db/sqlite.h"
+#include "jobs/read.h"
 
 /* A file that sets every key to a value other than its default. */
 extern const char	full_text[];
+
+/* cfg's [read] settings. */
+const struct read_settings	*rd(const struct config *cfg);
+/* The settings of a database with driver sqlite (asserted). */
+const struct sqlite_settings	*lite(const struct db_config *db);
+/* The settings of a database with driver postgres (asserted). */
+const struct postgres_settings	*pg(const struct db_config *db);
 
 /* Remove what the test made: the suites' .fini. */
 void		 configtest_fini(void);

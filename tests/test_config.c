@@ -34,6 +34,7 @@ Test(config, example_file)
 {
 	struct config		 cfg;
 	const struct db_config	*db;
+	struct db_config	*dbs;
 	const char		*srcdir = getenv("srcdir");
 	char			*path, *cause = NULL;
 
@@ -51,16 +52,16 @@ Test(config, example_file)
 	cr_assert_eq(cfg.ndbs, 1);
 	db = config_find_db(&cfg, "default");
 	cr_assert_not_null(db);
-	cr_assert_eq(db->driver, DB_SQLITE);
-	cr_assert_str_eq(db->path, "/var/lib/gatherd/default.sqlite3");
-	cr_assert_eq(db->writable, 0);
+	cr_assert_str_eq(lite(db)->path, "/var/lib/gatherd/default.sqlite3");
+	cr_assert_eq(lite(db)->writable, 0);
+	cr_assert_eq(lite(db)->busy_timeout_ms, 5000);
 	cr_assert_null(config_find_db(&cfg, "app"));
-	free(cfg.dbs[0].name);
-	free(cfg.dbs[0].path);
-	free(cfg.dbs);
+	dbs = cfg.dbs;
 	cfg.dbs = NULL;
 	cfg.ndbs = 0;
 	assert_defaults(&cfg);
+	cfg.dbs = dbs;
+	cfg.ndbs = 1;
 
 	config_free(&cfg);
 	free(path);
@@ -85,30 +86,25 @@ Test(config, full_file)
 	cr_assert_eq(cfg.limits.max_output_bytes, UINT64_C(9007199254740992));
 	cr_assert_eq(cfg.limits.max_result_bytes, 65536);
 	cr_assert_eq(cfg.limits.max_job_ms, 0);
-	cr_assert_eq(cfg.limits.read_max_bytes, 4096);
-	cr_assert_eq(cfg.nread_roots, 3);
-	cr_assert_str_eq(cfg.read_roots[0], "/srv/a");
-	cr_assert_str_eq(cfg.read_roots[1], "/srv/b");
-	cr_assert_str_eq(cfg.read_roots[2], "/srv/c");
+	cr_assert_eq(rd(&cfg)->max_bytes, 4096);
+	cr_assert_eq(rd(&cfg)->roots.n, 3);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], "/srv/a");
+	cr_assert_str_eq(rd(&cfg)->roots.v[1], "/srv/b");
+	cr_assert_str_eq(rd(&cfg)->roots.v[2], "/srv/c");
 
 	cr_assert_eq(cfg.ndbs, 3);
 	db = config_find_db(&cfg, "default");
 	cr_assert_eq(db, &cfg.dbs[0]);
-	cr_assert_eq(db->driver, DB_SQLITE);
-	cr_assert_str_eq(db->path, "/var/db/x.sqlite3");
-	cr_assert_eq(db->writable, 1);
-	cr_assert_null(db->conninfo);
+	cr_assert_str_eq(lite(db)->path, "/var/db/x.sqlite3");
+	cr_assert_eq(lite(db)->writable, 1);
 	db = config_find_db(&cfg, "app");
 	cr_assert_eq(db, &cfg.dbs[1]);
-	cr_assert_eq(db->driver, DB_POSTGRES);
-	cr_assert_str_eq(db->conninfo, "host=/run/postgresql dbname=app");
-	cr_assert_eq(db->pool, 8);
-	cr_assert_null(db->path);
+	cr_assert_str_eq(pg(db)->conninfo, "host=/run/postgresql dbname=app");
+	cr_assert_eq(pg(db)->pool, 8);
 	db = config_find_db(&cfg, "other-DB_2");
 	cr_assert_eq(db, &cfg.dbs[2]);
-	cr_assert_eq(db->driver, DB_POSTGRES);
-	cr_assert_str_eq(db->conninfo, "dbname=other");
-	cr_assert_eq(db->pool, 4, "the default pool is 4");
+	cr_assert_str_eq(pg(db)->conninfo, "dbname=other");
+	cr_assert_eq(pg(db)->pool, 4, "the default pool is 4");
 	cr_assert_null(config_find_db(&cfg, "missing"));
 	cr_assert_null(config_find_db(&cfg, "App"));
 	config_free(&cfg);
@@ -202,7 +198,7 @@ Test(config, comments)
 	cr_assert_eq(cfg.threads, 8);
 	cr_assert_eq(cfg.log_level, LOG_LEVEL_WARNING);
 	cr_assert_str_eq(cfg.socket, "/tmp/a;b", "';' needs a space before");
-	cr_assert_str_eq(cfg.dbs[0].conninfo, "host=x;y password=a#b");
+	cr_assert_str_eq(pg(&cfg.dbs[0])->conninfo, "host=x;y password=a#b");
 	config_free(&cfg);
 
 	/* '#' starts a comment only at the start of a line. */
@@ -225,7 +221,7 @@ Test(config, line_forms)
 	    "max_bytes=7");
 	cr_assert_eq(cfg.threads, 5);
 	cr_assert_eq(cfg.log_level, LOG_LEVEL_ERROR);
-	cr_assert_eq(cfg.limits.read_max_bytes, 7);
+	cr_assert_eq(rd(&cfg)->max_bytes, 7);
 	config_free(&cfg);
 }
 
@@ -310,7 +306,7 @@ Test(config, long_lines)
 	text = xasprintf("[read]\nroots = %s\n", value);
 	cr_assert_eq(strlen(strchr(text, '\n') + 1), 199);
 	load_ok(&cfg, text);
-	cr_assert_str_eq(cfg.read_roots[0], value);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], value);
 	config_free(&cfg);
 	free(text);
 
@@ -357,8 +353,7 @@ Test(config, free_twice)
 	config_free(&cfg);
 	cr_assert_null(cfg.file);
 	cr_assert_null(cfg.socket);
-	cr_assert_null(cfg.read_roots);
-	cr_assert_eq(cfg.nread_roots, 0);
+	cr_assert_null(cfg.settings);
 	cr_assert_null(cfg.dbs);
 	cr_assert_eq(cfg.ndbs, 0);
 	config_free(&cfg);

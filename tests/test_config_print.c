@@ -42,7 +42,7 @@ Test(config, long_values_print_back)
 	    "[db.lite]\ndriver = sqlite\npath = /x/with two  spaces/and more/"
 	    "%s\n", roots, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
 	load_ok(&cfg, conf);
-	cr_assert_eq(cfg.nread_roots, 12);
+	cr_assert_eq(rd(&cfg)->roots.n, 12);
 	text = NULL;
 	fp = open_memstream(&text, &size);
 	config_print(&cfg, fp);
@@ -138,7 +138,7 @@ Test(config, values_that_would_not_read_back)
 	    ":2: [daemon] socket: a value may not start with '#'");
 	/* An empty value continued on the next line: no leading blank. */
 	load_ok(&cfg, "[db.default]\ndriver = sqlite\npath =\n  /x.db\n");
-	cr_assert_str_eq(cfg.dbs[0].path, "/x.db");
+	cr_assert_str_eq(lite(&cfg.dbs[0])->path, "/x.db");
 	config_free(&cfg);
 	load_error("[limits]\nmax_jobs_per_batch = 4294967296\n",
 	    ":2: [limits] max_jobs_per_batch: expected an integer from 1 to "

@@ -175,21 +175,21 @@ Test(config, allow_uids_and_groups)
 
 	load_ok(&cfg, "[daemon]\nallow_uids = root 1000\n"
 	    "allow_groups = 0 root 4242\n");
-	cr_assert_eq(cfg.nallow_uids, 2);
-	cr_assert_eq(cfg.allow_uids[0], 0);
-	cr_assert_eq(cfg.allow_uids[1], 1000);
-	cr_assert_eq(cfg.nallow_gids, 3);
-	cr_assert_eq(cfg.allow_gids[0], 0);
-	cr_assert_eq(cfg.allow_gids[1], 0);
-	cr_assert_eq(cfg.allow_gids[2], 4242);
+	cr_assert_eq(cfg.allow_uids.n, 2);
+	cr_assert_eq(cfg.allow_uids.v[0], 0);
+	cr_assert_eq(cfg.allow_uids.v[1], 1000);
+	cr_assert_eq(cfg.allow_gids.n, 3);
+	cr_assert_eq(cfg.allow_gids.v[0], 0);
+	cr_assert_eq(cfg.allow_gids.v[1], 0);
+	cr_assert_eq(cfg.allow_gids.v[2], 4242);
 	print_and_reload(&cfg, &again);
 	assert_same(&cfg, &again);
 	config_free(&again);
 	config_free(&cfg);
 
 	load_ok(&cfg, "[daemon]\n");
-	cr_assert_eq(cfg.nallow_uids, 0);
-	cr_assert_eq(cfg.nallow_gids, 0);
+	cr_assert_eq(cfg.allow_uids.n, 0);
+	cr_assert_eq(cfg.allow_gids.n, 0);
 	config_free(&cfg);
 
 	load_error("[daemon]\nallow_uids = root no-such-user-here\n",
@@ -208,14 +208,14 @@ Test(config, read)
 	struct config	cfg;
 
 	load_ok(&cfg, "[read]\nroots = /one\n");
-	cr_assert_eq(cfg.nread_roots, 1);
-	cr_assert_str_eq(cfg.read_roots[0], "/one");
-	cr_assert_eq(cfg.limits.read_max_bytes, 16777216);
+	cr_assert_eq(rd(&cfg)->roots.n, 1);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], "/one");
+	cr_assert_eq(rd(&cfg)->max_bytes, 16777216);
 	config_free(&cfg);
 
 	load_ok(&cfg, "[read]\nmax_bytes = 1\n");
-	cr_assert_eq(cfg.limits.read_max_bytes, 1);
-	cr_assert_str_eq(cfg.read_roots[0], "/var/lib/gatherd/files");
+	cr_assert_eq(rd(&cfg)->max_bytes, 1);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], "/var/lib/gatherd/files");
 	config_free(&cfg);
 
 	load_error("[read]\nroots = /a b /c\n",
@@ -244,12 +244,12 @@ Test(config, multiline_values)
 	    "driver = postgres\n"
 	    "conninfo = host=/run/postgresql\n"
 	    "  dbname=app\n");
-	cr_assert_eq(cfg.nread_roots, 3);
-	cr_assert_str_eq(cfg.read_roots[0], "/a");
-	cr_assert_str_eq(cfg.read_roots[1], "/b");
-	cr_assert_str_eq(cfg.read_roots[2], "/c");
-	cr_assert_eq(cfg.limits.read_max_bytes, 5);
-	cr_assert_str_eq(cfg.dbs[0].conninfo,
+	cr_assert_eq(rd(&cfg)->roots.n, 3);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], "/a");
+	cr_assert_str_eq(rd(&cfg)->roots.v[1], "/b");
+	cr_assert_str_eq(rd(&cfg)->roots.v[2], "/c");
+	cr_assert_eq(rd(&cfg)->max_bytes, 5);
+	cr_assert_str_eq(pg(&cfg.dbs[0])->conninfo,
 	    "host=/run/postgresql dbname=app");
 	config_free(&cfg);
 
@@ -362,20 +362,20 @@ Test(config, db_values)
 		text = xasprintf("[db.x]\ndriver = sqlite\npath = /x\n"
 		    "writable = %s\n", bools[i].text);
 		load_ok(&cfg, text);
-		cr_assert_eq(cfg.dbs[0].writable, bools[i].writable, "%s",
+		cr_assert_eq(lite(&cfg.dbs[0])->writable, bools[i].writable, "%s",
 		    bools[i].text);
 		config_free(&cfg);
 		free(text);
 	}
 	load_ok(&cfg, "[db.x]\ndriver = sqlite\npath = /x\n");
-	cr_assert_eq(cfg.dbs[0].writable, 0, "read-only by default");
+	cr_assert_eq(lite(&cfg.dbs[0])->writable, 0, "read-only by default");
 	config_free(&cfg);
 	load_error("[db.x]\ndriver = sqlite\npath = /x\nwritable = maybe\n",
 	    ":4: [db.x] writable: expected true or false, got \"maybe\"");
 
 	load_ok(&cfg, "[db.x]\ndriver = postgres\nconninfo =\npool = 1000\n");
-	cr_assert_str_eq(cfg.dbs[0].conninfo, "");
-	cr_assert_eq(cfg.dbs[0].pool, 1000);
+	cr_assert_str_eq(pg(&cfg.dbs[0])->conninfo, "");
+	cr_assert_eq(pg(&cfg.dbs[0])->pool, 1000);
 	config_free(&cfg);
 	load_error("[db.x]\ndriver = postgres\nconninfo = a\npool = 0\n",
 	    ":4: [db.x] pool: expected an integer from 1 to 1000, got \"0\"");

@@ -3,7 +3,8 @@
  * disconnect (the slow query is shorter under valgrind: a worker runs it
  * to its end and the daemon cannot stop before), a result past
  * max_result_bytes, a transaction left open, a file other than the
- * configured one.
+ * configured one, the descriptors its database may need (kept back from
+ * max_connections).
  *
  * End-to-end: real gatherd processes running real statements on real
  * database files, which each test makes (with the sqlite3 C API, in this
@@ -13,8 +14,10 @@
  * lower bounds (a locked database is waited for) never are.
  */
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -302,4 +305,52 @@ Test(query, no_file_but_the_configured_one)
 	    dbtest_path("created.db"));
 	free(dbtest_query_fails(&d, NULL, "select * from o.secret", NULL, "db_error"));
 	daemon_stop(&d);
+}
+
+/* status.limits.max_connections of a daemon started with conf. */
+static json_int_t
+capped_connections(const char *conf)
+{
+	json_t		*st;
+	json_int_t	 max;
+
+	dbtest_start(&d, conf);
+	st = status_of(&d);
+	max = jint(st, "limits.max_connections");
+	json_decref(st);
+	daemon_stop(&d);
+	return max;
+}
+
+/*
+ * The descriptors each database may hold are kept back from
+ * max_connections, as its driver says: 3 per worker for a SQLite file
+ * (the database, its WAL, its shared memory), the pool for PostgreSQL
+ * (no server is needed: a pool connects on its first query).
+ */
+Test(query, databases_keep_their_descriptors_back)
+{
+	static const char	 caps[] = "threads = 3\n"
+	    "[limits]\nmax_connections = 9000000000000\n";
+	struct rlimit		 rl;
+	json_int_t		 none, both;
+	char			*conf;
+
+	/* A hard limit well below what can be open: the cap applies. */
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 4096)
+		rl.rlim_max = 4096;
+	rl.rlim_cur = rl.rlim_max;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "%s", strerror(errno));
+
+	dbtest_files_init();
+	none = capped_connections(caps);
+	conf = harness_fmt("%s[db.lite]\ndriver = sqlite\npath = %%D/a.db\n"
+	    "[db.pg]\ndriver = postgres\nconninfo = host=/nonexistent"
+	    " dbname=x\npool = 100\n", caps);
+	both = capped_connections(conf);
+	free(conf);
+	cr_assert_gt(none, 200, "max_connections %lld", (long long)none);
+	cr_assert_eq(none - both, 3 * 3 + 100, "without the databases %lld,"
+	    " with them %lld", (long long)none, (long long)both);
 }
