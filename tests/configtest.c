@@ -189,7 +189,8 @@ assert_same(const struct config *a, const struct config *b)
 		} else {
 			cr_assert_str_eq(pg(&b->dbs[i])->conninfo,
 			    pg(&a->dbs[i])->conninfo);
-			cr_assert_eq(pg(&b->dbs[i])->pool, pg(&a->dbs[i])->pool);
+			cr_assert_eq(pg(&b->dbs[i])->pool,
+			    pg(&a->dbs[i])->pool);
 		}
 	}
 }

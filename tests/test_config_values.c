@@ -362,8 +362,8 @@ Test(config, db_values)
 		text = xasprintf("[db.x]\ndriver = sqlite\npath = /x\n"
 		    "writable = %s\n", bools[i].text);
 		load_ok(&cfg, text);
-		cr_assert_eq(lite(&cfg.dbs[0])->writable, bools[i].writable, "%s",
-		    bools[i].text);
+		cr_assert_eq(lite(&cfg.dbs[0])->writable, bools[i].writable,
+		    "%s", bools[i].text);
 		config_free(&cfg);
 		free(text);
 	}

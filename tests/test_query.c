@@ -170,8 +170,8 @@ Test(query, every_type_out_and_column_names)
 	jeq(v, "changes", "0");
 	json_decref(v);
 	/* As text it is bad_encoding, naming the cell: not a string. */
-	msg = dbtest_query_fails(&d, NULL, "select id, u from t order by id desc",
-	    NULL, "bad_encoding");
+	msg = dbtest_query_fails(&d, NULL, "select id, u from t order by id"
+	    " desc", NULL, "bad_encoding");
 	cr_assert_not_null(strstr(msg, "rows[2][1]: not valid UTF-8 at byte"
 	    " 2"), "%s", msg);
 	free(msg);
