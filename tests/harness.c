@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -220,6 +222,29 @@ daemon_wait(struct daemon *d, int timeout_ms)
 	return -1;
 }
 
+/* Stop the daemon; see harness.h. */
+void
+daemon_pause(struct daemon *d)
+{
+	int	status;
+
+	cr_assert_gt(d->pid, 0, "no daemon to pause");
+	cr_assert_eq(kill(d->pid, SIGSTOP), 0, "SIGSTOP: %s", strerror(errno));
+	cr_assert_eq(waitpid(d->pid, &status, WUNTRACED), d->pid,
+	    "waitpid: %s", strerror(errno));
+	cr_assert(WIFSTOPPED(status), "gatherd did not stop (status 0x%x)",
+	    status);
+	d->paused = 1;
+}
+
+/* Continue the daemon daemon_pause stopped. */
+void
+daemon_resume(struct daemon *d)
+{
+	cr_assert_eq(kill(d->pid, SIGCONT), 0, "SIGCONT: %s", strerror(errno));
+	d->paused = 0;
+}
+
 static int
 rmtree_entry(const char *path, const struct stat *sb, int type,
     struct FTW *ftw)
@@ -279,6 +304,13 @@ daemon_stop(struct daemon *d)
 	int	 status = 0, timed_out = 0, failed = 0;
 
 	if (d->pid > 0) {
+		/*
+		 * A test failed in a pause. Only then: a SIGCONT discards
+		 * the SIGSTOP with which LeakSanitizer stops the threads of
+		 * an exiting daemon, which then waits for them for ever.
+		 */
+		if (d->paused)
+			kill(d->pid, SIGCONT);
 		kill(d->pid, SIGTERM);
 		status = daemon_wait(d, 20000);
 		if (status == -1) {
@@ -467,6 +499,24 @@ client_send(int fd, const char *line)
 {
 	client_write(fd, line, strlen(line));
 	client_write(fd, "\n", 1);
+}
+
+/* Wait until the daemon has read everything written on fd. */
+void
+client_wait_read(int fd)
+{
+	double	deadline = now_ms() + slack_ms(20000);
+	int	queued;
+
+	for (;;) {
+		cr_assert_eq(ioctl(fd, SIOCOUTQ, &queued), 0, "SIOCOUTQ: %s",
+		    strerror(errno));
+		if (queued == 0)
+			return;
+		cr_assert_lt(now_ms(), deadline, "the daemon left %d bytes"
+		    " unread", queued);
+		usleep(1000);
+	}
 }
 
 /*

@@ -15,13 +15,11 @@
  */
 
 #include <errno.h>
-#include <linux/sockios.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -286,24 +284,6 @@ Test(wire, nul_bytes_are_bad_json_and_nul_in_a_name_is_quoted)
 	daemon_stop(&d);
 }
 
-/* Wait until the daemon has read everything written on fd. */
-static void
-wait_read(int fd)
-{
-	double	deadline = now_ms() + slack_ms(20000);
-	int	queued;
-
-	for (;;) {
-		cr_assert_eq(ioctl(fd, SIOCOUTQ, &queued), 0, "SIOCOUTQ: %s",
-		    strerror(errno));
-		if (queued == 0)
-			return;
-		cr_assert_lt(now_ms(), deadline, "the daemon left %d bytes"
-		    " unread", queued);
-		usleep(1000);
-	}
-}
-
 /* A ping line of exactly len bytes, with id "pad...". Caller frees. */
 static char *
 ping_of(size_t len)
@@ -336,7 +316,7 @@ Test(wire, a_crlf_line_end_does_not_count_toward_max_request_bytes)
 	/* The '\r' read alone, its '\n' later: not too large either. */
 	client_write(fd, exact, 1024);
 	client_write(fd, "\r", 1);
-	wait_read(fd);
+	client_wait_read(fd);
 	r = ask(fd, "");
 	jbool_is(r, "pong", true);
 	json_decref(r);
@@ -480,7 +460,7 @@ Test(wire, a_ping_is_answered_while_a_big_line_is_parsed)
 	a = client_connect(d.sock);
 	b = client_connect(d.sock);
 	client_write(a, big, len);
-	wait_read(a);		/* the line is in the daemon: in parse */
+	client_wait_read(a);		/* the line is in the daemon: in parse */
 	client_send(b, "{\"op\":\"ping\",\"id\":\"b\"}");
 	r = recv_json(b, 10000);
 	jeq(r, "id", "\"b\"");
@@ -556,7 +536,7 @@ Test(wire, a_client_that_leaves_during_a_parse_leaves_nothing_behind)
 	    "\"value\":", big_keys(), "}]}", &len);
 	a = client_connect(d.sock);
 	client_write(a, big, len);
-	wait_read(a);
+	client_wait_read(a);
 	close(a);
 
 	for (i = 0; i < 2; i++) {
@@ -601,7 +581,7 @@ Test(wire, sigterm_during_a_parse_ends_cleanly)
 	a = client_connect(d.sock);
 	client_write(a, big, len);
 	client_send(a, "{\"id\":\"after\",\"op\":\"ping\"}");
-	wait_read(a);
+	client_wait_read(a);
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	if ((s = client_recv(a, slack_ms(30000))) != NULL) {
 		r = json_loads(s, 0, NULL);
