@@ -306,6 +306,21 @@ void	 rpc_error(int fd, const char *line, const char *id, const char *code);
 void	 rpc_pong(int fd, const char *line, const char *id);
 /* rpc_pong on a fresh connection to the daemon. */
 void	 daemon_pong(struct daemon *, const char *line, const char *id);
+/*
+ * Assert the stats of batch reply r count ok, failed, cancelled and
+ * timed_out jobs, and as many jobs as these add up to.
+ */
+void	 expect_stats(json_t *r, int ok, int failed, int cancelled,
+	    int timed_out);
+/*
+ * Start d with no configuration and a client (its socket in *fd), send
+ * line on it; assert the reply comes no sooner than lo ms and within hi
+ * ms (the caller stretches it). Caller decrefs.
+ */
+json_t	*daemon_rpc_between(struct daemon *, int *fd, const char *line,
+	    double lo, double hi);
+/* Send line on fd and read its reply; *ms is how long that took. */
+json_t	*rpc_timed(int fd, const char *line, double *ms);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
 long	 proc_kb(pid_t pid, const char *key);
 

@@ -3,6 +3,7 @@
  */
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include <criterion/criterion.h>
 
@@ -79,4 +80,47 @@ recv_ok(int fd, int ms, const char *id)
 
 	expect_ok(r, id);
 	json_decref(r);
+}
+
+/* Assert the stats of batch reply r count these jobs, and no others. */
+void
+expect_stats(json_t *r, int ok, int failed, int cancelled, int timed_out)
+{
+	char	*want;
+
+	want = harness_fmt("{\"jobs\":%d,\"ok\":%d,\"failed\":%d,"
+	    "\"cancelled\":%d,\"timed_out\":%d}",
+	    ok + failed + cancelled + timed_out, ok, failed, cancelled,
+	    timed_out);
+	jhas(r, "stats", want);
+	free(want);
+}
+
+/*
+ * Start d with no configuration and a client (its socket in *fd), send
+ * line; assert the reply comes no sooner than lo ms and within hi ms.
+ */
+json_t *
+daemon_rpc_between(struct daemon *d, int *fd, const char *line, double lo,
+    double hi)
+{
+	json_t	*r;
+	double	 dt;
+
+	*fd = daemon_start_client(d, NULL);
+	r = rpc_timed(*fd, line, &dt);
+	cr_assert_geq(dt, lo, "replied after %.1f ms to %s", dt, line);
+	cr_assert_lt(dt, hi, "replied after %.1f ms to %s", dt, line);
+	return r;
+}
+
+/* One line, its reply, and in *ms how long that took. */
+json_t *
+rpc_timed(int fd, const char *line, double *ms)
+{
+	double	 t0 = now_ms();
+	json_t	*r = rpc(fd, line);
+
+	*ms = now_ms() - t0;
+	return r;
 }
