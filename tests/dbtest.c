@@ -128,6 +128,25 @@ dbtest_expect(struct daemon *d, const char *db, const char *sql,
 	json_decref(v);
 }
 
+/* One query; its value's members named in want equal want's. */
+void
+dbtest_expect_keys(struct daemon *d, const char *db, const char *sql,
+    const char *params, const char *want)
+{
+	json_t		*v = dbtest_query_ok(d, db, sql, params), *w, *m;
+	const char	*key;
+
+	w = json_loads(want, 0, NULL);
+	cr_assert(json_is_object(w), "bad expected JSON %s", want);
+	json_object_foreach(w, key, m) {
+		cr_assert(json_equal(json_object_get(v, key), m),
+		    "%s is %s, want %s in %s (%s)", key,
+		    jtext(json_object_get(v, key)), jtext(m), jtext(v), sql);
+	}
+	json_decref(w);
+	json_decref(v);
+}
+
 /* Send a batch on a new connection; the connection. */
 int
 dbtest_send(struct daemon *d, json_t *jobs, const char *key, json_t *value)

@@ -44,6 +44,12 @@ json_t	*dbtest_query_ok(struct daemon *, const char *db, const char *sql,
 /* Run one query, assert it succeeds and that path of its value is want (JSON text). */
 void	 dbtest_expect(struct daemon *, const char *db, const char *sql,
 	    const char *path, const char *want);
+/*
+ * Run one query, assert it succeeds and that each member of the JSON
+ * object want ("columns", "rows", "changes") equals its value's.
+ */
+void	 dbtest_expect_keys(struct daemon *, const char *db, const char *sql,
+	    const char *params, const char *want);
 /* Send jobs (stolen) as one batch, plus key: value if key is not NULL, on a new connection; its descriptor, for the reply. */
 int	 dbtest_send(struct daemon *, json_t *jobs, const char *key,
 	    json_t *value);

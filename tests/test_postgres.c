@@ -54,11 +54,8 @@ Test(postgres, params_types_changes_and_errors)
 	    "default", 2u, "one", 1u, NULL);
 
 	/* $1..$n, bound in order, every JSON scalar. */
-	v = dbtest_query_ok(&d, NULL, "select $1::int + 1", "[41]");
-	jeq(v, "columns", "[\"?column?\"]");
-	jeq(v, "rows", "[[42]]");
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "select $1::int + 1", "[41]",
+	    "{\"columns\":[\"?column?\"],\"rows\":[[42]],\"changes\":0}");
 	v = dbtest_query_ok(&d, NULL, "select $3::text || $1::text || $2::text",
 	    "[\"b\",\"c\",\"a\"]");
 	jeq(v, "rows", "[[\"abc\"]]");
@@ -155,23 +152,16 @@ Test(postgres, params_types_changes_and_errors)
 	cr_assert(json_is_string(jget(v, "rows[0][6]")), "%s", jtext(v));
 	json_decref(v);
 	/* Several rows in order; no rows still names the columns. */
-	v = dbtest_query_ok(&d, NULL, "select x, x * 2 as y from generate_series(1, 3) x",
-	    NULL);
-	jeq(v, "columns", "[\"x\",\"y\"]");
-	jeq(v, "rows", "[[1,2],[2,4],[3,6]]");
-	jeq(v, "changes", "0");
-	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "select 1 as a where false", NULL);
-	jeq(v, "columns", "[\"a\"]");
-	jeq(v, "rows", "[]");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "select x, x * 2 as y from generate_series(1, 3) x",
+	    NULL,
+	    "{\"columns\":[\"x\",\"y\"],\"rows\":[[1,2],[2,4],[3,6]],"
+	    "\"changes\":0}");
+	dbtest_expect_keys(&d, NULL, "select 1 as a where false", NULL,
+	    "{\"columns\":[\"a\"],\"rows\":[]}");
 
 	/* changes: the rows this statement wrote. */
-	v = dbtest_query_ok(&d, NULL, "create table t(x int primary key, s text)", NULL);
-	jeq(v, "columns", "[]");
-	jeq(v, "rows", "[]");
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "create table t(x int primary key, s text)", NULL,
+	    "{\"columns\":[],\"rows\":[],\"changes\":0}");
 	v = dbtest_query_ok(&d, NULL, "insert into t values ($1, 'a'), ($2, 'b'), ($3,"
 	    " 'c')", "[1,2,3]");
 	jeq(v, "changes", "3");
@@ -182,15 +172,10 @@ Test(postgres, params_types_changes_and_errors)
 	json_decref(v);
 	dbtest_expect(&d, NULL, "update t set s = 'none' where x > 100",
 	    "changes", "0");
-	v = dbtest_query_ok(&d, NULL, "select x, s from t order by x", NULL);
-	jeq(v, "rows", "[[1,\"a\"],[2,\"B\"],[3,\"C\"]]");
-	jeq(v, "changes", "0");
-	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "insert into t values (4, 'd'), (5, 'e')"
-	    " returning x", NULL);
-	jeq(v, "rows", "[[4],[5]]");
-	jeq(v, "changes", "2");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "select x, s from t order by x", NULL,
+	    "{\"rows\":[[1,\"a\"],[2,\"B\"],[3,\"C\"]],\"changes\":0}");
+	dbtest_expect_keys(&d, NULL, "insert into t values (4, 'd'), (5, 'e')"
+	    " returning x", NULL, "{\"rows\":[[4],[5]],\"changes\":2}");
 	dbtest_expect(&d, NULL, "delete from t where x > 3", "changes", "2");
 
 	/* Errors: the server's message, the connection still usable. */
