@@ -292,6 +292,15 @@ json_t	*await_settled(struct daemon *, int fd, const struct settled *want,
 json_t	*await_status(struct daemon *, int fd, const char *path,
 	    json_int_t want, double within_ms);
 
+/*
+ * A bad value in a request (JSON text) and the path its error message
+ * names ("jobs[1].params"), for tables of refusals.
+ */
+struct bad_field {
+	const char	*text;
+	const char	*path;
+};
+
 /* Assert v is an error reply with this id (JSON text), code and a message. */
 void	 expect_error(json_t *v, const char *id, const char *code);
 /* Assert v is the successful reply to request id (JSON text). */

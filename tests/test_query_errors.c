@@ -261,10 +261,7 @@ Test(query, parameter_count_mismatch_is_db_error)
 
 Test(query, bad_params_refuse_the_batch)
 {
-	static const struct {
-		const char	*params;
-		const char	*path;
-	} cases[] = {
+	static const struct bad_field cases[] = {
 		{ "{\"a\":1}", "jobs[1].params" },
 		{ "\"1,2\"", "jobs[1].params" },
 		{ "5", "jobs[1].params" },
@@ -286,7 +283,7 @@ Test(query, bad_params_refuse_the_batch)
 		json_array_append_new(jobs, dbtest_qjob("rw",
 		    "insert into t values (1)", NULL));
 		json_array_append_new(jobs, dbtest_qjob(NULL, "select ?1, ?2, ?3",
-		    cases[i].params));
+		    cases[i].text));
 		r = dbtest_run_batch(&d, jobs);
 		expect_refused(r, "bad_request", cases[i].path);
 		/* jobs[1].params must not pass for jobs[1].params[1]. */

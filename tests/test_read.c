@@ -167,10 +167,7 @@ expect_refused(const char *jobs, const char *code, const char *where)
 Test(read, invalid_fields_refuse_the_whole_batch)
 {
 	static const char	good[] = "{\"type\":\"read\",\"path\":\"f\"},";
-	static const struct {
-		const char	*job;
-		const char	*where;
-	} bad[] = {
+	static const struct bad_field bad[] = {
 		{ "{\"type\":\"read\"}", "jobs[1].path" },
 		{ "{\"type\":\"read\",\"path\":null}", "jobs[1].path" },
 		{ "{\"type\":\"read\",\"path\":5}", "jobs[1].path" },
@@ -211,8 +208,8 @@ Test(read, invalid_fields_refuse_the_whole_batch)
 	start(MODE_DEFAULT, 2, "root", NULL);
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		jobs = harness_fmt("%s%s", good, bad[i].job);
-		expect_refused(jobs, "bad_request", bad[i].where);
+		jobs = harness_fmt("%s%s", good, bad[i].text);
+		expect_refused(jobs, "bad_request", bad[i].path);
 		free(jobs);
 	}
 	/* No job ran: not even the valid jobs[0] of each batch. */
