@@ -128,6 +128,24 @@ dbtest_expect(struct daemon *d, const char *db, const char *sql,
 	json_decref(v);
 }
 
+/* A query under a job timeout, then another; the reply and its time. */
+json_t *
+dbtest_timeout_then(struct daemon *d, const char *sql, int timeout_ms,
+    const char *next, double *took)
+{
+	json_t	*jobs = json_array(), *job, *r;
+	double	 t0;
+
+	job = dbtest_qjob(NULL, sql, NULL);
+	json_object_set_new(job, "timeout_ms", json_integer(timeout_ms));
+	json_array_append_new(jobs, job);
+	json_array_append_new(jobs, dbtest_qjob(NULL, next, NULL));
+	t0 = now_ms();
+	r = dbtest_run_batch(d, jobs);
+	*took = now_ms() - t0;
+	return r;
+}
+
 /* One query; its value's members named in want equal want's. */
 void
 dbtest_expect_keys(struct daemon *d, const char *db, const char *sql,

@@ -35,6 +35,13 @@ char	*dbtest_batch_line(json_t *jobs, const char *key, json_t *value);
 json_t	*dbtest_request(struct daemon *, const char *line);
 /* Run jobs (stolen) as one batch and return the reply; caller decrefs. */
 json_t	*dbtest_run_batch(struct daemon *, json_t *jobs);
+/*
+ * Run a batch of two queries on the default database, sql under a job
+ * timeout_ms, then next; return the reply (caller decrefs), and in *took
+ * how long it took to come.
+ */
+json_t	*dbtest_timeout_then(struct daemon *, const char *sql, int timeout_ms,
+	    const char *next, double *took);
 /* Run one query and return the whole reply; caller decrefs. */
 json_t	*dbtest_query(struct daemon *, const char *db, const char *sql,
 	    const char *params);

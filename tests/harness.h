@@ -328,6 +328,14 @@ void	 expect_stats(json_t *r, int ok, int failed, int cancelled,
  */
 json_t	*daemon_rpc_between(struct daemon *, int *fd, const char *line,
 	    double lo, double hi);
+/*
+ * Read the next two replies on fd, each within ms (not stretched here),
+ * which may come in either order: a cancel op's, which has "cancelled"
+ * and must hold cancel (JSON text, see jhas), and that of the batch it
+ * ended, which must hold batch.
+ */
+void	 recv_cancel_and_batch(int fd, int ms, const char *cancel,
+	    const char *batch);
 /* Send line on fd and read its reply; *ms is how long that took. */
 json_t	*rpc_timed(int fd, const char *line, double *ms);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */

@@ -114,6 +114,27 @@ daemon_rpc_between(struct daemon *d, int *fd, const char *line, double lo,
 	return r;
 }
 
+/*
+ * The next two replies on fd, each within ms, in either order: a cancel
+ * op's, holding cancel, and that of the batch it ended, holding batch.
+ */
+void
+recv_cancel_and_batch(int fd, int ms, const char *cancel, const char *batch)
+{
+	json_t	*a = client_recv_json(fd, ms), *b = client_recv_json(fd, ms);
+	json_t	*t;
+
+	if (json_object_get(a, "cancelled") == NULL) {
+		t = a;
+		a = b;
+		b = t;
+	}
+	jhas(a, "", cancel);
+	jhas(b, "", batch);
+	json_decref(a);
+	json_decref(b);
+}
+
 /* One line, its reply, and in *ms how long that took. */
 json_t *
 rpc_timed(int fd, const char *line, double *ms)

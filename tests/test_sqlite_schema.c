@@ -69,15 +69,11 @@ run_pinned(json_t *jobs)
 {
 	sqlite3	*lock;
 	json_t	*r;
-	char	*line;
 	int	 fd, n = (int)json_array_size(jobs);
 
 	lock = dbtest_open("main.db");
 	dbtest_exec(lock, "begin exclusive");
-	line = dbtest_batch_line(jobs, NULL, NULL);
-	fd = client_connect(d.sock);
-	client_send(fd, line);
-	free(line);
+	fd = dbtest_send(&d, jobs, NULL, NULL);
 	await_busy(n, fd);
 	dbtest_exec(lock, "rollback");
 	sqlite3_close(lock);
