@@ -329,6 +329,13 @@ void	 expect_stats(json_t *r, int ok, int failed, int cancelled,
 json_t	*daemon_rpc_between(struct daemon *, int *fd, const char *line,
 	    double lo, double hi);
 /*
+ * Assert two replies, which may be in either order, are a cancel op's,
+ * which has "cancelled" and holds cancel (JSON text, see jhas), and that
+ * of the batch it ended, which holds batch. Decrefs both.
+ */
+void	 expect_cancel_and_batch(json_t *, json_t *, const char *cancel,
+	    const char *batch);
+/*
  * Read the next two replies on fd, each within ms (not stretched here),
  * which may come in either order: a cancel op's, which has "cancelled"
  * and must hold cancel (JSON text, see jhas), and that of the batch it

@@ -115,13 +115,13 @@ daemon_rpc_between(struct daemon *d, int *fd, const char *line, double lo,
 }
 
 /*
- * The next two replies on fd, each within ms, in either order: a cancel
- * op's, holding cancel, and that of the batch it ended, holding batch.
+ * Two replies, in either order: a cancel op's, holding cancel, and that
+ * of the batch it ended, holding batch. Drops both.
  */
 void
-recv_cancel_and_batch(int fd, int ms, const char *cancel, const char *batch)
+expect_cancel_and_batch(json_t *a, json_t *b, const char *cancel,
+    const char *batch)
 {
-	json_t	*a = client_recv_json(fd, ms), *b = client_recv_json(fd, ms);
 	json_t	*t;
 
 	if (json_object_get(a, "cancelled") == NULL) {
@@ -133,6 +133,15 @@ recv_cancel_and_batch(int fd, int ms, const char *cancel, const char *batch)
 	jhas(b, "", batch);
 	json_decref(a);
 	json_decref(b);
+}
+
+/* The next two replies on fd, each within ms: expect_cancel_and_batch. */
+void
+recv_cancel_and_batch(int fd, int ms, const char *cancel, const char *batch)
+{
+	json_t	*a = client_recv_json(fd, ms);
+
+	expect_cancel_and_batch(a, client_recv_json(fd, ms), cancel, batch);
 }
 
 /* One line, its reply, and in *ms how long that took. */
