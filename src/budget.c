@@ -103,26 +103,19 @@ budget_move(uint64_t *mine, uint64_t *all, uint64_t added, uint64_t removed)
 	*all -= removed;
 }
 
+/* One of c's buffers grew or shrank: move its count. */
 static void
-budget_output_cb(struct evbuffer *evb, const struct evbuffer_cb_info *info,
+budget_buffer_cb(struct evbuffer *evb, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	struct conn	*c = arg;
 
-	(void)evb;
-	budget_move(&c->budget.output, &budget_all.output, info->n_added,
-	    info->n_deleted);
-}
-
-static void
-budget_input_cb(struct evbuffer *evb, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct conn	*c = arg;
-
-	(void)evb;
-	budget_move(&c->budget.input, &budget_all.input, info->n_added,
-	    info->n_deleted);
+	if (evb == bufferevent_get_output(c->bev))
+		budget_move(&c->budget.output, &budget_all.output,
+		    info->n_added, info->n_deleted);
+	else
+		budget_move(&c->budget.input, &budget_all.input,
+		    info->n_added, info->n_deleted);
 }
 
 /* Follow a new connection's input and output buffers. */
@@ -130,9 +123,9 @@ void
 budget_attach(struct conn *c)
 {
 	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev),
-	    budget_output_cb, c);
+	    budget_buffer_cb, c);
 	c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev),
-	    budget_input_cb, c);
+	    budget_buffer_cb, c);
 	if (c->out_cb == NULL || c->in_cb == NULL)
 		fatalx("%s: evbuffer_add_cb failed", __func__);
 }
