@@ -166,39 +166,40 @@ read_fail(struct read_work *w, enum err_code code, char *message)
 	w->text = message;
 }
 
+/* The open errors with a code and words of their own, after the path. */
+static const struct {
+	int		 error;
+	enum err_code	 code;
+	const char	*what;
+} read_open_errors[] = {
+	{ ENOENT, ERR_NOT_FOUND, "no such file" },
+	{ ENOTDIR, ERR_NOT_FOUND, "no such file (a component of the path is"
+	    " not a directory)" },
+	{ EXDEV, ERR_FORBIDDEN, "escapes the read root (\"..\" above it, or a"
+	    " symbolic link that is absolute or leads outside)" },
+	/* What open(2) says of a socket, or a device without driver. */
+	{ ENXIO, ERR_IO_ERROR, "is a socket (or a device with no driver), not"
+	    " a regular file" },
+	{ EACCES, ERR_FORBIDDEN, "permission denied" },
+	{ EPERM, ERR_FORBIDDEN, "permission denied" },
+};
+
 /* Map an open error to the protocol's codes, with a readable message. */
 static void
 read_open_failed(struct read_work *w, int error)
 {
-	switch (error) {
-	case ENOENT:
-		read_fail(w, ERR_NOT_FOUND, xasprintf("%s: no such file",
-		    w->path));
-		break;
-	case ENOTDIR:
-		read_fail(w, ERR_NOT_FOUND, xasprintf("%s: no such file (a"
-		    " component of the path is not a directory)", w->path));
-		break;
-	case EXDEV:
-		read_fail(w, ERR_FORBIDDEN, xasprintf("%s: escapes the read"
-		    " root (\"..\" above it, or a symbolic link that is"
-		    " absolute or leads outside)", w->path));
-		break;
-	case ENXIO:
-		/* What open(2) says of a socket, or a device without driver. */
-		read_fail(w, ERR_IO_ERROR, xasprintf("%s: is a socket (or a"
-		    " device with no driver), not a regular file", w->path));
-		break;
-	case EACCES:
-	case EPERM:
-		read_fail(w, ERR_FORBIDDEN, xasprintf("%s: permission denied",
-		    w->path));
-		break;
-	default:
-		read_fail(w, ERR_IO_ERROR, xasprintf("%s: cannot open: %s",
-		    w->path, strerror(error)));
-		break;
+	size_t	i;
+
+	for (i = 0; i < sizeof read_open_errors / sizeof read_open_errors[0];
+	    i++) {
+		if (read_open_errors[i].error == error) {
+			read_fail(w, read_open_errors[i].code, xasprintf(
+			    "%s: %s", w->path, read_open_errors[i].what));
+			return;
+		}
 	}
+	read_fail(w, ERR_IO_ERROR, xasprintf("%s: cannot open: %s", w->path,
+	    strerror(error)));
 }
 
 /* Format the value {"data":...,"bytes":N,"size":S} into w->text. */
