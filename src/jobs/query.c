@@ -43,12 +43,12 @@ query_parse_params(struct query_job *q, json_t *params, const char *path,
 			break;
 		case JSON_TRUE:
 		case JSON_FALSE:
-			p->type = DB_PARAM_BOOL;
-			p->i = json_is_true(v);
-			break;
 		case JSON_INTEGER:
-			p->type = DB_PARAM_INT;
-			p->i = json_integer_value(v);
+			/* Both bind from p->i: a boolean as 1 or 0. */
+			p->type = json_is_integer(v) ? DB_PARAM_INT :
+			    DB_PARAM_BOOL;
+			p->i = json_is_integer(v) ? json_integer_value(v) :
+			    json_is_true(v);
 			break;
 		case JSON_REAL:
 			if (jnum_integer(v, &p->i) == JNUM_INT_RANGE) {
