@@ -99,30 +99,16 @@ Test(postgres, params_types_changes_and_errors)
 	jeq(v, "columns", "[\"i2\",\"i4\",\"i8\",\"f4\",\"f8\",\"n\",\"t\","
 	    "\"f\",\"z\",\"s\",\"vc\",\"ts\",\"o\"]");
 	cr_assert(json_is_integer(jget(v, "rows[0][0]")), "%s", jtext(v));
-	jeq(v, "rows[0][0]", "1");
-	jeq(v, "rows[0][1]", "2");
 	cr_assert_eq(jint(v, "rows[0][2]"), INT64_MAX);
-	cr_assert_eq(jnum(v, "rows[0][3]"), 1.5);
-	cr_assert_eq(jnum(v, "rows[0][4]"), 2.25);
-	cr_assert_eq(jnum(v, "rows[0][5]"), 3.14159);
-	jeq(v, "rows[0][6]", "true");
-	jeq(v, "rows[0][7]", "false");
-	jeq(v, "rows[0][8]", "null");
-	jstr_is(v, "rows[0][9]", "text");
-	jstr_is(v, "rows[0][10]", "h\xc3\xa9");
-	jstr_is(v, "rows[0][11]", "2024-01-02 03:04:05");
-	jeq(v, "rows[0][12]", "26");
+	jeq(v, "rows[0]", "[1,2,9223372036854775807,1.5,2.25,3.14159,true,"
+	    "false,null,\"text\",\"h\xc3\xa9\",\"2024-01-02 03:04:05\",26]");
 	json_decref(v);
 	/* json and jsonb are embedded, not strings; line breaks stay out. */
 	v = dbtest_query_ok(&d, NULL, "select '{\"a\":[1,2.5,\"x\"],\"b\":null}'::json,"
 	    " '{\"k\": {\"n\": true}}'::jsonb, '[1,\n 2]'::json,"
 	    " '\"s\\nt\"'::jsonb, '12'::json, 'null'::jsonb", NULL);
-	jeq(v, "rows[0][0]", "{\"a\":[1,2.5,\"x\"],\"b\":null}");
-	jeq(v, "rows[0][1]", "{\"k\":{\"n\":true}}");
-	jeq(v, "rows[0][2]", "[1,2]");
-	jeq(v, "rows[0][3]", "\"s\\nt\"");
-	jeq(v, "rows[0][4]", "12");
-	jeq(v, "rows[0][5]", "null");
+	jeq(v, "rows[0]", "[{\"a\":[1,2.5,\"x\"],\"b\":null},{\"k\":{\"n\":true}},"
+	    "[1,2],\"s\\nt\",12,null]");
 	json_decref(v);
 	/* bytea is base64 of its bytes. */
 	v = dbtest_query_ok(&d, NULL, "select '\\xdeadbeef00'::bytea, ''::bytea,"
