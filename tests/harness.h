@@ -313,6 +313,8 @@ void	 recv_ok(int fd, int ms, const char *id);
 void	 rpc_error(int fd, const char *line, const char *id, const char *code);
 /* Send a ping line on fd; assert its reply is a pong with this id. */
 void	 rpc_pong(int fd, const char *line, const char *id);
+/* Assert the next reply on fd, within ms, is a pong with this id. */
+void	 recv_pong(int fd, int ms, const char *id);
 /* rpc_pong on a fresh connection to the daemon. */
 void	 daemon_pong(struct daemon *, const char *line, const char *id);
 /*

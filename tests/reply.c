@@ -55,6 +55,13 @@ rpc_pong(int fd, const char *line, const char *id)
 	expect_pong(rpc(fd, line), id);
 }
 
+/* The next reply, a pong. */
+void
+recv_pong(int fd, int ms, const char *id)
+{
+	expect_pong(client_recv_json(fd, ms), id);
+}
+
 /* A ping on a fresh connection, its pong. */
 void
 daemon_pong(struct daemon *d, const char *line, const char *id)
