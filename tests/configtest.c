@@ -3,6 +3,7 @@
  */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,28 @@ load_error(const char *text, const char *suffix)
 	free(want);
 	free(cause);
 	config_free(&cfg);
+}
+
+/* Each key and value given alone in section: refused as expected says. */
+void
+load_bad_values(const char *section, const char *expected, ...)
+{
+	const char	*key, *value;
+	char		*text, *suffix;
+	va_list		 ap;
+
+	va_start(ap, expected);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		text = xasprintf("[%s]\n%s =%s%s\n", section, key,
+		    *value != '\0' ? " " : "", value);
+		suffix = xasprintf(":2: [%s] %s: %s, got \"%s\"", section, key,
+		    expected, value);
+		load_error(text, suffix);
+		free(suffix);
+		free(text);
+	}
+	va_end(ap);
 }
 
 /* Assert cfg holds the built-in defaults, file aside. */

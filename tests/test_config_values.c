@@ -39,42 +39,18 @@ Test(config, limits)
 	    "max_connections = abc\n",
 	    ":7: [limits] max_connections: expected a positive integer, "
 	    "got \"abc\"");
-	load_error("[limits]\nmax_request_bytes = -1\n",
-	    ":2: [limits] max_request_bytes: expected a positive integer, "
-	    "got \"-1\"");
-	load_error("[limits]\nmax_jobs_per_batch = +1\n",
-	    ":2: [limits] max_jobs_per_batch: expected a positive integer, "
-	    "got \"+1\"");
-	load_error("[limits]\nmax_inflight_jobs = 12k\n",
-	    ":2: [limits] max_inflight_jobs: expected a positive integer, "
-	    "got \"12k\"");
-	load_error("[limits]\nmax_inflight_jobs = 1 2\n",
-	    ":2: [limits] max_inflight_jobs: expected a positive integer, "
-	    "got \"1 2\"");
-	load_error("[limits]\nmax_output_bytes = 0x10\n",
-	    ":2: [limits] max_output_bytes: expected a positive integer, "
-	    "got \"0x10\"");
-	load_error("[limits]\nmax_output_bytes = 1.5\n",
-	    ":2: [limits] max_output_bytes: expected a positive integer, "
-	    "got \"1.5\"");
-	load_error("[limits]\nmax_connections =\n",
-	    ":2: [limits] max_connections: expected a positive integer, "
-	    "got \"\"");
-	load_error("[limits]\nmax_batches_per_connection = 0\n",
-	    ":2: [limits] max_batches_per_connection: expected an integer "
-	    "from 1 to 9007199254740992, got \"0\"");
-	load_error("[limits]\nmax_connections = 9007199254740993\n",
-	    ":2: [limits] max_connections: expected an integer "
-	    "from 1 to 9007199254740992, got \"9007199254740993\"");
-	load_error("[limits]\nmax_connections = 18446744073709551615\n",
-	    ":2: [limits] max_connections: expected an integer "
-	    "from 1 to 9007199254740992, got \"18446744073709551615\"");
-	load_error("[limits]\nmax_connections = 18446744073709551616\n",
-	    ":2: [limits] max_connections: expected an integer "
-	    "from 1 to 9007199254740992, got \"18446744073709551616\"");
-	load_error("[limits]\nmax_connections = 99999999999999999999999999\n",
-	    ":2: [limits] max_connections: expected an integer "
-	    "from 1 to 9007199254740992, got \"99999999999999999999999999\"");
+	load_bad_values("limits", "expected a positive integer",
+	    "max_request_bytes", "-1", "max_jobs_per_batch", "+1",
+	    "max_inflight_jobs", "12k", "max_inflight_jobs", "1 2",
+	    "max_output_bytes", "0x10", "max_output_bytes", "1.5",
+	    "max_connections", "", NULL);
+	load_bad_values("limits",
+	    "expected an integer from 1 to 9007199254740992",
+	    "max_batches_per_connection", "0",
+	    "max_connections", "9007199254740993",
+	    "max_connections", "18446744073709551615",
+	    "max_connections", "18446744073709551616",
+	    "max_connections", "99999999999999999999999999", NULL);
 }
 
 Test(config, threads)
@@ -82,15 +58,10 @@ Test(config, threads)
 	EXPECT_LOADS("[daemon]\nthreads = 1\n", threads, 1);
 	EXPECT_LOADS("[daemon]\nthreads = 1024\n", threads, 1024);
 
-	load_error("[daemon]\nthreads = 0\n",
-	    ":2: [daemon] threads: expected an integer from 1 to 1024, "
-	    "got \"0\"");
-	load_error("[daemon]\nthreads = 1025\n",
-	    ":2: [daemon] threads: expected an integer from 1 to 1024, "
-	    "got \"1025\"");
-	load_error("[daemon]\nthreads = four\n",
-	    ":2: [daemon] threads: expected a positive integer, "
-	    "got \"four\"");
+	load_bad_values("daemon", "expected an integer from 1 to 1024",
+	    "threads", "0", "threads", "1025", NULL);
+	load_bad_values("daemon", "expected a positive integer",
+	    "threads", "four", NULL);
 }
 
 Test(config, shutdown_timeout)
@@ -100,12 +71,11 @@ Test(config, shutdown_timeout)
 	EXPECT_LOADS("[daemon]\nshutdown_timeout_ms = 86400000\n",
 	    shutdown_timeout_ms, 86400000);
 
-	load_error("[daemon]\nshutdown_timeout_ms = -1\n",
-	    ":2: [daemon] shutdown_timeout_ms: expected a non-negative "
-	    "integer, got \"-1\"");
-	load_error("[daemon]\nshutdown_timeout_ms = 9007199254740993\n",
-	    ":2: [daemon] shutdown_timeout_ms: expected an integer "
-	    "from 0 to 9007199254740992, got \"9007199254740993\"");
+	load_bad_values("daemon", "expected a non-negative integer",
+	    "shutdown_timeout_ms", "-1", NULL);
+	load_bad_values("daemon", "expected an integer from 0 to "
+	    "9007199254740992", "shutdown_timeout_ms", "9007199254740993",
+	    NULL);
 }
 
 Test(config, socket_mode)
@@ -114,21 +84,10 @@ Test(config, socket_mode)
 	EXPECT_LOADS("[daemon]\nsocket_mode = 777\n", socket_mode, 0777);
 	EXPECT_LOADS("[daemon]\nsocket_mode = 0\n", socket_mode, 0);
 
-	load_error("[daemon]\nsocket_mode = 0668\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"0668\"");
-	load_error("[daemon]\nsocket_mode = 01000\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"01000\"");
-	load_error("[daemon]\nsocket_mode = 77777777777777777777777\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"77777777777777777777777\"");
-	load_error("[daemon]\nsocket_mode = rw-rw----\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"rw-rw----\"");
-	load_error("[daemon]\nsocket_mode =\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"\"");
+	load_bad_values("daemon", "expected an octal mode from 0000 to 0777",
+	    "socket_mode", "0668", "socket_mode", "01000",
+	    "socket_mode", "77777777777777777777777",
+	    "socket_mode", "rw-rw----", "socket_mode", "", NULL);
 }
 
 Test(config, socket)
