@@ -146,6 +146,17 @@ dbtest_timeout_then(struct daemon *d, const char *sql, int timeout_ms,
 	return r;
 }
 
+/* One query that fails with code and a message holding words. */
+void
+dbtest_fails_with(struct daemon *d, const char *db, const char *sql,
+    const char *params, const char *code, const char *words)
+{
+	char	*msg = dbtest_query_fails(d, db, sql, params, code);
+
+	cr_assert_not_null(strstr(msg, words), "message: %s", msg);
+	free(msg);
+}
+
 /* One query; its value's members named in want equal want's. */
 void
 dbtest_expect_keys(struct daemon *d, const char *db, const char *sql,

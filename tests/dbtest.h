@@ -65,6 +65,13 @@ char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
 	    const char *params, const char *code);
 
 /*
+ * Run one query, assert the batch is accepted but the job fails with
+ * code and a message that holds words.
+ */
+void	 dbtest_fails_with(struct daemon *, const char *db, const char *sql,
+	    const char *params, const char *code, const char *words);
+
+/*
  * Poll status until no job or batch is in flight and the pool has
  * nothing queued or busy; assert it takes < within_ms. Returns the time
  * it took.
