@@ -92,6 +92,18 @@ ask(int fd, const char *line)
 	return ask_bytes(fd, line, strlen(line));
 }
 
+/* Send line; assert the reply is this error, its message holding words. */
+static void
+ask_error(int fd, const char *line, const char *id, const char *code,
+    const char *words)
+{
+	json_t	*r = ask(fd, line);
+
+	expect_error(r, id, code);
+	jstr_has(r, "error.message", words);
+	json_decref(r);
+}
+
 /* What the batch of one job a cancel ended holds. */
 #define ONE_CANCELLED \
 	"\"results\":[{\"ok\":false,\"error\":{\"code\":\"cancelled\"}}]"
@@ -114,6 +126,28 @@ expect_prefix(const char *reply, const char *want)
 	    want);
 }
 
+/* Send the line made of head, id and tail. */
+static void
+send_with_id(int fd, const char *head, const char *id, const char *tail)
+{
+	char	*line = harness_fmt("%s%s%s", head, id, tail);
+
+	client_send(fd, line);
+	free(line);
+}
+
+/* Assert the next raw reply on fd begins {"id":ID and then rest. */
+static void
+expect_id_reply(int fd, const char *id, const char *rest)
+{
+	char	*raw = recv_raw(fd, 5000, NULL), *want;
+
+	want = harness_fmt("{\"id\":%s%s", id, rest);
+	expect_prefix(raw, want);
+	free(want);
+	free(raw);
+}
+
 Test(wire, the_id_comes_back_exactly_as_the_client_wrote_it)
 {
 	static const char *const ids[] = {
@@ -121,47 +155,22 @@ Test(wire, the_id_comes_back_exactly_as_the_client_wrote_it)
 		"-12345678901234567890123456789", "1e400", "2.5E-400",
 		"[1.50,{\"a\":1e5,\"b\":[-0]}]", "{\"id\":10E1}",
 	};
-	char	*line, *raw, *want;
 	size_t	 i;
 	int	 fd;
 
 	fd = daemon_start_client(&d, NULL);
 	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
 		/* Whitespace around it is not part of it. */
-		line = harness_fmt("{ \"id\" :\t%s ,\"op\":\"ping\"}", ids[i]);
-		client_send(fd, line);
-		raw = recv_raw(fd, 5000, NULL);
-		want = harness_fmt("{\"id\":%s,\"ok\":true,\"pong\":true", ids[i]);
-		expect_prefix(raw, want);
-		free(raw);
-		free(want);
-		free(line);
+		send_with_id(fd, "{ \"id\" :\t", ids[i], " ,\"op\":\"ping\"}");
+		expect_id_reply(fd, ids[i], ",\"ok\":true,\"pong\":true");
 
 		/* A batch's stream event and final reply, and an error. */
-		line = harness_fmt("{\"id\":%s,\"stream\":true,\"jobs\":"
-		    "[{\"type\":\"sleep\",\"ms\":0}]}", ids[i]);
-		client_send(fd, line);
-		want = harness_fmt("{\"id\":%s,\"event\":\"result\"", ids[i]);
-		raw = recv_raw(fd, 5000, NULL);
-		expect_prefix(raw, want);
-		free(raw);
-		free(want);
-		want = harness_fmt("{\"id\":%s,\"ok\":true,\"elapsed_ms\"",
-		    ids[i]);
-		raw = recv_raw(fd, 5000, NULL);
-		expect_prefix(raw, want);
-		free(raw);
-		free(want);
-		free(line);
-
-		line = harness_fmt("{\"id\":%s,\"op\":\"nap\"}", ids[i]);
-		client_send(fd, line);
-		want = harness_fmt("{\"id\":%s,\"ok\":false", ids[i]);
-		raw = recv_raw(fd, 5000, NULL);
-		expect_prefix(raw, want);
-		free(raw);
-		free(want);
-		free(line);
+		send_with_id(fd, "{\"id\":", ids[i], ",\"stream\":true,\"jobs\":"
+		    "[{\"type\":\"sleep\",\"ms\":0}]}");
+		expect_id_reply(fd, ids[i], ",\"event\":\"result\"");
+		expect_id_reply(fd, ids[i], ",\"ok\":true,\"elapsed_ms\"");
+		send_with_id(fd, "{\"id\":", ids[i], ",\"op\":\"nap\"}");
+		expect_id_reply(fd, ids[i], ",\"ok\":false");
 	}
 	close(fd);
 	daemon_stop(&d);
@@ -200,11 +209,9 @@ Test(wire, integers_beyond_64_bits_are_refused_only_in_integer_fields)
 	jstr_is(r, "error.message", "jobs[0].offset: integer out of range (a"
 	    " signed 64-bit integer is expected)");
 	json_decref(r);
-	r = ask(fd, "{\"id\":2,\"jobs\":[],\"concurrency\":"
-	    "-99999999999999999999}");
-	expect_error(r, "2", "bad_request");
-	jstr_has(r, "error.message", "concurrency: integer out of range");
-	json_decref(r);
+	ask_error(fd, "{\"id\":2,\"jobs\":[],\"concurrency\":"
+	    "-99999999999999999999}",
+	    "2", "bad_request", "concurrency: integer out of range");
 
 	/* As a value, a double holds it; past a double, it is bad_json. */
 	r = ask(fd, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
@@ -213,11 +220,9 @@ Test(wire, integers_beyond_64_bits_are_refused_only_in_integer_fields)
 	cr_assert_eq(jnum(r, "results[0].value[0]"), 18446744073709551616.0);
 	cr_assert_eq(jnum(r, "results[0].value[1]"), 0.0);
 	json_decref(r);
-	r = ask(fd, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
-	    "\"value\":1e400}]}");
-	expect_error(r, "null", "bad_json");
-	jstr_has(r, "error.message", "beyond the range of a double");
-	json_decref(r);
+	ask_error(fd, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
+	    "\"value\":1e400}]}",
+	    "null", "bad_json", "beyond the range of a double");
 	close(fd);
 	daemon_stop(&d);
 }
