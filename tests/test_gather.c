@@ -200,13 +200,14 @@ Test(daemon, sleep_value_is_returned_verbatim)
 	json_t	*r;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	r = rpc(fd, "{\"jobs\":["
+	/* The longest sleep is half a millisecond: no reply before it. */
+	r = daemon_rpc_between(&d, &fd, "{\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":0,\"value\":{\"a\":[1,2.5,null,true],"
 	    "\"s\":\"\\u00e9\\\"\\n\\u0001\"}},"
 	    "{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0,\"value\":null},"
-	    "{\"type\":\"sleep\",\"ms\":0.5,\"value\":-12345678901234}]}");
+	    "{\"type\":\"sleep\",\"ms\":0.5,\"value\":-12345678901234}]}",
+	    0.5, slack_ms(HARNESS_REPLY_MS));
 	jbool_is(r, "ok", true);
 	jeq(r, "results[0].value",
 	    "{\"s\":\"\\u00e9\\\"\\n\\u0001\",\"a\":[1,2.5,null,true]}");
