@@ -79,6 +79,16 @@ rpc_ok(int fd, const char *line, const char *id)
 	json_decref(r);
 }
 
+/* One line, a reply that holds pattern. */
+void
+rpc_has(int fd, const char *line, const char *pattern)
+{
+	json_t	*r = rpc(fd, line);
+
+	jhas(r, "", pattern);
+	json_decref(r);
+}
+
 /* The next reply, a successful one. */
 void
 recv_ok(int fd, int ms, const char *id)
