@@ -215,6 +215,16 @@ Test(daemon, concurrency_limits_running_jobs)
 	daemon_stop(&d);
 }
 
+/* The next reply on fd within ms, asserted to be a result event. */
+static json_t *
+recv_event(int fd, int ms)
+{
+	json_t	*r = client_recv_json(fd, ms);
+
+	jstr_is(r, "event", "result");
+	return r;
+}
+
 /* With concurrency 1 the jobs run one at a time, in job order. */
 Test(daemon, concurrency_one_runs_jobs_in_order)
 {
@@ -229,8 +239,7 @@ Test(daemon, concurrency_one_runs_jobs_in_order)
 	    "{\"type\":\"sleep\",\"ms\":300},{\"type\":\"sleep\",\"ms\":100},"
 	    "{\"type\":\"sleep\",\"ms\":200}]}");
 	for (i = 0; i < 3; i++) {
-		r = client_recv_json(fd, slack_ms(5000));
-		jstr_is(r, "event", "result");
+		r = recv_event(fd, slack_ms(5000));
 		cr_assert_eq(jint(r, "index"), order[i], "%s", jtext(r));
 		json_decref(r);
 	}
@@ -264,10 +273,9 @@ Test(daemon, stream_sends_each_result_as_it_completes)
 	    "{\"type\":\"sleep\",\"ms\":100,\"value\":\"b\"},"
 	    "{\"type\":\"sleep\",\"ms\":200,\"value\":\"c\"}]}");
 	for (i = 0; i < 3; i++) {
-		r = client_recv_json(fd, slack_ms(5000));
+		r = recv_event(fd, slack_ms(5000));
 		dt = now_ms() - t0;
 		jeq(r, "id", "[\"s\"]");
-		jstr_is(r, "event", "result");
 		cr_assert_eq(jint(r, "index"), order[i], "event %d: %s", i,
 		    jtext(r));
 		jbool_is(r, "result.ok", true);
@@ -313,8 +321,7 @@ Test(daemon, stream_reports_failures_and_cancellations)
 	    "{\"type\":\"sleep\",\"ms\":5000},"
 	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":20}]}");
 	for (i = 0; i < 2; i++) {
-		r = client_recv_json(fd, slack_ms(2000));
-		jstr_is(r, "event", "result");
+		r = recv_event(fd, slack_ms(2000));
 		jbool_is(r, "result.ok", false);
 		cr_assert(jint(r, "index") == 0 || jint(r, "index") == 1);
 		seen[jint(r, "index")]++;
