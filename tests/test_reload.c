@@ -379,6 +379,21 @@ connect_as(uid_t uid, gid_t gid, int *closed)
 	return strdup(buf);
 }
 
+/* Load conf as the nth reload; assert a client of uid and gid gets in. */
+static void
+reload_lets_in(const char *conf, int n, uid_t uid, gid_t gid)
+{
+	char	*line;
+	int	 closed;
+
+	rewrite_conf(conf);
+	hup_and_wait(RELOADED, n);
+	line = connect_as(uid, gid, &closed);
+	cr_assert(strstr(line, "\"pong\":true") != NULL,
+	    "refused after reload %d to %s: %s", n, conf, line);
+	free(line);
+}
+
 /*
  * allow_uids / allow_groups: a client that is neither listed nor root gets
  * one forbidden line and is closed; a listed uid or group gets in; a
@@ -423,31 +438,16 @@ Test(reload, peer_credentials_are_checked)
 	/* A listed group lets the same client in. */
 	conf = harness_fmt("socket_mode = 0666\nallow_uids = %ld\n"
 	    "allow_groups = %ld\n", (long)uid + 1, (long)gid);
-	rewrite_conf(conf);
+	reload_lets_in(conf, 1, uid, gid);
 	free(conf);
-	hup_and_wait(RELOADED, 1);
-	line = connect_as(uid, gid, &closed);
-	cr_assert(strstr(line, "\"pong\":true") != NULL,
-	    "listed group refused: %s", line);
-	free(line);
 
 	/* A listed uid too. */
 	conf = harness_fmt("socket_mode = 0666\nallow_uids = 1 %ld\n",
 	    (long)uid);
-	rewrite_conf(conf);
+	reload_lets_in(conf, 2, uid, gid);
 	free(conf);
-	hup_and_wait(RELOADED, 2);
-	line = connect_as(uid, gid, &closed);
-	cr_assert(strstr(line, "\"pong\":true") != NULL,
-	    "listed uid refused: %s", line);
-	free(line);
 
 	/* No keys: the socket's mode alone decides. */
-	rewrite_conf("socket_mode = 0666\n");
-	hup_and_wait(RELOADED, 3);
-	line = connect_as(uid, gid, &closed);
-	cr_assert(strstr(line, "\"pong\":true") != NULL,
-	    "refused without keys: %s", line);
-	free(line);
+	reload_lets_in("socket_mode = 0666\n", 3, uid, gid);
 	daemon_stop(&d);
 }
