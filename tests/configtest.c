@@ -112,19 +112,26 @@ void
 load_error(const char *text, const char *suffix)
 {
 	struct config	 cfg;
-	const char	*path = write_conf(text);
-	char		*cause = NULL, *want;
-	int		 rc;
 
 	config_defaults(&cfg);
-	rc = config_load(&cfg, path, 1, &cause);
-	cr_assert_eq(rc, -1, "no error for:\n%s", text);
+	load_path_error(&cfg, write_conf(text), 1, suffix);
+	config_free(&cfg);
+}
+
+/* Load path into cfg, asserting the error is exactly path and suffix. */
+void
+load_path_error(struct config *cfg, const char *path, int must_exist,
+    const char *suffix)
+{
+	char	*cause = NULL, *want;
+
+	cr_assert_eq(config_load(cfg, path, must_exist, &cause), -1,
+	    "no error for %s", path);
 	cr_assert_not_null(cause);
 	want = xasprintf("%s%s", path, suffix);
-	cr_assert_str_eq(cause, want, "in:\n%s", text);
+	cr_assert_str_eq(cause, want);
 	free(want);
 	free(cause);
-	config_free(&cfg);
 }
 
 /* Each key and value given alone in section: refused as expected says. */

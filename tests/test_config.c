@@ -125,7 +125,7 @@ Test(config, empty_file_keeps_defaults)
 Test(config, missing_file)
 {
 	struct config	 cfg;
-	char		*dir, *path, *notdir, *cause = NULL, *want;
+	char		*dir, *path, *notdir, *cause = NULL;
 
 	dir = xstrdup("/tmp/test_config.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
@@ -138,28 +138,16 @@ Test(config, missing_file)
 	cr_assert_null(cfg.file);
 	assert_defaults(&cfg);
 
-	cr_assert_eq(config_load(&cfg, path, 1, &cause), -1);
-	want = xasprintf("%s: cannot open: No such file or directory", path);
-	cr_assert_str_eq(cause, want);
+	load_path_error(&cfg, path, 1, ": cannot open: No such file or directory");
 	cr_assert_null(cfg.file);
-	free(want);
-	free(cause);
 
 	/* Only a missing file is: any other failure is an error. */
 	notdir = xasprintf("%s/x", write_conf(""));
-	cr_assert_eq(config_load(&cfg, notdir, 0, &cause), -1);
-	want = xasprintf("%s: cannot open: Not a directory", notdir);
-	cr_assert_str_eq(cause, want);
-	free(want);
-	free(cause);
+	load_path_error(&cfg, notdir, 0, ": cannot open: Not a directory");
 	free(notdir);
 
 	/* A directory is not missing: it is an error either way. */
-	cr_assert_eq(config_load(&cfg, dir, 0, &cause), -1);
-	want = xasprintf("%s: cannot open: Is a directory", dir);
-	cr_assert_str_eq(cause, want);
-	free(want);
-	free(cause);
+	load_path_error(&cfg, dir, 0, ": cannot open: Is a directory");
 
 	config_free(&cfg);
 	free(path);
@@ -282,15 +270,10 @@ Test(config, nul_byte)
 	static const char text[] = "[daemon]\nthreads = 4\0junk\n";
 
 	struct config	 cfg;
-	const char	*path = write_bytes(text, sizeof text - 1);
-	char		*cause = NULL, *want;
 
 	config_defaults(&cfg);
-	cr_assert_eq(config_load(&cfg, path, 1, &cause), -1);
-	want = xasprintf("%s:2: syntax error", path);
-	cr_assert_str_eq(cause, want);
-	free(want);
-	free(cause);
+	load_path_error(&cfg, write_bytes(text, sizeof text - 1), 1,
+	    ":2: syntax error");
 	config_free(&cfg);
 }
 

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "configtest.h"
+#include "harness.h"
 #include "xmalloc.h"
 
 TestSuite(config, .fini = configtest_fini);
@@ -93,24 +94,22 @@ Test(config, socket_mode)
 Test(config, socket)
 {
 	struct config	 cfg;
-	char		 path[110], *text;
+	char		*path, *text;
 
-	/* sun_path holds 107 bytes and the NUL. */
-	memset(path, 's', sizeof path);
+	/* sun_path holds 107 bytes and the NUL: 107 are taken, 108 not. */
+	path = harness_fill('s', 108);
 	path[0] = '/';
-	path[107] = '\0';
-	text = xasprintf("[daemon]\nsocket = %s\n", path);
+	text = xasprintf("[daemon]\nsocket = %.107s\n", path);
 	load_ok(&cfg, text);
-	cr_assert_str_eq(cfg.socket, path);
+	cr_assert_eq(strlen(cfg.socket), 107);
+	cr_assert(strncmp(cfg.socket, path, 107) == 0, "%s", cfg.socket);
 	config_free(&cfg);
 	free(text);
-
-	path[107] = 's';
-	path[108] = '\0';
 	text = xasprintf("[daemon]\nsocket = %s\n", path);
 	load_error(text, ":2: [daemon] socket: too long (108 bytes, "
 	    "at most 107)");
 	free(text);
+	free(path);
 
 	load_ok(&cfg, "[daemon]\nsocket = run/g.sock\n");
 	cr_assert_str_eq(cfg.socket, "run/g.sock");
