@@ -5,13 +5,20 @@
 
 #include "hist.h"
 
+/* Assert the median and the 99th percentile of h. */
+static void
+expect_p50_p99(const struct hist *h, uint64_t p50, uint64_t p99)
+{
+	cr_assert_eq(hist_percentile(h, 0.50), p50);
+	cr_assert_eq(hist_percentile(h, 0.99), p99);
+}
+
 Test(hist, empty_is_zero)
 {
 	struct hist	h;
 
 	memset(&h, 0, sizeof h);
-	cr_assert_eq(hist_percentile(&h, 0.5), 0);
-	cr_assert_eq(hist_percentile(&h, 0.99), 0);
+	expect_p50_p99(&h, 0, 0);
 }
 
 Test(hist, small_values_are_exact)
@@ -72,8 +79,7 @@ Test(hist, percentile_never_exceeds_max)
 
 	hist_record(&h, 1000);
 	hist_record(&h, 1000);
-	cr_assert_eq(hist_percentile(&h, 0.5), 1000);
-	cr_assert_eq(hist_percentile(&h, 0.99), 1000);
+	expect_p50_p99(&h, 1000, 1000);
 }
 
 Test(hist, equal_samples_report_their_value_exactly)
@@ -83,8 +89,7 @@ Test(hist, equal_samples_report_their_value_exactly)
 
 	for (i = 0; i < 10; i++)
 		hist_record(&h, 500098);
-	cr_assert_eq(hist_percentile(&h, 0.50), 500098);
-	cr_assert_eq(hist_percentile(&h, 0.99), 500098);
+	expect_p50_p99(&h, 500098, 500098);
 }
 
 Test(hist, outlier_shows_in_p99_not_p50)
