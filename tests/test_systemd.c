@@ -243,6 +243,20 @@ has_line(const char *msg, const char *line)
 }
 
 /*
+ * Read notifications on nfd into msg (len bytes) until one holds line,
+ * until deadline (now_ms()); whether one did.
+ */
+static bool
+await_line(int nfd, char *msg, size_t len, const char *line, double deadline)
+{
+	while (notify_recv(nfd, msg, len, (int)(deadline - now_ms()))) {
+		if (has_line(msg, line))
+			return true;
+	}
+	return false;
+}
+
+/*
  * The notification protocol: READY=1 once the socket accepts, STATUS=
  * lines that follow the load, WATCHDOG=1 at half of WATCHDOG_USEC from
  * the loop, RELOADING=1 (with MONOTONIC_USEC=) then READY=1 on SIGHUP,
@@ -256,8 +270,7 @@ Test(systemd, notify_ready_status_watchdog_reloading_stopping)
 	json_t			*r;
 	double			 deadline, start;
 	int			 nfd, fd, watchdogs = 0;
-	bool			 ready = false, status1 = false;
-	bool			 stopping = false, reloading = false;
+	bool			 status1 = false;
 	unsigned long long	 before, stamp;
 	const char		*p;
 
@@ -265,10 +278,8 @@ Test(systemd, notify_ready_status_watchdog_reloading_stopping)
 	daemon_start_opts(&d, NULL, NULL, &opts);
 
 	deadline = now_ms() + slack_ms(5000);
-	while (!ready && notify_recv(nfd, msg, sizeof msg,
-	    (int)(deadline - now_ms())))
-		ready = has_line(msg, "READY=1");
-	cr_assert(ready, "no READY=1 from gatherd");
+	cr_assert(await_line(nfd, msg, sizeof msg, "READY=1", deadline),
+	    "no READY=1 from gatherd");
 	/* Ready means ready: the socket accepts now. */
 	fd = client_connect(d.sock);
 	cr_assert(strstr(msg, "STATUS=0 connections, 0 batches and 0 jobs"
@@ -301,26 +312,19 @@ Test(systemd, notify_ready_status_watchdog_reloading_stopping)
 	before = mono_usec();
 	cr_assert_eq(kill(d.pid, SIGHUP), 0);
 	deadline = now_ms() + slack_ms(5000);
-	while (!reloading && notify_recv(nfd, msg, sizeof msg,
-	    (int)(deadline - now_ms())))
-		reloading = has_line(msg, "RELOADING=1");
-	cr_assert(reloading, "no RELOADING=1 on SIGHUP");
+	cr_assert(await_line(nfd, msg, sizeof msg, "RELOADING=1", deadline),
+	    "no RELOADING=1 on SIGHUP");
 	cr_assert_not_null(p = strstr(msg, "\nMONOTONIC_USEC="), "%s", msg);
 	stamp = strtoull(p + 16, NULL, 10);
 	cr_assert(stamp >= before && stamp <= mono_usec(),
 	    "MONOTONIC_USEC=%llu, not between %llu and now", stamp, before);
-	ready = false;
-	while (!ready && notify_recv(nfd, msg, sizeof msg,
-	    (int)(deadline - now_ms())))
-		ready = has_line(msg, "READY=1");
-	cr_assert(ready, "no READY=1 after the reload");
+	cr_assert(await_line(nfd, msg, sizeof msg, "READY=1", deadline),
+	    "no READY=1 after the reload");
 
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	deadline = now_ms() + slack_ms(5000);
-	while (!stopping && notify_recv(nfd, msg, sizeof msg,
-	    (int)(deadline - now_ms())))
-		stopping = has_line(msg, "STOPPING=1");
-	cr_assert(stopping, "no STOPPING=1 on SIGTERM");
+	cr_assert(await_line(nfd, msg, sizeof msg, "STOPPING=1", deadline),
+	    "no STOPPING=1 on SIGTERM");
 	cr_assert_eq(exit_code(&d), 0);
 	close(nfd);
 	daemon_stop(&d);
