@@ -50,6 +50,22 @@ dbtest_qjobs(const char *db, const char *sql, int n)
 	return jobs;
 }
 
+/* n query jobs, job i with the params [i]. */
+json_t *
+dbtest_qjobs_numbered(const char *db, const char *sql, int n)
+{
+	json_t	*jobs = json_array();
+	char	 p[32];
+	int	 i;
+
+	cr_assert_not_null(jobs);
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof p, "[%d]", i);
+		json_array_append_new(jobs, dbtest_qjob(db, sql, p));
+	}
+	return jobs;
+}
+
 /* A batch request line; see dbtest.h. */
 char *
 dbtest_batch_line(json_t *jobs, const char *key, json_t *value)

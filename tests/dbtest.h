@@ -29,6 +29,8 @@
 json_t	*dbtest_qjob(const char *db, const char *sql, const char *params);
 /* n such jobs (no params), as a new array. */
 json_t	*dbtest_qjobs(const char *db, const char *sql, int n);
+/* n jobs of sql, job i with the params [i], as a new array. */
+json_t	*dbtest_qjobs_numbered(const char *db, const char *sql, int n);
 /* Build a batch request line for jobs (stolen), plus key: value (stolen) if key is not NULL; caller frees. */
 char	*dbtest_batch_line(json_t *jobs, const char *key, json_t *value);
 /* Send one line on a fresh connection and return the reply; caller decrefs. */

@@ -275,7 +275,7 @@ Test(postgres, text_not_utf8_is_bad_encoding)
 
 Test(postgres, pool_is_bounded_fifo_and_concurrent)
 {
-	char	 p[64], path[64];
+	char	 path[64];
 	json_t	*jobs, *r, *v;
 	double	 t0, took, warm;
 	json_int_t peak = 0, x;
@@ -290,13 +290,9 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	 * order; never more than 4 of them in the server at once, and 4 at
 	 * some point; 13 rounds of 50 ms at the least.
 	 */
-	jobs = json_array();
-	for (i = 0; i < 50; i++) {
-		snprintf(p, sizeof p, "[%d]", i);
-		json_array_append_new(jobs, dbtest_qjob("four", "select pg_sleep(0.05),"
-		    " $1::int, (select count(*) from pg_stat_activity where"
-		    " application_name = 'four' and state = 'active')", p));
-	}
+	jobs = dbtest_qjobs_numbered("four", "select pg_sleep(0.05), $1::int,"
+	    " (select count(*) from pg_stat_activity where"
+	    " application_name = 'four' and state = 'active')", 50);
 	t0 = now_ms();
 	r = dbtest_run_batch(&d, jobs);
 	took = now_ms() - t0;

@@ -279,18 +279,12 @@ Test(query, changes_counts_this_statement_only)
 Test(query, concurrent_writes_all_land)
 {
 	json_t	*jobs, *r;
-	char	 p[32];
-	int	 i, n = harness_slowed() ? 40 : 200;
+	int	 n = harness_slowed() ? 40 : 200;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x integer)");
 	dbtest_start(&d, DBTEST_MAIN_CONF);
-	jobs = json_array();
-	for (i = 0; i < n; i++) {
-		snprintf(p, sizeof p, "[%d]", i);
-		json_array_append_new(jobs, dbtest_qjob("rw",
-		    "insert into t values (?1)", p));
-	}
+	jobs = dbtest_qjobs_numbered("rw", "insert into t values (?1)", n);
 	r = dbtest_run_batch(&d, jobs);
 	jbool_is(r, "ok", true);
 	cr_assert_eq(jint(r, "stats.ok"), n, "%s", jtext(r));

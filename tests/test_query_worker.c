@@ -190,18 +190,14 @@ Test(query, locked_database_released_in_time_succeeds)
 Test(query, five_thousand_queries_in_one_batch)
 {
 	json_t	*jobs, *r;
-	char	 p[32], path[64];
+	char	 path[64];
 	double	 t0, took;
 	int	 i, n = 5000;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
 	dbtest_start(&d, DBTEST_MAIN_CONF);
-	jobs = json_array();
-	for (i = 0; i < n; i++) {
-		snprintf(p, sizeof p, "[%d]", i);
-		json_array_append_new(jobs, dbtest_qjob(NULL, "select ?1 + 1", p));
-	}
+	jobs = dbtest_qjobs_numbered(NULL, "select ?1 + 1", n);
 	t0 = now_ms();
 	r = dbtest_run_batch(&d, jobs);
 	took = now_ms() - t0;
