@@ -144,22 +144,29 @@ dbtest_expect(struct daemon *d, const char *db, const char *sql,
 	json_decref(v);
 }
 
+/* A batch run, and how long its reply took to come. */
+json_t *
+dbtest_run_timed(struct daemon *d, json_t *jobs, double *took)
+{
+	double	 t0 = now_ms();
+	json_t	*r = dbtest_run_batch(d, jobs);
+
+	*took = now_ms() - t0;
+	return r;
+}
+
 /* A query under a job timeout, then another; the reply and its time. */
 json_t *
 dbtest_timeout_then(struct daemon *d, const char *sql, int timeout_ms,
     const char *next, double *took)
 {
-	json_t	*jobs = json_array(), *job, *r;
-	double	 t0;
+	json_t	*jobs = json_array(), *job;
 
 	job = dbtest_qjob(NULL, sql, NULL);
 	json_object_set_new(job, "timeout_ms", json_integer(timeout_ms));
 	json_array_append_new(jobs, job);
 	json_array_append_new(jobs, dbtest_qjob(NULL, next, NULL));
-	t0 = now_ms();
-	r = dbtest_run_batch(d, jobs);
-	*took = now_ms() - t0;
-	return r;
+	return dbtest_run_timed(d, jobs, took);
 }
 
 /* One query that fails with code and a message holding words. */

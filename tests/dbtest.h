@@ -37,6 +37,8 @@ char	*dbtest_batch_line(json_t *jobs, const char *key, json_t *value);
 json_t	*dbtest_request(struct daemon *, const char *line);
 /* Run jobs (stolen) as one batch and return the reply; caller decrefs. */
 json_t	*dbtest_run_batch(struct daemon *, json_t *jobs);
+/* dbtest_run_batch, and in *took how long its reply took to come. */
+json_t	*dbtest_run_timed(struct daemon *, json_t *jobs, double *took);
 /*
  * Run a batch of two queries on the default database, sql under a job
  * timeout_ms, then next; return the reply (caller decrefs), and in *took

@@ -277,7 +277,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 {
 	char	 path[64];
 	json_t	*jobs, *r, *v;
-	double	 t0, took, warm;
+	double	 took, warm;
 	json_int_t peak = 0, x;
 	int	 i;
 
@@ -293,9 +293,7 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	jobs = dbtest_qjobs_numbered("four", "select pg_sleep(0.05), $1::int,"
 	    " (select count(*) from pg_stat_activity where"
 	    " application_name = 'four' and state = 'active')", 50);
-	t0 = now_ms();
-	r = dbtest_run_batch(&d, jobs);
-	took = now_ms() - t0;
+	r = dbtest_run_timed(&d, jobs, &took);
 	jbool_is(r, "ok", true);
 	for (i = 0; i < 50; i++) {
 		snprintf(path, sizeof path, "results[%d].value.rows[0][1]", i);
@@ -332,17 +330,12 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 
 	/* pool = 20: 20 x 500 ms at once, not one after another. */
 	jobs = dbtest_qjobs("twenty", "select pg_sleep(0.5)", 20);
-	t0 = now_ms();
-	r = dbtest_run_batch(&d, jobs);
-	took = now_ms() - t0;
-	jbool_is(r, "ok", true);
-	jeq(r, "stats.ok", "20");
+	r = dbtest_run_timed(&d, jobs, &took);
+	expect_stats(r, 20, 0, 0, 0);
 	json_decref(r);
 	/* Again, with the 20 connections open already. */
 	jobs = dbtest_qjobs("twenty", "select pg_sleep(0.5)", 20);
-	t0 = now_ms();
-	r = dbtest_run_batch(&d, jobs);
-	warm = now_ms() - t0;
+	r = dbtest_run_timed(&d, jobs, &warm);
 	jbool_is(r, "ok", true);
 	json_decref(r);
 	fprintf(stderr, "postgres: 20 x pg_sleep(0.5) on a pool of 20: %.0f ms"
