@@ -73,23 +73,30 @@ Test(hist, percentiles_of_uniform_samples)
 	cr_assert_eq(hist_percentile(&h, 1.0), 10000);
 }
 
-Test(hist, percentile_never_exceeds_max)
-{
-	static struct hist	h;
-
-	hist_record(&h, 1000);
-	hist_record(&h, 1000);
-	expect_p50_p99(&h, 1000, 1000);
-}
-
-Test(hist, equal_samples_report_their_value_exactly)
+/*
+ * n samples of value: both percentiles are value exactly, not the top of
+ * its bucket, which lies above it.
+ */
+static void
+expect_equal_samples(uint64_t value, int n)
 {
 	static struct hist	h;
 	int			i;
 
-	for (i = 0; i < 10; i++)
-		hist_record(&h, 500098);
-	expect_p50_p99(&h, 500098, 500098);
+	memset(&h, 0, sizeof h);
+	for (i = 0; i < n; i++)
+		hist_record(&h, value);
+	expect_p50_p99(&h, value, value);
+}
+
+Test(hist, percentile_never_exceeds_max)
+{
+	expect_equal_samples(1000, 2);
+}
+
+Test(hist, equal_samples_report_their_value_exactly)
+{
+	expect_equal_samples(500098, 10);
 }
 
 Test(hist, outlier_shows_in_p99_not_p50)
