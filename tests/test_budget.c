@@ -86,6 +86,18 @@ holding_batch(const char *id, int n, const char *file)
 	return more;
 }
 
+/* Send holding_batch(id, n, file) on fd; the length of its line. */
+static size_t
+send_holding_batch(int fd, const char *id, int n, const char *file)
+{
+	char	*line = holding_batch(id, n, file);
+	size_t	 len = strlen(line);
+
+	client_send(fd, line);
+	free(line);
+	return len;
+}
+
 /*
  * Poll status on fd until the number at path is at least min (or, with
  * min < 0, exactly 0), within ms (stretched). Returns that status.
@@ -126,7 +138,7 @@ expect_nothing_held(int fd)
 Test(budget, status_reports_what_is_held_and_the_limits)
 {
 	json_t	*st, *r;
-	char	*line;
+	size_t	 len;
 	int	 a, s;
 
 	start(NULL);
@@ -140,15 +152,13 @@ Test(budget, status_reports_what_is_held_and_the_limits)
 	json_decref(st);
 
 	a = client_connect(d.sock);
-	line = holding_batch("hold", 2, ONE_MIB_FILE);
-	client_send(a, line);
+	len = send_holding_batch(a, "hold", 2, ONE_MIB_FILE);
 	st = await_memory(s, "memory.result_bytes", 2 * MIB, 5000);
-	cr_assert_geq(jint(st, "memory.request_bytes"), (json_int_t)strlen(line),
+	cr_assert_geq(jint(st, "memory.request_bytes"), (json_int_t)len,
 	    "%s", jtext(st));
-	cr_assert_geq(jint(st, "memory.held_bytes"), 2 * MIB +
-	    (json_int_t)strlen(line), "%s", jtext(st));
+	cr_assert_geq(jint(st, "memory.held_bytes"), 2 * MIB + (json_int_t)len,
+	    "%s", jtext(st));
 	json_decref(st);
-	free(line);
 
 	r = rpc(s, "{\"op\":\"cancel\",\"target\":\"hold\",\"conn\":\"any\"}");
 	cr_assert_eq(jint(r, "cancelled"), 1, "%s", jtext(r));
@@ -171,15 +181,12 @@ Test(budget, status_reports_what_is_held_and_the_limits)
 Test(budget, value_past_max_memory_bytes_is_busy)
 {
 	json_t	*r, *st;
-	char	*line;
 	int	 a, b;
 
 	start("max_memory_bytes = 6291456\nmax_connection_bytes = 67108864\n");
 	a = client_connect(d.sock);
 	b = client_connect(d.sock);
-	line = holding_batch("hold", 4, ONE_MIB_FILE);
-	client_send(a, line);
-	free(line);
+	send_holding_batch(a, "hold", 4, ONE_MIB_FILE);
 	json_decref(await_memory(b, "memory.result_bytes", 4 * MIB, 5000));
 
 	r = rpc(b, "{\"id\":1,\"jobs\":[{\"type\":\"read\",\"path\":\""
@@ -222,15 +229,13 @@ Test(budget, value_past_max_memory_bytes_is_busy)
 Test(budget, results_past_max_connection_bytes_close_the_connection)
 {
 	json_t	*st, *r;
-	char	*line, *want;
+	char	*want;
 	int	 a, s;
 
 	start("max_connection_bytes = 3145728\n");
 	s = client_connect(d.sock);
 	a = client_connect(d.sock);
-	line = holding_batch("hold", 8, ONE_MIB_FILE);
-	client_send(a, line);
-	free(line);
+	send_holding_batch(a, "hold", 8, ONE_MIB_FILE);
 	cr_assert_eq(drain_to_eof(a, 5000), 0, "a reply came");
 	close(a);
 
