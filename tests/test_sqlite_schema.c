@@ -101,6 +101,16 @@ both_ok(json_t *r, const char *what)
 	    json_is_true(jget(r, "results[1].ok")), "%s: %s", what, jtext(r));
 }
 
+/* Run a and b pinned, one on each worker; assert both succeeded. */
+static void
+both_run_ok(const char *a, const char *b, const char *what)
+{
+	json_t	*r = run_pinned(two(a, b));
+
+	both_ok(r, what);
+	json_decref(r);
+}
+
 /*
  * One worker is kept waiting on blocker.db (locked by *lock) while the
  * other runs what follows; block_end lets it go. The connection of the
@@ -162,9 +172,7 @@ Test(sqlite_schema, a_worker_sees_another_workers_schema_changes)
 	dbtest_start(&d, TWO_WORKERS);
 
 	/* Both workers load the schema. */
-	r = run_pinned(two("select * from t, a", "select * from t, b"));
-	both_ok(r, "warm-up");
-	json_decref(r);
+	both_run_ok("select * from t, a", "select * from t, b", "warm-up");
 
 	/* One worker changes it... */
 	fd = block_one(&lock);
@@ -177,16 +185,13 @@ Test(sqlite_schema, a_worker_sees_another_workers_schema_changes)
 	block_end(lock, fd);
 
 	/* ...the other runs what needs the new one. */
-	r = run_pinned(two("create index i on t(c)", "create index j on t(c)"));
-	both_ok(r, "CREATE INDEX after the table was made again");
-	json_decref(r);
-	r = run_pinned(two("alter table a rename column y to z",
-	    "alter table b rename column y to z"));
-	both_ok(r, "RENAME COLUMN after ADD COLUMN");
-	json_decref(r);
-	r = run_pinned(two("reindex k1", "reindex k2"));
-	both_ok(r, "REINDEX of an index made elsewhere");
-	json_decref(r);
+	both_run_ok("create index i on t(c)", "create index j on t(c)",
+	    "CREATE INDEX after the table was made again");
+	both_run_ok("alter table a rename column y to z",
+	    "alter table b rename column y to z",
+	    "RENAME COLUMN after ADD COLUMN");
+	both_run_ok("reindex k1", "reindex k2",
+	    "REINDEX of an index made elsewhere");
 	/* And both see the new columns. */
 	r = run_pinned(two("select * from a", "select * from b"));
 	jeq(r, "results[0].value.columns", "[\"x\",\"z\"]");
@@ -216,16 +221,13 @@ Test(sqlite_schema, another_process_changes_the_schema)
 	    " create table a(x); insert into a values (1)");
 	dbtest_make("blocker.db", "create table b(x)");
 	dbtest_start(&d, TWO_WORKERS);
-	r = run_pinned(two("select * from t, a", "select * from a"));
-	both_ok(r, "warm-up");
-	json_decref(r);
+	both_run_ok("select * from t, a", "select * from a", "warm-up");
 
 	dbtest_make("main.db", "drop table t; create table t(c);"
 	    " alter table a add column y default 'y'; create index k on a(x)");
-	r = run_pinned(two("create index i on t(c)",
-	    "alter table a rename column y to z"));
-	both_ok(r, "after another process changed the schema");
-	json_decref(r);
+	both_run_ok("create index i on t(c)",
+	    "alter table a rename column y to z",
+	    "after another process changed the schema");
 	r = run_pinned(two("reindex k", "select * from a"));
 	both_ok(r, "after another process changed the schema");
 	jeq(r, "results[1].value.columns", "[\"x\",\"z\"]");
