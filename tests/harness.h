@@ -309,6 +309,8 @@ void	 expect_ok(json_t *v, const char *id);
 void	 rpc_ok(int fd, const char *line, const char *id);
 /* Send line on fd; assert its reply holds pattern (JSON text, see jhas). */
 void	 rpc_has(int fd, const char *line, const char *pattern);
+/* Assert the next reply on fd, within ms, holds pattern (see jhas). */
+void	 recv_has(int fd, int ms, const char *pattern);
 /* Assert the next reply on fd, within ms, is a success with this id. */
 void	 recv_ok(int fd, int ms, const char *id);
 /* Send line on fd; assert its reply is an error with this id and code. */

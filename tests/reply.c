@@ -89,6 +89,16 @@ rpc_has(int fd, const char *line, const char *pattern)
 	json_decref(r);
 }
 
+/* The next reply, one that holds pattern. */
+void
+recv_has(int fd, int ms, const char *pattern)
+{
+	json_t	*r = client_recv_json(fd, ms);
+
+	jhas(r, "", pattern);
+	json_decref(r);
+}
+
 /* The next reply, a successful one. */
 void
 recv_ok(int fd, int ms, const char *id)
