@@ -58,12 +58,9 @@ start(const char *conf)
 static int
 connect_in(uid_t uid)
 {
-	json_t	*r;
-	int	 fd = client_connect_as(d.sock, uid, (gid_t)uid);
+	int	fd = client_connect_as(d.sock, uid, (gid_t)uid);
 
-	r = rpc(fd, "{\"op\":\"ping\"}");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\"}", "null");
 	return fd;
 }
 
@@ -71,12 +68,18 @@ connect_in(uid_t uid)
 static void
 start_long(int fd, const char *line)
 {
-	json_t	*r;
-
 	client_send(fd, line);
-	r = rpc(fd, "{\"op\":\"ping\"}");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\"}", "null");
+}
+
+/* A connection of uid running the long batch line. */
+static int
+connect_running(uid_t uid, const char *line)
+{
+	int	fd = connect_in(uid);
+
+	start_long(fd, line);
+	return fd;
 }
 
 /* The reply on fd is batch id's, its sleep cancelled. */
@@ -189,11 +192,9 @@ Test(uid, cancel_beyond_the_connection_stays_within_the_uid)
 	int		 a, a2, b, b2, root;
 
 	start(NULL);
-	a = connect_in(U1);
-	b = connect_in(U2);
+	a = connect_running(U1, LONG_BATCH("x"));
+	b = connect_running(U2, LONG_BATCH("x"));
 	b2 = connect_in(U2);
-	start_long(a, LONG_BATCH("x"));
-	start_long(b, LONG_BATCH("x"));
 	conn_a = own_conn(a);
 
 	/* U2's "any" finds its own batch x, not U1's. */
@@ -257,13 +258,10 @@ Test(uid, status_detail_lists_only_the_uids_batches)
 	int	 a, a2, b, root, root2;
 
 	start(NULL);
-	a = connect_in(U1);
+	a = connect_running(U1, LONG_BATCH("a"));
 	a2 = connect_in(U1);
-	b = connect_in(U2);
-	root = connect_in(0);
-	start_long(a, LONG_BATCH("a"));
-	start_long(b, LONG_BATCH("b"));
-	start_long(root, LONG_BATCH("r"));
+	b = connect_running(U2, LONG_BATCH("b"));
+	root = connect_running(0, LONG_BATCH("r"));
 
 	r = rpc(a2, "{\"op\":\"status\",\"detail\":true}");
 	cr_assert_eq(json_array_size(jget(r, "status.batches.list")), 1,
