@@ -311,6 +311,12 @@ void	 rpc_ok(int fd, const char *line, const char *id);
 void	 rpc_has(int fd, const char *line, const char *pattern);
 /* Assert the next reply on fd, within ms, holds pattern (see jhas). */
 void	 recv_has(int fd, int ms, const char *pattern);
+/*
+ * Assert the next reply on fd holds pattern (see jhas) and comes lo to
+ * hi ms after t0 (now_ms()); hi is the caller's to stretch.
+ */
+void	 recv_has_between(int fd, const char *pattern, double t0, double lo,
+	    double hi);
 /* Assert the next reply on fd, within ms, is a success with this id. */
 void	 recv_ok(int fd, int ms, const char *id);
 /* Send line on fd; assert its reply is an error with this id and code. */

@@ -99,6 +99,20 @@ recv_has(int fd, int ms, const char *pattern)
 	json_decref(r);
 }
 
+/* The next reply, holding pattern, lo to hi ms after t0. */
+void
+recv_has_between(int fd, const char *pattern, double t0, double lo,
+    double hi)
+{
+	json_t	*r = client_recv_json(fd, slack_ms(HARNESS_REPLY_MS));
+	double	 dt = now_ms() - t0;
+
+	jhas(r, "", pattern);
+	cr_assert_geq(dt, lo, "%s came after %.1f ms", jtext(r), dt);
+	cr_assert_lt(dt, hi, "%s came after %.1f ms", jtext(r), dt);
+	json_decref(r);
+}
+
 /* The next reply, a successful one. */
 void
 recv_ok(int fd, int ms, const char *id)
