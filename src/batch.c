@@ -70,10 +70,7 @@ static void
 batch_finish(struct batch *b)
 {
 	b->done_ns = clock_ns();
-	status.batches_in_flight--;
-	status.batches_done++;
-	if (b->nok != b->njobs)
-		status.batches_failed++;
+	status_batch_done(b->nok == b->njobs);
 	conn_batch_done(b->conn, b);
 	batch_free(b);
 }

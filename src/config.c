@@ -12,8 +12,11 @@
  * The first error stops the parse.
  */
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,6 +31,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <event2/util.h>
 
 #include "config.h"
 #include "ini.h"
@@ -57,6 +62,7 @@ enum config_section {
 	CONFIG_DAEMON,
 	CONFIG_LIMITS,
 	CONFIG_READ,
+	CONFIG_METRICS,
 	CONFIG_DB,
 };
 
@@ -108,6 +114,10 @@ static int	config_set_threads(struct config_parse *,
 		    const struct config_key *, const char *);
 static int	config_set_log_level(struct config_parse *,
 		    const struct config_key *, const char *);
+static int	config_set_log_requests(struct config_parse *,
+		    const struct config_key *, const char *);
+static int	config_set_listen(struct config_parse *,
+		    const struct config_key *, const char *);
 static int	config_set_u64(struct config_parse *,
 		    const struct config_key *, const char *);
 static int	config_set_roots(struct config_parse *,
@@ -139,6 +149,7 @@ static const struct config_key config_daemon_keys[] = {
 	{ "socket_mode", config_set_socket_mode, 0, 0, 0777, 0 },
 	{ "threads", config_set_threads, 0, 1, 1024, 0 },
 	{ "log_level", config_set_log_level, 0, 0, 0, 0 },
+	{ "log_requests", config_set_log_requests, 0, 0, 0, 0 },
 	{ "shutdown_timeout_ms", config_set_u64,
 	    offsetof(struct config, shutdown_timeout_ms), 0, CONFIG_INT_MAX, 0 },
 	{ "allow_uids", config_set_allow_uids, 0, 0, 0, 0 },
@@ -170,6 +181,11 @@ static const struct config_key config_read_keys[] = {
 	{ NULL, NULL, 0, 0, 0, 0 }
 };
 
+static const struct config_key config_metrics_keys[] = {
+	{ "listen", config_set_listen, 0, 0, 0, 0 },
+	{ NULL, NULL, 0, 0, 0, 0 }
+};
+
 static const struct config_key config_db_keys[] = {
 	{ "driver", config_set_driver, 0, 0, 0, 0 },
 	{ "path", config_set_path, 0, 0, 0, CONFIG_SQLITE },
@@ -185,6 +201,7 @@ static const struct config_section_def config_sections[] = {
 	{ "daemon", CONFIG_DAEMON, config_daemon_keys },
 	{ "limits", CONFIG_LIMITS, config_limits_keys },
 	{ "read", CONFIG_READ, config_read_keys },
+	{ "metrics", CONFIG_METRICS, config_metrics_keys },
 };
 
 static const char *const config_driver_names[] = {
@@ -538,10 +555,10 @@ config_set_path(struct config_parse *p, const struct config_key *k,
 	return 0;
 }
 
-/* Set [db.NAME] writable, a boolean. */
+/* Parse a boolean value into *out, recording any error. */
 static int
-config_set_writable(struct config_parse *p, const struct config_key *k,
-    const char *value)
+config_bool(struct config_parse *p, const struct config_key *k,
+    const char *value, int *out)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
 	static const char *const no[] = { "false", "no", "off", "0" };
@@ -549,16 +566,57 @@ config_set_writable(struct config_parse *p, const struct config_key *k,
 
 	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
 		if (strcasecmp(value, yes[i]) == 0) {
-			config_db(p)->writable = 1;
+			*out = 1;
 			return 0;
 		}
 		if (strcasecmp(value, no[i]) == 0) {
-			config_db(p)->writable = 0;
+			*out = 0;
 			return 0;
 		}
 	}
 	return config_key_error(p, p->value_line, k->name,
 	    "expected true or false, got \"%s\"", value);
+}
+
+/* Set [db.NAME] writable, a boolean. */
+static int
+config_set_writable(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	return config_bool(p, k, value, &config_db(p)->writable);
+}
+
+/* Set [daemon] log_requests, a boolean. */
+static int
+config_set_log_requests(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	return config_bool(p, k, value, &p->cfg->log_requests);
+}
+
+/*
+ * Set [metrics] listen: empty (off), or HOST:PORT with HOST an IPv4
+ * address, an IPv6 one in brackets or "localhost" (never looked up: 127.0.0.1),
+ * and PORT from 0 (any free port, logged) to 65535.
+ */
+static int
+config_set_listen(struct config_parse *p, const struct config_key *k,
+    const char *value)
+{
+	struct sockaddr_storage	 ss;
+	int			 len;
+
+	free(p->cfg->metrics_listen);
+	p->cfg->metrics_listen = NULL;
+	if (*value == '\0')
+		return 0;
+	if (config_listen_sockaddr(value, &ss, &len) != 0) {
+		return config_key_error(p, p->value_line, k->name,
+		    "expected HOST:PORT (127.0.0.1:9464, [::1]:9464 or"
+		    " localhost:9464), got \"%s\"", value);
+	}
+	p->cfg->metrics_listen = xstrdup(value);
+	return 0;
 }
 
 /* Set [db.NAME] conninfo; empty means libpq's defaults. */
@@ -965,6 +1023,8 @@ config_free(struct config *cfg)
 	cfg->file = NULL;
 	free(cfg->socket);
 	cfg->socket = NULL;
+	free(cfg->metrics_listen);
+	cfg->metrics_listen = NULL;
 	config_free_list(cfg->read_roots, cfg->nread_roots);
 	cfg->read_roots = NULL;
 	cfg->nread_roots = 0;
@@ -1091,6 +1151,8 @@ config_print(const struct config *cfg, FILE *fp)
 	fprintf(fp, "log_level = %s\n", log_level_name(cfg->log_level));
 	fprintf(fp, "shutdown_timeout_ms = %" PRIu64 "\n",
 	    cfg->shutdown_timeout_ms);
+	fprintf(fp, "log_requests = %s\n", cfg->log_requests ? "true" :
+	    "false");
 	config_print_ids(fp, "allow_uids", cfg->allow_uids, cfg->nallow_uids);
 	config_print_ids(fp, "allow_groups", cfg->allow_gids,
 	    cfg->nallow_gids);
@@ -1124,6 +1186,13 @@ config_print(const struct config *cfg, FILE *fp)
 	config_print_value(fp, config_read_keys, "roots", roots);
 	free(roots);
 	fprintf(fp, "max_bytes = %" PRIu64 "\n", l->read_max_bytes);
+
+	fprintf(fp, "\n[metrics]\n");
+	if (cfg->metrics_listen != NULL)
+		config_print_value(fp, config_metrics_keys, "listen",
+		    cfg->metrics_listen);
+	else
+		fprintf(fp, "listen =\n");
 
 	for (i = 0; i < cfg->ndbs; i++) {
 		db = &cfg->dbs[i];
@@ -1176,4 +1245,48 @@ config_socket_path(const char *flag, const char *configured)
 	if ((s = getenv("XDG_RUNTIME_DIR")) != NULL && *s != '\0')
 		return xasprintf("%s/gatherd.sock", s);
 	return xasprintf("/tmp/gatherd-%u.sock", (unsigned)geteuid());
+}
+
+/*
+ * The address [metrics] listen names: HOST:PORT with HOST an IPv4
+ * address, an IPv6 one in brackets or localhost (127.0.0.1, never looked
+ * up), and PORT from 0 (any free port) to 65535. 0, or -1 if value is
+ * not that.
+ */
+int
+config_listen_sockaddr(const char *value, struct sockaddr_storage *ss,
+    int *len)
+{
+	const char	*colon, *p;
+	char		*host;
+	size_t		 hostlen;
+	int		 port, rc;
+
+	if (value[0] == '[') {
+		if ((p = strchr(value, ']')) == NULL || p[1] != ':')
+			return -1;
+		colon = p + 1;
+	} else if ((colon = strchr(value, ':')) == NULL ||
+	    strchr(colon + 1, ':') != NULL)
+		return -1;
+	hostlen = (size_t)(colon - value);
+	if (hostlen == 0 || colon[1] == '\0' || strlen(colon + 1) > 5 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    (port = atoi(colon + 1)) > 65535)
+		return -1;
+	/* libevent takes no port 0: parse with 1, then set the port. */
+	if (hostlen == 9 && strncmp(value, "localhost", 9) == 0)
+		host = xstrdup("127.0.0.1:1");
+	else
+		host = xasprintf("%.*s:1", (int)hostlen, value);
+	*len = (int)sizeof *ss;
+	rc = evutil_parse_sockaddr_port(host, (struct sockaddr *)ss, len);
+	free(host);
+	if (rc != 0)
+		return -1;
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "log.h"
@@ -51,6 +52,8 @@ struct config {
 	unsigned	 threads;
 	enum log_level	 log_level;
 	uint64_t	 shutdown_timeout_ms;
+	int		 log_requests;	/* a line per finished batch */
+	char		*metrics_listen; /* owned: [metrics] listen, NULL: off */
 	unsigned	*allow_uids;	/* owned, nallow_uids; see peer.c */
 	size_t		 nallow_uids;
 	unsigned	*allow_gids;	/* owned, nallow_gids */
@@ -89,5 +92,7 @@ const struct db_config *config_find_db(const struct config *, const char *);
  * /tmp/gatherd-UID.sock for other users.
  */
 char	*config_socket_path(const char *, const char *);
+int	 config_listen_sockaddr(const char *, struct sockaddr_storage *,
+	    int *);
 
 #endif

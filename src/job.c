@@ -270,8 +270,7 @@ static void
 job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
     char *text, size_t len)
 {
-	struct type_stats	*ts;
-	int			 ran = job->state == JOB_RUNNING;
+	int	ran = job->state == JOB_RUNNING;
 
 	if (job->state == JOB_DONE) {
 		free(text);
@@ -292,17 +291,10 @@ job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
 	budget_job_done(job);
 	outcome = (enum job_outcome)job->outcome;
 
-	ts = &status.types[job_type_index(job->type)];
-	ts->done++;
-	status.jobs_done++;
-	if (outcome != JOB_OK) {
-		ts->failed++;
-		status.jobs_failed++;
-	}
-	if (ran) {
+	status_job_done(job_type_index(job->type), outcome, ran, job->ms);
+	if (ran)
 		status.jobs_running--;
-		hist_record(&ts->hist, (uint64_t)(job->ms * 1000.0f));
-	} else
+	else
 		status.jobs_waiting--;
 	batch_job_done(job->batch, job, ran);
 }

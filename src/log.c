@@ -71,6 +71,13 @@ log_set_level(enum log_level level)
 	log_level = level;
 }
 
+/* Whether lines of level are written. */
+int
+log_enabled(enum log_level level)
+{
+	return level <= log_level;
+}
+
 /* Parse a level name; 0 on success, -1 if the name is not a level. */
 int
 log_level_parse(const char *s, enum log_level *level)

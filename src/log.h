@@ -23,6 +23,7 @@ struct log_limit {
 
 void	 log_init(void);
 void	 log_set_level(enum log_level);
+int	 log_enabled(enum log_level);
 int	 log_level_parse(const char *, enum log_level *);
 const char *log_level_name(enum log_level);
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));

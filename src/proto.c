@@ -39,6 +39,7 @@ static const char *const batch_keys[] = {
 static const char *const ping_keys[] = { "op", "id", NULL };
 static const char *const status_keys[] = { "op", "id", "detail", NULL };
 static const char *const cancel_keys[] = { "op", "id", "target", "conn", NULL };
+static const char *const metrics_keys[] = { "op", "id", NULL };
 
 static const struct {
 	const char		*name;
@@ -49,6 +50,7 @@ static const struct {
 	{ "ping", OP_PING, ping_keys },
 	{ "status", OP_STATUS, status_keys },
 	{ "cancel", OP_CANCEL, cancel_keys },
+	{ "metrics", OP_METRICS, metrics_keys },
 };
 
 /* A field: NULL when absent or null, as the protocol treats them alike. */
@@ -355,6 +357,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 		err = proto_parse_cancel(obj, req, arena, cause);
 		break;
 	case OP_PING:
+	case OP_METRICS:
 		break;
 	}
 	if (err == ERR_NONE && (huge = jnum_huge(id_from, id_to)) != NULL) {
@@ -437,6 +440,17 @@ proto_write_cancelled(struct evbuffer *evb, const char *id, unsigned n)
 {
 	proto_write_id(evb, id);
 	evbuffer_add_printf(evb, ",\"ok\":true,\"cancelled\":%u}\n", n);
+}
+
+/* The metrics reply line: the text (len bytes) as a JSON string. */
+void
+proto_write_metrics(struct evbuffer *evb, const char *id, const char *text,
+    size_t len)
+{
+	proto_write_id(evb, id);
+	jsonw_raw(evb, ",\"ok\":true,\"metrics\":");
+	jsonw_text(evb, text, len);
+	jsonw_raw(evb, "}\n");
 }
 
 static void

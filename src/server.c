@@ -45,6 +45,7 @@
 #include "db.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "parser.h"
 #include "peer.h"
@@ -78,6 +79,7 @@ static struct event		*server_drain_timer, *server_flush_timer;
 static uint64_t			 server_stop_ns;	/* when stopping began */
 static struct event		*server_reaper, *server_accept_timer;
 static struct event		*server_stopper;
+static struct log_limit		 server_refusal_limit;
 
 /*
  * Open connections per uid, root's not counted (max_connections_per_uid).
@@ -349,18 +351,24 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)sa;
 	(void)len;
 	(void)arg;
+	peer_get(fd, &peer);
 	if (status.conns_open >= server_cfg->limits.max_connections) {
+		status.refused[STATUS_REFUSED_MAX_CONNECTIONS]++;
+		log_limited(&server_refusal_limit, "refused pid %ld uid %ld"
+		    " gid %ld: max_connections (%llu) reached", (long)peer.pid,
+		    (long)peer.uid, (long)peer.gid, (unsigned long long)
+		    server_cfg->limits.max_connections);
 		msg = xasprintf("max_connections (%llu) reached",
 		    (unsigned long long)server_cfg->limits.max_connections);
 		server_refuse(fd, ERR_BUSY, msg);
 		free(msg);
 		return;
 	}
-	peer_get(fd, &peer);
 	if (!peer_allowed(server_cfg, fd, &peer)) {
-		log_info("refused pid %ld uid %ld gid %ld: not in allow_uids"
-		    " or allow_groups", (long)peer.pid, (long)peer.uid,
-		    (long)peer.gid);
+		status.refused[STATUS_REFUSED_FORBIDDEN]++;
+		log_limited(&server_refusal_limit, "refused pid %ld uid %ld"
+		    " gid %ld: not in allow_uids or allow_groups",
+		    (long)peer.pid, (long)peer.uid, (long)peer.gid);
 		msg = xasprintf("uid %ld (gid %ld) may not use gatherd:"
 		    " not in allow_uids or allow_groups", (long)peer.uid,
 		    (long)peer.gid);
@@ -370,9 +378,11 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	max = server_cfg->limits.max_connections_per_uid;
 	if (peer.uid != 0 && server_uid_conns(peer.uid) >= max) {
-		log_info("refused pid %ld uid %ld gid %ld:"
-		    " max_connections_per_uid (%llu) reached", (long)peer.pid,
-		    (long)peer.uid, (long)peer.gid, (unsigned long long)max);
+		status.refused[STATUS_REFUSED_PER_UID]++;
+		log_limited(&server_refusal_limit, "refused pid %ld uid %ld"
+		    " gid %ld: max_connections_per_uid (%llu) reached",
+		    (long)peer.pid, (long)peer.uid, (long)peer.gid,
+		    (unsigned long long)max);
 		msg = xasprintf("max_connections_per_uid (%llu) reached: uid"
 		    " %ld holds as many connections",
 		    (unsigned long long)max, (long)peer.uid);
@@ -672,6 +682,31 @@ server_batch_list(const struct conn *who)
 	return list;
 }
 
+/*
+ * status detail: one entry per connection who may reach (itself among
+ * them): its number, peer pid and uid, batches in flight and age.
+ */
+json_t *
+server_conn_list(const struct conn *who)
+{
+	struct conn	*c;
+	json_t		*list = json_array();
+	uint64_t	 now = clock_ns();
+
+	TAILQ_FOREACH(c, &server_conns, entry) {
+		if (!server_may_reach(who, c))
+			continue;
+		json_array_append_new(list, json_pack(
+		    "{s:I, s:I, s:I, s:I, s:f}",
+		    "conn", (json_int_t)c->id,
+		    "pid", (json_int_t)c->pid,
+		    "uid", (json_int_t)c->uid,
+		    "batches", (json_int_t)c->nbatches,
+		    "age_ms", clock_ms(c->start_ns, now)));
+	}
+	return list;
+}
+
 static struct event *
 server_timer(event_callback_fn cb)
 {
@@ -780,7 +815,8 @@ server_init(struct snapshot *snap, char **cause)
 		server_path = xstrdup(path);
 	}
 	if (pool_init(server_base, snap->cfg.threads, cause) == -1 ||
-	    parser_init(server_base, cause) == -1)
+	    parser_init(server_base, cause) == -1 ||
+	    metrics_listen(server_base, &snap->cfg, cause) == -1)
 		goto fail;
 	server_listener = evconnlistener_new(server_base, server_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -837,6 +873,7 @@ server_free(void)
 	server_unlisten();
 	pool_free();
 	parser_free();
+	metrics_free();
 	job_types_fini();
 	conn_flush_free();
 	reload_free();

@@ -145,6 +145,11 @@ assert_same(const struct config *a, const struct config *b)
 	cr_assert_eq(b->threads, a->threads);
 	cr_assert_eq(b->log_level, a->log_level);
 	cr_assert_eq(b->shutdown_timeout_ms, a->shutdown_timeout_ms);
+	cr_assert_eq(b->log_requests, a->log_requests);
+	if (a->metrics_listen == NULL)
+		cr_assert_null(b->metrics_listen);
+	else
+		cr_assert_str_eq(b->metrics_listen, a->metrics_listen);
 	cr_assert_eq(b->nallow_uids, a->nallow_uids);
 	for (i = 0; i < a->nallow_uids; i++)
 		cr_assert_eq(b->allow_uids[i], a->allow_uids[i]);
