@@ -208,11 +208,8 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
 	json_t	*v;
 	int64_t	 n;
 
-	if ((v = proto_field(obj, "target")) == NULL) {
-		*cause = xstrdup("target: missing required field");
-		return ERR_BAD_REQUEST;
-	}
-	req->target = proto_keep(v, arena);
+	if ((v = proto_field(obj, "target")) != NULL)
+		req->target = proto_keep(v, arena);
 	req->cancel_conn = CANCEL_OWN;
 	if ((v = proto_field(obj, "conn")) != NULL) {
 		if (jsonw_cstr(v) != NULL && strcmp(jsonw_cstr(v), "any") == 0)
@@ -228,6 +225,15 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
 			    " or \"any\"");
 			return ERR_BAD_REQUEST;
 		}
+	}
+	/*
+	 * Without a target, "conn":N cancels every batch of connection N;
+	 * nothing else may go without one. A batch sent without an id, or
+	 * with id null, can only be reached so.
+	 */
+	if (req->target == NULL && req->cancel_conn < 0) {
+		*cause = xstrdup("target: missing required field");
+		return ERR_BAD_REQUEST;
 	}
 	return ERR_NONE;
 }

@@ -37,7 +37,7 @@ struct request {
 	char		*id_text;	/* owned: id as the client wrote it */
 	struct batch	*batch;		/* owned: OP_BATCH */
 	int		 detail;	/* OP_STATUS */
-	json_t		*target;	/* owned: OP_CANCEL */
+	json_t		*target;	/* owned: OP_CANCEL; NULL: every batch */
 	int64_t		 cancel_conn;	/* OP_CANCEL: CANCEL_* or a conn id */
 	uint64_t	 bytes;		/* the line's length (budget.c) */
 };

@@ -96,6 +96,48 @@ static void	server_stop(void);
 static void	server_close_all(void);
 
 /*
+ * Why the socket at path cannot be made, err being what creating a file
+ * beside it gave: the directory that is missing or closed, and how to
+ * choose another socket, rather than the name of a file the user never
+ * heard of.
+ */
+static char *
+server_path_error(const char *path, int err)
+{
+	struct stat	 sb;
+	char		*dir, *slash, *msg;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else {
+		free(dir);
+		dir = xstrdup(".");
+	}
+	if (err == ENOENT && stat(dir, &sb) == 0)
+		msg = xasprintf("cannot create the socket %s in %s: %s", path,
+		    dir, strerror(err));
+	else if (err == ENOENT)
+		msg = xasprintf("cannot create the socket %s: the directory %s"
+		    " does not exist (create it, or choose another socket with"
+		    " -s PATH, $GATHERD_SOCKET or [daemon] socket)", path, dir);
+	else if (err == EACCES || err == EPERM || err == EROFS)
+		msg = xasprintf("cannot create the socket %s: %s in the"
+		    " directory %s (run gatherd as a user who may create files"
+		    " there, or choose another socket with -s PATH,"
+		    " $GATHERD_SOCKET or [daemon] socket)", path,
+		    strerror(err), dir);
+	else if (err == ENOTDIR)
+		msg = xasprintf("cannot create the socket %s: %s is not a"
+		    " directory", path, dir);
+	else
+		msg = xasprintf("cannot create the socket %s: %s", path,
+		    strerror(err));
+	free(dir);
+	return msg;
+}
+
+/*
  * Hold PATH.lock (flock) until the socket is closed, so that two daemons
  * starting at once on the same path cannot both find a stale socket, and
  * the second remove the first one's fresh socket. The file is left in
@@ -110,7 +152,11 @@ server_lock(const char *path, char **cause)
 
 	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		*cause = xasprintf("%s: %s", lock, strerror(errno));
+		if (errno == ENOENT || errno == EACCES || errno == EPERM ||
+		    errno == EROFS || errno == ENOTDIR)
+			*cause = server_path_error(path, errno);
+		else
+			*cause = xasprintf("%s: %s", lock, strerror(errno));
 		free(lock);
 		return -1;
 	}
@@ -624,9 +670,9 @@ server_may_reach(const struct conn *who, const struct conn *d)
 }
 
 /*
- * Cancel the in-flight batches whose id equals target (as JSON values) on
- * connection which (CANCEL_OWN: c, CANCEL_ANY: all), among those c may
- * reach. Returns how many.
+ * Cancel the in-flight batches whose id equals target (as JSON values;
+ * NULL: every batch) on connection which (CANCEL_OWN: c, CANCEL_ANY:
+ * all), among those c may reach. Returns how many.
  */
 unsigned
 server_cancel(struct conn *c, const json_t *target, int64_t which)
@@ -641,7 +687,8 @@ server_cancel(struct conn *c, const json_t *target, int64_t which)
 		    !server_may_reach(c, d))
 			continue;
 		TAILQ_FOREACH(b, &d->batches, entry) {
-			if (!json_equal(b->id, (json_t *)target))
+			if (target != NULL && !json_equal(b->id,
+			    (json_t *)target))
 				continue;
 			if (n == cap) {
 				cap = cap == 0 ? 8 : cap * 2;

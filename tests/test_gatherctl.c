@@ -536,8 +536,8 @@ Test(gatherctl_alone, no_daemon_exits_2_and_says_so)
 	    GATHERCTL_BIN);
 	cr_assert_eq(run_command(cmd, &out), 2, "output: %s", out);
 	cr_assert_not_null(strstr(out, "gatherctl: cannot connect to gatherd "
-	    "at /nonexistent/gatherd.sock: No such file or directory "
-	    "(is gatherd running?)"), "stderr: %s", out);
+	    "at /nonexistent/gatherd.sock (-s): no such socket (gatherd is"
+	    " not running, or listens elsewhere"), "stderr: %s", out);
 	free(cmd);
 	free(out);
 }
@@ -565,8 +565,13 @@ Test(gatherctl_alone, usage_errors_exit_2)
 		    GATHERCTL_BIN, bad[i]);
 		cr_assert_eq(run_command(cmd, &out), 2, "'%s': %s", bad[i],
 		    out);
-		cr_assert_not_null(strstr(out, "usage: gatherctl"), "'%s': %s",
+		/* One line that says what is wrong and points at the help. */
+		cr_assert(strncmp(out, "gatherctl: ", 11) == 0, "'%s': %s",
 		    bad[i], out);
+		cr_assert_not_null(strstr(out, " (see gatherctl --help)\n"),
+		    "'%s': %s", bad[i], out);
+		cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1,
+		    "'%s': more than one line: %s", bad[i], out);
 		free(cmd);
 		free(out);
 	}
