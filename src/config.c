@@ -402,6 +402,7 @@ config_set_roots(struct config_parse *p, const struct config_key *k,
 	config_free_list(p->cfg->read_roots, p->cfg->nread_roots);
 	p->cfg->read_roots = roots;
 	p->cfg->nread_roots = n;
+	p->cfg->read_roots_line = p->value_line;
 	return 0;
 
 fail:
@@ -552,6 +553,7 @@ config_set_path(struct config_parse *p, const struct config_key *k,
 		    "must not be empty");
 	free(db->path);
 	db->path = xstrdup(value);
+	db->path_line = p->value_line;
 	return 0;
 }
 

@@ -21,6 +21,7 @@ struct db_config {
 	char		*name;		/* owned: "default" for [db.default] */
 	enum db_driver	 driver;
 	char		*path;		/* owned, sqlite only */
+	int		 path_line;	/* where the file set it (--check-config) */
 	int		 writable;	/* sqlite only */
 	unsigned	 busy_timeout_ms; /* sqlite only: wait on a lock */
 	char		*conninfo;	/* owned, postgres only */
@@ -61,6 +62,7 @@ struct config {
 	struct limits	 limits;
 	char		**read_roots;	/* owned, nread_roots strings */
 	size_t		 nread_roots;
+	int		 read_roots_line; /* where the file set them, or 0 */
 	struct db_config *dbs;		/* owned, ndbs entries */
 	size_t		 ndbs;
 };

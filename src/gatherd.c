@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "config_check.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -123,8 +124,12 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(stderr, 2);
 
+	/* --check-config looks at the files named before opening them. */
 	if (config_build(&cfg, &args, &cause) == -1 ||
+	    (check && config_check(&cfg, &cause) == -1) ||
 	    (snap = snapshot_new(&cfg, &cause)) == NULL) {
+		if (check)
+			config_free(&cfg);
 		fprintf(stderr, "gatherd: %s\n", cause);
 		free(cause);
 		return 1;
