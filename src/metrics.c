@@ -357,6 +357,22 @@ metrics_write(struct evbuffer *out, const struct config *cfg)
 	json_decref(st);
 }
 
+/* Anything but GET and HEAD: 405, saying which methods are allowed. */
+static int
+metrics_http_method(struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+	case EVHTTP_REQ_HEAD:
+		return 0;
+	default:
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, HEAD");
+		evhttp_send_error(req, 405, "Method Not Allowed");
+		return -1;
+	}
+}
+
 /* GET /metrics. */
 static void
 metrics_http_cb(struct evhttp_request *req, void *arg)
@@ -364,9 +380,13 @@ metrics_http_cb(struct evhttp_request *req, void *arg)
 	struct evbuffer	*out;
 
 	(void)arg;
+	if (metrics_http_method(req) == -1)
+		return;
 	if ((out = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
-	metrics_write(out, server_cfg);
+	/* libevent 2.1 would send a body to HEAD too. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET)
+		metrics_write(out, server_cfg);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", METRICS_CONTENT_TYPE);
 	evhttp_send_reply(req, HTTP_OK, "OK", out);
@@ -380,6 +400,8 @@ metrics_http_other(struct evhttp_request *req, void *arg)
 	struct evbuffer	*out;
 
 	(void)arg;
+	if (metrics_http_method(req) == -1)
+		return;
 	if ((out = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
 	evbuffer_add_printf(out, "gatherd serves its metrics at %s\n",
@@ -445,9 +467,13 @@ metrics_listen(struct event_base *base, const struct config *cfg,
 	}
 	if ((metrics_http = evhttp_new(base)) == NULL)
 		fatalx("%s: evhttp_new failed", __func__);
-	/* A scraper sends a short GET; anything else is turned away. */
-	evhttp_set_allowed_methods(metrics_http,
-	    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/*
+	 * A scraper sends a short GET; other methods get 405 from the
+	 * callbacks (libevent's own refusal is a 501), a body 413.
+	 */
+	evhttp_set_allowed_methods(metrics_http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_timeout(metrics_http, METRICS_HTTP_TIMEOUT_S);
 	evhttp_set_max_headers_size(metrics_http, METRICS_HTTP_MAX_HEADERS);
 	evhttp_set_max_body_size(metrics_http, 0);
