@@ -147,7 +147,7 @@ top_keys(void)
 
 /*
  * Wait up to ms for fd to be readable, watching the keys on a terminal.
- * 1 readable, 0 timed out, -1 to quit.
+ * 1 readable, 0 timed out, 2 the terminal was resized, -1 to quit.
  */
 static int
 top_wait(struct top *t, int fd, int ms)
@@ -159,6 +159,8 @@ top_wait(struct top *t, int fd, int ms)
 	for (;;) {
 		if (top_quit)
 			return -1;
+		if (top_resized)
+			return 2;
 		nfds = 0;
 		if (fd != -1) {
 			pfd[nfds].fd = fd;
@@ -183,6 +185,31 @@ top_wait(struct top *t, int fd, int ms)
 	}
 }
 
+/* Read what gatherd sent; -1 with *cause when it closed. */
+static int
+top_recv(struct top *t, char **cause)
+{
+	ssize_t	n;
+
+	if (t->insize - t->inlen < 65536) {
+		t->insize = t->insize == 0 ? 262144 : t->insize * 2;
+		t->in = xrealloc(t->in, t->insize);
+	}
+	do {
+		n = recv(t->o->fd, t->in + t->inlen, t->insize - t->inlen,
+		    MSG_DONTWAIT);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN)
+		return 0;
+	if (n <= 0) {
+		*cause = xasprintf("gatherd closed the connection%s%s",
+		    n == -1 ? ": " : "", n == -1 ? strerror(errno) : "");
+		return -1;
+	}
+	t->inlen += (size_t)n;
+	return 0;
+}
+
 /*
  * Ask for the status and wait for its reply, into t->cur. 0, 1 to quit,
  * or -1 with *cause set.
@@ -193,15 +220,15 @@ top_fetch(struct top *t, char **cause)
 	char		 req[64], *nl;
 	json_t		*msg;
 	json_error_t	 error;
-	ssize_t		 n;
 	size_t		 len;
 	int		 w;
 
 	len = (size_t)snprintf(req, sizeof req, "{\"op\":\"status\","
 	    "\"id\":%" JSON_INTEGER_FORMAT "}\n", ++t->next_id);
 	if (send(t->o->fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		*cause = xasprintf("cannot send to gatherd: %s",
-		    strerror(errno));
+		*cause = errno == EPIPE || errno == ECONNRESET ?
+		    xstrdup("gatherd closed the connection") :
+		    xasprintf("cannot send to gatherd: %s", strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -209,24 +236,17 @@ top_fetch(struct top *t, char **cause)
 			break;
 		if ((w = top_wait(t, t->o->fd, TOP_REPLY_WAIT_MS)) == -1)
 			return 1;
+		if (w == 2) {
+			top_resized = 0;	/* the next view is drawn whole */
+			continue;
+		}
 		if (w == 0) {
 			*cause = xasprintf("no status from gatherd within %d s",
 			    TOP_REPLY_WAIT_MS / 1000);
 			return -1;
 		}
-		if (t->insize - t->inlen < 65536) {
-			t->insize = t->insize == 0 ? 262144 : t->insize * 2;
-			t->in = xrealloc(t->in, t->insize);
-		}
-		n = recv(t->o->fd, t->in + t->inlen, t->insize - t->inlen, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			*cause = xasprintf("gatherd closed the connection%s%s",
-			    n == -1 ? ": " : "", n == -1 ? strerror(errno) : "");
+		if (top_recv(t, cause) == -1)
 			return -1;
-		}
-		t->inlen += (size_t)n;
 	}
 	len = (size_t)(nl - t->in);
 	msg = json_loadb(t->in, len, 0, &error);
@@ -288,7 +308,7 @@ top_rate(const struct top *t, const json_t *obj, const json_t *pobj,
 	return window > 0 ? top_num(robj, rpath) / window : 0;
 }
 
-/* A rate for the screen: "412.0", or "-" before any change was seen. */
+/* A rate for the screen: "412.0", or "1234567" when large. */
 static const char *
 top_fmt_rate(double r, char *buf, size_t size)
 {
@@ -318,16 +338,20 @@ top_screen(struct top *t, FILE *f)
 	    "uptime_s"), a, sizeof a), when);
 	free(s);
 	fprintf(f, "\033[K\n");
-	fprintf(f, "Batches  %9s/s  %6.0f in flight  %10.0f done  %8.0f"
-	    " failed\033[K\n", top_fmt_rate(top_rate(t, st, t->prev,
-	    "batches.done", json_object_get(st, "recent"), "batches.done"), a,
-	    sizeof a), top_num(st, "batches.in_flight"),
+	fprintf(f, "%-9s %9s %10s %9s %9s %12s %9s\033[K\n", "", "PER SEC",
+	    "IN FLIGHT", "WAITING", "RETRYING", "DONE", "FAILED");
+	fprintf(f, "%-9s %9s %10.0f %9s %9s %12.0f %9.0f\033[K\n", "Batches",
+	    top_fmt_rate(top_rate(t, st, t->prev, "batches.done",
+	    json_object_get(st, "recent"), "batches.done"), a, sizeof a),
+	    top_num(st, "batches.in_flight"), "", "",
 	    top_num(st, "batches.done"), top_num(st, "batches.failed"));
-	fprintf(f, "Jobs     %9s/s  %6.0f in flight  %10.0f waiting  %6.0f"
-	    " retrying\033[K\n", top_fmt_rate(top_rate(t, st, t->prev,
-	    "jobs.done", json_object_get(st, "recent"), "jobs.done"), a,
-	    sizeof a), top_num(st, "jobs.in_flight"),
-	    top_num(st, "jobs.waiting"), top_num(st, "jobs.retrying"));
+	fprintf(f, "%-9s %9s %10.0f %9.0f %9.0f %12.0f %9.0f\033[K\n", "Jobs",
+	    top_fmt_rate(top_rate(t, st, t->prev, "jobs.done",
+	    json_object_get(st, "recent"), "jobs.done"), a, sizeof a),
+	    top_num(st, "jobs.in_flight"), top_num(st, "jobs.waiting"),
+	    top_num(st, "jobs.retrying"), top_num(st, "jobs.done"),
+	    top_num(st, "jobs.failed"));
+	fprintf(f, "\033[K\n");
 	fprintf(f, "Pool     %.0f of %.0f threads busy, %.0f queued\033[K\n",
 	    top_num(st, "pool.busy"), top_num(st, "pool.threads"),
 	    top_num(st, "pool.queued"));
@@ -344,14 +368,12 @@ top_screen(struct top *t, FILE *f)
 	ptypes = json_object_get(json_object_get(t->prev, "jobs"), "by_type");
 	rtypes = json_object_get(json_object_get(json_object_get(st,
 	    "recent"), "jobs"), "by_type");
-	fprintf(f, "%-*s %10s %8s   latency over the last %.0f s:\033[K\n",
-	    TOP_TYPE_WIDTH, "TYPE", "JOBS/S", "FAILED/S",
-	    top_num(st, "recent.window_s"));
-	fprintf(f, "%-*s %10s %8s %10s %10s %10s\033[K\n", TOP_TYPE_WIDTH, "",
-	    "", "", "P50", "P99", "MAX");
+	fprintf(f, "%-*s %9s %9s %10s %10s %10s   (latency: last %.0f s)"
+	    "\033[K\n", TOP_TYPE_WIDTH - 3, "TYPE", "JOBS/S", "FAILED/S",
+	    "P50", "P99", "MAX", top_num(st, "recent.window_s"));
 	json_object_foreach((json_t *)types, name, v) {
-		s = print_clean(name, TOP_TYPE_WIDTH);
-		fprintf(f, "%-*s %10s %8s", TOP_TYPE_WIDTH, s,
+		s = print_clean(name, TOP_TYPE_WIDTH - 3);
+		fprintf(f, "%-*s %9s %9s", TOP_TYPE_WIDTH - 3, s,
 		    top_fmt_rate(top_rate(t, v, json_object_get(ptypes, name),
 		    "done", json_object_get(rtypes, name), "done"), a,
 		    sizeof a), top_fmt_rate(top_rate(t, v,
@@ -551,13 +573,24 @@ top_main(const struct top_opts *o)
 		if (o->count > 0 && ++shown >= o->count)
 			break;
 		next += (uint64_t)(o->interval * 1e9);
-		/* Wait for the next view, redrawing on a resize. */
-		while ((w = top_wait(&t, -1, (int)((next > clock_ns() ?
-		    next - clock_ns() : 0) / 1000000u))) == 0 && top_resized &&
+		/*
+		 * Wait for the next view, redrawing on a resize; gatherd
+		 * closing the connection meanwhile ends the view at once.
+		 */
+		while ((w = top_wait(&t, o->fd, (int)((next > clock_ns() ?
+		    next - clock_ns() : 0) / 1000000u))) != -1 &&
 		    clock_ns() < next) {
-			top_resized = 0;
-			fputs("\033[2J", stdout);
-			top_show(&t);
+			if (w == 1 && top_recv(&t, &cause) == -1)
+				break;
+			if (w == 2) {
+				top_resized = 0;
+				fputs("\033[2J", stdout);
+				top_show(&t);
+			}
+		}
+		if (cause != NULL) {
+			status = top_fail(&t, cause);
+			break;
 		}
 		if (w == -1)
 			break;
