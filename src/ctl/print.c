@@ -444,6 +444,13 @@ print_status(const struct print *pr, const json_t *st)
 		    json_number_value(json_object_get(recent, "window_s")));
 	}
 	print_databases(json_object_get(st, "databases"));
+	if (json_is_string(json_object_get(json_object_get(st, "metrics"),
+	    "listen"))) {
+		s = print_clean(json_string_value(json_object_get(
+		    json_object_get(st, "metrics"), "listen")), 64);
+		printf("  %-13shttp://%s/metrics\n", "Metrics:", s);
+		free(s);
+	}
 
 	types = json_object_get(j, "by_type");
 	if (json_object_size(types) > 0) {
