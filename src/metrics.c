@@ -357,58 +357,42 @@ metrics_write(struct evbuffer *out, const struct config *cfg)
 	json_decref(st);
 }
 
-/* Anything but GET and HEAD: 405, saying which methods are allowed. */
-static int
-metrics_http_method(struct evhttp_request *req)
-{
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET:
-	case EVHTTP_REQ_HEAD:
-		return 0;
-	default:
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", "GET, HEAD");
-		evhttp_send_error(req, 405, "Method Not Allowed");
-		return -1;
-	}
-}
-
-/* GET /metrics. */
+/*
+ * Every request: GET or HEAD of /metrics gets the text (HEAD without its
+ * body, which libevent 2.1 would send), another path 404, another method
+ * 405 with the methods allowed (libevent's own refusal is a 501).
+ */
 static void
 metrics_http_cb(struct evhttp_request *req, void *arg)
 {
-	struct evbuffer	*out;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	struct evkeyvalq	*headers = evhttp_request_get_output_headers(req);
+	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+	const char		*path = uri != NULL ? evhttp_uri_get_path(uri) :
+				    NULL;
+	struct evbuffer		*out;
 
 	(void)arg;
-	if (metrics_http_method(req) == -1)
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(headers, "Allow", "GET, HEAD");
+		evhttp_send_error(req, 405, "Method Not Allowed");
 		return;
+	}
 	if ((out = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
-	/* libevent 2.1 would send a body to HEAD too. */
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_GET)
-		metrics_write(out, server_cfg);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", METRICS_CONTENT_TYPE);
-	evhttp_send_reply(req, HTTP_OK, "OK", out);
-	evbuffer_free(out);
-}
-
-/* Any other path. */
-static void
-metrics_http_other(struct evhttp_request *req, void *arg)
-{
-	struct evbuffer	*out;
-
-	(void)arg;
-	if (metrics_http_method(req) == -1)
-		return;
-	if ((out = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new failed", __func__);
-	evbuffer_add_printf(out, "gatherd serves its metrics at %s\n",
-	    METRICS_PATH);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; charset=utf-8");
-	evhttp_send_reply(req, HTTP_NOTFOUND, "Not Found", out);
+	if (path == NULL || strcmp(path, METRICS_PATH) != 0) {
+		evbuffer_add_printf(out, "gatherd serves its metrics at %s\n",
+		    METRICS_PATH);
+		evhttp_add_header(headers, "Content-Type",
+		    "text/plain; charset=utf-8");
+		evhttp_send_reply(req, HTTP_NOTFOUND, "Not Found", out);
+	} else {
+		if (cmd == EVHTTP_REQ_GET)
+			metrics_write(out, server_cfg);
+		evhttp_add_header(headers, "Content-Type",
+		    METRICS_CONTENT_TYPE);
+		evhttp_send_reply(req, HTTP_OK, "OK", out);
+	}
 	evbuffer_free(out);
 }
 
@@ -469,7 +453,7 @@ metrics_listen(struct event_base *base, const struct config *cfg,
 		fatalx("%s: evhttp_new failed", __func__);
 	/*
 	 * A scraper sends a short GET; other methods get 405 from the
-	 * callbacks (libevent's own refusal is a 501), a body 413.
+	 * callback, a body 413.
 	 */
 	evhttp_set_allowed_methods(metrics_http, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
@@ -477,8 +461,7 @@ metrics_listen(struct event_base *base, const struct config *cfg,
 	evhttp_set_timeout(metrics_http, METRICS_HTTP_TIMEOUT_S);
 	evhttp_set_max_headers_size(metrics_http, METRICS_HTTP_MAX_HEADERS);
 	evhttp_set_max_body_size(metrics_http, 0);
-	evhttp_set_cb(metrics_http, METRICS_PATH, metrics_http_cb, NULL);
-	evhttp_set_gencb(metrics_http, metrics_http_other, NULL);
+	evhttp_set_gencb(metrics_http, metrics_http_cb, NULL);
 	if (evhttp_bind_listener(metrics_http, l) == NULL)
 		fatalx("%s: evhttp_bind_listener failed", __func__);
 	metrics_bound = metrics_address(evconnlistener_get_fd(l));

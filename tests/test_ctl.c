@@ -57,25 +57,11 @@ make_scratch(void)
 }
 
 /*
- * Run a shell command line (formatted), stderr with stdout; its exit
+ * Run a shell command line (a format), stderr with stdout; its exit
  * status, and the output in *out (caller frees).
  */
-static int __attribute__((format(printf, 2, 3)))
-sh(char **out, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*cmd, *full;
-	int	 rc;
-
-	va_start(ap, fmt);
-	cmd = xvasprintf(fmt, ap);
-	va_end(ap);
-	full = harness_fmt("(%s) 2>&1", cmd);
-	rc = run_command(full, out);
-	free(full);
-	free(cmd);
-	return rc;
-}
+#define sh(out, fmt, ...)						\
+	run_commandf((out), "(" fmt ") 2>&1", ##__VA_ARGS__)
 
 /* Assert out holds want. */
 static void

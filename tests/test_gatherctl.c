@@ -53,23 +53,10 @@ stop(void)
 TestSuite(gatherctl, .init = start, .fini = stop, .timeout = 30);
 TestSuite(gatherctl_alone, .timeout = 30);
 
-/* Run gatherctl -s SOCK with the formatted arguments; its exit status. */
-static int __attribute__((format(printf, 2, 3)))
-ctl(char **out, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*args, *cmd;
-	int	 rc;
-
-	va_start(ap, fmt);
-	args = xvasprintf(fmt, ap);
-	va_end(ap);
-	cmd = xasprintf("%s -s '%s' %s", GATHERCTL_BIN, d.sock, args);
-	rc = run_command(cmd, out);
-	free(cmd);
-	free(args);
-	return rc;
-}
+/* Run gatherctl -s SOCK with these arguments (a format); its exit status. */
+#define ctl(out, fmt, ...)						\
+	run_commandf((out), "%s -s '%s' " fmt, GATHERCTL_BIN, d.sock,	\
+	    ##__VA_ARGS__)
 
 /* Split output into lines and parse each as a JSON object; the count. */
 static size_t

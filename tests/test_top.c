@@ -29,16 +29,16 @@
 static struct daemon	d;
 static char		tmux_name[64];	/* the private tmux server, if any */
 
+/* Run tmux, on the private server, with these arguments (a format). */
+#define tmux(out, fmt, ...)						\
+	run_commandf((out), "tmux -L %s -f /dev/null " fmt, tmux_name,	\
+	    ##__VA_ARGS__)
+
 static void
 stop(void)
 {
-	char	*cmd;
-
 	if (tmux_name[0] != '\0') {
-		cmd = harness_fmt("tmux -L %s kill-server 2>/dev/null",
-		    tmux_name);
-		run_command(cmd, NULL);
-		free(cmd);
+		tmux(NULL, "kill-server 2>/dev/null");
 		tmux_name[0] = '\0';
 	}
 	daemon_stop(&d);
@@ -257,24 +257,6 @@ Test(top, json_lines)
 	free(cmd);
 	close(fd);
 	daemon_stop(&d);
-}
-
-/* Run tmux on the private server with the formatted arguments. */
-static int __attribute__((format(printf, 2, 3)))
-tmux(char **out, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*args, *cmd;
-	int	 rc;
-
-	va_start(ap, fmt);
-	args = xvasprintf(fmt, ap);
-	va_end(ap);
-	cmd = harness_fmt("tmux -L %s -f /dev/null %s", tmux_name, args);
-	rc = run_command(cmd, out);
-	free(cmd);
-	free(args);
-	return rc;
 }
 
 /*
