@@ -155,8 +155,12 @@ run_mixed_jobs(void)
 
 Test(metrics, the_op_passes_promtool_and_counts_what_ran)
 {
-	char	*text;
-	double	 le25, le50, count;
+	static const char *const les[] = { "0.0001", "0.00025", "0.0005",
+	    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+	    "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "300", "+Inf" };
+	char	*text, *series;
+	double	 count, le, prev;
+	size_t	 i;
 
 	daemon_start(&d, MIXED_CONF, NULL);
 	run_mixed_jobs();
@@ -181,22 +185,28 @@ Test(metrics, the_op_passes_promtool_and_counts_what_ran)
 	cr_assert_eq(sample(text, "gatherd_jobs_retrying"), 0);
 
 	/*
-	 * The histogram: four sleeps ran (the cancelled one never started);
-	 * the three of 30 ms and the one cut at 20 ms are within 50 ms, and
-	 * only the 20 ms one within 25 ms. Buckets are cumulative; +Inf is
-	 * the count.
+	 * The histogram: four sleeps ran (the cancelled one never started).
+	 * A sleep is never short, so the three of 30 ms are past 25 ms and
+	 * only the one cut at 20 ms can be within it; none takes 5 minutes.
+	 * Buckets are cumulative, from 100 us up; +Inf is the count.
 	 */
 	count = sample(text, "gatherd_job_duration_seconds_count{type=\"sleep\"}");
 	cr_assert_eq(count, 4, "%s", text);
 	cr_assert_eq(sample(text, "gatherd_job_duration_seconds_bucket{type="
 	    "\"sleep\",le=\"+Inf\"}"), count);
-	le25 = sample(text, "gatherd_job_duration_seconds_bucket{type="
-	    "\"sleep\",le=\"0.025\"}");
-	le50 = sample(text, "gatherd_job_duration_seconds_bucket{type="
-	    "\"sleep\",le=\"0.05\"}");
-	cr_assert_leq(le25, 1, "only the 20 ms timeout is under 25 ms");
-	cr_assert_eq(le50, 4);
-	cr_assert_leq(le25, le50);
+	cr_assert_eq(sample(text, "gatherd_job_duration_seconds_bucket{type="
+	    "\"sleep\",le=\"300\"}"), count);
+	cr_assert_leq(sample(text, "gatherd_job_duration_seconds_bucket{type="
+	    "\"sleep\",le=\"0.025\"}"), 1, "only the 20 ms timeout");
+	cr_assert_eq(sample(text, "gatherd_job_duration_seconds_bucket{type="
+	    "\"sleep\",le=\"0.01\"}"), 0, "nothing under 20 ms");
+	for (i = 0, prev = 0; i < sizeof les / sizeof les[0]; i++) {
+		series = harness_fmt("gatherd_job_duration_seconds_bucket{type="
+		    "\"sleep\",le=\"%s\"}", les[i]);
+		cr_assert_geq(le = sample(text, series), prev, "%s", series);
+		prev = le;
+		free(series);
+	}
 	cr_assert_geq(sample(text, "gatherd_job_duration_seconds_sum{type="
 	    "\"sleep\"}"), 0.110, "3 x 30 ms + 20 ms at least");
 	free(text);

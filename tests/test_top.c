@@ -133,7 +133,8 @@ Test(top, the_recent_window_forgets)
 	json_decref(r);
 	st = daemon_status(&d, slack_ms(5000));
 	cr_assert_eq(jint(st, "recent.jobs.by_type.sleep.done"), 1);
-	cr_assert_lt(jnum(st, "recent.jobs.by_type.sleep.ms_p99"), 200,
+	/* Anything under 300 ms proves the 300 ms sleep is out of it. */
+	cr_assert_lt(jnum(st, "recent.jobs.by_type.sleep.ms_p99"), 300,
 	    "%s", jtext(st));
 	cr_assert_geq(jnum(st, "jobs.by_type.sleep.ms_max"), 300);
 	cr_assert_eq(jint(st, "jobs.by_type.sleep.done"), 2);

@@ -431,12 +431,12 @@ print_status(const struct print *pr, const json_t *st)
 		    "max_memory_bytes")), x, sizeof x));
 	recent = json_object_get(st, "recent");
 	if (json_is_number(json_object_get(recent, "window_s"))) {
-		printf("  %-13s%s batches (%s failed),", "Last ",
+		printf("  %-13s%s batches (%s failed),", "Recent:",
 		    print_fmt(json_object_get(json_object_get(recent,
 		    "batches"), "done"), a, sizeof a),
 		    print_fmt(json_object_get(json_object_get(recent,
 		    "batches"), "failed"), x, sizeof x));
-		printf(" %s jobs (%s failed) in %.0f s\n",
+		printf(" %s jobs (%s failed) in the last %.0f s\n",
 		    print_fmt(json_object_get(json_object_get(recent, "jobs"),
 		    "done"), a, sizeof a),
 		    print_fmt(json_object_get(json_object_get(recent, "jobs"),
