@@ -439,11 +439,11 @@ Test(ctl, job_options_follow_their_job)
 	free(out);
 	cr_assert_eq(sh(&out, "%s -s '%s' run read:f.txt -p 1", GATHERCTL_BIN,
 	    d.sock), 2);
-	has(out, "run: -p after 'read:f.txt': not an option of read jobs");
+	has(out, "run: after 'read:f.txt': -p: not an option of read jobs");
 	free(out);
 	cr_assert_eq(sh(&out, "%s -s '%s' run read:f.txt --offset -1",
 	    GATHERCTL_BIN, d.sock), 2);
-	has(out, "--offset after 'read:f.txt': '-1' is not an integer >= 0");
+	has(out, "after 'read:f.txt': --offset: '-1' is not an integer >= 0");
 	free(out);
 
 	/* Empty shorthands say what is missing. */

@@ -232,7 +232,8 @@ top_fetch(struct top *t, char **cause)
 		return -1;
 	}
 	for (;;) {
-		if ((nl = memchr(t->in, '\n', t->inlen)) != NULL)
+		if (t->inlen > 0 &&
+		    (nl = memchr(t->in, '\n', t->inlen)) != NULL)
 			break;
 		if ((w = top_wait(t, t->o->fd, TOP_REPLY_WAIT_MS)) == -1)
 			return 1;
