@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "jobs/read.h"
 
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -100,7 +101,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		config_free(&cfg);
 		return 0;
 	}
-	if (cfg.nread_roots == 0 || cfg.threads == 0)
+	if (((const struct read_settings *)config_settings(&cfg,
+	    &read_section))->roots.n == 0 || cfg.threads == 0)
 		abort();
 
 	if (!fuzz_roundtrip) {

@@ -18,6 +18,7 @@ static const char *const err_names[] = {
 	[ERR_BAD_ENCODING] = "bad_encoding",
 	[ERR_UNKNOWN_DB] = "unknown_db",
 	[ERR_DB_ERROR] = "db_error",
+	[ERR_HTTP_ERROR] = "http_error",
 	[ERR_SHUTTING_DOWN] = "shutting_down",
 	[ERR_INTERNAL] = "internal",
 };

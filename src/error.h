@@ -1,4 +1,7 @@
-/* The error codes of the wire protocol. */
+/*
+ * The error codes of the wire protocol, every one protocol.md names (so a
+ * new job type adds none: http_error is the http type's).
+ */
 #ifndef GATHERD_ERROR_H
 #define GATHERD_ERROR_H
 
@@ -18,6 +21,7 @@ enum err_code {
 	ERR_BAD_ENCODING,
 	ERR_UNKNOWN_DB,
 	ERR_DB_ERROR,
+	ERR_HTTP_ERROR,
 	ERR_SHUTTING_DOWN,
 	ERR_INTERNAL,
 };

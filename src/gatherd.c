@@ -15,7 +15,7 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "config_check.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -124,9 +124,13 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(stderr, 2);
 
-	/* --check-config looks at the files named before opening them. */
+	/*
+	 * --check-config also looks at the files the file names (not the
+	 * built-in defaults'), before they are opened.
+	 */
 	if (config_build(&cfg, &args, &cause) == -1 ||
-	    (check && config_check(&cfg, &cause) == -1) ||
+	    (check && cfg.file != NULL &&
+	    job_types_check_files(&cfg, &cause) == -1) ||
 	    (snap = snapshot_new(&cfg, &cause)) == NULL) {
 		if (check)
 			config_free(&cfg);

@@ -20,6 +20,7 @@
 #include "server.h"
 #include "snapshot.h"
 #include "status.h"
+#include "table.h"
 #include "xmalloc.h"
 
 extern const struct job_type job_type_sleep;
@@ -33,41 +34,130 @@ const struct job_type *const job_types[] = {
 	NULL
 };
 
+/* Each type's statistics have a place in status.types[]. */
+_Static_assert(sizeof job_types / sizeof job_types[0] - 1 <=
+    STATUS_MAX_TYPES, "job_types[] has more types than STATUS_MAX_TYPES");
+
 /* The job type called name, or NULL. */
 const struct job_type *
 job_type_find(const char *name)
 {
-	size_t	i;
+	const struct job_type	*type;
 
-	for (i = 0; job_types[i] != NULL; i++) {
-		if (strcmp(job_types[i]->name, name) == 0)
-			return job_types[i];
-	}
-	return NULL;
+	TABLE_FIND(job_types, name, type);
+	return type;
 }
 
 /* At start-up: let each type set up its own state. */
 void
 job_types_init(struct event_base *base)
 {
-	size_t	i;
-
-	for (i = 0; job_types[i] != NULL; i++) {
-		if (job_types[i]->init != NULL)
-			job_types[i]->init(base);
-	}
+	TABLE_CALL(job_types, init, base);
 }
 
 /* At exit: let each type free its own state. */
 void
 job_types_fini(void)
 {
+	TABLE_CALL(job_types, fini, );
+}
+
+/* A snapshot is to be made of cfg: can each type set up what it asks? */
+int
+job_types_check(const struct config *cfg, char **cause)
+{
+	const struct job_type *const	*t;
+
+	for (t = job_types; *t != NULL; t++) {
+		if ((*t)->check != NULL && (*t)->check(cfg, cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * gatherd --check-config: let each type look at the files its settings
+ * name. 0, or -1 with *cause from the first that finds one wrong.
+ */
+int
+job_types_check_files(const struct config *cfg, char **cause)
+{
+	const struct job_type *const	*t;
+
+	for (t = job_types; *t != NULL; t++) {
+		if ((*t)->check_files != NULL &&
+		    (*t)->check_files(cfg, cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A snapshot is made of cfg, checked: what each type keeps for it, in
+ * job_types[] order (a new array, for job_types_unload).
+ */
+void **
+job_types_load(const struct config *cfg)
+{
+	void	**states;
+	size_t	  i, n;
+
+	for (n = 0; job_types[n] != NULL; n++)
+		/* nothing */;
+	states = xcalloc(n + 1, sizeof *states);
+	for (i = 0; i < n; i++) {
+		if (job_types[i]->load != NULL)
+			states[i] = job_types[i]->load(cfg);
+	}
+	return states;
+}
+
+/* The snapshot is freed: let each type free what it kept. */
+void
+job_types_unload(void **states)
+{
 	size_t	i;
 
+	if (states == NULL)
+		return;
 	for (i = 0; job_types[i] != NULL; i++) {
-		if (job_types[i]->fini != NULL)
-			job_types[i]->fini();
+		if (job_types[i]->unload != NULL && states[i] != NULL)
+			job_types[i]->unload(states[i]);
 	}
+	free(states);
+}
+
+/* A snapshot of cfg comes into force: each type sets up its state. */
+void
+job_types_attach(const struct config *cfg)
+{
+	TABLE_CALL(job_types, attach, cfg);
+}
+
+/* The last reference to a snapshot of cfg has gone. */
+void
+job_types_detach(const struct config *cfg)
+{
+	TABLE_CALL(job_types, detach, cfg);
+}
+
+/* The descriptors every type may hold open under cfg. */
+uint64_t
+job_types_fds(const struct config *cfg)
+{
+	const struct job_type *const	*t;
+	uint64_t			 n = 0;
+
+	for (t = job_types; *t != NULL; t++)
+		n += (*t)->fds != NULL ? (*t)->fds(cfg) : 0;
+	return n;
+}
+
+/* Let each type add its part to the status object st. */
+void
+job_types_status(const struct config *cfg, json_t *st)
+{
+	TABLE_CALL(job_types, status, cfg, st);
 }
 
 /*
@@ -314,6 +404,21 @@ void
 job_finish_ok_len(struct job *job, char *value, size_t len)
 {
 	job_finish(job, JOB_OK, ERR_NONE, value, len);
+}
+
+/*
+ * The job ended with a result worked out elsewhere (a worker, a driver):
+ * its value of len bytes if code is ERR_NONE, else code and its message.
+ * text is the job's now.
+ */
+void
+job_finish_result(struct job *job, enum err_code code, char *text,
+    size_t len)
+{
+	if (code == ERR_NONE)
+		job_finish_ok_len(job, text, len);
+	else
+		job_finish_error(job, code, text);
 }
 
 /* The job failed with code and message (owned by the job now). */

@@ -9,6 +9,16 @@
  * with a struct job, and type->size says how big it is, so a job is one
  * allocation. Only the loop thread touches jobs once they are built
  * (a big request's are built on the parse thread, see parse below).
+ *
+ * A type with settings brings its own configuration section, which
+ * config.c reads, prints and frees from the section's table of keys. A
+ * type that owns shared state (a pool of connections, a multi handle) or
+ * state per configuration (the read roots) keeps it through hooks per
+ * configuration snapshot, which snapshot.c, server.c and status.c call for
+ * every type in the table, naming none: check, load and unload as a
+ * snapshot is made and freed, attach and detach as it comes into force
+ * and goes, the descriptors the type may hold, and its part of the status
+ * op's object.
  */
 #ifndef GATHERD_JOB_H
 #define GATHERD_JOB_H
@@ -22,6 +32,7 @@
 
 struct batch;
 struct config;
+struct config_section;
 struct event;
 struct event_base;
 struct job;
@@ -64,8 +75,41 @@ struct job_type {
 	void		(*free)(struct job *);
 	/* At start-up, on the loop: set up the type's own state. May be NULL. */
 	void		(*init)(struct event_base *);
-	/* At exit, after every job: free the type's own state. May be NULL. */
+	/*
+	 * At exit, after every job and the last snapshot: free the type's
+	 * own state. May be NULL.
+	 */
 	void		(*fini)(void);
+
+	/* Its own section of the configuration file ([NAME]), or NULL. */
+	const struct config_section *section;
+
+	/*
+	 * Per configuration snapshot; each may be NULL. check: a snapshot
+	 * is to be made of a configuration, on any thread: 0, or -1 with
+	 * *cause saying what config.c could not see is wrong; nothing else.
+	 * load: once every type's check passed, on any thread, and may block
+	 * (open files): what the type keeps for the snapshot, which
+	 * snapshot_state() gives back. unload: the snapshot is freed, with
+	 * what load returned if not NULL. attach: on the loop, the snapshot
+	 * comes into force; detach: its last reference has gone (no job of
+	 * it is left), before unload.
+	 */
+	int		(*check)(const struct config *, char **cause);
+	void		*(*load)(const struct config *);
+	void		(*unload)(void *state);
+	void		(*attach)(const struct config *);
+	void		(*detach)(const struct config *);
+	/* The descriptors the type may hold open under a configuration. */
+	uint64_t	(*fds)(const struct config *);
+	/*
+	 * gatherd --check-config only, after check: look at the files and
+	 * directories the settings name, without changing anything. 0, or
+	 * -1 with *cause as config_key_message() writes it. May be NULL.
+	 */
+	int		(*check_files)(const struct config *, char **cause);
+	/* Add the type's own part (its own key) to the status object. */
+	void		(*status)(const struct config *, json_t *);
 };
 
 struct job {
@@ -93,6 +137,14 @@ size_t		 job_type_index(const struct job_type *);
 const void	*job_owner(const struct job *);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
+int		 job_types_check(const struct config *, char **);
+int		 job_types_check_files(const struct config *, char **);
+void		**job_types_load(const struct config *);
+void		 job_types_unload(void **);
+void		 job_types_attach(const struct config *);
+void		 job_types_detach(const struct config *);
+uint64_t	 job_types_fds(const struct config *);
+void		 job_types_status(const struct config *, json_t *);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
 		    struct job **, char **);
 void		 job_start(struct job *, uint64_t);
@@ -101,6 +153,7 @@ void		 job_free(struct job *);
 void		 job_finish_ok(struct job *, char *);
 void		 job_finish_ok_len(struct job *, char *, size_t);
 void		 job_finish_error(struct job *, enum err_code, char *);
+void		 job_finish_result(struct job *, enum err_code, char *, size_t);
 void		 job_finish_errorf(struct job *, enum err_code, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 

@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 
+#include "base64.h"
 #include "jsonw.h"
 #include "log.h"
 #include "utf8.h"
@@ -69,6 +70,30 @@ jsonw_string(struct evbuffer *evb, const char *s, size_t len)
 	evbuffer_add(evb, "\"", 1);
 	jsonw_escape(evb, s, len);
 	evbuffer_add(evb, "\"", 1);
+}
+
+/*
+ * Append n bytes as a JSON string of their base64 (RFC 4648), encoded in
+ * place: bytes that are not text (a blob, a file read as base64) go out
+ * this way, and only this way.
+ */
+void
+jsonw_base64(struct evbuffer *evb, const void *p, size_t n)
+{
+	struct evbuffer_iovec	 v;
+	char			*s;
+	size_t			 len = base64_encoded_len(n);
+
+	if ((len == 0 && n != 0) || len > (size_t)EV_SSIZE_MAX - 2 ||
+	    evbuffer_reserve_space(evb, (ev_ssize_t)(len + 2), &v, 1) != 1)
+		fatalx("%s: cannot reserve %zu bytes", __func__, len);
+	s = v.iov_base;
+	s[0] = '"';
+	base64_encode(p, n, s + 1);
+	s[len + 1] = '"';
+	v.iov_len = len + 2;
+	if (evbuffer_commit_space(evb, &v, 1) == -1)
+		fatalx("%s: evbuffer_commit_space failed", __func__);
 }
 
 /* Append a NUL-terminated string as a JSON string. */
@@ -186,6 +211,18 @@ jsonw_uint(struct evbuffer *evb, uint64_t v)
 	char	buf[24], *end = buf + sizeof buf, *p;
 
 	p = jsonw_digits(end, v);
+	evbuffer_add(evb, p, (size_t)(end - p));
+}
+
+/* Append a signed integer, INT64_MIN included, without printf. */
+void
+jsonw_int(struct evbuffer *evb, int64_t v)
+{
+	char	buf[24], *end = buf + sizeof buf, *p;
+
+	p = jsonw_digits(end, v < 0 ? -(uint64_t)v : (uint64_t)v);
+	if (v < 0)
+		*--p = '-';
 	evbuffer_add(evb, p, (size_t)(end - p));
 }
 

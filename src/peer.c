@@ -69,7 +69,7 @@ peer_groups_listed(const struct config *cfg, int fd)
 	}
 	n = len / sizeof *groups;
 	for (i = 0; i < n && !found; i++)
-		found = peer_listed(cfg->allow_gids, cfg->nallow_gids,
+		found = peer_listed(cfg->allow_gids.v, cfg->allow_gids.n,
 		    groups[i]);
 	if (groups != buf)
 		free(groups);
@@ -80,13 +80,13 @@ peer_groups_listed(const struct config *cfg, int fd)
 int
 peer_allowed(const struct config *cfg, int fd, const struct peer *p)
 {
-	if (cfg->nallow_uids == 0 && cfg->nallow_gids == 0)
+	if (cfg->allow_uids.n == 0 && cfg->allow_gids.n == 0)
 		return 1;
 	if (p->uid == (uid_t)-1)
 		return 0;
 	if (p->uid == 0 ||
-	    peer_listed(cfg->allow_uids, cfg->nallow_uids, p->uid) ||
-	    peer_listed(cfg->allow_gids, cfg->nallow_gids, p->gid))
+	    peer_listed(cfg->allow_uids.v, cfg->allow_uids.n, p->uid) ||
+	    peer_listed(cfg->allow_gids.v, cfg->allow_gids.n, p->gid))
 		return 1;
-	return cfg->nallow_gids > 0 && peer_groups_listed(cfg, fd);
+	return cfg->allow_gids.n > 0 && peer_groups_listed(cfg, fd);
 }

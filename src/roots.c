@@ -15,19 +15,19 @@
 #include "roots.h"
 #include "xmalloc.h"
 
-/* Open every configured root (blocking: not on the loop after start-up). */
+/* Open every root of paths (blocking: not on the loop after start-up). */
 struct roots *
-roots_open(const struct config *cfg)
+roots_open(const struct config_list *paths)
 {
 	struct roots		*roots;
 	struct read_root	*r;
 	size_t			 i;
 
 	roots = xcalloc(1, sizeof *roots);
-	roots->v = xcalloc(cfg->nread_roots, sizeof *roots->v);
-	for (i = 0; i < cfg->nread_roots; i++) {
+	roots->v = xcalloc(paths->n, sizeof *roots->v);
+	for (i = 0; i < paths->n; i++) {
 		r = &roots->v[roots->n++];
-		r->path = xstrdup(cfg->read_roots[i]);
+		r->path = xstrdup(paths->v[i]);
 		r->len = strlen(r->path);
 		while (r->len > 1 && r->path[r->len - 1] == '/')
 			r->path[--r->len] = '\0';

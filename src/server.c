@@ -42,7 +42,6 @@
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
-#include "db.h"
 #include "job.h"
 #include "log.h"
 #include "metrics.h"
@@ -766,27 +765,22 @@ server_timer(event_callback_fn cb)
 
 /*
  * max_connections as the descriptor limit allows: each connection is a
- * descriptor, and the listener, the loop, the workers' open files, SQLite
- * and the PostgreSQL pools need some besides. A configured value above
- * that is lowered, with a warning, so status reports what is enforced.
+ * descriptor, and the listener, the loop, the workers' open files and
+ * the job types' own (the databases) need some besides. A configured
+ * value above that is lowered, with a warning, so status reports what is
+ * enforced.
  */
 static void
 server_cap_connections(struct config *cfg)
 {
 	struct rlimit	rl;
 	uint64_t	reserve, max;
-	size_t		i;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
 		return;
-	/* A read open on each worker; each worker's SQLite connections. */
+	/* A read open on each worker; the job types' own (databases). */
 	reserve = SERVER_FDS_RESERVED + 2 * (uint64_t)cfg->threads;
-	for (i = 0; i < cfg->ndbs; i++) {
-		if (cfg->dbs[i].driver == DB_POSTGRES)
-			reserve += cfg->dbs[i].pool;
-		else	/* the database, its WAL and its shared memory */
-			reserve += 3 * (uint64_t)cfg->threads;
-	}
+	reserve += job_types_fds(cfg);
 	max = rl.rlim_cur > reserve + 1 ? rl.rlim_cur - reserve : 1;
 	if (cfg->limits.max_connections > max) {
 		log_warnx("max_connections %llu: the descriptor limit (%llu)"
@@ -850,7 +844,7 @@ server_init(struct snapshot *snap, char **cause)
 	evsignal_add(server_sigint, NULL);
 	evsignal_add(server_sigterm, NULL);
 	evsignal_add(server_sighup, NULL);
-	postgres_init(server_base);
+	job_types_init(server_base);
 	server_set_snapshot(snap);
 	if (server_activated(&fd, cause) == -1)
 		return -1;
@@ -879,7 +873,6 @@ server_init(struct snapshot *snap, char **cause)
 		fatalx("%s: event_new failed", __func__);
 	server_accept_timer = server_timer(server_accept_retry);
 	conn_flush_init(server_base);
-	job_types_init(server_base);
 	server_reaper = event_new(server_base, -1, 0, server_reap, NULL);
 	server_stopper = event_new(server_base, -1, 0, server_stop_cb, NULL);
 	if (server_reaper == NULL || server_stopper == NULL)
@@ -921,13 +914,12 @@ server_free(void)
 	pool_free();
 	parser_free();
 	metrics_free();
-	job_types_fini();
 	conn_flush_free();
 	reload_free();
 	snapshot_unref(server_snap);
 	server_snap = NULL;
 	server_cfg = NULL;
-	postgres_free();
+	job_types_fini();
 	/*
 	 * Freeing the signal events puts back the default actions, and a
 	 * SIGTERM then would kill us instead of letting us exit 0: block the

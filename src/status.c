@@ -10,7 +10,6 @@
 #include "budget.h"
 #include "clock.h"
 #include "config.h"
-#include "db.h"
 #include "job.h"
 #include "metrics.h"
 #include "pool.h"
@@ -230,7 +229,7 @@ status_json(const struct config *cfg)
 	    " s:{s:I, s:I}, s:{s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:o}, s:{s:I, s:I, s:I},"
 	    " s:{s:I, s:I, s:I, s:I, s:I, s:I},"
-	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "version", PACKAGE_VERSION,
 	    "pid", (json_int_t)getpid(),
 	    "uptime_s", clock_ms(status.start_ns, clock_ns()) / 1000.0,
@@ -270,8 +269,7 @@ status_json(const struct config *cfg)
 		"max_connection_bytes", (json_int_t)l->max_connection_bytes,
 		"max_memory_bytes", (json_int_t)l->max_memory_bytes,
 		"max_connections_per_uid",
-		    (json_int_t)l->max_connections_per_uid,
-		"read_max_bytes", (json_int_t)l->read_max_bytes);
+		    (json_int_t)l->max_connections_per_uid);
 	/* The limits that keep one client from holding shared resources. */
 	json_object_set_new(json_object_get(st, "limits"), "max_result_bytes",
 	    json_integer((json_int_t)l->max_result_bytes));
@@ -296,7 +294,7 @@ status_json(const struct config *cfg)
 		(json_int_t)status.refused[STATUS_CLOSED_MAX_BYTES]));
 	json_object_set_new(st, "errors", status_errors());
 	json_object_set_new(st, "recent", status_recent());
-	json_object_set_new(st, "databases", postgres_status(cfg));
+	job_types_status(cfg, st);
 	if (metrics_served() != NULL)
 		json_object_set_new(st, "metrics", json_pack("{s:s}",
 		    "listen", metrics_served()));

@@ -117,6 +117,20 @@ Test(check_config, a_valid_file_prints_the_settings)
 	cr_assert_neq(access(harness_fmt("%s/new.sqlite", dir), F_OK), 0);
 }
 
+/* The installed example passes on any machine: what it names is a default. */
+Test(check_config, the_example_file_passes)
+{
+	const char	*srcdir = getenv("srcdir");
+	char		*out, *cmd;
+
+	cmd = harness_fmt("%s -c '%s/etc/gatherd.conf' --check-config 2>&1",
+	    GATHERD_BIN, srcdir != NULL ? srcdir : ".");
+	cr_assert_eq(run_command(cmd, &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "\n[metrics]\n"), "%s", out);
+	free(out);
+	free(cmd);
+}
+
 Test(check_config, read_roots_must_be_directories)
 {
 	char	*p;

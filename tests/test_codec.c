@@ -824,3 +824,54 @@ Test(jsonw, quote_cuts_long_text_between_characters)
 	cr_assert(strcmp(q, want) == 0, "got %s", shown(q, strlen(q)));
 	free(q);
 }
+
+/*
+ * jsonw_base64: the quoted base64 of the bytes, after what the buffer
+ * holds already, the same as base64_encode_alloc's for every length.
+ */
+Test(jsonw, base64_is_a_quoted_string)
+{
+	unsigned char	 src[700];
+	struct evbuffer	*evb;
+	uint64_t	 rng = 42;
+	size_t		 len, n, got;
+	char		*want, *text;
+
+	for (len = 0; len < sizeof src; len++) {
+		for (n = 0; n < len; n++)
+			src[n] = (unsigned char)rng_next(&rng);
+		cr_assert_not_null(evb = evbuffer_new());
+		evbuffer_add(evb, "x", 1);
+		jsonw_base64(evb, src, len);
+		got = evbuffer_get_length(evb);
+		text = (char *)evbuffer_pullup(evb, -1);
+		want = base64_encode_alloc(src, len, &n);
+		cr_assert_eq(got, n + 3, "length %zu", len);
+		cr_assert(text[0] == 'x' && text[1] == '"' &&
+		    text[got - 1] == '"', "length %zu", len);
+		cr_assert(memcmp(text + 2, want, n) == 0, "length %zu", len);
+		free(want);
+		evbuffer_free(evb);
+	}
+}
+
+/* jsonw_int: the same text as printf's, the extremes included. */
+Test(jsonw, int)
+{
+	static const int64_t	 v[] = { 0, 7, -7, 10, -10, 1234567890,
+	    INT64_MAX, INT64_MIN, INT64_MIN + 1 };
+	struct evbuffer		*evb;
+	char			 want[32];
+	size_t			 i;
+
+	cr_assert_not_null(evb = evbuffer_new());
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		snprintf(want, sizeof want, "%lld", (long long)v[i]);
+		jsonw_int(evb, v[i]);
+		cr_assert_eq(evbuffer_get_length(evb), strlen(want));
+		cr_assert(memcmp(evbuffer_pullup(evb, -1), want,
+		    strlen(want)) == 0, "%s", want);
+		evbuffer_drain(evb, strlen(want));
+	}
+	evbuffer_free(evb);
+}

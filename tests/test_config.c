@@ -15,7 +15,34 @@
 #include <criterion/criterion.h>
 
 #include "config.h"
+#include "db/driver.h"
+#include "db/postgres.h"
+#include "db/sqlite.h"
+#include "jobs/read.h"
 #include "xmalloc.h"
+
+/* cfg's [read] settings. */
+static const struct read_settings *
+rd(const struct config *cfg)
+{
+	return config_settings(cfg, &read_section);
+}
+
+/* The settings of a database with driver sqlite. */
+static const struct sqlite_settings *
+lite(const struct db_config *db)
+{
+	cr_assert_eq(db->driver, &db_driver_sqlite, "%s", db->name);
+	return db->settings;
+}
+
+/* The settings of a database with driver postgres. */
+static const struct postgres_settings *
+pg(const struct db_config *db)
+{
+	cr_assert_eq(db->driver, &db_driver_postgres, "%s", db->name);
+	return db->settings;
+}
 
 /* Temporary files and directories made by a test, removed after it. */
 static char	**tmp_paths;
@@ -124,11 +151,11 @@ assert_defaults(const struct config *cfg)
 	cr_assert_eq(cfg->limits.max_inflight_jobs, 1000000);
 	cr_assert_eq(cfg->limits.max_batches_per_connection, 1024);
 	cr_assert_eq(cfg->limits.max_output_bytes, 67108864);
-	cr_assert_eq(cfg->limits.read_max_bytes, 16777216);
+	cr_assert_eq(rd(cfg)->max_bytes, 16777216);
 	cr_assert_eq(cfg->limits.max_result_bytes, 16777216);
 	cr_assert_eq(cfg->limits.max_job_ms, 300000);
-	cr_assert_eq(cfg->nread_roots, 1);
-	cr_assert_str_eq(cfg->read_roots[0], "/var/lib/gatherd/files");
+	cr_assert_eq(rd(cfg)->roots.n, 1);
+	cr_assert_str_eq(rd(cfg)->roots.v[0], "/var/lib/gatherd/files");
 	cr_assert_eq(cfg->ndbs, 0);
 	cr_assert_null(cfg->dbs);
 }
@@ -152,27 +179,32 @@ assert_same(const struct config *a, const struct config *b)
 		cr_assert_null(b->metrics_listen);
 	else
 		cr_assert_str_eq(b->metrics_listen, a->metrics_listen);
-	cr_assert_eq(b->nallow_uids, a->nallow_uids);
-	for (i = 0; i < a->nallow_uids; i++)
-		cr_assert_eq(b->allow_uids[i], a->allow_uids[i]);
-	cr_assert_eq(b->nallow_gids, a->nallow_gids);
-	for (i = 0; i < a->nallow_gids; i++)
-		cr_assert_eq(b->allow_gids[i], a->allow_gids[i]);
+	cr_assert_eq(b->allow_uids.n, a->allow_uids.n);
+	for (i = 0; i < a->allow_uids.n; i++)
+		cr_assert_eq(b->allow_uids.v[i], a->allow_uids.v[i]);
+	cr_assert_eq(b->allow_gids.n, a->allow_gids.n);
+	for (i = 0; i < a->allow_gids.n; i++)
+		cr_assert_eq(b->allow_gids.v[i], a->allow_gids.v[i]);
 	cr_assert_eq(memcmp(&b->limits, &a->limits, sizeof a->limits), 0);
-	cr_assert_eq(b->nread_roots, a->nread_roots);
-	for (i = 0; i < a->nread_roots; i++)
-		cr_assert_str_eq(b->read_roots[i], a->read_roots[i]);
+	cr_assert_eq(rd(b)->roots.n, rd(a)->roots.n);
+	for (i = 0; i < rd(a)->roots.n; i++)
+		cr_assert_str_eq(rd(b)->roots.v[i], rd(a)->roots.v[i]);
+	cr_assert_eq(rd(b)->max_bytes, rd(a)->max_bytes);
 	cr_assert_eq(b->ndbs, a->ndbs);
 	for (i = 0; i < a->ndbs; i++) {
 		cr_assert_str_eq(b->dbs[i].name, a->dbs[i].name);
 		cr_assert_eq(b->dbs[i].driver, a->dbs[i].driver);
-		if (a->dbs[i].driver == DB_SQLITE) {
-			cr_assert_str_eq(b->dbs[i].path, a->dbs[i].path);
-			cr_assert_eq(b->dbs[i].writable, a->dbs[i].writable);
+		if (a->dbs[i].driver == &db_driver_sqlite) {
+			cr_assert_str_eq(lite(&b->dbs[i])->path,
+			    lite(&a->dbs[i])->path);
+			cr_assert_eq(lite(&b->dbs[i])->writable,
+			    lite(&a->dbs[i])->writable);
+			cr_assert_eq(lite(&b->dbs[i])->busy_timeout_ms,
+			    lite(&a->dbs[i])->busy_timeout_ms);
 		} else {
-			cr_assert_str_eq(b->dbs[i].conninfo,
-			    a->dbs[i].conninfo);
-			cr_assert_eq(b->dbs[i].pool, a->dbs[i].pool);
+			cr_assert_str_eq(pg(&b->dbs[i])->conninfo,
+			    pg(&a->dbs[i])->conninfo);
+			cr_assert_eq(pg(&b->dbs[i])->pool, pg(&a->dbs[i])->pool);
 		}
 	}
 }
@@ -242,7 +274,6 @@ Test(config, defaults)
 Test(config, example_file)
 {
 	struct config		 cfg;
-	const struct db_config	*db;
 	const char		*srcdir = getenv("srcdir");
 	char			*path, *cause = NULL;
 
@@ -255,19 +286,12 @@ Test(config, example_file)
 	/* The socket is left to the built-in default, for root and users. */
 	cr_assert_null(cfg.socket);
 
-	/* Every other key is at its default. */
-	cr_assert_eq(cfg.ndbs, 1);
-	db = config_find_db(&cfg, "default");
-	cr_assert_not_null(db);
-	cr_assert_eq(db->driver, DB_SQLITE);
-	cr_assert_str_eq(db->path, "/var/lib/gatherd/default.sqlite3");
-	cr_assert_eq(db->writable, 0);
-	cr_assert_null(config_find_db(&cfg, "app"));
-	free(cfg.dbs[0].name);
-	free(cfg.dbs[0].path);
-	free(cfg.dbs);
-	cfg.dbs = NULL;
-	cfg.ndbs = 0;
+	/*
+	 * Every other key is at its default; the databases are examples,
+	 * commented out, so that the file passes --check-config anywhere.
+	 */
+	cr_assert_eq(cfg.ndbs, 0);
+	cr_assert_null(config_find_db(&cfg, "default"));
 	assert_defaults(&cfg);
 
 	config_free(&cfg);
@@ -293,30 +317,25 @@ Test(config, full_file)
 	cr_assert_eq(cfg.limits.max_output_bytes, UINT64_C(9007199254740992));
 	cr_assert_eq(cfg.limits.max_result_bytes, 65536);
 	cr_assert_eq(cfg.limits.max_job_ms, 0);
-	cr_assert_eq(cfg.limits.read_max_bytes, 4096);
-	cr_assert_eq(cfg.nread_roots, 3);
-	cr_assert_str_eq(cfg.read_roots[0], "/srv/a");
-	cr_assert_str_eq(cfg.read_roots[1], "/srv/b");
-	cr_assert_str_eq(cfg.read_roots[2], "/srv/c");
+	cr_assert_eq(rd(&cfg)->max_bytes, 4096);
+	cr_assert_eq(rd(&cfg)->roots.n, 3);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], "/srv/a");
+	cr_assert_str_eq(rd(&cfg)->roots.v[1], "/srv/b");
+	cr_assert_str_eq(rd(&cfg)->roots.v[2], "/srv/c");
 
 	cr_assert_eq(cfg.ndbs, 3);
 	db = config_find_db(&cfg, "default");
 	cr_assert_eq(db, &cfg.dbs[0]);
-	cr_assert_eq(db->driver, DB_SQLITE);
-	cr_assert_str_eq(db->path, "/var/db/x.sqlite3");
-	cr_assert_eq(db->writable, 1);
-	cr_assert_null(db->conninfo);
+	cr_assert_str_eq(lite(db)->path, "/var/db/x.sqlite3");
+	cr_assert_eq(lite(db)->writable, 1);
 	db = config_find_db(&cfg, "app");
 	cr_assert_eq(db, &cfg.dbs[1]);
-	cr_assert_eq(db->driver, DB_POSTGRES);
-	cr_assert_str_eq(db->conninfo, "host=/run/postgresql dbname=app");
-	cr_assert_eq(db->pool, 8);
-	cr_assert_null(db->path);
+	cr_assert_str_eq(pg(db)->conninfo, "host=/run/postgresql dbname=app");
+	cr_assert_eq(pg(db)->pool, 8);
 	db = config_find_db(&cfg, "other-DB_2");
 	cr_assert_eq(db, &cfg.dbs[2]);
-	cr_assert_eq(db->driver, DB_POSTGRES);
-	cr_assert_str_eq(db->conninfo, "dbname=other");
-	cr_assert_eq(db->pool, 4, "the default pool is 4");
+	cr_assert_str_eq(pg(db)->conninfo, "dbname=other");
+	cr_assert_eq(pg(db)->pool, 4, "the default pool is 4");
 	cr_assert_null(config_find_db(&cfg, "missing"));
 	cr_assert_null(config_find_db(&cfg, "App"));
 	config_free(&cfg);
@@ -410,7 +429,7 @@ Test(config, comments)
 	cr_assert_eq(cfg.threads, 8);
 	cr_assert_eq(cfg.log_level, LOG_LEVEL_WARNING);
 	cr_assert_str_eq(cfg.socket, "/tmp/a;b", "';' needs a space before");
-	cr_assert_str_eq(cfg.dbs[0].conninfo, "host=x;y password=a#b");
+	cr_assert_str_eq(pg(&cfg.dbs[0])->conninfo, "host=x;y password=a#b");
 	config_free(&cfg);
 
 	/* '#' starts a comment only at the start of a line. */
@@ -433,7 +452,7 @@ Test(config, line_forms)
 	    "max_bytes=7");
 	cr_assert_eq(cfg.threads, 5);
 	cr_assert_eq(cfg.log_level, LOG_LEVEL_ERROR);
-	cr_assert_eq(cfg.limits.read_max_bytes, 7);
+	cr_assert_eq(rd(&cfg)->max_bytes, 7);
 	config_free(&cfg);
 }
 
@@ -518,7 +537,7 @@ Test(config, long_lines)
 	text = xasprintf("[read]\nroots = %s\n", value);
 	cr_assert_eq(strlen(strchr(text, '\n') + 1), 199);
 	load_ok(&cfg, text);
-	cr_assert_str_eq(cfg.read_roots[0], value);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], value);
 	config_free(&cfg);
 	free(text);
 
@@ -733,7 +752,7 @@ Test(config, long_values_print_back)
 	    "[db.lite]\ndriver = sqlite\npath = /x/with two  spaces/and more/"
 	    "%s\n", roots, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
 	load_ok(&cfg, conf);
-	cr_assert_eq(cfg.nread_roots, 12);
+	cr_assert_eq(rd(&cfg)->roots.n, 12);
 	text = NULL;
 	fp = open_memstream(&text, &size);
 	config_print(&cfg, fp);
@@ -829,7 +848,7 @@ Test(config, values_that_would_not_read_back)
 	    ":2: [daemon] socket: a value may not start with '#'");
 	/* An empty value continued on the next line: no leading blank. */
 	load_ok(&cfg, "[db.default]\ndriver = sqlite\npath =\n  /x.db\n");
-	cr_assert_str_eq(cfg.dbs[0].path, "/x.db");
+	cr_assert_str_eq(lite(&cfg.dbs[0])->path, "/x.db");
 	config_free(&cfg);
 	load_error("[limits]\nmax_jobs_per_batch = 4294967296\n",
 	    ":2: [limits] max_jobs_per_batch: expected an integer from 1 to "
@@ -842,21 +861,21 @@ Test(config, allow_uids_and_groups)
 
 	load_ok(&cfg, "[daemon]\nallow_uids = root 1000\n"
 	    "allow_groups = 0 root 4242\n");
-	cr_assert_eq(cfg.nallow_uids, 2);
-	cr_assert_eq(cfg.allow_uids[0], 0);
-	cr_assert_eq(cfg.allow_uids[1], 1000);
-	cr_assert_eq(cfg.nallow_gids, 3);
-	cr_assert_eq(cfg.allow_gids[0], 0);
-	cr_assert_eq(cfg.allow_gids[1], 0);
-	cr_assert_eq(cfg.allow_gids[2], 4242);
+	cr_assert_eq(cfg.allow_uids.n, 2);
+	cr_assert_eq(cfg.allow_uids.v[0], 0);
+	cr_assert_eq(cfg.allow_uids.v[1], 1000);
+	cr_assert_eq(cfg.allow_gids.n, 3);
+	cr_assert_eq(cfg.allow_gids.v[0], 0);
+	cr_assert_eq(cfg.allow_gids.v[1], 0);
+	cr_assert_eq(cfg.allow_gids.v[2], 4242);
 	print_and_reload(&cfg, &again);
 	assert_same(&cfg, &again);
 	config_free(&again);
 	config_free(&cfg);
 
 	load_ok(&cfg, "[daemon]\n");
-	cr_assert_eq(cfg.nallow_uids, 0);
-	cr_assert_eq(cfg.nallow_gids, 0);
+	cr_assert_eq(cfg.allow_uids.n, 0);
+	cr_assert_eq(cfg.allow_gids.n, 0);
 	config_free(&cfg);
 
 	load_error("[daemon]\nallow_uids = root no-such-user-here\n",
@@ -875,14 +894,14 @@ Test(config, read)
 	struct config	cfg;
 
 	load_ok(&cfg, "[read]\nroots = /one\n");
-	cr_assert_eq(cfg.nread_roots, 1);
-	cr_assert_str_eq(cfg.read_roots[0], "/one");
-	cr_assert_eq(cfg.limits.read_max_bytes, 16777216);
+	cr_assert_eq(rd(&cfg)->roots.n, 1);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], "/one");
+	cr_assert_eq(rd(&cfg)->max_bytes, 16777216);
 	config_free(&cfg);
 
 	load_ok(&cfg, "[read]\nmax_bytes = 1\n");
-	cr_assert_eq(cfg.limits.read_max_bytes, 1);
-	cr_assert_str_eq(cfg.read_roots[0], "/var/lib/gatherd/files");
+	cr_assert_eq(rd(&cfg)->max_bytes, 1);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], "/var/lib/gatherd/files");
 	config_free(&cfg);
 
 	load_error("[read]\nroots = /a b /c\n",
@@ -911,12 +930,12 @@ Test(config, multiline_values)
 	    "driver = postgres\n"
 	    "conninfo = host=/run/postgresql\n"
 	    "  dbname=app\n");
-	cr_assert_eq(cfg.nread_roots, 3);
-	cr_assert_str_eq(cfg.read_roots[0], "/a");
-	cr_assert_str_eq(cfg.read_roots[1], "/b");
-	cr_assert_str_eq(cfg.read_roots[2], "/c");
-	cr_assert_eq(cfg.limits.read_max_bytes, 5);
-	cr_assert_str_eq(cfg.dbs[0].conninfo,
+	cr_assert_eq(rd(&cfg)->roots.n, 3);
+	cr_assert_str_eq(rd(&cfg)->roots.v[0], "/a");
+	cr_assert_str_eq(rd(&cfg)->roots.v[1], "/b");
+	cr_assert_str_eq(rd(&cfg)->roots.v[2], "/c");
+	cr_assert_eq(rd(&cfg)->max_bytes, 5);
+	cr_assert_str_eq(pg(&cfg.dbs[0])->conninfo,
 	    "host=/run/postgresql dbname=app");
 	config_free(&cfg);
 
@@ -1031,20 +1050,20 @@ Test(config, db_values)
 		text = xasprintf("[db.x]\ndriver = sqlite\npath = /x\n"
 		    "writable = %s\n", bools[i].text);
 		load_ok(&cfg, text);
-		cr_assert_eq(cfg.dbs[0].writable, bools[i].writable, "%s",
+		cr_assert_eq(lite(&cfg.dbs[0])->writable, bools[i].writable, "%s",
 		    bools[i].text);
 		config_free(&cfg);
 		free(text);
 	}
 	load_ok(&cfg, "[db.x]\ndriver = sqlite\npath = /x\n");
-	cr_assert_eq(cfg.dbs[0].writable, 0, "read-only by default");
+	cr_assert_eq(lite(&cfg.dbs[0])->writable, 0, "read-only by default");
 	config_free(&cfg);
 	load_error("[db.x]\ndriver = sqlite\npath = /x\nwritable = maybe\n",
 	    ":4: [db.x] writable: expected true or false, got \"maybe\"");
 
 	load_ok(&cfg, "[db.x]\ndriver = postgres\nconninfo =\npool = 1000\n");
-	cr_assert_str_eq(cfg.dbs[0].conninfo, "");
-	cr_assert_eq(cfg.dbs[0].pool, 1000);
+	cr_assert_str_eq(pg(&cfg.dbs[0])->conninfo, "");
+	cr_assert_eq(pg(&cfg.dbs[0])->pool, 1000);
 	config_free(&cfg);
 	load_error("[db.x]\ndriver = postgres\nconninfo = a\npool = 0\n",
 	    ":4: [db.x] pool: expected an integer from 1 to 1000, got \"0\"");
@@ -1112,8 +1131,7 @@ Test(config, free_twice)
 	config_free(&cfg);
 	cr_assert_null(cfg.file);
 	cr_assert_null(cfg.socket);
-	cr_assert_null(cfg.read_roots);
-	cr_assert_eq(cfg.nread_roots, 0);
+	cr_assert_null(cfg.settings);
 	cr_assert_null(cfg.dbs);
 	cr_assert_eq(cfg.ndbs, 0);
 	config_free(&cfg);

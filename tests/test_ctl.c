@@ -145,13 +145,20 @@ Test(ctl, c_reads_the_socket_of_a_configuration_file)
 	cr_assert_eq(sh(&out, "GATHERD_SOCKET='%s' %s -c '%s' ping", d.sock,
 	    GATHERCTL_BIN, conf), 0, "%s", out);
 	free(out);
-	/* A file that is not a valid configuration says where. */
+	/* A file whose syntax is wrong says where. */
 	cr_assert_not_null(f = fopen(conf, "w"));
-	fputs("[limits]\nmax_connections = lots\n", f);
+	fputs("[limits]\n[daemon\nsocket = /x\n", f);
 	fclose(f);
 	cr_assert_eq(sh(&out, "%s -c '%s' ping", GATHERCTL_BIN, conf), 2);
-	has(out, "nosocket.conf:2: [limits] max_connections: expected a"
-	    " positive integer");
+	has(out, "nosocket.conf:2: ");
+	free(out);
+	/* A continued socket value is joined as gatherd joins it. */
+	cr_assert_not_null(f = fopen(conf, "w"));
+	fprintf(f, "[limits]\nsocket = nope\n[daemon]\nsocket =\n    %s\n",
+	    d.sock);
+	fclose(f);
+	cr_assert_eq(sh(&out, "GATHERD_SOCKET=/nonexistent/x.sock %s -c '%s'"
+	    " ping", GATHERCTL_BIN, conf), 0, "%s", out);
 	free(out);
 	free(conf);
 	daemon_stop(&d);

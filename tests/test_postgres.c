@@ -348,6 +348,56 @@ Test(postgres, params_types_changes_and_errors)
 }
 
 /*
+ * Text that is not UTF-8 is bad_encoding, as it is from SQLite: never a
+ * null that would pass for NULL. gatherd connects with client_encoding
+ * UTF8, and the server converts to it or fails the statement; but a
+ * statement may change the encoding as it runs, and its own rows are
+ * then sent in it (DISCARD ALL puts it back for the next job).
+ */
+
+#define PG_LATIN1	"set_config('client_encoding', 'LATIN1', false)"
+
+Test(postgres, text_not_utf8_is_bad_encoding)
+{
+	static const struct {
+		const char	*sql;
+		const char	*where;
+	} bad[] = {
+		{ "select 1 as i, " PG_LATIN1 " || 'h\xc3\xa9' as t",
+		    "rows[0][1]: not valid UTF-8 at byte 7" },
+		{ "select (" PG_LATIN1 " || '') || '\"\xc3\xa9\"'::json",
+		    "rows[0][0]: not valid UTF-8 at byte 7" },
+		/* A later row's: the rows before it do not come back. */
+		{ "select case when x < 3 then 'a' else " PG_LATIN1 " ||"
+		    " '\xc3\xa9' end from generate_series(1, 5) x",
+		    "rows[2][0]: not valid UTF-8" },
+	};
+	char	*conf, *msg;
+	size_t	 i;
+
+	pgtest_new();
+	conf = pg_section("default", 1);
+	daemon_start(&d, conf, NULL);
+	free(conf);
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		msg = dbtest_query_fails(&d, NULL, bad[i].sql, NULL,
+		    "bad_encoding");
+		has(msg, bad[i].where);
+		free(msg);
+	}
+	/* The next job on the connection is in UTF-8 again. */
+	dbtest_expect(&d, NULL, "select 'h\xc3\xa9',"
+	    " current_setting('client_encoding')", "rows",
+	    "[[\"h\xc3\xa9\",\"UTF8\"]]");
+	/* Those bytes asked for as bytes come as their base64 ("h\xe9"). */
+	dbtest_expect(&d, NULL, "select convert_to('h\xc3\xa9', 'LATIN1')",
+	    "rows", "[[\"aOk=\"]]");
+	expect_idle();
+	daemon_stop(&d);
+}
+
+/*
  * The pool: bounded, FIFO, and really concurrent.
  */
 

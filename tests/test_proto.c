@@ -4,7 +4,10 @@
  */
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -23,13 +26,21 @@ static struct snapshot	snap = { .refs = 1 };
 static void
 setup(void)
 {
-	config_defaults(&snap.cfg);
+	char	 path[] = "/tmp/gatherd-test-proto.XXXXXX";
+	char	*cause = NULL;
+	FILE	*f;
+	int	 fd;
+
 	/* [db.default], for query jobs (parsing opens nothing). */
-	snap.cfg.dbs = calloc(1, sizeof *snap.cfg.dbs);
-	cr_assert_not_null(snap.cfg.dbs);
-	snap.cfg.dbs[0].name = strdup("default");
-	snap.cfg.dbs[0].path = strdup("/nonexistent/default.sqlite3");
-	snap.cfg.ndbs = 1;
+	cr_assert((fd = mkstemp(path)) != -1);
+	cr_assert_not_null(f = fdopen(fd, "w"));
+	fputs("[db.default]\ndriver = sqlite\n"
+	    "path = /nonexistent/default.sqlite3\n", f);
+	fclose(f);
+	config_defaults(&snap.cfg);
+	cr_assert_eq(config_load(&snap.cfg, path, 1, &cause), 0, "%s",
+	    cause != NULL ? cause : "");
+	unlink(path);
 }
 
 static void

@@ -18,6 +18,7 @@
  * its end and the daemon cannot stop before that worker returns.
  */
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -229,10 +230,14 @@ Test(query, every_type_out_and_column_names)
 	sqlite3				*db;
 	sqlite3_stmt			*st;
 	json_t				*v;
+	char				*msg;
 
 	dbtest_files_init();
 	db = dbtest_open("main.db");
 	dbtest_exec(db, "create table t(id integer primary key, i, r, s, n, b, u)");
+	/* Another program may name a column in bytes that are not UTF-8. */
+	dbtest_exec(db, "create table w(\"ok\", \"b\xe9te\"); insert into w"
+	    " values (1, 2)");
 	cr_assert_eq(sqlite3_prepare_v2(db, "insert into t(id, i, r, s, n, b,"
 	    " u) values (1, ?, ?, ?, null, ?, ?)", -1, &st, NULL), SQLITE_OK);
 	sqlite3_bind_int64(st, 1, 9007199254740993LL);
@@ -249,9 +254,10 @@ Test(query, every_type_out_and_column_names)
 	sqlite3_close(db);
 	dbtest_start(&d, MAIN_CONF);
 
-	v = dbtest_query_ok(&d, NULL, "select i, r, s, n, b, u, typeof(u) from t where"
-	    " id = 1", NULL);
-	jeq(v, "columns", "[\"i\",\"r\",\"s\",\"n\",\"b\",\"u\",\"typeof(u)\"]");
+	v = dbtest_query_ok(&d, NULL, "select i, r, s, n, b, cast(u as blob),"
+	    " typeof(u) from t where id = 1", NULL);
+	jeq(v, "columns", "[\"i\",\"r\",\"s\",\"n\",\"b\",\"cast(u as blob)\","
+	    "\"typeof(u)\"]");
 	cr_assert_eq(json_array_size(jget(v, "rows")), 1, "%s", jtext(v));
 	cr_assert_eq(jint(v, "rows[0][0]"), 9007199254740993LL, "%s", jtext(v));
 	cr_assert(json_is_real(jget(v, "rows[0][1]")), "%s", jtext(v));
@@ -259,10 +265,26 @@ Test(query, every_type_out_and_column_names)
 	jstr_is(v, "rows[0][2]", "caf\xc3\xa9 \xe2\x82\xac");
 	cr_assert(json_is_null(jget(v, "rows[0][3]")), "%s", jtext(v));
 	jb64_is(v, "rows[0][4]", blob, sizeof blob);
-	/* Text that is not UTF-8 comes back as base64 of its bytes. */
+	/* Text that is not UTF-8, asked for as bytes, is their base64. */
 	jb64_is(v, "rows[0][5]", bad_utf8, strlen(bad_utf8));
 	jstr_is(v, "rows[0][6]", "text");
 	jeq(v, "changes", "0");
+	json_decref(v);
+	/* As text it is bad_encoding, naming the cell: not a string. */
+	msg = dbtest_query_fails(&d, NULL, "select id, u from t order by id desc",
+	    NULL, "bad_encoding");
+	cr_assert_not_null(strstr(msg, "rows[2][1]: not valid UTF-8 at byte"
+	    " 2"), "%s", msg);
+	free(msg);
+	/* So is a column's name; the other columns of the table are fine. */
+	msg = dbtest_query_fails(&d, NULL, "select * from w", NULL,
+	    "bad_encoding");
+	cr_assert_not_null(strstr(msg, "columns[1]: not valid UTF-8 at byte"
+	    " 1; name the column with AS"), "%s", msg);
+	free(msg);
+	v = dbtest_query_ok(&d, NULL, "select ok, 3 as b from w", NULL);
+	jeq(v, "columns", "[\"ok\",\"b\"]");
+	jeq(v, "rows", "[[1,3]]");
 	json_decref(v);
 
 	/* The edges: a negative integer, a tiny real, empty text and blob. */
@@ -1297,4 +1319,52 @@ Test(query, no_file_but_the_configured_one)
 	    dbtest_path("created.db"));
 	free(dbtest_query_fails(&d, NULL, "select * from o.secret", NULL, "db_error"));
 	daemon_stop(&d);
+}
+
+/* status.limits.max_connections of a daemon started with conf. */
+static json_int_t
+capped_connections(const char *conf)
+{
+	json_t		*st;
+	json_int_t	 max;
+
+	dbtest_start(&d, conf);
+	st = daemon_status(&d, slack_ms(DBTEST_REQUEST_MS));
+	max = jint(st, "limits.max_connections");
+	json_decref(st);
+	daemon_stop(&d);
+	return max;
+}
+
+/*
+ * The descriptors each database may hold are kept back from
+ * max_connections, as its driver says: 3 per worker for a SQLite file
+ * (the database, its WAL, its shared memory), the pool for PostgreSQL
+ * (no server is needed: a pool connects on its first query).
+ */
+Test(query, databases_keep_their_descriptors_back)
+{
+	static const char	 caps[] = "threads = 3\n"
+	    "[limits]\nmax_connections = 9000000000000\n";
+	struct rlimit		 rl;
+	json_int_t		 none, both;
+	char			*conf;
+
+	/* A hard limit well below what can be open: the cap applies. */
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 4096)
+		rl.rlim_max = 4096;
+	rl.rlim_cur = rl.rlim_max;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0, "%s", strerror(errno));
+
+	dbtest_files_init();
+	none = capped_connections(caps);
+	conf = harness_fmt("%s[db.lite]\ndriver = sqlite\npath = %%D/a.db\n"
+	    "[db.pg]\ndriver = postgres\nconninfo = host=/nonexistent"
+	    " dbname=x\npool = 100\n", caps);
+	both = capped_connections(conf);
+	free(conf);
+	cr_assert_gt(none, 200, "max_connections %lld", (long long)none);
+	cr_assert_eq(none - both, 3 * 3 + 100, "without the databases %lld,"
+	    " with them %lld", (long long)none, (long long)both);
 }

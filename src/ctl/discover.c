@@ -60,8 +60,8 @@ int
 discover_init(struct discover *dc, const char *sflag, const char *cfile,
     char **cause)
 {
-	struct config	 cfg;
 	const char	*env;
+	char		*socket;
 
 	memset(dc, 0, sizeof *dc);
 	if (sflag != NULL) {
@@ -69,18 +69,13 @@ discover_init(struct discover *dc, const char *sflag, const char *cfile,
 		return 0;
 	}
 	if (cfile != NULL) {
-		config_defaults(&cfg);
-		if (config_load(&cfg, cfile, 1, cause) == -1) {
-			config_free(&cfg);
+		if (config_socket_read(cfile, &socket, cause) == -1)
 			return -1;
-		}
-		if (cfg.socket != NULL) {
+		if (socket != NULL) {
 			dc->cfile = xasprintf("the socket of %s", cfile);
-			discover_add(dc, xstrdup(cfg.socket), dc->cfile);
-		}
-		config_free(&cfg);
-		if (dc->n > 0)
+			discover_add(dc, socket, dc->cfile);
 			return 0;
+		}
 	}
 	if ((env = getenv("GATHERD_SOCKET")) != NULL && *env != '\0') {
 		discover_add(dc, xstrdup(env), "$GATHERD_SOCKET");

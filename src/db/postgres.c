@@ -75,18 +75,17 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <libpq-fe.h>
 
-#include "base64.h"
 #include "clock.h"
 #include "config.h"
-#include "db.h"
+#include "db/driver.h"
 #include "db/pg_cancel.h"
+#include "db/postgres.h"
+#include "db/result.h"
 #include "job.h"
-#include "jsonw.h"
 #include "log.h"
 #include "utf8.h"
 #include "xmalloc.h"
@@ -145,11 +144,12 @@ struct pg_conn {
 };
 
 struct pg_query {
-	struct query_job	*qj;		/* borrowed until it ends */
+	struct db_run		 run;		/* its job, borrowed until it ends */
 	struct pg_pool		*pool;
 	struct pg_conn		*conn;		/* RUNNING on; NULL: WAITING */
 	TAILQ_ENTRY(pg_query)	 entry;		/* in pool->waiting */
-	struct evbuffer		*out;		/* owned: the value so far */
+	struct db_result	 result;	/* the value so far, once begun */
+	int			 begun;		/* result holds something */
 	Oid			*types;		/* owned: ncols column types */
 	int			 ncols;
 	uint64_t		 nrows;
@@ -233,13 +233,13 @@ pg_notice(void *arg, const char *message)
 static struct pg_pool *
 pg_pool_find(const struct db_config *db)
 {
-	struct pg_pool	*pool;
-	unsigned	 max = db->pool != 0 ? db->pool : 1;
+	const struct postgres_settings	*s = db->settings;
+	struct pg_pool			*pool;
 
 	TAILQ_FOREACH(pool, &pg_pools, entry) {
 		if (strcmp(pool->name, db->name) == 0 &&
-		    strcmp(pool->conninfo, db->conninfo) == 0 &&
-		    pool->max == max)
+		    strcmp(pool->conninfo, s->conninfo) == 0 &&
+		    pool->max == s->pool)
 			return pool;
 	}
 	return NULL;
@@ -333,8 +333,7 @@ pg_conn_close(struct pg_conn *c)
 static void
 pg_query_free(struct pg_query *q)
 {
-	if (q->out != NULL)
-		evbuffer_free(q->out);
+	db_result_free(&q->result);
 	free(q->types);
 	free(q->error);
 	free(q);
@@ -352,13 +351,15 @@ pg_query_fail(struct pg_query *q, enum err_code code, char *message)
 	q->error = message;
 }
 
-/* Record that q's value would be over max_result_bytes. */
+/* The encoder refused q's value (too large, text not UTF-8). */
 static void
-pg_query_too_large(struct pg_query *q)
+pg_query_refused(struct pg_query *q)
 {
-	pg_query_fail(q, ERR_TOO_LARGE, xasprintf("the query's value is over"
-	    " max_result_bytes (%llu bytes); select fewer rows or columns",
-	    (unsigned long long)q->qj->max_bytes));
+	enum err_code	 code;
+	char		*message;
+
+	message = db_result_take_error(&q->result, &code);
+	pg_query_fail(q, code, message);
 }
 
 /*
@@ -369,7 +370,7 @@ pg_query_too_large(struct pg_query *q)
 static void
 pg_query_end(struct pg_query *q)
 {
-	struct query_job	*qj = q->qj;
+	struct query_job	*qj = q->run.job;
 	enum err_code		 code;
 	char			*text = NULL;
 	size_t			 len = 0;
@@ -377,25 +378,16 @@ pg_query_end(struct pg_query *q)
 	if (q->code == ERR_NONE && !q->complete)
 		pg_query_fail(q, ERR_DB_ERROR,
 		    xstrdup("the server sent no result"));
-	if (q->code == ERR_NONE) {
-		jsonw_raw(q->out, "],\"changes\":");
-		jsonw_uint(q->out, q->changes);
-		jsonw_raw(q->out, "}");
-		if (evbuffer_get_length(q->out) > qj->max_bytes)
-			pg_query_too_large(q);
-		else
-			text = jsonw_take(q->out, &len);
-	}
+	if (q->code == ERR_NONE &&
+	    (text = db_result_end(&q->result, q->changes, &len)) == NULL)
+		pg_query_refused(q);
 	if ((code = q->code) != ERR_NONE) {
 		text = q->error;
 		q->error = NULL;
 	}
 	qj->run = NULL;
 	pg_query_free(q);
-	if (code == ERR_NONE)
-		job_finish_ok_len(&qj->job, text, len);
-	else
-		job_finish_error(&qj->job, code, text);
+	job_finish_result(&qj->job, code, text, len);
 }
 
 /* Fail every waiting job: the pool has no connection and cannot open one. */
@@ -554,29 +546,31 @@ pg_conn_idle_read(struct pg_conn *c)
 	pg_conn_close(c);
 }
 
-/* Begin the value with the column names; keep their types. */
-static void
+/*
+ * Begin the value with the column names, once; keep their types. Returns
+ * -1 if the encoder refused a name.
+ */
+static int
 pg_query_columns(struct pg_query *q, const PGresult *res)
 {
 	const char	*name;
 	int		 i;
 
-	if ((q->out = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new failed", __func__);
+	if (q->begun)
+		return 0;
+	q->begun = 1;
+	db_result_init(&q->result, q->run.job->max_bytes);
 	q->ncols = PQnfields(res);
 	q->types = xreallocarray(NULL, (size_t)q->ncols, sizeof *q->types);
-	jsonw_raw(q->out, "{\"columns\":[");
 	for (i = 0; i < q->ncols; i++) {
-		if (i != 0)
-			jsonw_raw(q->out, ",");
 		q->types[i] = PQftype(res, i);
 		name = PQfname(res, i);
-		if (utf8_valid((const unsigned char *)name, strlen(name), NULL))
-			jsonw_cstring(q->out, name);
-		else
-			jsonw_raw(q->out, "null");
+		if (db_result_column(&q->result, name, strlen(name)) == -1) {
+			pg_query_refused(q);
+			return -1;
+		}
 	}
-	jsonw_raw(q->out, "],\"rows\":[");
+	return 0;
 }
 
 /* Whether s[0..len) is a number as JSON writes it (RFC 8259 section 6). */
@@ -640,20 +634,17 @@ pg_numeric_fits(const char *s, size_t len)
 	    (*s == '-' && memcmp(d, "9223372036854775808", n) == 0);
 }
 
-/* Append one cell, in the JSON its column type maps to. */
-static void
-pg_write_cell(struct evbuffer *evb, const PGresult *res, int row, int col,
-    Oid type)
+/* Add one cell, in the JSON its column type maps to; -1 if refused. */
+static int
+pg_cell(struct db_result *r, const PGresult *res, int row, int col, Oid type)
 {
 	const char	*v;
 	unsigned char	*bytes;
-	char		*b64, *json, *p;
 	size_t		 len, n;
+	int		 rc;
 
-	if (PQgetisnull(res, row, col)) {
-		jsonw_raw(evb, "null");
-		return;
-	}
+	if (PQgetisnull(res, row, col))
+		return db_result_null(r);
 	v = PQgetvalue(res, row, col);
 	len = (size_t)PQgetlength(res, row, col);
 	switch (type) {
@@ -666,61 +657,29 @@ pg_write_cell(struct evbuffer *evb, const PGresult *res, int row, int col,
 	case PG_NUMERICOID:
 		/* NaN and the infinities have no JSON number. */
 		if (!pg_json_number(v, len))
-			jsonw_raw(evb, "null");
-		else if (type == PG_NUMERICOID && !pg_numeric_fits(v, len))
-			jsonw_string(evb, v, len);	/* exact, as text */
-		else
-			evbuffer_add(evb, v, len);
-		return;
+			return db_result_null(r);
+		if (type == PG_NUMERICOID && !pg_numeric_fits(v, len))
+			return db_result_text(r, v, len);  /* exact, as text */
+		return db_result_number(r, v, len);
 	case PG_BOOLOID:
-		jsonw_raw(evb, v[0] == 't' ? "true" : "false");
-		return;
+		return db_result_bool(r, v[0] == 't');
 	case PG_JSONOID:
 	case PG_JSONBOID:
-		/*
-		 * The server validated it on input. json keeps the text as
-		 * given, and line breaks (only ever whitespace between tokens
-		 * in valid JSON) would split the reply line: make them spaces.
-		 */
-		if (!utf8_valid((const unsigned char *)v, len, NULL)) {
-			jsonw_raw(evb, "null");
-			return;
-		}
-		if (memchr(v, '\n', len) == NULL &&
-		    memchr(v, '\r', len) == NULL) {
-			evbuffer_add(evb, v, len);
-			return;
-		}
-		json = xmalloc(len);
-		memcpy(json, v, len);
-		for (p = json; p < json + len; p++) {
-			if (*p == '\n' || *p == '\r')
-				*p = ' ';
-		}
-		evbuffer_add(evb, json, len);
-		free(json);
-		return;
+		/* The server validated it on input. */
+		return db_result_json(r, v, len);
 	case PG_BYTEAOID:
 		if ((bytes = PQunescapeBytea((const unsigned char *)v,
 		    &n)) == NULL)
 			fatalx("%s: PQunescapeBytea: out of memory", __func__);
-		b64 = base64_encode_alloc(bytes, n, &len);
+		rc = db_result_bytes(r, bytes, n);
 		PQfreemem(bytes);
-		evbuffer_add(evb, "\"", 1);
-		evbuffer_add(evb, b64, len);
-		evbuffer_add(evb, "\"", 1);
-		free(b64);
-		return;
+		return rc;
 	default:
-		if (utf8_valid((const unsigned char *)v, len, NULL))
-			jsonw_string(evb, v, len);
-		else
-			jsonw_raw(evb, "null");
-		return;
+		return db_result_text(r, v, len);
 	}
 }
 
-/* Append row of res to the value. Returns -1 if it grew over max_bytes. */
+/* Add row of res to the value. Returns -1 if the job failed. */
 static int
 pg_query_row(struct pg_query *q, const PGresult *res, int row)
 {
@@ -731,16 +690,15 @@ pg_query_row(struct pg_query *q, const PGresult *res, int row)
 		    " the columns of a result"));
 		return -1;
 	}
-	jsonw_raw(q->out, q->nrows++ == 0 ? "[" : ",[");
-	for (i = 0; i < q->ncols; i++) {
-		if (i != 0)
-			jsonw_raw(q->out, ",");
-		pg_write_cell(q->out, res, row, i, q->types[i]);
-	}
-	jsonw_raw(q->out, "]");
-	if (evbuffer_get_length(q->out) > q->qj->max_bytes) {
-		pg_query_too_large(q);
+	if (db_result_row(&q->result) == -1) {
+		pg_query_refused(q);
 		return -1;
+	}
+	for (i = 0; i < q->ncols; i++) {
+		if (pg_cell(&q->result, res, row, i, q->types[i]) == -1) {
+			pg_query_refused(q);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -803,8 +761,8 @@ pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
 	case PGRES_TUPLES_OK:
 		if (q->code != ERR_NONE || q->complete)
 			return PG_READ_ON;
-		if (q->out == NULL)
-			pg_query_columns(q, res);
+		if (pg_query_columns(q, res) == -1)
+			return PG_JOB_OVER;
 		n = PQntuples(res);
 		for (i = 0; i < n; i++) {
 			if (pg_query_row(q, res, i) == -1)
@@ -818,8 +776,8 @@ pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
 	case PGRES_COMMAND_OK:
 		if (q->code != ERR_NONE || q->complete)
 			return PG_READ_ON;
-		if (q->out == NULL)
-			pg_query_columns(q, res);
+		if (pg_query_columns(q, res) == -1)
+			return PG_JOB_OVER;
 		q->changes = pg_changes(res);
 		q->complete = 1;
 		return PG_READ_ON;
@@ -1145,7 +1103,7 @@ static void
 pg_query_send(struct pg_conn *c, struct pg_query *q)
 {
 	struct pg_pool	 *pool = c->pool;
-	struct query_job *qj = q->qj;
+	struct query_job *qj = q->run.job;
 	const char	**values;
 	char		(*bufs)[32];
 	size_t		  i;
@@ -1230,8 +1188,8 @@ pg_pool_kick_cb(evutil_socket_t fd, short what, void *arg)
  * Start a query on its PostgreSQL database: it waits for a connection of
  * the pool, then runs. It ends later on the loop, or now if it cannot run.
  */
-void
-postgres_query_start(struct query_job *qj)
+static void
+postgres_start(struct query_job *qj)
 {
 	struct pg_pool	*pool;
 	struct pg_query	*q;
@@ -1259,9 +1217,9 @@ postgres_query_start(struct query_job *qj)
 		}
 	}
 	q = xcalloc(1, sizeof *q);
-	q->qj = qj;
+	q->run.job = qj;
 	q->pool = pool;
-	qj->run = q;
+	qj->run = &q->run;
 	TAILQ_INSERT_TAIL(&pool->waiting, q, entry);
 	pool->nwaiting++;
 	pg_pool_kick(pool);
@@ -1273,10 +1231,10 @@ postgres_query_start(struct query_job *qj)
  * the statement has ended and the session is reset (pg_conn_cancel). The
  * job is not touched again.
  */
-void
-postgres_query_cancel(struct query_job *qj)
+static void
+postgres_cancel(struct query_job *qj)
 {
-	struct pg_query	*q = qj->run;
+	struct pg_query	*q = (struct pg_query *)qj->run;
 	struct pg_conn	*c;
 
 	if (q == NULL)
@@ -1327,7 +1285,7 @@ pg_connect_timeout(const char *conninfo, unsigned *ms, char **cause)
 }
 
 /* Remember the loop; pools are set up by postgres_attach(). */
-void
+static void
 postgres_init(struct event_base *base)
 {
 	pg_base = base;
@@ -1335,27 +1293,20 @@ postgres_init(struct event_base *base)
 }
 
 /*
- * Check that every PostgreSQL database of cfg can be set up (its conninfo
- * parses). Any thread. Returns 0, or -1 with *cause set.
+ * Check that a database can be set up (its conninfo parses). Any thread.
+ * Returns 0, or -1 with *cause set.
  */
-int
-postgres_check(const struct config *cfg, char **cause)
+static int
+postgres_check(const struct db_config *db, char **cause)
 {
-	const struct db_config	*db;
-	size_t			 i;
-	unsigned		 ms;
-	char			*why;
+	const struct postgres_settings	*s = db->settings;
+	unsigned			 ms;
+	char				*why;
 
-	for (i = 0; i < cfg->ndbs; i++) {
-		db = &cfg->dbs[i];
-		if (db->driver != DB_POSTGRES)
-			continue;
-		if (pg_connect_timeout(db->conninfo, &ms, &why) == -1) {
-			*cause = xasprintf("[db.%s] conninfo: %s", db->name,
-			    why);
-			free(why);
-			return -1;
-		}
+	if (pg_connect_timeout(s->conninfo, &ms, &why) == -1) {
+		*cause = xasprintf("[db.%s] conninfo: %s", db->name, why);
+		free(why);
+		return -1;
 	}
 	return 0;
 }
@@ -1371,14 +1322,14 @@ pg_pool_free(struct pg_pool *pool)
 		TAILQ_REMOVE(&pool->waiting, q, entry);
 		log_warnx("%s: database %s: a job is still waiting", __func__,
 		    pool->name);
-		q->qj->run = NULL;
+		q->run.job->run = NULL;
 		pg_query_free(q);
 	}
 	while ((c = TAILQ_FIRST(&pool->active)) != NULL) {
 		if ((q = c->query) != NULL) {
 			log_warnx("%s: database %s: a job is still running",
 			    __func__, pool->name);
-			q->qj->run = NULL;
+			q->run.job->run = NULL;
 			c->query = NULL;
 			pg_query_free(q);
 		}
@@ -1403,107 +1354,94 @@ pg_pool_unref(struct pg_pool *pool)
 }
 
 /*
- * Take a reference on the pool of each PostgreSQL database of cfg (checked
- * by postgres_check), setting up the ones that do not exist yet. A new
- * pool connects to nothing: the first query connects.
+ * Take a reference on the pool of a database (checked by postgres_check),
+ * setting it up if it does not exist yet. A new pool connects to nothing:
+ * the first query connects.
  */
-void
-postgres_attach(const struct config *cfg)
+static void
+postgres_attach(const struct db_config *db)
 {
-	const struct db_config	*db;
-	struct pg_pool		*pool;
-	size_t			 i;
-	char			*why;
+	const struct postgres_settings	*s = db->settings;
+	struct pg_pool			*pool;
+	char				*why;
 
-	for (i = 0; i < cfg->ndbs; i++) {
-		db = &cfg->dbs[i];
-		if (db->driver != DB_POSTGRES)
-			continue;
-		if ((pool = pg_pool_find(db)) != NULL) {
-			pool->refs++;
-			continue;
-		}
-		pool = xcalloc(1, sizeof *pool);
-		if (pg_connect_timeout(db->conninfo, &pool->connect_timeout_ms,
-		    &why) == -1)
-			fatalx("%s: [db.%s] conninfo: %s", __func__, db->name,
-			    why);
-		pool->refs = 1;
-		pool->name = xstrdup(db->name);
-		pool->conninfo = xstrdup(db->conninfo);
-		pool->max = db->pool != 0 ? db->pool : 1;
-		TAILQ_INIT(&pool->idle);
-		TAILQ_INIT(&pool->active);
-		TAILQ_INIT(&pool->waiting);
-		pool->kick = event_new(pg_base, -1, 0, pg_pool_kick_cb, pool);
-		pool->retry = evtimer_new(pg_base, pg_pool_kick_cb, pool);
-		if (pool->kick == NULL || pool->retry == NULL)
-			fatalx("%s: event_new failed", __func__);
-		TAILQ_INSERT_TAIL(&pg_pools, pool, entry);
+	if ((pool = pg_pool_find(db)) != NULL) {
+		pool->refs++;
+		return;
 	}
+	pool = xcalloc(1, sizeof *pool);
+	if (pg_connect_timeout(s->conninfo, &pool->connect_timeout_ms,
+	    &why) == -1)
+		fatalx("%s: [db.%s] conninfo: %s", __func__, db->name, why);
+	pool->refs = 1;
+	pool->name = xstrdup(db->name);
+	pool->conninfo = xstrdup(s->conninfo);
+	pool->max = s->pool;
+	TAILQ_INIT(&pool->idle);
+	TAILQ_INIT(&pool->active);
+	TAILQ_INIT(&pool->waiting);
+	pool->kick = event_new(pg_base, -1, 0, pg_pool_kick_cb, pool);
+	pool->retry = evtimer_new(pg_base, pg_pool_kick_cb, pool);
+	if (pool->kick == NULL || pool->retry == NULL)
+		fatalx("%s: event_new failed", __func__);
+	TAILQ_INSERT_TAIL(&pg_pools, pool, entry);
 }
 
 /*
- * Drop the references postgres_attach took for cfg; a pool no snapshot
- * names any more is closed. No job of cfg's may be left.
+ * Drop the reference postgres_attach took; a pool no snapshot names any
+ * more is closed. No job of the snapshot's may be left.
  */
-void
-postgres_detach(const struct config *cfg)
+static void
+postgres_detach(const struct db_config *db)
 {
 	struct pg_pool	*pool;
-	size_t		 i;
 
-	for (i = 0; i < cfg->ndbs; i++) {
-		if (cfg->dbs[i].driver != DB_POSTGRES)
-			continue;
-		if ((pool = pg_pool_find(&cfg->dbs[i])) == NULL)
-			fatalx("%s: database %s has no pool", __func__,
-			    cfg->dbs[i].name);
-		pg_pool_unref(pool);
-	}
+	if ((pool = pg_pool_find(db)) == NULL)
+		fatalx("%s: database %s has no pool", __func__, db->name);
+	pg_pool_unref(pool);
+}
+
+/* Its connections: at most the pool. */
+static uint64_t
+postgres_fds(const struct db_config *db, const struct config *cfg)
+{
+	const struct postgres_settings	*s = db->settings;
+
+	(void)cfg;
+	return s->pool;
 }
 
 /*
- * The pools of cfg's PostgreSQL databases for status: per database its
- * connections open, busy (running a job or resetting after one),
- * cancelling (a job's statement being cancelled on the server), and up
- * (connecting works, or has not failed yet). Caller owns the reference.
+ * A database's pool for status: its connections open, busy (running a
+ * job or resetting after one), cancelling (a job's statement being
+ * cancelled on the server), and up (connecting works, or has not failed
+ * yet). Caller owns the reference.
  */
-json_t *
-postgres_status(const struct config *cfg)
+static json_t *
+postgres_status(const struct db_config *db)
 {
-	const struct db_config	*db;
-	struct pg_pool		*pool;
-	struct pg_conn		*c;
-	json_t			*dbs = json_object();
-	size_t			 i;
-	unsigned		 busy;
+	struct pg_pool	*pool;
+	struct pg_conn	*c;
+	unsigned	 busy = 0;
 
-	for (i = 0; i < cfg->ndbs; i++) {
-		db = &cfg->dbs[i];
-		if (db->driver != DB_POSTGRES ||
-		    (pool = pg_pool_find(db)) == NULL)
-			continue;
-		busy = 0;
-		TAILQ_FOREACH(c, &pool->active, entry)
-			busy += c->state == PG_BUSY && !c->cancelling;
-		json_object_set_new(dbs, db->name, json_pack("{s:s, s:I, s:I,"
-		    " s:I, s:I, s:b}", "driver", "postgres",
-		    "pool", (json_int_t)pool->max,
-		    "open", (json_int_t)pool->nconns,
-		    "busy", (json_int_t)busy,
-		    "cancelling", (json_int_t)pool->ncancelling,
-		    "up", pool->backoff_ms == 0));
-	}
-	return dbs;
+	if ((pool = pg_pool_find(db)) == NULL)
+		return NULL;
+	TAILQ_FOREACH(c, &pool->active, entry)
+		busy += c->state == PG_BUSY && !c->cancelling;
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "driver",
+	    "postgres", "pool", (json_int_t)pool->max,
+	    "open", (json_int_t)pool->nconns,
+	    "busy", (json_int_t)busy,
+	    "cancelling", (json_int_t)pool->ncancelling,
+	    "up", pool->backoff_ms == 0);
 }
 
 /*
  * Close every connection and free every pool left. Jobs must have been
  * cancelled already; one still queued is dropped without an answer.
  */
-void
-postgres_free(void)
+static void
+postgres_fini(void)
 {
 	struct pg_pool	*pool;
 
@@ -1512,3 +1450,26 @@ postgres_free(void)
 	pg_cancel_free();
 	pg_base = NULL;
 }
+
+static const struct config_key postgres_keys[] = {
+	{ "conninfo", &config_text, offsetof(struct postgres_settings,
+	    conninfo), 0, 0, NULL, 1 },
+	{ "pool", &config_uint, offsetof(struct postgres_settings, pool), 1,
+	    1000, "4", 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+const struct db_driver db_driver_postgres = {
+	.name = "postgres",
+	.keys = postgres_keys,
+	.size = sizeof(struct postgres_settings),
+	.init = postgres_init,
+	.fini = postgres_fini,
+	.check = postgres_check,
+	.attach = postgres_attach,
+	.detach = postgres_detach,
+	.fds = postgres_fds,
+	.status = postgres_status,
+	.start = postgres_start,
+	.cancel = postgres_cancel,
+};

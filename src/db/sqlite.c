@@ -10,7 +10,8 @@
  * job. Each job is its own transaction (one left open is rolled back), a
  * cancelled or timed-out job is interrupted (the progress handler, and a
  * busy handler that stops waiting for a lock), and its value is held to
- * max_result_bytes while it is encoded.
+ * max_result_bytes while db/result.c encodes it: a cell that cannot fit
+ * stops the stepping at once.
  *
  * Fresh schema: SQLite parses a statement against the schema the
  * connection has in memory and only checks the schema cookie when the
@@ -31,25 +32,25 @@
  * freed when the worker hands it back.
  */
 
-#include <math.h>
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <sqlite3.h>
 
-#include "base64.h"
 #include "clock.h"
 #include "config.h"
-#include "db.h"
+#include "db/driver.h"
+#include "db/result.h"
+#include "db/sqlite.h"
 #include "db/sqlite_policy.h"
-#include "jsonw.h"
 #include "log.h"
 #include "pool.h"
-#include "utf8.h"
 #include "xmalloc.h"
 
 #define SQLITE_STMT_CACHE	32
@@ -89,7 +90,7 @@ struct sqlite_conn {
 
 struct sqlite_work {
 	struct pool_work	 pw;
-	struct query_job	*job;		/* loop only; NULL if abandoned */
+	struct db_run		 run;		/* loop only */
 	char			*name;		/* owned copies of the config */
 	char			*path;
 	int			 writable;
@@ -200,8 +201,8 @@ sqlite_file_get(const char *path)
 }
 
 /* At exit, once no worker is left: forget the files. */
-void
-sqlite_free(void)
+static void
+sqlite_fini(void)
 {
 	struct sqlite_file	*f;
 
@@ -476,118 +477,68 @@ sqlite_bind(struct sqlite_work *w, struct sqlite_conn *c, sqlite3_stmt *stmt)
 	return 0;
 }
 
-/* A real as the shortest JSON number that reads back the same; NaN, inf: null. */
-static void
-sqlite_write_real(struct evbuffer *evb, double d)
-{
-	char	buf[40];
-
-	if (!isfinite(d)) {
-		jsonw_raw(evb, "null");
-		return;
-	}
-	snprintf(buf, sizeof buf, "%.15g", d);
-	if (strtod(buf, NULL) != d)
-		snprintf(buf, sizeof buf, "%.17g", d);
-	if (strpbrk(buf, ".eEn") == NULL)
-		strcat(buf, ".0");	/* a real stays a real */
-	jsonw_raw(evb, buf);
-}
-
-static void
-sqlite_write_bytes(struct evbuffer *evb, const void *p, size_t n)
-{
-	char	*b64;
-	size_t	 len;
-
-	b64 = base64_encode_alloc(p, n, &len);
-	evbuffer_add(evb, "\"", 1);
-	evbuffer_add(evb, b64, len);
-	evbuffer_add(evb, "\"", 1);
-	free(b64);
-}
-
-/* The least a value of n bytes takes as JSON: a string, or base64. */
-static uint64_t
-sqlite_json_least(int type, size_t n)
-{
-	if (type == SQLITE_BLOB)
-		return 4 * ((uint64_t)n / 3 + (n % 3 != 0)) + 2;
-	return (uint64_t)n + 2;
-}
-
-/*
- * Append column i of the current row. Returns -1 with the work failed if
- * SQLite ran out of memory, or if the value would take the JSON over
- * max_bytes: then it is not encoded at all.
- */
+/* The encoder refused the value: its error is the work's. */
 static int
-sqlite_write_column(struct sqlite_work *w, struct sqlite_conn *c,
-    struct evbuffer *evb, sqlite3_stmt *stmt, int i)
+sqlite_result_failed(struct sqlite_work *w, struct db_result *r)
 {
-	const unsigned char	*text = NULL;
-	const void		*blob;
-	char			 buf[24];
-	size_t			 n;
-	int			 type = sqlite3_column_type(stmt, i);
+	enum err_code	 code;
+	char		*message;
 
-	switch (type) {
-	case SQLITE_INTEGER:
-		snprintf(buf, sizeof buf, "%lld",
-		    (long long)sqlite3_column_int64(stmt, i));
-		jsonw_raw(evb, buf);
-		return 0;
-	case SQLITE_FLOAT:
-		sqlite_write_real(evb, sqlite3_column_double(stmt, i));
-		return 0;
-	case SQLITE_TEXT:
-	case SQLITE_BLOB:
-		break;
-	default:
-		jsonw_raw(evb, "null");
-		return 0;
-	}
-	/* Text first, then its length (sqlite3_column_bytes(3)). */
-	if (type == SQLITE_TEXT) {
-		text = sqlite3_column_text(stmt, i);
-		blob = text;
-	} else
-		blob = sqlite3_column_blob(stmt, i);
-	n = (size_t)sqlite3_column_bytes(stmt, i);
-	if (blob == NULL && n > 0) {
-		sqlite_fail_db(w, c);		/* out of memory */
-		return -1;
-	}
-	if (evbuffer_get_length(evb) + sqlite_json_least(type, n) >
-	    w->max_bytes)
-		return -1;
-	if (type == SQLITE_TEXT && utf8_valid(text, n, NULL))
-		jsonw_string(evb, (const char *)text, n);
+	message = db_result_take_error(r, &code);
+	if (w->code == ERR_NONE)
+		sqlite_fail(w, code, message);
 	else
-		sqlite_write_bytes(evb, blob, n);
-	return 0;
-}
-
-/* The value is over max_bytes: stop here. */
-static int
-sqlite_too_large(struct sqlite_work *w)
-{
-	sqlite_fail(w, ERR_TOO_LARGE, xasprintf("the result exceeds %llu"
-	    " bytes of JSON (max_result_bytes); select fewer rows",
-	    (unsigned long long)w->max_bytes));
+		free(message);
 	return -1;
 }
 
 /*
- * Step through the rows, writing the value; 0, or -1 with the work
+ * Add column i of the current row to the value. Returns -1 with the work
+ * failed if SQLite ran out of memory, and -1 if the encoder refused the
+ * value (too large, text not UTF-8).
+ */
+static int
+sqlite_cell(struct sqlite_work *w, struct sqlite_conn *c,
+    struct db_result *r, sqlite3_stmt *stmt, int i)
+{
+	const void	*p;
+	size_t		 n;
+	int		 type = sqlite3_column_type(stmt, i);
+
+	switch (type) {
+	case SQLITE_INTEGER:
+		return db_result_int(r, sqlite3_column_int64(stmt, i));
+	case SQLITE_FLOAT:
+		return db_result_real(r, sqlite3_column_double(stmt, i));
+	case SQLITE_TEXT:
+	case SQLITE_BLOB:
+		break;
+	default:
+		return db_result_null(r);
+	}
+	/* The value first, then its length (sqlite3_column_bytes(3)). */
+	p = type == SQLITE_TEXT ? (const void *)sqlite3_column_text(stmt, i) :
+	    sqlite3_column_blob(stmt, i);
+	n = (size_t)sqlite3_column_bytes(stmt, i);
+	if (p == NULL && n > 0) {
+		sqlite_fail_db(w, c);		/* out of memory */
+		return -1;
+	}
+	if (type == SQLITE_TEXT)
+		return db_result_text(r, p, n);
+	return db_result_bytes(r, p, n);
+}
+
+/*
+ * Step through the rows, building the value; 0, or -1 with the work
  * failed. seen says whether the statement inserts, updates or deletes.
  */
 static int
 sqlite_rows(struct sqlite_work *w, struct sqlite_conn *c, sqlite3_stmt *stmt,
-    unsigned seen, struct evbuffer *evb)
+    unsigned seen, struct db_result *r)
 {
 	const char	*name;
-	int		 i, ncols, rc, nrows = 0;
+	int		 i, ncols, rc;
 
 	/*
 	 * Columns only after the first step: a cached statement is prepared
@@ -596,45 +547,37 @@ sqlite_rows(struct sqlite_work *w, struct sqlite_conn *c, sqlite3_stmt *stmt,
 	c->policy.deny[0] = '\0';
 	rc = sqlite3_step(stmt);
 	ncols = sqlite3_column_count(stmt);
-	jsonw_raw(evb, "{\"columns\":[");
 	for (i = 0; i < ncols; i++) {
-		if (i > 0)
-			jsonw_raw(evb, ",");
 		/* NULL only when SQLite is out of memory. */
 		if ((name = sqlite3_column_name(stmt, i)) == NULL) {
 			sqlite_fail_db(w, c);
 			return -1;
 		}
-		jsonw_cstring(evb, name);
+		if (db_result_column(r, name, strlen(name)) == -1)
+			return sqlite_result_failed(w, r);
 	}
-	jsonw_raw(evb, "],\"rows\":[");
 	for (; rc == SQLITE_ROW; rc = sqlite3_step(stmt)) {
-		jsonw_raw(evb, nrows++ > 0 ? ",[" : "[");
+		if (db_result_row(r) == -1)
+			return sqlite_result_failed(w, r);
 		for (i = 0; i < ncols; i++) {
-			if (i > 0)
-				jsonw_raw(evb, ",");
-			if (sqlite_write_column(w, c, evb, stmt, i) == -1)
-				return w->code != ERR_NONE ? -1 :
-				    sqlite_too_large(w);
+			if (sqlite_cell(w, c, r, stmt, i) == -1)
+				return sqlite_result_failed(w, r);
 		}
-		jsonw_raw(evb, "]");
-		if (evbuffer_get_length(evb) > w->max_bytes)
-			return sqlite_too_large(w);
 	}
 	if (rc != SQLITE_DONE) {
 		sqlite_fail_db(w, c);
 		return -1;
 	}
-	jsonw_raw(evb, "],\"changes\":");
 	/*
 	 * The statement's own count, triggers' rows left out. Only for an
 	 * INSERT, UPDATE or DELETE: after any other statement SQLite would
 	 * repeat an earlier statement's, maybe another job's.
 	 */
-	jsonw_uint(evb, (seen & SQLITE_POLICY_DML) &&
+	w->text = db_result_end(r, (seen & SQLITE_POLICY_DML) &&
 	    !(seen & SQLITE_POLICY_DDL) ? (uint64_t)sqlite3_changes64(c->db) :
-	    0);
-	jsonw_raw(evb, "}");
+	    0, &w->text_len);
+	if (w->text == NULL)
+		return sqlite_result_failed(w, r);
 	return 0;
 }
 
@@ -672,7 +615,7 @@ sqlite_run(struct pool_work *pw)
 {
 	struct sqlite_work	*w = (struct sqlite_work *)pw;
 	struct sqlite_conn	*c;
-	struct evbuffer		*evb;
+	struct db_result	 r;
 	sqlite3_stmt		*stmt;
 	unsigned		 seen = 0;
 	int			 cached;
@@ -685,15 +628,12 @@ sqlite_run(struct pool_work *pw)
 	if ((stmt = sqlite_prepare(w, c, &seen)) == NULL)
 		goto out;
 	cached = c->ncache > 0 && c->cache[0].stmt == stmt;
-	if ((evb = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new failed", __func__);
+	db_result_init(&r, w->max_bytes);
 	if (sqlite_bind(w, c, stmt) == 0 &&
-	    sqlite_rows(w, c, stmt, seen, evb) == 0) {
-		w->text = jsonw_take(evb, &w->text_len);
-		if (seen & SQLITE_POLICY_DDL)
-			sqlite_schema_changed(c);
-	}
-	evbuffer_free(evb);
+	    sqlite_rows(w, c, stmt, seen, &r) == 0 &&
+	    (seen & SQLITE_POLICY_DDL))
+		sqlite_schema_changed(c);
+	db_result_free(&r);
 	if (cached) {
 		sqlite3_reset(stmt);
 		sqlite3_clear_bindings(stmt);
@@ -734,7 +674,7 @@ static void
 sqlite_complete(struct pool_work *pw, int abandoned)
 {
 	struct sqlite_work	*w = (struct sqlite_work *)pw;
-	struct query_job	*q = w->job;
+	struct query_job	*q = w->run.job;
 	char			*text = w->text;
 
 	if (abandoned || q == NULL) {
@@ -743,27 +683,25 @@ sqlite_complete(struct pool_work *pw, int abandoned)
 	}
 	q->run = NULL;
 	w->text = NULL;
-	if (w->code == ERR_NONE)
-		job_finish_ok_len(&q->job, text, w->text_len);
-	else
-		job_finish_error(&q->job, w->code, text);
+	job_finish_result(&q->job, w->code, text, w->text_len);
 	sqlite_work_free(w);
 }
 
 /* Hand a query to the worker pool. */
-void
-sqlite_query_start(struct query_job *q)
+static void
+sqlite_start(struct query_job *q)
 {
-	struct sqlite_work	*w;
+	const struct sqlite_settings	*s = q->db->settings;
+	struct sqlite_work		*w;
 
 	w = xcalloc(1, sizeof *w);
 	w->pw.run = sqlite_run;
 	w->pw.complete = sqlite_complete;
-	w->job = q;
+	w->run.job = q;
 	w->name = xstrdup(q->db->name);
-	w->path = xstrdup(q->db->path);
-	w->writable = q->db->writable;
-	w->busy_ms = q->db->busy_timeout_ms;
+	w->path = xstrdup(s->path);
+	w->writable = s->writable;
+	w->busy_ms = s->busy_timeout_ms;
 	w->max_bytes = q->max_bytes;
 	sqlite_policy_heap(pool_nworkers(), q->max_bytes);
 	w->sql = q->sql;
@@ -772,22 +710,100 @@ sqlite_query_start(struct query_job *q)
 	q->sql = NULL;
 	q->params = NULL;
 	q->nparams = 0;
-	q->run = w;
+	q->run = &w->run;
 	pool_submit(&w->pw, job_owner(&q->job));
 }
 
 /* Withdraw a running query: unlinked if queued, else abandoned. */
-void
-sqlite_query_cancel(struct query_job *q)
+static void
+sqlite_cancel(struct query_job *q)
 {
-	struct sqlite_work	*w = q->run;
+	struct sqlite_work	*w;
 
-	if (w == NULL)
+	if (q->run == NULL)
 		return;
+	w = DB_RUN_OWNER(struct sqlite_work, run, q->run);
 	q->run = NULL;
-	w->job = NULL;
+	w->run.job = NULL;
 	if (pool_cancel(&w->pw))
 		sqlite_work_free(w);
 	else	/* a worker runs it: stop it at its next progress check */
 		atomic_store_explicit(&w->stop, 1, memory_order_relaxed);
 }
+
+/*
+ * Each worker may hold a connection to the database: its file, its
+ * write-ahead log and its shared memory.
+ */
+static uint64_t
+sqlite_fds(const struct db_config *db, const struct config *cfg)
+{
+	(void)db;
+	return 3 * (uint64_t)cfg->threads;
+}
+
+static const struct config_key sqlite_keys[] = {
+	{ "path", &config_string, offsetof(struct sqlite_settings, path), 0, 0,
+	    NULL, 1 },
+	{ "writable", &config_bool, offsetof(struct sqlite_settings, writable),
+	    0, 0, "false", 0 },
+	{ "busy_timeout_ms", &config_uint,
+	    offsetof(struct sqlite_settings, busy_timeout_ms), 0, 3600000,
+	    "5000", 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/*
+ * --check-config: a read-only database exists and is a regular file (it
+ * is opened read-only and never created); a writable one's directory
+ * exists (SQLite creates the file, not the directory).
+ */
+static int
+sqlite_check_files(const struct db_config *db, const struct config *cfg,
+    char **cause)
+{
+	const struct sqlite_settings	*s = db->settings;
+	struct stat			 sb;
+	char				*section, *dir, *slash;
+	int				 rc = 0;
+
+	section = xasprintf("db.%s", db->name);
+	if (!s->writable) {
+		if (stat(s->path, &sb) == -1) {
+			*cause = config_key_message(cfg, section, "path",
+			    "%s: %s", s->path, errno == ENOENT ? "no such file"
+			    " (a database that is not writable is opened"
+			    " read-only and never created)" : strerror(errno));
+			rc = -1;
+		} else if (!S_ISREG(sb.st_mode)) {
+			*cause = config_key_message(cfg, section, "path",
+			    "%s: not a regular file", s->path);
+			rc = -1;
+		}
+	} else {
+		dir = xstrdup(s->path);
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*(slash == dir ? slash + 1 : slash) = '\0';
+		if (slash != NULL && (stat(dir, &sb) == -1 ||
+		    !S_ISDIR(sb.st_mode))) {
+			*cause = config_key_message(cfg, section, "path",
+			    "%s: its directory does not exist (SQLite creates"
+			    " the file, not the directory)", s->path);
+			rc = -1;
+		}
+		free(dir);
+	}
+	free(section);
+	return rc;
+}
+
+const struct db_driver db_driver_sqlite = {
+	.name = "sqlite",
+	.keys = sqlite_keys,
+	.size = sizeof(struct sqlite_settings),
+	.check_files = sqlite_check_files,
+	.fini = sqlite_fini,
+	.fds = sqlite_fds,
+	.start = sqlite_start,
+	.cancel = sqlite_cancel,
+};

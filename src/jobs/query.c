@@ -1,19 +1,21 @@
 /*
  * The query job: one SQL statement against a configured database. Parsing
  * checks the database exists (else the whole batch is unknown_db) and turns
- * params into compact scalars; running is the driver's (db/sqlite.c on the
- * worker pool, db/postgres.c on the loop).
+ * params into compact scalars; running is the database's driver's, from
+ * the table in db/driver.c (db/sqlite.c on the worker pool, db/postgres.c
+ * on the loop). The type's hooks pass each configuration snapshot's
+ * databases on to their drivers, so that nothing outside names one.
  */
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "db.h"
+#include "db/driver.h"
 #include "jnum.h"
 #include "job.h"
 #include "jsonw.h"
-#include "server.h"
+#include "table.h"
 #include "xmalloc.h"
 
 static const char *const query_keys[] = { "db", "sql", "params", NULL };
@@ -121,10 +123,7 @@ query_start(struct job *job)
 {
 	struct query_job	*q = (struct query_job *)job;
 
-	if (q->db->driver == DB_SQLITE)
-		sqlite_query_start(q);
-	else
-		postgres_query_start(q);
+	q->db->driver->start(q);
 }
 
 static void
@@ -132,10 +131,7 @@ query_cancel(struct job *job)
 {
 	struct query_job	*q = (struct query_job *)job;
 
-	if (q->db->driver == DB_SQLITE)
-		sqlite_query_cancel(q);
-	else
-		postgres_query_cancel(q);
+	q->db->driver->cancel(q);
 }
 
 static void
@@ -150,11 +146,111 @@ query_free(struct job *job)
 	free(q->sql);
 }
 
+/* At start-up: the drivers' own state. */
+static void
+query_init(struct event_base *base)
+{
+	TABLE_CALL(db_drivers, init, base);
+}
+
 /* At exit, after the workers: what the drivers keep across jobs. */
 static void
 query_fini(void)
 {
-	sqlite_free();
+	TABLE_CALL(db_drivers, fini, );
+}
+
+/* A snapshot is to be made: can its databases be set up? */
+static int
+query_check(const struct config *cfg, char **cause)
+{
+	const struct db_config	*db;
+	size_t			 i;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		db = &cfg->dbs[i];
+		if (db->driver->check != NULL &&
+		    db->driver->check(db, cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* --check-config: each database's files, as its driver sees them. */
+static int
+query_check_files(const struct config *cfg, char **cause)
+{
+	const struct db_config	*db;
+	size_t			 i;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		db = &cfg->dbs[i];
+		if (db->driver->check_files != NULL &&
+		    db->driver->check_files(db, cfg, cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Attach (on) or detach each database of cfg to its driver. */
+static void
+query_attach_dbs(const struct config *cfg, int on)
+{
+	void	(*hook)(const struct db_config *);
+	size_t	  i;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		hook = on ? cfg->dbs[i].driver->attach :
+		    cfg->dbs[i].driver->detach;
+		if (hook != NULL)
+			hook(&cfg->dbs[i]);
+	}
+}
+
+/* A snapshot comes into force: its databases are set up. */
+static void
+query_attach(const struct config *cfg)
+{
+	query_attach_dbs(cfg, 1);
+}
+
+/* A snapshot's last reference has gone: its databases are let go. */
+static void
+query_detach(const struct config *cfg)
+{
+	query_attach_dbs(cfg, 0);
+}
+
+/* The descriptors the databases may hold open. */
+static uint64_t
+query_fds(const struct config *cfg)
+{
+	const struct db_driver	*d;
+	uint64_t		 n = 0;
+	size_t			 i;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		d = cfg->dbs[i].driver;
+		n += d->fds != NULL ? d->fds(&cfg->dbs[i], cfg) : 0;
+	}
+	return n;
+}
+
+/* status.databases: an entry per database whose driver reports one. */
+static void
+query_status(const struct config *cfg, json_t *st)
+{
+	const struct db_config	*db;
+	json_t			*dbs = json_object(), *v;
+	size_t			 i;
+
+	for (i = 0; i < cfg->ndbs; i++) {
+		db = &cfg->dbs[i];
+		if (db->driver->status != NULL &&
+		    (v = db->driver->status(db)) != NULL)
+			json_object_set_new(dbs, db->name, v);
+	}
+	json_object_set_new(st, "databases", dbs);
 }
 
 const struct job_type job_type_query = {
@@ -165,5 +261,12 @@ const struct job_type job_type_query = {
 	.start = query_start,
 	.cancel = query_cancel,
 	.free = query_free,
+	.init = query_init,
 	.fini = query_fini,
+	.check = query_check,
+	.attach = query_attach,
+	.detach = query_detach,
+	.fds = query_fds,
+	.status = query_status,
+	.check_files = query_check_files,
 };

@@ -7,6 +7,11 @@
  * States: RUNNING with work != NULL while the read is with the pool. A
  * cancel withdraws the work item, or abandons it to be freed when the
  * worker hands it back; either way the job is done at once.
+ *
+ * The type owns the [read] section (roots, max_bytes), and the roots of
+ * each configuration snapshot: opened when the snapshot is made (load,
+ * off the loop), closed when it is freed, so a reload never changes the
+ * roots of a batch already parsed.
  */
 
 #include <errno.h>
@@ -17,12 +22,12 @@
 
 #include <event2/buffer.h>
 
-#include "base64.h"
 #include "batch.h"
 #include "config.h"
 #include "fsroot.h"
 #include "jnum.h"
 #include "job.h"
+#include "jobs/read.h"
 #include "jsonw.h"
 #include "pool.h"
 #include "roots.h"
@@ -202,8 +207,7 @@ read_value(struct read_work *w, const unsigned char *data, size_t n,
     uint64_t size)
 {
 	struct evbuffer	*evb;
-	char		*b64;
-	size_t		 len, bad;
+	size_t		 bad;
 
 	if (w->encoding == READ_UTF8 && !utf8_valid(data, n, &bad)) {
 		read_fail(w, ERR_BAD_ENCODING, xasprintf("%s: not valid UTF-8"
@@ -216,13 +220,8 @@ read_value(struct read_work *w, const unsigned char *data, size_t n,
 	jsonw_raw(evb, "{\"data\":");
 	if (w->encoding == READ_UTF8)
 		jsonw_string(evb, (const char *)data, n);
-	else {
-		b64 = base64_encode_alloc(data, n, &len);
-		evbuffer_add(evb, "\"", 1);
-		evbuffer_add(evb, b64, len);
-		evbuffer_add(evb, "\"", 1);
-		free(b64);
-	}
+	else
+		jsonw_base64(evb, data, n);
 	jsonw_raw(evb, ",\"bytes\":");
 	jsonw_uint(evb, n);
 	jsonw_raw(evb, ",\"size\":");
@@ -314,10 +313,7 @@ read_complete(struct pool_work *pw, int abandoned)
 	}
 	r->work = NULL;
 	w->text = NULL;
-	if (w->code == ERR_NONE)
-		job_finish_ok_len(&r->job, text, w->text_len);
-	else
-		job_finish_error(&r->job, w->code, text);
+	job_finish_result(&r->job, w->code, text, w->text_len);
 	read_work_free(w);
 }
 
@@ -331,8 +327,8 @@ read_start(struct job *job)
 	char			*cause;
 	enum err_code		 err;
 
-	if ((err = roots_resolve(job->batch->snap->roots, r->path, &root, &rel,
-	    &cause)) != ERR_NONE) {
+	if ((err = roots_resolve(snapshot_state(job->batch->snap, job->type),
+	    r->path, &root, &rel, &cause)) != ERR_NONE) {
 		job_finish_error(job, err, cause);
 		return;
 	}
@@ -346,7 +342,8 @@ read_start(struct job *job)
 	w->path = xstrdup(r->path);
 	w->offset = r->offset;
 	w->length = r->length;
-	w->max_bytes = job->batch->snap->cfg.limits.read_max_bytes;
+	w->max_bytes = ((const struct read_settings *)config_settings(
+	    &job->batch->snap->cfg, &read_section))->max_bytes;
 	w->encoding = r->encoding;
 	r->work = w;
 	pool_submit(&w->pw, job_owner(job));
@@ -374,6 +371,73 @@ read_free(struct job *job)
 	free(r->path);
 }
 
+/* A snapshot is made: open its roots (blocking; a failure is logged). */
+static void *
+read_load(const struct config *cfg)
+{
+	const struct read_settings	*s = config_settings(cfg, &read_section);
+
+	return roots_open(&s->roots);
+}
+
+/*
+ * --check-config: every root the file names exists and is a directory
+ * (the built-in default need not: a machine may never read).
+ */
+static int
+read_check_files(const struct config *cfg, char **cause)
+{
+	const struct read_settings	*s = config_settings(cfg, &read_section);
+	struct stat			 sb;
+	size_t				 i;
+
+	if (config_key_line(cfg, "read", "roots") == 0)
+		return 0;
+	for (i = 0; i < s->roots.n; i++) {
+		if (stat(s->roots.v[i], &sb) == -1) {
+			*cause = config_key_message(cfg, "read", "roots",
+			    "%s: %s", s->roots.v[i], errno == ENOENT ?
+			    "no such directory" : strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(sb.st_mode)) {
+			*cause = config_key_message(cfg, "read", "roots",
+			    "%s: not a directory", s->roots.v[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The snapshot is freed: close its roots. */
+static void
+read_unload(void *state)
+{
+	roots_free(state);
+}
+
+/* limits.read_max_bytes: the most a read returns. */
+static void
+read_status(const struct config *cfg, json_t *st)
+{
+	const struct read_settings	*s = config_settings(cfg, &read_section);
+
+	json_object_set_new(json_object_get(st, "limits"), "read_max_bytes",
+	    json_integer((json_int_t)s->max_bytes));
+}
+
+static const struct config_key read_settings_keys[] = {
+	{ "roots", &config_paths, offsetof(struct read_settings, roots), 0, 0,
+	    "/var/lib/gatherd/files", 0 },
+	{ "max_bytes", &config_u64, offsetof(struct read_settings, max_bytes),
+	    1, CONFIG_INT_MAX, "16777216", 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+const struct config_section read_section = {
+	"read", read_settings_keys, sizeof(struct read_settings)
+};
+
 const struct job_type job_type_read = {
 	.name = "read",
 	.size = sizeof(struct read_job),
@@ -382,4 +446,9 @@ const struct job_type job_type_read = {
 	.start = read_start,
 	.cancel = read_cancel,
 	.free = read_free,
+	.section = &read_section,
+	.load = read_load,
+	.unload = read_unload,
+	.status = read_status,
+	.check_files = read_check_files,
 };
