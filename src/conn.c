@@ -201,7 +201,7 @@ conn_wrote(struct conn *c)
 {
 	if (c->bev == NULL)
 		return;
-	if (budget_conn_over(c))
+	if (budget_conn_over(c, &server_cfg->limits))
 		conn_overflow(c);
 	if (!c->queued && !c->writing) {
 		if (TAILQ_EMPTY(&conn_flushq))
@@ -225,6 +225,51 @@ conn_write_error(struct conn *c, const char *id, enum err_code code,
 {
 	status.errors[code]++;
 	proto_write_error(conn_output(c), id, code, message);
+}
+
+/*
+ * A job of one of c's batches has just finished: count its result against
+ * c's budget (or refuse it), and close c, from the loop, if that takes it
+ * past max_connection_bytes.
+ */
+static void
+conn_batch_charge(struct job *job, void *arg)
+{
+	struct conn	*c = arg;
+
+	budget_job_done(c, job, &server_cfg->limits);
+	if (budget_conn_over(c, &server_cfg->limits))
+		conn_overflow(c);
+}
+
+/* A job of a streaming batch of c finished: send its event. */
+static void
+conn_batch_event(struct batch *b, struct job *job, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->bev == NULL)
+		return;
+	proto_write_event(conn_output(c), b, job);
+	conn_wrote(c);
+}
+
+/* A batch of c finished: send its reply (unless the client is gone). */
+static void
+conn_batch_done(struct batch *b, void *arg)
+{
+	struct conn	*c = arg;
+
+	TAILQ_REMOVE(&c->batches, b, entry);
+	c->nbatches--;
+	reqlog_batch(c, b);
+	/* Its results move into the reply: not counted twice. */
+	budget_batch_done(c, b);
+	if (c->bev != NULL) {
+		proto_write_reply(conn_output(c), b);
+		conn_wrote(c);
+	}
+	server_batch_finished();
 }
 
 static enum err_code
@@ -255,10 +300,15 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 		budget_log_refusal(c, "busy: %s", *cause);
 		return ERR_BUSY;
 	}
-	if (budget_batch_start(c, b, req->bytes, cause) != ERR_NONE)
+	if (budget_batch_start(c, b, req->bytes, l, cause) != ERR_NONE)
 		return ERR_BUSY;
 	req->batch = NULL;
-	batch_start(b, c);
+	/* Listed first: an empty batch is done before batch_start returns. */
+	TAILQ_INSERT_TAIL(&c->batches, b, entry);
+	c->nbatches++;
+	batch_set_charge(b, conn_batch_charge);
+	batch_start(b, conn_batch_done, b->stream ? conn_batch_event : NULL,
+	    c);
 	return ERR_NONE;
 }
 
@@ -290,6 +340,7 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 		break;
 	case OP_STATUS:
 		st = status_json(server_cfg);
+		metrics_status(st);
 		if (req->detail) {
 			json_object_set_new(json_object_get(st, "batches"),
 			    "list", server_batch_list(c));
@@ -593,7 +644,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	conn_process(c);
-	if (c->bev != NULL && !c->discarding && budget_input_over(c))
+	if (c->bev != NULL && !c->discarding &&
+	    budget_input_over(c, &server_cfg->limits))
 		conn_refuse_input(c);
 }
 
@@ -656,40 +708,6 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		event_add(c->hup_check, &tv);
 	}
 	conn_drain_check(c);
-}
-
-/* A batch started on this connection. */
-void
-conn_batch_add(struct conn *c, struct batch *b)
-{
-	TAILQ_INSERT_TAIL(&c->batches, b, entry);
-	c->nbatches++;
-}
-
-/* A batch finished: send its reply (unless the client is gone). */
-void
-conn_batch_done(struct conn *c, struct batch *b)
-{
-	TAILQ_REMOVE(&c->batches, b, entry);
-	c->nbatches--;
-	reqlog_batch(c, b);
-	/* Its results move into the reply: not counted twice. */
-	budget_batch_done(c, b);
-	if (c->bev != NULL) {
-		proto_write_reply(conn_output(c), b);
-		conn_wrote(c);
-	}
-	server_batch_finished();
-}
-
-/* A job of a streaming batch finished: send its event. */
-void
-conn_batch_event(struct conn *c, struct batch *b, struct job *job)
-{
-	if (c->bev == NULL)
-		return;
-	proto_write_event(conn_output(c), b, job);
-	conn_wrote(c);
 }
 
 /*

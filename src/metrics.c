@@ -469,11 +469,13 @@ metrics_listen(struct event_base *base, const struct config *cfg,
 	return 0;
 }
 
-/* Where GET /metrics is served (HOST:PORT), or NULL. */
-const char *
-metrics_served(void)
+/* Add where GET /metrics is served to the status object, if it is. */
+void
+metrics_status(json_t *st)
 {
-	return metrics_bound;
+	if (metrics_bound != NULL)
+		json_object_set_new(st, "metrics", json_pack("{s:s}",
+		    "listen", metrics_bound));
 }
 
 /* Stop serving, and free the server. */

@@ -6,6 +6,8 @@
 #ifndef GATHERD_METRICS_H
 #define GATHERD_METRICS_H
 
+#include <jansson.h>
+
 struct config;
 struct evbuffer;
 struct event_base;
@@ -13,7 +15,7 @@ struct event_base;
 void		 metrics_write(struct evbuffer *, const struct config *);
 int		 metrics_listen(struct event_base *, const struct config *,
 		    char **);
-const char	*metrics_served(void);
+void		 metrics_status(json_t *);
 void		 metrics_free(void);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * Counters, latency histograms and the recent window, and the status op's
  * JSON. The lists of status detail (connections, batches) are the
- * server's, which owns the connections.
+ * server's, which owns the connections; each batch entry is as the batch
+ * describes itself (batch_status).
  */
 
 #include <string.h>
@@ -11,7 +12,6 @@
 #include "clock.h"
 #include "config.h"
 #include "job.h"
-#include "metrics.h"
 #include "pool.h"
 #include "status.h"
 
@@ -295,8 +295,5 @@ status_json(const struct config *cfg)
 	json_object_set_new(st, "errors", status_errors());
 	json_object_set_new(st, "recent", status_recent());
 	job_types_status(cfg, st);
-	if (metrics_served() != NULL)
-		json_object_set_new(st, "metrics", json_pack("{s:s}",
-		    "listen", metrics_served()));
 	return st;
 }
