@@ -230,6 +230,31 @@ Test(top, plain_lines_when_not_a_terminal)
 	daemon_stop(&d);
 }
 
+/*
+ * Short intervals, many views: top keeps its pace and ends. (It once
+ * read the clock twice to know how long to wait, and time passing
+ * between the two reads made the wait for ever.)
+ */
+Test(top, many_short_intervals_end_on_time)
+{
+	char	*cmd, *out, *p;
+	double	 t0 = now_ms();
+	int	 lines = 0;
+
+	daemon_start(&d, NULL, NULL);
+	cmd = harness_fmt("timeout 60 %s -s '%s' top --count 100"
+	    " --interval 0.1", GATHERCTL_BIN, d.sock);
+	cr_assert_eq(run_command(cmd, &out), 0, "%s", out);
+	for (p = out; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	cr_assert_eq(lines, 100 + 5, "100 lines and 5 headers: %s", out);
+	cr_assert_geq(now_ms() - t0, 99 * 100, "an interval is never short");
+	cr_assert_lt(now_ms() - t0, 10000 + slack_ms(10000));
+	free(out);
+	free(cmd);
+	daemon_stop(&d);
+}
+
 /* --json: one object per interval, with rates and the window. */
 Test(top, json_lines)
 {

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -129,6 +130,22 @@ top_fail(struct top *t, const char *msg)
 	return TOP_EXIT_ERROR;
 }
 
+/*
+ * Milliseconds from now until the clock_ns() time when (0 if past),
+ * rounded up: the clock is read once, so time passing between two
+ * readings can never turn the difference around.
+ */
+static int
+top_ms_until(uint64_t when)
+{
+	uint64_t	now = clock_ns(), ms;
+
+	if (when <= now)
+		return 0;
+	ms = (when - now + 999999u) / 1000000u;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 /* Read keys typed; 1 if one of them quits. */
 static int
 top_keys(void)
@@ -153,7 +170,7 @@ static int
 top_wait(struct top *t, int fd, int ms)
 {
 	struct pollfd	pfd[2];
-	uint64_t	end = clock_ns() + (uint64_t)ms * 1000000u, now;
+	uint64_t	end = clock_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000u;
 	int		n, nfds;
 
 	for (;;) {
@@ -170,10 +187,9 @@ top_wait(struct top *t, int fd, int ms)
 			pfd[nfds].fd = STDIN_FILENO;
 			pfd[nfds++].events = POLLIN;
 		}
-		now = clock_ns();
-		if (now >= end)
+		if (clock_ns() >= end)
 			return 0;
-		n = poll(pfd, (nfds_t)nfds, (int)((end - now) / 1000000u) + 1);
+		n = poll(pfd, (nfds_t)nfds, top_ms_until(end));
 		if (n == -1 && errno != EINTR)
 			return -1;
 		if (n <= 0)
@@ -578,8 +594,7 @@ top_main(const struct top_opts *o)
 		 * Wait for the next view, redrawing on a resize; gatherd
 		 * closing the connection meanwhile ends the view at once.
 		 */
-		while ((w = top_wait(&t, o->fd, (int)((next > clock_ns() ?
-		    next - clock_ns() : 0) / 1000000u))) != -1 &&
+		while ((w = top_wait(&t, o->fd, top_ms_until(next))) != -1 &&
 		    clock_ns() < next) {
 			if (w == 1 && top_recv(&t, &cause) == -1)
 				break;
