@@ -6,7 +6,7 @@
  * still arriving that would take everything past max_memory_bytes is
  * refused busy, naming the key. Each limit is set small here and reached
  * with real reads of real files; the daemon's memory under the abuse that
- * motivated them is test_load's.
+ * motivated them is the load suites' (test_load_memory).
  */
 
 #include <errno.h>
@@ -30,24 +30,7 @@
 static struct daemon	d;
 static char		fixdir[256];
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void
-suite_fini(void)
-{
-	if (fixdir[0] != '\0') {
-		harness_rmtree(fixdir);
-		fixdir[0] = '\0';
-	}
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(budget, .init = suite_init, .fini = suite_fini, .timeout = 60);
+HARNESS_SUITE(budget, 60);
 
 static void
 put_file(const char *name, int c, size_t n)
@@ -69,10 +52,9 @@ put_file(const char *name, int c, size_t n)
 static void
 start(const char *limits)
 {
-	char	 tmpl[] = "/tmp/gatherd-budget.XXXXXX", *conf;
+	char	*conf;
 
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(fixdir, sizeof fixdir, "%s", tmpl);
+	harness_tmpdir(fixdir, sizeof fixdir, "gatherd-budget");
 	put_file(ONE_MIB_FILE, 'a', MIB);
 	put_file(THREE_MIB_FILE, 'b', 3 * MIB);
 	conf = harness_fmt("threads = 2\n[limits]\n%s[read]\nroots = %s\n",
@@ -317,10 +299,7 @@ Test(budget, request_past_max_connection_bytes_is_busy)
 	int	 a;
 
 	start("max_connection_bytes = 65536\n");
-	pad = malloc(100001);
-	cr_assert_not_null(pad);
-	memset(pad, 'p', 100000);
-	pad[100000] = '\0';
+	pad = harness_fill('p', 100000);
 	line = harness_fmt("{\"id\":\"big\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":0,\"value\":\"%s\"}]}", pad);
 	a = client_connect(d.sock);
@@ -353,9 +332,7 @@ part_line(int i)
 {
 	char	*pad, *line;
 
-	cr_assert_not_null(pad = malloc(PART_BYTES + 1));
-	memset(pad, ' ', PART_BYTES);
-	pad[PART_BYTES] = '\0';
+	pad = harness_fill(' ', PART_BYTES);
 	line = harness_fmt("{\"id\":\"p%d\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":0,\"value\":%d}]%s", i, i, pad);
 	free(pad);
@@ -395,10 +372,7 @@ Test(budget, request_lines_arriving_past_max_memory_bytes_are_dropped)
 	json_decref(r);
 	/* The rest of the dropped line is skipped; the next one is read. */
 	client_write(late, "}\n", 2);
-	r = rpc(late, "{\"op\":\"ping\",\"id\":\"after\"}");
-	jeq(r, "id", "\"after\"");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	rpc_pong(late, "{\"op\":\"ping\",\"id\":\"after\"}", "\"after\"");
 
 	for (i = 0; i < 3; i++) {
 		char	id[16];

@@ -32,19 +32,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	dbtest_suite_init();
-}
-
-static void
-suite_fini(void)
-{
-	dbtest_suite_fini(&d);
-}
-
-TestSuite(isolation, .init = suite_init, .fini = suite_fini, .timeout = 120);
+HARNESS_SUITE(isolation, 120);
 
 /* A file to read in dbtest_dir. */
 static void
@@ -61,20 +49,7 @@ make_file(const char *name, const char *text)
 static void
 await_busy(int n, int within_ms)
 {
-	double	 t0 = now_ms();
-	json_t	*st;
-	int	 busy;
-
-	for (;;) {
-		st = daemon_status(&d, slack_ms(5000));
-		busy = (int)jint(st, "pool.busy");
-		json_decref(st);
-		if (busy == n)
-			return;
-		cr_assert_lt(now_ms() - t0, within_ms, "%d workers busy after"
-		    " %.0f ms, not %d", busy, now_ms() - t0, n);
-		usleep(5000);
-	}
+	json_decref(await_status(&d, -1, "pool.busy", n, within_ms));
 }
 
 /*

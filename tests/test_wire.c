@@ -37,21 +37,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/* A safety net for a test that failed midway; see test_daemon.c. */
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(wire, .init = suite_init, .fini = suite_fini, .timeout = 240);
+HARNESS_SUITE(wire, 240);
 
 /*
  * The next reply line on fd, raw; asserts one comes within ms, that it is
@@ -127,15 +113,6 @@ recv_two(int fd, int ms, const char *key, json_t **with, json_t **other)
 	    " and %s", key, jtext(*with), jtext(*other));
 }
 
-/* Assert r is an error reply with this id (JSON text) and code. */
-static void
-expect_error(json_t *r, const char *id, const char *code)
-{
-	jeq(r, "id", id);
-	jbool_is(r, "ok", false);
-	jstr_is(r, "error.code", code);
-}
-
 /* Assert the raw reply begins with want. */
 static void
 expect_prefix(const char *reply, const char *want)
@@ -156,8 +133,7 @@ Test(wire, the_id_comes_back_exactly_as_the_client_wrote_it)
 	size_t	 i;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
 		/* Whitespace around it is not part of it. */
 		line = harness_fmt("{ \"id\" :\t%s ,\"op\":\"ping\"}", ids[i]);
@@ -204,8 +180,7 @@ Test(wire, a_batch_with_an_id_beyond_64_bits_can_be_cancelled)
 	json_t	*r, *a, *b;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	client_send(fd, "{\"id\":18446744073709551616,\"jobs\":"
 	    "[{\"type\":\"sleep\",\"ms\":600000}]}");
 	client_send(fd, "{\"id\":18446744073709551617,\"jobs\":"
@@ -230,8 +205,7 @@ Test(wire, integers_beyond_64_bits_are_refused_only_in_integer_fields)
 	json_t	*r;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	r = ask(fd, "{\"id\":1,\"jobs\":[{\"type\":\"read\",\"path\":\"f\","
 	    "\"offset\":18446744073709551616}]}");
 	expect_error(r, "1", "bad_request");
@@ -267,8 +241,7 @@ Test(wire, nul_bytes_are_bad_json_and_nul_in_a_name_is_quoted)
 	json_t			*r;
 	int			 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	r = ask_bytes(fd, after_number, sizeof after_number - 1);
 	expect_error(r, "null", "bad_json");
 	jstr_has(r, "error.message", "a NUL byte");
@@ -326,8 +299,7 @@ Test(wire, a_crlf_line_end_does_not_count_toward_max_request_bytes)
 	json_t	*r;
 	int	 fd;
 
-	daemon_start(&d, "[limits]\nmax_request_bytes = 1024\n", NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, "[limits]\nmax_request_bytes = 1024\n");
 	client_write(fd, exact, 1024);
 	r = ask(fd, "\r");
 	jbool_is(r, "pong", true);
@@ -376,8 +348,7 @@ Test(wire, every_reply_is_utf8_whatever_bytes_the_request_holds)
 	size_t	 i;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	for (i = 0; i < sizeof lines / sizeof lines[0]; i++) {
 		r = ask(fd, lines[i]);	/* asserts UTF-8 */
 		expect_error(r, "null", "bad_json");
@@ -395,8 +366,7 @@ Test(wire, json_test_suite_files_get_the_documented_answers)
 	int			 fd;
 
 	cases = jsts_load(&n);
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	for (i = 0; i < n; i++) {
 		r = ask_bytes(fd, cases[i].line, cases[i].line_len);
 		if (!cases[i].accepted) {
@@ -509,8 +479,7 @@ Test(wire, the_next_lines_of_a_connection_wait_for_its_big_line)
 	size_t	 len;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	big = big_line("{\"id\":\"big\",\"jobs\":[{\"type\":\"sleep\",\"ms\":"
 	    "600000,\"value\":", big_keys(), "}]}", &len);
 	client_write(fd, big, len);
@@ -633,8 +602,7 @@ Test(wire, a_big_id_and_a_big_target_are_kept_and_freed)
 	size_t	 len;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	id = big_line("", 20000, "", &len);
 	id[len - 1] = '\0';	/* the newline */
 	line = harness_fmt("{\"id\":%s,\"jobs\":[{\"type\":\"sleep\","
