@@ -3,8 +3,9 @@
  * the new keys ([daemon] log_requests, [metrics] listen), and what it
  * looks at without changing anything: read roots that do not exist or
  * are not directories, a read-only SQLite database that does not exist,
- * a writable one whose directory does not. Errors name the file, line
- * and key; a valid file exits 0 and prints the settings in effect.
+ * a writable one whose directory does not, a PostgreSQL CA file that
+ * cannot be read. Errors name the file, line and key; a valid file exits
+ * 0 and prints the settings in effect.
  */
 
 #include <sys/stat.h>
@@ -21,22 +22,16 @@
 
 static char	dir[64];
 
+/* The harness's init, and a directory of the test's that its fini removes. */
 static void
 setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/gatherd-check.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	harness_suite_init();
+	harness_tmpdir(dir, sizeof dir, "gatherd-check");
 }
 
-static void
-teardown(void)
-{
-	if (dir[0] != '\0')
-		harness_rmtree(dir);
-	dir[0] = '\0';
-}
-
-TestSuite(check_config, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(check_config, .init = setup, .fini = harness_suite_fini,
+    .timeout = 30);
 
 /* text with every @ replaced by the test's directory. Caller frees. */
 static char *
@@ -164,6 +159,32 @@ Test(check_config, a_writable_database_needs_its_directory)
 	    "4: [db.main] path: @/no/such/dir/db.sqlite: its"
 	    " directory does not exist (SQLite creates the file, not the"
 	    " directory)");
+}
+
+/*
+ * The files a PostgreSQL conninfo names (the CA certificate, the client's
+ * certificate and key, the CRL, the password file) must be regular files
+ * it can read; "system" is libpq's CA store. Nothing connects.
+ */
+Test(check_config, a_postgres_ca_file_must_be_readable)
+{
+	char	*out;
+	FILE	*f;
+
+	fails_with("[db.pg]\ndriver = postgres\n"
+	    "conninfo = host=/nonexistent sslmode=verify-full"
+	    " sslrootcert=@/ca.pem\n",
+	    "3: [db.pg] conninfo: sslrootcert @/ca.pem: no such file");
+	fails_with("[db.pg]\ndriver = postgres\n"
+	    "conninfo = host=/nonexistent sslkey=@\n",
+	    "3: [db.pg] conninfo: sslkey @: not a regular file");
+	cr_assert_not_null(f = fopen(harness_fmt("%s/ca.pem", dir), "w"));
+	fclose(f);
+	cr_assert_eq(check("[db.pg]\ndriver = postgres\nconninfo = host=/x"
+	    " sslrootcert=@/ca.pem passfile=@/ca.pem\n[db.sys]\n"
+	    "driver = postgres\nconninfo = host=/x sslrootcert=system\n",
+	    &out), 0, "%s", out);
+	free(out);
 }
 
 Test(check_config, new_keys_are_checked)
