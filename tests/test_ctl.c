@@ -32,26 +32,15 @@
 #include "xmalloc.h"
 
 static struct daemon	d;
-static char		scratch[64];	/* a directory of the test's, or "" */
+static char		scratch[64];	/* a directory of the test's */
 
-static void
-stop(void)
-{
-	if (scratch[0] != '\0') {
-		harness_rmtree(scratch);
-		scratch[0] = '\0';
-	}
-	daemon_stop(&d);
-}
-
-TestSuite(ctl, .fini = stop, .timeout = 60);
+HARNESS_SUITE(ctl, 60);
 
 /* Make the scratch directory (mode 0755, for other users); its path. */
 static const char *
 make_scratch(void)
 {
-	snprintf(scratch, sizeof scratch, "/tmp/gatherctl-test.XXXXXX");
-	cr_assert_not_null(mkdtemp(scratch));
+	harness_tmpdir(scratch, sizeof scratch, "gatherctl-test");
 	cr_assert_eq(chmod(scratch, 0755), 0);
 	return scratch;
 }

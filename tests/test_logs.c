@@ -25,13 +25,7 @@
 
 static struct daemon	d;
 
-static void
-stop(void)
-{
-	daemon_stop(&d);
-}
-
-TestSuite(logs, .fini = stop, .timeout = 60);
+HARNESS_SUITE(logs, 60);
 
 /* The line of the log that holds needle (a copy, caller frees), or NULL. */
 static char *

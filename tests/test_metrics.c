@@ -39,9 +39,9 @@ static struct daemon	d;
 static pid_t		prom_pid;
 static char		prom_dir[64];
 
-/* Safety nets for a test that failed midway: the daemon, Prometheus. */
+/* harness_suite_fini's safety net for a test that failed midway. */
 static void
-stop(void)
+prom_kill(void)
 {
 	int	status;
 
@@ -50,14 +50,9 @@ stop(void)
 		waitpid(prom_pid, &status, 0);
 		prom_pid = 0;
 	}
-	if (prom_dir[0] != '\0') {
-		harness_rmtree(prom_dir);
-		prom_dir[0] = '\0';
-	}
-	daemon_stop(&d);
 }
 
-TestSuite(metrics, .fini = stop, .timeout = 180);
+HARNESS_SUITE(metrics, 180);
 
 /* The text of the metrics op, asked on a fresh connection. Caller frees. */
 static char *
@@ -677,8 +672,8 @@ Test(metrics, prometheus_scrapes_gatherd)
 	daemon_start(&d, "[metrics]\nlisten = 127.0.0.1:0\n", NULL);
 	st = daemon_status(&d, slack_ms(5000));
 	target = jstr(st, "metrics.listen");
-	snprintf(prom_dir, sizeof prom_dir, "/tmp/gatherd-prom.XXXXXX");
-	cr_assert_not_null(mkdtemp(prom_dir));
+	harness_tmpdir(prom_dir, sizeof prom_dir, "gatherd-prom");
+	harness_at_fini(prom_kill);
 	for (tries = 0; ; tries++) {
 		port = free_port();
 		if (prom_start(port, target))
@@ -704,8 +699,6 @@ Test(metrics, prometheus_scrapes_gatherd)
 	kill(prom_pid, SIGTERM);
 	waitpid(prom_pid, NULL, 0);
 	prom_pid = 0;
-	harness_rmtree(prom_dir);
-	prom_dir[0] = '\0';
 	free(addr);
 	json_decref(st);
 	daemon_stop(&d);

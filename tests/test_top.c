@@ -34,17 +34,17 @@ static char		tmux_name[64];	/* the private tmux server, if any */
 	run_commandf((out), "tmux -L %s -f /dev/null " fmt, tmux_name,	\
 	    ##__VA_ARGS__)
 
+/* harness_suite_fini's safety net for a test that failed midway. */
 static void
-stop(void)
+tmux_kill(void)
 {
 	if (tmux_name[0] != '\0') {
 		tmux(NULL, "kill-server 2>/dev/null");
 		tmux_name[0] = '\0';
 	}
-	daemon_stop(&d);
 }
 
-TestSuite(top, .fini = stop, .timeout = 120);
+HARNESS_SUITE(top, 120);
 
 /* Wait for status to show n batches in flight; that status. */
 static json_t *
@@ -320,6 +320,7 @@ tmux_top(void)
 
 	snprintf(tmux_name, sizeof tmux_name, "gatherd-test-%ld",
 	    (long)getpid());
+	harness_at_fini(tmux_kill);
 	cr_assert_eq(tmux(&out, "new-session -d -s top -x 100 -y 30"
 	    " \"%s -s '%s' top; echo top-exit=\\$?; stty -a; sleep 600\"",
 	    GATHERCTL_BIN, d.sock), 0, "tmux: %s", out);
