@@ -117,13 +117,62 @@ metrics_int(const json_t *obj, const char *key)
 	    (uint64_t)json_integer_value(v) : 0;
 }
 
-/* A family of one gauge or counter without labels, from obj[key]. */
+/*
+ * The families of one sample without labels, each status.SECTION.KEY as
+ * it is. A section that may be absent (http, until that job type exists)
+ * writes its families only when it is there.
+ */
+static const struct metrics_plain {
+	const char	*name;
+	const char	*type;
+	const char	*section;
+	const char	*key;
+	const char	*help;
+} metrics_plain[] = {
+	{ "gatherd_connections", "gauge", "connections", "open",
+	    "Client connections open." },
+	{ "gatherd_connections_total", "counter", "connections", "total",
+	    "Client connections accepted." },
+	{ "gatherd_batches_in_flight", "gauge", "batches", "in_flight",
+	    "Batches started and not yet replied to." },
+	{ "gatherd_jobs_in_flight", "gauge", "jobs", "in_flight",
+	    "Jobs running." },
+	{ "gatherd_jobs_waiting", "gauge", "jobs", "waiting",
+	    "Jobs held back by their batch's concurrency." },
+	{ "gatherd_jobs_retrying", "gauge", "jobs", "retrying",
+	    "Jobs waiting between two tries." },
+	{ "gatherd_pool_threads", "gauge", "pool", "threads",
+	    "Worker threads (file reads, SQLite)." },
+	{ "gatherd_pool_threads_busy", "gauge", "pool", "busy",
+	    "Worker threads running a job's work." },
+	{ "gatherd_pool_queued", "gauge", "pool", "queued",
+	    "Work waiting for a worker thread." },
+	{ "gatherd_memory_held_bytes", "gauge", "memory", "held_bytes",
+	    "Results held and replies unsent, all connections." },
+	{ "gatherd_memory_limit_bytes", "gauge", "memory", "max_memory_bytes",
+	    "max_memory_bytes: what all connections may hold." },
+	{ "gatherd_http_connections", "gauge", "http", "connections",
+	    "HTTP connections open." },
+	{ "gatherd_http_queued", "gauge", "http", "queued",
+	    "HTTP requests waiting for a connection." },
+};
+
+/* Every family of metrics_plain whose section st has. */
 static void
-metrics_one(struct evbuffer *out, const char *name, const char *type,
-    const char *help, const json_t *obj, const char *key)
+metrics_plain_families(struct evbuffer *out, const json_t *st)
 {
-	metrics_family(out, name, type, help);
-	metrics_sample(out, name, NULL, NULL, NULL, NULL, metrics_int(obj, key));
+	const struct metrics_plain	*m;
+	const json_t			*obj;
+	size_t				 i;
+
+	for (i = 0; i < sizeof metrics_plain / sizeof metrics_plain[0]; i++) {
+		m = &metrics_plain[i];
+		if (!json_is_object(obj = json_object_get(st, m->section)))
+			continue;
+		metrics_family(out, m->name, m->type, m->help);
+		metrics_sample(out, m->name, NULL, NULL, NULL, NULL,
+		    metrics_int(obj, m->key));
+	}
 }
 
 /* Build information and the start time. */
@@ -146,7 +195,7 @@ metrics_process(struct evbuffer *out, const json_t *st)
 	    (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - uptime);
 }
 
-/* Connections: open, accepted, turned away. */
+/* Connections turned away or closed by a limit. */
 static void
 metrics_connections(struct evbuffer *out, const json_t *st)
 {
@@ -157,10 +206,6 @@ metrics_connections(struct evbuffer *out, const json_t *st)
 	const json_t	*refused = json_object_get(c, "refused");
 	size_t		 i;
 
-	metrics_one(out, "gatherd_connections", "gauge",
-	    "Client connections open.", c, "open");
-	metrics_one(out, "gatherd_connections_total", "counter",
-	    "Client connections accepted.", c, "total");
 	metrics_family(out, "gatherd_connections_refused_total", "counter",
 	    "Client connections turned away at once, by the limit that did.");
 	for (i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
@@ -190,8 +235,6 @@ metrics_batches(struct evbuffer *out, const json_t *st)
 	size_t		 i;
 
 	failed = metrics_int(b, "failed");
-	metrics_one(out, "gatherd_batches_in_flight", "gauge",
-	    "Batches started and not yet replied to.", b, "in_flight");
 	metrics_family(out, "gatherd_batches_total", "counter",
 	    "Batches replied to; failed: at least one job did not succeed.");
 	metrics_sample(out, "gatherd_batches_total", "outcome", "ok", NULL,
@@ -232,9 +275,9 @@ metrics_histogram(struct evbuffer *out, const char *type,
 	evbuffer_add_printf(out, "} %" PRIu64 "\n", ts->hist.count);
 }
 
-/* Jobs: in flight, by outcome and type, and their running times. */
+/* Jobs by outcome and type, and their running times. */
 static void
-metrics_jobs(struct evbuffer *out, const json_t *st)
+metrics_jobs(struct evbuffer *out)
 {
 	static const struct {
 		const char	*name;
@@ -245,15 +288,8 @@ metrics_jobs(struct evbuffer *out, const json_t *st)
 		{ "cancelled", JOB_CANCELLED },
 		{ "timed_out", JOB_TIMED_OUT },
 	};
-	const json_t	*j = json_object_get(st, "jobs");
 	size_t		 i, k;
 
-	metrics_one(out, "gatherd_jobs_in_flight", "gauge",
-	    "Jobs running.", j, "in_flight");
-	metrics_one(out, "gatherd_jobs_waiting", "gauge",
-	    "Jobs held back by their batch's concurrency.", j, "waiting");
-	metrics_one(out, "gatherd_jobs_retrying", "gauge",
-	    "Jobs waiting between two tries.", j, "retrying");
 	metrics_family(out, "gatherd_jobs_total", "counter",
 	    "Jobs finished, by type and outcome (failed: an error other than"
 	    " cancelled and timed_out).");
@@ -267,27 +303,6 @@ metrics_jobs(struct evbuffer *out, const json_t *st)
 	    "How long jobs ran, from start to end, by type.");
 	for (i = 0; job_types[i] != NULL && i < STATUS_MAX_TYPES; i++)
 		metrics_histogram(out, job_types[i]->name, &status.types[i]);
-}
-
-/* The worker pool and the memory held. */
-static void
-metrics_resources(struct evbuffer *out, const json_t *st)
-{
-	const json_t	*p = json_object_get(st, "pool");
-	const json_t	*m = json_object_get(st, "memory");
-
-	metrics_one(out, "gatherd_pool_threads", "gauge",
-	    "Worker threads (file reads, SQLite).", p, "threads");
-	metrics_one(out, "gatherd_pool_threads_busy", "gauge",
-	    "Worker threads running a job's work.", p, "busy");
-	metrics_one(out, "gatherd_pool_queued", "gauge",
-	    "Work waiting for a worker thread.", p, "queued");
-	metrics_one(out, "gatherd_memory_held_bytes", "gauge",
-	    "Results held and replies unsent, all connections.", m,
-	    "held_bytes");
-	metrics_one(out, "gatherd_memory_limit_bytes", "gauge",
-	    "max_memory_bytes: what all connections may hold.", m,
-	    "max_memory_bytes");
 }
 
 /*
@@ -314,12 +329,11 @@ metrics_db_family(struct evbuffer *out, const json_t *dbs, const char *name,
 	}
 }
 
-/* The PostgreSQL pools, and the HTTP client's when there is one. */
+/* The PostgreSQL pools. */
 static void
 metrics_pools(struct evbuffer *out, const json_t *st)
 {
 	const json_t	*dbs = json_object_get(st, "databases");
-	const json_t	*http = json_object_get(st, "http");
 
 	metrics_db_family(out, dbs, "gatherd_db_pool_size",
 	    "Connections a database may have open (its pool).", "pool");
@@ -333,13 +347,6 @@ metrics_pools(struct evbuffer *out, const json_t *st)
 	metrics_db_family(out, dbs, "gatherd_db_up",
 	    "1 when the database answers, 0 while gatherd waits to reconnect.",
 	    "up");
-	/* The http job type's multi handle, once it exists (status.http). */
-	if (json_is_object(http)) {
-		metrics_one(out, "gatherd_http_connections", "gauge",
-		    "HTTP connections open.", http, "connections");
-		metrics_one(out, "gatherd_http_queued", "gauge",
-		    "HTTP requests waiting for a connection.", http, "queued");
-	}
 }
 
 /* Write the metrics text, as of now, into out. */
@@ -349,10 +356,10 @@ metrics_write(struct evbuffer *out, const struct config *cfg)
 	json_t	*st = status_json(cfg);
 
 	metrics_process(out, st);
+	metrics_plain_families(out, st);
 	metrics_connections(out, st);
 	metrics_batches(out, st);
-	metrics_jobs(out, st);
-	metrics_resources(out, st);
+	metrics_jobs(out);
 	metrics_pools(out, st);
 	json_decref(st);
 }
