@@ -60,6 +60,21 @@ has(const char *out, const char *want)
 	    out);
 }
 
+/*
+ * Run gatherctl -s SOCK with args; assert it exits with status, want in
+ * its output (stderr with stdout).
+ */
+static void
+ctl_says(int status, const char *args, const char *want)
+{
+	char	*out;
+
+	cr_assert_eq(sh(&out, "%s -s '%s' %s", GATHERCTL_BIN, d.sock, args),
+	    status, "%s: %s", args, out);
+	has(out, want);
+	free(out);
+}
+
 /* Skip the test unless this user can unshare a mount namespace. */
 static void
 need_unshare(void)
@@ -358,7 +373,7 @@ Test(ctl, cancel_a_connection_s_batches)
 {
 	json_t	*e, *r;
 	char	*out;
-	int	 fd;
+	int	 fd, i;
 
 	daemon_start(&d, NULL, NULL);
 	fd = client_connect(d.sock);
@@ -370,25 +385,18 @@ Test(ctl, cancel_a_connection_s_batches)
 	    d.sock, (long long)jint(e, "conn")), 0, "%s", out);
 	has(out, "\"cancelled\":2");
 	free(out);
-	r = client_recv_json(fd, slack_ms(5000));
-	jstr_is(r, "results[0].error.code", "cancelled");
-	json_decref(r);
-	r = client_recv_json(fd, slack_ms(5000));
-	jstr_is(r, "results[0].error.code", "cancelled");
-	json_decref(r);
+	for (i = 0; i < 2; i++) {
+		r = client_recv_json(fd, slack_ms(5000));
+		jstr_is(r, "results[0].error.code", "cancelled");
+		json_decref(r);
+	}
 	json_decref(e);
 
 	/* null names no batch; "any" needs an id; so does nothing. */
-	cr_assert_eq(sh(&out, "%s -s '%s' cancel null", GATHERCTL_BIN, d.sock),
-	    2);
-	has(out, "gatherctl: cancel: null names no batch: a batch sent without"
-	    " an id (or with id null) can only be cancelled with its"
-	    " connection, --conn N");
-	free(out);
-	cr_assert_eq(sh(&out, "%s -s '%s' cancel --conn any", GATHERCTL_BIN,
-	    d.sock), 2);
-	has(out, "cancel: missing ID");
-	free(out);
+	ctl_says(2, "cancel null", "gatherctl: cancel: null names no batch: a"
+	    " batch sent without an id (or with id null) can only be cancelled"
+	    " with its connection, --conn N");
+	ctl_says(2, "cancel --conn any", "cancel: missing ID");
 	/* The protocol: conn without target; no target without conn. */
 	r = rpc(fd, "{\"op\":\"cancel\",\"conn\":99999}");
 	cr_assert_eq(jint(r, "cancelled"), 0, "%s", jtext(r));
@@ -428,29 +436,18 @@ Test(ctl, job_options_follow_their_job)
 	free(out);
 
 	/* An option needs a job before it, of its type. */
-	cr_assert_eq(sh(&out, "%s -s '%s' run -p 1 sleep:1", GATHERCTL_BIN,
-	    d.sock), 2);
-	has(out, "gatherctl: run: -p must follow the job it is for (see"
-	    " gatherctl --help)\n");
-	free(out);
-	cr_assert_eq(sh(&out, "%s -s '%s' run read:f.txt -p 1", GATHERCTL_BIN,
-	    d.sock), 2);
-	has(out, "run: after 'read:f.txt': -p: not an option of read jobs");
-	free(out);
-	cr_assert_eq(sh(&out, "%s -s '%s' run read:f.txt --offset -1",
-	    GATHERCTL_BIN, d.sock), 2);
-	has(out, "after 'read:f.txt': --offset: '-1' is not an integer >= 0");
-	free(out);
+	ctl_says(2, "run -p 1 sleep:1", "gatherctl: run: -p must follow the"
+	    " job it is for (see gatherctl --help)\n");
+	ctl_says(2, "run read:f.txt -p 1",
+	    "run: after 'read:f.txt': -p: not an option of read jobs");
+	ctl_says(2, "run read:f.txt --offset -1",
+	    "after 'read:f.txt': --offset: '-1' is not an integer >= 0");
 
 	/* Empty shorthands say what is missing. */
-	cr_assert_eq(sh(&out, "%s -s '%s' run query:", GATHERCTL_BIN, d.sock),
-	    2);
-	has(out, "bad job 'query:': query: no SQL after 'query:'");
-	free(out);
-	cr_assert_eq(sh(&out, "%s -s '%s' run read:", GATHERCTL_BIN, d.sock),
-	    2);
-	has(out, "bad job 'read:': read: no PATH after 'read:'");
-	free(out);
+	ctl_says(2, "run query:", "bad job 'query:': query: no SQL after"
+	    " 'query:'");
+	ctl_says(2, "run read:", "bad job 'read:': read: no PATH after"
+	    " 'read:'");
 	free(conf);
 	free(file);
 	daemon_stop(&d);
@@ -468,10 +465,8 @@ Test(ctl, raw_prints_values_only)
 	    d.sock), 0);
 	cr_assert_str_eq(out, "a b\n{\"k\":[1]}\nnull\n");
 	free(out);
-	cr_assert_eq(sh(&out, "%s -s '%s' run -r sleep:1:7 read:x 2>&1"
-	    " >/dev/null", GATHERCTL_BIN, d.sock), 1);
-	has(out, "jobs[1]: io_error: x: read root ");
-	free(out);
+	ctl_says(1, "run -r sleep:1:7 read:x 2>&1 >/dev/null",
+	    "jobs[1]: io_error: x: read root ");
 	/* With --stream, each value once, as it comes. */
 	cr_assert_eq(sh(&out, "%s -s '%s' run -r --stream sleep:300:'\"slow\"'"
 	    " sleep:1:'\"fast\"'", GATHERCTL_BIN, d.sock), 0);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,25 @@ wait_line(const char *needle)
 		cr_assert_fail("no line with \"%s\" in:\n%s", needle, log);
 	}
 	return log_line(needle);
+}
+
+/*
+ * Wait for the line that holds needle; assert it holds each string after
+ * it too (a NULL-terminated list).
+ */
+static void __attribute__((sentinel))
+expect_line(const char *needle, ...)
+{
+	va_list		 ap;
+	const char	*want;
+	char		*line = wait_line(needle);
+
+	va_start(ap, needle);
+	while ((want = va_arg(ap, const char *)) != NULL)
+		cr_assert_not_null(strstr(line, want), "no \"%s\" in: %s", want,
+		    line);
+	va_end(ap);
+	free(line);
 }
 
 /* How many lines of the log hold needle. */
@@ -188,7 +208,7 @@ Test(logs, a_client_id_stays_on_one_short_line)
 Test(logs, refusals_are_logged_at_info)
 {
 	json_t	*r;
-	char	*line, *want;
+	char	*want;
 	int	 fd, fd2;
 
 	daemon_start(&d, "[limits]\nmax_batches_per_connection = 1\n"
@@ -198,22 +218,17 @@ Test(logs, refusals_are_logged_at_info)
 	r = rpc(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":1}]}");
 	jstr_is(r, "error.code", "busy");
 	json_decref(r);
-	line = wait_line("busy: max_batches_per_connection (1) reached");
-	cr_assert_not_null(strstr(line, "gatherd: info: connection "), "%s",
-	    line);
 	want = harness_fmt(" (pid %ld uid %ld): busy:", (long)getpid(),
 	    (long)getuid());
-	cr_assert_not_null(strstr(line, want), "%s", line);
+	expect_line("busy: max_batches_per_connection (1) reached",
+	    "gatherd: info: connection ", want, NULL);
 	free(want);
-	free(line);
 
 	fd2 = client_connect(d.sock);
 	/* A third connection is over max_connections: busy, logged. */
 	close(client_connect(d.sock));
-	line = wait_line("max_connections (2) reached");
-	cr_assert_not_null(strstr(line, "gatherd: info: refused pid "), "%s",
-	    line);
-	free(line);
+	expect_line("max_connections (2) reached",
+	    "gatherd: info: refused pid ", NULL);
 	close(fd2);
 	close(fd);
 	daemon_stop(&d);
@@ -222,7 +237,7 @@ Test(logs, refusals_are_logged_at_info)
 /* A uid not allowed is refused forbidden, and it is logged at info. */
 Test(logs, forbidden_is_logged_at_info)
 {
-	char	*conf, *line;
+	char	*conf;
 	json_t	*r;
 	int	 fd;
 
@@ -237,11 +252,8 @@ Test(logs, forbidden_is_logged_at_info)
 	jstr_is(r, "error.code", "forbidden");
 	json_decref(r);
 	close(fd);
-	line = wait_line("not in allow_uids or allow_groups");
-	cr_assert_not_null(strstr(line, "gatherd: info: refused pid "), "%s",
-	    line);
-	cr_assert_not_null(strstr(line, " uid 65534 "), "%s", line);
-	free(line);
+	expect_line("not in allow_uids or allow_groups",
+	    "gatherd: info: refused pid ", " uid 65534 ", NULL);
 	free(conf);
 	daemon_stop(&d);
 }
@@ -250,7 +262,6 @@ Test(logs, forbidden_is_logged_at_info)
 Test(logs, a_client_that_leaves_mid_batch_is_logged)
 {
 	json_t	*st;
-	char	*line;
 	int	 fd;
 
 	daemon_start(&d, NULL, NULL);
@@ -258,21 +269,12 @@ Test(logs, a_client_that_leaves_mid_batch_is_logged)
 	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":60000},"
 	    "{\"type\":\"sleep\",\"ms\":60000}]}");
 	client_send(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":60000}]}");
-	for (;;) {
-		st = daemon_status(&d, slack_ms(5000));
-		if (jint(st, "batches.in_flight") == 2)
-			break;
-		json_decref(st);
-		usleep(10000);
-	}
+	st = await_status(&d, -1, "batches.in_flight", 2, slack_ms(10000));
 	json_decref(st);
 	close(fd);
-	line = wait_line("client disconnected: ");
-	cr_assert_not_null(strstr(line, "gatherd: info: client disconnected:"
-	    " conn="), "%s", line);
-	cr_assert_not_null(strstr(line, ": cancelling 2 batches, 3 jobs"
-	    " unfinished"), "%s", line);
-	free(line);
+	expect_line("client disconnected: ", "gatherd: info: client"
+	    " disconnected: conn=", ": cancelling 2 batches, 3 jobs unfinished",
+	    NULL);
 
 	/* A client that leaves with nothing in flight is not news. */
 	close(client_connect(d.sock));
@@ -288,7 +290,6 @@ Test(logs, a_client_that_leaves_mid_batch_is_logged)
 Test(logs, refusal_lines_are_at_most_one_a_second)
 {
 	json_t	*r;
-	char	*line;
 	int	 fd, i;
 
 	daemon_start(&d, "[limits]\nmax_batches_per_connection = 1\n", NULL);
@@ -304,10 +305,8 @@ Test(logs, refusal_lines_are_at_most_one_a_second)
 	usleep(1100 * 1000);
 	r = rpc(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":1}]}");
 	json_decref(r);
-	line = wait_line("more like it in the last second)");
-	cr_assert_not_null(strstr(line, "max_batches_per_connection"), "%s",
-	    line);
-	free(line);
+	expect_line("more like it in the last second)",
+	    "max_batches_per_connection", NULL);
 	close(fd);
 	daemon_stop(&d);
 }
@@ -316,7 +315,6 @@ Test(logs, refusal_lines_are_at_most_one_a_second)
 Test(logs, debug_shows_error_replies_and_failed_jobs)
 {
 	json_t	*r;
-	char	*line;
 	int	 fd;
 
 	daemon_start(&d, "[read]\nroots = /nonexistent/gatherd-test-root\n",
@@ -325,20 +323,14 @@ Test(logs, debug_shows_error_replies_and_failed_jobs)
 	r = rpc(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\"}]}");
 	jstr_is(r, "error.code", "bad_request");
 	json_decref(r);
-	line = wait_line("request refused: ");
-	cr_assert_not_null(strstr(line, "gatherd: debug: request refused:"
-	    " conn="), "%s", line);
-	cr_assert_not_null(strstr(line, " code=bad_request: jobs[0].ms:"
-	    " missing required field"), "%s", line);
-	free(line);
+	expect_line("request refused: ", "gatherd: debug: request refused:"
+	    " conn=", " code=bad_request: jobs[0].ms: missing required field",
+	    NULL);
 
 	r = rpc(fd, "{\"id\":2,\"jobs\":[{\"type\":\"read\",\"path\":\"f\"}]}");
 	json_decref(r);
-	line = wait_line("job failed: ");
-	cr_assert_not_null(strstr(line, " id=2 job=0 type=read code=io_error: "
-	    "f: read root /nonexistent/gatherd-test-root is not available"),
-	    "%s", line);
-	free(line);
+	expect_line("job failed: ", " id=2 job=0 type=read code=io_error: f:"
+	    " read root /nonexistent/gatherd-test-root is not available", NULL);
 	close(fd);
 
 	/* Not at info. */

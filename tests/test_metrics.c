@@ -220,13 +220,7 @@ Test(metrics, the_figures_are_those_of_status)
 	/* One connection open, with a batch in flight on it. */
 	fd = client_connect(d.sock);
 	client_send(fd, "{\"id\":9,\"jobs\":[{\"type\":\"sleep\",\"ms\":60000}]}");
-	for (;;) {
-		st = daemon_status(&d, slack_ms(5000));
-		if (jint(st, "jobs.in_flight") == 1)
-			break;
-		json_decref(st);
-		usleep(10000);
-	}
+	st = await_status(&d, -1, "jobs.in_flight", 1, slack_ms(10000));
 	text = metrics_text();
 	promtool_accepts(text);
 	cr_assert_eq(sample(text, "gatherd_jobs_in_flight"),
@@ -263,12 +257,8 @@ Test(metrics, refusals_and_error_replies_are_counted)
 
 	daemon_start(&d, "[limits]\nmax_connections = 2\n", NULL);
 	fd = client_connect(d.sock);
-	r = rpc(fd, "{\"id\":1}");
-	jstr_is(r, "error.code", "bad_request");
-	json_decref(r);
-	r = rpc(fd, "nope");
-	jstr_is(r, "error.code", "bad_json");
-	json_decref(r);
+	rpc_error(fd, "{\"id\":1}", "1", "bad_request");
+	rpc_error(fd, "nope", "null", "bad_json");
 	fd2 = client_connect(d.sock);
 	/* The third connection is one too many: busy, and closed. */
 	fd3 = client_connect(d.sock);
@@ -278,14 +268,8 @@ Test(metrics, refusals_and_error_replies_are_counted)
 	close(fd3);
 	close(fd2);
 	/* Wait for fd2 to be gone, so that the metrics request gets in. */
-	for (;;) {
-		r = rpc(fd, "{\"op\":\"status\"}");
-		if (jint(r, "status.connections.open") == 1)
-			break;
-		json_decref(r);
-		usleep(10000);
-	}
-	json_decref(r);
+	json_decref(await_status(&d, fd, "connections.open", 1,
+	    slack_ms(10000)));
 	r = rpc(fd, "{\"op\":\"metrics\"}");
 	text = xstrdup(jstr(r, "metrics"));
 	json_decref(r);
@@ -481,14 +465,16 @@ Test(metrics, off_by_default)
 	daemon_stop(&d);
 }
 
-/* A port that is taken is a start-up error that says so. */
-Test(metrics, a_taken_port_is_a_startup_error)
+/*
+ * A TCP socket listening on a free port of the loopback address; the
+ * port in *port.
+ */
+static int
+loopback_listen(int *port)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof sin;
-	struct daemon_opts	 opts = { .no_wait = 1 };
-	char			*conf, *log;
-	int			 fd, status;
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof sin;
+	int			fd;
 
 	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
 	memset(&sin, 0, sizeof sin);
@@ -497,8 +483,19 @@ Test(metrics, a_taken_port_is_a_startup_error)
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
 	cr_assert_eq(listen(fd, 1), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	conf = harness_fmt("[metrics]\nlisten = 127.0.0.1:%d\n",
-	    ntohs(sin.sin_port));
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A port that is taken is a start-up error that says so. */
+Test(metrics, a_taken_port_is_a_startup_error)
+{
+	struct daemon_opts	 opts = { .no_wait = 1 };
+	char			*conf, *log;
+	int			 fd, port, status;
+
+	fd = loopback_listen(&port);
+	conf = harness_fmt("[metrics]\nlisten = 127.0.0.1:%d\n", port);
 	daemon_start_opts(&d, conf, NULL, &opts);
 	status = daemon_wait(&d, slack_ms(10000));
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
@@ -516,18 +513,9 @@ Test(metrics, a_taken_port_is_a_startup_error)
 static int
 free_port(void)
 {
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof sin;
-	int			fd, port;
+	int	port;
 
-	cr_assert_neq(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
+	close(loopback_listen(&port));
 	return port;
 }
 

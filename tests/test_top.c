@@ -47,22 +47,8 @@ tmux_kill(void)
 HARNESS_SUITE(top, 120);
 
 /* Wait for status to show n batches in flight; that status. */
-static json_t *
-wait_in_flight(json_int_t n)
-{
-	json_t	*st;
-	double	 deadline = now_ms() + slack_ms(10000);
-
-	for (;;) {
-		st = daemon_status(&d, slack_ms(5000));
-		if (jint(st, "batches.in_flight") == n)
-			return st;
-		json_decref(st);
-		cr_assert_lt(now_ms(), deadline, "never %lld in flight",
-		    (long long)n);
-		usleep(10000);
-	}
-}
+#define wait_in_flight(n)						\
+	await_status(&d, -1, "batches.in_flight", (n), slack_ms(10000))
 
 /*
  * failed counts every job that finished without success, timeouts and
@@ -70,7 +56,19 @@ wait_in_flight(json_int_t n)
  */
 Test(top, status_counts_each_outcome)
 {
+	static const struct {
+		const char	*path;
+		json_int_t	 n;
+	} want[] = {
+		{ "jobs.done", 5 }, { "jobs.failed", 4 },
+		{ "jobs.timed_out", 2 }, { "jobs.cancelled", 1 },
+		{ "jobs.retrying", 0 }, { "jobs.by_type.sleep.failed", 3 },
+		{ "jobs.by_type.sleep.timed_out", 2 },
+		{ "jobs.by_type.sleep.cancelled", 1 },
+		{ "jobs.by_type.read.failed", 1 }, { "batches.failed", 2 },
+	};
 	json_t	*r, *st;
+	size_t	 i;
 
 	daemon_start(&d, "[read]\nroots = /nonexistent/gatherd-test-root\n",
 	    NULL);
@@ -83,16 +81,9 @@ Test(top, status_counts_each_outcome)
 	    "{\"type\":\"sleep\",\"ms\":5000}]}", slack_ms(10000));
 	json_decref(r);
 	st = daemon_status(&d, slack_ms(5000));
-	cr_assert_eq(jint(st, "jobs.done"), 5, "%s", jtext(st));
-	cr_assert_eq(jint(st, "jobs.failed"), 4, "%s", jtext(st));
-	cr_assert_eq(jint(st, "jobs.timed_out"), 2, "%s", jtext(st));
-	cr_assert_eq(jint(st, "jobs.cancelled"), 1, "%s", jtext(st));
-	cr_assert_eq(jint(st, "jobs.retrying"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "jobs.by_type.sleep.failed"), 3);
-	cr_assert_eq(jint(st, "jobs.by_type.sleep.timed_out"), 2);
-	cr_assert_eq(jint(st, "jobs.by_type.sleep.cancelled"), 1);
-	cr_assert_eq(jint(st, "jobs.by_type.read.failed"), 1);
-	cr_assert_eq(jint(st, "batches.failed"), 2);
+	for (i = 0; i < sizeof want / sizeof want[0]; i++)
+		cr_assert_eq(jint(st, want[i].path), want[i].n, "%s: %s",
+		    want[i].path, jtext(st));
 	json_decref(st);
 	daemon_stop(&d);
 }
@@ -206,7 +197,12 @@ start_load(int n)
 /* Not on a terminal: a header, then a plain line per interval. */
 Test(top, plain_lines_when_not_a_terminal)
 {
+	/* The columns, and the 300 sleeps running in the run column. */
+	static const char *const want[] = {
+		" batch/s ", " sleep/s ", " sleep_p99", "    300 ",
+	};
 	char	*cmd, *out, *p;
+	size_t	 i;
 	int	 fd, lines = 0;
 
 	daemon_start(&d, NULL, NULL);
@@ -218,12 +214,10 @@ Test(top, plain_lines_when_not_a_terminal)
 		lines++;
 	cr_assert_eq(lines, 4, "a header and three lines: %s", out);
 	cr_assert(strncmp(out, "time ", 5) == 0, "%s", out);
-	cr_assert_not_null(strstr(out, " batch/s "), "%s", out);
-	cr_assert_not_null(strstr(out, " sleep/s "), "%s", out);
-	cr_assert_not_null(strstr(out, " sleep_p99"), "%s", out);
+	for (i = 0; i < sizeof want / sizeof want[0]; i++)
+		cr_assert_not_null(strstr(out, want[i]), "no \"%s\" in: %s",
+		    want[i], out);
 	cr_assert_null(strchr(out, '\033'), "no escape sequence: %s", out);
-	/* The 300 sleeps running are in the run column. */
-	cr_assert_not_null(strstr(out, "    300 "), "%s", out);
 	free(out);
 	free(cmd);
 	close(fd);
