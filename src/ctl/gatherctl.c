@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -738,35 +739,66 @@ ctl_jobopt(struct ctl *ctl, const char *name, const char *arg)
 	o->arg = arg;
 }
 
+/* Set an option's value, dropping the one an earlier use gave it. */
+static void
+ctl_set(json_t **slot, json_t *v)
+{
+	json_decref(*slot);
+	*slot = v;
+}
+
+/* The options that take no value and switch an int of struct ctl on. */
+static const struct {
+	int	ch;
+	size_t	field;
+} ctl_switches[] = {
+	{ 'j', offsetof(struct ctl, opt_json) },
+	{ 'r', offsetof(struct ctl, raw) },
+	{ OPT_DETAIL, offsetof(struct ctl, detail) },
+	{ OPT_STREAM, offsetof(struct ctl, stream) },
+	{ OPT_PROGRESS, offsetof(struct ctl, progress) },
+};
+
+/* The options of run that belong to the job before them, as named to it. */
+static const struct {
+	int		 ch;
+	const char	*name;
+	int		 has_arg;
+} ctl_jobopts[] = {
+	{ 'p', "-p", 1 },
+	{ OPT_OFFSET, "--offset", 1 },
+	{ OPT_LENGTH, "--length", 1 },
+	{ OPT_BASE64, "--base64", 0 },
+};
+
 /* Handle one option of a command (getopt's ch and optarg). */
 static void
 ctl_option(struct ctl *ctl, int ch, const char *arg)
 {
 	json_t	*v;
+	size_t	 i;
 
+	for (i = 0; i < sizeof ctl_switches / sizeof ctl_switches[0]; i++) {
+		if (ctl_switches[i].ch == ch) {
+			*(int *)((char *)ctl + ctl_switches[i].field) = 1;
+			return;
+		}
+	}
+	for (i = 0; i < sizeof ctl_jobopts / sizeof ctl_jobopts[0]; i++) {
+		if (ctl_jobopts[i].ch == ch) {
+			ctl_jobopt(ctl, ctl_jobopts[i].name,
+			    ctl_jobopts[i].has_arg ? arg : NULL);
+			return;
+		}
+	}
 	switch (ch) {
 	case 'h':
 		ctl_help();
-	case 'j':
-		ctl->opt_json = 1;
-		break;
 	case 's':
 		ctl->sock_flag = arg;
 		break;
 	case OPT_CONFIG:
 		ctl->conf_flag = arg;
-		break;
-	case 'r':
-		ctl->raw = 1;
-		break;
-	case OPT_DETAIL:
-		ctl->detail = 1;
-		break;
-	case OPT_STREAM:
-		ctl->stream = 1;
-		break;
-	case OPT_PROGRESS:
-		ctl->progress = 1;
 		break;
 	case OPT_MODE:
 		if (strcmp(arg, "all") == 0)
@@ -782,40 +814,24 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 		ctl->mode = "fail_fast";
 		break;
 	case OPT_TIMEOUT:
-		json_decref(ctl->timeout);
-		ctl->timeout = ctl_opt_number("timeout", arg, 0, 0);
+		ctl_set(&ctl->timeout, ctl_opt_number("timeout", arg, 0, 0));
 		break;
 	case OPT_JOB_TIMEOUT:
-		json_decref(ctl->job_timeout);
-		ctl->job_timeout = ctl_opt_number("job-timeout", arg, 0, 0);
+		ctl_set(&ctl->job_timeout, ctl_opt_number("job-timeout", arg,
+		    0, 0));
 		break;
 	case OPT_CONCURRENCY:
-		json_decref(ctl->concurrency);
-		ctl->concurrency = ctl_opt_number("concurrency", arg, 1, 1);
+		ctl_set(&ctl->concurrency, ctl_opt_number("concurrency", arg,
+		    1, 1));
 		break;
 	case OPT_ID:
-		json_decref(ctl->id);
-		if ((ctl->id = jobspec_value(arg)) == NULL)
+		if ((v = jobspec_value(arg)) == NULL)
 			ctl_usage_error("--id: not UTF-8");
-		break;
-	case 'p':
-		ctl_jobopt(ctl, "-p", arg);
-		break;
-	case OPT_OFFSET:
-		ctl_jobopt(ctl, "--offset", arg);
-		break;
-	case OPT_LENGTH:
-		ctl_jobopt(ctl, "--length", arg);
-		break;
-	case OPT_BASE64:
-		ctl_jobopt(ctl, "--base64", NULL);
+		ctl_set(&ctl->id, v);
 		break;
 	case OPT_CONN:
-		json_decref(ctl->conn);
-		if (strcmp(arg, "any") == 0)
-			ctl->conn = json_string("any");
-		else
-			ctl->conn = ctl_opt_number("conn", arg, 1, 0);
+		ctl_set(&ctl->conn, strcmp(arg, "any") == 0 ?
+		    json_string("any") : ctl_opt_number("conn", arg, 1, 0));
 		break;
 	case OPT_INTERVAL:
 		v = ctl_opt_number("interval", arg, 0, 0);
