@@ -104,8 +104,7 @@ exchange_bar_clear(struct exchange *ex)
 {
 	if (!ex->bar_shown)
 		return;
-	fputs("\r\033[K", stderr);
-	fflush(stderr);
+	print_control(stderr, "\r\033[K");
 	ex->bar_shown = 0;
 }
 

@@ -19,6 +19,14 @@
 
 #define PRINT_VALUE_MAX		100	/* bytes of a value shown as text */
 
+/* Write a terminal's control sequence to fp and flush it out at once. */
+void
+print_control(FILE *fp, const char *seq)
+{
+	fputs(seq, fp);
+	fflush(fp);
+}
+
 /*
  * Copy text from the daemon for a terminal: control characters (C0, DEL
  * and C1) become '?', and more than max bytes are cut at a character

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -33,6 +34,9 @@ char	*print_clean(const char *, size_t);
 const char *print_fmt_ms(const json_t *, char *, size_t);
 const char *print_fmt_bytes(double, char *, size_t);
 const char *print_fmt_uptime(const json_t *, char *, size_t);
+
+/* Write a terminal's control sequence to fp and flush it out at once. */
+void	 print_control(FILE *, const char *);
 
 /* Print one reply line (its text, and parsed) and flush it out. */
 void	 print_reply(const struct print *, const json_t *, const char *,

@@ -104,8 +104,7 @@ top_term_enter(struct top *t)
 		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 	}
 	/* Alternate screen, cursor hidden, no line wrap. */
-	fputs("\033[?1049h\033[?25l\033[?7l\033[H\033[2J", stdout);
-	fflush(stdout);
+	print_control(stdout, "\033[?1049h\033[?25l\033[?7l\033[H\033[2J");
 }
 
 /* Give the terminal back as it was. */
@@ -114,8 +113,7 @@ top_term_leave(struct top *t)
 {
 	if (!t->tty)
 		return;
-	fputs("\033[?7h\033[?25h\033[?1049l", stdout);
-	fflush(stdout);
+	print_control(stdout, "\033[?7h\033[?25h\033[?1049l");
 	if (t->saved_ok)
 		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
 	t->tty = 0;
