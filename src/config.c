@@ -643,26 +643,24 @@ config_listen_set(const struct config_key *k, void *settings,
 	int			 len;
 	char			**field = config_field(k, settings);
 
-	free(*field);
-	*field = NULL;
-	if (*value == '\0')
-		return 0;
-	if (config_listen_sockaddr(value, &ss, &len) != 0) {
+	if (*value != '\0' && config_listen_sockaddr(value, &ss, &len) != 0) {
 		*why = xasprintf("expected HOST:PORT (127.0.0.1:9464,"
 		    " [::1]:9464 or localhost:9464), got \"%s\"", value);
 		return -1;
 	}
-	*field = xstrdup(value);
+	free(*field);
+	*field = *value != '\0' ? xstrdup(value) : NULL;
 	return 0;
 }
 
+/* Unset is printed empty: the line shows the key that turns it on. */
 static void
 config_listen_print(struct config_out *out, const struct config_key *k,
     const void *settings)
 {
-	char *const	*field = config_field(k, settings);
+	const char	*v = *(char *const *)config_field(k, settings);
 
-	config_print_value(out, k->name, *field != NULL ? *field : "");
+	config_print_value(out, k->name, v != NULL ? v : "");
 }
 
 static const struct config_type config_listen = {
