@@ -28,8 +28,10 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "dbtest.h"
 #include "harness.h"
 #include "jsonpath.h"
+#include "pgtest.h"
 #include "xmalloc.h"
 
 #define PROMETHEUS_BIN	"prometheus"
@@ -462,6 +464,50 @@ Test(metrics, off_by_default)
 	cr_assert_null(strstr(log, "metrics:"), "%s", log);
 	free(log);
 	json_decref(st);
+	daemon_stop(&d);
+}
+
+/*
+ * A real PostgreSQL server: the pool's gauges move with a query running
+ * on it (busy 1, a connection open, up), and back when it is cancelled.
+ */
+Test(metrics, database_pools_follow_a_real_server)
+{
+	json_t	*jobs;
+	char	*text;
+	int	 fd;
+
+	pgtest_new();
+	pgtest_daemon(&d, NULL, NULL, "app", 2u, NULL);
+	jobs = dbtest_qjobs("app", "select pg_sleep(60)", 1);
+	fd = dbtest_send(&d, jobs, "id", json_string("long"));
+	pgtest_await_active(&d, "app", "select pg_sleep(60)", 1,
+	    slack_ms(10000));
+	/*
+	 * The query pgtest_await_active ran through the daemon leaves its
+	 * connection busy while it is reset: wait for the pg_sleep alone.
+	 */
+	json_decref(await_status(&d, -1, "databases.app.busy", 1,
+	    slack_ms(10000)));
+	text = metrics_text();
+	promtool_accepts(text);
+	cr_assert_eq(sample(text, "gatherd_db_pool_size{db=\"app\"}"), 2);
+	cr_assert_eq(sample(text, "gatherd_db_connections_busy{db=\"app\"}"),
+	    1, "%s", text);
+	cr_assert_geq(sample(text, "gatherd_db_connections{db=\"app\"}"), 1);
+	cr_assert_eq(sample(text, "gatherd_db_up{db=\"app\"}"), 1);
+	free(text);
+
+	/* Cancelled: the connection is free again once the server says so. */
+	close(fd);
+	json_decref(await_status(&d, -1, "databases.app.busy", 0,
+	    slack_ms(10000)));
+	json_decref(await_status(&d, -1, "databases.app.cancelling", 0,
+	    slack_ms(10000)));
+	text = metrics_text();
+	cr_assert_eq(sample(text, "gatherd_db_connections_busy{db=\"app\"}"),
+	    0);
+	free(text);
 	daemon_stop(&d);
 }
 
