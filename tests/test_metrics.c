@@ -28,7 +28,6 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
-#include "dbtest.h"
 #include "harness.h"
 #include "jsonpath.h"
 #include "pgtest.h"
@@ -473,22 +472,10 @@ Test(metrics, off_by_default)
  */
 Test(metrics, database_pools_follow_a_real_server)
 {
-	json_t	*jobs;
 	char	*text;
 	int	 fd;
 
-	pgtest_new();
-	pgtest_daemon(&d, NULL, NULL, "app", 2u, NULL);
-	jobs = dbtest_qjobs("app", "select pg_sleep(60)", 1);
-	fd = dbtest_send(&d, jobs, "id", json_string("long"));
-	pgtest_await_active(&d, "app", "select pg_sleep(60)", 1,
-	    slack_ms(10000));
-	/*
-	 * The query pgtest_await_active ran through the daemon leaves its
-	 * connection busy while it is reset: wait for the pg_sleep alone.
-	 */
-	json_decref(await_status(&d, -1, "databases.app.busy", 1,
-	    slack_ms(10000)));
+	fd = pgtest_one_busy(&d, "app", 2, "select pg_sleep(60)");
 	text = metrics_text();
 	promtool_accepts(text);
 	cr_assert_eq(sample(text, "gatherd_db_pool_size{db=\"app\"}"), 2);

@@ -24,6 +24,7 @@
 
 #include "harness.h"
 #include "jsonpath.h"
+#include "pgtest.h"
 #include "xmalloc.h"
 
 static struct daemon	d;
@@ -367,6 +368,31 @@ Test(top, the_screen_under_load_and_q)
 
 	cr_assert_eq(tmux(NULL, "send-keys -t top q"), 0);
 	assert_terminal_back();
+	close(fd);
+	daemon_stop(&d);
+}
+
+/*
+ * A real PostgreSQL server: its pool is a line of the screen, up, with
+ * the connection the running query holds.
+ */
+Test(top, the_postgres_pool_on_the_screen)
+{
+	static const char *const	 pool[] = { "DATABASE", "OPEN/POOL",
+	    "BUSY", "CANCELLING", NULL };
+	char				*screen, *line, state[8];
+	int				 fd, open, max, busy, cancelling;
+
+	fd = pgtest_one_busy(&d, "app", 2, "select pg_sleep(60)");
+	tmux_top();
+	screen = pane_wait(slack_ms(10000), pool);
+	cr_assert_not_null(line = strstr(screen, "\napp "), "%s", screen);
+	cr_assert_eq(sscanf(line, " app %7s %d/%d %d %d", state, &open, &max,
+	    &busy, &cancelling), 5, "%s", screen);
+	cr_assert_str_eq(state, "up", "%s", screen);
+	cr_assert(open >= 1 && max == 2 && busy == 1 && cancelling == 0, "%s",
+	    screen);
+	free(screen);
 	close(fd);
 	daemon_stop(&d);
 }
