@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -125,8 +126,16 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(stderr, 2);
 
+	/*
+	 * --check-config also looks at the files the file names (not the
+	 * built-in defaults'), before they are opened.
+	 */
 	if (config_build(&cfg, &args, &cause) == -1 ||
+	    (check && cfg.file != NULL &&
+	    job_types_check_files(&cfg, &cause) == -1) ||
 	    (snap = snapshot_new(&cfg, &cause)) == NULL) {
+		if (check)
+			config_free(&cfg);
 		fprintf(stderr, "gatherd: %s\n", cause);
 		free(cause);
 		return 1;

@@ -162,6 +162,8 @@ assert_defaults(const struct config *cfg)
 {
 	cr_assert_null(cfg->socket);
 	cr_assert_eq(cfg->socket_mode, 0660);
+	cr_assert_eq(cfg->log_requests, 0);
+	cr_assert_null(cfg->metrics_listen);
 	cr_assert_eq(cfg->threads, 4);
 	cr_assert_eq(cfg->log_level, LOG_LEVEL_INFO);
 	cr_assert_eq(cfg->shutdown_timeout_ms, 10000);
@@ -193,6 +195,11 @@ assert_same(const struct config *a, const struct config *b)
 	cr_assert_eq(b->socket_mode, a->socket_mode);
 	cr_assert_eq(b->threads, a->threads);
 	cr_assert_eq(b->log_level, a->log_level);
+	cr_assert_eq(b->log_requests, a->log_requests);
+	if (a->metrics_listen == NULL)
+		cr_assert_null(b->metrics_listen);
+	else
+		cr_assert_str_eq(b->metrics_listen, a->metrics_listen);
 	cr_assert_eq(b->shutdown_timeout_ms, a->shutdown_timeout_ms);
 	cr_assert_eq(b->allow_uids.n, a->allow_uids.n);
 	for (i = 0; i < a->allow_uids.n; i++)

@@ -436,5 +436,8 @@ uint64_t rng_next(uint64_t *state);
  * exit status (0..255), or -1 if it died by a signal.
  */
 int	 run_command(const char *cmd, char **out);
+/* run_command of a formatted command line. */
+int	 run_commandf(char **out, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -182,8 +182,8 @@ Test(uid, connections_per_uid_are_bounded_root_aside)
 }
 
 /*
- * "conn":"any" and "conn":N cancel only batches of the requester's uid;
- * root's cancel reaches every uid.
+ * "conn":"any" and "conn":N (with a target or without) cancel only
+ * batches of the requester's uid; root's cancel reaches every uid.
  */
 Test(uid, cancel_beyond_the_connection_stays_within_the_uid)
 {
@@ -207,6 +207,15 @@ Test(uid, cancel_beyond_the_connection_stays_within_the_uid)
 	    (long long)conn_a);
 	cr_assert_eq(cancel_on(b2, line), 0);
 	expect_silence(a, 100);
+	free(line);
+	/* Nor does naming it without a target (all its batches). */
+	line = harness_fmt("{\"op\":\"cancel\",\"conn\":%lld}",
+	    (long long)conn_a);
+	cr_assert_eq(cancel_on(b2, line), 0);
+	expect_silence(a, 100);
+	free(line);
+	line = harness_fmt("{\"op\":\"cancel\",\"target\":\"x\","
+	    "\"conn\":%lld}", (long long)conn_a);
 	/* Another connection of U1 may. */
 	a2 = connect_in(U1);
 	cr_assert_eq(cancel_on(a2, line), 1);

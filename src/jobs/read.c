@@ -381,6 +381,35 @@ read_load(const struct config *cfg)
 	return roots_open(&s->roots);
 }
 
+/*
+ * --check-config: every root the file names exists and is a directory
+ * (the built-in default need not: a machine may never read).
+ */
+static int
+read_check_files(const struct config *cfg, char **cause)
+{
+	const struct read_settings	*s = config_settings(cfg, &read_section);
+	struct stat			 sb;
+	size_t				 i;
+
+	if (config_key_line(cfg, "read", "roots") == 0)
+		return 0;
+	for (i = 0; i < s->roots.n; i++) {
+		if (stat(s->roots.v[i], &sb) == -1) {
+			*cause = config_key_message(cfg, "read", "roots",
+			    "%s: %s", s->roots.v[i], errno == ENOENT ?
+			    "no such directory" : strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(sb.st_mode)) {
+			*cause = config_key_message(cfg, "read", "roots",
+			    "%s: not a directory", s->roots.v[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The snapshot is freed: close its roots. */
 static void
 read_unload(void *state)
@@ -422,4 +451,5 @@ const struct job_type job_type_read = {
 	.load = read_load,
 	.unload = read_unload,
 	.status = read_status,
+	.check_files = read_check_files,
 };
