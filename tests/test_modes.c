@@ -88,27 +88,42 @@ Test(daemon, mode_all_waits_for_every_job)
 
 Test(daemon, batch_timeout_ends_unfinished_jobs)
 {
+	/*
+	 * The deadline is far enough beyond the jobs that finish for a
+	 * loaded machine (valgrind beside a build took 660 ms to start a
+	 * batch's jobs) not to end them too.
+	 */
+	int	 t = slack_ms(1000), fd;
 	json_t	*r;
 	double	 dt;
-	int	 fd;
+	char	*req;
 
-	r = daemon_rpc_between(&d, &fd, "{\"timeout_ms\":300,\"jobs\":["
+	req = harness_fmt("{\"timeout_ms\":%d,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":50,\"value\":\"fast\"},"
-	    "{\"type\":\"sleep\",\"ms\":5000},"
-	    "{\"type\":\"sleep\",\"ms\":5000}]}", 300, 300 + slack_ms(700));
+	    "{\"type\":\"sleep\",\"ms\":60000},"
+	    "{\"type\":\"sleep\",\"ms\":60000}]}", t);
+	r = daemon_rpc_between(&d, &fd, req, t, t + slack_ms(700));
+	free(req);
 	jhas(r, "", "{\"ok\":false,\"results\":["
 	    "{\"ok\":true,\"value\":\"fast\"},"
 	    "{\"error\":{\"code\":\"timeout\"}},"
 	    "{\"error\":{\"code\":\"timeout\"}}]}");
 	expect_stats(r, 1, 0, 0, 2);
-	cr_assert_geq(jnum(r, "elapsed_ms"), NOT_EARLY(300));
+	cr_assert_geq(jnum(r, "elapsed_ms"), NOT_EARLY(t));
 	json_decref(r);
 
-	/* Jobs still held back by concurrency at the deadline time out too. */
-	r = rpc_timed(fd, "{\"timeout_ms\":300,\"concurrency\":1,\"jobs\":["
-	    "{\"type\":\"sleep\",\"ms\":200},{\"type\":\"sleep\",\"ms\":200},"
-	    "{\"type\":\"sleep\",\"ms\":200}]}", &dt);
-	cr_assert_lt(dt, 300 + slack_ms(700), "replied after %.1f ms", dt);
+	/*
+	 * Jobs still held back by concurrency at the deadline time out too:
+	 * the first of three sleeps of 0.6 t ends in time, the second would
+	 * end at 1.2 t.
+	 */
+	req = harness_fmt("{\"timeout_ms\":%d,\"concurrency\":1,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":%d},{\"type\":\"sleep\",\"ms\":%d},"
+	    "{\"type\":\"sleep\",\"ms\":%d}]}", t, t * 3 / 5, t * 3 / 5,
+	    t * 3 / 5);
+	r = rpc_timed(fd, req, &dt);
+	free(req);
+	cr_assert_lt(dt, t + slack_ms(700), "replied after %.1f ms", dt);
 	jhas(r, "results", "[{\"ok\":true},"
 	    "{\"error\":{\"code\":\"timeout\"}},"
 	    "{\"error\":{\"code\":\"timeout\"}}]");
