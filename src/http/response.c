@@ -132,6 +132,28 @@ http_response_header(struct http_response *r, const char *line, size_t len)
 }
 
 /*
+ * The value of the last header line called name (lower case), in new
+ * memory, or NULL if there is none or it holds a NUL.
+ */
+char *
+http_response_field(const struct http_response *r, const char *name)
+{
+	const struct http_header	*h;
+	size_t				 i, len = strlen(name);
+
+	for (i = r->nheaders; i-- > 0;) {
+		h = &r->headers[i];
+		if (h->name_len != len ||
+		    memcmp(r->text + h->name, name, len) != 0)
+			continue;
+		if (memchr(r->text + h->value, '\0', h->value_len) != NULL)
+			return NULL;
+		return xstrndup(r->text + h->value, h->value_len);
+	}
+	return NULL;
+}
+
+/*
  * Append n body bytes; the caller has checked that len + n <= limit, and
  * the buffer never grows past limit.
  */

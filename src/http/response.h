@@ -56,6 +56,7 @@ struct http_value_info {
 void	 http_response_reset(struct http_response *);
 void	 http_response_free(struct http_response *);
 int	 http_response_header(struct http_response *, const char *, size_t);
+char	*http_response_field(const struct http_response *, const char *);
 void	 http_response_body(struct http_response *, const void *, size_t,
 	    size_t);
 enum err_code http_response_value(const struct http_response *,

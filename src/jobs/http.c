@@ -998,6 +998,38 @@ http_xfer_failed(struct http_xfer *x, CURLcode rc)
 }
 
 /*
+ * Where a redirect goes: its Location as written when it is absolute
+ * (http_url_parse is then as strict with it as with a request's URL),
+ * else resolved against this hop's URL. New memory, or NULL.
+ */
+static char *
+http_xfer_location(const struct http_xfer *x)
+{
+	CURLU		*h;
+	char		*loc, *abs = NULL, *s;
+	const char	*p;
+
+	if ((loc = http_response_field(&x->resp, "location")) == NULL)
+		return NULL;
+	for (p = loc; isalnum((unsigned char)*p) || *p == '+' || *p == '-' ||
+	    *p == '.'; p++)
+		/* nothing */;
+	if (*p == ':' && p > loc && isalpha((unsigned char)*loc))
+		return loc;
+	if ((h = curl_url()) == NULL)
+		fatalx("%s: curl_url failed", __func__);
+	if (curl_url_set(h, CURLUPART_URL, x->url.text, 0) == CURLUE_OK &&
+	    curl_url_set(h, CURLUPART_URL, loc, 0) == CURLUE_OK &&
+	    curl_url_get(h, CURLUPART_URL, &s, 0) == CURLUE_OK) {
+		abs = xstrdup(s);
+		curl_free(s);
+	}
+	curl_url_cleanup(h);
+	free(loc);
+	return abs;
+}
+
+/*
  * Follow a redirect: its URL is checked as the request's was, and a new
  * hop starts on the same easy handle.
  */
@@ -1053,7 +1085,7 @@ static void
 http_done(CURL *easy, CURLcode rc)
 {
 	struct http_xfer	*x;
-	char			*priv = NULL, *loc = NULL;
+	char			*priv = NULL, *loc;
 	long			 status = 0;
 
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
@@ -1072,12 +1104,12 @@ http_done(CURL *easy, CURLcode rc)
 		http_xfer_value(x, status);
 		return;
 	}
-	curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &loc);
-	if (loc == NULL)
+	if ((loc = http_xfer_location(x)) == NULL)
 		http_end_error(x, ERR_HTTP_ERROR, "redirects: the Location"
 		    " header is not a URL");
 	else
 		http_xfer_redirect(x, status, loc);
+	free(loc);
 }
 
 /* Start the request: the policy first, then libcurl. */
