@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -60,6 +61,7 @@ static FILE			*evlog;
 struct slow {
 	struct evhttp_request	*req;
 	struct event		*timer;
+	struct event		*watch;		/* the socket, for the client's EOF */
 	char			*tag;		/* NULL if untagged */
 	long			 left;		/* drip: bytes to send; < 0: for ever */
 	long			 chunk;
@@ -88,6 +90,8 @@ param_long(struct evkeyvalq *q, const char *key, long def)
 static void
 slow_free(struct slow *s)
 {
+	if (s->watch != NULL)
+		event_free(s->watch);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	free(s->tag);
@@ -101,6 +105,8 @@ slow_closed(struct evhttp_connection *evcon, void *arg)
 	struct slow	*s = arg;
 
 	(void)evcon;
+	if (s->closed)
+		return;
 	s->closed = 1;
 	fprintf(evlog, "close %s %ld\n", s->tag != NULL ? s->tag : "-",
 	    s->sent);
@@ -108,20 +114,46 @@ slow_closed(struct evhttp_connection *evcon, void *arg)
 	event_active(s->timer, EV_TIMEOUT, 1);
 }
 
+/*
+ * The socket of a request not answered yet is readable: evhttp reads no
+ * more once it has a request, so a client that closes is seen here.
+ */
+static void
+slow_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct slow	*s = arg;
+	char		 c;
+	ssize_t		 n;
+
+	(void)what;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	event_del(s->watch);
+	if (n > 0)
+		return;		/* more requests: evhttp's business */
+	slow_closed(evhttp_request_get_connection(s->req), s);
+}
+
 static void
 slow_drip(evutil_socket_t fd, short what, void *arg)
 {
-	struct slow	*s = arg;
-	struct evbuffer	*b;
-	struct timeval	 tv;
-	long		 n;
-	char		*chunk;
+	struct slow			*s = arg;
+	struct evhttp_connection	*evcon;
+	struct evbuffer			*b;
+	struct timeval			 tv;
+	long				 n;
+	char				*chunk;
 
 	(void)fd;
 	(void)what;
 	if (s->closed) {
-		/* evhttp left the request to us when the client went. */
-		evhttp_send_reply_end(s->req);
+		/* Gone: evhttp frees the connection, and the request with it. */
+		if ((evcon = evhttp_request_get_connection(s->req)) != NULL) {
+			evhttp_connection_set_closecb(evcon, NULL, NULL);
+			evhttp_connection_free(evcon);
+		} else
+			evhttp_send_reply_end(s->req);
 		slow_free(s);
 		return;
 	}
@@ -167,6 +199,10 @@ slow_new(struct evhttp_request *req, struct evkeyvalq *q, int drip, long ms)
 	s->timer = evtimer_new(base, slow_drip, s);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 	    slow_closed, s);
+	s->watch = event_new(base, bufferevent_getfd(
+	    evhttp_connection_get_bufferevent(evhttp_request_get_connection(
+	    req))), EV_READ | EV_PERSIST, slow_watch, s);
+	event_add(s->watch, NULL);
 	if (drip) {
 		s->left = param_long(q, "bytes", 0);
 		if (s->left == 0)

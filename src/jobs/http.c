@@ -539,16 +539,21 @@ http_xfer_stop(struct http_xfer *x, enum err_code code, char *why)
 	x->why = why;
 }
 
-/* "GET URL", the URL cut short, for messages. */
+/*
+ * "GET URL" for messages, the URL cut short, and which redirect led
+ * there if one did: "GET URL (redirect 2)".
+ */
 static char *
 http_xfer_what(const struct http_xfer *x)
 {
 	const char	*url = x->url.text;
+	char		 hop[32] = "";
 
-	if (strlen(url) > HTTP_URL_QUOTE)
-		return xasprintf("%s %.*s...", http_methods[x->method],
-		    HTTP_URL_QUOTE, url);
-	return xasprintf("%s %s", http_methods[x->method], url);
+	if (x->redirects > 0)
+		snprintf(hop, sizeof hop, " (redirect %u)", x->redirects);
+	return xasprintf("%s %.*s%s%s", http_methods[x->method],
+	    HTTP_URL_QUOTE, url, strlen(url) > HTTP_URL_QUOTE ? "..." : "",
+	    hop);
 }
 
 /* CURLOPT_HEADERFUNCTION: keep the line; decide what the body is for. */

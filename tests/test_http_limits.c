@@ -1,0 +1,441 @@
+/*
+ * What bounds an http job, against real servers (httptest.h): every way
+ * a transfer is cancelled closes its connection at once (the server sees
+ * it close), bodies past max_bytes or max_result_bytes are cut off as
+ * they pass the mark whatever Content-Length says, header blocks and
+ * memory are bounded, connecting has its own deadline, connections are
+ * bounded per host and in all with the wait counted in timeout_ms, the
+ * status op shows them, and a reload changes [http] for new batches only.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+#include "httptest.h"
+#include "jsonpath.h"
+
+static struct daemon	d;
+
+static void
+suite_init(void)
+{
+	httptest_start();
+}
+
+static void
+suite_fini(void)
+{
+	if (d.dir[0] != '\0')
+		daemon_stop(&d);
+	httptest_stop();
+}
+
+TestSuite(http_limits, .init = suite_init, .fini = suite_fini,
+    .timeout = 180);
+
+static void
+start(const char *extra)
+{
+	char	*conf = httptest_conf(extra);
+
+	daemon_start(&d, conf, NULL);
+	free(conf);
+}
+
+/* An http job's text for the test server's path, plus fields. */
+static char *
+job(const char *path, const char *more)
+{
+	return harness_fmt("{\"type\":\"http\",\"url\":%s%s%s}",
+	    ht_quote(ht_server(path)), more != NULL ? "," : "",
+	    more != NULL ? more : "");
+}
+
+/* Wait for the server to see the connection of tag close. */
+static void
+sees_close(const char *tag)
+{
+	char	*needle = harness_fmt("close %s ", tag);
+
+	cr_assert_eq(httptest_log_wait(needle, 1, slack_ms(5000)), 1,
+	    "the server did not see %s's connection close", tag);
+	free(needle);
+}
+
+/* Wait until the server has the request of tag (its connection is open). */
+static void
+server_has(const char *path)
+{
+	/* The request is in when a status shows the transfer connected. */
+	double	deadline = now_ms() + slack_ms(5000);
+	json_t	*st;
+
+	(void)path;
+	for (;;) {
+		st = daemon_status(&d, slack_ms(5000));
+		if (jint(st, "http.connections") >= 1 &&
+		    jint(st, "http.queued") == 0) {
+			json_decref(st);
+			break;
+		}
+		json_decref(st);
+		cr_assert_lt(now_ms(), deadline, "no connection was made");
+		usleep(10000);
+	}
+	/* evhttp takes the request a moment after the connect. */
+	usleep(100000);
+}
+
+Test(http_limits, a_client_that_disconnects_closes_its_transfers)
+{
+	char	*j, *line;
+	int	 fd;
+
+	start(NULL);
+	j = job("/hang?tag=gone", NULL);
+	line = harness_fmt("{\"jobs\":[%s]}", j);
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	server_has("/hang");
+	close(fd);
+	sees_close("gone");
+	free(j);
+	free(line);
+	daemon_stop(&d);
+}
+
+Test(http_limits, every_cancel_closes_the_transfer_at_once)
+{
+	json_t	*r;
+	char	*j, *line;
+	int	 fd;
+
+	start("[limits]\nmax_job_ms = 400\n");
+	/* The job's own timeout_ms. */
+	j = job("/hang?tag=own", "\"timeout_ms\":300");
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "timeout");
+	json_decref(r);
+	free(j);
+	sees_close("own");
+	/* max_job_ms. */
+	j = job("/hang?tag=max", NULL);
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "timeout");
+	jstr_has(r, "error.message", "max_job_ms");
+	json_decref(r);
+	free(j);
+	sees_close("max");
+	/* The batch's deadline. */
+	j = job("/hang?tag=deadline", NULL);
+	line = harness_fmt("{\"timeout_ms\":200,\"jobs\":[%s]}", j);
+	r = daemon_request(&d, line);
+	jstr_is(r, "results[0].error.code", "timeout");
+	json_decref(r);
+	free(j);
+	free(line);
+	sees_close("deadline");
+	/* fail_fast: a sibling's failure. */
+	j = job("/hang?tag=sibling", NULL);
+	line = harness_fmt("{\"mode\":\"fail_fast\",\"jobs\":[%s,{\"type\":"
+	    "\"sleep\",\"ms\":1000,\"timeout_ms\":100}]}", j);
+	r = daemon_request(&d, line);
+	jstr_is(r, "results[0].error.code", "cancelled");
+	json_decref(r);
+	free(j);
+	free(line);
+	sees_close("sibling");
+	/* The cancel op. */
+	j = job("/hang?tag=op", NULL);
+	line = harness_fmt("{\"id\":\"c\",\"jobs\":[%s]}", j);
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	server_has("/hang");
+	client_send(fd, "{\"op\":\"cancel\",\"target\":\"c\"}");
+	r = client_recv_json(fd, slack_ms(5000));
+	if (json_object_get(r, "cancelled") != NULL) {
+		json_decref(r);
+		r = client_recv_json(fd, slack_ms(5000));
+	}
+	jstr_is(r, "results[0].error.code", "cancelled");
+	json_decref(r);
+	close(fd);
+	free(j);
+	free(line);
+	sees_close("op");
+	daemon_stop(&d);
+}
+
+Test(http_limits, a_body_past_max_bytes_stops_whatever_its_length_says)
+{
+	json_t	*r;
+	char	*j, *needle;
+	long	 sent = -1;
+	FILE	*fp;
+	char	 line[256];
+
+	start(NULL);
+	/* Content-Length says a gigabyte; the mark is 100 kB. */
+	j = job("/drip?length=1000000000&chunk=16384&every=1&tag=liar",
+	    "\"max_bytes\":100000");
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "too_large");
+	jstr_has(r, "error.message", "the body is over max_bytes (100000"
+	    " bytes)");
+	cr_assert_lt(jnum(r, "ms"), slack_ms(3000), "%s", jtext(r));
+	json_decref(r);
+	free(j);
+	sees_close("liar");
+	/* What the server had written when it saw the close. */
+	cr_assert_not_null(fp = fopen(ht.log, "r"));
+	needle = strdup("close liar ");
+	while (fgets(line, sizeof line, fp) != NULL) {
+		if (strncmp(line, needle, strlen(needle)) == 0)
+			sent = strtol(line + strlen(needle), NULL, 10);
+	}
+	fclose(fp);
+	free(needle);
+	cr_assert_lt(sent, 64 << 20, "the server wrote %ld bytes", sent);
+
+	/* A slow drip without end: stopped as it passes the mark. */
+	j = job("/drip?chunk=100&every=20&tag=drip", "\"max_bytes\":1000");
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "too_large");
+	cr_assert_lt(jnum(r, "ms"), slack_ms(3000), "%s", jtext(r));
+	json_decref(r);
+	free(j);
+	sees_close("drip");
+	daemon_stop(&d);
+}
+
+Test(http_limits, max_result_bytes_bounds_the_value)
+{
+	json_t	*r;
+	char	*j;
+
+	start("[limits]\nmax_result_bytes = 10000\n");
+	j = job("/chunked?bytes=50000", NULL);
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "too_large");
+	jstr_has(r, "error.message", "max_result_bytes (10000 bytes)");
+	json_decref(r);
+	free(j);
+	/* 9,000 bytes fit as text, not as base64 (12,000). */
+	j = job("/chunked?bytes=9000", NULL);
+	r = ht_job(&d, j);
+	jbool_is(r, "ok", true);
+	json_decref(r);
+	free(j);
+	j = job("/chunked?bytes=9000", "\"encoding\":\"base64\"");
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "too_large");
+	jstr_has(r, "error.message", "max_result_bytes");
+	json_decref(r);
+	free(j);
+	/* Text that grows as JSON: the value, escapes and all, is held to it. */
+	j = job("/headers?n=120", NULL);
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "too_large");
+	json_decref(r);
+	free(j);
+	daemon_stop(&d);
+}
+
+Test(http_limits, a_header_block_past_its_bound_is_an_http_error)
+{
+	json_t	*r;
+	char	*j;
+
+	start(NULL);
+	/* 3,000 headers of some 115 bytes: past 256 KiB. */
+	j = job("/headers?n=3000", NULL);
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "http_error");
+	jstr_has(r, "error.message", "protocol: the response's header block"
+	    " is over 262144 bytes");
+	json_decref(r);
+	free(j);
+	j = job("/headers?n=1000", NULL);
+	r = ht_job(&d, j);
+	jbool_is(r, "ok", true);
+	json_decref(r);
+	free(j);
+	daemon_stop(&d);
+}
+
+Test(http_limits, bodies_being_received_count_toward_max_memory_bytes)
+{
+	json_t	*r;
+	char	*j;
+
+	start("[limits]\nmax_memory_bytes = 300000\n");
+	j = harness_fmt("{\"type\":\"http\",\"url\":%s}",
+	    ht_quote(ht_nginx("/1m.bin")));
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "busy");
+	jstr_has(r, "error.message", "max_memory_bytes (300000) would be"
+	    " exceeded");
+	json_decref(r);
+	free(j);
+	daemon_stop(&d);
+}
+
+Test(http_limits, connect_timeout_ms_bounds_connect_and_tls)
+{
+	json_t	*r;
+	char	*conf, *j;
+
+	/* The hold port accepts and never answers the TLS handshake. */
+	conf = harness_fmt("https://127.0.0.1:%d/", ht.hold_port);
+	{
+		char	*full = httptest_conf_allow(conf, NULL);
+
+		daemon_start(&d, full, NULL);
+		free(full);
+	}
+	free(conf);
+	j = harness_fmt("{\"type\":\"http\",\"url\":\"https://127.0.0.1:%d/\","
+	    "\"connect_timeout_ms\":300}", ht.hold_port);
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "http_error");
+	jstr_has(r, "error.message", "connect timed out (connect_timeout_ms"
+	    " 300)");
+	cr_assert_geq(jnum(r, "ms"), 300);
+	cr_assert_lt(jnum(r, "ms"), 300 + slack_ms(2000), "%s", jtext(r));
+	json_decref(r);
+	free(j);
+	cr_assert_eq(httptest_log_wait("hold close", 1, slack_ms(5000)), 1);
+	daemon_stop(&d);
+}
+
+Test(http_limits, the_wait_for_a_connection_counts_toward_timeout_ms)
+{
+	json_t	*r, *st;
+	char	*j, *line;
+	double	 deadline;
+	int	 fd;
+
+	start("max_host_connections = 1\n");
+	/* One connection: the second waits 600 ms for it, then 600 more. */
+	j = job("/delay?ms=600", "\"timeout_ms\":1000");
+	line = harness_fmt("{\"jobs\":[%s,%s]}", j, j);
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	deadline = now_ms() + slack_ms(3000);
+	for (;;) {
+		st = daemon_status(&d, slack_ms(5000));
+		if (jint(st, "http.queued") == 1 &&
+		    jint(st, "http.connections") == 1)
+			break;
+		cr_assert_lt(now_ms(), deadline, "%s", jtext(st));
+		json_decref(st);
+		usleep(5000);
+	}
+	jeq(st, "http.requests", "2");
+	json_decref(st);
+	r = client_recv_json(fd, slack_ms(10000));
+	close(fd);
+	jbool_is(r, "results[0].ok", true);
+	jstr_is(r, "results[1].error.code", "timeout");
+	json_decref(r);
+	free(line);
+	free(j);
+
+	/* With time enough, both; the second waited its turn. */
+	j = job("/delay?ms=300", NULL);
+	line = harness_fmt("[%s,%s]", j, j);
+	r = ht_batch(&d, line);
+	jeq(r, "stats.ok", "2");
+	cr_assert_geq(jnum(r, "results[1].ms") + jnum(r, "results[0].ms"),
+	    900);
+	cr_assert_geq(jnum(r, "elapsed_ms"), 600);
+	json_decref(r);
+	free(line);
+	free(j);
+	daemon_stop(&d);
+}
+
+Test(http_limits, max_connections_bounds_all_hosts)
+{
+	json_t	*r;
+	char	*line;
+
+	start("max_connections = 1\n");
+	/* Two hosts, one connection in all: one after the other. */
+	line = harness_fmt("[{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d"
+	    "/delay?ms=400\"},{\"type\":\"http\",\"url\":\"https://127.0.0.1:"
+	    "%d/1k.txt\"}]", ht.port, ht.https_port);
+	r = ht_batch(&d, line);
+	jeq(r, "stats.ok", "2");
+	cr_assert_geq(jnum(r, "results[1].ms"), 350, "%s", jtext(r));
+	json_decref(r);
+	free(line);
+	daemon_stop(&d);
+}
+
+Test(http_limits, status_shows_connections_and_queued_requests)
+{
+	json_t	*st, *v;
+	char	*j;
+
+	start("max_connections = 7\nmax_host_connections = 3\n");
+	st = daemon_status(&d, slack_ms(5000));
+	jeq(st, "http", "{\"connections\":0,\"queued\":0,\"requests\":0,"
+	    "\"receiving_bytes\":0,\"max_connections\":7,"
+	    "\"max_host_connections\":3}");
+	json_decref(st);
+	j = job("/echo", NULL);
+	v = ht_ok(&d, j);
+	json_decref(v);
+	free(j);
+	/* Kept alive for the next request. */
+	st = daemon_status(&d, slack_ms(5000));
+	jeq(st, "http.connections", "1");
+	jeq(st, "http.requests", "0");
+	json_decref(st);
+	daemon_stop(&d);
+}
+
+Test(http_limits, a_reload_applies_to_new_batches_only)
+{
+	json_t	*r;
+	char	*j, *line, *conf;
+	FILE	*fp;
+	int	 fd;
+
+	start(NULL);
+	j = job("/delay?ms=1500", NULL);
+	line = harness_fmt("{\"jobs\":[%s]}", j);
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	server_has("/delay");
+	/* The test server is no longer allowed; connections are fewer. */
+	cr_assert_not_null(fp = fopen(d.conf, "w"));
+	conf = harness_fmt("[daemon]\nsocket = %s\n[http]\n"
+	    "max_host_connections = 2\n", d.sock);
+	fputs(conf, fp);
+	fclose(fp);
+	free(conf);
+	kill(d.pid, SIGHUP);
+	cr_assert_eq(daemon_log_wait(&d, "reloaded", 1, slack_ms(5000)), 1);
+	r = client_recv_json(fd, slack_ms(10000));
+	jbool_is(r, "results[0].ok", true);
+	jeq(r, "results[0].value.status", "200");
+	json_decref(r);
+	close(fd);
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "forbidden");
+	json_decref(r);
+	r = daemon_status(&d, slack_ms(5000));
+	jeq(r, "http.max_host_connections", "2");
+	json_decref(r);
+	free(line);
+	free(j);
+	daemon_stop(&d);
+}
