@@ -740,3 +740,38 @@ Test(http, jobs_of_a_batch_run_at_once)
 	json_decref(r);
 	daemon_stop(&d);
 }
+
+Test(http, gatherctl_runs_http_shorthands)
+{
+	json_t		*r, *e;
+	json_error_t	 err;
+	char		*cmd, *out;
+
+	start(NULL);
+	cmd = harness_fmt("%s -s %s run http:%s http:post:%s", GATHERCTL_BIN,
+	    d.sock, ht_nginx("/1k.txt"), ht_server("/echo"));
+	cr_assert_eq(run_command(cmd, &out), 0, "%s", out);
+	free(cmd);
+	r = json_loads(out, 0, &err);
+	cr_assert_not_null(r, "%s: %s", err.text, out);
+	free(out);
+	jeq(r, "results[0].value.status", "200");
+	jeq(r, "results[0].value.bytes", "1024");
+	e = echo_of(jget(r, "results[1].value"));
+	jstr_is(e, "method", "POST");
+	json_decref(e);
+	json_decref(r);
+
+	/* For people: status, size, version and URL on each result's line. */
+	cmd = harness_fmt("script -qec '%s -s %s run http:%s http:HEAD:%s'"
+	    " /dev/null", GATHERCTL_BIN, d.sock, ht_nginx("/1k.txt"),
+	    ht_nginx_tls("/1k.txt"));
+	cr_assert_eq(run_command(cmd, &out), 0, "%s", out);
+	free(cmd);
+	cr_assert_not_null(strstr(out, "200    1.0 KiB  HTTP/1.1  http://"),
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "200        0 B  HTTP/2  https://"),
+	    "%s", out);
+	free(out);
+	daemon_stop(&d);
+}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -39,11 +40,13 @@ struct jobspec_type {
 static int	jobspec_sleep(json_t *, const char *, const char *, char **);
 static int	jobspec_read(json_t *, const char *, const char *, char **);
 static int	jobspec_query(json_t *, const char *, const char *, char **);
+static int	jobspec_http(json_t *, const char *, const char *, char **);
 
 static const struct jobspec_type jobspec_types[] = {
 	{ "sleep", "sleep:MS[:VALUE]", 0, jobspec_sleep },
 	{ "read", "read:PATH", 0, jobspec_read },
 	{ "query", "query[@DB]:SQL", 1, jobspec_query },
+	{ "http", "http:[METHOD:]URL", 0, jobspec_http },
 };
 #define JOBSPEC_NTYPES	(sizeof jobspec_types / sizeof jobspec_types[0])
 
@@ -140,6 +143,39 @@ jobspec_query(json_t *job, const char *qual, const char *rest, char **cause)
 	if (db != NULL)
 		json_object_set_new(job, "db", db);
 	json_object_set_new(job, "sql", sql);
+	return 0;
+}
+
+/*
+ * http:URL or http:METHOD:URL. A METHOD is one the protocol names, in any
+ * case, so http:https://... is a URL, never a method "https".
+ */
+static int
+jobspec_http(json_t *job, const char *qual, const char *rest, char **cause)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL
+	};
+	const char *const	*m;
+	const char		*colon = strchr(rest, ':');
+	json_t			*url;
+	size_t			 len;
+
+	(void)qual;
+	for (m = methods; colon != NULL && *m != NULL; m++) {
+		len = strlen(*m);
+		if ((size_t)(colon - rest) == len &&
+		    strncasecmp(rest, *m, len) == 0) {
+			json_object_set_new(job, "method", json_string(*m));
+			rest = colon + 1;
+			break;
+		}
+	}
+	if (*rest == '\0' || (url = json_string(rest)) == NULL) {
+		*cause = xstrdup("http: expected [METHOD:]URL");
+		return -1;
+	}
+	json_object_set_new(job, "url", url);
 	return 0;
 }
 
