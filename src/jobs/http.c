@@ -736,6 +736,12 @@ http_xfer_hop(struct http_xfer *x)
 	const char		*custom = NULL;
 
 	curl_easy_setopt(e, CURLOPT_URL, x->url.text);
+	/*
+	 * Over TLS, wait for a connection being opened to the origin to say
+	 * (by ALPN) whether it multiplexes, rather than open more. Plain
+	 * http is HTTP/1.1 here: waiting would only serialise requests.
+	 */
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, x->url.https ? 1L : 0L);
 	if (x->method != HTTP_GET && x->method != HTTP_POST &&
 	    x->method != HTTP_HEAD)
 		custom = http_methods[x->method];
@@ -791,7 +797,6 @@ http_xfer_setup(struct http_xfer *x)
 	if (x->s->user_agent != NULL && *x->s->user_agent != '\0')
 		curl_easy_setopt(e, CURLOPT_USERAGENT, x->s->user_agent);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, x->job->connect_ms);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
