@@ -439,3 +439,45 @@ Test(http_limits, a_reload_applies_to_new_batches_only)
 	free(j);
 	daemon_stop(&d);
 }
+
+Test(http_limits, a_host_held_up_does_not_hold_up_another)
+{
+	json_t	*r, *jobs;
+	char	*conf, *slow, *fast, *text, path[32];
+	size_t	 i;
+
+	/* Two connections per host: 100 requests that hang wait their turn... */
+	conf = harness_fmt("http://localhost:%d/", ht.port);
+	{
+		char	*full = httptest_conf_allow(conf,
+		    "max_host_connections = 2\n");
+
+		daemon_start(&d, full, NULL);
+		free(full);
+	}
+	free(conf);
+	slow = harness_fmt("{\"type\":\"http\",\"url\":%s,\"timeout_ms\":%d}",
+	    ht_quote(ht_server("/hang")), slack_ms(2000));
+	fast = harness_fmt("{\"type\":\"http\",\"url\":\"http://localhost:%d"
+	    "/echo\"}", ht.port);
+	jobs = json_array();
+	for (i = 0; i < 100; i++)
+		json_array_append_new(jobs, json_loads(slow, 0, NULL));
+	/* ...and one to another host goes at once. */
+	json_array_append_new(jobs, json_loads(fast, 0, NULL));
+	text = json_dumps(jobs, JSON_COMPACT);
+	json_decref(jobs);
+	r = ht_batch(&d, text);
+	free(text);
+	free(slow);
+	free(fast);
+	jbool_is(r, "results[100].ok", true);
+	cr_assert_lt(jnum(r, "results[100].ms"), slack_ms(1000), "%s",
+	    jtext(jget(r, "results[100]")));
+	for (i = 0; i < 100; i++) {
+		snprintf(path, sizeof path, "results[%zu].error.code", i);
+		jstr_is(r, path, "timeout");
+	}
+	json_decref(r);
+	daemon_stop(&d);
+}

@@ -34,6 +34,7 @@
 struct http_sock {
 	struct event		 ev;
 	struct http_multi	*m;
+	short			 events;	/* what ev watches */
 };
 
 /* An easy handle to remove once no libcurl call is on the stack. */
@@ -97,16 +98,19 @@ http_multi_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg,
 		}
 		return 0;
 	}
-	if (hs == NULL) {
-		hs = xcalloc(1, sizeof *hs);
-		hs->m = m;
-		curl_multi_assign(m->multi, s, hs);
-	} else
-		event_del(&hs->ev);
 	if (what & CURL_POLL_IN)
 		events |= EV_READ;
 	if (what & CURL_POLL_OUT)
 		events |= EV_WRITE;
+	if (hs == NULL) {
+		hs = xcalloc(1, sizeof *hs);
+		hs->m = m;
+		curl_multi_assign(m->multi, s, hs);
+	} else if (hs->events == events)
+		return 0;	/* as it was: no epoll_ctl */
+	else
+		event_del(&hs->ev);
+	hs->events = events;
 	event_assign(&hs->ev, m->base, s, events, http_multi_event_cb, m);
 	event_add(&hs->ev, NULL);
 	return 0;
@@ -217,6 +221,8 @@ http_multi_new(struct event_base *base, long max_total, long max_host,
 	m->refs = 1;
 	m->max_total = max_total;
 	m->max_host = max_host;
+	/* Transfers in libcurl's hands: room for HTTP/2's, not thousands. */
+	http_admit_init(&m->admit, (unsigned)max_total * 4, (unsigned)max_host);
 	TAILQ_INIT(&m->reaps);
 	m->timer = evtimer_new(base, http_multi_timer_cb, m);
 	m->reaper = event_new(base, -1, 0, http_multi_reap_cb, m);
@@ -250,6 +256,7 @@ http_multi_unref(struct http_multi *m)
 	if (m->transfers != 0)
 		log_warnx("%s: %u transfers left", __func__, m->transfers);
 	curl_multi_cleanup(m->multi);
+	http_admit_free(&m->admit);
 	event_free(m->timer);
 	event_free(m->reaper);
 	free(m);

@@ -17,6 +17,8 @@
 
 #include <curl/curl.h>
 
+#include "http/admit.h"
+
 struct event;
 struct event_base;
 struct http_reap;
@@ -35,6 +37,7 @@ struct http_multi {
 	unsigned		 sockets;	/* open: connections, connecting */
 	unsigned		 transfers;	/* easy handles added */
 	unsigned		 queued;	/* of those, without a connection */
+	struct http_admit	 admit;		/* what may be added: by origin */
 	TAILQ_HEAD(, http_reap)	 reaps;		/* removals put off */
 	TAILQ_ENTRY(http_multi)	 entry;		/* the owner's list */
 };

@@ -319,6 +319,9 @@ http_response_value(const struct http_response *r,
 		goto too_large;
 	if ((out = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
+	/* One chain for the usual value: text escapes little. */
+	evbuffer_expand(out, least + r->text_len + r->nheaders * 6 +
+	    strlen(info->url) + 128);
 	evbuffer_add_printf(out, "{\"status\":%ld,\"headers\":", info->status);
 	http_response_headers(out, r);
 	jsonw_raw(out, ",\"body\":");
