@@ -256,10 +256,41 @@ http_multi_unref(struct http_multi *m)
 	if (m->transfers != 0)
 		log_warnx("%s: %u transfers left", __func__, m->transfers);
 	curl_multi_cleanup(m->multi);
+	while (m->nidle > 0)
+		curl_easy_cleanup(m->idle[--m->nidle]);
 	http_admit_free(&m->admit);
 	event_free(m->timer);
 	event_free(m->reaper);
 	free(m);
+}
+
+/* An easy handle with libcurl's defaults: one kept for reuse, or new. */
+CURL *
+http_multi_easy(struct http_multi *m)
+{
+	CURL	*easy;
+
+	if (m->nidle > 0)
+		return m->idle[--m->nidle];
+	if ((easy = curl_easy_init()) == NULL)
+		fatalx("%s: curl_easy_init failed", __func__);
+	return easy;
+}
+
+/*
+ * An easy handle out of the multi handle is no longer needed: reset to
+ * libcurl's defaults (nothing of a transfer is left for the next, which
+ * may be another client's) and kept, or cleaned up.
+ */
+void
+http_multi_easy_done(struct http_multi *m, CURL *easy)
+{
+	if (m->nidle == HTTP_MULTI_IDLE) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	curl_easy_reset(easy);
+	m->idle[m->nidle++] = easy;
 }
 
 /* Start a transfer: libcurl asks for its timer, the loop does the rest. */

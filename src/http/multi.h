@@ -23,6 +23,9 @@ struct event;
 struct event_base;
 struct http_reap;
 
+/* Easy handles kept for reuse, reset: a handle's cleanup and init cost more. */
+#define HTTP_MULTI_IDLE	64
+
 struct http_multi {
 	CURLM			*multi;		/* owned */
 	struct event_base	*base;
@@ -38,6 +41,8 @@ struct http_multi {
 	unsigned		 transfers;	/* easy handles added */
 	unsigned		 queued;	/* of those, without a connection */
 	struct http_admit	 admit;		/* what may be added: by origin */
+	CURL			*idle[HTTP_MULTI_IDLE];	/* owned: easy handles to reuse */
+	unsigned		 nidle;
 	TAILQ_HEAD(, http_reap)	 reaps;		/* removals put off */
 	TAILQ_ENTRY(http_multi)	 entry;		/* the owner's list */
 };
@@ -45,6 +50,8 @@ struct http_multi {
 struct http_multi *http_multi_new(struct event_base *, long, long,
 		    void (*)(CURL *, CURLcode));
 void		 http_multi_unref(struct http_multi *);
+CURL		*http_multi_easy(struct http_multi *);
+void		 http_multi_easy_done(struct http_multi *, CURL *);
 void		 http_multi_add(struct http_multi *, CURL *);
 void		 http_multi_remove(struct http_multi *, CURL *,
 		    void (*)(void *), void *);

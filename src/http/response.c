@@ -48,6 +48,8 @@ http_response_text(struct http_response *r, const char *s, size_t n)
 
 	if (r->text_cap - r->text_len < n) {
 		r->text_cap = (r->text_len + n) * 2;
+		if (r->text_cap < 1024)
+			r->text_cap = 1024;
 		r->text = xrealloc(r->text, r->text_cap);
 	}
 	memcpy(r->text + off, s, n);
@@ -176,6 +178,9 @@ http_response_body(struct http_response *r, const void *p, size_t n,
 	r->len += n;
 }
 
+/* Up to this many header lines are joined without sorting. */
+#define HTTP_FEW	32
+
 /* A header line for sorting: its name, and where it came. */
 struct http_line {
 	const char	*name;
@@ -251,6 +256,43 @@ http_response_joined(struct evbuffer *out, const struct http_response *r,
 	free(v);
 }
 
+/*
+ * The "headers" object of a few header lines: each name where it first
+ * came, its lines found by looking back and ahead (n squared, for n
+ * small: no sort, no allocation).
+ */
+static void
+http_response_few(struct evbuffer *out, const struct http_response *r)
+{
+	const struct http_header	*h, *g;
+	struct http_line		 lines[HTTP_FEW];
+	size_t				 i, j, n;
+
+	for (i = 0; i < r->nheaders; i++) {
+		h = &r->headers[i];
+		for (j = 0; j < i; j++) {
+			g = &r->headers[j];
+			if (g->name_len == h->name_len && memcmp(r->text +
+			    g->name, r->text + h->name, h->name_len) == 0)
+				break;
+		}
+		if (j < i)
+			continue;	/* written with the first */
+		n = 0;
+		for (j = i; j < r->nheaders; j++) {
+			g = &r->headers[j];
+			if (g->name_len == h->name_len && memcmp(r->text +
+			    g->name, r->text + h->name, h->name_len) == 0)
+				lines[n++].index = j;
+		}
+		if (i > 0)
+			evbuffer_add(out, ",", 1);
+		jsonw_text(out, r->text + h->name, h->name_len);
+		evbuffer_add(out, ":", 1);
+		http_response_joined(out, r, lines, n);
+	}
+}
+
 /* The "headers" object: names in the order they first came, repeats joined. */
 static void
 http_response_headers(struct evbuffer *out, const struct http_response *r)
@@ -260,7 +302,8 @@ http_response_headers(struct evbuffer *out, const struct http_response *r)
 	size_t			 i, j, n = 0;
 
 	evbuffer_add(out, "{", 1);
-	if (r->nheaders == 0) {
+	if (r->nheaders <= HTTP_FEW) {
+		http_response_few(out, r);
 		evbuffer_add(out, "}", 1);
 		return;
 	}

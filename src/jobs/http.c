@@ -519,7 +519,7 @@ http_xfer_free(void *arg)
 	struct http_xfer	*x = arg;
 
 	if (x->easy != NULL)
-		curl_easy_cleanup(x->easy);
+		http_multi_easy_done(x->m, x->easy);
 	curl_slist_free_all(x->lines);
 	http_url_free(&x->url);
 	http_response_free(&x->resp);
@@ -827,8 +827,7 @@ http_xfer_admitted(struct http_slot *slot)
 	struct http_xfer	*x = (struct http_xfer *)(void *)slot;
 
 	if (x->easy == NULL) {
-		if ((x->easy = curl_easy_init()) == NULL)
-			fatalx("%s: curl_easy_init failed", __func__);
+		x->easy = http_multi_easy(x->m);
 		http_xfer_setup(x);
 	}
 	http_xfer_hop(x);
