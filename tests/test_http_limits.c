@@ -481,3 +481,33 @@ Test(http_limits, a_host_held_up_does_not_hold_up_another)
 	json_decref(r);
 	daemon_stop(&d);
 }
+
+Test(http_limits, http_2_carries_many_requests_on_few_connections)
+{
+	json_t	*r, *jobs, *st;
+	char	*job, *text, path[48];
+	size_t	 i;
+
+	start("max_host_connections = 2\n");
+	job = harness_fmt("{\"type\":\"http\",\"url\":%s}",
+	    ht_quote(ht_nginx_tls("/1k.txt")));
+	jobs = json_array();
+	for (i = 0; i < 300; i++)
+		json_array_append_new(jobs, json_loads(job, 0, NULL));
+	free(job);
+	text = json_dumps(jobs, JSON_COMPACT);
+	json_decref(jobs);
+	r = ht_batch(&d, text);
+	free(text);
+	jeq(r, "stats.ok", "300");
+	for (i = 0; i < 300; i += 37) {
+		snprintf(path, sizeof path, "results[%zu].value.http_version", i);
+		jstr_is(r, path, "2");
+	}
+	json_decref(r);
+	st = daemon_status(&d, slack_ms(5000));
+	cr_assert_leq(jint(st, "http.connections"), 2, "%s", jtext(st));
+	cr_assert_geq(jint(st, "http.connections"), 1, "%s", jtext(st));
+	json_decref(st);
+	daemon_stop(&d);
+}

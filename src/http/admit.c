@@ -89,7 +89,7 @@ http_admit_grow(struct http_admit *a)
 
 /* The origin of key, made if it does not exist. */
 static struct http_origin *
-http_admit_origin(struct http_admit *a, const char *key, int multiplex)
+http_admit_origin(struct http_admit *a, const char *key)
 {
 	struct http_origin	*o;
 	size_t			 h = http_admit_hash(key) % a->nbuckets;
@@ -105,13 +105,12 @@ http_admit_origin(struct http_admit *a, const char *key, int multiplex)
 		}
 		o = xcalloc(1, sizeof *o);
 		o->key = xstrdup(key);
+		o->max = a->per_origin;
 		TAILQ_INIT(&o->waiting);
 		o->next = a->buckets[h];
 		a->buckets[h] = o;
 		a->norigins++;
 	}
-	/* One that may speak HTTP/2 may have many transfers per connection. */
-	o->max = multiplex ? a->per_origin * HTTP_STREAMS : a->per_origin;
 	return o;
 }
 
@@ -170,19 +169,34 @@ http_admit_run(struct http_admit *a)
 }
 
 /*
- * A transfer to origin key (multiplex: it may speak HTTP/2) asks for a
- * place: s->admit(s) is called now if there is room, else once there is.
+ * A transfer to origin key asks for a place: s->admit(s) is called now if
+ * there is room, else once there is.
  */
 void
-http_admit_ask(struct http_admit *a, struct http_slot *s, const char *key,
-    int multiplex)
+http_admit_ask(struct http_admit *a, struct http_slot *s, const char *key)
 {
-	struct http_origin	*o = http_admit_origin(a, key, multiplex);
+	struct http_origin	*o = http_admit_origin(a, key);
 
 	s->origin = o;
 	s->admitted = 0;
 	TAILQ_INSERT_TAIL(&o->waiting, s, entry);
 	a->waiting++;
+	http_admit_mark(a, o);
+	http_admit_run(a);
+}
+
+/*
+ * An admitted transfer came back over HTTP/2: its origin multiplexes, and
+ * takes as many transfers as its connections carry.
+ */
+void
+http_admit_multiplexed(struct http_admit *a, struct http_slot *s)
+{
+	struct http_origin	*o = s->origin;
+
+	if (o == NULL || o->max == a->per_origin * HTTP_STREAMS)
+		return;
+	o->max = a->per_origin * HTTP_STREAMS;
 	http_admit_mark(a, o);
 	http_admit_run(a);
 }

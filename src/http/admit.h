@@ -8,12 +8,14 @@
  * walks that whole queue on every curl_multi_remove_handle(): ten
  * thousand requests to one host took the loop seconds of CPU, and each
  * held an easy handle while it waited. Here a waiting transfer holds no
- * easy handle, and leaving costs O(1). The caps are generous, so that
- * libcurl's own limits (CURLMOPT_MAX_HOST_CONNECTIONS and
- * MAX_TOTAL_CONNECTIONS) still decide how many connections there are:
- * per origin, max_host_connections transfers, or a hundred times that
- * where HTTP/2 may multiplex them (https); in all, four times
- * max_connections.
+ * easy handle, and leaving costs O(1). Per origin, max_host_connections
+ * transfers are admitted, each with a connection of its own, until one
+ * of them has come back over HTTP/2: from then on (while the origin has
+ * transfers), a hundred times that, as many as its connections can
+ * multiplex. In all, four times max_connections. So a transfer admitted
+ * waits in libcurl for nothing but its connection (and, over TLS, for
+ * the first connection's ALPN), and its connect timeout counts none of
+ * the wait for a place.
  *
  * Only the loop thread touches it.
  */
@@ -47,8 +49,8 @@ struct http_admit {
 
 void	 http_admit_init(struct http_admit *, unsigned, unsigned);
 void	 http_admit_free(struct http_admit *);
-void	 http_admit_ask(struct http_admit *, struct http_slot *, const char *,
-	    int);
+void	 http_admit_ask(struct http_admit *, struct http_slot *, const char *);
+void	 http_admit_multiplexed(struct http_admit *, struct http_slot *);
 void	 http_admit_leave(struct http_admit *, struct http_slot *);
 
 #endif

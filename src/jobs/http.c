@@ -846,7 +846,7 @@ http_xfer_ask(struct http_xfer *x)
 	char	*key = xasprintf("%s:%u", x->url.host, x->url.port);
 
 	x->slot.admit = http_xfer_admitted;
-	http_admit_ask(&x->m->admit, &x->slot, key, x->url.https);
+	http_admit_ask(&x->m->admit, &x->slot, key);
 	free(key);
 }
 
@@ -1155,6 +1155,8 @@ http_done(CURL *easy, CURLcode rc)
 		http_xfer_failed(x, rc);
 		return;
 	}
+	if (strcmp(http_xfer_version(x), "2") == 0)
+		http_admit_multiplexed(&x->m->admit, &x->slot);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (!x->skip) {
 		http_xfer_value(x, status);
