@@ -71,7 +71,7 @@ struct slow {
 	int			 started;	/* a reply was begun */
 };
 
-static void
+static void __attribute__((noreturn))
 die(const char *what)
 {
 	fprintf(stderr, "http-server: %s: %s\n", what, strerror(errno));
