@@ -589,7 +589,7 @@ Test(http_policy, the_normal_form_of_a_url)
 	static const char *const bad[] = {
 		"http:/x", "http:///x", "http://", "//h/x", "h/x", "ftp://h/",
 		"http://u@h/", "http://h:0/", "http://h:65536/", "http://h/a b",
-		"http://b\xc3\xbc" "cher.de/", "http://[fe80::1%25eth0]/",
+		("http://b\xc3\xbc" "cher.de/"), "http://[fe80::1%25eth0]/",
 	};
 	char	*n;
 	size_t	 i;
