@@ -312,6 +312,27 @@ Test(http_limits, connect_timeout_ms_bounds_connect_and_tls)
 	free(j);
 	cr_assert_eq(httptest_log_wait("hold close", 1, slack_ms(5000)), 1);
 	daemon_stop(&d);
+
+	/* Without the field, [http] connect_timeout_ms. */
+	conf = harness_fmt("https://127.0.0.1:%d/", ht.hold_port);
+	{
+		char	*full = httptest_conf_allow(conf,
+		    "connect_timeout_ms = 400\n");
+
+		daemon_start(&d, full, NULL);
+		free(full);
+	}
+	free(conf);
+	j = harness_fmt("{\"type\":\"http\",\"url\":\"https://127.0.0.1:%d/\"}",
+	    ht.hold_port);
+	r = ht_job(&d, j);
+	jstr_is(r, "error.code", "http_error");
+	jstr_has(r, "error.message", "connect timed out (connect_timeout_ms"
+	    " 400)");
+	cr_assert_geq(jnum(r, "ms"), 400);
+	json_decref(r);
+	free(j);
+	daemon_stop(&d);
 }
 
 Test(http_limits, the_wait_for_a_connection_counts_toward_timeout_ms)
