@@ -493,3 +493,58 @@ http_policy_ip(const struct http_policy *p, int exempt, const char *ip,
 	}
 	return http_policy_check(p, exempt, &a, why);
 }
+
+/*
+ * [http] allow and deny, a configuration type of their own: space-
+ * separated words, each checked as a rule when the file is read (so a bad
+ * one is an error naming the file, line and key), kept as written (a
+ * struct config_list, printed and freed as config_paths's are).
+ */
+static int
+http_rules_set(const struct config_key *k, void *settings, const char *value,
+    char **why)
+{
+	struct config_list	*field;
+	char			*copy, *word, *last, **v = NULL;
+	size_t			 n = 0, i;
+	int			 deny = strcmp(k->name, "deny") == 0;
+
+	copy = xstrdup(value);
+	for (word = strtok_r(copy, " \t", &last); word != NULL;
+	    word = strtok_r(NULL, " \t", &last)) {
+		if (http_rule_check(word, deny, why) != 0) {
+			for (i = 0; i < n; i++)
+				free(v[i]);
+			free(v);
+			free(copy);
+			return -1;
+		}
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n++] = xstrdup(word);
+	}
+	free(copy);
+	field = (struct config_list *)(void *)((char *)settings + k->off);
+	for (i = 0; i < field->n; i++)
+		free(field->v[i]);
+	free(field->v);
+	field->v = v;
+	field->n = n;
+	return 0;
+}
+
+static void
+http_rules_print(struct config_out *out, const struct config_key *k,
+    const void *settings)
+{
+	config_paths.print(out, k, settings);
+}
+
+static void
+http_rules_free(const struct config_key *k, void *settings)
+{
+	config_paths.free(k, settings);
+}
+
+const struct config_type http_rules_type = {
+	http_rules_set, http_rules_print, http_rules_free
+};

@@ -31,10 +31,13 @@
 #include <stdint.h>
 
 struct config_list;
+struct config_type;
 struct http_url;
 struct sockaddr;
 
 struct http_policy;
+
+extern const struct config_type http_rules_type;	/* allow, deny */
 
 int		 http_rule_check(const char *, int, char **);
 struct http_policy *http_policy_new(const struct config_list *,

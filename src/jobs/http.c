@@ -3,8 +3,10 @@
  * interface (http/multi.c), to where the destination policy lets it go
  * (http/policy.c). Its value is made by http/response.c.
  *
- * A job is RUNNING with xfer set while libcurl has it: waiting for a
- * connection under the limits (queued), connecting, sending, receiving.
+ * A job is RUNNING with xfer set from its start: waiting for a place
+ * among the transfers libcurl has (http/admit.c: per origin and in all,
+ * the wait counted in its timeout_ms), then in libcurl's hands:
+ * connecting, sending, receiving.
  * Its transfer ends in http_done(), called by the multi handle once
  * libcurl has returned. There the transfer either follows a redirect (a
  * new hop on the same easy handle) or ends the job: at once, or, for a
@@ -18,9 +20,9 @@
  *
  * The transfer (struct http_xfer) is apart from the job, and owns all
  * that libcurl may read until its easy handle is removed (header lines,
- * the error buffer, the snapshot holding the policy and the CA bundle),
- * so removing it later than the job goes (http/multi.c's deferral) is
- * safe.
+ * the error buffer, the snapshot holding the policy and the CA bundle,
+ * read with it by http/ca.c), so removing it later than the job goes
+ * (http/multi.c's deferral) is safe.
  *
  * Redirects are followed here, not by libcurl: each hop's URL is parsed
  * and normalised again, must be http or https (else forbidden), and goes
@@ -53,15 +55,11 @@
 #include <sys/socket.h>
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -70,6 +68,7 @@
 #include "batch.h"
 #include "budget.h"
 #include "config.h"
+#include "http/ca.h"
 #include "http/multi.h"
 #include "http/policy.h"
 #include "http/response.h"
@@ -86,7 +85,6 @@
 #define HTTP_HEADER_BYTES_MAX	(256 * 1024)	/* a response's header block */
 #define HTTP_ENCODE_ON_POOL	(64 * 1024)	/* bodies a worker encodes */
 #define HTTP_CONNECT_MS_MAX	1e9		/* connect_timeout_ms, at most */
-#define HTTP_CA_BYTES_MAX	(64 * 1024 * 1024)
 #define HTTP_URL_QUOTE		200		/* bytes of a URL in a message */
 
 enum http_method {
@@ -1271,71 +1269,6 @@ http_fini(void)
 	http_base = NULL;
 }
 
-/*
- * Read a CA bundle (at most HTTP_CA_BYTES_MAX) into new memory. Returns
- * 0, or -1 with *why set.
- */
-static int
-http_ca_read(const char *path, unsigned char **out, size_t *len, char **why)
-{
-	struct stat	 sb;
-	unsigned char	*buf = NULL;
-	ssize_t		 n;
-	size_t		 got = 0;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		*why = xasprintf("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    sb.st_size > HTTP_CA_BYTES_MAX) {
-		*why = xasprintf("%s: not a regular file of at most %d bytes",
-		    path, HTTP_CA_BYTES_MAX);
-		close(fd);
-		return -1;
-	}
-	buf = xmalloc((size_t)sb.st_size + 1);
-	while (got < (size_t)sb.st_size) {
-		n = read(fd, buf + got, (size_t)sb.st_size - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	if (strstr((char *)buf, "-----BEGIN CERTIFICATE-----") == NULL) {
-		*why = xasprintf("%s: holds no PEM certificate", path);
-		free(buf);
-		return -1;
-	}
-	*out = buf;
-	*len = got;
-	return 0;
-}
-
-/* The system's CA bundle, as libcurl was built to find it. */
-static const char *
-http_ca_default(void)
-{
-	static char	 path[4096];
-	char		*p = NULL;
-	CURL		*e;
-
-	if ((e = curl_easy_init()) == NULL)
-		return NULL;
-	if (curl_easy_getinfo(e, CURLINFO_CAINFO, &p) != CURLE_OK ||
-	    p == NULL || strlen(p) >= sizeof path) {
-		curl_easy_cleanup(e);
-		return NULL;
-	}
-	snprintf(path, sizeof path, "%s", p);
-	curl_easy_cleanup(e);
-	return path;
-}
-
 /* A snapshot is to be made: a ca_file must be readable (any thread). */
 static int
 http_check(const struct config *cfg, char **cause)
@@ -1462,64 +1395,14 @@ http_status(const struct config *cfg, json_t *st)
 	    "max_host_connections", (json_int_t)s->max_host_connections));
 }
 
-/* [http] allow and deny: words checked as rules when the file is read. */
-static int
-http_rules_set(const struct config_key *k, void *settings, const char *value,
-    char **why)
-{
-	struct config_list	*field;
-	char			*copy, *word, *last, **v = NULL;
-	size_t			 n = 0, i;
-	int			 deny = strcmp(k->name, "deny") == 0;
-
-	copy = xstrdup(value);
-	for (word = strtok_r(copy, " \t", &last); word != NULL;
-	    word = strtok_r(NULL, " \t", &last)) {
-		if (http_rule_check(word, deny, why) != 0) {
-			for (i = 0; i < n; i++)
-				free(v[i]);
-			free(v);
-			free(copy);
-			return -1;
-		}
-		v = xreallocarray(v, n + 1, sizeof *v);
-		v[n++] = xstrdup(word);
-	}
-	free(copy);
-	field = (struct config_list *)(void *)((char *)settings + k->off);
-	for (i = 0; i < field->n; i++)
-		free(field->v[i]);
-	free(field->v);
-	field->v = v;
-	field->n = n;
-	return 0;
-}
-
-static void
-http_rules_print(struct config_out *out, const struct config_key *k,
-    const void *settings)
-{
-	config_paths.print(out, k, settings);
-}
-
-static void
-http_rules_free(const struct config_key *k, void *settings)
-{
-	config_paths.free(k, settings);
-}
-
-static const struct config_type http_rules = {
-	http_rules_set, http_rules_print, http_rules_free
-};
-
 #define HTTP_KEY(name, type, field, min, max, def) {			\
 	name, &type, offsetof(struct http_settings, field), min, max, def, 0 \
 }
 
 static const struct config_key http_settings_keys[] = {
 	HTTP_KEY("enabled", config_bool, enabled, 0, 0, "true"),
-	HTTP_KEY("allow", http_rules, allow, 0, 0, NULL),
-	HTTP_KEY("deny", http_rules, deny, 0, 0, NULL),
+	HTTP_KEY("allow", http_rules_type, allow, 0, 0, NULL),
+	HTTP_KEY("deny", http_rules_type, deny, 0, 0, NULL),
 	HTTP_KEY("max_response_bytes", config_u64, max_response_bytes, 0,
 	    CONFIG_INT_MAX, "16777216"),
 	HTTP_KEY("max_connections", config_u64, max_connections, 1, 65536,
