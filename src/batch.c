@@ -1,12 +1,15 @@
 /*
  * The gather engine. A batch starts jobs up to its concurrency, starts the
- * next waiting job as each one finishes, and replies when none is left.
+ * next waiting job as each one finishes, and reports to its starter
+ * (batch.h: charge, event, done) when none is left.
  *
  * Jobs may finish synchronously inside the loops here (a cancel, a job
- * whose start fails at once), which calls back into batch_job_done. depth
- * counts the loops on the stack: while it is positive, batch_job_done only
- * records, and the outermost caller starts waiting jobs and checks for the
- * end. Finishing frees the batch, so it is always the last thing done.
+ * whose start fails at once), which calls back into batch_job_done; so may
+ * the starter's callbacks (an event callback that cancels the batch). depth
+ * counts the loops and callbacks on the stack: while it is positive,
+ * batch_job_done only records, and the outermost caller starts waiting
+ * jobs and checks for the end. Finishing frees the batch, so it is always
+ * the last thing done.
  */
 
 #include <stdio.h>
@@ -16,20 +19,28 @@
 
 #include "batch.h"
 #include "clock.h"
-#include "conn.h"
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
 #include "parser.h"
-#include "server.h"
 #include "snapshot.h"
 #include "status.h"
 #include "xmalloc.h"
 
+static struct event_base	*batch_base;
+
+/* At start-up: the loop that batches' deadlines run on. */
+void
+batch_init(struct event_base *base)
+{
+	batch_base = base;
+}
+
 /*
  * A new, empty batch with this id, whose text in replies is id_text (a
  * copy is made; NULL: the id's compact JSON), under snap (references are
- * taken).
+ * taken; NULL for a nested batch, which takes its parent's when it
+ * starts). May run on the parse thread.
  */
 struct batch *
 batch_new(json_t *id, const char *id_text, uint64_t recv_ns,
@@ -38,7 +49,7 @@ batch_new(json_t *id, const char *id_text, uint64_t recv_ns,
 	struct batch	*b;
 
 	b = xcalloc(1, sizeof *b);
-	b->snap = snapshot_ref(snap);
+	b->snap = snap != NULL ? snapshot_ref(snap) : NULL;
 	b->id = json_incref(id != NULL ? id : json_null());
 	b->id_text = id_text != NULL ? xstrdup(id_text) : jsonw_dump(b->id);
 	b->recv_ns = recv_ns;
@@ -65,16 +76,22 @@ batch_free(struct batch *b)
 	free(b);
 }
 
-/* All jobs are done: reply, count, free. */
+/*
+ * All jobs are done: count, tell the starter, free. depth stays raised
+ * meanwhile, so a cancel from done finds nothing to do.
+ */
 static void
 batch_finish(struct batch *b)
 {
 	b->done_ns = clock_ns();
-	status.batches_in_flight--;
-	status.batches_done++;
-	if (b->nok != b->njobs)
-		status.batches_failed++;
-	conn_batch_done(b->conn, b);
+	if (b->parent == NULL) {
+		status.batches_in_flight--;
+		status.batches_done++;
+		if (b->nok != b->njobs)
+			status.batches_failed++;
+	}
+	b->depth++;
+	b->done_cb(b, b->cb_arg);
 	batch_free(b);
 }
 
@@ -100,7 +117,7 @@ batch_pump(struct batch *b)
 			 * before start + ms: a sleep is never short.
 			 */
 			now = clock_ns();
-			event_base_update_cache_time(server_base);
+			event_base_update_cache_time(batch_base);
 		}
 		b->running++;
 		job_start(job, now);
@@ -150,14 +167,17 @@ batch_job_done(struct batch *b, struct job *job, int ran)
 		b->nfailed++;
 		break;
 	}
-	if (b->stream)
-		conn_batch_event(b->conn, b, job);
+	/* The event callback may cancel the batch: it must not end here. */
+	b->depth++;
+	if (b->event_cb != NULL)
+		b->event_cb(b, job, b->cb_arg);
 	if (job->outcome != JOB_OK && b->mode == BATCH_FAIL_FAST &&
 	    !b->stopping) {
 		snprintf(why, sizeof why, "cancelled: jobs[%u] failed",
 		    job->index);
 		batch_stop_all(b, ERR_CANCELLED, why);
 	}
+	b->depth--;
 	if (b->depth == 0)
 		batch_pump(b);
 }
@@ -175,26 +195,52 @@ batch_deadline_cb(evutil_socket_t fd, short events, void *arg)
 	batch_cancel(b, ERR_TIMEOUT, why);
 }
 
+/* The batch at the top of b's nesting: whom its jobs are charged to. */
+struct batch *
+batch_root(struct batch *b)
+{
+	while (b->parent != NULL)
+		b = b->parent;
+	return b;
+}
+
 /*
- * Attach a parsed batch to its connection and start it. The batch may
- * finish (and be freed) before this returns: an empty one does at once.
+ * Charge each finished job's result of top-level batch b through cb
+ * (called with the arg batch_start is given), before it is counted.
  */
 void
-batch_start(struct batch *b, struct conn *c)
+batch_set_charge(struct batch *b, batch_charge_cb *cb)
+{
+	b->charge_cb = cb;
+}
+
+/* A job of b has just finished: charge its result to b's root. */
+void
+batch_job_charge(struct batch *b, struct job *job)
+{
+	struct batch	*root = batch_root(b);
+
+	if (root->charge_cb != NULL)
+		root->charge_cb(job, root->cb_arg);
+}
+
+static void
+batch_run(struct batch *b, batch_done_cb *done, batch_event_cb *event,
+    void *arg)
 {
 	struct timeval	tv;
 	double		left;
 
-	b->conn = c;
+	b->done_cb = done;
+	b->event_cb = event;
+	b->cb_arg = arg;
 	b->unfinished = b->njobs;
-	status.batches_in_flight++;
 	status.jobs_waiting += b->njobs;
-	conn_batch_add(c, b);
 	if (b->timeout_ms >= 0) {
 		/* Clock first, then cache: the deadline is never early. */
 		left = b->timeout_ms - clock_ms(b->recv_ns, clock_ns());
-		event_base_update_cache_time(server_base);
-		b->deadline = evtimer_new(server_base, batch_deadline_cb, b);
+		event_base_update_cache_time(batch_base);
+		b->deadline = evtimer_new(batch_base, batch_deadline_cb, b);
 		if (b->deadline == NULL)
 			fatalx("%s: evtimer_new failed", __func__);
 		clock_ms_timeval(left, &tv);
@@ -204,8 +250,38 @@ batch_start(struct batch *b, struct conn *c)
 }
 
 /*
+ * Start a parsed batch: done (and event, if not NULL, for each job) will
+ * be called with arg. The batch may finish (and be freed) before this
+ * returns: an empty one does at once.
+ */
+void
+batch_start(struct batch *b, batch_done_cb *done, batch_event_cb *event,
+    void *arg)
+{
+	status.batches_in_flight++;
+	batch_run(b, done, event, arg);
+}
+
+/*
+ * Start b inside parent, for a job of parent that owns it (a group): as
+ * batch_start, but b's jobs are charged to parent's root and b is not
+ * counted as a batch in status.
+ */
+void
+batch_start_nested(struct batch *b, struct batch *parent,
+    batch_done_cb *done, batch_event_cb *event, void *arg)
+{
+	b->parent = parent;
+	if (b->snap == NULL)
+		b->snap = snapshot_ref(parent->snap);
+	batch_run(b, done, event, arg);
+}
+
+/*
  * Stop the batch now: unfinished jobs end with code (ERR_CANCELLED or
- * ERR_TIMEOUT) and message why, and the batch replies.
+ * ERR_TIMEOUT) and message why, and the batch finishes (done is called):
+ * at once, or, from inside the batch's own loops and callbacks, as they
+ * return.
  */
 void
 batch_cancel(struct batch *b, enum err_code code, const char *why)
@@ -213,4 +289,19 @@ batch_cancel(struct batch *b, enum err_code code, const char *why)
 	batch_stop_all(b, code, why);
 	if (b->depth == 0 && b->unfinished == 0)
 		batch_finish(b);
+}
+
+/*
+ * What status detail shows of b at now, added to obj: its id, its jobs,
+ * how many are done, its age.
+ */
+void
+batch_status(const struct batch *b, json_t *obj, uint64_t now)
+{
+	json_object_set(obj, "id", b->id);
+	json_object_set_new(obj, "jobs", json_integer((json_int_t)b->njobs));
+	json_object_set_new(obj, "done",
+	    json_integer((json_int_t)(b->njobs - b->unfinished)));
+	json_object_set_new(obj, "age_ms", json_real(clock_ms(b->recv_ns,
+	    now)));
 }

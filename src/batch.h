@@ -1,7 +1,32 @@
 /*
  * A batch: the jobs of one request, gathered. It owns its jobs, counts the
- * unfinished ones, applies its mode, concurrency and deadline, and hands
- * its reply to its connection when the last job finishes.
+ * unfinished ones, applies its mode, concurrency and deadline, and tells
+ * whoever started it what happened through callbacks (tmux's job_run(),
+ * memcached's io_pending_t): it knows nothing of connections, so a
+ * connection, a job that owns a nested batch, or a unit test with a fake
+ * job type can each drive one.
+ *
+ * The callbacks, with the arg given to batch_start:
+ *
+ *	charge	a job has just finished, before anyone sees its result or
+ *		counts it: count the result against a budget, or refuse it
+ *		by rewriting the job's outcome, code and text. Set with
+ *		batch_set_charge on a top-level batch; a nested batch's jobs
+ *		are charged to its root, with the root's arg.
+ *	event	a job has finished and is counted (the connection sends a
+ *		stream event). NULL: not wanted.
+ *	done	every job has finished: the results and counts are final.
+ *		The batch is freed when done returns; a cancel from done
+ *		does nothing.
+ *
+ * A nested batch (batch_start_nested) belongs to a job of its parent, as
+ * a group's jobs will: its jobs are charged to the root's account (charge,
+ * with job->batch telling a nested job from a top-level one, and the
+ * worker pool's round-robin key, job_owner), and count in status as jobs;
+ * only top-level batches count in status as batches. Not done yet (issue
+ * 15): the admission check of max_inflight_jobs counts the top level's
+ * jobs only, and a connection releases (budget_batch_done) what was
+ * charged for the top level's results only.
  */
 #ifndef GATHERD_BATCH_H
 #define GATHERD_BATCH_H
@@ -13,8 +38,9 @@
 
 #include "error.h"
 
-struct conn;
+struct batch;
 struct event;
+struct event_base;
 struct job;
 struct snapshot;
 
@@ -23,9 +49,17 @@ enum batch_mode {
 	BATCH_FAIL_FAST,
 };
 
+typedef void	batch_charge_cb(struct job *, void *);
+typedef void	batch_event_cb(struct batch *, struct job *, void *);
+typedef void	batch_done_cb(struct batch *, void *);
+
 struct batch {
-	TAILQ_ENTRY(batch)	 entry;		/* in its connection's list */
-	struct conn		*conn;		/* borrowed; NULL before start */
+	TAILQ_ENTRY(batch)	 entry;		/* the starter's: its list */
+	struct batch		*parent;	/* borrowed: NULL at the top */
+	batch_charge_cb		*charge_cb;	/* or NULL: nothing counted */
+	batch_event_cb		*event_cb;	/* or NULL */
+	batch_done_cb		*done_cb;
+	void			*cb_arg;	/* the starter's, passed back */
 	struct snapshot		*snap;		/* a reference: its configuration */
 	json_t			*id;		/* owned, never NULL */
 	char			*id_text;	/* owned: id as compact JSON */
@@ -48,11 +82,19 @@ struct batch {
 	int			 depth;		/* > 0 inside a loop over jobs */
 };
 
+void		 batch_init(struct event_base *);
 struct batch	*batch_new(json_t *, const char *, uint64_t,
 		    struct snapshot *);
 void		 batch_free(struct batch *);
-void		 batch_start(struct batch *, struct conn *);
+void		 batch_set_charge(struct batch *, batch_charge_cb *);
+void		 batch_start(struct batch *, batch_done_cb *, batch_event_cb *,
+		    void *);
+void		 batch_start_nested(struct batch *, struct batch *,
+		    batch_done_cb *, batch_event_cb *, void *);
+struct batch	*batch_root(struct batch *);
+void		 batch_job_charge(struct batch *, struct job *);
 void		 batch_job_done(struct batch *, struct job *, int);
 void		 batch_cancel(struct batch *, enum err_code, const char *);
+void		 batch_status(const struct batch *, json_t *, uint64_t);
 
 #endif

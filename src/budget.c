@@ -47,7 +47,6 @@
 #include "conn.h"
 #include "job.h"
 #include "log.h"
-#include "server.h"
 #include "xmalloc.h"
 
 /*
@@ -208,14 +207,14 @@ budget_log_refusal(const struct conn *c, const char *fmt, ...)
 /*
  * A batch of bytes (its request line's length) is about to start on c:
  * count it, or refuse it with busy when it would take c past
- * max_connection_bytes or everything past max_memory_bytes.
+ * max_connection_bytes or everything past max_memory_bytes (of l, the
+ * limits in force).
  */
 enum err_code
 budget_batch_start(struct conn *c, struct batch *b, uint64_t bytes,
-    char **cause)
+    const struct limits *l, char **cause)
 {
-	const struct limits	*l = &server_cfg->limits;
-	uint64_t		 more;
+	uint64_t	more;
 
 	/*
 	 * The line is still in c's input, where it is counted, until it
@@ -281,19 +280,18 @@ budget_refuse(struct job *job, enum err_code code, char *message)
 }
 
 /*
- * A job has just finished (job_finish): count its result against its
- * connection. A value that would take everything past max_memory_bytes
- * becomes busy; one for a connection being closed is dropped. A
- * connection that passes max_connection_bytes is closed (from the loop:
- * its batch is in the middle of finishing this job).
+ * A job of one of c's batches has just finished (job_finish, through the
+ * batch's charge callback): count its result against c. A value that
+ * would take everything past l's max_memory_bytes becomes busy; one for a
+ * connection being closed is dropped. Whether c is now past
+ * max_connection_bytes is budget_conn_over's to say, and the caller's to
+ * act on.
  */
 void
-budget_job_done(struct job *job)
+budget_job_done(struct conn *c, struct job *job, const struct limits *l)
 {
-	const struct limits	*l = &server_cfg->limits;
-	struct batch		*b = job->batch;
-	struct conn		*c = b->conn;
-	uint64_t		 len, need;
+	struct batch	*b = job->batch;
+	uint64_t	 len, need;
 
 	if (job->text != NULL && job->text_len == JOB_LEN_UNKNOWN &&
 	    (len = strlen(job->text)) < JOB_LEN_UNKNOWN)
@@ -322,27 +320,30 @@ budget_job_done(struct job *job)
 	}
 	budget_move(&c->budget.results, &budget_all.results,
 	    budget_job_bytes(job), 0);
-	if (budget_conn_over(c))
-		conn_overflow(c);
 }
 
-/* Whether c holds more than max_connection_bytes (and is still open). */
+/* Whether c holds more than l's max_connection_bytes (and is still open). */
 int
-budget_conn_over(const struct conn *c)
+budget_conn_over(const struct conn *c, const struct limits *l)
 {
 	return !c->overflow && c->bev != NULL &&
-	    budget_conn_held(c) > server_cfg->limits.max_connection_bytes;
+	    budget_conn_held(c) > l->max_connection_bytes;
 }
 
 /*
  * Whether the request line c is receiving must be dropped: everything
- * held is past max_memory_bytes, and the line is not a short one. Only a
- * line still arriving counts (c is reading and has input left after
- * parsing every whole line).
+ * held is past l's max_memory_bytes, and the line is not a short one. Only
+ * a line still arriving counts (c is reading and has input left after
+ * parsing every whole line). A connection with a line in parse is not
+ * reading: its input holds lines read with that one's end, waiting their
+ * turn, and the line in parse counts in it (budget_input_hold), so
+ * dropping the input then would answer busy before the line in parse
+ * and lose the lines behind it.
  */
 int
-budget_input_over(const struct conn *c)
+budget_input_over(const struct conn *c, const struct limits *l)
 {
-	return !c->paused && c->budget.input >= BUDGET_INPUT_SMALL &&
-	    budget_held() > server_cfg->limits.max_memory_bytes;
+	return !c->paused && c->parse == NULL &&
+	    c->budget.input >= BUDGET_INPUT_SMALL &&
+	    budget_held() > l->max_memory_bytes;
 }

@@ -10,9 +10,9 @@
 #include "error.h"
 
 struct batch;
-struct config;
 struct conn;
 struct job;
+struct limits;
 
 /*
  * Bytes held, by kind: one connection's (in struct conn) or all of them
@@ -32,11 +32,12 @@ void		 budget_detach(struct conn *);
 void		 budget_input_hold(struct conn *, uint64_t);
 void		 budget_input_release(struct conn *, uint64_t);
 enum err_code	 budget_batch_start(struct conn *, struct batch *, uint64_t,
-		    char **);
+		    const struct limits *, char **);
 void		 budget_batch_done(struct conn *, struct batch *);
-void		 budget_job_done(struct job *);
-int		 budget_conn_over(const struct conn *);
-int		 budget_input_over(const struct conn *);
+void		 budget_job_done(struct conn *, struct job *,
+		    const struct limits *);
+int		 budget_conn_over(const struct conn *, const struct limits *);
+int		 budget_input_over(const struct conn *, const struct limits *);
 uint64_t	 budget_conn_held(const struct conn *);
 uint64_t	 budget_held(void);
 void		 budget_log_refusal(const struct conn *, const char *, ...)

@@ -198,7 +198,7 @@ conn_wrote(struct conn *c)
 {
 	if (c->bev == NULL)
 		return;
-	if (budget_conn_over(c))
+	if (budget_conn_over(c, &server_cfg->limits))
 		conn_overflow(c);
 	if (!c->queued && !c->writing) {
 		if (TAILQ_EMPTY(&conn_flushq))
@@ -213,6 +213,50 @@ conn_wrote(struct conn *c)
 		c->paused = 1;
 		bufferevent_disable(c->bev, EV_READ);
 	}
+}
+
+/*
+ * A job of one of c's batches has just finished: count its result against
+ * c's budget (or refuse it), and close c, from the loop, if that takes it
+ * past max_connection_bytes.
+ */
+static void
+conn_batch_charge(struct job *job, void *arg)
+{
+	struct conn	*c = arg;
+
+	budget_job_done(c, job, &server_cfg->limits);
+	if (budget_conn_over(c, &server_cfg->limits))
+		conn_overflow(c);
+}
+
+/* A job of a streaming batch of c finished: send its event. */
+static void
+conn_batch_event(struct batch *b, struct job *job, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->bev == NULL)
+		return;
+	proto_write_event(conn_output(c), b, job);
+	conn_wrote(c);
+}
+
+/* A batch of c finished: send its reply (unless the client is gone). */
+static void
+conn_batch_done(struct batch *b, void *arg)
+{
+	struct conn	*c = arg;
+
+	TAILQ_REMOVE(&c->batches, b, entry);
+	c->nbatches--;
+	/* Its results move into the reply: not counted twice. */
+	budget_batch_done(c, b);
+	if (c->bev != NULL) {
+		proto_write_reply(conn_output(c), b);
+		conn_wrote(c);
+	}
+	server_batch_finished();
 }
 
 static enum err_code
@@ -241,10 +285,15 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 		    (unsigned long long)inflight, b->njobs);
 		return ERR_BUSY;
 	}
-	if (budget_batch_start(c, b, req->bytes, cause) != ERR_NONE)
+	if (budget_batch_start(c, b, req->bytes, l, cause) != ERR_NONE)
 		return ERR_BUSY;
 	req->batch = NULL;
-	batch_start(b, c);
+	/* Listed first: an empty batch is done before batch_start returns. */
+	TAILQ_INSERT_TAIL(&c->batches, b, entry);
+	c->nbatches++;
+	batch_set_charge(b, conn_batch_charge);
+	batch_start(b, conn_batch_done, b->stream ? conn_batch_event : NULL,
+	    c);
 	return ERR_NONE;
 }
 
@@ -557,7 +606,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	conn_process(c);
-	if (c->bev != NULL && !c->discarding && budget_input_over(c))
+	if (c->bev != NULL && !c->discarding &&
+	    budget_input_over(c, &server_cfg->limits))
 		conn_refuse_input(c);
 }
 
@@ -622,39 +672,6 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_drain_check(c);
 }
 
-/* A batch started on this connection. */
-void
-conn_batch_add(struct conn *c, struct batch *b)
-{
-	TAILQ_INSERT_TAIL(&c->batches, b, entry);
-	c->nbatches++;
-}
-
-/* A batch finished: send its reply (unless the client is gone). */
-void
-conn_batch_done(struct conn *c, struct batch *b)
-{
-	TAILQ_REMOVE(&c->batches, b, entry);
-	c->nbatches--;
-	/* Its results move into the reply: not counted twice. */
-	budget_batch_done(c, b);
-	if (c->bev != NULL) {
-		proto_write_reply(conn_output(c), b);
-		conn_wrote(c);
-	}
-	server_batch_finished();
-}
-
-/* A job of a streaming batch finished: send its event. */
-void
-conn_batch_event(struct conn *c, struct batch *b, struct job *job)
-{
-	if (c->bev == NULL)
-		return;
-	proto_write_event(conn_output(c), b, job);
-	conn_wrote(c);
-}
-
 /*
  * Close the connection if it has nothing more to do: the client
  * half-closed and everything is answered and flushed, or the server is
@@ -676,15 +693,18 @@ conn_drain_check(struct conn *c)
 /*
  * The server is stopping: take what the client has already sent, without
  * waiting for more, and answer it (a batch with shutting_down), so that no
- * complete request that reached the socket goes unanswered. Bounded by
- * max_request_bytes, so a client that keeps sending cannot hold the stop.
+ * complete request that reached the socket goes unanswered: a last line
+ * before the end of the stream is complete too, as at any other EOF.
+ * Bounded by max_request_bytes, so a client that keeps sending cannot
+ * hold the stop, and by max_memory_bytes, as any reading is.
  */
 void
 conn_final_read(struct conn *c)
 {
-	struct evbuffer	*in;
-	uint64_t	 total = 0;
-	int		 n, fd;
+	const struct limits	*l = &server_cfg->limits;
+	struct evbuffer		*in;
+	uint64_t		 total = 0;
+	int			 n = -1, fd;
 
 	if (c->bev == NULL)
 		return;
@@ -693,9 +713,19 @@ conn_final_read(struct conn *c)
 		return;
 	in = bufferevent_get_input(c->bev);
 	fd = bufferevent_getfd(c->bev);
-	while (total <= server_cfg->limits.max_request_bytes &&
+	/*
+	 * A socket bufferevent keeps the end of its input frozen, so that
+	 * only it fills it: evbuffer_read() fails at once, reading nothing.
+	 * It thaws it around its own reads, and so do we.
+	 */
+	evbuffer_unfreeze(in, 0);
+	while (total <= l->max_request_bytes &&
+	    budget_held() <= l->max_memory_bytes &&
 	    (n = evbuffer_read(in, fd, 65536)) > 0)
 		total += (uint64_t)n;
+	evbuffer_freeze(in, 0);
+	if (n == 0)
+		c->eof = 1;
 	conn_process(c);
 }
 

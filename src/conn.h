@@ -32,7 +32,8 @@ struct conn {
 	uint64_t		 flush_mark;	/* output at the last look, stopping */
 	struct evbuffer_cb_entry *in_cb;	/* budget's, on the input */
 	struct evbuffer_cb_entry *out_cb;	/* budget's, on the output */
-	TAILQ_HEAD(, batch)	 batches;	/* in flight, not owned */
+	TAILQ_HEAD(, batch)	 batches;	/* in flight, started here; not
+						   owned (each frees itself) */
 	struct conn_parse	*parse;		/* the parser's: a line in parse */
 	uint32_t		 nbatches;
 	size_t			 scan_off;	/* input already searched for \n */
@@ -51,9 +52,6 @@ struct conn {
 TAILQ_HEAD(conns, conn);
 
 struct conn	*conn_new(int, uint64_t, const struct peer *);
-void		 conn_batch_add(struct conn *, struct batch *);
-void		 conn_batch_done(struct conn *, struct batch *);
-void		 conn_batch_event(struct conn *, struct batch *, struct job *);
 void		 conn_disconnect(struct conn *);
 void		 conn_overflow(struct conn *);
 void		 conn_close(struct conn *);

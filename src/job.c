@@ -12,12 +12,10 @@
 #include <event2/event.h>
 
 #include "batch.h"
-#include "budget.h"
 #include "clock.h"
 #include "job.h"
 #include "jsonw.h"
 #include "log.h"
-#include "server.h"
 #include "snapshot.h"
 #include "status.h"
 #include "table.h"
@@ -36,9 +34,22 @@ const struct job_type *const job_types[] = {
 	NULL
 };
 
-/* Each type's statistics have a place in status.types[]. */
-_Static_assert(sizeof job_types / sizeof job_types[0] - 1 <=
-    STATUS_MAX_TYPES, "job_types[] has more types than STATUS_MAX_TYPES");
+/*
+ * Each type's statistics have a place in status.types[], and one place is
+ * left over: a type outside the table (the engine suite's fake type) has
+ * job_type_index() == the table's length, and counts there, unseen.
+ */
+_Static_assert(sizeof job_types / sizeof job_types[0] - 1 <
+    STATUS_MAX_TYPES, "job_types[] needs fewer types than STATUS_MAX_TYPES");
+
+static struct event_base	*job_base;
+
+/* At start-up: the loop that jobs' own deadlines run on. */
+void
+job_init(struct event_base *base)
+{
+	job_base = base;
+}
 
 /* The job type called name, or NULL. */
 const struct job_type *
@@ -146,15 +157,17 @@ job_types_status(const struct config *cfg, json_t *st)
 }
 
 /*
- * Whom a job works for, as the worker pool's round-robin counts: its
- * client connection (a batch that none started is its own owner).
+ * Whom a job works for, as the worker pool's round-robin counts: what its
+ * top-level batch was started for (a connection), or that batch itself.
  */
 const void *
 job_owner(const struct job *job)
 {
-	if (job->batch->conn != NULL)
-		return job->batch->conn;
-	return job->batch;
+	struct batch	*root = batch_root(job->batch);
+
+	if (root->cb_arg != NULL)
+		return root->cb_arg;
+	return root;
 }
 
 /* The position of a type in job_types[], which indexes its statistics. */
@@ -212,6 +225,25 @@ job_key_known(const struct job_type *type, const char *key)
 }
 
 /*
+ * A new WAITING job of type, jobs[index] of its batch, with its own
+ * timeout_ms (< 0: none), for the type's parse to fill. The caller owns it
+ * until it is put in a batch.
+ */
+struct job *
+job_new(const struct job_type *type, uint32_t index, double timeout_ms)
+{
+	struct job	*job;
+
+	job = xcalloc(1, type->size);
+	job->type = type;
+	job->index = index;
+	job->timeout_ms = timeout_ms;
+	job->text_len = JOB_LEN_UNKNOWN;
+	job->state = JOB_WAITING;
+	return job;
+}
+
+/*
  * Validate jobs[index] of a request and build its job. On success *out is
  * a new WAITING job owned by the caller; the JSON tree is not referenced.
  */
@@ -260,12 +292,7 @@ job_parse(json_t *obj, uint32_t index, const struct config *cfg,
 	if (err != ERR_NONE)
 		return err;
 
-	job = xcalloc(1, type->size);
-	job->type = type;
-	job->index = index;
-	job->timeout_ms = timeout_ms;
-	job->text_len = JOB_LEN_UNKNOWN;
-	job->state = JOB_WAITING;
+	job = job_new(type, index, timeout_ms);
 	if ((err = type->parse(job, obj, path, cfg, cause)) != ERR_NONE) {
 		job_free(job);
 		return err;
@@ -329,7 +356,7 @@ job_start(struct job *job, uint64_t now)
 		job->capped = 1;
 	}
 	if (job->state == JOB_RUNNING && ms >= 0) {
-		job->timer = evtimer_new(server_base, job_timeout_cb, job);
+		job->timer = evtimer_new(job_base, job_timeout_cb, job);
 		if (job->timer == NULL)
 			fatalx("%s: evtimer_new failed", __func__);
 		clock_ms_timeval(ms, &tv);
@@ -363,8 +390,8 @@ job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
 	job->outcome = (uint8_t)outcome;
 	job->code = (uint8_t)code;
 	job->state = JOB_DONE;
-	/* The memory budget counts the result, or refuses it (busy). */
-	budget_job_done(job);
+	/* Its batch's starter counts the result, or refuses it (busy). */
+	batch_job_charge(job->batch, job);
 	outcome = (enum job_outcome)job->outcome;
 
 	ts = &status.types[job_type_index(job->type)];

@@ -129,6 +129,7 @@ extern const struct job_type *const job_types[];
 const struct job_type *job_type_find(const char *);
 size_t		 job_type_index(const struct job_type *);
 const void	*job_owner(const struct job *);
+void		 job_init(struct event_base *);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
 int		 job_types_check(const struct config *, char **);
@@ -138,6 +139,7 @@ void		 job_types_attach(const struct config *);
 void		 job_types_detach(const struct config *);
 uint64_t	 job_types_fds(const struct config *);
 void		 job_types_status(const struct config *, json_t *);
+struct job	*job_new(const struct job_type *, uint32_t, double);
 enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
 		    struct job **, char **);
 void		 job_start(struct job *, uint64_t);

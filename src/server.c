@@ -646,26 +646,25 @@ server_cancel(struct conn *c, const json_t *target, int64_t which)
 	return (unsigned)n;
 }
 
-/* status detail: one entry per batch in flight that who may reach. */
+/*
+ * status detail: one entry per batch in flight that who may reach, its
+ * connection's number first, then what the batch says of itself.
+ */
 json_t *
 server_batch_list(const struct conn *who)
 {
 	struct conn	*c;
 	struct batch	*b;
-	json_t		*list = json_array();
+	json_t		*list = json_array(), *entry;
 	uint64_t	 now = clock_ns();
 
 	TAILQ_FOREACH(c, &server_conns, entry) {
 		if (!server_may_reach(who, c))
 			continue;
 		TAILQ_FOREACH(b, &c->batches, entry) {
-			json_array_append_new(list, json_pack(
-			    "{s:I, s:O, s:I, s:I, s:f}",
-			    "conn", (json_int_t)c->id,
-			    "id", b->id,
-			    "jobs", (json_int_t)b->njobs,
-			    "done", (json_int_t)(b->njobs - b->unfinished),
-			    "age_ms", clock_ms(b->recv_ns, now)));
+			entry = json_pack("{s:I}", "conn", (json_int_t)c->id);
+			batch_status(b, entry, now);
+			json_array_append_new(list, entry);
 		}
 	}
 	return list;
@@ -790,6 +789,8 @@ server_init(struct snapshot *snap, char **cause)
 		fatalx("%s: event_new failed", __func__);
 	server_accept_timer = server_timer(server_accept_retry);
 	conn_flush_init(server_base);
+	batch_init(server_base);
+	job_init(server_base);
 	server_reaper = event_new(server_base, -1, 0, server_reap, NULL);
 	server_stopper = event_new(server_base, -1, 0, server_stop_cb, NULL);
 	if (server_reaper == NULL || server_stopper == NULL)

@@ -1,6 +1,7 @@
 /*
  * Counters and latency histograms, and the status op's JSON. The batch
- * list of status detail is the server's (it owns the connections).
+ * list of status detail is the server's (it owns the connections), each
+ * entry as the batch describes itself (batch_status).
  */
 
 #include <string.h>

@@ -160,41 +160,24 @@ dbtest_query_fails(struct daemon *d, const char *db, const char *sql,
 	return msg;
 }
 
+/* Poll status until the daemon and its pool are idle; the time it took. */
+double
+dbtest_settles(struct daemon *d, double within_ms, const char *what)
+{
+	struct settled	 want = { .pool = SETTLED_POOL };
+	double		 t0 = now_ms();
+
+	json_decref(await_settled(d, -1, &want, t0, within_ms, what));
+	return now_ms() - t0;
+}
+
 char	dbtest_dir[256];
 
-/* Ignore SIGPIPE. */
-void
-dbtest_suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/* Stop the daemon, then remove the files. */
-void
-dbtest_suite_fini(struct daemon *d)
-{
-	dbtest_files_free();
-	if (d->dir[0] != '\0')
-		daemon_stop(d);
-}
-
-/* Make dbtest_dir. */
+/* Make dbtest_dir, removed at the suite's fini. */
 void
 dbtest_files_init(void)
 {
-	char	tmpl[] = "/tmp/gatherd-query.XXXXXX";
-
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(dbtest_dir, sizeof dbtest_dir, "%s", tmpl);
-}
-
-/* Remove dbtest_dir, if made. */
-void
-dbtest_files_free(void)
-{
-	if (dbtest_dir[0] != '\0')
-		harness_rmtree(dbtest_dir);
-	dbtest_dir[0] = '\0';
+	harness_tmpdir(dbtest_dir, sizeof dbtest_dir, "gatherd-query");
 }
 
 /* dbtest_dir/name. */

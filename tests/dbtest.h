@@ -16,6 +16,15 @@
 /* How long a request may wait for its reply, before harness_slack(). */
 #define DBTEST_REQUEST_MS	30000
 
+/*
+ * A sample database for dbtest_start: %D/main.db, read-only to the daemon
+ * as "default", writable as "rw", on four workers.
+ */
+#define DBTEST_MAIN_CONF \
+	"threads = 4\n" \
+	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
+	"[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n"
+
 /* Build one query job as JSON; caller decrefs. */
 json_t	*dbtest_qjob(const char *db, const char *sql, const char *params);
 /* n such jobs (no params), as a new array. */
@@ -43,19 +52,21 @@ char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
 	    const char *params, const char *code);
 
 /*
+ * Poll status until no job or batch is in flight and the pool has
+ * nothing queued or busy; assert it takes < within_ms. Returns the time
+ * it took.
+ */
+double	 dbtest_settles(struct daemon *, double within_ms, const char *what);
+
+/*
  * SQLite files for a test, made with the sqlite3 API in the test process,
  * in a private directory: dbtest_dir, "" until dbtest_files_init().
+ * Database suites use harness_suite_init and harness_suite_fini.
  */
 extern char	dbtest_dir[256];
 
-/* A database suite's init: writes to a closed socket fail, not kill. */
-void	 dbtest_suite_init(void);
-/* A database suite's fini: stop d if it runs, remove dbtest_dir. */
-void	 dbtest_suite_fini(struct daemon *);
-/* Make dbtest_dir. */
+/* Make dbtest_dir, which the harness's suite fini removes. */
 void	 dbtest_files_init(void);
-/* Remove dbtest_dir and what is in it, if made. */
-void	 dbtest_files_free(void);
 /* dbtest_dir/name, in one of 8 static buffers used in turn. */
 const char *dbtest_path(const char *name);
 /* Open name in dbtest_dir read-write (created if need be); asserts. */

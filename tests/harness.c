@@ -7,35 +7,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <grp.h>
-#include <poll.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "harness.h"
-#include "jsonpath.h"
 
-/* Milliseconds on the monotonic clock. */
-double
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+const char	harness_gatherd_bin[] = GATHERD_BIN;
+const char	harness_gatherctl_bin[] = GATHERCTL_BIN;
 
 /* A formatted string; see harness.h. */
 char *
@@ -52,75 +39,152 @@ harness_fmt(const char *f, ...)
 	return s;
 }
 
+/* n bytes c, as a string. */
+char *
+harness_fill(int c, size_t n)
+{
+	char	*s = malloc(n + 1);
+
+	cr_assert_not_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
 /*
- * Whether this program, and so the daemon built with the same flags, has
- * AddressSanitizer (--enable-sanitizers).
+ * What harness_suite_fini cleans up after a test that failed midway: the
+ * daemons daemon_start started, the directories harness_tmpdir made, and
+ * what was given to harness_at_fini. Criterion runs each test in its own
+ * process, so these are one test's.
  */
-static int
-harness_asan(void)
+#define HARNESS_MAX_WATCHED	16
+static struct daemon	*watched[HARNESS_MAX_WATCHED];
+static char		*tmpdirs[HARNESS_MAX_WATCHED];
+static void		(*at_fini[HARNESS_MAX_WATCHED])(void);
+
+/* Add p to list (of HARNESS_MAX_WATCHED), unless it is there already. */
+static void
+harness_list_add(void **list, void *p)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	return 1;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return 1;
-#endif
-#endif
-	return 0;
-}
+	int	i;
 
-/* 1.0, or more under GATHERD_TEST_WRAPPER or ASan; see harness.h. */
-double
-harness_slack(void)
-{
-	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
-
-	if (wrapper != NULL && *wrapper != '\0')
-		return HARNESS_SLOW_SLACK;
-	return harness_asan() ? HARNESS_ASAN_SLACK : 1.0;
-}
-
-/* ms stretched by harness_slack(). */
-int
-slack_ms(double ms)
-{
-	return (int)(ms * harness_slack());
-}
-
-/* Whether RSS bounds hold; see harness.h. */
-int
-harness_rss_meaningful(void)
-{
-	return !harness_asan() && harness_slack() <= 1;
-}
-
-/* A Unix socket address for path. */
-void
-sun_set(struct sockaddr_un *sun, const char *path)
-{
-	size_t	len = strlen(path);
-
-	memset(sun, 0, sizeof *sun);
-	sun->sun_family = AF_UNIX;
-	cr_assert_lt(len, sizeof sun->sun_path, "path too long: %s", path);
-	memcpy(sun->sun_path, path, len + 1);
-}
-
-/* Connect, or -1. */
-int
-try_connect(const char *sock)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	sun_set(&sun, sock);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		close(fd);
-		return -1;
+	for (i = 0; i < HARNESS_MAX_WATCHED && list[i] != NULL; i++) {
+		if (list[i] == p)
+			return;
 	}
-	return fd;
+	cr_assert_lt(i, HARNESS_MAX_WATCHED, "too much for the harness to"
+	    " clean up");
+	list[i] = p;
+}
+
+/* Have harness_suite_fini stop d if it still runs. */
+static void
+harness_watch(struct daemon *d)
+{
+	harness_list_add((void **)watched, d);
+}
+
+/* Call fn at the suite's fini. */
+void
+harness_at_fini(void (*fn)(void))
+{
+	int	i;
+
+	for (i = 0; i < HARNESS_MAX_WATCHED && at_fini[i] != NULL; i++) {
+		if (at_fini[i] == fn)
+			return;
+	}
+	cr_assert_lt(i, HARNESS_MAX_WATCHED, "too many fini functions");
+	at_fini[i] = fn;
+}
+
+/* A private directory, removed at the suite's fini; see harness.h. */
+char *
+harness_tmpdir(char *dir, size_t size, const char *prefix)
+{
+	char	*tmpl, real[PATH_MAX];
+
+	tmpl = harness_fmt("/tmp/%s.XXXXXX", prefix);
+	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+	cr_assert_not_null(realpath(tmpl, real), "realpath %s: %s", tmpl,
+	    strerror(errno));
+	cr_assert_lt(strlen(real), size, "%s: too long", real);
+	snprintf(dir, size, "%s", real);
+	free(tmpl);
+	harness_list_add((void **)tmpdirs, dir);
+	return dir;
+}
+
+/* Ignore SIGPIPE. */
+void
+harness_suite_init(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The safety net: fini functions, directories, then daemons. */
+void
+harness_suite_fini(void)
+{
+	int	i;
+
+	for (i = HARNESS_MAX_WATCHED - 1; i >= 0; i--) {
+		if (at_fini[i] != NULL)
+			at_fini[i]();
+	}
+	for (i = 0; i < HARNESS_MAX_WATCHED && tmpdirs[i] != NULL; i++) {
+		if (tmpdirs[i][0] != '\0')
+			harness_rmtree(tmpdirs[i]);
+		tmpdirs[i][0] = '\0';
+	}
+	for (i = HARNESS_MAX_WATCHED - 1; i >= 0; i--) {
+		if (watched[i] != NULL && watched[i]->dir[0] != '\0')
+			daemon_stop(watched[i]);
+	}
+}
+
+/*
+ * Fork the daemon's process into d->pid; in the child (0 returned) its
+ * stderr goes to the log, opened with flags (O_TRUNC or O_APPEND).
+ */
+static pid_t
+daemon_fork(struct daemon *d, int flags)
+{
+	int	fd;
+
+	d->pid = fork();
+	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | flags, 0600);
+		if (fd != -1) {
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+	return d->pid;
+}
+
+/*
+ * Wait until the daemon just forked accepts on its socket, within ms;
+ * asserts it does, and that it did not exit first.
+ */
+static void
+daemon_await_accept(struct daemon *d, int ms)
+{
+	double	deadline = now_ms() + ms;
+	int	status;
+
+	while (now_ms() < deadline) {
+		if (can_connect(d->sock))
+			return;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			cr_assert_fail("gatherd exited at start-up (status 0x%x),"
+			    " see %s", status, d->log);
+		}
+		usleep(5000);
+	}
+	cr_assert_fail("gatherd did not accept on %s in time", d->sock);
 }
 
 /* Start gatherd; see harness.h. */
@@ -140,9 +204,9 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 	const char	*wrapper = getenv("GATHERD_TEST_WRAPPER");
 	char		*wrap = NULL, *tok, *save;
 	FILE		*fp;
-	double		 deadline;
-	int		 argc = 0, fd, status, logfd;
+	int		 argc = 0;
 
+	harness_watch(d);
 	memset(d, 0, sizeof *d);
 	snprintf(d->dir, sizeof d->dir, "/tmp/gatherd-test.XXXXXX");
 	cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
@@ -170,14 +234,7 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 		argv[argc++] = *args++;
 	argv[argc] = NULL;
 
-	d->pid = fork();
-	cr_assert_neq(d->pid, -1, "fork: %s", strerror(errno));
-	if (d->pid == 0) {
-		logfd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (logfd != -1) {
-			dup2(logfd, 2);
-			close(logfd);
-		}
+	if (daemon_fork(d, O_TRUNC) == 0) {
 		if (opts != NULL && opts->child != NULL)
 			opts->child(d);
 		execvp(argv[0], (char *const *)argv);
@@ -187,20 +244,15 @@ daemon_start_opts(struct daemon *d, const char *conf_text,
 	if (opts != NULL && opts->no_wait)
 		return;
 
-	deadline = now_ms() + (wrapper != NULL ? 30000 : 5000);
-	while (now_ms() < deadline) {
-		if ((fd = try_connect(d->sock)) != -1) {
-			close(fd);
-			return;
-		}
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			cr_assert_fail("gatherd exited at start-up (status %d),"
-			    " see %s", status, d->log);
-		}
-		usleep(5000);
-	}
-	cr_assert_fail("gatherd did not accept on %s in time", d->sock);
+	daemon_await_accept(d, wrapper != NULL ? 30000 : 5000);
+}
+
+/* Start gatherd and connect a client. */
+int
+daemon_start_client(struct daemon *d, const char *conf_text)
+{
+	daemon_start(d, conf_text, NULL);
+	return client_connect(d->sock);
 }
 
 /* Wait for the daemon to exit; its wait status, or -1 on timeout. */
@@ -218,6 +270,89 @@ daemon_wait(struct daemon *d, int timeout_ms)
 		usleep(2000);
 	}
 	return -1;
+}
+
+/* Assert the daemon exits 0 by itself within ms (stretched). */
+void
+daemon_expect_exit_0(struct daemon *d, int ms)
+{
+	int	status;
+
+	ms = slack_ms(ms);
+	status = daemon_wait(d, ms);
+	cr_assert_neq(status, -1, "gatherd did not exit within %d ms", ms);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "gatherd exited with status 0x%x, see %s", status, d->log);
+}
+
+/* Start gatherd again, bare, in d's directory; see harness.h. */
+void
+daemon_respawn(struct daemon *d)
+{
+
+	cr_assert_eq(d->pid, 0, "the previous daemon is still running");
+	if (daemon_fork(d, O_APPEND) == 0) {
+		execl(GATHERD_BIN, GATHERD_BIN, "-c", d->conf, (char *)NULL);
+		_exit(127);
+	}
+	daemon_await_accept(d, 5000);
+}
+
+/* Wait until the daemon has closed its listener. */
+void
+daemon_wait_unlisten(struct daemon *d)
+{
+	double	deadline = now_ms() + slack_ms(2000);
+
+	while (can_connect(d->sock)) {
+		cr_assert_lt(now_ms(), deadline, "still listening");
+		usleep(2000);
+	}
+}
+
+/* A value from /proc/PID/status in kB, or -1. */
+long
+proc_kb(pid_t pid, const char *key)
+{
+	char	 path[64], line[256];
+	FILE	*fp;
+	long	 kb = -1;
+	size_t	 klen = strlen(key);
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			kb = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(fp);
+	return kb;
+}
+
+/* Stop the daemon; see harness.h. */
+void
+daemon_pause(struct daemon *d)
+{
+	int	status;
+
+	cr_assert_gt(d->pid, 0, "no daemon to pause");
+	cr_assert_eq(kill(d->pid, SIGSTOP), 0, "SIGSTOP: %s", strerror(errno));
+	cr_assert_eq(waitpid(d->pid, &status, WUNTRACED), d->pid,
+	    "waitpid: %s", strerror(errno));
+	cr_assert(WIFSTOPPED(status), "gatherd did not stop (status 0x%x)",
+	    status);
+	d->paused = 1;
+}
+
+/* Continue the daemon daemon_pause stopped. */
+void
+daemon_resume(struct daemon *d)
+{
+	cr_assert_eq(kill(d->pid, SIGCONT), 0, "SIGCONT: %s", strerror(errno));
+	d->paused = 0;
 }
 
 static int
@@ -279,6 +414,13 @@ daemon_stop(struct daemon *d)
 	int	 status = 0, timed_out = 0, failed = 0;
 
 	if (d->pid > 0) {
+		/*
+		 * A test failed in a pause. Only then: a SIGCONT discards
+		 * the SIGSTOP with which LeakSanitizer stops the threads of
+		 * an exiting daemon, which then waits for them for ever.
+		 */
+		if (d->paused)
+			kill(d->pid, SIGCONT);
 		kill(d->pid, SIGTERM);
 		status = daemon_wait(d, 20000);
 		if (status == -1) {
@@ -304,394 +446,6 @@ daemon_stop(struct daemon *d)
 	    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 	    d->log, tail != NULL ? tail : "(none)");
 	free(tail);
-}
-
-/* Connect to a Unix socket; asserts success. */
-int
-client_connect(const char *sock)
-{
-	int	fd = try_connect(sock);
-
-	cr_assert_neq(fd, -1, "connect %s: %s", sock, strerror(errno));
-	return fd;
-}
-
-/* Room for one descriptor in a message, aligned for its header. */
-union fd_ctl {
-	char		buf[CMSG_SPACE(sizeof(int))];
-	struct cmsghdr	align;
-};
-
-/* A message of one byte, *byte, with room for a descriptor in ctl. */
-static void
-fd_msg_init(struct msghdr *msg, struct iovec *iov, char *byte, void *ctl,
-    size_t ctllen)
-{
-	memset(msg, 0, sizeof *msg);
-	iov->iov_base = byte;
-	iov->iov_len = 1;
-	msg->msg_iov = iov;
-	msg->msg_iovlen = 1;
-	msg->msg_control = ctl;
-	msg->msg_controllen = ctllen;
-}
-
-/*
- * In a child: become uid/gid, connect, send the socket back over chan
- * (SCM_RIGHTS). No Criterion here: its assertions belong to the test's own
- * process; the exit status says what failed.
- */
-static void __attribute__((noreturn))
-connect_as_child(const char *sock, uid_t uid, gid_t gid, int chan)
-{
-	struct msghdr	 msg;
-	struct cmsghdr	*cmsg;
-	struct iovec	 iov;
-	union fd_ctl	 u;
-	char		 one = 1;
-	int		 fd;
-
-	if (setgroups(0, NULL) == -1 || setgid(gid) == -1 || setuid(uid) == -1)
-		_exit(10);
-	if ((fd = try_connect(sock)) == -1)
-		_exit(11);
-	memset(&u, 0, sizeof u);
-	fd_msg_init(&msg, &iov, &one, u.buf, sizeof u.buf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-	if (sendmsg(chan, &msg, 0) != 1)
-		_exit(12);
-	_exit(0);
-}
-
-/* Connect as uid/gid through a child; see harness.h. */
-int
-client_connect_as(const char *sock, uid_t uid, gid_t gid)
-{
-	struct msghdr	 msg;
-	struct cmsghdr	*cmsg;
-	struct iovec	 iov;
-	union fd_ctl	 u;
-	char		 one;
-	int		 sv[2], fd = -1, status;
-	pid_t		 pid;
-
-	cr_assert_eq(geteuid(), 0, "client_connect_as needs root");
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0,
-	    "socketpair: %s", strerror(errno));
-	pid = fork();
-	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(sv[0]);
-		connect_as_child(sock, uid, gid, sv[1]);
-	}
-	close(sv[1]);
-	fd_msg_init(&msg, &iov, &one, u.buf, sizeof u.buf);
-	if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC) == 1 &&
-	    (cmsg = CMSG_FIRSTHDR(&msg)) != NULL &&
-	    cmsg->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-	close(sv[0]);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "connecting to %s as uid %ld: child exit status 0x%x (10 setuid,"
-	    " 11 connect, 12 sendmsg)", sock, (long)uid, status);
-	cr_assert_neq(fd, -1, "no socket from the child");
-	return fd;
-}
-
-/*
- * The CPU lock: two files. Shared takers pass through the turnstile, which
- * a taker that wants the CPU alone holds while it waits, so that a stream
- * of shared takers cannot starve it (flock has no writer preference).
- */
-#define CPU_LOCK_FILE		"/tmp/gatherd-test.cpu.lock"
-#define CPU_TURNSTILE_FILE	"/tmp/gatherd-test.cpu.turnstile"
-
-static int
-cpu_lock_open(const char *path)
-{
-	int	fd;
-
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	cr_assert_neq(fd, -1, "open %s: %s", path, strerror(errno));
-	/* Another user's test may create it: let it be shared. */
-	(void)fchmod(fd, 0666);
-	return fd;
-}
-
-static void
-cpu_flock(int fd, int op)
-{
-	while (flock(fd, op) == -1)
-		cr_assert_eq(errno, EINTR, "flock: %s", strerror(errno));
-}
-
-/* Take the CPU lock for the rest of this process; see harness.h. */
-void
-cpu_lock(int how)
-{
-	int	lock, turnstile;
-
-	lock = cpu_lock_open(CPU_LOCK_FILE);
-	turnstile = cpu_lock_open(CPU_TURNSTILE_FILE);
-	cpu_flock(turnstile, LOCK_EX);
-	cpu_flock(lock, how == CPU_LOCK_ALONE ? LOCK_EX : LOCK_SH);
-	close(turnstile);
-	/* lock stays open, and so held, until the process ends. */
-}
-
-/* Write all of buf. */
-void
-client_write(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		cr_assert_gt(n, 0, "write: %s", strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Write a line. */
-void
-client_send(int fd, const char *line)
-{
-	client_write(fd, line, strlen(line));
-	client_write(fd, "\n", 1);
-}
-
-/*
- * Read one line. Looks ahead with MSG_PEEK and takes only up to the
- * newline, so no data past it is taken from the socket, and a reply of
- * megabytes does not cost a read() a byte.
- */
-char *
-client_recv(int fd, int timeout_ms)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	double		 deadline = now_ms() + timeout_ms;
-	char		*buf = NULL, *nl;
-	size_t		 len = 0, cap = 0, take;
-	ssize_t		 n;
-	int		 left;
-
-	for (;;) {
-		left = (int)(deadline - now_ms());
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			break;
-		if (cap - len < 65536 + 1) {
-			cap = cap == 0 ? 131072 : cap * 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		n = recv(fd, buf + len, 65536, MSG_PEEK);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		nl = memchr(buf + len, '\n', (size_t)n);
-		take = nl != NULL ? (size_t)(nl - (buf + len)) + 1 : (size_t)n;
-		n = read(fd, buf + len, take);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (nl != NULL && (size_t)n == take) {
-			buf[len - 1] = '\0';
-			return buf;
-		}
-	}
-	free(buf);
-	return NULL;
-}
-
-/* Read one line as JSON. */
-json_t *
-client_recv_json(int fd, int timeout_ms)
-{
-	json_error_t	 err;
-	json_t		*v;
-	char		*line;
-
-	line = client_recv(fd, timeout_ms);
-	cr_assert_not_null(line, "no reply within %d ms", timeout_ms);
-	v = json_loads(line, 0, &err);
-	cr_assert_not_null(v, "reply is not JSON (%s): %s", err.text, line);
-	free(line);
-	return v;
-}
-
-/* One line, one reply. */
-json_t *
-rpc(int fd, const char *line)
-{
-	client_send(fd, line);
-	return client_recv_json(fd, slack_ms(10000));
-}
-
-/* The status object, asked on fd. */
-json_t *
-status_on(int fd)
-{
-	json_t	*r, *st;
-
-	r = rpc(fd, "{\"op\":\"status\"}");
-	st = json_incref(json_object_get(r, "status"));
-	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
-	json_decref(r);
-	return st;
-}
-
-/* Nothing arrives on fd for ms. */
-void
-expect_silence(int fd, int ms)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	char		*line;
-
-	if (poll(&pfd, 1, ms) > 0) {
-		line = client_recv(fd, 100);
-		cr_assert_fail("unexpected %s", line != NULL ? line : "EOF");
-	}
-}
-
-/* The daemon closes fd within ms (stretched), with nothing more to read. */
-void
-expect_eof(int fd, int ms)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	ssize_t		 n;
-	char		 buf[256];
-
-	ms = slack_ms(ms);
-	cr_assert_gt(poll(&pfd, 1, ms), 0, "no EOF within %d ms", ms);
-	n = read(fd, buf, sizeof buf - 1);
-	if (n > 0)
-		buf[n] = '\0';
-	cr_assert_eq(n, 0, "want EOF, got %s", n > 0 ? buf : strerror(errno));
-}
-
-/* Read and drop what fd has until the daemon closes it, within ms. */
-size_t
-drain_to_eof(int fd, int ms)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	double		 deadline = now_ms() + slack_ms(ms);
-	size_t		 total = 0;
-	ssize_t		 n;
-	char		 buf[65536];
-	int		 left;
-
-	for (;;) {
-		left = (int)(deadline - now_ms());
-		cr_assert(left > 0 && poll(&pfd, 1, left) > 0,
-		    "not closed within %d ms (%zu bytes read)", slack_ms(ms),
-		    total);
-		n = read(fd, buf, sizeof buf);
-		if (n == 0 || (n == -1 && errno == ECONNRESET))
-			return total;
-		cr_assert(n > 0 || errno == EINTR, "read: %s",
-		    strerror(errno));
-		if (n > 0)
-			total += (size_t)n;
-	}
-}
-
-/* One request on a fresh connection. */
-json_t *
-daemon_request(struct daemon *d, const char *line)
-{
-	json_t	*v;
-	int	 fd = client_connect(d->sock);
-
-	client_send(fd, line);
-	v = client_recv_json(fd, 10000);
-	close(fd);
-	return v;
-}
-
-/*
- * One request on a fresh connection, its reply read in chunks. Only one
- * reply is expected on the connection, so reading past the newline loses
- * nothing.
- */
-json_t *
-daemon_request_ms(struct daemon *d, const char *line, int timeout_ms)
-{
-	struct pollfd	 pfd;
-	json_error_t	 err;
-	json_t		*v;
-	double		 deadline = now_ms() + timeout_ms;
-	char		*buf = NULL, *nl = NULL;
-	size_t		 len = 0, cap = 0;
-	ssize_t		 n;
-	int		 fd, left;
-
-	fd = client_connect(d->sock);
-	client_send(fd, line);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	while (nl == NULL) {
-		left = (int)(deadline - now_ms());
-		cr_assert_gt(left, 0, "no reply within %d ms to %.200s",
-		    timeout_ms, line);
-		if (poll(&pfd, 1, left) <= 0)
-			continue;
-		if (cap - len < 65536) {
-			cap = cap == 0 ? 262144 : cap * 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		cr_assert_gt(n, 0, "connection closed before a reply to %.200s",
-		    line);
-		nl = memchr(buf + len, '\n', (size_t)n);
-		len += (size_t)n;
-	}
-	close(fd);
-	*nl = '\0';
-	v = json_loads(buf, JSON_ALLOW_NUL, &err);
-	cr_assert_not_null(v, "reply is not JSON (%s): %.300s", err.text, buf);
-	free(buf);
-	return v;
-}
-
-/* The daemon's status object. */
-json_t *
-daemon_status(struct daemon *d, int timeout_ms)
-{
-	json_t	*r, *st;
-
-	r = daemon_request_ms(d, "{\"op\":\"status\"}", timeout_ms);
-	st = json_incref(json_object_get(r, "status"));
-	cr_assert(json_is_object(st), "status reply: %s", jtext(r));
-	json_decref(r);
-	return st;
-}
-
-/* A ping, answered within ms. */
-void
-daemon_ping(struct daemon *d, int ms)
-{
-	double	 t0 = now_ms();
-	json_t	*r = daemon_request_ms(d, "{\"op\":\"ping\"}", ms);
-
-	cr_assert(json_is_true(json_object_get(r, "pong")), "ping: %s",
-	    jtext(r));
-	cr_assert_lt(now_ms() - t0, ms, "ping took %.0f ms", now_ms() - t0);
-	json_decref(r);
 }
 
 /* The daemon's log (its stderr) as a string; caller frees. */

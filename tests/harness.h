@@ -10,7 +10,24 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <jansson.h>
+
+/*
+ * The programs under test, as built: the harness library is compiled with
+ * their paths (GATHERD_BIN and GATHERCTL_BIN), and a suite sees these
+ * names as the library's copies of them.
+ */
+extern const char	harness_gatherd_bin[];
+extern const char	harness_gatherctl_bin[];
+#ifndef GATHERD_BIN
+#define GATHERD_BIN	harness_gatherd_bin
+#endif
+#ifndef GATHERCTL_BIN
+#define GATHERCTL_BIN	harness_gatherctl_bin
+#endif
 
 struct daemon {
 	pid_t	pid;
@@ -18,12 +35,15 @@ struct daemon {
 	char	sock[320];	/* dir/gatherd.sock */
 	char	conf[320];	/* dir/gatherd.conf */
 	char	log[320];	/* dir/gatherd.log: the daemon's stderr */
+	int	paused;		/* stopped by daemon_pause */
 };
 
 /*
  * Start gatherd with a config file holding conf_text (may be NULL) plus
  * the socket key, and extra command line arguments (NULL-terminated list,
- * may be NULL). Returns once the socket accepts connections.
+ * may be NULL). Returns once the socket accepts connections. d is
+ * remembered for harness_suite_fini: in a suite that uses it, d must
+ * outlive the test (a file-level variable, not one on the stack).
  */
 void	 daemon_start(struct daemon *, const char *conf_text, const char *const *args);
 /*
@@ -55,17 +75,58 @@ struct daemon_opts {
 /* daemon_start with options (opts may be NULL: plain daemon_start). */
 void	 daemon_start_opts(struct daemon *, const char *conf_text,
 	    const char *const *args, const struct daemon_opts *);
+/* daemon_start (no arguments) and a client connected: its socket. */
+int	 daemon_start_client(struct daemon *, const char *conf_text);
 /* Wait for the daemon to exit by itself; returns its wait status. */
 int	 daemon_wait(struct daemon *, int timeout_ms);
+/* Assert the daemon exits 0 by itself within ms (stretched). */
+void	 daemon_expect_exit_0(struct daemon *, int ms);
+/*
+ * Start gatherd again in d's directory with d's configuration, after the
+ * previous one died or stopped, and wait until it accepts. Unlike
+ * daemon_start it runs no GATHERD_TEST_WRAPPER, and it appends to the log.
+ */
+void	 daemon_respawn(struct daemon *);
+/* Wait until the daemon has closed its listener (it is draining). */
+void	 daemon_wait_unlisten(struct daemon *);
+/*
+ * Stop the daemon (SIGSTOP) and return once it is stopped, every thread
+ * of it; daemon_resume continues it. Meanwhile a test can put input in
+ * its sockets and signals in its queue, and know that all of it is there
+ * when it runs again: the way to race nothing in a test of what the
+ * daemon does when both come at once.
+ */
+void	 daemon_pause(struct daemon *);
+void	 daemon_resume(struct daemon *);
 
 /*
- * The daemon's status object, asked on a fresh connection within
- * timeout_ms; asserts it came. Caller decrefs.
+ * A suite's .init and .fini, for suites whose tests start daemons and
+ * make files: TestSuite(x, .init = harness_suite_init, .fini =
+ * harness_suite_fini). Every test stops its daemons at the end of its
+ * body, where daemon_stop's assertion of a clean exit counts (Criterion
+ * 2.4.1 prints an assertion that fails in a suite's .fini but still
+ * passes the test); the .fini is the safety net for a test that failed
+ * midway. It runs the functions given to harness_at_fini (last first),
+ * removes the directories made by harness_tmpdir, then stops every daemon
+ * that daemon_start started and that still runs (that may assert, so it
+ * comes last). The .init ignores SIGPIPE: writing to a socket the daemon
+ * closed must fail, not kill the test.
  */
-json_t	*daemon_status(struct daemon *, int timeout_ms);
+void	 harness_suite_init(void);
+void	 harness_suite_fini(void);
+/* A Criterion suite with the harness's init and fini, timing out in secs. */
+#define HARNESS_SUITE(name, secs) \
+	TestSuite(name, .init = harness_suite_init, \
+	    .fini = harness_suite_fini, .timeout = (secs))
+/* Have harness_suite_fini call fn (once, however often this is called). */
+void	 harness_at_fini(void (*fn)(void));
+/*
+ * Make a private directory /tmp/PREFIX.XXXXXX (its real path) into dir
+ * (size bytes), which harness_suite_fini removes with what it holds;
+ * asserts. Returns dir.
+ */
+char	*harness_tmpdir(char *dir, size_t size, const char *prefix);
 
-/* Assert the daemon answers a ping on a fresh connection within ms. */
-void	 daemon_ping(struct daemon *, int ms);
 
 /* The daemon's log (its stderr) as a string; caller frees. */
 char	*daemon_log(const struct daemon *);
@@ -100,14 +161,25 @@ int	 client_connect_as(const char *sock, uid_t uid, gid_t gid);
 void	 client_write(int fd, const void *buf, size_t len);
 /* Write a string and a newline. */
 void	 client_send(int fd, const char *line);
+/*
+ * Wait until the daemon has read everything written on fd (nothing left
+ * in the socket), within 20 s (stretched).
+ */
+void	 client_wait_read(int fd);
 /* Read one line (without its newline), or NULL on EOF or timeout. Caller frees. */
 char	*client_recv(int fd, int timeout_ms);
 /* client_recv and parse as JSON; asserts a line came and parsed. Caller decrefs. */
 json_t	*client_recv_json(int fd, int timeout_ms);
-/* Send one line on fd and read its reply (within 10 s, stretched). Caller decrefs. */
+/*
+ * How long a reply may take to come, before slack_ms(), where nothing
+ * but its coming is checked.
+ */
+#define HARNESS_REPLY_MS	10000
+/*
+ * Send one line on fd and read its reply (within HARNESS_REPLY_MS,
+ * stretched). Caller decrefs.
+ */
 json_t	*rpc(int fd, const char *line);
-/* The status object, asked on fd. Caller decrefs. */
-json_t	*status_on(int fd);
 /* Assert nothing (no data, no EOF) arrives on fd for ms milliseconds. */
 void	 expect_silence(int fd, int ms);
 /* Assert the daemon closes fd within ms (stretched), nothing more sent. */
@@ -117,7 +189,20 @@ void	 expect_eof(int fd, int ms);
  * within ms (stretched); returns the bytes dropped.
  */
 size_t	 drain_to_eof(int fd, int ms);
-/* Connect, send one line, read one reply, close. Caller decrefs. */
+/* Whether a client can connect to the Unix socket path now. */
+bool	 can_connect(const char *path);
+/* A non-blocking client socket connected to path, or -1 with errno. */
+int	 nb_try_connect(const char *path);
+/*
+ * A non-blocking client socket connected to path, or -1 when the
+ * listener's backlog is full (EAGAIN): the caller lets the daemon accept
+ * and tries again. Any other failure asserts.
+ */
+int	 nb_connect(const char *path);
+/*
+ * Connect, send one line, read one reply (within HARNESS_REPLY_MS,
+ * stretched), close. Caller decrefs.
+ */
 json_t	*daemon_request(struct daemon *, const char *line);
 
 /*
@@ -126,6 +211,103 @@ json_t	*daemon_request(struct daemon *, const char *line);
  * reply came and parsed (with JSON_ALLOW_NUL). Caller decrefs.
  */
 json_t	*daemon_request_ms(struct daemon *, const char *line, int timeout_ms);
+
+/*
+ * A buffered line reader on a client socket, for replies of megabytes and
+ * for many clients polled at once (client_recv reads one line and nothing
+ * past it). Lines are parsed with JSON_ALLOW_NUL: data may hold NUL bytes.
+ */
+struct reader {
+	int	 fd;
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 scan;	/* buf[0..scan) holds no newline */
+};
+
+/* A reader on fd, with an empty buffer. */
+void	 reader_init(struct reader *, int fd);
+/* A reader on a new connection to sock; asserts it connects. */
+void	 reader_open(struct reader *, const char *sock);
+/* Free the buffer; the socket is the caller's. */
+void	 reader_free(struct reader *);
+/* Close the socket and free the buffer. */
+void	 reader_close(struct reader *);
+/*
+ * Read what the socket has, waiting up to timeout_ms for it: 1 if
+ * something came, 0 at EOF (or a reset), -1 if nothing did.
+ */
+int	 reader_fill(struct reader *, int timeout_ms);
+/* The length of the first whole line read (its newline's offset), or -1. */
+ssize_t	 reader_has_line(struct reader *);
+/* The next line within timeout_ms, or NULL on EOF or timeout. Caller frees. */
+char	*reader_line(struct reader *, int timeout_ms);
+/* The next line as JSON; asserts one comes in timeout_ms. Caller decrefs. */
+json_t	*reader_json(struct reader *, int timeout_ms);
+/* The next line already read, as JSON, or NULL. Caller decrefs. */
+json_t	*reader_next_json(struct reader *);
+
+/*
+ * The daemon's status object, asked on a fresh connection within
+ * timeout_ms; asserts it came. Caller decrefs.
+ */
+json_t	*daemon_status(struct daemon *, int timeout_ms);
+/* daemon_status within HARNESS_REPLY_MS, stretched. Caller decrefs. */
+json_t	*status_of(struct daemon *);
+/* The status object, asked on fd. Caller decrefs. */
+json_t	*status_on(int fd);
+/* Assert the daemon answers a ping (ok, pong) on a new connection in ms. */
+void	 daemon_ping(struct daemon *, int ms);
+/* Assert status st shows no job in flight or waiting and no batch in flight. */
+void	 expect_idle(json_t *st);
+/* expect_idle on status_of(d). */
+void	 daemon_expect_idle(struct daemon *);
+
+/*
+ * What await_settled waits for besides what expect_idle asserts: that
+ * many connections open and jobs done (when > 0), and the pool's queue
+ * empty (SETTLED_QUEUED) or its workers idle too (SETTLED_POOL).
+ */
+#define SETTLED_QUEUED	1
+#define SETTLED_POOL	2
+struct settled {
+	json_int_t	 conns;
+	json_int_t	 jobs_done;
+	int		 pool;
+};
+/*
+ * Ask status (on fd, or on a fresh connection to d when fd is -1) until
+ * the daemon is settled as want says; assert that comes within within_ms
+ * of since (not stretched here), the failure message naming what. Returns
+ * that status; caller decrefs.
+ */
+json_t	*await_settled(struct daemon *, int fd, const struct settled *want,
+	    double since, double within_ms, const char *what);
+
+/*
+ * Ask status (on fd, or on a fresh connection to d when fd is -1) until
+ * the integer at path is want; assert that comes within within_ms (not
+ * stretched here). Returns that status; caller decrefs.
+ */
+json_t	*await_status(struct daemon *, int fd, const char *path,
+	    json_int_t want, double within_ms);
+
+/* Assert v is an error reply with this id (JSON text), code and a message. */
+void	 expect_error(json_t *v, const char *id, const char *code);
+/* Assert v is the successful reply to request id (JSON text). */
+void	 expect_ok(json_t *v, const char *id);
+/* Send line on fd; assert its reply is a success with this id. */
+void	 rpc_ok(int fd, const char *line, const char *id);
+/* Assert the next reply on fd, within ms, is a success with this id. */
+void	 recv_ok(int fd, int ms, const char *id);
+/* Send line on fd; assert its reply is an error with this id and code. */
+void	 rpc_error(int fd, const char *line, const char *id, const char *code);
+/* Send a ping line on fd; assert its reply is a pong with this id. */
+void	 rpc_pong(int fd, const char *line, const char *id);
+/* rpc_pong on a fresh connection to the daemon. */
+void	 daemon_pong(struct daemon *, const char *line, const char *id);
+/* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
+long	 proc_kb(pid_t pid, const char *key);
 
 /*
  * The CPU lock, shared by every suite (and every checkout) on the machine:
@@ -143,7 +325,11 @@ void	 harness_rmtree(const char *);
 
 /* Milliseconds on the monotonic clock. */
 double	 now_ms(void);
+/* Sleep ms milliseconds (usleep need not accept a second or more). */
+void	 sleep_ms(int ms);
 
+/* A string of n bytes c (and a NUL); caller frees. */
+char	*harness_fill(int c, size_t n);
 /* Format a string like printf into new memory; asserts success; caller frees. */
 char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 
@@ -160,6 +346,13 @@ char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 double	 harness_slack(void);
 /* An upper bound, time-out or wait of ms milliseconds, stretched so. */
 int	 slack_ms(double ms);
+/*
+ * Whether the daemon is slower than bare (harness_slack() > 1: under
+ * GATHERD_TEST_WRAPPER or ASan), for tests that do less work then.
+ */
+bool	 harness_slowed(void);
+/* Whether GATHERD_TEST_WRAPPER (valgrind) runs the daemon, ASan or not. */
+bool	 harness_wrapped(void);
 
 /*
  * How long a reply the loop is free to give at once (a ping beside a
@@ -179,6 +372,12 @@ int	 slack_ms(double ms);
  * Tests skip bounds on the daemon's RSS when it does not.
  */
 int	 harness_rss_meaningful(void);
+
+/*
+ * The next number of a deterministic xorshift64 generator whose state
+ * (not 0) is *state, so that a test's random cases reproduce.
+ */
+uint64_t rng_next(uint64_t *state);
 
 /*
  * Run a shell command (through /bin/sh) with GATHERD_SOCKET unset, capture

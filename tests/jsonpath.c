@@ -32,6 +32,18 @@ jtext(const json_t *v)
 	return b;
 }
 
+/* len bytes of JSON text, parsed; asserts. */
+json_t *
+jparse(const char *text, size_t len)
+{
+	json_error_t	 err;
+	json_t		*v;
+
+	v = json_loadb(text, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
+	cr_assert_not_null(v, "not JSON (%s): %.300s", err.text, text);
+	return v;
+}
+
 /* The value at path in v ("stats.ok", "results[2].error.code"), or NULL. */
 json_t *
 jget(json_t *v, const char *path)
@@ -63,37 +75,40 @@ jget(json_t *v, const char *path)
 	return v;
 }
 
+/*
+ * The value at path, of JSON type t (JSON_REAL: any number); asserts it is
+ * one (type names it, for the message).
+ */
+static json_t *
+jtyped(json_t *v, const char *path, json_type t, const char *type)
+{
+	json_t	*x = jget(v, path);
+
+	cr_assert(x != NULL && (json_typeof(x) == t ||
+	    (t == JSON_REAL && json_is_number(x))), "%s is not %s in %s", path,
+	    type, jtext(v));
+	return x;
+}
+
 /* The integer at path; asserts it is one. */
 json_int_t
 jint(json_t *v, const char *path)
 {
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_integer(x), "%s is not an integer in %s", path,
-	    jtext(v));
-	return json_integer_value(x);
+	return json_integer_value(jtyped(v, path, JSON_INTEGER, "an integer"));
 }
 
 /* The number (integer or real) at path; asserts it is one. */
 double
 jnum(json_t *v, const char *path)
 {
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_number(x), "%s is not a number in %s", path,
-	    jtext(v));
-	return json_number_value(x);
+	return json_number_value(jtyped(v, path, JSON_REAL, "a number"));
 }
 
-/* The string at path; asserts it is one. */
+/* The string at path; asserts it is one. Owned by v. */
 const char *
 jstr(json_t *v, const char *path)
 {
-	json_t	*x = jget(v, path);
-
-	cr_assert(json_is_string(x), "%s is not a string in %s", path,
-	    jtext(v));
-	return json_string_value(x);
+	return json_string_value(jtyped(v, path, JSON_STRING, "a string"));
 }
 
 /* Assert the string at path equals want. */
@@ -133,6 +148,20 @@ jeq(json_t *v, const char *path, const char *want)
 	cr_assert(json_equal(jget(v, path), w), "%s is %s, want %s in %s",
 	    path, jtext(jget(v, path)), want, jtext(v));
 	json_decref(w);
+}
+
+/* Assert obj has exactly the keys listed, no other. */
+void
+jkeys_are(json_t *obj, const char *const *keys)
+{
+	size_t	n;
+
+	cr_assert(json_is_object(obj), "not an object: %s", jtext(obj));
+	for (n = 0; keys[n] != NULL; n++)
+		cr_assert_not_null(json_object_get(obj, keys[n]),
+		    "no \"%s\" in %s", keys[n], jtext(obj));
+	cr_assert_eq(json_object_size(obj), n, "keys other than expected"
+	    " in %s", jtext(obj));
 }
 
 /*

@@ -19,6 +19,11 @@
  * leaks); long values are cut short.
  */
 const char	*jtext(const json_t *v);
+/*
+ * Parse len bytes of JSON text (any value; NUL bytes allowed in strings);
+ * asserts it parses. Caller decrefs.
+ */
+json_t		*jparse(const char *text, size_t len);
 /* The value at path in v, or NULL when absent (or path is malformed). */
 json_t		*jget(json_t *v, const char *path);
 
@@ -35,6 +40,8 @@ void		 jstr_is(json_t *v, const char *path, const char *want);
 void		 jstr_has(json_t *v, const char *path, const char *want);
 /* Assert the boolean at path is want. */
 void		 jbool_is(json_t *v, const char *path, bool want);
+/* Assert obj has exactly the keys listed (NULL-terminated), no other. */
+void		 jkeys_are(json_t *obj, const char *const *keys);
 /* Assert the value at path equals the JSON text want (as JSON values). */
 void		 jeq(json_t *v, const char *path, const char *want);
 /*

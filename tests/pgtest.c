@@ -3,6 +3,7 @@
  */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,8 @@ pgtest_prepare(void)
 
 	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
 	snprintf(pgtest_dir, sizeof pgtest_dir, "%s", tmpl);
+	/* Before the directories and the daemons: stopping them may assert. */
+	harness_at_fini(pgtest_stop);
 	/* Only a socket file name in a private directory: never shared. */
 	pgtest_port = 20000 + (int)(getpid() % 20000);
 }
@@ -114,6 +117,27 @@ pgtest_section(const char *name, unsigned pool, const char *options)
 }
 
 void
+pgtest_daemon(struct daemon *d, const char *options, const char *extra, ...)
+{
+	va_list		 ap;
+	const char	*name;
+	char		*conf, *sec, *more;
+
+	conf = harness_fmt("%s", extra != NULL ? extra : "");
+	va_start(ap, extra);
+	while ((name = va_arg(ap, const char *)) != NULL) {
+		sec = pgtest_section(name, va_arg(ap, unsigned), options);
+		more = harness_fmt("%s%s", conf, sec);
+		free(conf);
+		free(sec);
+		conf = more;
+	}
+	va_end(ap);
+	daemon_start(d, conf, NULL);
+	free(conf);
+}
+
+void
 pgtest_require(void)
 {
 	if (!pgtest_installed()) {
@@ -154,4 +178,17 @@ pgtest_await(struct daemon *d, const char *db, const char *sql,
 	    jtext(r));
 	json_decref(r);
 	json_decref(w);
+}
+
+void
+pgtest_await_active(struct daemon *d, const char *db, const char *sql, int n,
+    int ms)
+{
+	char	*count, want[16];
+
+	count = harness_fmt("select count(*) from pg_stat_activity where"
+	    " query = '%s' and state = 'active'", sql);
+	snprintf(want, sizeof want, "%d", n);
+	pgtest_await(d, db, count, want, ms);
+	free(count);
 }

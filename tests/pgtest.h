@@ -2,7 +2,7 @@
  * A real PostgreSQL cluster for one test: tests/pg-server (initdb and
  * pg_ctl from Debian's postgresql package) on a private socket directory.
  * Criterion runs each test in its own process, so one cluster at a time
- * per process is all a suite needs; the suite's teardown calls
+ * per process is all a suite needs; harness_suite_fini calls
  * pgtest_stop(). Helpers assert (Criterion) instead of returning errors.
  */
 #ifndef GATHERD_PGTEST_H
@@ -19,7 +19,10 @@ extern int	pgtest_port;
 int	 pgtest_server(const char *args);
 /* Whether PostgreSQL is installed (pg-server check); asserts it can tell. */
 bool	 pgtest_installed(void);
-/* Make the cluster's directory and pick its port; no server yet. */
+/*
+ * Make the cluster's directory and pick its port; no server yet. The
+ * harness's suite fini stops the cluster (pgtest_stop).
+ */
 void	 pgtest_prepare(void);
 /* Start a fresh cluster (after pgtest_prepare). */
 void	 pgtest_start(void);
@@ -31,6 +34,20 @@ void	 pgtest_stop(void);
 char	*pgtest_conninfo(const char *app, const char *options);
 /* A [db.NAME] section with a pool (application name NAME). Caller frees. */
 char	*pgtest_section(const char *name, unsigned pool, const char *options);
+/*
+ * Start d with extra configuration text (may be NULL) and then a [db.NAME]
+ * section of the cluster for each NAME, POOL pair of the arguments that
+ * follow (a const char * and an unsigned, ended by a NULL name), each with
+ * options (may be NULL).
+ */
+void	 pgtest_daemon(struct daemon *, const char *options, const char *extra,
+	    ...);
+/*
+ * Wait until n statements whose text is sql run in the server, as db's
+ * connection sees them in pg_stat_activity; assert it happens within ms.
+ */
+void	 pgtest_await_active(struct daemon *, const char *db, const char *sql,
+	    int n, int ms);
 /* Skip the test, loudly on stderr, if PostgreSQL is not installed. */
 void	 pgtest_require(void);
 /* pgtest_require, pgtest_prepare and pgtest_start: a fresh cluster. */

@@ -6,7 +6,7 @@
  * still arriving that would take everything past max_memory_bytes is
  * refused busy, naming the key. Each limit is set small here and reached
  * with real reads of real files; the daemon's memory under the abuse that
- * motivated them is test_load's.
+ * motivated them is the load suites' (test_load_memory).
  */
 
 #include <errno.h>
@@ -30,24 +30,7 @@
 static struct daemon	d;
 static char		fixdir[256];
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void
-suite_fini(void)
-{
-	if (fixdir[0] != '\0') {
-		harness_rmtree(fixdir);
-		fixdir[0] = '\0';
-	}
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(budget, .init = suite_init, .fini = suite_fini, .timeout = 60);
+HARNESS_SUITE(budget, 60);
 
 static void
 put_file(const char *name, int c, size_t n)
@@ -69,10 +52,9 @@ put_file(const char *name, int c, size_t n)
 static void
 start(const char *limits)
 {
-	char	 tmpl[] = "/tmp/gatherd-budget.XXXXXX", *conf;
+	char	*conf;
 
-	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
-	snprintf(fixdir, sizeof fixdir, "%s", tmpl);
+	harness_tmpdir(fixdir, sizeof fixdir, "gatherd-budget");
 	put_file(ONE_MIB_FILE, 'a', MIB);
 	put_file(THREE_MIB_FILE, 'b', 3 * MIB);
 	conf = harness_fmt("threads = 2\n[limits]\n%s[read]\nroots = %s\n",
@@ -317,10 +299,7 @@ Test(budget, request_past_max_connection_bytes_is_busy)
 	int	 a;
 
 	start("max_connection_bytes = 65536\n");
-	pad = malloc(100001);
-	cr_assert_not_null(pad);
-	memset(pad, 'p', 100000);
-	pad[100000] = '\0';
+	pad = harness_fill('p', 100000);
 	line = harness_fmt("{\"id\":\"big\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":0,\"value\":\"%s\"}]}", pad);
 	a = client_connect(d.sock);
@@ -342,6 +321,56 @@ Test(budget, request_past_max_connection_bytes_is_busy)
 	daemon_stop(&d);
 }
 
+/* A request line this long is parsed off the loop (conn.c: 64 KiB). */
+#define PARSED_BYTES	(96 * 1024)
+
+/*
+ * A line in parse is not a line arriving: its connection reads no more
+ * meanwhile, and what was read behind it are lines waiting their turn.
+ * The line in parse counts as its connection's input until it is
+ * answered; with that and the line behind it past max_memory_bytes, both
+ * are still answered, in order, and no busy comes first. The big line
+ * goes in without its newline, so that the newline and the next line are
+ * read at once.
+ */
+Test(budget, lines_behind_a_line_in_parse_are_not_dropped)
+{
+	const char	*tail = "\n{\"op\":\"ping\",\"id\":\"after\"}\n";
+	const char	*head = "{\"op\":\"ping\",\"id\":\"", *end = "\"}";
+	size_t		 idlen = PARSED_BYTES - strlen(head) - strlen(end);
+	json_t		*r;
+	char		*conf, *id, *line;
+	int		 fd;
+
+	/* Reached by the big line alone; passed by the line behind it. */
+	conf = harness_fmt("max_memory_bytes = %d\n", PARSED_BYTES);
+	start(conf);
+	free(conf);
+	cr_assert_not_null(id = malloc(idlen + 1));
+	memset(id, 'i', idlen);
+	id[idlen] = '\0';
+	line = harness_fmt("%s%s%s", head, id, end);
+	cr_assert_eq(strlen(line), PARSED_BYTES);
+	fd = client_connect(d.sock);
+	client_write(fd, line, PARSED_BYTES);
+	client_wait_read(fd);
+	client_write(fd, tail, strlen(tail));
+
+	r = client_recv_json(fd, slack_ms(10000));
+	jbool_is(r, "pong", true);
+	jstr_is(r, "id", id);
+	json_decref(r);
+	r = client_recv_json(fd, slack_ms(5000));
+	jeq(r, "id", "\"after\"");
+	jbool_is(r, "pong", true);
+	json_decref(r);
+	expect_nothing_held(fd);
+	free(line);
+	free(id);
+	close(fd);
+	daemon_stop(&d);
+}
+
 #define PART_BYTES	300000
 
 /*
@@ -353,9 +382,7 @@ part_line(int i)
 {
 	char	*pad, *line;
 
-	cr_assert_not_null(pad = malloc(PART_BYTES + 1));
-	memset(pad, ' ', PART_BYTES);
-	pad[PART_BYTES] = '\0';
+	pad = harness_fill(' ', PART_BYTES);
 	line = harness_fmt("{\"id\":\"p%d\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":0,\"value\":%d}]%s", i, i, pad);
 	free(pad);
@@ -395,10 +422,7 @@ Test(budget, request_lines_arriving_past_max_memory_bytes_are_dropped)
 	json_decref(r);
 	/* The rest of the dropped line is skipped; the next one is read. */
 	client_write(late, "}\n", 2);
-	r = rpc(late, "{\"op\":\"ping\",\"id\":\"after\"}");
-	jeq(r, "id", "\"after\"");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	rpc_pong(late, "{\"op\":\"ping\",\"id\":\"after\"}", "\"after\"");
 
 	for (i = 0; i < 3; i++) {
 		char	id[16];

@@ -213,26 +213,49 @@ Test(gatherctl, status_json_has_the_documented_keys)
 	daemon_stop(&d);
 }
 
+/*
+ * Four sleeps, the longest first. One after another they take the sum of
+ * their times, 2,500 ms; gathered, the longest, 1,000 ms. The bounds tell
+ * the two apart with a margin of 1,500 ms for gatherctl's start and the
+ * daemon's overhead: the wall-clock time must stay under the sum, and the
+ * daemon's own elapsed_ms under the longest sleep plus an overhead. The
+ * results come in job order, the reverse of the order of completion.
+ */
+#define RUN_SLEEPS	4
 Test(gatherctl, run_gathers_concurrently_and_keeps_job_order)
 {
-	json_t	*v[4], *results;
-	char	*out;
-	double	 t0, ms;
+	static const double	 ms[RUN_SLEEPS] = { 1000, 750, 500, 250 };
+	static const char *const values[RUN_SLEEPS] = {
+		"1", "\"two\"", "3", "[4]"
+	};
+	json_t			*v[4];
+	char			*out, path[64];
+	double			 t0, wall, sum = 0;
+	int			 i;
 
 	t0 = now_ms();
-	cr_assert_eq(ctl(&out, "run sleep:100:1 sleep:50:'\"two\"'"), 0,
-	    "output: %s", out);
-	ms = now_ms() - t0;
-	cr_assert_lt(ms, 100 + slack_ms(900), "two 100 ms sleeps took %.0f ms",
-	    ms);
-	cr_assert_geq(ms, 100);
+	cr_assert_eq(ctl(&out, "run sleep:1000:1 sleep:750:'\"two\"'"
+	    " sleep:500:3 sleep:250:'[4]'"), 0, "output: %s", out);
+	wall = now_ms() - t0;
+	for (i = 0; i < RUN_SLEEPS; i++)
+		sum += ms[i];
+	cr_assert_geq(wall, ms[0], "replied after %.0f ms", wall);
+	cr_assert_lt(wall, sum, "sleeps of 1000, 750, 500 and 250 ms took"
+	    " %.0f ms: not gathered, one after another", wall);
 	cr_assert_eq(json_lines(out, v, 4), 1, "output: %s", out);
-	cr_assert(json_is_true(json_object_get(v[0], "ok")));
-	results = json_object_get(v[0], "results");
-	cr_assert_eq(json_array_size(results), 2);
-	cr_assert_eq(json_integer_value(json_object_get(json_array_get(results,
-	    0), "value")), 1);
-	jstr_is(v[0], "results[1].value", "two");
+	jbool_is(v[0], "ok", true);
+	cr_assert_lt(jnum(v[0], "elapsed_ms"), ms[0] + slack_ms(300),
+	    "the daemon took %.0f ms for sleeps of at most %.0f ms",
+	    jnum(v[0], "elapsed_ms"), ms[0]);
+	cr_assert_eq(json_array_size(jget(v[0], "results")), RUN_SLEEPS,
+	    "%s", jtext(v[0]));
+	for (i = 0; i < RUN_SLEEPS; i++) {
+		snprintf(path, sizeof path, "results[%d].value", i);
+		jeq(v[0], path, values[i]);
+		snprintf(path, sizeof path, "results[%d].ms", i);
+		cr_assert_geq(jnum(v[0], path), ms[i] - 0.001, "%s: %s", path,
+		    jtext(v[0]));
+	}
 	json_lines_free(v, 1);
 	free(out);
 	daemon_stop(&d);

@@ -36,37 +36,15 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	dbtest_suite_init();
-}
-
-static void
-suite_fini(void)
-{
-	/* The server first: stopping the daemon may assert. */
-	pgtest_stop();
-	dbtest_suite_fini(&d);
-}
-
-TestSuite(pg_isolation, .init = suite_init, .fini = suite_fini,
-    .timeout = 180);
+HARNESS_SUITE(pg_isolation, 180);
 
 /* A cluster and a daemon with "one" (pool), "probe" (1) and extra conf. */
 static void
 start(unsigned pool, const char *extra)
 {
-	char	*a, *b, *conf;
 
 	pgtest_new();
-	a = pgtest_section("one", pool, NULL);
-	b = pgtest_section("probe", 1, NULL);
-	conf = harness_fmt("%s%s%s", extra != NULL ? extra : "", a, b);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(conf);
+	pgtest_daemon(&d, NULL, extra, "one", pool, "probe", 1u, NULL);
 }
 
 /* The single value sql gives on db; it must succeed. */
@@ -115,7 +93,7 @@ pool_status(const char *db)
 
 /* Wait until "one" has no connection being cancelled and none busy. */
 static void
-await_settled(void)
+await_pool_settled(void)
 {
 	double	 t0 = now_ms();
 	json_t	*p;
@@ -212,7 +190,7 @@ Test(pg_isolation, cancelled_queries_stop_on_the_server)
 	jstr_is(r, "results[0].error.code", "timeout");
 	json_decref(r);
 	pgtest_await(&d, "probe", ACTIVE_SLEEPS, "0", slack_ms(2000));
-	await_settled();
+	await_pool_settled();
 	cr_assert_eq(int_of("one", "select pg_backend_pid()"), pid);
 
 	/* The cancel op. */
@@ -231,7 +209,7 @@ Test(pg_isolation, cancelled_queries_stop_on_the_server)
 	pgtest_await(&d, "probe", ACTIVE_SLEEPS, "1", slack_ms(5000));
 	close(fd);
 	pgtest_await(&d, "probe", ACTIVE_SLEEPS, "0", slack_ms(2000));
-	await_settled();
+	await_pool_settled();
 	cr_assert_eq(int_of("one", "select pg_backend_pid()"), pid);
 
 	/*
@@ -247,7 +225,7 @@ Test(pg_isolation, cancelled_queries_stop_on_the_server)
 	pgtest_await(&d, "probe", "select count(*) from pg_stat_activity"
 	    " where query like '%generate_series(1, 100000000)%' and state ="
 	    " 'active' and pid <> pg_backend_pid()", "0", slack_ms(2000));
-	await_settled();
+	await_pool_settled();
 	cr_assert_eq(int_of("one", "select pg_backend_pid()"), pid);
 
 	/* max_job_ms. */
@@ -261,7 +239,7 @@ Test(pg_isolation, cancelled_queries_stop_on_the_server)
 	cr_assert_lt(took, 3000 + slack_ms(2000), "max_job_ms after %.0f ms",
 	    took);
 	pgtest_await(&d, "probe", ACTIVE_SLEEPS, "0", slack_ms(2000));
-	await_settled();
+	await_pool_settled();
 	cr_assert_eq(int_of("one", "select pg_backend_pid()"), pid);
 
 	p = pool_status("one");
@@ -320,7 +298,7 @@ Test(pg_isolation, never_more_backends_than_the_pool)
 	    " of them running a query\n", (long long)n);
 	cr_assert_leq(most, 2, "%lld backends for a pool of 2",
 	    (long long)most);
-	await_settled();
+	await_pool_settled();
 	p = pool_status("one");
 	cr_assert_leq(jint(p, "open"), 2, "%s", jtext(p));
 	json_decref(p);

@@ -1,33 +1,25 @@
 /*
- * End-to-end tests of the query job on PostgreSQL: real gatherd processes
- * talking to a real PostgreSQL server. Every test starts its own cluster
- * with tests/pg-server in a fresh temporary directory, listening only on
- * a Unix socket in that directory (so tests running in parallel cannot
- * meet), and the suite's teardown stops it and removes the directory,
- * whether the test passed or not. pg-server is also told this process's
- * id, so a test killed by its time-out leaves no server behind either.
- * initdb takes about a second, so each test checks many things.
+ * The query job on PostgreSQL: parameters, types, changes and errors, text
+ * that is not UTF-8, and the pool (bounded, first in first out, and really
+ * concurrent).
  *
- * Without PostgreSQL installed, every test is skipped with a loud message
- * on stderr: the suite says so rather than pass in silence.
- *
- * Timing assertions use wide bounds and say what they tell apart. Under
- * GATHERD_TEST_WRAPPER (valgrind) upper bounds and time-outs are
- * stretched by harness_slack() through slack_ms(), or only their overhead
- * part where they tell concurrent from one after another; lower bounds
- * never are.
+ * End-to-end: real gatherd processes talking to a real PostgreSQL server.
+ * Every test starts its own cluster with tests/pg-server (pgtest.h) in a
+ * fresh directory, listening only on a Unix socket there, so tests
+ * running in parallel cannot meet; harness_suite_fini stops it whether
+ * the test passed or not. initdb takes about a second, so each test
+ * checks many things. Without PostgreSQL installed every test is skipped
+ * with a loud message on stderr. The suites share the suite name
+ * postgres. Timing bounds are wide and say what they tell apart; upper
+ * bounds are stretched by slack_ms() (only their overhead part where they
+ * tell concurrent from one after another), lower bounds never are.
  */
 
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -37,50 +29,9 @@
 #include "jsonpath.h"
 #include "pgtest.h"
 
-/* How long a reply that should come "at once" may take, generously. */
-#define PROMPT_MS	1000
-
 static struct daemon	d;		/* this test's daemon */
 
-static void
-suite_init(void)
-{
-	/* Writing to a socket the daemon closed must fail, not kill us. */
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void
-suite_fini(void)
-{
-	/* The server first: stopping the daemon may assert. */
-	pgtest_stop();
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(postgres, .init = suite_init, .fini = suite_fini, .timeout = 120);
-
-/*
- * The cluster.
- */
-
-/* Make this test's cluster directory and pick its port; no server yet. */
-static void
-pg_prepare(void)
-{
-	pgtest_require();
-	pgtest_prepare();
-}
-
-/*
- * A [db.NAME] section for this test's server with a pool of pool
- * connections; the application name is NAME. Caller frees.
- */
-static char *
-pg_section(const char *name, unsigned pool)
-{
-	return pgtest_section(name, pool, NULL);
-}
+HARNESS_SUITE(postgres, 120);
 
 /* Assert msg contains want. */
 static void
@@ -89,49 +40,18 @@ has(const char *msg, const char *want)
 	cr_assert_not_null(strstr(msg, want), "\"%s\" lacks \"%s\"", msg, want);
 }
 
-/* The daemon's status object. Caller decrefs. */
-static json_t *
-status_of(void)
-{
-	return daemon_status(&d, slack_ms(DBTEST_REQUEST_MS));
-}
-
-/* Assert no job or batch is in flight or waiting. */
-static void
-expect_idle(void)
-{
-	json_t	*st = status_of();
-
-	jeq(st, "jobs.in_flight", "0");
-	jeq(st, "jobs.waiting", "0");
-	jeq(st, "batches.in_flight", "0");
-	json_decref(st);
-}
-
-/* Assert the daemon answers a ping at once. */
-static void
-expect_ping(void)
-{
-	daemon_ping(&d, slack_ms(PROMPT_MS));
-}
-
 /*
  * Parameters, types, changes and errors: one cluster, one daemon.
  */
 
 Test(postgres, params_types_changes_and_errors)
 {
-	char	*a, *b, *conf, *msg;
+	char	*msg;
 	json_t	*v, *jobs, *r;
 
 	pgtest_new();
-	a = pg_section("default", 2);
-	b = pg_section("one", 1);
-	conf = harness_fmt("%s%s[limits]\nmax_result_bytes = 8192\n", a, b);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(conf);
+	pgtest_daemon(&d, NULL, "[limits]\nmax_result_bytes = 8192\n",
+	    "default", 2u, "one", 1u, NULL);
 
 	/* $1..$n, bound in order, every JSON scalar. */
 	v = dbtest_query_ok(&d, NULL, "select $1::int + 1", "[41]");
@@ -215,10 +135,9 @@ Test(postgres, params_types_changes_and_errors)
 	jb64_is(v, "rows[0][2]", "h\xc3\xa9", 3);
 	json_decref(v);
 	/* NaN and infinities have no JSON number: the reply stays JSON. */
-	v = dbtest_query_ok(&d, NULL, "select 'NaN'::float8, 'Infinity'::float8,"
-	    " '-Infinity'::float4, 'NaN'::numeric", NULL);
-	jeq(v, "rows", "[[null,null,null,null]]");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "select 'NaN'::float8, 'Infinity'::float8,"
+	    " '-Infinity'::float4, 'NaN'::numeric",
+	    "rows", "[[null,null,null,null]]");
 	/*
 	 * numeric past what a JSON parser reads as a number (an integer
 	 * beyond 64 bits, a decimal beyond a double) is its exact text.
@@ -257,15 +176,12 @@ Test(postgres, params_types_changes_and_errors)
 	    " 'c')", "[1,2,3]");
 	jeq(v, "changes", "3");
 	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "create table u(y int)", NULL);
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "create table u(y int)", "changes", "0");
 	v = dbtest_query_ok(&d, NULL, "update t set s = upper(s) where x >= $1", "[2]");
 	jeq(v, "changes", "2");
 	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "update t set s = 'none' where x > 100", NULL);
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "update t set s = 'none' where x > 100",
+	    "changes", "0");
 	v = dbtest_query_ok(&d, NULL, "select x, s from t order by x", NULL);
 	jeq(v, "rows", "[[1,\"a\"],[2,\"B\"],[3,\"C\"]]");
 	jeq(v, "changes", "0");
@@ -275,9 +191,7 @@ Test(postgres, params_types_changes_and_errors)
 	jeq(v, "rows", "[[4],[5]]");
 	jeq(v, "changes", "2");
 	json_decref(v);
-	v = dbtest_query_ok(&d, NULL, "delete from t where x > 3", NULL);
-	jeq(v, "changes", "2");
-	json_decref(v);
+	dbtest_expect(&d, NULL, "delete from t where x > 3", "changes", "2");
 
 	/* Errors: the server's message, the connection still usable. */
 	msg = dbtest_query_fails(&d, "one", "selec 1", NULL, "db_error");
@@ -296,23 +210,15 @@ Test(postgres, params_types_changes_and_errors)
 	has(msg, "division by zero");
 	free(msg);
 	/* The one connection of "one" is fine after all that. */
-	v = dbtest_query_ok(&d, "one", "select count(*) from t", NULL);
-	jeq(v, "rows", "[[3]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select count(*) from t", "rows", "[[3]]");
 	/* One statement: a second is refused, the first does not run. */
 	free(dbtest_query_fails(&d, "one", "select 1; select 2", NULL, "db_error"));
 	free(dbtest_query_fails(&d, "one", "insert into u values (1); select 2", NULL,
 	    "db_error"));
-	v = dbtest_query_ok(&d, "one", "select count(*) from u", NULL);
-	jeq(v, "rows", "[[0]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select count(*) from u", "rows", "[[0]]");
 	/* A trailing semicolon and comments are fine. */
-	v = dbtest_query_ok(&d, "one", "select 1; -- done", NULL);
-	jeq(v, "rows", "[[1]]");
-	json_decref(v);
-	v = dbtest_query_ok(&d, "one", "/* c */ select 2 ;", NULL);
-	jeq(v, "rows", "[[2]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select 1; -- done", "rows", "[[1]]");
+	dbtest_expect(&d, "one", "/* c */ select 2 ;", "rows", "[[2]]");
 	free(dbtest_query_fails(&d, "one", "", NULL, "db_error"));
 	/* Parameter counts must match. */
 	free(dbtest_query_fails(&d, "one", "select $1::int + $2::int", "[1]", "db_error"));
@@ -325,9 +231,8 @@ Test(postgres, params_types_changes_and_errors)
 	free(dbtest_query_fails(&d, "one", "select repeat('x', 10000)", NULL, "too_large"));
 	free(dbtest_query_fails(&d, "one", "select x from generate_series(1, 10000) x",
 	    NULL, "too_large"));
-	v = dbtest_query_ok(&d, "one", "select length(repeat('x', 10000))", NULL);
-	jeq(v, "rows", "[[10000]]");
-	json_decref(v);
+	dbtest_expect(&d, "one", "select length(repeat('x', 10000))",
+	    "rows", "[[10000]]");
 
 	/* An unknown database refuses the whole batch; nothing runs. */
 	jobs = json_array();
@@ -340,10 +245,8 @@ Test(postgres, params_types_changes_and_errors)
 	jstr_has(r, "error.message", "jobs[1].db");
 	cr_assert_null(jget(r, "results"), "%s", jtext(r));
 	json_decref(r);
-	v = dbtest_query_ok(&d, NULL, "select count(*) from u", NULL);
-	jeq(v, "rows", "[[0]]");
-	json_decref(v);
-	expect_idle();
+	dbtest_expect(&d, NULL, "select count(*) from u", "rows", "[[0]]");
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }
 
@@ -372,13 +275,11 @@ Test(postgres, text_not_utf8_is_bad_encoding)
 		    " '\xc3\xa9' end from generate_series(1, 5) x",
 		    "rows[2][0]: not valid UTF-8" },
 	};
-	char	*conf, *msg;
+	char	*msg;
 	size_t	 i;
 
 	pgtest_new();
-	conf = pg_section("default", 1);
-	daemon_start(&d, conf, NULL);
-	free(conf);
+	pgtest_daemon(&d, NULL, NULL, "default", 1u, NULL);
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		msg = dbtest_query_fails(&d, NULL, bad[i].sql, NULL,
@@ -393,7 +294,7 @@ Test(postgres, text_not_utf8_is_bad_encoding)
 	/* Those bytes asked for as bytes come as their base64 ("h\xe9"). */
 	dbtest_expect(&d, NULL, "select convert_to('h\xc3\xa9', 'LATIN1')",
 	    "rows", "[[\"aOk=\"]]");
-	expect_idle();
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }
 
@@ -403,22 +304,15 @@ Test(postgres, text_not_utf8_is_bad_encoding)
 
 Test(postgres, pool_is_bounded_fifo_and_concurrent)
 {
-	char	*a, *b, *c, *conf, p[64], path[64];
+	char	 p[64], path[64];
 	json_t	*jobs, *r, *v;
 	double	 t0, took, warm;
 	json_int_t peak = 0, x;
 	int	 i;
 
 	pgtest_new();
-	a = pg_section("four", 4);
-	b = pg_section("twenty", 20);
-	c = pg_section("single", 1);
-	conf = harness_fmt("%s%s%s", a, b, c);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(c);
-	free(conf);
+	pgtest_daemon(&d, NULL, NULL, "four", 4u, "twenty", 20u, "single", 1u,
+	    NULL);
 
 	/*
 	 * pool = 4, 50 jobs at once: each answered with its own value, in
@@ -492,349 +386,6 @@ Test(postgres, pool_is_bounded_fifo_and_concurrent)
 	cr_assert_geq(warm, 500, "took %.0f ms", warm);
 	cr_assert_lt(warm, 500 + slack_ms(1000), "20 x 500 ms took %.0f ms:"
 	    " not concurrent", warm);
-	expect_idle();
-	daemon_stop(&d);
-}
-
-/*
- * The server goes away under running queries: they fail promptly; once
- * it is back, the pool reconnects by itself.
- */
-
-Test(postgres, server_stopped_mid_batch_then_back)
-{
-	char	*a, *b, *args, *line, *msg;
-	json_t	*jobs, *r;
-	double	 t0, took, back;
-	bool	 ok = false;
-	int	 fd, i, tries = 0;
-
-	pgtest_new();
-	a = pg_section("default", 4);
-	b = pg_section("probe", 1);
-	line = harness_fmt("%s%s", a, b);
-	daemon_start(&d, line, NULL);
-	free(a);
-	free(b);
-	free(line);
-
-	jobs = dbtest_qjobs(NULL, "select pg_sleep(3)", 4);
-	line = dbtest_batch_line(jobs, "id", json_string("doomed"));
-	fd = client_connect(d.sock);
-	client_send(fd, line);
-	free(line);
-	/* All four are in the server. */
-	pgtest_await(&d, "probe", "select count(*) from pg_stat_activity where"
-	    " query = 'select pg_sleep(3)' and state = 'active'", "4",
-	    slack_ms(5000));
-
-	t0 = now_ms();
-	args = harness_fmt("stop-keep '%s'", pgtest_dir);
-	cr_assert_eq(pgtest_server(args), 0, "pg-server %s", args);
-	free(args);
-	r = client_recv_json(fd, slack_ms(5000));
-	took = now_ms() - t0;
-	close(fd);
-	fprintf(stderr, "postgres: a batch answered %.0f ms after its server"
-	    " began to stop\n", took);
-	jeq(r, "id", "\"doomed\"");
-	jeq(r, "stats.failed", "4");
-	for (i = 0; i < 4; i++) {
-		char path[64];
-
-		snprintf(path, sizeof path, "results[%d].error.code", i);
-		jstr_is(r, path, "db_error");
-	}
-	cr_assert_lt(took, slack_ms(2000), "answered %.0f ms after the server"
-	    " stopped", took);
-	json_decref(r);
-	expect_idle();
-
-	/* While it is down: prompt errors, not a hang. */
-	t0 = now_ms();
-	msg = dbtest_query_fails(&d, NULL, "select 1", NULL, "db_error");
-	took = now_ms() - t0;
-	has(msg, "default");
-	free(msg);
-	cr_assert_lt(took, slack_ms(PROMPT_MS), "a query on a stopped server"
-	    " took %.0f ms", took);
-	expect_ping();
-
-	/* Back: the pool reconnects (after its back-off) by itself. */
-	args = harness_fmt("start-again '%s'", pgtest_dir);
-	cr_assert_eq(pgtest_server(args), 0, "pg-server %s", args);
-	free(args);
-	t0 = now_ms();
-	while (now_ms() - t0 < slack_ms(8000)) {
-		tries++;
-		r = dbtest_query(&d, NULL, "select 'back'", NULL);
-		ok = json_is_true(jget(r, "ok"));
-		if (ok)
-			jeq(r, "results[0].value.rows", "[[\"back\"]]");
-		else
-			jstr_is(r, "results[0].error.code", "db_error");
-		json_decref(r);
-		if (ok)
-			break;
-		usleep(100 * 1000);
-	}
-	back = now_ms() - t0;
-	fprintf(stderr, "postgres: queries work again %.0f ms after the server"
-	    " restarted (%d tries)\n", back, tries);
-	cr_assert(ok, "no query succeeded %.0f ms after the server came back",
-	    back);
-	/* And the whole pool works: four at once. */
-	jobs = dbtest_qjobs(NULL, "select pg_sleep(0.2)", 4);
-	r = dbtest_run_batch(&d, jobs);
-	jbool_is(r, "ok", true);
-	json_decref(r);
-	expect_idle();
-	daemon_stop(&d);
-}
-
-/*
- * A job cancelled while its query runs (a time-out, the cancel op, a
- * client that goes away) ends at once, and the database serves the next
- * query: the pool does not lose the connection it closed.
- */
-
-Test(postgres, cancelled_query_frees_its_connection)
-{
-	char	*a, *line;
-	json_t	*jobs, *r, *ra, *rb, *job, *v;
-	double	 t0, took;
-	int	 fd, i;
-
-	pgtest_new();
-	a = pg_section("default", 1);
-	daemon_start(&d, a, NULL);
-	free(a);
-	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
-
-	/* The batch's timeout_ms. */
-	jobs = json_array();
-	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
-	line = dbtest_batch_line(jobs, "timeout_ms", json_integer(100));
-	t0 = now_ms();
-	r = dbtest_request(&d, line);
-	took = now_ms() - t0;
-	free(line);
-	jstr_is(r, "results[0].error.code", "timeout");
-	cr_assert_geq(took, 95, "a 100 ms timeout after %.0f ms", took);
-	cr_assert_lt(took, slack_ms(1000), "a 100 ms timeout after %.0f ms",
-	    took);
-	json_decref(r);
-	expect_idle();
-	/* The pool of one serves the next query, at once. */
-	t0 = now_ms();
-	v = dbtest_query_ok(&d, NULL, "select 'next'", NULL);
-	took = now_ms() - t0;
-	jeq(v, "rows", "[[\"next\"]]");
-	json_decref(v);
-	cr_assert_lt(took, slack_ms(PROMPT_MS), "the next query took %.0f ms",
-	    took);
-
-	/* The job's own timeout_ms, several times over a pool of one. */
-	for (i = 0; i < 5; i++) {
-		job = dbtest_qjob(NULL, "select pg_sleep(5)", NULL);
-		json_object_set_new(job, "timeout_ms", json_integer(50));
-		jobs = json_array();
-		json_array_append_new(jobs, job);
-		json_array_append_new(jobs, dbtest_qjob(NULL, "select $1::int", "[7]"));
-		r = dbtest_run_batch(&d, jobs);
-		jstr_is(r, "results[0].error.code", "timeout");
-		/* The second waited for the one connection, then got it. */
-		jeq(r, "results[1].value.rows", "[[7]]");
-		json_decref(r);
-	}
-
-	/* The cancel op. */
-	jobs = json_array();
-	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
-	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
-	line = dbtest_batch_line(jobs, "id", json_string("slow"));
-	fd = client_connect(d.sock);
-	client_send(fd, line);
-	free(line);
-	usleep(100 * 1000);
-	t0 = now_ms();
-	client_send(fd, "{\"op\":\"cancel\",\"target\":\"slow\"}");
-	ra = client_recv_json(fd, slack_ms(PROMPT_MS));
-	rb = client_recv_json(fd, slack_ms(PROMPT_MS));
-	took = now_ms() - t0;
-	if (json_is_string(jget(ra, "id"))) {
-		r = ra;
-		ra = rb;
-		rb = r;
-	}
-	jeq(ra, "cancelled", "1");
-	jstr_is(rb, "results[0].error.code", "cancelled");
-	jstr_is(rb, "results[1].error.code", "cancelled");
-	json_decref(ra);
-	json_decref(rb);
-	cr_assert_lt(took, slack_ms(PROMPT_MS), "cancel took %.0f ms", took);
-
-	/* A client that goes away. */
-	jobs = json_array();
-	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
-	line = dbtest_batch_line(jobs, NULL, NULL);
-	client_send(fd, line);
-	free(line);
-	usleep(100 * 1000);
-	close(fd);
-
-	t0 = now_ms();
-	v = dbtest_query_ok(&d, NULL, "select 'still'", NULL);
-	took = now_ms() - t0;
-	jeq(v, "rows", "[[\"still\"]]");
-	json_decref(v);
-	cr_assert_lt(took, slack_ms(PROMPT_MS), "took %.0f ms", took);
-	expect_idle();
-	daemon_stop(&d);
-}
-
-/*
- * A server that is down when the daemon starts: the daemon starts, its
- * queries fail (they do not hang), and once the server is up they work.
- */
-
-Test(postgres, server_down_at_daemon_start)
-{
-	char	*a, *msg;
-	json_t	*r;
-	double	 t0, took, worst = 0;
-	bool	 ok = false;
-	int	 i;
-
-	pg_prepare();
-	a = pg_section("default", 2);
-	daemon_start(&d, a, NULL);
-	free(a);
-	expect_ping();
-
-	/*
-	 * Each fails promptly. Those that arrive while the pool backs off
-	 * wait for its next attempt, at most the 5 s the back-off grows to.
-	 */
-	for (i = 0; i < 6; i++) {
-		t0 = now_ms();
-		msg = dbtest_query_fails(&d, NULL, "select 1", NULL, "db_error");
-		took = now_ms() - t0;
-		worst = took > worst ? took : worst;
-		has(msg, "default");
-		free(msg);
-		if (i == 0)
-			cr_assert_lt(took, slack_ms(PROMPT_MS), "the first query"
-			    " on a down server took %.0f ms", took);
-		cr_assert_lt(took, slack_ms(6000), "query %d on a down server"
-			" took %.0f ms", i, took);
-	}
-	fprintf(stderr, "postgres: queries on a server down since start-up"
-	    " failed within %.0f ms\n", worst);
-	expect_idle();
-	expect_ping();
-
-	pgtest_start();
-	t0 = now_ms();
-	while (now_ms() - t0 < slack_ms(8000)) {
-		r = dbtest_query(&d, NULL, "select 'up'", NULL);
-		ok = json_is_true(jget(r, "ok"));
-		if (ok)
-			jeq(r, "results[0].value.rows", "[[\"up\"]]");
-		json_decref(r);
-		if (ok)
-			break;
-		usleep(100 * 1000);
-	}
-	fprintf(stderr, "postgres: the first query succeeded %.0f ms after the"
-	    " server started\n", now_ms() - t0);
-	cr_assert(ok, "no query succeeded after the server started");
-	expect_idle();
-	daemon_stop(&d);
-}
-
-/*
- * Every job runs on its own: a job cannot leave a pooled connection inside
- * a transaction. Otherwise later jobs that land on that connection write
- * nothing others can see (it is rolled back when the connection closes,
- * though each reported its changes), and after an error in it every job
- * there fails with "current transaction is aborted". Whether BEGIN is
- * refused or the transaction is rolled back when the job ends, the jobs
- * after it commit, and work.
- */
-
-Test(postgres, a_job_leaves_no_transaction_open)
-{
-	char	*a, *b, *conf;
-	json_t	*v;
-
-	pgtest_new();
-	a = pg_section("one", 1);
-	b = pg_section("other", 1);
-	conf = harness_fmt("%s%s", a, b);
-	daemon_start(&d, conf, NULL);
-	free(a);
-	free(b);
-	free(conf);
-
-	json_decref(dbtest_query_ok(&d, "one", "create table t(x int)", NULL));
-	json_decref(dbtest_query(&d, "one", "begin", NULL));
-	json_decref(dbtest_query_ok(&d, "one", "insert into t values (1)", NULL));
-	v = dbtest_query_ok(&d, "other", "select count(*) from t", NULL);
-	jeq(v, "rows", "[[1]]");
-	json_decref(v);
-
-	json_decref(dbtest_query(&d, "one", "begin", NULL));
-	free(dbtest_query_fails(&d, "one", "select 1 / 0", NULL, "db_error"));
-	v = dbtest_query_ok(&d, "one", "select 'fine'", NULL);
-	jeq(v, "rows", "[[\"fine\"]]");
-	json_decref(v);
-	daemon_stop(&d);
-}
-
-/*
- * A reload that changes a database's settings retires its pool; a query
- * that was running on it ends after the reload, and the end of its batch
- * drops the last reference to the old pool while the pool's own callback
- * is still on the stack. (Under GATHERD_TEST_WRAPPER=valgrind the daemon
- * must exit 0: without the pool held across the callback, valgrind
- * reports reads of the freed pool in pg_pool_run.)
- */
-Test(postgres, reload_retires_the_pool_of_a_running_query)
-{
-	char	*a, *tmp;
-	FILE	*fp;
-	json_t	*r;
-	int	 fd;
-
-	pgtest_new();
-	a = pg_section("default", 1);
-	daemon_start(&d, a, NULL);
-	free(a);
-	fd = client_connect(d.sock);
-	client_send(fd, "{\"id\":\"old\",\"jobs\":[{\"type\":\"query\","
-	    "\"sql\":\"select pg_sleep(1)\"}]}");
-	usleep(300 * 1000);
-
-	/* Another pool size: another pool; the old one is retired. */
-	a = pg_section("default", 2);
-	tmp = harness_fmt("%s.new", d.conf);
-	cr_assert_not_null(fp = fopen(tmp, "w"));
-	fprintf(fp, "[daemon]\nsocket = %s\n%s", d.sock, a);
-	cr_assert_eq(fclose(fp), 0);
-	cr_assert_eq(rename(tmp, d.conf), 0);
-	free(tmp);
-	free(a);
-	cr_assert_eq(kill(d.pid, SIGHUP), 0);
-	cr_assert_eq(daemon_log_wait(&d, "info: reloaded ", 1,
-	    slack_ms(5000)), 1);
-
-	r = client_recv_json(fd, slack_ms(5000));
-	jstr_is(r, "id", "old");
-	jbool_is(r, "ok", true);
-	json_decref(r);
-	close(fd);
-	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
-	expect_idle();
+	daemon_expect_idle(&d);
 	daemon_stop(&d);
 }

@@ -32,30 +32,13 @@
 static struct daemon	d;
 static char		fdir[256];	/* this test's files, or "" */
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void
-suite_fini(void)
-{
-	daemon_stop(&d);
-	if (fdir[0] != '\0') {
-		harness_rmtree(fdir);
-		fdir[0] = '\0';
-	}
-}
-
-TestSuite(reload, .init = suite_init, .fini = suite_fini, .timeout = 60);
+HARNESS_SUITE(reload, 60);
 
 /* A directory of the test's own, world-searchable (see forbidden tests). */
 static void
 make_fdir(void)
 {
-	snprintf(fdir, sizeof fdir, "/tmp/gatherd-reload.XXXXXX");
-	cr_assert_not_null(mkdtemp(fdir));
+	harness_tmpdir(fdir, sizeof fdir, "gatherd-reload");
 	cr_assert_eq(chmod(fdir, 0755), 0);
 }
 

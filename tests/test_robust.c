@@ -46,21 +46,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-/* A safety net for a test that failed midway; see test_daemon.c. */
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(robust, .init = suite_init, .fini = suite_fini, .timeout = 60);
+HARNESS_SUITE(robust, 60);
 
 /* prefix, open repeated n times, middle, close repeated n times, suffix. */
 static char *
@@ -131,8 +117,7 @@ Test(robust, hundred_thousand_deep_nesting_is_bad_json_and_harmless)
 	size_t	 i;
 	int	 fd;
 
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	for (i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
 		line = nest(shapes[i].prefix, shapes[i].open, DEEP,
 		    shapes[i].middle, shapes[i].close, shapes[i].suffix);
@@ -156,8 +141,7 @@ Test(robust, nesting_within_the_limit_is_served_verbatim)
 	int	 fd;
 
 	/* 2000 levels: under jansson's limit, through parse, dump and free. */
-	daemon_start(&d, NULL, NULL);
-	fd = client_connect(d.sock);
+	fd = daemon_start_client(&d, NULL);
 	line = nest("{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
 	    "\"value\":", "[", 2000, "7", "]", "}]}");
 	client_send(fd, line);

@@ -29,20 +29,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	dbtest_suite_init();
-}
-
-static void
-suite_fini(void)
-{
-	dbtest_suite_fini(&d);
-}
-
-TestSuite(sqlite_policy, .init = suite_init, .fini = suite_fini,
-    .timeout = 120);
+HARNESS_SUITE(sqlite_policy, 120);
 
 /* One worker; "default" read-only, "rw" the same file, writable. */
 #define ONE_WORKER \
@@ -345,10 +332,7 @@ Test(sqlite_policy, huge_values_refused_while_built)
 		    huge[i], took);
 	}
 	/* A parameter longer than a value may be. */
-	big = malloc(1100001);
-	cr_assert_not_null(big);
-	memset(big, 'p', 1100000);
-	big[1100000] = '\0';
+	big = harness_fill('p', 1100000);
 	jobs = json_array();
 	job = dbtest_qjob(NULL, "select length(?1)", NULL);
 	json_object_set_new(job, "params", json_pack("[s]", big));

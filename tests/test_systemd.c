@@ -35,27 +35,7 @@ static struct daemon	d;		/* this test's daemon */
 static char		notify_dir[64];	/* holds the notification socket */
 static char		notify_path[128];
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void
-suite_fini(void)
-{
-	char	cmd[128];
-
-	daemon_stop(&d);
-	if (notify_dir[0] != '\0') {
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", notify_dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", notify_dir);
-		notify_dir[0] = '\0';
-	}
-}
-
-TestSuite(systemd, .init = suite_init, .fini = suite_fini, .timeout = 60);
+HARNESS_SUITE(systemd, 60);
 
 /* Skip the test, saying why, without systemd-socket-activate. */
 static void
@@ -211,8 +191,7 @@ notify_bind(void)
 	struct sockaddr_un	sun;
 	int			fd;
 
-	snprintf(notify_dir, sizeof notify_dir, "/tmp/gatherd-notify.XXXXXX");
-	cr_assert_not_null(mkdtemp(notify_dir));
+	harness_tmpdir(notify_dir, sizeof notify_dir, "gatherd-notify");
 	snprintf(notify_path, sizeof notify_path, "%s/notify", notify_dir);
 	sun_set(&sun, notify_path);
 	cr_assert_neq(fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), -1);

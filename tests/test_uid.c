@@ -37,20 +37,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-}
-
-TestSuite(uid, .init = suite_init, .fini = suite_fini, .timeout = 60);
+HARNESS_SUITE(uid, 60);
 
 /* Start the daemon with conf, its socket reachable by every uid. */
 static void

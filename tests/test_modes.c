@@ -1,0 +1,389 @@
+/*
+ * How a batch runs: its modes (all, fail_fast), its deadlines (the
+ * batch's timeout_ms, a job's), its concurrency limit, and streaming of
+ * each result as it completes.
+ *
+ * End-to-end: real gatherd processes on private Unix sockets, driven over
+ * the wire the way a client drives them; each test starts its daemon in d
+ * and stops it at the end, which asserts it exited 0. The protocol's
+ * end-to-end suites share the suite name daemon (README, "Tests").
+ * Timing bounds are wide: they tell "concurrent" from "one after another"
+ * and "at once" from "waited for a sleep", nothing finer. Upper bounds
+ * are stretched by slack_ms() (only their overhead part where they tell
+ * concurrent from sequential: 1000 + slack_ms(300)); lower bounds (a
+ * sleep never returns early) never are.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "harness.h"
+#include "jsonpath.h"
+
+/*
+ * A sleep never returns early. Results are reported to the microsecond and
+ * libevent's timers count whole microseconds, so "early" means by more
+ * than one microsecond.
+ */
+#define NOT_EARLY(ms)	((ms) - 0.001)
+
+static struct daemon	d;	/* this test's daemon */
+
+HARNESS_SUITE(daemon, 30);
+
+/*
+ * Modes.
+ */
+
+#define FAIL_FAST_JOBS "[{\"type\":\"sleep\",\"ms\":1000,\"value\":0}," \
+	"{\"type\":\"sleep\",\"ms\":1000,\"timeout_ms\":50,\"value\":1}," \
+	"{\"type\":\"sleep\",\"ms\":2000,\"value\":2}]"
+
+Test(daemon, fail_fast_cancels_the_rest_at_the_first_failure)
+{
+	json_t	*r;
+	double	 t0, dt;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	t0 = now_ms();
+	r = rpc(fd, "{\"id\":\"ff\",\"mode\":\"fail_fast\",\"jobs\":"
+	    FAIL_FAST_JOBS "}");
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 50);
+	cr_assert_lt(dt, 50 + slack_ms(450), "fail_fast replied after %.1f ms",
+	    dt);
+	jeq(r, "id", "\"ff\"");
+	jbool_is(r, "ok", false);
+	jbool_is(r, "results[1].ok", false);
+	jstr_is(r, "results[1].error.code", "timeout");
+	cr_assert_geq(jnum(r, "results[1].ms"), NOT_EARLY(50));
+	jbool_is(r, "results[0].ok", false);
+	jstr_is(r, "results[0].error.code", "cancelled");
+	jbool_is(r, "results[2].ok", false);
+	jstr_is(r, "results[2].error.code", "cancelled");
+	cr_assert_eq(jint(r, "stats.jobs"), 3);
+	cr_assert_eq(jint(r, "stats.ok"), 0, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.failed"), 0, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.timed_out"), 1, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.cancelled"), 2, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.ok") + jint(r, "stats.failed") +
+	    jint(r, "stats.cancelled") + jint(r, "stats.timed_out"),
+	    jint(r, "stats.jobs"));
+	json_decref(r);
+
+	/* Nothing keeps running behind the reply. */
+	r = status_of(&d);
+	expect_idle(r);
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+Test(daemon, mode_all_waits_for_every_job)
+{
+	json_t	*r;
+	double	 t0, dt;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	t0 = now_ms();
+	r = rpc(fd, "{\"mode\":\"all\",\"jobs\":" FAIL_FAST_JOBS "}");
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 2000, "replied after %.1f ms", dt);
+	cr_assert_lt(dt, 2000 + slack_ms(1000), "replied after %.1f ms", dt);
+	jbool_is(r, "ok", false);
+	jbool_is(r, "results[0].ok", true);
+	jeq(r, "results[0].value", "0");
+	jstr_is(r, "results[1].error.code", "timeout");
+	jbool_is(r, "results[2].ok", true);
+	jeq(r, "results[2].value", "2");
+	cr_assert_eq(jint(r, "stats.jobs"), 3);
+	cr_assert_eq(jint(r, "stats.ok"), 2, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.failed"), 0, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.timed_out"), 1, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.cancelled"), 0, "%s", jtext(r));
+	cr_assert_geq(jnum(r, "elapsed_ms"), NOT_EARLY(2000));
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/*
+ * Deadlines.
+ */
+
+Test(daemon, batch_timeout_ends_unfinished_jobs)
+{
+	json_t	*r;
+	double	 t0, dt;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	t0 = now_ms();
+	r = rpc(fd, "{\"timeout_ms\":300,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":50,\"value\":\"fast\"},"
+	    "{\"type\":\"sleep\",\"ms\":5000},"
+	    "{\"type\":\"sleep\",\"ms\":5000}]}");
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 300, "replied after %.1f ms", dt);
+	cr_assert_lt(dt, 300 + slack_ms(700), "replied after %.1f ms", dt);
+	jbool_is(r, "ok", false);
+	jbool_is(r, "results[0].ok", true);
+	jstr_is(r, "results[0].value", "fast");
+	jstr_is(r, "results[1].error.code", "timeout");
+	jstr_is(r, "results[2].error.code", "timeout");
+	cr_assert_eq(jint(r, "stats.ok"), 1, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.timed_out"), 2, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.cancelled"), 0, "%s", jtext(r));
+	cr_assert_eq(jint(r, "stats.failed"), 0, "%s", jtext(r));
+	cr_assert_geq(jnum(r, "elapsed_ms"), NOT_EARLY(300));
+	json_decref(r);
+
+	/* Jobs still held back by concurrency at the deadline time out too. */
+	t0 = now_ms();
+	r = rpc(fd, "{\"timeout_ms\":300,\"concurrency\":1,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":200},{\"type\":\"sleep\",\"ms\":200},"
+	    "{\"type\":\"sleep\",\"ms\":200}]}");
+	dt = now_ms() - t0;
+	cr_assert_lt(dt, 300 + slack_ms(700), "replied after %.1f ms", dt);
+	jbool_is(r, "results[0].ok", true);
+	jstr_is(r, "results[1].error.code", "timeout");
+	jstr_is(r, "results[2].error.code", "timeout");
+	cr_assert_eq(jint(r, "stats.timed_out"), 2, "%s", jtext(r));
+	json_decref(r);
+
+	r = status_of(&d);
+	expect_idle(r);
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+Test(daemon, job_timeout_longer_than_the_sleep_succeeds)
+{
+	json_t	*r;
+	double	 t0, dt;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	t0 = now_ms();
+	r = rpc(fd, "{\"jobs\":[{\"type\":\"sleep\",\"ms\":100,"
+	    "\"timeout_ms\":1000,\"value\":\"in time\"}]}");
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 100);
+	cr_assert_lt(dt, 100 + slack_ms(600), "waited %.1f ms: for the timeout?",
+	    dt);
+	jbool_is(r, "ok", true);
+	jstr_is(r, "results[0].value", "in time");
+	json_decref(r);
+
+	/* A batch deadline that is not reached changes nothing either. */
+	r = rpc(fd, "{\"timeout_ms\":2000,\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":50}]}");
+	jbool_is(r, "ok", true);
+	cr_assert_eq(jint(r, "stats.timed_out"), 0);
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/*
+ * Concurrency.
+ */
+
+Test(daemon, concurrency_limits_running_jobs)
+{
+	json_t	*r, *st;
+	double	 t0, t1, dt;
+	int	 fd, polls = 0;
+	bool	 started;
+	char	*line;
+
+	fd = daemon_start_client(&d, NULL);
+	t0 = t1 = now_ms();
+	client_send(fd, "{\"concurrency\":2,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":200,\"value\":0},"
+	    "{\"type\":\"sleep\",\"ms\":200,\"value\":1},"
+	    "{\"type\":\"sleep\",\"ms\":200,\"value\":2},"
+	    "{\"type\":\"sleep\",\"ms\":200,\"value\":3},"
+	    "{\"type\":\"sleep\",\"ms\":200,\"value\":4},"
+	    "{\"type\":\"sleep\",\"ms\":200,\"value\":5}]}");
+	usleep(100000);
+	/*
+	 * Under a slow wrapper the batch may not have started yet: wait for
+	 * it (up to 100 ms stretched from t0), and count the watch below from
+	 * 100 ms before it was seen. Bare, the 100 ms have passed: no wait.
+	 */
+	while (now_ms() < t0 + slack_ms(100)) {
+		st = status_of(&d);
+		started = jint(st, "jobs.in_flight") > 0;
+		json_decref(st);
+		t1 = now_ms() - 100;
+		if (started)
+			break;
+		usleep(10000);
+	}
+	/*
+	 * Watch it from another connection while it runs: never more than 2
+	 * running, and at first (until 400 ms) some waiting.
+	 */
+	while (now_ms() - t1 < 500) {
+		st = status_of(&d);
+		cr_assert_leq(jint(st, "jobs.in_flight"), 2, "%s", jtext(st));
+		if (polls == 0) {
+			cr_assert_eq(jint(st, "jobs.in_flight"), 2, "%s",
+			    jtext(st));
+			cr_assert_gt(jint(st, "jobs.waiting"), 0, "%s",
+			    jtext(st));
+		}
+		cr_assert_eq(jint(st, "jobs.in_flight") +
+		    jint(st, "jobs.waiting") + jint(st, "jobs.done"), 6,
+		    "%s", jtext(st));
+		json_decref(st);
+		polls++;
+		usleep(50000);
+	}
+	cr_assert_gt(polls, 0);
+	line = client_recv(fd, slack_ms(5000));
+	dt = now_ms() - t0;
+	cr_assert_not_null(line);
+	r = json_loads(line, 0, NULL);
+	free(line);
+	cr_assert_not_null(r);
+	cr_assert_geq(dt, 600, "6 x 200 ms by 2 took only %.1f ms", dt);
+	cr_assert_lt(dt, 600 + slack_ms(600), "6 x 200 ms by 2 took %.1f ms",
+	    dt);
+	jbool_is(r, "ok", true);
+	jeq(r, "results[5].value", "5");
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/* With concurrency 1 the jobs run one at a time, in job order. */
+Test(daemon, concurrency_one_runs_jobs_in_order)
+{
+	json_t	*r;
+	double	 t0, dt;
+	int	 fd, i;
+	static const int order[] = { 0, 1, 2 };
+
+	fd = daemon_start_client(&d, NULL);
+	t0 = now_ms();
+	client_send(fd, "{\"concurrency\":1,\"stream\":true,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":300},{\"type\":\"sleep\",\"ms\":100},"
+	    "{\"type\":\"sleep\",\"ms\":200}]}");
+	for (i = 0; i < 3; i++) {
+		r = client_recv_json(fd, slack_ms(5000));
+		jstr_is(r, "event", "result");
+		cr_assert_eq(jint(r, "index"), order[i], "%s", jtext(r));
+		json_decref(r);
+	}
+	r = client_recv_json(fd, slack_ms(5000));
+	dt = now_ms() - t0;
+	jbool_is(r, "ok", true);
+	cr_assert_geq(dt, 600, "took %.1f ms: not one at a time", dt);
+	cr_assert_lt(dt, 600 + slack_ms(500), "took %.1f ms", dt);
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/*
+ * Streaming.
+ */
+
+Test(daemon, stream_sends_each_result_as_it_completes)
+{
+	static const int	 order[] = { 1, 2, 0 };
+	static const char *const values[] = { "\"a\"", "\"b\"", "\"c\"" };
+	json_t			*r;
+	double			 t0, dt;
+	int			 fd, i;
+	char			 path[64];
+
+	fd = daemon_start_client(&d, NULL);
+	t0 = now_ms();
+	client_send(fd, "{\"id\":[\"s\"],\"stream\":true,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":300,\"value\":\"a\"},"
+	    "{\"type\":\"sleep\",\"ms\":100,\"value\":\"b\"},"
+	    "{\"type\":\"sleep\",\"ms\":200,\"value\":\"c\"}]}");
+	for (i = 0; i < 3; i++) {
+		r = client_recv_json(fd, slack_ms(5000));
+		dt = now_ms() - t0;
+		jeq(r, "id", "[\"s\"]");
+		jstr_is(r, "event", "result");
+		cr_assert_eq(jint(r, "index"), order[i], "event %d: %s", i,
+		    jtext(r));
+		jbool_is(r, "result.ok", true);
+		jeq(r, "result.value", values[order[i]]);
+		cr_assert_geq(jnum(r, "result.ms"), NOT_EARLY(100 * (i + 1)),
+		    "returned early: %s", jtext(r));
+		cr_assert(jget(r, "results") == NULL, "%s", jtext(r));
+		/* Sent the moment it is known, not held for the end. */
+		cr_assert_lt(dt, 100 * (i + 1) + slack_ms(150),
+		    "event %d came after %.1f ms", i, dt);
+		json_decref(r);
+	}
+	r = client_recv_json(fd, slack_ms(5000));
+	jeq(r, "id", "[\"s\"]");
+	cr_assert_null(jget(r, "event"), "%s", jtext(r));
+	jbool_is(r, "ok", true);
+	cr_assert_eq(json_array_size(jget(r, "results")), 3);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "results[%d].value", i);
+		jeq(r, path, values[i]);
+	}
+	json_decref(r);
+	expect_silence(fd, 100);
+
+	/* Without stream, no events. */
+	r = rpc(fd, "{\"id\":2,\"stream\":false,\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":10},{\"type\":\"sleep\",\"ms\":0}]}");
+	cr_assert_null(jget(r, "event"), "%s", jtext(r));
+	jeq(r, "id", "2");
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/* Failed and cancelled jobs are streamed too, and an empty batch sends none. */
+Test(daemon, stream_reports_failures_and_cancellations)
+{
+	json_t	*r;
+	int	 fd, i, seen[2] = { 0, 0 };
+
+	fd = daemon_start_client(&d, NULL);
+	client_send(fd, "{\"stream\":true,\"mode\":\"fail_fast\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5000},"
+	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":20}]}");
+	for (i = 0; i < 2; i++) {
+		r = client_recv_json(fd, slack_ms(2000));
+		jstr_is(r, "event", "result");
+		jbool_is(r, "result.ok", false);
+		cr_assert(jint(r, "index") == 0 || jint(r, "index") == 1);
+		seen[jint(r, "index")]++;
+		jstr_is(r, "result.error.code",
+		    jint(r, "index") == 1 ? "timeout" : "cancelled");
+		json_decref(r);
+	}
+	cr_assert(seen[0] == 1 && seen[1] == 1);
+	r = client_recv_json(fd, slack_ms(2000));
+	cr_assert_null(jget(r, "event"), "%s", jtext(r));
+	jbool_is(r, "ok", false);
+	json_decref(r);
+
+	r = rpc(fd, "{\"id\":1,\"stream\":true,\"jobs\":[]}");
+	cr_assert_null(jget(r, "event"), "%s", jtext(r));
+	jbool_is(r, "ok", true);
+	json_decref(r);
+	expect_silence(fd, 100);
+	close(fd);
+	daemon_stop(&d);
+}

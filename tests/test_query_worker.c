@@ -1,0 +1,313 @@
+/*
+ * Queries on the worker threads: a locked database waited for (the test
+ * process holds the lock: SQLite's locks are POSIX locks, so they work
+ * across processes), thousands of queries in one batch, cached statements
+ * and schema changes made by another connection.
+ *
+ * End-to-end: real gatherd processes running real statements on real
+ * database files, which each test makes (with the sqlite3 C API, in this
+ * process) in its own directory, dbtest_dir (dbtest.h). The SQLite query
+ * suites share the suite name query. Timing bounds are wide and say what
+ * they tell apart; upper bounds and time-outs are stretched by slack_ms(),
+ * lower bounds (a locked database is waited for) never are.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "dbtest.h"
+#include "harness.h"
+#include "jsonpath.h"
+
+/* How long a reply that should come "at once" may take, generously. */
+#define PROMPT_MS	1000
+
+static struct daemon	d;		/* this test's daemon */
+
+HARNESS_SUITE(query, 120);
+
+/*
+ * A locked database: this process holds an exclusive transaction on a
+ * second connection. The daemon waits busy_timeout_ms for it, then fails
+ * with SQLite's "database is locked"; released in time, it succeeds.
+ */
+
+#define LOCK_CONF \
+	"threads = 2\n" \
+	"[db.default]\ndriver = sqlite\npath = %D/main.db\n" \
+	"busy_timeout_ms = 300\n" \
+	"[db.patient]\ndriver = sqlite\npath = %D/main.db\n"
+
+Test(query, locked_database_waits_busy_timeout_then_fails)
+{
+	sqlite3	*lock;
+	json_t	*r;
+	double	 t0, took;
+
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x); insert into t values (1)");
+	dbtest_start(&d, LOCK_CONF);
+	/* Warm up: the workers' connections exist before the lock. */
+	json_decref(dbtest_query_ok(&d, NULL, "select x from t", NULL));
+
+	lock = dbtest_open("main.db");
+	dbtest_exec(lock, "begin exclusive; insert into t values (2)");
+	t0 = now_ms();
+	r = dbtest_query(&d, NULL, "select count(*) from t", NULL);
+	took = now_ms() - t0;
+	dbtest_exec(lock, "rollback");
+	sqlite3_close(lock);
+
+	jstr_is(r, "results[0].error.code", "db_error");
+	jstr_has(r, "results[0].error.message", "database is locked");
+	cr_assert_geq(took, 250, "gave up after %.0f ms, before the 300 ms"
+	    " busy timeout", took);
+	cr_assert_lt(took, slack_ms(3000), "waited %.0f ms for a 300 ms busy"
+	    " timeout", took);
+	fprintf(stderr, "query: a locked database (busy_timeout_ms = 300)"
+	    " failed after %.0f ms\n", took);
+	json_decref(r);
+
+	/* The lock gone, the same statement works and sees no row 2. */
+	r = dbtest_query(&d, NULL, "select count(*) from t", NULL);
+	jeq(r, "results[0].value.rows", "[[1]]");
+	json_decref(r);
+	daemon_ping(&d, slack_ms(PROMPT_MS));
+	daemon_stop(&d);
+}
+
+/*
+ * Hold the database of lock exclusively (a transaction inserting value),
+ * send line on a fresh connection, commit after hold_ms; return the reply
+ * (within timeout_ms), and in *took the time from sending to it.
+ */
+static json_t *
+run_while_locked(sqlite3 *lock, const char *line, int value, int hold_ms,
+    int timeout_ms, double *took)
+{
+	char	*sql = harness_fmt("begin exclusive; insert into t values (%d)",
+		    value);
+	double	 t0;
+	json_t	*r;
+	int	 fd;
+
+	dbtest_exec(lock, sql);
+	free(sql);
+	fd = client_connect(d.sock);
+	t0 = now_ms();
+	client_send(fd, line);
+	usleep((useconds_t)hold_ms * 1000);
+	dbtest_exec(lock, "commit");
+	r = client_recv_json(fd, timeout_ms);
+	*took = now_ms() - t0;
+	close(fd);
+	return r;
+}
+
+Test(query, locked_database_released_in_time_succeeds)
+{
+	sqlite3	*lock;
+	json_t	*r, *jobs;
+	char	*line, *patient;
+	double	 t0, took;
+
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x); insert into t values (1)");
+	dbtest_start(&d, LOCK_CONF);
+	json_decref(dbtest_query_ok(&d, NULL, "select x from t", NULL));
+	jobs = json_array();
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select count(*) from t", NULL));
+	line = dbtest_batch_line(jobs, NULL, NULL);
+	jobs = json_array();
+	json_array_append_new(jobs, dbtest_qjob("patient", "select count(*) from t",
+	    NULL));
+	patient = dbtest_batch_line(jobs, NULL, NULL);
+
+	/* Released after 100 ms, well inside the 300 ms busy timeout. */
+	lock = dbtest_open("main.db");
+	r = run_while_locked(lock, line, 2, 100, slack_ms(5000), &took);
+	jbool_is(r, "ok", true);
+	jeq(r, "results[0].value.rows", "[[2]]");
+	cr_assert_geq(took, 95, "answered after %.0f ms, before the lock was"
+	    " released", took);
+	json_decref(r);
+
+	/*
+	 * "patient" has the default busy timeout, 5000 ms: a lock held for a
+	 * whole second is waited for.
+	 */
+	r = run_while_locked(lock, patient, 3, 1000, slack_ms(10000), &took);
+	jbool_is(r, "ok", true);
+	jeq(r, "results[0].value.rows", "[[3]]");
+	cr_assert_geq(took, 950, "answered after %.0f ms, before the lock was"
+	    " released", took);
+	json_decref(r);
+
+	/*
+	 * "default" is the same file, so the same worker connections, but
+	 * its own 300 ms timeout applies again: it gives up while a lock is
+	 * still held.
+	 */
+	dbtest_exec(lock, "begin exclusive; insert into t values (4)");
+	t0 = now_ms();
+	r = dbtest_request(&d, line);
+	took = now_ms() - t0;
+	dbtest_exec(lock, "rollback");
+	sqlite3_close(lock);
+	jstr_is(r, "results[0].error.code", "db_error");
+	jstr_has(r, "results[0].error.message", "database is locked");
+	cr_assert_geq(took, 250, "gave up after %.0f ms", took);
+	cr_assert_lt(took, slack_ms(900), "waited %.0f ms: the 5000 ms busy"
+	    " timeout of \"patient\" stuck to the connection", took);
+	json_decref(r);
+	free(line);
+	free(patient);
+	daemon_stop(&d);
+}
+
+/*
+ * Throughput: 5,000 small queries in one batch, on 4 workers, each
+ * answered with its own parameter.
+ */
+
+Test(query, five_thousand_queries_in_one_batch)
+{
+	json_t	*jobs, *r;
+	char	 p[32], path[64];
+	double	 t0, took;
+	int	 i, n = 5000;
+
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x)");
+	dbtest_start(&d, DBTEST_MAIN_CONF);
+	jobs = json_array();
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof p, "[%d]", i);
+		json_array_append_new(jobs, dbtest_qjob(NULL, "select ?1 + 1", p));
+	}
+	t0 = now_ms();
+	r = dbtest_run_batch(&d, jobs);
+	took = now_ms() - t0;
+	jbool_is(r, "ok", true);
+	cr_assert_eq(json_array_size(jget(r, "results")), (size_t)n);
+	cr_assert_eq(jint(r, "stats.ok"), n);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "results[%d].value.rows[0][0]", i);
+		cr_assert_eq(jint(r, path), i + 1, "result %d: %s", i,
+		    jtext(jget(r, "results")));
+	}
+	fprintf(stderr, "query: 5000 SQLite queries in one batch, threads = 4:"
+	    " %.0f ms round trip, elapsed_ms %.1f\n", took,
+	    jnum(r, "elapsed_ms"));
+	cr_assert_lt(took, slack_ms(10000), "5000 queries took %.0f ms", took);
+	json_decref(r);
+	dbtest_settles(&d, slack_ms(2000), "after 5000 queries");
+	daemon_stop(&d);
+}
+
+/*
+ * The prepared-statement cache: a statement reused many times binds its
+ * new parameters and sees the database as it is now, and more distinct
+ * statements than the cache holds all stay correct.
+ */
+
+Test(query, cached_statements_give_fresh_results)
+{
+	json_t	*v;
+	char	 p[64], sql[64];
+	int	 i, rounds = harness_slowed() ? 20 : 100;
+
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x integer)");
+	/* One worker: every statement goes through the same cache. */
+	dbtest_start(&d, "threads = 1\n"
+	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
+	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
+
+	for (i = 1; i <= rounds; i++) {
+		snprintf(p, sizeof p, "[%d]", i);
+		json_decref(dbtest_query_ok(&d, "rw", "insert into t values (?1)", p));
+		/* The count, through a read-only connection, is current. */
+		v = dbtest_query_ok(&d, NULL, "select count(*), max(x) from t", NULL);
+		cr_assert_eq(jint(v, "rows[0][0]"), i, "round %d: %s", i,
+		    jtext(v));
+		cr_assert_eq(jint(v, "rows[0][1]"), i, "round %d: %s", i,
+		    jtext(v));
+		json_decref(v);
+		/* The same parameterised statement, fresh bindings. */
+		snprintf(p, sizeof p, "[%d,\"s%d\"]", i * 3, i);
+		v = dbtest_query_ok(&d, NULL, "select ?1, ?2", p);
+		cr_assert_eq(jint(v, "rows[0][0]"), i * 3);
+		snprintf(sql, sizeof sql, "s%d", i);
+		jstr_is(v, "rows[0][1]", sql);
+		json_decref(v);
+		/* A NULL after values: not the previous binding. */
+		v = dbtest_query_ok(&d, NULL, "select ?1, ?2", "[null,null]");
+		jeq(v, "rows", "[[null,null]]");
+		json_decref(v);
+	}
+	/* More distinct statements than the cache holds, twice over. */
+	for (i = 0; i < 80; i++) {
+		snprintf(sql, sizeof sql, "select %d + ?1", i);
+		v = dbtest_query_ok(&d, NULL, sql, "[1000]");
+		cr_assert_eq(jint(v, "rows[0][0]"), 1000 + i, "%s", sql);
+		json_decref(v);
+	}
+	for (i = 79; i >= 0; i--) {
+		snprintf(sql, sizeof sql, "select %d + ?1", i);
+		v = dbtest_query_ok(&d, NULL, sql, "[2000]");
+		cr_assert_eq(jint(v, "rows[0][0]"), 2000 + i, "%s", sql);
+		json_decref(v);
+	}
+	v = dbtest_query_ok(&d, NULL, "select count(*), max(x) from t", NULL);
+	cr_assert_eq(jint(v, "rows[0][0]"), rounds);
+	json_decref(v);
+	daemon_stop(&d);
+}
+
+/*
+ * Another connection changes the schema under a worker's connection
+ * (here the writable one, on the same worker; another process would do
+ * the same): SQLite re-prepares the statement on its first step, so
+ * "select *" gains the new column. The columns must be read after that
+ * step, not from the statement as first prepared.
+ */
+
+Test(query, schema_changed_by_another_connection_is_seen)
+{
+	json_t	*v;
+
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x integer); insert into t values (1)");
+	dbtest_start(&d, "threads = 1\n"
+	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
+	    "[db.rw]\ndriver = sqlite\npath = %D/main.db\nwritable = true\n");
+
+	/* The read-only connection has loaded the schema, and cached this. */
+	dbtest_expect(&d, NULL, "select * from t", "columns", "[\"x\"]");
+	json_decref(dbtest_query_ok(&d, "rw", "alter table t add column y default 'y'",
+	    NULL));
+	/* A new statement, prepared against the old schema in memory. */
+	v = dbtest_query_ok(&d, NULL, "select * from t limit 1", NULL);
+	jeq(v, "columns", "[\"x\",\"y\"]");
+	jeq(v, "rows", "[[1,\"y\"]]");
+	json_decref(v);
+	/* The cached one. */
+	v = dbtest_query_ok(&d, NULL, "select * from t", NULL);
+	jeq(v, "columns", "[\"x\",\"y\"]");
+	jeq(v, "rows", "[[1,\"y\"]]");
+	json_decref(v);
+	/* A column dropped: no phantom column of nulls. */
+	json_decref(dbtest_query_ok(&d, "rw", "alter table t drop column x", NULL));
+	v = dbtest_query_ok(&d, NULL, "select * from t", NULL);
+	jeq(v, "columns", "[\"y\"]");
+	jeq(v, "rows", "[[\"y\"]]");
+	json_decref(v);
+	daemon_stop(&d);
+}
