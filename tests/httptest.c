@@ -287,6 +287,7 @@ httptest_start(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	memset(&ht, 0, sizeof ht);
+	harness_at_fini(httptest_stop);
 	snprintf(ht.dir, sizeof ht.dir, "/tmp/gatherd-http.XXXXXX");
 	cr_assert_not_null(mkdtemp(ht.dir), "mkdtemp: %s", strerror(errno));
 	/* nginx reads it as whatever user it runs as. */
@@ -321,6 +322,13 @@ httptest_stop(void)
 	ht.dir[0] = '\0';
 }
 
+void
+httptest_suite_init(void)
+{
+	harness_suite_init();
+	httptest_start();
+}
+
 char *
 httptest_conf(const char *extra)
 {
@@ -336,6 +344,15 @@ httptest_conf_allow(const char *allow, const char *extra)
 	    ht.ca, extra != NULL ? extra : "");
 }
 
+void
+httptest_daemon(struct daemon *d, const char *allow, const char *extra)
+{
+	char	*conf = httptest_conf_allow(allow, extra);
+
+	daemon_start(d, conf, NULL);
+	free(conf);
+}
+
 /* One of 16 static buffers, in turn. */
 static char *
 ht_buf(void)
@@ -347,30 +364,30 @@ ht_buf(void)
 }
 
 const char *
-ht_nginx(const char *path)
+ht_url(const char *scheme, const char *host, int port, const char *path)
 {
 	char	*b = ht_buf();
 
-	snprintf(b, 1024, "http://127.0.0.1:%d%s", ht.http_port, path);
+	snprintf(b, 1024, "%s://%s:%d%s", scheme, host, port, path);
 	return b;
+}
+
+const char *
+ht_nginx(const char *path)
+{
+	return ht_url("http", "127.0.0.1", ht.http_port, path);
 }
 
 const char *
 ht_nginx_tls(const char *path)
 {
-	char	*b = ht_buf();
-
-	snprintf(b, 1024, "https://127.0.0.1:%d%s", ht.https_port, path);
-	return b;
+	return ht_url("https", "127.0.0.1", ht.https_port, path);
 }
 
 const char *
 ht_server(const char *path)
 {
-	char	*b = ht_buf();
-
-	snprintf(b, 1024, "http://127.0.0.1:%d%s", ht.port, path);
-	return b;
+	return ht_url("http", "127.0.0.1", ht.port, path);
 }
 
 const char *

@@ -6,8 +6,8 @@
  * openssl for the test; and tests/http-server (its header says what it
  * serves) for delays, drips, redirects, echoes and a port that never
  * speaks. Criterion runs each test in a process of its own, so each test
- * starts its own (the suite's .init) and stops them (.fini); both die
- * with the test's process if it is killed.
+ * starts its own (HTTPTEST_SUITE's .init) and harness_suite_fini stops
+ * them; both die with the test's process if it is killed.
  *
  * nginx serves, from ht.html: 1k.txt (1,024 bytes of text), 1m.bin
  * (1 MiB of random bytes) and gz/zeros.txt (1 MiB of "a", gzipped on the
@@ -37,10 +37,19 @@ struct httptest {
 
 extern struct httptest ht;
 
-/* Make the certificates and start nginx and http-server. */
+/*
+ * Make the certificates and start nginx and http-server; have
+ * harness_suite_fini stop them.
+ */
 void	 httptest_start(void);
 /* Stop both and remove ht.dir; safe to call twice. */
 void	 httptest_stop(void);
+/* harness_suite_init, then httptest_start: an http suite's .init. */
+void	 httptest_suite_init(void);
+/* A Criterion suite whose every test has the servers, timing out in secs. */
+#define HTTPTEST_SUITE(name, secs) \
+	TestSuite(name, .init = httptest_suite_init, \
+	    .fini = harness_suite_fini, .timeout = (secs))
 /*
  * Configuration text for a test daemon: [http] allowing both servers
  * (http://127.0.0.1:PORT/ for each port, https as well) with the test's
@@ -50,7 +59,15 @@ void	 httptest_stop(void);
 char	*httptest_conf(const char *extra);
 /* httptest_conf, with more words in allow (may be NULL). Caller frees. */
 char	*httptest_conf_allow(const char *allow, const char *extra);
-/* URLs on the servers, path included; one of 16 static buffers each. */
+/* Start d with httptest_conf_allow(allow, extra) as its configuration. */
+void	 httptest_daemon(struct daemon *d, const char *allow,
+	    const char *extra);
+/*
+ * URLs, path included; one of 16 static buffers each: SCHEME://HOST:PORT
+ * PATH, and on the servers (127.0.0.1).
+ */
+const char *ht_url(const char *scheme, const char *host, int port,
+	    const char *path);
 const char *ht_nginx(const char *path);
 const char *ht_nginx_tls(const char *path);
 const char *ht_server(const char *path);

@@ -17,41 +17,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	httptest_start();
-}
-
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-	httptest_stop();
-}
-
-TestSuite(http, .init = suite_init, .fini = suite_fini, .timeout = 120);
-
-/* A daemon allowed to reach the test servers, with extra configuration. */
-static void
-start(const char *extra)
-{
-	char	*conf = httptest_conf(extra);
-
-	daemon_start(&d, conf, NULL);
-	free(conf);
-}
-
-/* start, with more URL prefixes allowed. */
-static void
-start_allowing(const char *allow, const char *extra)
-{
-	char	*conf = httptest_conf_allow(allow, extra);
-
-	daemon_start(&d, conf, NULL);
-	free(conf);
-}
+HTTPTEST_SUITE(http, 120);
 
 /* An http job's JSON text for a GET of url, plus more fields. */
 static char *
@@ -116,7 +82,7 @@ Test(http, get_from_nginx_over_http_1_1)
 	const char	*key;
 	json_t		*val;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_nginx("/1k.txt"), NULL);
 	jeq(v, "status", "200");
 	jeq(v, "bytes", "1024");
@@ -139,7 +105,7 @@ Test(http, https_is_verified_and_speaks_http_2)
 {
 	json_t	*v;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_nginx_tls("/1k.txt"), NULL);
 	jeq(v, "status", "200");
 	jeq(v, "bytes", "1024");
@@ -167,7 +133,7 @@ Test(http, every_status_is_an_ok_result)
 {
 	json_t	*v;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_nginx("/missing"), NULL);
 	jeq(v, "status", "404");
 	json_decref(v);
@@ -193,7 +159,7 @@ Test(http, methods_are_sent_upper_case)
 	json_t	*v, *e;
 	size_t	 i;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	for (i = 0; i < sizeof methods / sizeof methods[0]; i++) {
 		more = harness_fmt("\"method\":\"%s\"", methods[i]);
 		v = get_ok(ht_server("/echo"), more);
@@ -215,7 +181,7 @@ Test(http, headers_and_bodies_are_sent_as_given)
 {
 	json_t		*v, *e;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_server("/echo"), "\"method\":\"POST\",\"headers\":"
 	    "{\"X-One\":\"1\",\"x-empty\":\"\",\"Authorization\":\"Bearer t\"},"
 	    "\"body\":\"h\\u00e9llo\\u0000!\"");
@@ -266,7 +232,7 @@ Test(http, user_agent_is_configured)
 {
 	json_t	*v, *e;
 
-	start("user_agent = probe/2\n");
+	httptest_daemon(&d, NULL, "user_agent = probe/2\n");
 	v = get_ok(ht_server("/echo"), NULL);
 	e = echo_of(v);
 	cr_assert_str_eq(echo_header(e, "user-agent"), "probe/2");
@@ -295,7 +261,7 @@ Test(http, header_injection_is_refused)
 	char	*line;
 	size_t	 i;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		line = harness_fmt("{\"jobs\":[{\"type\":\"sleep\",\"ms\":0},"
 		    "{\"type\":\"http\",\"url\":%s,%s}]}",
@@ -328,7 +294,7 @@ Test(http, bodies_are_checked)
 	char	*line;
 	size_t	 i;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		line = harness_fmt("{\"jobs\":[{\"type\":\"http\",\"url\":"
 		    "%s,%s}]}", ht_quote(ht_server("/echo")), bad[i].more);
@@ -346,7 +312,7 @@ Test(http, the_body_is_text_or_base64_as_asked)
 	json_t	*v;
 	char	*msg;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	msg = get_fails(ht_server("/bytes?n=3"), NULL, "bad_encoding");
 	cr_assert_not_null(strstr(msg, "not valid UTF-8 at byte 0"), "%s", msg);
 	cr_assert_not_null(strstr(msg, "base64"), "%s", msg);
@@ -366,7 +332,7 @@ Test(http, a_large_body_is_encoded_whole)
 {
 	json_t	*v;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_nginx("/1m.bin"), "\"encoding\":\"base64\"");
 	jeq(v, "bytes", "1048576");
 	cr_assert_eq(strlen(jstr(v, "body")), 1398104);
@@ -382,7 +348,7 @@ Test(http, repeated_headers_are_joined_and_names_lower_case)
 {
 	json_t	*v;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_server("/headers"), NULL);
 	jstr_is(v, "headers.x-dup", "one, two");
 	jstr_is(v, "headers.set-cookie", "a=1, b=2");
@@ -398,7 +364,7 @@ Test(http, gzip_bodies_are_decompressed_and_counted_so)
 	json_t	*v;
 	char	*msg;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_nginx("/gz/zeros.txt"), NULL);
 	jstr_is(v, "headers.content-encoding", "gzip");
 	jeq(v, "bytes", "1048576");
@@ -417,7 +383,7 @@ Test(http, redirects_are_followed_and_counted)
 {
 	json_t	*v;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_server("/redirect?n=3"), NULL);
 	jeq(v, "status", "200");
 	jstr_is(v, "body", "done");
@@ -437,7 +403,7 @@ Test(http, redirects_go_to_other_servers_and_schemes)
 	json_t	*v;
 	char	*path;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	path = harness_fmt("/redirect?n=1&code=307&to=%s",
 	    ht_nginx_tls("/1k.txt"));
 	v = get_ok(ht_server(path), NULL);
@@ -456,7 +422,7 @@ Test(http, max_redirects_bounds_a_chain)
 	json_t	*v;
 	char	*msg;
 
-	start("max_redirects = 2\n");
+	httptest_daemon(&d, NULL, "max_redirects = 2\n");
 	v = get_ok(ht_server("/redirect?n=2"), NULL);
 	jeq(v, "redirects", "2");
 	json_decref(v);
@@ -471,7 +437,7 @@ Test(http, follow_false_returns_the_redirect)
 {
 	json_t	*v;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	v = get_ok(ht_server("/redirect?n=1"), "\"follow\":false");
 	jeq(v, "status", "302");
 	jeq(v, "redirects", "0");
@@ -485,7 +451,7 @@ Test(http, a_redirect_changes_the_method_as_fetch_does)
 {
 	json_t	*v, *e;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	/* 303: GET, without the body or its type. */
 	v = get_ok(ht_server("/redirect?n=0&code=303&to=%2Fecho"),
 	    "\"method\":\"PUT\",\"body\":\"x\",\"headers\":{\"Content-Type\":"
@@ -546,7 +512,7 @@ Test(http, credentials_do_not_follow_to_another_origin)
 	char	*conf, *path, *back, *there;
 
 	conf = harness_fmt("http://localhost:%d/", ht.port);
-	start_allowing(conf, NULL);
+	httptest_daemon(&d, conf, NULL);
 	free(conf);
 	/* Same origin: kept. */
 	v = get_ok(ht_server("/redirect?n=0&to=%2Fecho"), "\"headers\":"
@@ -586,7 +552,7 @@ Test(http, a_bad_redirect_is_an_http_error)
 {
 	char	*msg;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	msg = get_fails(ht_server("/redirect?n=0&to=http%3A%2F%2Fu%3Ap%40"
 	    "127.0.0.1%2F"), NULL, "http_error");
 	cr_assert_not_null(strstr(msg, "redirect 1 to http://u:p@127.0.0.1/:"
@@ -603,7 +569,7 @@ Test(http, a_refused_connection_is_an_http_error)
 {
 	char	*msg;
 
-	start_allowing("http://127.0.0.1:1/", NULL);
+	httptest_daemon(&d, "http://127.0.0.1:1/", NULL);
 	msg = get_fails("http://127.0.0.1:1/", NULL, "http_error");
 	cr_assert_not_null(strstr(msg, "GET http://127.0.0.1:1/: connect: "),
 	    "%s", msg);
@@ -667,7 +633,7 @@ Test(http, requests_are_validated)
 	char	*line;
 	size_t	 i;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		line = harness_fmt("{\"jobs\":[%s]}", bad[i].job);
 		r = daemon_request(&d, line);
@@ -683,7 +649,7 @@ Test(http, max_bytes_up_to_max_response_bytes_is_taken)
 {
 	json_t	*v;
 
-	start("max_response_bytes = 2048\n");
+	httptest_daemon(&d, NULL, "max_response_bytes = 2048\n");
 	v = get_ok(ht_nginx("/1k.txt"), "\"max_bytes\":2048");
 	jeq(v, "bytes", "1024");
 	json_decref(v);
@@ -722,7 +688,7 @@ Test(http, jobs_of_a_batch_run_at_once)
 	char	*job, *text, path[32];
 	size_t	 i;
 
-	start("max_host_connections = 50\n");
+	httptest_daemon(&d, NULL, "max_host_connections = 50\n");
 	jobs = json_array();
 	job = get(ht_server("/delay?ms=500"), NULL);
 	for (i = 0; i < 50; i++)
@@ -756,7 +722,7 @@ Test(http, gatherctl_runs_http_shorthands)
 	json_error_t	 err;
 	char		*cmd, *out;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	cmd = harness_fmt("%s -s %s run http:%s http:post:%s", GATHERCTL_BIN,
 	    d.sock, ht_nginx("/1k.txt"), ht_server("/echo"));
 	cr_assert_eq(run_command(cmd, &out), 0, "%s", out);

@@ -25,29 +25,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	httptest_start();
-}
-
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-	httptest_stop();
-}
-
-TestSuite(http_policy, .init = suite_init, .fini = suite_fini,
-    .timeout = 120);
-
-/* A daemon with conf as its whole [http] section (and more). */
-static void
-start(const char *conf)
-{
-	daemon_start(&d, conf, NULL);
-}
+HTTPTEST_SUITE(http_policy, 120);
 
 /* A GET of url that must fail with code; its message. Caller frees. */
 static char *
@@ -94,19 +72,14 @@ hold_untouched(void)
 static const char *
 hold(const char *host)
 {
-	static char	buf[4][320];
-	static int	next;
-	char		*b = buf[next++ % 4];
-
-	snprintf(b, 320, "http://%s:%d/x", host, ht.hold_port);
-	return b;
+	return ht_url("http", host, ht.hold_port, "/x");
 }
 
 Test(http_policy, loopback_is_refused_without_allow)
 {
 	char	*msg;
 
-	start(NULL);
+	daemon_start(&d, NULL, NULL);
 	msg = refused(hold("127.0.0.1"), "forbidden");
 	says(msg, "127.0.0.1 is loopback (127.0.0.0/8)");
 	says(msg, "default policy");
@@ -124,7 +97,7 @@ Test(http_policy, a_name_that_resolves_to_loopback_is_refused)
 	FILE	*fp;
 	int	 others = 0;
 
-	start(NULL);
+	daemon_start(&d, NULL, NULL);
 	msg = refused(hold("localhost"), "forbidden");
 	says(msg, "is loopback");
 	free(msg);
@@ -182,7 +155,7 @@ Test(http_policy, addresses_refused_by_default_are_refused_at_once)
 	json_t	*res;
 	size_t	 i;
 
-	start(NULL);
+	daemon_start(&d, NULL, NULL);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		url = harness_fmt("http://%s/latest/meta-data/", bad[i].host);
 		job = harness_fmt("{\"type\":\"http\",\"url\":%s}",
@@ -209,7 +182,7 @@ Test(http_policy, allow_makes_an_exception_for_its_prefix_only)
 
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d/echo\n",
 	    ht.port);
-	start(conf);
+	daemon_start(&d, conf, NULL);
 	free(conf);
 	v = fetched(ht_server("/echo"));
 	jeq(v, "status", "200");
@@ -234,13 +207,13 @@ Test(http_policy, an_origin_without_a_path_allows_that_port_only)
 	/* Not a prefix of http://127.0.0.1:PORT1/ (normalised with "/"). */
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d\n",
 	    ht.port / 10);
-	start(conf);
+	daemon_start(&d, conf, NULL);
 	free(conf);
 	msg = refused(ht_server("/echo"), "forbidden");
 	free(msg);
 	daemon_stop(&d);
 	conf = harness_fmt("[http]\nallow = HTTP://127.0.0.1:%d\n", ht.port);
-	start(conf);
+	daemon_start(&d, conf, NULL);
 	free(conf);
 	v = fetched(ht_server("/echo"));
 	json_decref(v);
@@ -260,7 +233,7 @@ Test(http_policy, urls_are_normalised_before_matching)
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d/a/../echo"
 	    " HTTP://LOCALHOST.:%d/%%65cho\ndeny = http://127.0.0.1:%d/%%73tatus"
 	    "\n", ht.port, ht.port, ht.port);
-	start(conf);
+	daemon_start(&d, conf, NULL);
 	free(conf);
 	for (i = 0; i < sizeof same / sizeof same[0]; i++) {
 		v = fetched(ht_server(same[i]));
@@ -291,7 +264,7 @@ Test(http_policy, deny_wins_over_allow)
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d/"
 	    " http://localhost:%d/\ndeny = http://127.0.0.1:%d/status"
 	    " localhost 127.0.0.2/32\n", ht.port, ht.port, ht.port);
-	start(conf);
+	daemon_start(&d, conf, NULL);
 	free(conf);
 	v = fetched(ht_server("/echo"));
 	json_decref(v);
@@ -307,7 +280,7 @@ Test(http_policy, deny_wins_over_allow)
 
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d/\n"
 	    "deny = 127.0.0.0/8\n", ht.port);
-	start(conf);
+	daemon_start(&d, conf, NULL);
 	free(conf);
 	msg = refused(ht_server("/echo"), "forbidden");
 	says(msg, "127.0.0.1 matches [http] deny 127.0.0.0/8");
@@ -319,7 +292,7 @@ Test(http_policy, deny_names_subdomains_with_a_leading_dot)
 {
 	char	*msg;
 
-	start("[http]\ndeny = .example.test\n");
+	daemon_start(&d, "[http]\ndeny = .example.test\n", NULL);
 	msg = refused("http://a.b.EXAMPLE.test./", "forbidden");
 	says(msg, "matches [http] deny .example.test");
 	free(msg);
@@ -337,7 +310,7 @@ Test(http_policy, deny_ranges_hold_addresses_after_dns)
 	/* localhost is allowed by its URL, but its address is denied. */
 	conf = harness_fmt("[http]\nallow = http://localhost:%d/\n"
 	    "deny = 127.0.0.0/8 ::1\n", ht.hold_port);
-	start(conf);
+	daemon_start(&d, conf, NULL);
 	free(conf);
 	msg = refused(hold("localhost"), "forbidden");
 	says(msg, "matches [http] deny");
@@ -359,12 +332,10 @@ Test(http_policy, a_redirect_to_a_refused_destination_is_refused)
 		{ "file%3A%2F%2F%2Fetc%2Fpasswd", "the scheme \"file\"" },
 		{ "gopher%3A%2F%2Fx%2F", "the scheme \"gopher\"" },
 	};
-	char	*to, *p, *path, *msg, *conf, port[16];
+	char	*to, *p, *path, *msg, port[16];
 	size_t	 i;
 
-	conf = httptest_conf(NULL);
-	start(conf);
-	free(conf);
+	httptest_daemon(&d, NULL, NULL);
 	snprintf(port, sizeof port, "%d", ht.hold_port);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		to = strdup(bad[i].to);
@@ -399,7 +370,7 @@ Test(http_policy, a_kept_connection_carries_only_what_its_url_may)
 	 */
 	conf = harness_fmt("[http]\nallow = http://localhost:%d/echo\n",
 	    ht.port);
-	start(conf);
+	daemon_start(&d, conf, NULL);
 	free(conf);
 	jobs = harness_fmt("{\"jobs\":[{\"type\":\"http\",\"url\":"
 	    "\"http://localhost:%d/echo\"}]}", ht.port);
