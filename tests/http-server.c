@@ -14,7 +14,7 @@
  *
  *	/echo			200, JSON {"method","uri","headers","body_base64"}
  *	/status?code=N&location=URL	that status, that Location if given
- *	/delay?ms=N		"ok" after N ms
+ *	/delay?ms=N&to=URL	"ok" after N ms, or a 302 to URL if given
  *	/hang			never answers
  *	/drip?bytes=N&chunk=K&every=MS&length=L
  *				K bytes every MS ms until N (0: for ever),
@@ -69,6 +69,7 @@ struct slow {
 	long			 sent;
 	int			 closed;	/* the client went away */
 	int			 started;	/* a reply was begun */
+	int			 code;		/* a delay's status */
 };
 
 static void __attribute__((noreturn))
@@ -159,7 +160,7 @@ slow_drip(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->left == 0) {
 		if (!s->started)
-			evhttp_send_reply(s->req, 200, "OK", NULL);
+			evhttp_send_reply(s->req, s->code, "OK", NULL);
 		else
 			evhttp_send_reply_end(s->req);
 		evhttp_connection_set_closecb(evhttp_request_get_connection(
@@ -190,7 +191,7 @@ slow_new(struct evhttp_request *req, struct evkeyvalq *q, int drip, long ms)
 	struct slow	*s;
 	struct timeval	 tv;
 	const char	*tag = evhttp_find_header(q, "tag");
-	const char	*length;
+	const char	*length, *to;
 
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		die("calloc");
@@ -219,6 +220,12 @@ slow_new(struct evhttp_request *req, struct evkeyvalq *q, int drip, long ms)
 		s->left = 0;
 		if (ms < 0)
 			return;		/* a hang: only the close frees it */
+		s->code = 200;
+		if ((to = evhttp_find_header(q, "to")) != NULL) {
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Location", to);
+			s->code = 302;
+		}
 		evbuffer_add_printf(evhttp_request_get_output_buffer(req),
 		    "ok");
 	}

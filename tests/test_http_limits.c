@@ -22,31 +22,7 @@
 
 static struct daemon	d;
 
-static void
-suite_init(void)
-{
-	httptest_start();
-}
-
-static void
-suite_fini(void)
-{
-	if (d.dir[0] != '\0')
-		daemon_stop(&d);
-	httptest_stop();
-}
-
-TestSuite(http_limits, .init = suite_init, .fini = suite_fini,
-    .timeout = 180);
-
-static void
-start(const char *extra)
-{
-	char	*conf = httptest_conf(extra);
-
-	daemon_start(&d, conf, NULL);
-	free(conf);
-}
+HTTPTEST_SUITE(http_limits, 180);
 
 /* An http job's text for the test server's path, plus fields. */
 static char *
@@ -55,6 +31,25 @@ job(const char *path, const char *more)
 	return harness_fmt("{\"type\":\"http\",\"url\":%s%s%s}",
 	    ht_quote(ht_server(path)), more != NULL ? "," : "",
 	    more != NULL ? more : "");
+}
+
+/*
+ * Send a batch of one job (path on the test server), with head before
+ * its "jobs" if not NULL, on a connection of its own; the connection.
+ */
+static int
+send_job(const char *path, const char *head)
+{
+	char	*j = job(path, NULL), *line;
+	int	 fd;
+
+	line = harness_fmt("{%s%s\"jobs\":[%s]}", head != NULL ? head : "",
+	    head != NULL ? "," : "", j);
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	free(line);
+	free(j);
+	return fd;
 }
 
 /* Wait for the server to see the connection of tag close. */
@@ -94,19 +89,13 @@ server_has(const char *path)
 
 Test(http_limits, a_client_that_disconnects_closes_its_transfers)
 {
-	char	*j, *line;
-	int	 fd;
+	int	fd;
 
-	start(NULL);
-	j = job("/hang?tag=gone", NULL);
-	line = harness_fmt("{\"jobs\":[%s]}", j);
-	fd = client_connect(d.sock);
-	client_send(fd, line);
+	httptest_daemon(&d, NULL, NULL);
+	fd = send_job("/hang?tag=gone", NULL);
 	server_has("/hang");
 	close(fd);
 	sees_close("gone");
-	free(j);
-	free(line);
 	daemon_stop(&d);
 }
 
@@ -116,7 +105,7 @@ Test(http_limits, every_cancel_closes_the_transfer_at_once)
 	char	*j, *line;
 	int	 fd;
 
-	start("[limits]\nmax_job_ms = 400\n");
+	httptest_daemon(&d, NULL, "[limits]\nmax_job_ms = 400\n");
 	/* The job's own timeout_ms. */
 	j = job("/hang?tag=own", "\"timeout_ms\":300");
 	r = ht_job(&d, j);
@@ -152,10 +141,7 @@ Test(http_limits, every_cancel_closes_the_transfer_at_once)
 	free(line);
 	sees_close("sibling");
 	/* The cancel op. */
-	j = job("/hang?tag=op", NULL);
-	line = harness_fmt("{\"id\":\"c\",\"jobs\":[%s]}", j);
-	fd = client_connect(d.sock);
-	client_send(fd, line);
+	fd = send_job("/hang?tag=op", "\"id\":\"c\"");
 	server_has("/hang");
 	client_send(fd, "{\"op\":\"cancel\",\"target\":\"c\"}");
 	r = client_recv_json(fd, slack_ms(5000));
@@ -166,8 +152,6 @@ Test(http_limits, every_cancel_closes_the_transfer_at_once)
 	jstr_is(r, "results[0].error.code", "cancelled");
 	json_decref(r);
 	close(fd);
-	free(j);
-	free(line);
 	sees_close("op");
 	daemon_stop(&d);
 }
@@ -180,7 +164,7 @@ Test(http_limits, a_body_past_max_bytes_stops_whatever_its_length_says)
 	FILE	*fp;
 	char	 line[256];
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	/* Content-Length says a gigabyte; the mark is 100 kB. */
 	j = job("/drip?length=1000000000&chunk=16384&every=1&tag=liar",
 	    "\"max_bytes\":100000");
@@ -219,7 +203,7 @@ Test(http_limits, max_result_bytes_bounds_the_value)
 	json_t	*r;
 	char	*j;
 
-	start("[limits]\nmax_result_bytes = 10000\n");
+	httptest_daemon(&d, NULL, "[limits]\nmax_result_bytes = 10000\n");
 	j = job("/chunked?bytes=50000", NULL);
 	r = ht_job(&d, j);
 	jstr_is(r, "error.code", "too_large");
@@ -252,7 +236,7 @@ Test(http_limits, a_header_block_past_its_bound_is_an_http_error)
 	json_t	*r;
 	char	*j;
 
-	start(NULL);
+	httptest_daemon(&d, NULL, NULL);
 	/* 3,000 headers of some 115 bytes: past 256 KiB. */
 	j = job("/headers?n=3000", NULL);
 	r = ht_job(&d, j);
@@ -274,7 +258,7 @@ Test(http_limits, bodies_being_received_count_toward_max_memory_bytes)
 	json_t	*r;
 	char	*j;
 
-	start("[limits]\nmax_memory_bytes = 300000\n");
+	httptest_daemon(&d, NULL, "[limits]\nmax_memory_bytes = 300000\n");
 	j = harness_fmt("{\"type\":\"http\",\"url\":%s}",
 	    ht_quote(ht_nginx("/1m.bin")));
 	r = ht_job(&d, j);
@@ -288,20 +272,15 @@ Test(http_limits, bodies_being_received_count_toward_max_memory_bytes)
 
 Test(http_limits, connect_timeout_ms_bounds_connect_and_tls)
 {
-	json_t	*r;
-	char	*conf, *j;
+	json_t		*r;
+	const char	*url;
+	char		*j;
 
 	/* The hold port accepts and never answers the TLS handshake. */
-	conf = harness_fmt("https://127.0.0.1:%d/", ht.hold_port);
-	{
-		char	*full = httptest_conf_allow(conf, NULL);
-
-		daemon_start(&d, full, NULL);
-		free(full);
-	}
-	free(conf);
-	j = harness_fmt("{\"type\":\"http\",\"url\":\"https://127.0.0.1:%d/\","
-	    "\"connect_timeout_ms\":300}", ht.hold_port);
+	url = ht_url("https", "127.0.0.1", ht.hold_port, "/");
+	httptest_daemon(&d, url, NULL);
+	j = harness_fmt("{\"type\":\"http\",\"url\":%s,"
+	    "\"connect_timeout_ms\":300}", ht_quote(url));
 	r = ht_job(&d, j);
 	jstr_is(r, "error.code", "http_error");
 	jstr_has(r, "error.message", "connect timed out (connect_timeout_ms"
@@ -314,17 +293,8 @@ Test(http_limits, connect_timeout_ms_bounds_connect_and_tls)
 	daemon_stop(&d);
 
 	/* Without the field, [http] connect_timeout_ms. */
-	conf = harness_fmt("https://127.0.0.1:%d/", ht.hold_port);
-	{
-		char	*full = httptest_conf_allow(conf,
-		    "connect_timeout_ms = 400\n");
-
-		daemon_start(&d, full, NULL);
-		free(full);
-	}
-	free(conf);
-	j = harness_fmt("{\"type\":\"http\",\"url\":\"https://127.0.0.1:%d/\"}",
-	    ht.hold_port);
+	httptest_daemon(&d, url, "connect_timeout_ms = 400\n");
+	j = harness_fmt("{\"type\":\"http\",\"url\":%s}", ht_quote(url));
 	r = ht_job(&d, j);
 	jstr_is(r, "error.code", "http_error");
 	jstr_has(r, "error.message", "connect timed out (connect_timeout_ms"
@@ -342,7 +312,7 @@ Test(http_limits, the_wait_for_a_connection_counts_toward_timeout_ms)
 	double	 deadline;
 	int	 fd;
 
-	start("max_host_connections = 1\n");
+	httptest_daemon(&d, NULL, "max_host_connections = 1\n");
 	/* One connection: the second waits 600 ms for it, then 600 more. */
 	j = job("/delay?ms=600", "\"timeout_ms\":1000");
 	line = harness_fmt("{\"jobs\":[%s,%s]}", j, j);
@@ -387,7 +357,7 @@ Test(http_limits, max_connections_bounds_all_hosts)
 	json_t	*r;
 	char	*line;
 
-	start("max_connections = 1\n");
+	httptest_daemon(&d, NULL, "max_connections = 1\n");
 	/* Two hosts, one connection in all: one after the other. */
 	line = harness_fmt("[{\"type\":\"http\",\"url\":\"http://127.0.0.1:%d"
 	    "/delay?ms=400\"},{\"type\":\"http\",\"url\":\"https://127.0.0.1:"
@@ -405,7 +375,8 @@ Test(http_limits, status_shows_connections_and_queued_requests)
 	json_t	*st, *v;
 	char	*j;
 
-	start("max_connections = 7\nmax_host_connections = 3\n");
+	httptest_daemon(&d, NULL, "max_connections = 7\n"
+	    "max_host_connections = 3\n");
 	st = daemon_status(&d, slack_ms(5000));
 	jeq(st, "http", "{\"connections\":0,\"queued\":0,\"requests\":0,"
 	    "\"receiving_bytes\":0,\"max_connections\":7,"
@@ -425,16 +396,15 @@ Test(http_limits, status_shows_connections_and_queued_requests)
 
 Test(http_limits, a_reload_applies_to_new_batches_only)
 {
-	json_t	*r;
-	char	*j, *line, *conf;
-	FILE	*fp;
-	int	 fd;
+	const char	*path = "/delay?ms=1500&to=%2Fecho";
+	json_t		*r;
+	char		*conf;
+	FILE		*fp;
+	int		 fd;
 
-	start(NULL);
-	j = job("/delay?ms=1500", NULL);
-	line = harness_fmt("{\"jobs\":[%s]}", j);
-	fd = client_connect(d.sock);
-	client_send(fd, line);
+	httptest_daemon(&d, NULL, NULL);
+	/* A job that goes on, after the reload, to a hop of its own. */
+	fd = send_job(path, NULL);
 	server_has("/delay");
 	/* The test server is no longer allowed; connections are fewer. */
 	cr_assert_not_null(fp = fopen(d.conf, "w"));
@@ -445,19 +415,22 @@ Test(http_limits, a_reload_applies_to_new_batches_only)
 	free(conf);
 	kill(d.pid, SIGHUP);
 	cr_assert_eq(daemon_log_wait(&d, "reloaded", 1, slack_ms(5000)), 1);
+	/* Its redirect was checked against the policy it started with. */
 	r = client_recv_json(fd, slack_ms(10000));
 	jbool_is(r, "results[0].ok", true);
 	jeq(r, "results[0].value.status", "200");
+	jeq(r, "results[0].value.redirects", "1");
 	json_decref(r);
 	close(fd);
-	r = ht_job(&d, j);
-	jstr_is(r, "error.code", "forbidden");
+	/* A new batch has the new policy and limits. */
+	fd = send_job(path, NULL);
+	r = client_recv_json(fd, slack_ms(10000));
+	jstr_is(r, "results[0].error.code", "forbidden");
 	json_decref(r);
+	close(fd);
 	r = daemon_status(&d, slack_ms(5000));
 	jeq(r, "http.max_host_connections", "2");
 	json_decref(r);
-	free(line);
-	free(j);
 	daemon_stop(&d);
 }
 
@@ -469,13 +442,7 @@ Test(http_limits, a_host_held_up_does_not_hold_up_another)
 
 	/* Two connections per host: 100 requests that hang wait their turn... */
 	conf = harness_fmt("http://localhost:%d/", ht.port);
-	{
-		char	*full = httptest_conf_allow(conf,
-		    "max_host_connections = 2\n");
-
-		daemon_start(&d, full, NULL);
-		free(full);
-	}
+	httptest_daemon(&d, conf, "max_host_connections = 2\n");
 	free(conf);
 	slow = harness_fmt("{\"type\":\"http\",\"url\":%s,\"timeout_ms\":%d}",
 	    ht_quote(ht_server("/hang")), slack_ms(2000));
@@ -509,7 +476,7 @@ Test(http_limits, http_2_carries_many_requests_on_few_connections)
 	char	*job, *text, path[48];
 	size_t	 i;
 
-	start("max_host_connections = 2\n");
+	httptest_daemon(&d, NULL, "max_host_connections = 2\n");
 	job = harness_fmt("{\"type\":\"http\",\"url\":%s}",
 	    ht_quote(ht_nginx_tls("/1k.txt")));
 	jobs = json_array();
