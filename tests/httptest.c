@@ -439,6 +439,42 @@ ht_batch(struct daemon *d, const char *jobs)
 	return r;
 }
 
+char *
+ht_get(const char *url, const char *more)
+{
+	return harness_fmt("{\"type\":\"http\",\"url\":%s%s%s}",
+	    ht_quote(url), more != NULL ? "," : "", more != NULL ? more : "");
+}
+
+json_t *
+ht_get_result(struct daemon *d, const char *url, const char *more)
+{
+	char	*job = ht_get(url, more);
+	json_t	*r = ht_job(d, job);
+
+	free(job);
+	return r;
+}
+
+json_t *
+ht_batch_copies(struct daemon *d, const char *job, size_t n,
+    const char *last)
+{
+	json_t	*jobs = json_array(), *r;
+	char	*text;
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(jobs, json_loads(job, 0, NULL));
+	if (last != NULL)
+		json_array_append_new(jobs, json_loads(last, 0, NULL));
+	text = json_dumps(jobs, JSON_COMPACT);
+	json_decref(jobs);
+	r = ht_batch(d, text);
+	free(text);
+	return r;
+}
+
 json_t *
 ht_job(struct daemon *d, const char *job)
 {

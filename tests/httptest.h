@@ -75,12 +75,22 @@ const char *ht_server(const char *path);
 int	 httptest_log_wait(const char *needle, int count, int timeout_ms);
 /* Run jobs (a JSON array's text) as one batch; the reply. Caller decrefs. */
 json_t	*ht_batch(struct daemon *, const char *jobs);
+/*
+ * Run n copies of job, then last if not NULL (JSON objects' text), as
+ * one batch; the reply. Caller decrefs.
+ */
+json_t	*ht_batch_copies(struct daemon *, const char *job, size_t n,
+	    const char *last);
 /* Run one job (a JSON object's text); its result. Caller decrefs. */
 json_t	*ht_job(struct daemon *, const char *job);
 /* ht_job, asserting success; the value. Caller decrefs. */
 json_t	*ht_ok(struct daemon *, const char *job);
 /* ht_job, asserting failure with code; the message. Caller frees. */
 char	*ht_fails(struct daemon *, const char *job, const char *code);
+/* A GET job's text: url, plus more fields (may be NULL). Caller frees. */
+char	*ht_get(const char *url, const char *more);
+/* Run ht_get(url, more) as a batch of one; its result. Caller decrefs. */
+json_t	*ht_get_result(struct daemon *, const char *url, const char *more);
 /* A JSON string of s (quoted, escaped), in one of 16 static buffers. */
 const char *ht_quote(const char *s);
 

@@ -19,19 +19,11 @@ static struct daemon	d;
 
 HTTPTEST_SUITE(http, 120);
 
-/* An http job's JSON text for a GET of url, plus more fields. */
-static char *
-get(const char *url, const char *more)
-{
-	return harness_fmt("{\"type\":\"http\",\"url\":%s%s%s}", ht_quote(url),
-	    more != NULL ? "," : "", more != NULL ? more : "");
-}
-
 /* Run a GET of url (plus fields) and assert it succeeds; its value. */
 static json_t *
 get_ok(const char *url, const char *more)
 {
-	char	*job = get(url, more);
+	char	*job = ht_get(url, more);
 	json_t	*v = ht_ok(&d, job);
 
 	free(job);
@@ -42,7 +34,7 @@ get_ok(const char *url, const char *more)
 static char *
 get_fails(const char *url, const char *more, const char *code)
 {
-	char	*job = get(url, more), *msg;
+	char	*job = ht_get(url, more), *msg;
 
 	msg = ht_fails(&d, job, code);
 	free(job);
@@ -703,20 +695,14 @@ Test(http, a_disabled_type_refuses_its_jobs)
 
 Test(http, jobs_of_a_batch_run_at_once)
 {
-	json_t	*r, *jobs;
-	char	*job, *text, path[32];
+	json_t	*r;
+	char	*job, path[32];
 	size_t	 i;
 
 	httptest_daemon(&d, NULL, "max_host_connections = 50\n");
-	jobs = json_array();
-	job = get(ht_server("/delay?ms=500"), NULL);
-	for (i = 0; i < 50; i++)
-		json_array_append_new(jobs, json_loads(job, 0, NULL));
+	job = ht_get(ht_server("/delay?ms=500"), NULL);
+	r = ht_batch_copies(&d, job, 50, NULL);
 	free(job);
-	text = json_dumps(jobs, JSON_COMPACT);
-	json_decref(jobs);
-	r = ht_batch(&d, text);
-	free(text);
 	jeq(r, "stats.ok", "50");
 	/*
 	 * Fifty half seconds in about one half: none waits for another

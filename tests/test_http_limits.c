@@ -28,28 +28,54 @@ HTTPTEST_SUITE(http_limits, 180);
 static char *
 job(const char *path, const char *more)
 {
-	return harness_fmt("{\"type\":\"http\",\"url\":%s%s%s}",
-	    ht_quote(ht_server(path)), more != NULL ? "," : "",
-	    more != NULL ? more : "");
+	return ht_get(ht_server(path), more);
+}
+
+/* Run a job of path on the test server (plus fields); its result. */
+static json_t *
+run(const char *path, const char *more)
+{
+	return ht_get_result(&d, ht_server(path), more);
 }
 
 /*
- * Send a batch of one job (path on the test server), with head before
- * its "jobs" if not NULL, on a connection of its own; the connection.
+ * A batch's line: head before its "jobs" and tail after the job of path
+ * on the test server, where not NULL. Caller frees.
  */
+static char *
+batch_line(const char *path, const char *head, const char *tail)
+{
+	char	*j = job(path, NULL), *line;
+
+	line = harness_fmt("{%s%s\"jobs\":[%s%s%s]}", head != NULL ? head : "",
+	    head != NULL ? "," : "", j, tail != NULL ? "," : "",
+	    tail != NULL ? tail : "");
+	free(j);
+	return line;
+}
+
+/* Send batch_line(path, head, NULL) on a connection of its own; it. */
 static int
 send_job(const char *path, const char *head)
 {
-	char	*j = job(path, NULL), *line;
+	char	*line = batch_line(path, head, NULL);
 	int	 fd;
 
-	line = harness_fmt("{%s%s\"jobs\":[%s]}", head != NULL ? head : "",
-	    head != NULL ? "," : "", j);
 	fd = client_connect(d.sock);
 	client_send(fd, line);
 	free(line);
-	free(j);
 	return fd;
+}
+
+/* Run batch_line(path, head, tail); the reply. Caller decrefs. */
+static json_t *
+run_batch(const char *path, const char *head, const char *tail)
+{
+	char	*line = batch_line(path, head, tail);
+	json_t	*r = daemon_request(&d, line);
+
+	free(line);
+	return r;
 }
 
 /* Wait for the server to see the connection of tag close. */
@@ -102,7 +128,7 @@ Test(http_limits, a_client_that_disconnects_closes_its_transfers)
 Test(http_limits, every_cancel_closes_the_transfer_at_once)
 {
 	json_t	*r;
-	char	*j, *line, *more;
+	char	*more;
 	int	 fd;
 
 	/*
@@ -113,46 +139,36 @@ Test(http_limits, every_cancel_closes_the_transfer_at_once)
 	more = harness_fmt("[limits]\nmax_job_ms = %d\n", slack_ms(400));
 	httptest_daemon(&d, NULL, more);
 	free(more);
-	j = job("/echo", NULL);
-	json_decref(ht_ok(&d, j));
-	free(j);
+	r = run("/echo", NULL);
+	jbool_is(r, "ok", true);
+	json_decref(r);
 	/* The job's own timeout_ms. */
 	more = harness_fmt("\"timeout_ms\":%d", slack_ms(300));
-	j = job("/hang?tag=own", more);
+	r = run("/hang?tag=own", more);
 	free(more);
-	r = ht_job(&d, j);
 	jstr_is(r, "error.code", "timeout");
 	json_decref(r);
-	free(j);
 	sees_close("own");
 	/* max_job_ms. */
-	j = job("/hang?tag=max", NULL);
-	r = ht_job(&d, j);
+	r = run("/hang?tag=max", NULL);
 	jstr_is(r, "error.code", "timeout");
 	jstr_has(r, "error.message", "max_job_ms");
 	json_decref(r);
-	free(j);
 	sees_close("max");
 	/* The batch's deadline. */
-	j = job("/hang?tag=deadline", NULL);
-	line = harness_fmt("{\"timeout_ms\":%d,\"jobs\":[%s]}",
-	    slack_ms(200), j);
-	r = daemon_request(&d, line);
+	more = harness_fmt("\"timeout_ms\":%d", slack_ms(200));
+	r = run_batch("/hang?tag=deadline", more, NULL);
+	free(more);
 	jstr_is(r, "results[0].error.code", "timeout");
 	json_decref(r);
-	free(j);
-	free(line);
 	sees_close("deadline");
 	/* fail_fast: a sibling's failure. */
-	j = job("/hang?tag=sibling", NULL);
-	line = harness_fmt("{\"mode\":\"fail_fast\",\"jobs\":[%s,{\"type\":"
-	    "\"sleep\",\"ms\":%d,\"timeout_ms\":%d}]}", j, slack_ms(1000),
-	    slack_ms(100));
-	r = daemon_request(&d, line);
+	more = harness_fmt("{\"type\":\"sleep\",\"ms\":%d,\"timeout_ms\":%d}",
+	    slack_ms(1000), slack_ms(100));
+	r = run_batch("/hang?tag=sibling", "\"mode\":\"fail_fast\"", more);
+	free(more);
 	jstr_is(r, "results[0].error.code", "cancelled");
 	json_decref(r);
-	free(j);
-	free(line);
 	sees_close("sibling");
 	/* The cancel op. */
 	fd = send_job("/hang?tag=op", "\"id\":\"c\"");
@@ -173,22 +189,20 @@ Test(http_limits, every_cancel_closes_the_transfer_at_once)
 Test(http_limits, a_body_past_max_bytes_stops_whatever_its_length_says)
 {
 	json_t	*r;
-	char	*j, *needle;
+	char	*needle;
 	long	 sent = -1;
 	FILE	*fp;
 	char	 line[256];
 
 	httptest_daemon(&d, NULL, NULL);
 	/* Content-Length says a gigabyte; the mark is 100 kB. */
-	j = job("/drip?length=1000000000&chunk=16384&every=1&tag=liar",
+	r = run("/drip?length=1000000000&chunk=16384&every=1&tag=liar",
 	    "\"max_bytes\":100000");
-	r = ht_job(&d, j);
 	jstr_is(r, "error.code", "too_large");
 	jstr_has(r, "error.message", "the body is over max_bytes (100000"
 	    " bytes)");
 	cr_assert_lt(jnum(r, "ms"), slack_ms(3000), "%s", jtext(r));
 	json_decref(r);
-	free(j);
 	sees_close("liar");
 	/* What the server had written when it saw the close. */
 	cr_assert_not_null(fp = fopen(ht.log, "r"));
@@ -202,12 +216,10 @@ Test(http_limits, a_body_past_max_bytes_stops_whatever_its_length_says)
 	cr_assert_lt(sent, 64 << 20, "the server wrote %ld bytes", sent);
 
 	/* A slow drip without end: stopped as it passes the mark. */
-	j = job("/drip?chunk=100&every=20&tag=drip", "\"max_bytes\":1000");
-	r = ht_job(&d, j);
+	r = run("/drip?chunk=100&every=20&tag=drip", "\"max_bytes\":1000");
 	jstr_is(r, "error.code", "too_large");
 	cr_assert_lt(jnum(r, "ms"), slack_ms(3000), "%s", jtext(r));
 	json_decref(r);
-	free(j);
 	sees_close("drip");
 	daemon_stop(&d);
 }
@@ -215,55 +227,41 @@ Test(http_limits, a_body_past_max_bytes_stops_whatever_its_length_says)
 Test(http_limits, max_result_bytes_bounds_the_value)
 {
 	json_t	*r;
-	char	*j;
 
 	httptest_daemon(&d, NULL, "[limits]\nmax_result_bytes = 10000\n");
-	j = job("/chunked?bytes=50000", NULL);
-	r = ht_job(&d, j);
+	r = run("/chunked?bytes=50000", NULL);
 	jstr_is(r, "error.code", "too_large");
 	jstr_has(r, "error.message", "max_result_bytes (10000 bytes)");
 	json_decref(r);
-	free(j);
 	/* 9,000 bytes fit as text, not as base64 (12,000). */
-	j = job("/chunked?bytes=9000", NULL);
-	r = ht_job(&d, j);
+	r = run("/chunked?bytes=9000", NULL);
 	jbool_is(r, "ok", true);
 	json_decref(r);
-	free(j);
-	j = job("/chunked?bytes=9000", "\"encoding\":\"base64\"");
-	r = ht_job(&d, j);
+	r = run("/chunked?bytes=9000", "\"encoding\":\"base64\"");
 	jstr_is(r, "error.code", "too_large");
 	jstr_has(r, "error.message", "max_result_bytes");
 	json_decref(r);
-	free(j);
 	/* Text that grows as JSON: the value, escapes and all, is held to it. */
-	j = job("/headers?n=120", NULL);
-	r = ht_job(&d, j);
+	r = run("/headers?n=120", NULL);
 	jstr_is(r, "error.code", "too_large");
 	json_decref(r);
-	free(j);
 	daemon_stop(&d);
 }
 
 Test(http_limits, a_header_block_past_its_bound_is_an_http_error)
 {
 	json_t	*r;
-	char	*j;
 
 	httptest_daemon(&d, NULL, NULL);
 	/* 3,000 headers of some 115 bytes: past 256 KiB. */
-	j = job("/headers?n=3000", NULL);
-	r = ht_job(&d, j);
+	r = run("/headers?n=3000", NULL);
 	jstr_is(r, "error.code", "http_error");
 	jstr_has(r, "error.message", "protocol: the response's header block"
 	    " is over 262144 bytes");
 	json_decref(r);
-	free(j);
-	j = job("/headers?n=1000", NULL);
-	r = ht_job(&d, j);
+	r = run("/headers?n=1000", NULL);
 	jbool_is(r, "ok", true);
 	json_decref(r);
-	free(j);
 	daemon_stop(&d);
 }
 
@@ -450,8 +448,8 @@ Test(http_limits, a_reload_applies_to_new_batches_only)
 
 Test(http_limits, a_host_held_up_does_not_hold_up_another)
 {
-	json_t	*r, *jobs;
-	char	*conf, *slow, *fast, *text, path[32];
+	json_t	*r;
+	char	*conf, *slow, *fast, path[32];
 	size_t	 i;
 
 	/* Two connections per host: 100 requests that hang wait their turn... */
@@ -462,15 +460,8 @@ Test(http_limits, a_host_held_up_does_not_hold_up_another)
 	    ht_quote(ht_server("/hang")), slack_ms(2000));
 	fast = harness_fmt("{\"type\":\"http\",\"url\":\"http://localhost:%d"
 	    "/echo\"}", ht.port);
-	jobs = json_array();
-	for (i = 0; i < 100; i++)
-		json_array_append_new(jobs, json_loads(slow, 0, NULL));
 	/* ...and one to another host goes at once. */
-	json_array_append_new(jobs, json_loads(fast, 0, NULL));
-	text = json_dumps(jobs, JSON_COMPACT);
-	json_decref(jobs);
-	r = ht_batch(&d, text);
-	free(text);
+	r = ht_batch_copies(&d, slow, 100, fast);
 	free(slow);
 	free(fast);
 	jbool_is(r, "results[100].ok", true);
@@ -486,21 +477,15 @@ Test(http_limits, a_host_held_up_does_not_hold_up_another)
 
 Test(http_limits, http_2_carries_many_requests_on_few_connections)
 {
-	json_t	*r, *jobs, *st;
-	char	*job, *text, path[48];
+	json_t	*r, *st;
+	char	*job, path[48];
 	size_t	 i;
 
 	httptest_daemon(&d, NULL, "max_host_connections = 2\n");
 	job = harness_fmt("{\"type\":\"http\",\"url\":%s}",
 	    ht_quote(ht_nginx_tls("/1k.txt")));
-	jobs = json_array();
-	for (i = 0; i < 300; i++)
-		json_array_append_new(jobs, json_loads(job, 0, NULL));
+	r = ht_batch_copies(&d, job, 300, NULL);
 	free(job);
-	text = json_dumps(jobs, JSON_COMPACT);
-	json_decref(jobs);
-	r = ht_batch(&d, text);
-	free(text);
 	jeq(r, "stats.ok", "300");
 	for (i = 0; i < 300; i += 37) {
 		snprintf(path, sizeof path, "results[%zu].value.http_version", i);
