@@ -22,7 +22,7 @@
 
 static struct daemon	d;
 
-HTTPTEST_SUITE(http_limits, 180);
+HTTPTEST_SUITE(http, 180);
 
 /* An http job's text for the test server's path, plus fields. */
 static char *
@@ -113,7 +113,7 @@ server_has(const char *path)
 	usleep(100000);
 }
 
-Test(http_limits, a_client_that_disconnects_closes_its_transfers)
+Test(http, a_client_that_disconnects_closes_its_transfers)
 {
 	int	fd;
 
@@ -125,7 +125,7 @@ Test(http_limits, a_client_that_disconnects_closes_its_transfers)
 	daemon_stop(&d);
 }
 
-Test(http_limits, every_cancel_closes_the_transfer_at_once)
+Test(http, every_cancel_closes_the_transfer_at_once)
 {
 	json_t	*r;
 	char	*more;
@@ -186,7 +186,7 @@ Test(http_limits, every_cancel_closes_the_transfer_at_once)
 	daemon_stop(&d);
 }
 
-Test(http_limits, a_body_past_max_bytes_stops_whatever_its_length_says)
+Test(http, a_body_past_max_bytes_stops_whatever_its_length_says)
 {
 	json_t	*r;
 	char	*needle;
@@ -224,7 +224,7 @@ Test(http_limits, a_body_past_max_bytes_stops_whatever_its_length_says)
 	daemon_stop(&d);
 }
 
-Test(http_limits, max_result_bytes_bounds_the_value)
+Test(http, max_result_bytes_bounds_the_value)
 {
 	json_t	*r;
 
@@ -248,7 +248,7 @@ Test(http_limits, max_result_bytes_bounds_the_value)
 	daemon_stop(&d);
 }
 
-Test(http_limits, a_header_block_past_its_bound_is_an_http_error)
+Test(http, a_header_block_past_its_bound_is_an_http_error)
 {
 	json_t	*r;
 
@@ -265,7 +265,7 @@ Test(http_limits, a_header_block_past_its_bound_is_an_http_error)
 	daemon_stop(&d);
 }
 
-Test(http_limits, bodies_being_received_count_toward_max_memory_bytes)
+Test(http, bodies_being_received_count_toward_max_memory_bytes)
 {
 	json_t	*r;
 	char	*j;
@@ -282,7 +282,7 @@ Test(http_limits, bodies_being_received_count_toward_max_memory_bytes)
 	daemon_stop(&d);
 }
 
-Test(http_limits, connect_timeout_ms_bounds_connect_and_tls)
+Test(http, connect_timeout_ms_bounds_connect_and_tls)
 {
 	json_t		*r;
 	const char	*url;
@@ -317,7 +317,7 @@ Test(http_limits, connect_timeout_ms_bounds_connect_and_tls)
 	daemon_stop(&d);
 }
 
-Test(http_limits, the_wait_for_a_connection_counts_toward_timeout_ms)
+Test(http, the_wait_for_a_connection_counts_toward_timeout_ms)
 {
 	json_t	*r, *st;
 	char	*j, *line;
@@ -364,7 +364,7 @@ Test(http_limits, the_wait_for_a_connection_counts_toward_timeout_ms)
 	daemon_stop(&d);
 }
 
-Test(http_limits, max_connections_bounds_all_hosts)
+Test(http, max_connections_bounds_all_hosts)
 {
 	json_t	*r;
 	char	*line;
@@ -382,7 +382,7 @@ Test(http_limits, max_connections_bounds_all_hosts)
 	daemon_stop(&d);
 }
 
-Test(http_limits, status_shows_connections_and_queued_requests)
+Test(http, status_shows_connections_and_queued_requests)
 {
 	json_t	*st, *v;
 	char	*j;
@@ -406,7 +406,7 @@ Test(http_limits, status_shows_connections_and_queued_requests)
 	daemon_stop(&d);
 }
 
-Test(http_limits, a_reload_applies_to_new_batches_only)
+Test(http, a_reload_applies_to_new_batches_only)
 {
 	const char	*path = "/delay?ms=1500&to=%2Fecho";
 	json_t		*r;
@@ -446,7 +446,7 @@ Test(http_limits, a_reload_applies_to_new_batches_only)
 	daemon_stop(&d);
 }
 
-Test(http_limits, a_host_held_up_does_not_hold_up_another)
+Test(http, a_host_held_up_does_not_hold_up_another)
 {
 	json_t	*r;
 	char	*conf, *slow, *fast, path[32];
@@ -475,7 +475,7 @@ Test(http_limits, a_host_held_up_does_not_hold_up_another)
 	daemon_stop(&d);
 }
 
-Test(http_limits, http_2_carries_many_requests_on_few_connections)
+Test(http, http_2_carries_many_requests_on_few_connections)
 {
 	json_t	*r, *st;
 	char	*job, path[48];

@@ -25,7 +25,7 @@
 
 static struct daemon	d;
 
-HTTPTEST_SUITE(http_policy, 120);
+HTTPTEST_SUITE(http, 120);
 
 /* A GET of url that must fail with code; its message. Caller frees. */
 static char *
@@ -75,7 +75,7 @@ hold(const char *host)
 	return ht_url("http", host, ht.hold_port, "/x");
 }
 
-Test(http_policy, loopback_is_refused_without_allow)
+Test(http, loopback_is_refused_without_allow)
 {
 	char	*msg;
 
@@ -91,7 +91,7 @@ Test(http_policy, loopback_is_refused_without_allow)
 	daemon_stop(&d);
 }
 
-Test(http_policy, a_name_that_resolves_to_loopback_is_refused)
+Test(http, a_name_that_resolves_to_loopback_is_refused)
 {
 	char	*msg, line[512], name[256], addr[64];
 	FILE	*fp;
@@ -122,7 +122,7 @@ Test(http_policy, a_name_that_resolves_to_loopback_is_refused)
 	daemon_stop(&d);
 }
 
-Test(http_policy, addresses_refused_by_default_are_refused_at_once)
+Test(http, addresses_refused_by_default_are_refused_at_once)
 {
 	static const struct {
 		const char	*host;
@@ -175,7 +175,7 @@ Test(http_policy, addresses_refused_by_default_are_refused_at_once)
 	daemon_stop(&d);
 }
 
-Test(http_policy, allow_makes_an_exception_for_its_prefix_only)
+Test(http, allow_makes_an_exception_for_its_prefix_only)
 {
 	json_t	*v;
 	char	*conf, *msg;
@@ -199,7 +199,7 @@ Test(http_policy, allow_makes_an_exception_for_its_prefix_only)
 	daemon_stop(&d);
 }
 
-Test(http_policy, an_origin_without_a_path_allows_that_port_only)
+Test(http, an_origin_without_a_path_allows_that_port_only)
 {
 	json_t	*v;
 	char	*conf, *msg;
@@ -220,7 +220,7 @@ Test(http_policy, an_origin_without_a_path_allows_that_port_only)
 	daemon_stop(&d);
 }
 
-Test(http_policy, urls_are_normalised_before_matching)
+Test(http, urls_are_normalised_before_matching)
 {
 	static const char *const same[] = {
 		"/echo", "/%65cho", "/x/../echo", "/./echo", "/%2e/echo",
@@ -256,7 +256,7 @@ Test(http_policy, urls_are_normalised_before_matching)
 	daemon_stop(&d);
 }
 
-Test(http_policy, deny_wins_over_allow)
+Test(http, deny_wins_over_allow)
 {
 	json_t	*v;
 	char	*conf, *msg, *url;
@@ -288,7 +288,7 @@ Test(http_policy, deny_wins_over_allow)
 	daemon_stop(&d);
 }
 
-Test(http_policy, deny_names_subdomains_with_a_leading_dot)
+Test(http, deny_names_subdomains_with_a_leading_dot)
 {
 	char	*msg;
 
@@ -303,7 +303,7 @@ Test(http_policy, deny_names_subdomains_with_a_leading_dot)
 	daemon_stop(&d);
 }
 
-Test(http_policy, deny_ranges_hold_addresses_after_dns)
+Test(http, deny_ranges_hold_addresses_after_dns)
 {
 	char	*conf, *msg;
 
@@ -319,7 +319,7 @@ Test(http_policy, deny_ranges_hold_addresses_after_dns)
 	daemon_stop(&d);
 }
 
-Test(http_policy, a_redirect_to_a_refused_destination_is_refused)
+Test(http, a_redirect_to_a_refused_destination_is_refused)
 {
 	static const struct {
 		const char	*to;
@@ -357,7 +357,7 @@ Test(http_policy, a_redirect_to_a_refused_destination_is_refused)
 	daemon_stop(&d);
 }
 
-Test(http_policy, a_kept_connection_carries_only_what_its_url_may)
+Test(http, a_kept_connection_carries_only_what_its_url_may)
 {
 	json_t	*r;
 	char	*conf, *jobs;
@@ -404,7 +404,7 @@ child_proxies(const struct daemon *dm)
 	setenv("all_proxy", proxy, 1);
 }
 
-Test(http_policy, proxies_from_the_environment_are_never_used)
+Test(http, proxies_from_the_environment_are_never_used)
 {
 	struct daemon_opts	 opts = { .child = child_proxies };
 	json_t			*v;
@@ -444,7 +444,7 @@ load(const char *conf, char **err)
 	return rc;
 }
 
-Test(http_policy, rules_are_checked_when_the_file_is_read)
+Test(http, rules_are_checked_when_the_file_is_read)
 {
 	static const struct {
 		const char	*conf;
@@ -505,7 +505,7 @@ Test(http_policy, rules_are_checked_when_the_file_is_read)
 	config_free(&cfg);
 }
 
-Test(http_policy, a_ca_file_that_cannot_be_read_is_a_start_up_error)
+Test(http, a_ca_file_that_cannot_be_read_is_a_start_up_error)
 {
 	char	*out = NULL, *cmd;
 	int	 rc;
@@ -537,7 +537,7 @@ norm(const char *url)
 	return n;
 }
 
-Test(http_policy, the_normal_form_of_a_url)
+Test(http, the_normal_form_of_a_url)
 {
 	static const struct {
 		const char	*url;
@@ -603,7 +603,7 @@ ip_passes(const struct http_policy *p, int exempt, const char *ip)
 	return 0;
 }
 
-Test(http_policy, rules_match_normal_forms)
+Test(http, rules_match_normal_forms)
 {
 	struct config_list	 allow, deny;
 	struct http_policy	*p;
