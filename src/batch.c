@@ -84,12 +84,8 @@ static void
 batch_finish(struct batch *b)
 {
 	b->done_ns = clock_ns();
-	if (b->parent == NULL) {
-		status.batches_in_flight--;
-		status.batches_done++;
-		if (b->nok != b->njobs)
-			status.batches_failed++;
-	}
+	if (b->parent == NULL)
+		status_batch_done(b->nok == b->njobs);
 	b->depth++;
 	b->done_cb(b, b->cb_arg);
 	batch_free(b);

@@ -102,16 +102,15 @@ label_of(const struct job *job)
 	return ((const struct fake_job *)job)->label;
 }
 
+/* A fake job's timer: the job ends with its label, a JSON string. */
 static void
 fake_timer_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct fake_job	*f = arg;
-	char		 value[8];
 
 	(void)fd;
 	(void)events;
-	snprintf(value, sizeof value, "\"%c\"", f->label);
-	job_finish_ok(&f->job, xstrdup(value));
+	job_finish_ok(&f->job, xasprintf("\"%c\"", f->label));
 }
 
 /* A nested batch of f finished: f ends with it (and may be freed). */
