@@ -403,6 +403,11 @@ Test(http, status_shows_connections_and_queued_requests)
 	jeq(st, "http.connections", "1");
 	jeq(st, "http.requests", "0");
 	json_decref(st);
+	/* The metrics op tells the same. */
+	st = daemon_request(&d, "{\"op\":\"metrics\"}");
+	jstr_has(st, "metrics", "\ngatherd_http_connections 1\n");
+	jstr_has(st, "metrics", "\ngatherd_http_queued 0\n");
+	json_decref(st);
 	daemon_stop(&d);
 }
 
