@@ -24,11 +24,13 @@
 extern const struct job_type job_type_sleep;
 extern const struct job_type job_type_read;
 extern const struct job_type job_type_query;
+extern const struct job_type job_type_http;
 
 const struct job_type *const job_types[] = {
 	&job_type_sleep,
 	&job_type_read,
 	&job_type_query,
+	&job_type_http,
 	NULL
 };
 

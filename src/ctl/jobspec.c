@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -49,6 +50,7 @@ struct jobspec_type {
 static int	jobspec_sleep(json_t *, const char *, const char *, char **);
 static int	jobspec_read(json_t *, const char *, const char *, char **);
 static int	jobspec_query(json_t *, const char *, const char *, char **);
+static int	jobspec_http(json_t *, const char *, const char *, char **);
 
 static int	jobspec_param(json_t *, const char *, char **);
 static int	jobspec_offset(json_t *, const char *, char **);
@@ -73,6 +75,7 @@ static const struct jobspec_type jobspec_types[] = {
 	    jobspec_read_opts, jobspec_read },
 	{ "query", "query[@DB]:SQL [-p VALUE]...", 1, jobspec_query_opts,
 	    jobspec_query },
+	{ "http", "http:[METHOD:]URL", 0, NULL, jobspec_http },
 };
 #define JOBSPEC_NTYPES	(sizeof jobspec_types / sizeof jobspec_types[0])
 
@@ -178,6 +181,39 @@ jobspec_query(json_t *job, const char *qual, const char *rest, char **cause)
 	if (db != NULL)
 		json_object_set_new(job, "db", db);
 	json_object_set_new(job, "sql", sql);
+	return 0;
+}
+
+/*
+ * http:URL or http:METHOD:URL. A METHOD is one the protocol names, in any
+ * case, so http:https://... is a URL, never a method "https".
+ */
+static int
+jobspec_http(json_t *job, const char *qual, const char *rest, char **cause)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL
+	};
+	const char *const	*m;
+	const char		*colon = strchr(rest, ':');
+	json_t			*url;
+	size_t			 len;
+
+	(void)qual;
+	for (m = methods; colon != NULL && *m != NULL; m++) {
+		len = strlen(*m);
+		if ((size_t)(colon - rest) == len &&
+		    strncasecmp(rest, *m, len) == 0) {
+			json_object_set_new(job, "method", json_string(*m));
+			rest = colon + 1;
+			break;
+		}
+	}
+	if (*rest == '\0' || (url = json_string(rest)) == NULL) {
+		*cause = xstrdup("http: expected [METHOD:]URL");
+		return -1;
+	}
+	json_object_set_new(job, "url", url);
 	return 0;
 }
 
