@@ -147,6 +147,15 @@ Test(pg_isolation, sessions_are_reset_between_jobs)
 
 	value_is("one", "select 1 from (select pg_advisory_lock(42)) l", "1");
 	value_is("probe", "select pg_try_advisory_lock(42)", "true");
+	/*
+	 * The lock is gone by the time the result comes, even when the
+	 * reset has much to drop: a job ends with its reset, not before.
+	 */
+	json_decref(dbtest_query_ok(&d, "one", "do $$ begin perform"
+	    " pg_advisory_lock(43); for i in 1..400 loop execute"
+	    " format('create temp table t%s(x int)', i); end loop; end $$",
+	    NULL));
+	value_is("probe", "select pg_try_advisory_lock(43)", "true");
 
 	json_decref(dbtest_query_ok(&d, "one", "listen news", NULL));
 	value_is("one", "select count(*) from pg_listening_channels()", "0");

@@ -14,10 +14,12 @@
  * Each connection is in pipeline mode, and a job sends, in one write and
  * one round trip: its statement (read in single-row mode, so a result
  * never takes more memory than the value it becomes), a Sync, DISCARD ALL
- * and a Sync. The job ends with its statement's last result; the
- * connection is IDLE again only after the second Sync, its session reset
- * (settings, temp objects, prepared statements, advisory locks, LISTEN),
- * so nothing a job did reaches the next job on it. PostgreSQL 15 takes
+ * and a Sync. The job ends when the second Sync is read, its session
+ * reset (settings, temp objects, prepared statements, advisory locks,
+ * LISTEN): nothing a job did reaches the next job on the connection, and
+ * a client that has its result knows that its locks are released (the
+ * reset comes in the same round trip, so this costs only the server's
+ * DISCARD ALL). The connection is then IDLE again. PostgreSQL 15 takes
  * DISCARD ALL there: the Sync before it ends the statement's implicit
  * transaction. A DISCARD ALL that fails (a job left a transaction open,
  * which it cannot run in) or a connection not idle after it is closed.
@@ -832,7 +834,8 @@ pg_conn_drop(struct pg_conn *c, int lost)
 
 	if (lost) {
 		m = pg_message(PQerrorMessage(c->pg));
-		if (q != NULL && q->code == ERR_NONE) {
+		if (q != NULL && q->code == ERR_NONE && !c->stmt_done) {
+			/* (With its statement read, the job has its value.) */
 			pg_query_fail(q, ERR_DB_ERROR, xasprintf(
 			    "connection to server lost: %s", m));
 		} else if (q != NULL && q->code == ERR_DB_ERROR) {
@@ -960,6 +963,25 @@ pg_conn_pipeline_done(struct pg_conn *c)
 }
 
 /*
+ * The statement of c and its reset are all read: c goes back to its pool
+ * (or is closed), then its job, if it is still there, ends. The batch may
+ * start or cancel jobs then, on c too.
+ */
+static void
+pg_conn_reset_done(struct pg_conn *c)
+{
+	struct pg_query	*q = c->query;
+
+	if (q != NULL) {
+		c->query = NULL;
+		q->conn = NULL;
+	}
+	pg_conn_pipeline_done(c);
+	if (q != NULL)
+		pg_query_end(q);
+}
+
+/*
  * Read and write for a BUSY connection: its job's results, then the
  * reset's. Returns when it must wait for the socket, or c is released or
  * closed.
@@ -1000,11 +1022,8 @@ pg_conn_io(struct pg_conn *c, short what)
 				pg_conn_drop(c, 0);
 				return;
 			}
-			if (!c->stmt_done) {
-				c->stmt_done = 1;
-				/* The batch may start or cancel jobs here. */
-				pg_conn_end_job(c);
-			}
+			/* The job ends with the reset, below. */
+			c->stmt_done = 1;
 			continue;
 		}
 		c->nulls = 0;
@@ -1013,7 +1032,7 @@ pg_conn_io(struct pg_conn *c, short what)
 			PQclear(res);
 			if (!c->stmt_done || --c->syncs > 0)
 				continue;
-			pg_conn_pipeline_done(c);
+			pg_conn_reset_done(c);
 			return;
 		}
 		if (c->stmt_done) {
@@ -1251,7 +1270,9 @@ postgres_cancel(struct query_job *qj)
 	} else {
 		c->query = NULL;
 		q->conn = NULL;
-		pg_conn_cancel(c);
+		/* Only a statement still running: the reset may finish. */
+		if (!c->stmt_done)
+			pg_conn_cancel(c);
 	}
 	pg_query_free(q);
 }
