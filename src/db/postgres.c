@@ -809,17 +809,30 @@ pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
 	}
 }
 
+/*
+ * Detach c's job, if it has one, do then(c) if then is not NULL (which
+ * may hand c to another job), and end the job.
+ */
+static void
+pg_conn_end_job_then(struct pg_conn *c, void (*then)(struct pg_conn *))
+{
+	struct pg_query	*q = c->query;
+
+	if (q != NULL) {
+		c->query = NULL;
+		q->conn = NULL;
+	}
+	if (then != NULL)
+		then(c);
+	if (q != NULL)
+		pg_query_end(q);
+}
+
 /* Detach c's job, if it has one, and end it. */
 static void
 pg_conn_end_job(struct pg_conn *c)
 {
-	struct pg_query	*q = c->query;
-
-	if (q == NULL)
-		return;
-	c->query = NULL;
-	q->conn = NULL;
-	pg_query_end(q);
+	pg_conn_end_job_then(c, NULL);
 }
 
 /*
@@ -848,13 +861,7 @@ pg_conn_drop(struct pg_conn *c, int lost)
 		free(m);
 		log_info("database %s: connection lost", c->pool->name);
 	}
-	if (q != NULL) {
-		c->query = NULL;
-		q->conn = NULL;
-	}
-	pg_conn_close(c);
-	if (q != NULL)
-		pg_query_end(q);
+	pg_conn_end_job_then(c, pg_conn_close);
 }
 
 static void	pg_conn_cancel(struct pg_conn *);
@@ -970,15 +977,7 @@ pg_conn_pipeline_done(struct pg_conn *c)
 static void
 pg_conn_reset_done(struct pg_conn *c)
 {
-	struct pg_query	*q = c->query;
-
-	if (q != NULL) {
-		c->query = NULL;
-		q->conn = NULL;
-	}
-	pg_conn_pipeline_done(c);
-	if (q != NULL)
-		pg_query_end(q);
+	pg_conn_end_job_then(c, pg_conn_pipeline_done);
 }
 
 /*
