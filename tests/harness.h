@@ -301,6 +301,15 @@ struct bad_field {
 	const char	*path;
 };
 
+/*
+ * Something refused (a request's field, a URL, configuration text) and
+ * what the error it draws says, for tables of refusals.
+ */
+struct refusal {
+	const char	*text;
+	const char	*says;
+};
+
 /* Assert v is an error reply with this id (JSON text), code and a message. */
 void	 expect_error(json_t *v, const char *id, const char *code);
 /* Assert v is the successful reply to request id (JSON text). */
@@ -327,6 +336,12 @@ void	 rpc_pong(int fd, const char *line, const char *id);
 void	 recv_pong(int fd, int ms, const char *id);
 /* rpc_pong on a fresh connection to the daemon. */
 void	 daemon_pong(struct daemon *, const char *line, const char *id);
+/*
+ * Send line on a fresh connection to the daemon; assert its reply is an
+ * error with code whose message holds says.
+ */
+void	 daemon_refuses(struct daemon *, const char *line, const char *code,
+	    const char *says);
 /*
  * Assert the stats of batch reply r count ok, failed, cancelled and
  * timed_out jobs, and as many jobs as these add up to.

@@ -69,6 +69,19 @@ daemon_pong(struct daemon *d, const char *line, const char *id)
 	expect_pong(daemon_request(d, line), id);
 }
 
+/* A line on a fresh connection, an error reply with code, saying says. */
+void
+daemon_refuses(struct daemon *d, const char *line, const char *code,
+    const char *says)
+{
+	json_t	*r = daemon_request(d, line);
+
+	jbool_is(r, "ok", false);
+	jstr_is(r, "error.code", code);
+	jstr_has(r, "error.message", says);
+	json_decref(r);
+}
+
 /* One line, a successful reply. */
 void
 rpc_ok(int fd, const char *line, const char *id)
