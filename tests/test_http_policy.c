@@ -52,12 +52,32 @@ fetched(const char *url)
 	return v;
 }
 
+/* A GET of url that must succeed with status 200. */
+static void
+fetched_200(const char *url)
+{
+	json_t	*v = fetched(url);
+
+	jeq(v, "status", "200");
+	json_decref(v);
+}
+
 /* Assert msg holds want. */
 static void
 says(const char *msg, const char *want)
 {
 	cr_assert_not_null(strstr(msg, want), "\"%s\" lacks \"%s\"", msg,
 	    want);
+}
+
+/* A GET of url that must fail with code and a message holding want. */
+static void
+refused_saying(const char *url, const char *code, const char *want)
+{
+	char	*msg = refused(url, code);
+
+	says(msg, want);
+	free(msg);
 }
 
 /* Assert the never-speaking port saw no connection at all. */
@@ -84,9 +104,7 @@ Test(http, loopback_is_refused_without_allow)
 	says(msg, "127.0.0.1 is loopback (127.0.0.0/8)");
 	says(msg, "default policy");
 	free(msg);
-	msg = refused(ht_nginx("/1k.txt"), "forbidden");
-	says(msg, "loopback");
-	free(msg);
+	refused_saying(ht_nginx("/1k.txt"), "forbidden", "loopback");
 	hold_untouched();
 	daemon_stop(&d);
 }
@@ -98,9 +116,7 @@ Test(http, a_name_that_resolves_to_loopback_is_refused)
 	int	 others = 0;
 
 	daemon_start(&d, NULL, NULL);
-	msg = refused(hold("localhost"), "forbidden");
-	says(msg, "is loopback");
-	free(msg);
+	refused_saying(hold("localhost"), "forbidden", "is loopback");
 	/* Names /etc/hosts maps to loopback go through the resolver. */
 	if ((fp = fopen("/etc/hosts", "r")) != NULL) {
 		while (fgets(line, sizeof line, fp) != NULL && others < 3) {
@@ -124,10 +140,7 @@ Test(http, a_name_that_resolves_to_loopback_is_refused)
 
 Test(http, addresses_refused_by_default_are_refused_at_once)
 {
-	static const struct {
-		const char	*host;
-		const char	*what;
-	} bad[] = {
+	static const struct refusal bad[] = {
 		{ "169.254.169.254", "the cloud metadata address" },
 		{ "[::ffff:169.254.169.254]", "IPv4-mapped" },
 		{ "169.254.1.1", "link-local (169.254.0.0/16)" },
@@ -157,13 +170,13 @@ Test(http, addresses_refused_by_default_are_refused_at_once)
 
 	daemon_start(&d, NULL, NULL);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		url = harness_fmt("http://%s/latest/meta-data/", bad[i].host);
+		url = harness_fmt("http://%s/latest/meta-data/", bad[i].text);
 		job = harness_fmt("{\"type\":\"http\",\"url\":%s}",
 		    ht_quote(url));
 		res = ht_job(&d, job);
 		jstr_is(res, "error.code", "forbidden");
 		msg = strdup(jstr(res, "error.message"));
-		says(msg, bad[i].what);
+		says(msg, bad[i].says);
 		/* Refused before any connect: no connect timeout waited. */
 		cr_assert_lt(jnum(res, "ms"), slack_ms(100), "%s: %s", url,
 		    jtext(res));
@@ -177,46 +190,36 @@ Test(http, addresses_refused_by_default_are_refused_at_once)
 
 Test(http, allow_makes_an_exception_for_its_prefix_only)
 {
-	json_t	*v;
-	char	*conf, *msg;
+	char	*conf;
 
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d/echo\n",
 	    ht.port);
 	daemon_start(&d, conf, NULL);
 	free(conf);
-	v = fetched(ht_server("/echo"));
-	jeq(v, "status", "200");
-	json_decref(v);
-	v = fetched(ht_server("/echo?x=1"));
-	json_decref(v);
-	msg = refused(ht_server("/status"), "forbidden");
-	says(msg, "loopback");
-	free(msg);
+	fetched_200(ht_server("/echo"));
+	json_decref(fetched(ht_server("/echo?x=1")));
+	refused_saying(ht_server("/status"), "forbidden", "loopback");
 	/* Another port of the same host is another prefix. */
-	msg = refused(hold("127.0.0.1"), "forbidden");
-	free(msg);
+	free(refused(hold("127.0.0.1"), "forbidden"));
 	hold_untouched();
 	daemon_stop(&d);
 }
 
 Test(http, an_origin_without_a_path_allows_that_port_only)
 {
-	json_t	*v;
-	char	*conf, *msg;
+	char	*conf;
 
 	/* Not a prefix of http://127.0.0.1:PORT1/ (normalised with "/"). */
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d\n",
 	    ht.port / 10);
 	daemon_start(&d, conf, NULL);
 	free(conf);
-	msg = refused(ht_server("/echo"), "forbidden");
-	free(msg);
+	free(refused(ht_server("/echo"), "forbidden"));
 	daemon_stop(&d);
 	conf = harness_fmt("[http]\nallow = HTTP://127.0.0.1:%d\n", ht.port);
 	daemon_start(&d, conf, NULL);
 	free(conf);
-	v = fetched(ht_server("/echo"));
-	json_decref(v);
+	json_decref(fetched(ht_server("/echo")));
 	daemon_stop(&d);
 }
 
@@ -226,8 +229,7 @@ Test(http, urls_are_normalised_before_matching)
 		"/echo", "/%65cho", "/x/../echo", "/./echo", "/%2e/echo",
 		"/x/%2E%2E/echo",
 	};
-	json_t	*v;
-	char	*conf, *url, *msg;
+	char	*conf, *url;
 	size_t	 i;
 
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d/a/../echo"
@@ -236,55 +238,43 @@ Test(http, urls_are_normalised_before_matching)
 	daemon_start(&d, conf, NULL);
 	free(conf);
 	for (i = 0; i < sizeof same / sizeof same[0]; i++) {
-		v = fetched(ht_server(same[i]));
-		jeq(v, "status", "200");
-		json_decref(v);
+		fetched_200(ht_server(same[i]));
 	}
 	/* The host's case, a trailing dot. */
 	url = harness_fmt("http://LocalHost.:%d/echo", ht.port);
-	v = fetched(url);
+	json_decref(fetched(url));
 	free(url);
-	json_decref(v);
 	url = harness_fmt("http://localhost:%d/status", ht.port);
-	msg = refused(url, "forbidden");
+	refused_saying(url, "forbidden", "loopback");
 	free(url);
-	says(msg, "loopback");
-	free(msg);
-	msg = refused(ht_server("/st%61tus"), "forbidden");
-	says(msg, "matches [http] deny");
-	free(msg);
+	refused_saying(ht_server("/st%61tus"), "forbidden",
+	    "matches [http] deny");
 	daemon_stop(&d);
 }
 
 Test(http, deny_wins_over_allow)
 {
-	json_t	*v;
-	char	*conf, *msg, *url;
+	char	*conf, *url;
 
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d/"
 	    " http://localhost:%d/\ndeny = http://127.0.0.1:%d/status"
 	    " localhost 127.0.0.2/32\n", ht.port, ht.port, ht.port);
 	daemon_start(&d, conf, NULL);
 	free(conf);
-	v = fetched(ht_server("/echo"));
-	json_decref(v);
-	msg = refused(ht_server("/status?code=200"), "forbidden");
-	says(msg, "matches [http] deny http://127.0.0.1:");
-	free(msg);
+	json_decref(fetched(ht_server("/echo")));
+	refused_saying(ht_server("/status?code=200"), "forbidden",
+	    "matches [http] deny http://127.0.0.1:");
 	url = harness_fmt("http://localhost:%d/echo", ht.port);
-	msg = refused(url, "forbidden");
+	refused_saying(url, "forbidden", "matches [http] deny localhost");
 	free(url);
-	says(msg, "matches [http] deny localhost");
-	free(msg);
 	daemon_stop(&d);
 
 	conf = harness_fmt("[http]\nallow = http://127.0.0.1:%d/\n"
 	    "deny = 127.0.0.0/8\n", ht.port);
 	daemon_start(&d, conf, NULL);
 	free(conf);
-	msg = refused(ht_server("/echo"), "forbidden");
-	says(msg, "127.0.0.1 matches [http] deny 127.0.0.0/8");
-	free(msg);
+	refused_saying(ht_server("/echo"), "forbidden",
+	    "127.0.0.1 matches [http] deny 127.0.0.0/8");
 	daemon_stop(&d);
 }
 
@@ -293,9 +283,8 @@ Test(http, deny_names_subdomains_with_a_leading_dot)
 	char	*msg;
 
 	daemon_start(&d, "[http]\ndeny = .example.test\n", NULL);
-	msg = refused("http://a.b.EXAMPLE.test./", "forbidden");
-	says(msg, "matches [http] deny .example.test");
-	free(msg);
+	refused_saying("http://a.b.EXAMPLE.test./", "forbidden",
+	    "matches [http] deny .example.test");
 	/* Not the name itself: that one goes on to DNS, which fails. */
 	msg = refused("http://example.test/", "http_error");
 	cr_assert_null(strstr(msg, "deny"), "%s", msg);
@@ -305,26 +294,21 @@ Test(http, deny_names_subdomains_with_a_leading_dot)
 
 Test(http, deny_ranges_hold_addresses_after_dns)
 {
-	char	*conf, *msg;
+	char	*conf;
 
 	/* localhost is allowed by its URL, but its address is denied. */
 	conf = harness_fmt("[http]\nallow = http://localhost:%d/\n"
 	    "deny = 127.0.0.0/8 ::1\n", ht.hold_port);
 	daemon_start(&d, conf, NULL);
 	free(conf);
-	msg = refused(hold("localhost"), "forbidden");
-	says(msg, "matches [http] deny");
-	free(msg);
+	refused_saying(hold("localhost"), "forbidden", "matches [http] deny");
 	hold_untouched();
 	daemon_stop(&d);
 }
 
 Test(http, a_redirect_to_a_refused_destination_is_refused)
 {
-	static const struct {
-		const char	*to;
-		const char	*says;
-	} bad[] = {
+	static const struct refusal bad[] = {
 		{ "http%3A%2F%2F169.254.169.254%2F", "cloud metadata" },
 		{ "http%3A%2F%2Flocalhost%3A{hold}%2F", "is loopback" },
 		{ "http%3A%2F%2F127.0.0.1%3A{hold}%2F", "is loopback" },
@@ -338,7 +322,7 @@ Test(http, a_redirect_to_a_refused_destination_is_refused)
 	httptest_daemon(&d, NULL, NULL);
 	snprintf(port, sizeof port, "%d", ht.hold_port);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		to = strdup(bad[i].to);
+		to = strdup(bad[i].text);
 		if ((p = strstr(to, "{hold}")) != NULL) {
 			*p = '\0';
 			p = harness_fmt("%s%s%s", to, port, p + 6);
@@ -407,18 +391,13 @@ child_proxies(const struct daemon *dm)
 Test(http, proxies_from_the_environment_are_never_used)
 {
 	struct daemon_opts	 opts = { .child = child_proxies };
-	json_t			*v;
 	char			*conf;
 
 	conf = httptest_conf(NULL);
 	daemon_start_opts(&d, conf, NULL, &opts);
 	free(conf);
-	v = fetched(ht_server("/echo"));
-	jeq(v, "status", "200");
-	json_decref(v);
-	v = fetched(ht_nginx_tls("/1k.txt"));
-	jeq(v, "status", "200");
-	json_decref(v);
+	fetched_200(ht_server("/echo"));
+	fetched_200(ht_nginx_tls("/1k.txt"));
 	hold_untouched();
 	daemon_stop(&d);
 }
@@ -446,10 +425,7 @@ load(const char *conf, char **err)
 
 Test(http, rules_are_checked_when_the_file_is_read)
 {
-	static const struct {
-		const char	*conf;
-		const char	*says;
-	} bad[] = {
+	static const struct refusal bad[] = {
 		{ "[http]\nallow = 10.0.0.0/8\n", "[http] allow: \"10.0.0.0/8\":"
 		    " expected a URL prefix" },
 		{ "[http]\nallow = localhost\n", "expected a URL prefix" },
@@ -481,9 +457,9 @@ Test(http, rules_are_checked_when_the_file_is_read)
 	size_t				 i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		cr_assert_eq(load(bad[i].conf, &err), -1, "%s", bad[i].conf);
+		cr_assert_eq(load(bad[i].text, &err), -1, "%s", bad[i].text);
 		cr_assert_not_null(strstr(err, bad[i].says), "%s: %s",
-		    bad[i].conf, err);
+		    bad[i].text, err);
 		free(err);
 	}
 	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
