@@ -112,6 +112,16 @@ struct job_type {
 	void		(*status)(const struct config *, json_t *);
 };
 
+/*
+ * The members every job type fills the same way, from its prefix p (the
+ * type's name): struct p_job and p_keys, p_parse, p_start, p_cancel and
+ * p_free. Its entry names the rest itself.
+ */
+#define JOB_TYPE_COMMON(p)						\
+	.name = #p, .size = sizeof(struct p##_job), .keys = p##_keys,	\
+	.parse = p##_parse, .start = p##_start, .cancel = p##_cancel,	\
+	.free = p##_free
+
 struct job {
 	const struct job_type	*type;
 	struct batch		*batch;

@@ -116,6 +116,13 @@ struct db_driver {
 	void		(*cancel)(struct query_job *);
 };
 
+/*
+ * The members every driver fills the same way, from its prefix p (the
+ * driver's name): p_keys and struct p_settings.
+ */
+#define DB_DRIVER_COMMON(p)						\
+	.name = #p, .keys = p##_keys, .size = sizeof(struct p##_settings)
+
 extern const struct db_driver *const db_drivers[];
 
 const struct db_driver	*db_driver_find(const char *);

@@ -1544,9 +1544,7 @@ static const struct config_key postgres_keys[] = {
 };
 
 const struct db_driver db_driver_postgres = {
-	.name = "postgres",
-	.keys = postgres_keys,
-	.size = sizeof(struct postgres_settings),
+	DB_DRIVER_COMMON(postgres),
 	.init = postgres_init,
 	.fini = postgres_fini,
 	.check = postgres_check,

@@ -798,9 +798,7 @@ sqlite_check_files(const struct db_config *db, const struct config *cfg,
 }
 
 const struct db_driver db_driver_sqlite = {
-	.name = "sqlite",
-	.keys = sqlite_keys,
-	.size = sizeof(struct sqlite_settings),
+	DB_DRIVER_COMMON(sqlite),
 	.check_files = sqlite_check_files,
 	.fini = sqlite_fini,
 	.fds = sqlite_fds,

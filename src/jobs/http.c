@@ -1423,13 +1423,7 @@ const struct config_section http_section = {
 };
 
 const struct job_type job_type_http = {
-	.name = "http",
-	.size = sizeof(struct http_job),
-	.keys = http_keys,
-	.parse = http_parse,
-	.start = http_start,
-	.cancel = http_cancel,
-	.free = http_free,
+	JOB_TYPE_COMMON(http),
 	.init = http_init,
 	.fini = http_fini,
 	.section = &http_section,

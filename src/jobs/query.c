@@ -259,13 +259,7 @@ query_status(const struct config *cfg, json_t *st)
 }
 
 const struct job_type job_type_query = {
-	.name = "query",
-	.size = sizeof(struct query_job),
-	.keys = query_keys,
-	.parse = query_parse,
-	.start = query_start,
-	.cancel = query_cancel,
-	.free = query_free,
+	JOB_TYPE_COMMON(query),
 	.init = query_init,
 	.fini = query_fini,
 	.check = query_check,

@@ -440,13 +440,7 @@ const struct config_section read_section = {
 };
 
 const struct job_type job_type_read = {
-	.name = "read",
-	.size = sizeof(struct read_job),
-	.keys = read_keys,
-	.parse = read_parse,
-	.start = read_start,
-	.cancel = read_cancel,
-	.free = read_free,
+	JOB_TYPE_COMMON(read),
 	.section = &read_section,
 	.load = read_load,
 	.unload = read_unload,

@@ -101,13 +101,7 @@ sleep_free(struct job *job)
 }
 
 const struct job_type job_type_sleep = {
-	.name = "sleep",
-	.size = sizeof(struct sleep_job),
-	.keys = sleep_keys,
-	.parse = sleep_parse,
-	.start = sleep_start,
-	.cancel = sleep_cancel,
-	.free = sleep_free,
+	JOB_TYPE_COMMON(sleep),
 	.init = sleep_init,
 	.fini = sleep_fini,
 };
