@@ -364,59 +364,40 @@ config_print_value(struct config_out *out, const char *key,
 	fprintf(fp, "\n");
 }
 
-/* A uint64_t in the key's range. */
-static int
-config_u64_set(const struct config_key *k, void *settings, const char *value,
-    char **why)
-{
-	uint64_t	*field = config_field(k, settings);
-	uint64_t	 v;
-
-	if (config_integer(k, value, &v, why) != 0)
-		return -1;
-	*field = v;
-	return 0;
+/*
+ * A config type for integers held in ctype (which the key's range must
+ * fit), printed with the conversion fmt: config_TYPE with its setter and
+ * printer, the same for every width.
+ */
+#define CONFIG_INTEGER_TYPE(type, ctype, fmt)				\
+static int								\
+config_##type##_set(const struct config_key *k, void *settings,	\
+    const char *value, char **why)					\
+{									\
+	ctype		*field = config_field(k, settings);		\
+	uint64_t	 v;						\
+									\
+	if (config_integer(k, value, &v, why) != 0)			\
+		return -1;						\
+	*field = (ctype)v;						\
+	return 0;							\
+}									\
+									\
+static void								\
+config_##type##_print(struct config_out *out,				\
+    const struct config_key *k, const void *settings)			\
+{									\
+	const ctype	*field = config_field(k, settings);		\
+									\
+	fprintf(out->fp, "%s = %" fmt "\n", k->name, *field);		\
+}									\
+									\
+const struct config_type config_##type = {				\
+	config_##type##_set, config_##type##_print, NULL		\
 }
 
-static void
-config_u64_print(struct config_out *out, const struct config_key *k,
-    const void *settings)
-{
-	const uint64_t	*field = config_field(k, settings);
-
-	fprintf(out->fp, "%s = %" PRIu64 "\n", k->name, *field);
-}
-
-const struct config_type config_u64 = {
-	config_u64_set, config_u64_print, NULL
-};
-
-/* An unsigned in the key's range (which must fit). */
-static int
-config_uint_set(const struct config_key *k, void *settings, const char *value,
-    char **why)
-{
-	unsigned	*field = config_field(k, settings);
-	uint64_t	 v;
-
-	if (config_integer(k, value, &v, why) != 0)
-		return -1;
-	*field = (unsigned)v;
-	return 0;
-}
-
-static void
-config_uint_print(struct config_out *out, const struct config_key *k,
-    const void *settings)
-{
-	const unsigned	*field = config_field(k, settings);
-
-	fprintf(out->fp, "%s = %u\n", k->name, *field);
-}
-
-const struct config_type config_uint = {
-	config_uint_set, config_uint_print, NULL
-};
+CONFIG_INTEGER_TYPE(u64, uint64_t, PRIu64);
+CONFIG_INTEGER_TYPE(uint, unsigned, "u");
 
 /* A boolean, as an int 0 or 1. */
 static int
