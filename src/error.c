@@ -1,4 +1,9 @@
-/* Names of the protocol's error codes, as written on the wire. */
+/*
+ * Names of the protocol's error codes, as written on the wire; and the
+ * one rule for a failure recorded twice: the first reason stands.
+ */
+
+#include <stdlib.h>
 
 #include "error.h"
 
@@ -30,4 +35,17 @@ err_name(enum err_code code)
 	if ((unsigned)code >= sizeof err_names / sizeof err_names[0])
 		return "internal";
 	return err_names[code];
+}
+
+/* Record a failure unless one is recorded; the first reason stands. */
+void
+err_keep_first(enum err_code *codep, char **messagep, enum err_code code,
+    char *message)
+{
+	if (*codep != ERR_NONE) {
+		free(message);
+		return;
+	}
+	*codep = code;
+	*messagep = message;
 }

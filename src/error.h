@@ -27,5 +27,12 @@ enum err_code {
 };
 
 const char	*err_name(enum err_code);
+/*
+ * Record a failure, code and message (taken), in *codep and *messagep
+ * unless one is there already: the first reason stands, a later one is
+ * freed.
+ */
+void		 err_keep_first(enum err_code *codep, char **messagep,
+		    enum err_code code, char *message);
 
 #endif

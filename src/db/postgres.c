@@ -350,12 +350,7 @@ pg_query_free(struct pg_query *q)
 static void
 pg_query_fail(struct pg_query *q, enum err_code code, char *message)
 {
-	if (q->code != ERR_NONE) {
-		free(message);
-		return;
-	}
-	q->code = code;
-	q->error = message;
+	err_keep_first(&q->code, &q->error, code, message);
 }
 
 /* The encoder refused q's value (too large, text not UTF-8). */

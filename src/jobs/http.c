@@ -532,12 +532,7 @@ http_xfer_free(void *arg)
 static void
 http_xfer_stop(struct http_xfer *x, enum err_code code, char *why)
 {
-	if (x->fail != ERR_NONE) {
-		free(why);
-		return;
-	}
-	x->fail = code;
-	x->why = why;
+	err_keep_first(&x->fail, &x->why, code, why);
 }
 
 /*
