@@ -520,10 +520,11 @@ config_words(const char *value, size_t *np)
 	return v;
 }
 
-/* A list of absolute paths, at least one, replacing the one before. */
-static int
-config_paths_set(const struct config_key *k, void *settings,
-    const char *value, char **why)
+/* The list of key k in settings: the words of value, if check takes each. */
+int
+config_words_set(const struct config_key *k, void *settings,
+    const char *value, int (*check)(const struct config_key *, const char *,
+    char **), char **why)
 {
 	struct config_list	*field = config_field(k, settings);
 	char			**v;
@@ -531,21 +532,39 @@ config_paths_set(const struct config_key *k, void *settings,
 
 	v = config_words(value, &n);
 	for (i = 0; i < n; i++) {
-		if (*v[i] != '/') {
-			*why = xasprintf("expected an absolute path, got"
-			    " \"%s\"", v[i]);
+		if (check(k, v[i], why) != 0) {
 			config_free_list(v, n);
 			return -1;
 		}
-	}
-	if (n == 0) {
-		*why = xstrdup("expected at least one absolute path");
-		return -1;
 	}
 	config_free_list(field->v, field->n);
 	field->v = v;
 	field->n = n;
 	return 0;
+}
+
+/* One word of a list of paths: an absolute path. */
+static int
+config_path_check(const struct config_key *k, const char *word, char **why)
+{
+	(void)k;
+	if (*word != '/') {
+		*why = xasprintf("expected an absolute path, got \"%s\"", word);
+		return -1;
+	}
+	return 0;
+}
+
+/* A list of absolute paths, at least one, replacing the one before. */
+static int
+config_paths_set(const struct config_key *k, void *settings,
+    const char *value, char **why)
+{
+	if (value[strspn(value, " \t")] == '\0') {
+		*why = xstrdup("expected at least one absolute path");
+		return -1;
+	}
+	return config_words_set(k, settings, value, config_path_check, why);
 }
 
 static void

@@ -66,6 +66,15 @@ extern const struct config_type config_bool;	/* int, 0 or 1 */
 extern const struct config_type config_uint;	/* unsigned, in the range */
 extern const struct config_type config_u64;	/* uint64_t, in the range */
 extern const struct config_type config_paths;	/* struct config_list */
+/*
+ * For a type of lists of words (a struct config_list): set key k's list
+ * in settings to the words of value, split at blanks, replacing the list
+ * before, if check accepts each (0, or -1 with *why); else -1 with *why,
+ * the list as it was.
+ */
+int	config_words_set(const struct config_key *, void *, const char *,
+	    int (*)(const struct config_key *, const char *, char **),
+	    char **);
 
 /* The largest integer a JSON number holds exactly. */
 #define CONFIG_INT_MAX		(UINT64_C(1) << 53)

@@ -499,37 +499,19 @@ http_policy_ip(const struct http_policy *p, int exempt, const char *ip,
  * separated words, each checked as a rule when the file is read (so a bad
  * one is an error naming the file, line and key), kept as written (a
  * struct config_list, printed and freed as config_paths's are).
+ * The list is config_words_set's; each word is checked here.
  */
+static int
+http_rule_word(const struct config_key *k, const char *word, char **why)
+{
+	return http_rule_check(word, strcmp(k->name, "deny") == 0, why);
+}
+
 static int
 http_rules_set(const struct config_key *k, void *settings, const char *value,
     char **why)
 {
-	struct config_list	*field;
-	char			*copy, *word, *last, **v = NULL;
-	size_t			 n = 0, i;
-	int			 deny = strcmp(k->name, "deny") == 0;
-
-	copy = xstrdup(value);
-	for (word = strtok_r(copy, " \t", &last); word != NULL;
-	    word = strtok_r(NULL, " \t", &last)) {
-		if (http_rule_check(word, deny, why) != 0) {
-			for (i = 0; i < n; i++)
-				free(v[i]);
-			free(v);
-			free(copy);
-			return -1;
-		}
-		v = xreallocarray(v, n + 1, sizeof *v);
-		v[n++] = xstrdup(word);
-	}
-	free(copy);
-	field = (struct config_list *)(void *)((char *)settings + k->off);
-	for (i = 0; i < field->n; i++)
-		free(field->v[i]);
-	free(field->v);
-	field->v = v;
-	field->n = n;
-	return 0;
+	return config_words_set(k, settings, value, http_rule_word, why);
 }
 
 static void
