@@ -277,12 +277,15 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 		    (unsigned long long)l->max_batches_per_connection);
 		return ERR_BUSY;
 	}
-	inflight = status.jobs_running + status.jobs_waiting;
-	if (inflight + b->njobs > l->max_inflight_jobs) {
+	/* Every level's jobs count, groups' own and those inside them. */
+	inflight = status.jobs_running + status.jobs_waiting +
+	    status.jobs_retrying;
+	if (inflight + b->ntotal > l->max_inflight_jobs) {
 		*cause = xasprintf("max_inflight_jobs (%llu) would be exceeded:"
-		    " %llu jobs in flight, %u more requested",
+		    " %llu jobs in flight, %llu more requested",
 		    (unsigned long long)l->max_inflight_jobs,
-		    (unsigned long long)inflight, b->njobs);
+		    (unsigned long long)inflight,
+		    (unsigned long long)b->ntotal);
 		return ERR_BUSY;
 	}
 	if (budget_batch_start(c, b, req->bytes, l, cause) != ERR_NONE)

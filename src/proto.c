@@ -96,38 +96,15 @@ proto_get_bool(json_t *obj, const char *key, int *out, char **cause)
 	return ERR_NONE;
 }
 
-/* An integer field >= min; key names it in messages. */
-static enum err_code
-proto_get_int(const json_t *v, const char *key, int64_t min, int64_t *out,
-    char **cause)
-{
-	switch (jnum_integer(v, out)) {
-	case JNUM_INT:
-		if (*out >= min)
-			return ERR_NONE;
-		break;
-	case JNUM_INT_RANGE:
-		*cause = xasprintf("%s: integer out of range (a signed 64-bit"
-		    " integer is expected)", key);
-		return ERR_BAD_REQUEST;
-	case JNUM_NOT_INT:
-		break;
-	}
-	*cause = xasprintf("%s: expected an integer >= %lld", key,
-	    (long long)min);
-	return ERR_BAD_REQUEST;
-}
-
 static enum err_code
 proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
     char **cause)
 {
 	struct batch	*b;
 	json_t		*jobs, *v;
-	const char	*name;
 	size_t		 i, n;
-	int64_t		 n64;
-	int		 stream;
+	int64_t		 n64 = 0;
+	int		 stream, mode;
 	enum err_code	 err;
 
 	if ((jobs = proto_field(obj, "jobs")) == NULL) {
@@ -152,38 +129,36 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 
 	b = req->batch;
 	if ((v = proto_field(obj, "mode")) != NULL) {
-		name = jsonw_cstr(v);
-		if (name != NULL && strcmp(name, "all") == 0)
-			b->mode = BATCH_ALL;
-		else if (name != NULL && strcmp(name, "fail_fast") == 0)
-			b->mode = BATCH_FAIL_FAST;
-		else {
-			*cause = xstrdup("mode: expected \"all\" or"
-			    " \"fail_fast\"");
+		if ((mode = batch_mode_find(jsonw_cstr(v))) < 0) {
+			*cause = xstrdup("mode: expected \"all\", \"fail_fast\","
+			    " \"any\" or \"first\"");
 			return ERR_BAD_REQUEST;
 		}
+		b->mode = (uint8_t)mode;
 	}
 	if ((err = job_get_ms(obj, "", "timeout_ms", 0, &b->timeout_ms,
 	    cause)) != ERR_NONE)
 		return err;
-	if ((v = proto_field(obj, "concurrency")) != NULL) {
-		if ((err = proto_get_int(v, "concurrency", 1, &n64,
-		    cause)) != ERR_NONE)
-			return err;
-		if (n64 < (int64_t)UINT32_MAX)
-			b->concurrency = (uint32_t)n64;
-	}
+	if ((err = job_get_int(obj, "", "concurrency", 1, &n64,
+	    cause)) != ERR_NONE)
+		return err;
+	if (n64 > 0 && n64 < (int64_t)UINT32_MAX)
+		b->concurrency = (uint32_t)n64;
 	if ((err = proto_get_bool(obj, "stream", &stream, cause)) != ERR_NONE)
 		return err;
 	b->stream = (uint8_t)stream;
 
+	/*
+	 * The jobs of groups inside are counted as they are parsed: every
+	 * level together may not pass max_jobs_per_batch either.
+	 */
+	batch_count(b, n);
 	b->jobs = xcalloc(n, sizeof *b->jobs);
 	for (i = 0; i < n; i++) {
-		err = job_parse(json_array_get(jobs, i), (uint32_t)i, cfg,
+		err = job_parse(json_array_get(jobs, i), b, (uint32_t)i, cfg,
 		    &b->jobs[i], cause);
 		if (err != ERR_NONE)
 			return err;
-		b->jobs[i]->batch = b;
 		b->njobs++;
 	}
 	return ERR_NONE;
@@ -486,23 +461,81 @@ proto_write_text(struct evbuffer *evb, char **text, uint32_t known,
 	jsonw_raw(evb, suffix);
 }
 
+/* ,"winner":K (or null) for a batch whose mode has a winner. */
+static void
+proto_write_winner(struct evbuffer *evb, const struct batch *b)
+{
+	if (b->mode != BATCH_ANY && b->mode != BATCH_FIRST)
+		return;
+	jsonw_raw(evb, ",\"winner\":");
+	if (b->winner >= 0)
+		jsonw_uint(evb, (uint64_t)b->winner);
+	else
+		jsonw_raw(evb, "null");
+}
+
+static void	proto_write_results(struct evbuffer *, struct batch *, int);
+
+/*
+ * One result object: ok, name and attempts where they apply, ms, and
+ * the value, or the error; a job that owns a nested batch (a group) has
+ * its results as value, beside its error if it failed, and a winner if
+ * its mode has one.
+ */
 static void
 proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 {
-	if (job->outcome == JOB_OK) {
-		jsonw_raw(evb, "{\"ok\":true,\"ms\":");
-		jsonw_ms(evb, job->ms);
+	struct batch	*nested = NULL;
+	const char	*name = job_name(job);
+	int		 attempts = job_attempts(job);
+
+	if (job->type->nested != NULL)
+		nested = job->type->nested(job);
+	jsonw_raw(evb, job->outcome == JOB_OK ? "{\"ok\":true" :
+	    "{\"ok\":false");
+	if (name != NULL) {
+		jsonw_raw(evb, ",\"name\":");
+		jsonw_raw(evb, name);
+	}
+	jsonw_raw(evb, ",\"ms\":");
+	jsonw_ms(evb, job->ms);
+	if (attempts >= 0) {
+		jsonw_raw(evb, ",\"attempts\":");
+		jsonw_uint(evb, (uint64_t)attempts);
+	}
+	if (nested != NULL) {
+		proto_write_winner(evb, nested);
+		jsonw_raw(evb, ",\"value\":");
+		proto_write_results(evb, nested, steal);
+	} else if (job->outcome == JOB_OK) {
 		jsonw_raw(evb, ",\"value\":");
 		proto_write_text(evb, &job->text, job->text_len, steal, "}");
 		return;
 	}
-	jsonw_raw(evb, "{\"ok\":false,\"ms\":");
-	jsonw_ms(evb, job->ms);
+	if (job->outcome == JOB_OK) {
+		jsonw_raw(evb, "}");
+		return;
+	}
 	jsonw_raw(evb, ",\"error\":{\"code\":\"");
 	jsonw_raw(evb, err_name((enum err_code)job->code));
 	jsonw_raw(evb, "\",\"message\":");
 	jsonw_ctext(evb, job->text != NULL ? job->text : "");
 	jsonw_raw(evb, "}}");
+}
+
+/* The results of b's jobs, in order, as an array. */
+static void
+proto_write_results(struct evbuffer *evb, struct batch *b, int steal)
+{
+	uint32_t	i;
+
+	jsonw_raw(evb, "[");
+	for (i = 0; i < b->njobs; i++) {
+		if (i > 0)
+			jsonw_raw(evb, ",");
+		proto_write_result_text(evb, b->jobs[i], steal);
+	}
+	jsonw_raw(evb, "]");
 }
 
 /* One job's result object. */
@@ -512,7 +545,7 @@ proto_write_result(struct evbuffer *evb, struct job *job)
 	proto_write_result_text(evb, job, 0);
 }
 
-/* A stream event line for one finished job. */
+/* A stream event line for one finished job (named, if it has a name). */
 void
 proto_write_event(struct evbuffer *evb, const struct batch *b,
     struct job *job)
@@ -521,34 +554,34 @@ proto_write_event(struct evbuffer *evb, const struct batch *b,
 	jsonw_raw(evb, b->id_text);
 	jsonw_raw(evb, ",\"event\":\"result\",\"index\":");
 	jsonw_uint(evb, job->index);
+	if (job_name(job) != NULL) {
+		jsonw_raw(evb, ",\"name\":");
+		jsonw_raw(evb, job_name(job));
+	}
 	jsonw_raw(evb, ",\"result\":");
 	proto_write_result(evb, job);
 	jsonw_raw(evb, "}\n");
 }
 
 /*
- * The final reply line of a batch, results in job order. Large values move
- * into the evbuffer: the batch is being freed, nothing reads them again.
+ * The final reply line of a batch, results in job order (a group's
+ * inside its own). Large values move into the evbuffer: the batch is
+ * being freed, nothing reads them again.
  */
 void
 proto_write_reply(struct evbuffer *evb, struct batch *b)
 {
-	uint32_t	i;
-
 	jsonw_raw(evb, "{\"id\":");
 	jsonw_raw(evb, b->id_text);
-	jsonw_raw(evb, b->nok == b->njobs ? ",\"ok\":true" : ",\"ok\":false");
+	jsonw_raw(evb, batch_ok(b) ? ",\"ok\":true" : ",\"ok\":false");
 	jsonw_raw(evb, ",\"elapsed_ms\":");
 	jsonw_ms(evb, clock_ms(b->recv_ns, b->done_ns));
+	proto_write_winner(evb, b);
 	evbuffer_add_printf(evb, ",\"stats\":{\"jobs\":%u,\"ok\":%u,"
 	    "\"failed\":%u,\"cancelled\":%u,\"timed_out\":%u,\"sum_ms\":",
 	    b->njobs, b->nok, b->nfailed, b->ncancelled, b->ntimedout);
 	jsonw_ms(evb, b->sum_ms);
-	jsonw_raw(evb, "},\"results\":[");
-	for (i = 0; i < b->njobs; i++) {
-		if (i > 0)
-			jsonw_raw(evb, ",");
-		proto_write_result_text(evb, b->jobs[i], 1);
-	}
-	jsonw_raw(evb, "]}\n");
+	jsonw_raw(evb, "},\"results\":");
+	proto_write_results(evb, b, 1);
+	jsonw_raw(evb, "}\n");
 }

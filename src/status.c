@@ -108,6 +108,8 @@ status_json(const struct config *cfg)
 	    json_integer((json_int_t)l->max_result_bytes));
 	json_object_set_new(json_object_get(st, "limits"), "max_job_ms",
 	    json_integer((json_int_t)l->max_job_ms));
+	json_object_set_new(json_object_get(st, "jobs"), "retrying",
+	    json_integer((json_int_t)status.jobs_retrying));
 	job_types_status(cfg, st);
 	return st;
 }

@@ -30,6 +30,7 @@ struct status {
 	uint64_t	batches_failed;
 	uint64_t	jobs_running;
 	uint64_t	jobs_waiting;
+	uint64_t	jobs_retrying;	/* between tries */
 	uint64_t	jobs_done;
 	uint64_t	jobs_failed;
 	struct type_stats types[STATUS_MAX_TYPES];
