@@ -126,13 +126,13 @@ struct job_type {
 struct job {
 	const struct job_type	*type;
 	struct batch		*batch;
-	struct event		*timer;		/* owned: timeout_ms, or NULL */
 	char			*text;		/* owned: value JSON if ok, else message */
 	uint64_t		 start_ns;
 	double			 timeout_ms;	/* < 0: none */
 	float			 ms;		/* own running time */
 	uint32_t		 text_len;	/* strlen(text), or JOB_LEN_UNKNOWN */
 	uint32_t		 index;
+	struct timerq_node	 deadline;	/* queued while a try runs */
 	uint8_t			 state;		/* enum job_state */
 	uint8_t			 outcome;	/* enum job_outcome */
 	uint8_t			 code;		/* enum err_code when not ok */
