@@ -265,6 +265,8 @@ Test(bench_alone, bench_run_smoke)
 	    NULL, "%s", out);
 	cr_assert(strstr(out, "| memory per in-flight sleep job") != NULL,
 	    "%s", out);
+	cr_assert(strstr(out, "| memory per in-flight sleep job (10 groups of"
+	    " 100 sleeps)") != NULL, "%s", out);
 	cr_assert(strstr(out, "| one-job batches/s, 32 clients") != NULL,
 	    "%s", out);
 	cr_assert(strstr(out, "| ratio gatherd / redis ") != NULL, "%s", out);
