@@ -351,6 +351,18 @@ job_attempts(const struct job *job)
 }
 
 /*
+ * Whether another try of job may follow the one running (or about to):
+ * a type's start must then leave what parse built in place.
+ */
+int
+job_retry_left(const struct job *job)
+{
+	const struct job_extra	*x = job_extra(job);
+
+	return x != NULL && x->attempts < x->tries;
+}
+
+/*
  * Let job (made by job_new_extra) be tried up to tries times, waiting
  * about backoff_ms after the first failed try, twice that after the
  * second, and so on (retry.c).

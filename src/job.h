@@ -71,7 +71,13 @@ struct job_type {
 	 */
 	enum err_code	(*parse)(struct job *, json_t *obj, const char *path,
 			    const struct config *, char **cause);
-	/* Start running: arm a timer, hand work to a worker, send a query. */
+	/*
+	 * Start running: arm a timer, hand work to a worker, send a query.
+	 * Called again for each try of a retried job (job_retry_left says
+	 * whether one may follow): what parse built must still be there, so
+	 * a type hands a worker copies of it, or moves it only when no try
+	 * can follow.
+	 */
 	void		(*start)(struct job *);
 	/* Stop a running job at once (timers removed, work abandoned). */
 	void		(*cancel)(struct job *);
@@ -182,6 +188,7 @@ struct job	*job_new_extra(const struct job_type *, uint32_t, double);
 struct job_extra *job_extra(const struct job *);
 const char	*job_name(const struct job *);
 int		 job_attempts(const struct job *);
+int		 job_retry_left(const struct job *);
 void		 job_set_retry(struct job *, unsigned, double);
 
 /*
