@@ -15,6 +15,7 @@
 #include "config.h"
 #include "jarena.h"
 #include "jnum.h"
+#include "jread.h"
 #include "jscan.h"
 #include "job.h"
 #include "jsonw.h"
@@ -96,38 +97,15 @@ proto_get_bool(json_t *obj, const char *key, int *out, char **cause)
 	return ERR_NONE;
 }
 
+/* A batch's fields besides its jobs, into b. */
 static enum err_code
-proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
-    char **cause)
+proto_parse_batch_fields(json_t *obj, struct batch *b, char **cause)
 {
-	struct batch	*b;
-	json_t		*jobs, *v;
-	size_t		 i, n;
+	json_t		*v;
 	int64_t		 n64 = 0;
 	int		 stream, mode;
 	enum err_code	 err;
 
-	if ((jobs = proto_field(obj, "jobs")) == NULL) {
-		*cause = xstrdup("jobs: missing required field");
-		return ERR_BAD_REQUEST;
-	}
-	if (!json_is_array(jobs)) {
-		*cause = xstrdup("jobs: expected an array");
-		return ERR_BAD_REQUEST;
-	}
-	/*
-	 * Jobs are counted and indexed in 32 bits; max_jobs_per_batch may be
-	 * configured higher, so the smaller limit applies.
-	 */
-	n = json_array_size(jobs);
-	if (n > cfg->limits.max_jobs_per_batch || n > UINT32_MAX) {
-		*cause = xasprintf("jobs: %zu jobs exceed max_jobs_per_batch"
-		    " (%llu)", n,
-		    (unsigned long long)cfg->limits.max_jobs_per_batch);
-		return ERR_TOO_LARGE;
-	}
-
-	b = req->batch;
 	if ((v = proto_field(obj, "mode")) != NULL) {
 		if ((mode = batch_mode_find(jsonw_cstr(v))) < 0) {
 			*cause = xstrdup("mode: expected \"all\", \"fail_fast\","
@@ -147,6 +125,46 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 	if ((err = proto_get_bool(obj, "stream", &stream, cause)) != ERR_NONE)
 		return err;
 	b->stream = (uint8_t)stream;
+	return ERR_NONE;
+}
+
+/* Whether n jobs are too many for one batch under cfg. */
+static int
+proto_too_many(size_t n, const struct config *cfg)
+{
+	/*
+	 * Jobs are counted and indexed in 32 bits; max_jobs_per_batch may be
+	 * configured higher, so the smaller limit applies.
+	 */
+	return n > cfg->limits.max_jobs_per_batch || n > UINT32_MAX;
+}
+
+static enum err_code
+proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
+    char **cause)
+{
+	struct batch	*b = req->batch;
+	json_t		*jobs;
+	size_t		 i, n;
+	enum err_code	 err;
+
+	if ((jobs = proto_field(obj, "jobs")) == NULL) {
+		*cause = xstrdup("jobs: missing required field");
+		return ERR_BAD_REQUEST;
+	}
+	if (!json_is_array(jobs)) {
+		*cause = xstrdup("jobs: expected an array");
+		return ERR_BAD_REQUEST;
+	}
+	n = json_array_size(jobs);
+	if (proto_too_many(n, cfg)) {
+		*cause = xasprintf("jobs: %zu jobs exceed max_jobs_per_batch"
+		    " (%llu)", n,
+		    (unsigned long long)cfg->limits.max_jobs_per_batch);
+		return ERR_TOO_LARGE;
+	}
+	if ((err = proto_parse_batch_fields(obj, b, cause)) != ERR_NONE)
+		return err;
 
 	/*
 	 * The jobs of groups inside are counted as they are parsed: every
@@ -246,12 +264,147 @@ proto_id_text(const char *line, size_t len, const json_t *id, size_t *from,
 }
 
 /*
+ * The next element of a jobs array whose '[' is passed and whose ']' is
+ * at end, from *pp (first: before any element): 1 with its text
+ * [*s, *e), 0 at the end, -1 when what lies between elements is not
+ * JSON's (commas and whitespace). The elements themselves are jread's
+ * to judge.
+ */
+static int
+proto_jobs_next(const char **pp, const char *end, int first, const char **s,
+    const char **e)
+{
+	const char	*p = jscan_ws(*pp, end);
+
+	if (p == end)
+		return 0;
+	if (!first) {
+		if (*p != ',')
+			return -1;
+		p = jscan_ws(p + 1, end);
+	}
+	*s = p;
+	*e = jscan_value_end(p, end);
+	if (*e == p)
+		return -1;	/* a stray bracket or comma, or nothing */
+	*pp = *e;
+	return 1;
+}
+
+/* Undo what proto_parse_fast made of req. */
+static void
+proto_fast_undo(struct request *req)
+{
+	json_decref(req->id);
+	free(req->id_text);
+	batch_free(req->batch);
+	memset(req, 0, sizeof *req);
+}
+
+/*
+ * A big batch request the fast way: the line without its jobs array
+ * through jread, then each job on its own, its tree in an arena reused
+ * from one job to the next (jarena_reset), so that no tree of the whole
+ * request is ever built: jansson's parse was most of the time a million
+ * sleeps took, and its tree most of the peak memory. 0 with req made, or
+ * -1, req cleared, when anything is unusual or wrong: then the jansson
+ * way decides, as it words every error.
+ *
+ * Sound because the jobs array's text [js, je) is found by the same
+ * string and bracket rules as jansson's, the line with "[]" in its place
+ * is checked whole by jread (the "[]" must come back as the jobs
+ * member), the text between elements is checked here, and each element
+ * by jread.
+ */
+static int
+proto_parse_fast(const char *line, size_t len, struct snapshot *snap,
+    uint64_t recv_ns, struct request *req)
+{
+	const struct config	*cfg = &snap->cfg;
+	const char		*js, *je, *p, *s, *e;
+	char			*rest, *cause = NULL;
+	json_t			*obj, *v;
+	size_t			 i, n, before, after, id_from, id_to;
+	struct batch		*b;
+	enum err_code		 err = ERR_NONE;
+	int			 more;
+
+	if (!jscan_member(line, len, "jobs", &js, &je) || je - js < 2 ||
+	    *js != '[' || je[-1] != ']')
+		return -1;
+	for (n = 0, p = js + 1; (more = proto_jobs_next(&p, je - 1, n == 0,
+	    &s, &e)) == 1; n++)
+		;
+	if (more == -1 || proto_too_many(n, cfg))
+		return -1;
+
+	before = (size_t)(js - line);
+	after = (size_t)(line + len - je);
+	rest = xmalloc(before + 2 + after);
+	memcpy(rest, line, before);
+	memcpy(rest + before, "[]", 2);
+	memcpy(rest + before + 2, je, after);
+	obj = jread(rest, before + 2 + after);
+	free(rest);
+	if (obj == NULL || !json_is_object(obj) ||
+	    (v = json_object_get(obj, "jobs")) == NULL || !json_is_array(v) ||
+	    json_array_size(v) != 0)
+		goto fail;
+	if ((v = proto_field(obj, "op")) != NULL && (jsonw_cstr(v) == NULL ||
+	    strcmp(jsonw_cstr(v), "batch") != 0))
+		goto fail;
+	if (proto_check_keys(obj, batch_keys, &cause) != ERR_NONE)
+		goto fail;
+
+	jnum_clear();
+	req->op = OP_BATCH;
+	req->id = json_incref(proto_field(obj, "id"));
+	req->id_text = proto_id_text(line, len, req->id, &id_from, &id_to);
+	req->batch = b = batch_new(req->id, req->id_text, recv_ns, snap);
+	if (proto_parse_batch_fields(obj, b, &cause) != ERR_NONE)
+		goto fail;
+	batch_count(b, n);
+	b->jobs = xcalloc(n, sizeof *b->jobs);
+	jarena_begin();
+	for (i = 0, p = js + 1; i < n; i++) {
+		p = jscan_ws(p, je - 1);
+		if (i > 0) {
+			if (p == je - 1 || *p != ',')
+				break;
+			p = jscan_ws(p + 1, je - 1);
+		}
+		jarena_resume();
+		v = jread_value_at(p, je - 1, &p);
+		jarena_pause();	/* the job is made outside the arena */
+		if (v == NULL)
+			break;
+		err = job_parse(v, b, (uint32_t)i, cfg, &b->jobs[i], &cause);
+		jarena_reset();
+		if (err != ERR_NONE)
+			break;
+		b->njobs++;
+	}
+	jarena_end();
+	if (i < n || jscan_ws(p, je - 1) != je - 1)
+		goto fail;
+	json_decref(obj);
+	return 0;
+
+fail:
+	free(cause);
+	json_decref(obj);
+	proto_fast_undo(req);
+	return -1;
+}
+
+/*
  * Parse and validate one request line (len bytes, no newline) read at
  * recv_ns, under the configuration snap (a batch takes a reference). On
  * success req holds the request; on error req->id holds the id when one
  * could be read, and *cause the message. Either way the caller clears req
- * with proto_request_clear. The tree of a line of PROTO_ARENA_BYTES or
- * more is parsed into an arena and dropped whole.
+ * with proto_request_clear. A batch line of PROTO_ARENA_BYTES or more
+ * goes the fast way first (proto_parse_fast); otherwise its tree is
+ * parsed into an arena and dropped whole.
  */
 enum err_code
 proto_parse(const char *line, size_t len, struct snapshot *snap,
@@ -275,6 +428,9 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 		    proto_column(line, (size_t)(nul - line)));
 		return ERR_BAD_JSON;
 	}
+	if (arena && proto_parse_fast(line, len, snap, recv_ns, req) == 0)
+		return ERR_NONE;
+	req->bytes = len;
 	if (arena)
 		jarena_begin();
 	obj = jnum_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);

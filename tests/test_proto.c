@@ -52,15 +52,45 @@ teardown(void)
 
 TestSuite(proto, .init = setup, .fini = teardown);
 
-/* Parse line; assert code and (when message != NULL) the exact message. */
+/*
+ * Lines this long are parsed the big lines' way: the fast path (jread.c)
+ * and jansson when it declines. Every line expect() checks is checked
+ * again padded to this length with trailing spaces, which JSON ignores.
+ */
+#define BIG_LINE	(64 * 1024)
+
+/* Parse line as is, then padded; assert both give the same verdict. */
+static void
+expect_once(const char *line, size_t len, enum err_code code,
+    const char *message);
+
 static void
 expect(const char *line, enum err_code code, const char *message)
+{
+	size_t	 len = strlen(line);
+	char	*big;
+
+	expect_once(line, len, code, message);
+	if (len >= BIG_LINE)
+		return;
+	big = xmalloc(BIG_LINE + 1);
+	memcpy(big, line, len);
+	memset(big + len, ' ', BIG_LINE - len);
+	big[BIG_LINE] = '\0';
+	expect_once(big, BIG_LINE, code, message);
+	free(big);
+}
+
+/* Parse line; assert code and (when message != NULL) the exact message. */
+static void
+expect_once(const char *line, size_t len, enum err_code code,
+    const char *message)
 {
 	struct request	 req;
 	char		*cause = NULL;
 	enum err_code	 err;
 
-	err = proto_parse(line, strlen(line), &snap, 0, &req, &cause);
+	err = proto_parse(line, len, &snap, 0, &req, &cause);
 	cr_assert_eq(err, code, "%s: got %s (%s), want %s", line,
 	    err_name(err), cause != NULL ? cause : "", err_name(code));
 	if (message != NULL) {
@@ -250,17 +280,15 @@ Test(proto, id_survives_an_error)
 	proto_request_clear(&req);
 }
 
-Test(proto, batch_is_built_compact)
+/* line (len bytes) is the batch of batch_is_built_compact. */
+static void
+check_compact(const char *line, size_t len)
 {
 	struct request	 req;
 	char		*cause;
-	const char	*line = "{\"id\":7,\"mode\":\"fail_fast\",\"timeout_ms\":"
-	    "250,\"concurrency\":3,\"stream\":true,\"jobs\":["
-	    "{\"type\":\"sleep\",\"ms\":10,\"value\":{\"b\":[1,2.5,\"x\"]}},"
-	    "{\"type\":\"sleep\",\"ms\":0,\"timeout_ms\":5}]}";
 	struct batch	*b;
 
-	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
+	cr_assert_eq(proto_parse(line, len, &snap, 0, &req, &cause),
 	    ERR_NONE);
 	cr_assert_eq(req.op, OP_BATCH);
 	b = req.batch;
@@ -278,6 +306,26 @@ Test(proto, batch_is_built_compact)
 	cr_assert_eq(b->jobs[1]->index, 1);
 	cr_assert_eq(b->jobs[1]->state, JOB_WAITING);
 	proto_request_clear(&req);
+}
+
+/* The same, as a small line and as a big one (whitespace inside). */
+Test(proto, batch_is_built_compact)
+{
+	const char	*line = "{\"id\":7,\"mode\":\"fail_fast\",\"timeout_ms\":"
+	    "250,\"concurrency\":3,\"stream\":true,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":10,\"value\":{\"b\":[1,2.5,\"x\"]}},"
+	    "{\"type\":\"sleep\",\"ms\":0,\"timeout_ms\":5}]}";
+	const char	*comma = strstr(line, "}},{");
+	size_t		 len = strlen(line), at = (size_t)(comma - line) + 2;
+	char		*big;
+
+	check_compact(line, len);
+	big = xmalloc(BIG_LINE);
+	memcpy(big, line, at);
+	memset(big + at, ' ', BIG_LINE - len);
+	memcpy(big + at + BIG_LINE - len, line + at, len - at);
+	check_compact(big, BIG_LINE);
+	free(big);
 }
 
 static char *
