@@ -485,6 +485,24 @@ conn_strip_cr(struct evbuffer *in, size_t n)
 }
 
 /*
+ * A big line is arriving in in (len bytes so far): give the next reads
+ * one large chunk to fill. A read fills what the socket holds, often a
+ * few KiB, and each would otherwise be a chunk of its own: thousands for
+ * a 30 MB line, every one of them walked by evbuffer_ptr_set() before
+ * each search for the newline. The room asked is at most what the line
+ * holds already, so the slack stays below the input counted in the
+ * budget.
+ */
+static void
+conn_read_room(struct evbuffer *in, size_t len)
+{
+	size_t	want = len < CONN_READ_MAX ? len : CONN_READ_MAX;
+
+	if (evbuffer_expand(in, want) == -1)
+		fatalx("%s: evbuffer_expand failed", __func__);
+}
+
+/*
  * Handle every complete line in the input, unless paused or waiting for
  * the parse of a big line (conn_parse_start). At EOF a last
  * line without its newline counts too. A line over max_request_bytes (a
@@ -519,7 +537,8 @@ conn_process(struct conn *c)
 				evbuffer_drain(in, len);
 				c->scan_off = 0;
 				c->discarding = 1;
-			}
+			} else if (len >= CONN_PARSE_BYTES)
+				conn_read_room(in, len);
 			break;
 		}
 		linelen = nl.pos < 0 ? len : (size_t)nl.pos;
