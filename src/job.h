@@ -94,6 +94,12 @@ struct job_type {
 	 * value is the job's text.
 	 */
 	struct batch	*(*nested)(const struct job *);
+	/*
+	 * When a try just started ends by itself (clock_ns()), if the type
+	 * knows it for sure (a sleep: its timer), or 0. A try that ends
+	 * before its deadline is given no deadline timer. May be NULL.
+	 */
+	uint64_t	(*ends)(const struct job *);
 	/* Free what the type owns (not the job itself). May be NULL. */
 	void		(*free)(struct job *);
 	/* At start-up, on the loop: set up the type's own state. May be NULL. */

@@ -70,6 +70,15 @@ sleep_start(struct job *job)
 	timerq_add(&sleep_queue, &s->node, at);
 }
 
+/* When the sleep started last ends: its timer's deadline. */
+static uint64_t
+sleep_ends(const struct job *job)
+{
+	const struct sleep_job	*s = (const struct sleep_job *)job;
+
+	return timerq_at(&sleep_queue, &s->node);
+}
+
 static void
 sleep_cancel(struct job *job)
 {
@@ -107,6 +116,7 @@ const struct job_type job_type_sleep = {
 	.parse = sleep_parse,
 	.start = sleep_start,
 	.cancel = sleep_cancel,
+	.ends = sleep_ends,
 	.free = sleep_free,
 	.init = sleep_init,
 	.fini = sleep_fini,
