@@ -145,6 +145,12 @@ struct job {
 	uint32_t		 text_len;	/* strlen(text), or JOB_LEN_UNKNOWN */
 	uint32_t		 index;
 	struct timerq_node	 deadline;	/* queued while a try runs */
+	/*
+	 * A place in a timer queue of the type's own (a sleep's), where
+	 * the struct has room to spare: a separate one would make a sleep
+	 * one malloc size class bigger.
+	 */
+	struct timerq_node	 timer;
 	uint8_t			 state;		/* enum job_state */
 	uint8_t			 outcome;	/* enum job_outcome */
 	uint8_t			 code;		/* enum err_code when not ok */
