@@ -208,33 +208,62 @@ jread_word(struct jread *jp, const char *word, size_t len)
 	return 0;
 }
 
+/*
+ * Past a container's opening bracket and the whitespace after it: 1 when
+ * close follows at once (an empty container, passed too), else 0.
+ */
+static int
+jread_open(struct jread *jp, char close)
+{
+	jp->p++;
+	jread_ws(jp);
+	if (jp->p < jp->end && *jp->p == close) {
+		jp->p++;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * After an element or a member: 1 past close (the container ends), 0
+ * past a comma and the whitespace after it (another follows), -1 when
+ * neither comes.
+ */
+static int
+jread_next(struct jread *jp, char close)
+{
+	jread_ws(jp);
+	if (jp->p == jp->end)
+		return -1;
+	if (*jp->p == close) {
+		jp->p++;
+		return 1;
+	}
+	if (*jp->p++ != ',')
+		return -1;
+	jread_ws(jp);
+	return 0;
+}
+
 /* The array at jp->p (its '['), or NULL. */
 static json_t *
 jread_array(struct jread *jp)
 {
 	json_t	*a, *v;
+	int	 more;
 
 	a = json_array();
-	jp->p++;
-	jread_ws(jp);
-	if (jp->p < jp->end && *jp->p == ']') {
-		jp->p++;
+	if (jread_open(jp, ']'))
 		return a;
-	}
-	for (;;) {
+	do {
 		if ((v = jread_value(jp)) == NULL ||
-		    json_array_append_new(a, v) == -1)
-			goto fail;
-		jread_ws(jp);
-		if (jp->p == jp->end)
-			goto fail;
-		if (*jp->p++ == ']')
-			return a;
-		if (jp->p[-1] != ',')
-			goto fail;
-		jread_ws(jp);
-	}
-fail:
+		    json_array_append_new(a, v) == -1) {
+			more = -1;
+			break;
+		}
+	} while ((more = jread_next(jp, ']')) == 0);
+	if (more == 1)
+		return a;
 	json_decref(a);
 	return NULL;
 }
@@ -247,14 +276,11 @@ jread_object(struct jread *jp)
 	const char	*key;
 	char		*kbuf = NULL;
 	size_t		 klen;
+	int		 more;
 
 	o = json_object();
-	jp->p++;
-	jread_ws(jp);
-	if (jp->p < jp->end && *jp->p == '}') {
-		jp->p++;
+	if (jread_open(jp, '}'))
 		return o;
-	}
 	for (;;) {
 		if (jp->p == jp->end || *jp->p != '"' ||
 		    jread_string(jp, &key, &klen, &kbuf) == -1)
@@ -273,15 +299,11 @@ jread_object(struct jread *jp)
 			goto fail;
 		free(kbuf);
 		kbuf = NULL;
-		jread_ws(jp);
-		if (jp->p == jp->end)
-			goto fail;
-		if (*jp->p++ == '}')
-			return o;
-		if (jp->p[-1] != ',')
-			goto fail;
-		jread_ws(jp);
+		if ((more = jread_next(jp, '}')) != 0)
+			break;
 	}
+	if (more == 1)
+		return o;
 fail:
 	free(kbuf);
 	json_decref(o);
