@@ -35,6 +35,7 @@ struct daemon {
 	char	sock[320];	/* dir/gatherd.sock */
 	char	conf[320];	/* dir/gatherd.conf */
 	char	log[320];	/* dir/gatherd.log: the daemon's stderr */
+	int	paused;		/* stopped by daemon_pause */
 };
 
 /*
@@ -88,6 +89,15 @@ void	 daemon_expect_exit_0(struct daemon *, int ms);
 void	 daemon_respawn(struct daemon *);
 /* Wait until the daemon has closed its listener (it is draining). */
 void	 daemon_wait_unlisten(struct daemon *);
+/*
+ * Stop the daemon (SIGSTOP) and return once it is stopped, every thread
+ * of it; daemon_resume continues it. Meanwhile a test can put input in
+ * its sockets and signals in its queue, and know that all of it is there
+ * when it runs again: the way to race nothing in a test of what the
+ * daemon does when both come at once.
+ */
+void	 daemon_pause(struct daemon *);
+void	 daemon_resume(struct daemon *);
 
 /*
  * A suite's .init and .fini, for suites whose tests start daemons and
@@ -151,6 +161,11 @@ int	 client_connect_as(const char *sock, uid_t uid, gid_t gid);
 void	 client_write(int fd, const void *buf, size_t len);
 /* Write a string and a newline. */
 void	 client_send(int fd, const char *line);
+/*
+ * Wait until the daemon has read everything written on fd (nothing left
+ * in the socket), within 20 s (stretched).
+ */
+void	 client_wait_read(int fd);
 /* Read one line (without its newline), or NULL on EOF or timeout. Caller frees. */
 char	*client_recv(int fd, int timeout_ms);
 /* client_recv and parse as JSON; asserts a line came and parsed. Caller decrefs. */
@@ -280,20 +295,71 @@ json_t	*await_settled(struct daemon *, int fd, const struct settled *want,
 json_t	*await_status(struct daemon *, int fd, const char *path,
 	    json_int_t want, double within_ms);
 
+/*
+ * A bad value in a request (JSON text) and the path its error message
+ * names ("jobs[1].params"), for tables of refusals.
+ */
+struct bad_field {
+	const char	*text;
+	const char	*path;
+};
+
 /* Assert v is an error reply with this id (JSON text), code and a message. */
 void	 expect_error(json_t *v, const char *id, const char *code);
 /* Assert v is the successful reply to request id (JSON text). */
 void	 expect_ok(json_t *v, const char *id);
 /* Send line on fd; assert its reply is a success with this id. */
 void	 rpc_ok(int fd, const char *line, const char *id);
+/* Send line on fd; assert its reply holds pattern (JSON text, see jhas). */
+void	 rpc_has(int fd, const char *line, const char *pattern);
+/* Assert the next reply on fd, within ms, holds pattern (see jhas). */
+void	 recv_has(int fd, int ms, const char *pattern);
+/*
+ * Assert the next reply on fd holds pattern (see jhas) and comes lo to
+ * hi ms after t0 (now_ms()); hi is the caller's to stretch.
+ */
+void	 recv_has_between(int fd, const char *pattern, double t0, double lo,
+	    double hi);
 /* Assert the next reply on fd, within ms, is a success with this id. */
 void	 recv_ok(int fd, int ms, const char *id);
 /* Send line on fd; assert its reply is an error with this id and code. */
 void	 rpc_error(int fd, const char *line, const char *id, const char *code);
 /* Send a ping line on fd; assert its reply is a pong with this id. */
 void	 rpc_pong(int fd, const char *line, const char *id);
+/* Assert the next reply on fd, within ms, is a pong with this id. */
+void	 recv_pong(int fd, int ms, const char *id);
 /* rpc_pong on a fresh connection to the daemon. */
 void	 daemon_pong(struct daemon *, const char *line, const char *id);
+/*
+ * Assert the stats of batch reply r count ok, failed, cancelled and
+ * timed_out jobs, and as many jobs as these add up to.
+ */
+void	 expect_stats(json_t *r, int ok, int failed, int cancelled,
+	    int timed_out);
+/*
+ * Start d with no configuration and a client (its socket in *fd), send
+ * line on it; assert the reply comes no sooner than lo ms and within hi
+ * ms (the caller stretches it). Caller decrefs.
+ */
+json_t	*daemon_rpc_between(struct daemon *, int *fd, const char *line,
+	    double lo, double hi);
+/*
+ * Assert two replies, which may be in either order, are a cancel op's,
+ * which has "cancelled" and holds cancel (JSON text, see jhas), and that
+ * of the batch it ended, which holds batch. Decrefs both.
+ */
+void	 expect_cancel_and_batch(json_t *, json_t *, const char *cancel,
+	    const char *batch);
+/*
+ * Read the next two replies on fd, each within ms (not stretched here),
+ * which may come in either order: a cancel op's, which has "cancelled"
+ * and must hold cancel (JSON text, see jhas), and that of the batch it
+ * ended, which must hold batch.
+ */
+void	 recv_cancel_and_batch(int fd, int ms, const char *cancel,
+	    const char *batch);
+/* Send line on fd and read its reply; *ms is how long that took. */
+json_t	*rpc_timed(int fd, const char *line, double *ms);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
 long	 proc_kb(pid_t pid, const char *key);
 
@@ -373,5 +439,8 @@ uint64_t rng_next(uint64_t *state);
  * exit status (0..255), or -1 if it died by a signal.
  */
 int	 run_command(const char *cmd, char **out);
+/* run_command of a formatted command line. */
+int	 run_commandf(char **out, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -131,14 +131,12 @@ label_of(const struct job *job)
 static void
 fake_ok(struct fake_job *f)
 {
-	char	value[8];
-
-	snprintf(value, sizeof value, "\"%c\"", f->label);
 	if (f->transient)
 		job_try_transient(&f->job, f->hint_ms);
-	job_finish_ok(&f->job, xstrdup(value));
+	job_finish_ok(&f->job, xasprintf("\"%c\"", f->label));
 }
 
+/* A fake job's timer: the job ends with its label, a JSON string. */
 static void
 fake_timer_cb(evutil_socket_t fd, short events, void *arg)
 {

@@ -16,6 +16,9 @@
  */
 json_t	*jobspec_parse(const char *, char **);
 
+/* Apply an option given after a job (-p VALUE, --offset N...) to it. */
+int	 jobspec_option(json_t *, const char *, const char *, char **);
+
 /* A JSON text of any kind, or else the text as a string; NULL if not UTF-8. */
 json_t	*jobspec_value(const char *);
 
