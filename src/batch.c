@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -54,6 +55,8 @@ batch_new(json_t *id, const char *id_text, uint64_t recv_ns,
 	b->id_text = id_text != NULL ? xstrdup(id_text) : jsonw_dump(b->id);
 	b->recv_ns = recv_ns;
 	b->timeout_ms = -1;
+	b->winner = -1;
+	b->decider = -1;
 	return b;
 }
 
@@ -77,16 +80,61 @@ batch_free(struct batch *b)
 }
 
 /*
- * All jobs are done: count, tell the starter, free. depth stays raised
- * meanwhile, so a cancel from done finds nothing to do.
+ * The mode a request names (a batch's or a group's "mode"), or -1. A
+ * sequence is a type, not a mode a request can name.
+ */
+int
+batch_mode_find(const char *name)
+{
+	static const char *const names[] = {
+		[BATCH_ALL] = "all",
+		[BATCH_FAIL_FAST] = "fail_fast",
+		[BATCH_ANY] = "any",
+		[BATCH_FIRST] = "first",
+	};
+	size_t	i;
+
+	for (i = 0; name != NULL && i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(names[i], name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/*
+ * Whether the batch succeeded, as its mode says: every job did (all,
+ * fail_fast, sequence), one did (any), the first to finish did (first).
+ */
+int
+batch_ok(const struct batch *b)
+{
+	switch (b->mode) {
+	case BATCH_ANY:
+		return b->winner >= 0;
+	case BATCH_FIRST:
+		return b->winner >= 0 &&
+		    b->jobs[b->winner]->outcome == JOB_OK;
+	default:
+		return b->nok == b->njobs;
+	}
+}
+
+/*
+ * All jobs are done: count, tell the starter, free (a top-level batch;
+ * a nested one is its owner's to free, and may be gone already when done
+ * returns). depth stays raised, so a cancel from done, or later, finds
+ * nothing to do.
  */
 static void
 batch_finish(struct batch *b)
 {
 	b->done_ns = clock_ns();
-	if (b->parent == NULL)
-		status_batch_done(b->nok == b->njobs);
 	b->depth++;
+	if (b->parent != NULL) {
+		b->done_cb(b, b->cb_arg);
+		return;
+	}
+	status_batch_done(batch_ok(b));
 	b->done_cb(b, b->cb_arg);
 	batch_free(b);
 }
@@ -139,11 +187,18 @@ batch_stop_all(struct batch *b, enum err_code code, const char *why)
 	b->depth--;
 }
 
-/* A job of the batch has finished (ran: it had started). */
+/*
+ * A job of the batch has finished (ran: it had started). Unless the
+ * batch is being stopped already, it may decide the batch: the first
+ * failure in fail_fast and sequence, the first success in any, the first
+ * job to finish in first. The rest are then stopped.
+ */
 void
 batch_job_done(struct batch *b, struct job *job, int ran)
 {
-	char	why[64];
+	char		 why[BATCH_PATH_MAX + 32], path[BATCH_PATH_MAX];
+	const char	*lead = NULL, *tail = " failed";
+	int		 ok = job->outcome == JOB_OK;
 
 	if (ran)
 		b->running--;
@@ -167,10 +222,30 @@ batch_job_done(struct batch *b, struct job *job, int ran)
 	b->depth++;
 	if (b->event_cb != NULL)
 		b->event_cb(b, job, b->cb_arg);
-	if (job->outcome != JOB_OK && b->mode == BATCH_FAIL_FAST &&
-	    !b->stopping) {
-		snprintf(why, sizeof why, "cancelled: jobs[%u] failed",
-		    job->index);
+	if (!b->stopping) {
+		if (!ok && b->decider < 0)
+			b->decider = job->index;
+		switch (b->mode) {
+		case BATCH_FAIL_FAST:
+			lead = ok ? NULL : "cancelled: ";
+			break;
+		case BATCH_SEQUENCE:
+			lead = ok ? NULL : "not run: ";
+			break;
+		case BATCH_ANY:
+			if (!ok)
+				break;
+			/* FALLTHROUGH */
+		case BATCH_FIRST:
+			b->winner = job->index;
+			lead = "cancelled: ";
+			tail = " won";
+			break;
+		}
+	}
+	if (lead != NULL) {
+		batch_path(b, job->index, path, sizeof path);
+		snprintf(why, sizeof why, "%s%s%s", lead, path, tail);
 		batch_stop_all(b, ERR_CANCELLED, why);
 	}
 	b->depth--;
@@ -189,6 +264,24 @@ batch_deadline_cb(evutil_socket_t fd, short events, void *arg)
 	snprintf(why, sizeof why, "batch timeout_ms (%g ms) reached",
 	    b->timeout_ms);
 	batch_cancel(b, ERR_TIMEOUT, why);
+}
+
+/*
+ * A job of b waiting between tries starts its next. b is kept meanwhile:
+ * the try may end inside its start, and the batch with it.
+ */
+void
+batch_job_retry(struct batch *b, struct job *job)
+{
+	uint64_t	now = clock_ns();
+
+	/* As in batch_pump: the clock first, then libevent's cache. */
+	event_base_update_cache_time(batch_base);
+	b->depth++;
+	job_retry(job, now);
+	b->depth--;
+	if (b->depth == 0)
+		batch_pump(b);
 }
 
 /* The batch at the top of b's nesting: whom its jobs are charged to. */
@@ -231,7 +324,9 @@ batch_run(struct batch *b, batch_done_cb *done, batch_event_cb *event,
 	b->event_cb = event;
 	b->cb_arg = arg;
 	b->unfinished = b->njobs;
-	status.jobs_waiting += b->njobs;
+	/* Every level's jobs wait from the start of the top one. */
+	if (b->parent == NULL)
+		status.jobs_waiting += b->ntotal;
 	if (b->timeout_ms >= 0) {
 		/* Clock first, then cache: the deadline is never early. */
 		left = b->timeout_ms - clock_ms(b->recv_ns, clock_ns());
@@ -259,9 +354,92 @@ batch_start(struct batch *b, batch_done_cb *done, batch_event_cb *event,
 }
 
 /*
+ * Make b a batch nested in owner's batch, owned by owner (a group job):
+ * its depth, its paths and its count of jobs follow. Done as the owner
+ * is parsed, before b's own jobs are (they are counted as they come).
+ */
+void
+batch_nest(struct batch *b, struct job *owner)
+{
+	struct batch	*p;
+
+	b->parent = owner->batch;
+	b->owner = owner;
+	for (p = b->parent; p != NULL; p = p->parent)
+		p->ntotal += b->ntotal;
+}
+
+/* n more jobs in b: count them in b and every batch above it. */
+void
+batch_count(struct batch *b, uint64_t n)
+{
+	for (; b != NULL; b = b->parent)
+		b->ntotal += n;
+}
+
+/* How deep b is nested: 0 at the top, 1 for a group's batch there... */
+unsigned
+batch_depth(const struct batch *b)
+{
+	unsigned	n = 0;
+
+	for (; b->parent != NULL; b = b->parent)
+		n++;
+	return n;
+}
+
+/*
+ * "jobs[index]" into buf (size bytes, none is fine), cut short if need
+ * be. Not snprintf: every job of a million-job batch has its path made
+ * as it is parsed, and the format parser was a tenth of that parse.
+ */
+static void
+batch_path_append(char *buf, size_t size, uint32_t index)
+{
+	char	text[sizeof "jobs[4294967295]"], *p = text + sizeof text;
+	size_t	len;
+
+	*--p = '\0';
+	*--p = ']';
+	do {
+		*--p = (char)('0' + index % 10);
+		index /= 10;
+	} while (index != 0);
+	p -= 5;
+	memcpy(p, "jobs[", 5);
+	if (size == 0)
+		return;
+	len = (size_t)(text + sizeof text - 1 - p);
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+}
+
+/*
+ * The path of jobs[index] of b from the request, for messages:
+ * "jobs[2].jobs[0]". Cut short, still a string, if size is too small.
+ */
+void
+batch_path(const struct batch *b, uint32_t index, char *buf, size_t size)
+{
+	size_t	n = 0;
+
+	buf[0] = '\0';
+	if (b != NULL && b->owner != NULL) {
+		batch_path(b->owner->batch, b->owner->index, buf, size);
+		n = strlen(buf);
+		if (n + 1 < size)
+			buf[n++] = '.';
+	}
+	batch_path_append(buf + n, size - n, index);
+}
+
+/*
  * Start b inside parent, for a job of parent that owns it (a group): as
- * batch_start, but b's jobs are charged to parent's root and b is not
- * counted as a batch in status.
+ * batch_start, but b's jobs are charged to parent's root, b is not
+ * counted as a batch in status, and it is not freed after done: its
+ * owner frees it.
  */
 void
 batch_start_nested(struct batch *b, struct batch *parent,
@@ -271,6 +449,20 @@ batch_start_nested(struct batch *b, struct batch *parent,
 	if (b->snap == NULL)
 		b->snap = snapshot_ref(parent->snap);
 	batch_run(b, done, event, arg);
+}
+
+/*
+ * Finish b, nested in parent, without running it (its owner is cancelled
+ * before it started): every job ends with code and why, then done is
+ * called with arg, before this returns.
+ */
+void
+batch_start_cancelled(struct batch *b, struct batch *parent,
+    batch_done_cb *done, void *arg, enum err_code code, const char *why)
+{
+	b->stopping = 1;	/* batch_pump starts nothing */
+	batch_start_nested(b, parent, done, NULL, arg);
+	batch_cancel(b, code, why);
 }
 
 /*

@@ -230,20 +230,18 @@ budget_job_bytes(const struct job *job)
 	    BUDGET_FRAMING;
 }
 
-/* b has replied (or its client is gone): release its request and results. */
+/*
+ * b has replied (or its client is gone): release its request and its
+ * results, every level's (budget_job_done added them up in b).
+ */
 void
 budget_batch_done(struct conn *c, struct batch *b)
 {
-	uint64_t	n = 0;
-	uint32_t	i;
-
-	for (i = 0; i < b->njobs; i++) {
-		if (b->jobs[i]->state == JOB_DONE)
-			n += budget_job_bytes(b->jobs[i]);
-	}
-	budget_move(&c->budget.results, &budget_all.results, 0, n);
+	budget_move(&c->budget.results, &budget_all.results, 0,
+	    b->result_bytes);
 	budget_move(&c->budget.requests, &budget_all.requests, 0,
 	    b->request_bytes);
+	b->result_bytes = 0;
 	b->request_bytes = 0;
 }
 
@@ -297,8 +295,10 @@ budget_job_done(struct conn *c, struct job *job, const struct limits *l)
 		if (job->text_len == JOB_LEN_UNKNOWN)
 			job->text_len = (uint32_t)strlen(job->text);
 	}
-	budget_move(&c->budget.results, &budget_all.results,
-	    budget_job_bytes(job), 0);
+	len = budget_job_bytes(job);
+	budget_move(&c->budget.results, &budget_all.results, len, 0);
+	/* Released with the top-level batch, whatever level job is at. */
+	batch_root(b)->result_bytes += len;
 }
 
 /* Whether c holds more than l's max_connection_bytes (and is still open). */

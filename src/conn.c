@@ -291,12 +291,15 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 		budget_log_refusal(c, "busy: %s", *cause);
 		return ERR_BUSY;
 	}
-	inflight = status.jobs_running + status.jobs_waiting;
-	if (inflight + b->njobs > l->max_inflight_jobs) {
+	/* Every level's jobs count, groups' own and those inside them. */
+	inflight = status.jobs_running + status.jobs_waiting +
+	    status.jobs_retrying;
+	if (inflight + b->ntotal > l->max_inflight_jobs) {
 		*cause = xasprintf("max_inflight_jobs (%llu) would be exceeded:"
-		    " %llu jobs in flight, %u more requested",
+		    " %llu jobs in flight, %llu more requested",
 		    (unsigned long long)l->max_inflight_jobs,
-		    (unsigned long long)inflight, b->njobs);
+		    (unsigned long long)inflight,
+		    (unsigned long long)b->ntotal);
 		budget_log_refusal(c, "busy: %s", *cause);
 		return ERR_BUSY;
 	}
@@ -521,6 +524,24 @@ conn_strip_cr(struct evbuffer *in, size_t n)
 }
 
 /*
+ * A big line is arriving in in (len bytes so far): give the next reads
+ * one large chunk to fill. A read fills what the socket holds, often a
+ * few KiB, and each would otherwise be a chunk of its own: thousands for
+ * a 30 MB line, every one of them walked by evbuffer_ptr_set() before
+ * each search for the newline. The room asked is at most what the line
+ * holds already, so the slack stays below the input counted in the
+ * budget.
+ */
+static void
+conn_read_room(struct evbuffer *in, size_t len)
+{
+	size_t	want = len < CONN_READ_MAX ? len : CONN_READ_MAX;
+
+	/* Failing, it only leaves the reads as they were. */
+	(void)evbuffer_expand(in, want);
+}
+
+/*
  * Handle every complete line in the input, unless paused or waiting for
  * the parse of a big line (conn_parse_start). At EOF a last
  * line without its newline counts too. A line over max_request_bytes (a
@@ -554,7 +575,8 @@ conn_process(struct conn *c)
 				evbuffer_drain(in, len);
 				c->scan_off = 0;
 				c->discarding = 1;
-			}
+			} else if (len >= CONN_PARSE_BYTES)
+				conn_read_room(in, len);
 			break;
 		}
 		linelen = nl.pos < 0 ? len : (size_t)nl.pos;

@@ -124,6 +124,32 @@ jarena_pause(void)
 	jarena.on = 0;
 }
 
+/* Allocate from the arena again, after jarena_pause(). */
+void
+jarena_resume(void)
+{
+	jarena.on = 1;
+}
+
+/*
+ * Drop every value allocated in the arena but keep its newest block for
+ * the next ones: a request's jobs parsed one after another each reuse
+ * the same memory, already mapped and in the cache.
+ */
+void
+jarena_reset(void)
+{
+	struct jarena_block	*b, *keep = jarena.blocks;
+
+	if (keep == NULL)
+		return;
+	while ((b = keep->next) != NULL) {
+		keep->next = b->next;
+		munmap(b, b->size);
+	}
+	keep->used = JARENA_HEADER;
+}
+
 /* Drop every value allocated in the arena. */
 void
 jarena_end(void)

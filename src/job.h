@@ -2,7 +2,9 @@
  * A job: one asynchronous coroutine of a batch, written as an explicit
  * state machine. WAITING (held back by the batch's concurrency), RUNNING
  * (suspended on a timer, a worker or a socket; the loop's callbacks move it
- * on), DONE (its result is kept until the batch replies).
+ * on), RETRYING (a try failed with a transient code and the next waits on
+ * a timer: it holds no worker and no connection, only its concurrency
+ * slot), DONE (its result is kept until the batch replies).
  *
  * A job type is a table entry: a struct job_type in its own file under
  * jobs/, listed once in job_types[] (job.c). Each type's own struct begins
@@ -29,6 +31,7 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "timerq.h"
 
 struct batch;
 struct config;
@@ -40,6 +43,7 @@ struct job;
 enum job_state {
 	JOB_WAITING,
 	JOB_RUNNING,
+	JOB_RETRYING,
 	JOB_DONE,
 };
 
@@ -67,10 +71,35 @@ struct job_type {
 	 */
 	enum err_code	(*parse)(struct job *, json_t *obj, const char *path,
 			    const struct config *, char **cause);
-	/* Start running: arm a timer, hand work to a worker, send a query. */
+	/*
+	 * Start running: arm a timer, hand work to a worker, send a query.
+	 * Called again for each try of a retried job (job_retry_left says
+	 * whether one may follow): what parse built must still be there, so
+	 * a type hands a worker copies of it, or moves it only when no try
+	 * can follow.
+	 */
 	void		(*start)(struct job *);
 	/* Stop a running job at once (timers removed, work abandoned). */
 	void		(*cancel)(struct job *);
+	/*
+	 * A job that owns others (a group): stop it, waiting or running,
+	 * so that everything unfinished inside it ends with code and why,
+	 * and finish the job before returning. Called instead of cancel
+	 * when set; NULL for every other type.
+	 */
+	void		(*stop)(struct job *, enum err_code, const char *why);
+	/*
+	 * A job that owns others: the nested batch whose results are its
+	 * value (proto.c writes them, for a failed job too). NULL: the
+	 * value is the job's text.
+	 */
+	struct batch	*(*nested)(const struct job *);
+	/*
+	 * When a try just started ends by itself (clock_ns()), if the type
+	 * knows it for sure (a sleep: its timer), or 0. A try that ends
+	 * before its deadline is given no deadline timer. May be NULL.
+	 */
+	uint64_t	(*ends)(const struct job *);
 	/* Free what the type owns (not the job itself). May be NULL. */
 	void		(*free)(struct job *);
 	/* At start-up, on the loop: set up the type's own state. May be NULL. */
@@ -119,33 +148,59 @@ struct job_type {
  */
 #define JOB_TYPE_COMMON(p)						\
 	.name = #p, .size = sizeof(struct p##_job), .keys = p##_keys,	\
-	.parse = p##_parse, .start = p##_start, .cancel = p##_cancel,	\
-	.free = p##_free
+	.parse = p##_parse, .start = p##_start, .cancel = p##_cancel
 
 struct job {
 	const struct job_type	*type;
 	struct batch		*batch;
-	struct event		*timer;		/* owned: timeout_ms, or NULL */
 	char			*text;		/* owned: value JSON if ok, else message */
 	uint64_t		 start_ns;
 	double			 timeout_ms;	/* < 0: none */
 	float			 ms;		/* own running time */
 	uint32_t		 text_len;	/* strlen(text), or JOB_LEN_UNKNOWN */
 	uint32_t		 index;
+	struct timerq_node	 deadline;	/* queued while a try runs */
+	/*
+	 * A place in a timer queue of the type's own (a sleep's), where
+	 * the struct has room to spare: a separate one would make a sleep
+	 * one malloc size class bigger.
+	 */
+	struct timerq_node	 timer;
 	uint8_t			 state;		/* enum job_state */
 	uint8_t			 outcome;	/* enum job_outcome */
 	uint8_t			 code;		/* enum err_code when not ok */
-	uint8_t			 capped;	/* its deadline is max_job_ms */
+	uint8_t			 flags;		/* JOB_* below */
 };
+
+#define JOB_CAPPED	0x01	/* its deadline is max_job_ms */
+#define JOB_EXTRA	0x02	/* a struct job_extra comes before it */
+#define JOB_DEADLINE	0x04	/* this try reached its own deadline */
 
 #define JOB_LEN_UNKNOWN	UINT32_MAX
 
+/*
+ * What only some jobs have: a name, a retry policy and its state. It is
+ * kept in front of the job, in the same allocation (job_new_extra), and
+ * JOB_EXTRA says it is there, so a job without them (a million sleeps)
+ * pays nothing for them. Only job.c and retry.c touch it.
+ */
+struct job_extra {
+	_Alignas(16) char	*name;		/* owned: as JSON text, or NULL */
+	uint64_t		 first_ns;	/* when the first try started */
+	double			 backoff_ms;	/* the wait after the first try */
+	double			 hint_ms;	/* this try's retry-after; < 0 none */
+	struct timerq_node	 wait;		/* queued between tries */
+	uint8_t			 tries;		/* tries allowed; 0: no retry */
+	uint8_t			 attempts;	/* tries made */
+	uint8_t			 transient;	/* this try's ok result is retried */
+};
 extern const struct job_type *const job_types[];
 
 const struct job_type *job_type_find(const char *);
 size_t		 job_type_index(const struct job_type *);
 const void	*job_owner(const struct job *);
 void		 job_init(struct event_base *);
+void		 job_fini(void);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
 int		 job_types_check(const struct config *, char **);
@@ -157,9 +212,28 @@ void		 job_types_detach(const struct config *);
 uint64_t	 job_types_fds(const struct config *);
 void		 job_types_status(const struct config *, json_t *);
 struct job	*job_new(const struct job_type *, uint32_t, double);
-enum err_code	 job_parse(json_t *, uint32_t, const struct config *,
-		    struct job **, char **);
+struct job	*job_new_extra(const struct job_type *, uint32_t, double);
+struct job_extra *job_extra(const struct job *);
+const char	*job_name(const struct job *);
+int		 job_attempts(const struct job *);
+int		 job_retry_left(const struct job *);
+void		 job_set_retry(struct job *, unsigned, double);
+
+/*
+ * For a type whose success may still be worth another try (http: a
+ * response with status 429 or 5xx): call it before job_finish_ok* for
+ * such a result. Under the job's retry, with tries left, that try is then
+ * made again, after the backoff or after retry_after_ms (a Retry-After,
+ * honoured up to 30 s) if that is longer; otherwise, or at the last try,
+ * the result is the success it is. retry_after_ms < 0: no hint. A failed
+ * try needs nothing of the sort: its code says whether it is transient
+ * (retry.c), and a hint given before job_finish_error* is used too.
+ */
+void		 job_try_transient(struct job *, double);
+enum err_code	 job_parse(json_t *, struct batch *, uint32_t,
+		    const struct config *, struct job **, char **);
 void		 job_start(struct job *, uint64_t);
+void		 job_retry(struct job *, uint64_t);
 void		 job_cancel(struct job *, enum err_code, const char *);
 void		 job_free(struct job *);
 void		 job_finish_ok(struct job *, char *);
@@ -172,5 +246,7 @@ void		 job_finish_errorf(struct job *, enum err_code, const char *, ...)
 /* Helpers for a type's parse function. */
 enum err_code	 job_get_ms(json_t *, const char *, const char *, int,
 		    double *, char **);
+enum err_code	 job_get_int(json_t *, const char *, const char *, int64_t,
+		    int64_t *, char **);
 
 #endif

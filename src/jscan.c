@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jscan.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 /* Whether c is JSON whitespace. */
@@ -19,7 +20,7 @@ jscan_is_ws(char c)
 }
 
 /* Skip whitespace from p. */
-static const char *
+const char *
 jscan_ws(const char *p, const char *end)
 {
 	while (p < end && jscan_is_ws(*p))
@@ -82,8 +83,8 @@ jscan_value_end(const char *p, const char *end)
 	return p;
 }
 
-/* The value of four hex digits at p, or -1. */
-static long
+/* The value of four hex digits at p (within end), or -1. */
+long
 jscan_hex4(const char *p, const char *end)
 {
 	long	v = 0;
@@ -144,26 +145,7 @@ jscan_char(const char **pp, const char *end, unsigned char out[4])
 		p += 6;
 	}
 	*pp = p;
-	if (cp < 0x80) {
-		out[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (unsigned char)(0xc0 | cp >> 6);
-		out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (unsigned char)(0xe0 | cp >> 12);
-		out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (unsigned char)(0xf0 | cp >> 18);
-	out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-	out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-	out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
+	return utf8_encode((unsigned long)cp, out);
 }
 
 /* Whether the string [p, q) (quotes included) decodes to key. */

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+const char	*jscan_ws(const char *, const char *);
+long		 jscan_hex4(const char *, const char *);
 const char	*jscan_string_end(const char *, const char *);
 const char	*jscan_value_end(const char *, const char *);
 int		 jscan_member(const char *, size_t, const char *,

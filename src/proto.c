@@ -15,6 +15,7 @@
 #include "config.h"
 #include "jarena.h"
 #include "jnum.h"
+#include "jread.h"
 #include "jscan.h"
 #include "job.h"
 #include "jsonw.h"
@@ -98,38 +99,55 @@ proto_get_bool(json_t *obj, const char *key, int *out, char **cause)
 	return ERR_NONE;
 }
 
-/* An integer field >= min; key names it in messages. */
+/* A batch's fields besides its jobs, into b. */
 static enum err_code
-proto_get_int(const json_t *v, const char *key, int64_t min, int64_t *out,
-    char **cause)
+proto_parse_batch_fields(json_t *obj, struct batch *b, char **cause)
 {
-	switch (jnum_integer(v, out)) {
-	case JNUM_INT:
-		if (*out >= min)
-			return ERR_NONE;
-		break;
-	case JNUM_INT_RANGE:
-		*cause = xasprintf("%s: integer out of range (a signed 64-bit"
-		    " integer is expected)", key);
-		return ERR_BAD_REQUEST;
-	case JNUM_NOT_INT:
-		break;
+	json_t		*v;
+	int64_t		 n64 = 0;
+	int		 stream, mode;
+	enum err_code	 err;
+
+	if ((v = proto_field(obj, "mode")) != NULL) {
+		if ((mode = batch_mode_find(jsonw_cstr(v))) < 0) {
+			*cause = xstrdup("mode: expected \"all\", \"fail_fast\","
+			    " \"any\" or \"first\"");
+			return ERR_BAD_REQUEST;
+		}
+		b->mode = (uint8_t)mode;
 	}
-	*cause = xasprintf("%s: expected an integer >= %lld", key,
-	    (long long)min);
-	return ERR_BAD_REQUEST;
+	if ((err = job_get_ms(obj, "", "timeout_ms", 0, &b->timeout_ms,
+	    cause)) != ERR_NONE)
+		return err;
+	if ((err = job_get_int(obj, "", "concurrency", 1, &n64,
+	    cause)) != ERR_NONE)
+		return err;
+	if (n64 > 0 && n64 < (int64_t)UINT32_MAX)
+		b->concurrency = (uint32_t)n64;
+	if ((err = proto_get_bool(obj, "stream", &stream, cause)) != ERR_NONE)
+		return err;
+	b->stream = (uint8_t)stream;
+	return ERR_NONE;
+}
+
+/* Whether n jobs are too many for one batch under cfg. */
+static int
+proto_too_many(size_t n, const struct config *cfg)
+{
+	/*
+	 * Jobs are counted and indexed in 32 bits; max_jobs_per_batch may be
+	 * configured higher, so the smaller limit applies.
+	 */
+	return n > cfg->limits.max_jobs_per_batch || n > UINT32_MAX;
 }
 
 static enum err_code
 proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
     char **cause)
 {
-	struct batch	*b;
-	json_t		*jobs, *v;
-	const char	*name;
+	struct batch	*b = req->batch;
+	json_t		*jobs;
 	size_t		 i, n;
-	int64_t		 n64;
-	int		 stream;
 	enum err_code	 err;
 
 	if ((jobs = proto_field(obj, "jobs")) == NULL) {
@@ -140,52 +158,27 @@ proto_parse_batch(json_t *obj, const struct config *cfg, struct request *req,
 		*cause = xstrdup("jobs: expected an array");
 		return ERR_BAD_REQUEST;
 	}
-	/*
-	 * Jobs are counted and indexed in 32 bits; max_jobs_per_batch may be
-	 * configured higher, so the smaller limit applies.
-	 */
 	n = json_array_size(jobs);
-	if (n > cfg->limits.max_jobs_per_batch || n > UINT32_MAX) {
+	if (proto_too_many(n, cfg)) {
 		*cause = xasprintf("jobs: %zu jobs exceed max_jobs_per_batch"
 		    " (%llu)", n,
 		    (unsigned long long)cfg->limits.max_jobs_per_batch);
 		return ERR_TOO_LARGE;
 	}
-
-	b = req->batch;
-	if ((v = proto_field(obj, "mode")) != NULL) {
-		name = jsonw_cstr(v);
-		if (name != NULL && strcmp(name, "all") == 0)
-			b->mode = BATCH_ALL;
-		else if (name != NULL && strcmp(name, "fail_fast") == 0)
-			b->mode = BATCH_FAIL_FAST;
-		else {
-			*cause = xstrdup("mode: expected \"all\" or"
-			    " \"fail_fast\"");
-			return ERR_BAD_REQUEST;
-		}
-	}
-	if ((err = job_get_ms(obj, "", "timeout_ms", 0, &b->timeout_ms,
-	    cause)) != ERR_NONE)
+	if ((err = proto_parse_batch_fields(obj, b, cause)) != ERR_NONE)
 		return err;
-	if ((v = proto_field(obj, "concurrency")) != NULL) {
-		if ((err = proto_get_int(v, "concurrency", 1, &n64,
-		    cause)) != ERR_NONE)
-			return err;
-		if (n64 < (int64_t)UINT32_MAX)
-			b->concurrency = (uint32_t)n64;
-	}
-	if ((err = proto_get_bool(obj, "stream", &stream, cause)) != ERR_NONE)
-		return err;
-	b->stream = (uint8_t)stream;
 
+	/*
+	 * The jobs of groups inside are counted as they are parsed: every
+	 * level together may not pass max_jobs_per_batch either.
+	 */
+	batch_count(b, n);
 	b->jobs = xcalloc(n, sizeof *b->jobs);
 	for (i = 0; i < n; i++) {
-		err = job_parse(json_array_get(jobs, i), (uint32_t)i, cfg,
+		err = job_parse(json_array_get(jobs, i), b, (uint32_t)i, cfg,
 		    &b->jobs[i], cause);
 		if (err != ERR_NONE)
 			return err;
-		b->jobs[i]->batch = b;
 		b->njobs++;
 	}
 	return ERR_NONE;
@@ -279,12 +272,147 @@ proto_id_text(const char *line, size_t len, const json_t *id, size_t *from,
 }
 
 /*
+ * The next element of a jobs array whose '[' is passed and whose ']' is
+ * at end, from *pp (first: before any element): 1 with its text
+ * [*s, *e), 0 at the end, -1 when what lies between elements is not
+ * JSON's (commas and whitespace). The elements themselves are jread's
+ * to judge.
+ */
+static int
+proto_jobs_next(const char **pp, const char *end, int first, const char **s,
+    const char **e)
+{
+	const char	*p = jscan_ws(*pp, end);
+
+	if (p == end)
+		return 0;
+	if (!first) {
+		if (*p != ',')
+			return -1;
+		p = jscan_ws(p + 1, end);
+	}
+	*s = p;
+	*e = jscan_value_end(p, end);
+	if (*e == p)
+		return -1;	/* a stray bracket or comma, or nothing */
+	*pp = *e;
+	return 1;
+}
+
+/* Undo what proto_parse_fast made of req. */
+static void
+proto_fast_undo(struct request *req)
+{
+	json_decref(req->id);
+	free(req->id_text);
+	batch_free(req->batch);
+	memset(req, 0, sizeof *req);
+}
+
+/*
+ * A big batch request the fast way: the line without its jobs array
+ * through jread, then each job on its own, its tree in an arena reused
+ * from one job to the next (jarena_reset), so that no tree of the whole
+ * request is ever built: jansson's parse was most of the time a million
+ * sleeps took, and its tree most of the peak memory. 0 with req made, or
+ * -1, req cleared, when anything is unusual or wrong: then the jansson
+ * way decides, as it words every error.
+ *
+ * Sound because the jobs array's text [js, je) is found by the same
+ * string and bracket rules as jansson's, the line with "[]" in its place
+ * is checked whole by jread (the "[]" must come back as the jobs
+ * member), the text between elements is checked here, and each element
+ * by jread.
+ */
+static int
+proto_parse_fast(const char *line, size_t len, struct snapshot *snap,
+    uint64_t recv_ns, struct request *req)
+{
+	const struct config	*cfg = &snap->cfg;
+	const char		*js, *je, *p, *s, *e;
+	char			*rest, *cause = NULL;
+	json_t			*obj, *v;
+	size_t			 i, n, before, after, id_from, id_to;
+	struct batch		*b;
+	enum err_code		 err = ERR_NONE;
+	int			 more;
+
+	if (!jscan_member(line, len, "jobs", &js, &je) || je - js < 2 ||
+	    *js != '[' || je[-1] != ']')
+		return -1;
+	for (n = 0, p = js + 1; (more = proto_jobs_next(&p, je - 1, n == 0,
+	    &s, &e)) == 1; n++)
+		;
+	if (more == -1 || proto_too_many(n, cfg))
+		return -1;
+
+	before = (size_t)(js - line);
+	after = (size_t)(line + len - je);
+	rest = xmalloc(before + 2 + after);
+	memcpy(rest, line, before);
+	memcpy(rest + before, "[]", 2);
+	memcpy(rest + before + 2, je, after);
+	obj = jread(rest, before + 2 + after);
+	free(rest);
+	if (obj == NULL || !json_is_object(obj) ||
+	    (v = json_object_get(obj, "jobs")) == NULL || !json_is_array(v) ||
+	    json_array_size(v) != 0)
+		goto fail;
+	if ((v = proto_field(obj, "op")) != NULL && (jsonw_cstr(v) == NULL ||
+	    strcmp(jsonw_cstr(v), "batch") != 0))
+		goto fail;
+	if (proto_check_keys(obj, batch_keys, &cause) != ERR_NONE)
+		goto fail;
+
+	jnum_clear();
+	req->op = OP_BATCH;
+	req->id = json_incref(proto_field(obj, "id"));
+	req->id_text = proto_id_text(line, len, req->id, &id_from, &id_to);
+	req->batch = b = batch_new(req->id, req->id_text, recv_ns, snap);
+	if (proto_parse_batch_fields(obj, b, &cause) != ERR_NONE)
+		goto fail;
+	batch_count(b, n);
+	b->jobs = xcalloc(n, sizeof *b->jobs);
+	jarena_begin();
+	for (i = 0, p = js + 1; i < n; i++) {
+		p = jscan_ws(p, je - 1);
+		if (i > 0) {
+			if (p == je - 1 || *p != ',')
+				break;
+			p = jscan_ws(p + 1, je - 1);
+		}
+		jarena_resume();
+		v = jread_value_at(p, je - 1, &p);
+		jarena_pause();	/* the job is made outside the arena */
+		if (v == NULL)
+			break;
+		err = job_parse(v, b, (uint32_t)i, cfg, &b->jobs[i], &cause);
+		jarena_reset();
+		if (err != ERR_NONE)
+			break;
+		b->njobs++;
+	}
+	jarena_end();
+	if (i < n || jscan_ws(p, je - 1) != je - 1)
+		goto fail;
+	json_decref(obj);
+	return 0;
+
+fail:
+	free(cause);
+	json_decref(obj);
+	proto_fast_undo(req);
+	return -1;
+}
+
+/*
  * Parse and validate one request line (len bytes, no newline) read at
  * recv_ns, under the configuration snap (a batch takes a reference). On
  * success req holds the request; on error req->id holds the id when one
  * could be read, and *cause the message. Either way the caller clears req
- * with proto_request_clear. The tree of a line of PROTO_ARENA_BYTES or
- * more is parsed into an arena and dropped whole.
+ * with proto_request_clear. A batch line of PROTO_ARENA_BYTES or more
+ * goes the fast way first (proto_parse_fast); otherwise its tree is
+ * parsed into an arena and dropped whole.
  */
 enum err_code
 proto_parse(const char *line, size_t len, struct snapshot *snap,
@@ -308,6 +436,9 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 		    proto_column(line, (size_t)(nul - line)));
 		return ERR_BAD_JSON;
 	}
+	if (arena && proto_parse_fast(line, len, snap, recv_ns, req) == 0)
+		return ERR_NONE;
+	req->bytes = len;
 	if (arena)
 		jarena_begin();
 	obj = jnum_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
@@ -506,23 +637,81 @@ proto_write_text(struct evbuffer *evb, char **text, uint32_t known,
 	jsonw_raw(evb, suffix);
 }
 
+/* ,"winner":K (or null) for a batch whose mode has a winner. */
+static void
+proto_write_winner(struct evbuffer *evb, const struct batch *b)
+{
+	if (b->mode != BATCH_ANY && b->mode != BATCH_FIRST)
+		return;
+	jsonw_raw(evb, ",\"winner\":");
+	if (b->winner >= 0)
+		jsonw_uint(evb, (uint64_t)b->winner);
+	else
+		jsonw_raw(evb, "null");
+}
+
+static void	proto_write_results(struct evbuffer *, struct batch *, int);
+
+/*
+ * One result object: ok, name and attempts where they apply, ms, and
+ * the value, or the error; a job that owns a nested batch (a group) has
+ * its results as value, beside its error if it failed, and a winner if
+ * its mode has one.
+ */
 static void
 proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 {
-	if (job->outcome == JOB_OK) {
-		jsonw_raw(evb, "{\"ok\":true,\"ms\":");
-		jsonw_ms(evb, job->ms);
+	struct batch	*nested = NULL;
+	const char	*name = job_name(job);
+	int		 attempts = job_attempts(job);
+
+	if (job->type->nested != NULL)
+		nested = job->type->nested(job);
+	jsonw_raw(evb, job->outcome == JOB_OK ? "{\"ok\":true" :
+	    "{\"ok\":false");
+	if (name != NULL) {
+		jsonw_raw(evb, ",\"name\":");
+		jsonw_raw(evb, name);
+	}
+	jsonw_raw(evb, ",\"ms\":");
+	jsonw_ms(evb, job->ms);
+	if (attempts >= 0) {
+		jsonw_raw(evb, ",\"attempts\":");
+		jsonw_uint(evb, (uint64_t)attempts);
+	}
+	if (nested != NULL) {
+		proto_write_winner(evb, nested);
+		jsonw_raw(evb, ",\"value\":");
+		proto_write_results(evb, nested, steal);
+	} else if (job->outcome == JOB_OK) {
 		jsonw_raw(evb, ",\"value\":");
 		proto_write_text(evb, &job->text, job->text_len, steal, "}");
 		return;
 	}
-	jsonw_raw(evb, "{\"ok\":false,\"ms\":");
-	jsonw_ms(evb, job->ms);
+	if (job->outcome == JOB_OK) {
+		jsonw_raw(evb, "}");
+		return;
+	}
 	jsonw_raw(evb, ",\"error\":{\"code\":\"");
 	jsonw_raw(evb, err_name((enum err_code)job->code));
 	jsonw_raw(evb, "\",\"message\":");
 	jsonw_ctext(evb, job->text != NULL ? job->text : "");
 	jsonw_raw(evb, "}}");
+}
+
+/* The results of b's jobs, in order, as an array. */
+static void
+proto_write_results(struct evbuffer *evb, struct batch *b, int steal)
+{
+	uint32_t	i;
+
+	jsonw_raw(evb, "[");
+	for (i = 0; i < b->njobs; i++) {
+		if (i > 0)
+			jsonw_raw(evb, ",");
+		proto_write_result_text(evb, b->jobs[i], steal);
+	}
+	jsonw_raw(evb, "]");
 }
 
 /* One job's result object. */
@@ -532,7 +721,7 @@ proto_write_result(struct evbuffer *evb, struct job *job)
 	proto_write_result_text(evb, job, 0);
 }
 
-/* A stream event line for one finished job. */
+/* A stream event line for one finished job (named, if it has a name). */
 void
 proto_write_event(struct evbuffer *evb, const struct batch *b,
     struct job *job)
@@ -541,34 +730,34 @@ proto_write_event(struct evbuffer *evb, const struct batch *b,
 	jsonw_raw(evb, b->id_text);
 	jsonw_raw(evb, ",\"event\":\"result\",\"index\":");
 	jsonw_uint(evb, job->index);
+	if (job_name(job) != NULL) {
+		jsonw_raw(evb, ",\"name\":");
+		jsonw_raw(evb, job_name(job));
+	}
 	jsonw_raw(evb, ",\"result\":");
 	proto_write_result(evb, job);
 	jsonw_raw(evb, "}\n");
 }
 
 /*
- * The final reply line of a batch, results in job order. Large values move
- * into the evbuffer: the batch is being freed, nothing reads them again.
+ * The final reply line of a batch, results in job order (a group's
+ * inside its own). Large values move into the evbuffer: the batch is
+ * being freed, nothing reads them again.
  */
 void
 proto_write_reply(struct evbuffer *evb, struct batch *b)
 {
-	uint32_t	i;
-
 	jsonw_raw(evb, "{\"id\":");
 	jsonw_raw(evb, b->id_text);
-	jsonw_raw(evb, b->nok == b->njobs ? ",\"ok\":true" : ",\"ok\":false");
+	jsonw_raw(evb, batch_ok(b) ? ",\"ok\":true" : ",\"ok\":false");
 	jsonw_raw(evb, ",\"elapsed_ms\":");
 	jsonw_ms(evb, clock_ms(b->recv_ns, b->done_ns));
+	proto_write_winner(evb, b);
 	evbuffer_add_printf(evb, ",\"stats\":{\"jobs\":%u,\"ok\":%u,"
 	    "\"failed\":%u,\"cancelled\":%u,\"timed_out\":%u,\"sum_ms\":",
 	    b->njobs, b->nok, b->nfailed, b->ncancelled, b->ntimedout);
 	jsonw_ms(evb, b->sum_ms);
-	jsonw_raw(evb, "},\"results\":[");
-	for (i = 0; i < b->njobs; i++) {
-		if (i > 0)
-			jsonw_raw(evb, ",");
-		proto_write_result_text(evb, b->jobs[i], 1);
-	}
-	jsonw_raw(evb, "]}\n");
+	jsonw_raw(evb, "},\"results\":");
+	proto_write_results(evb, b, 1);
+	jsonw_raw(evb, "}\n");
 }

@@ -921,6 +921,7 @@ server_free(void)
 	server_snap = NULL;
 	server_cfg = NULL;
 	job_types_fini();
+	job_fini();
 	/*
 	 * Freeing the signal events puts back the default actions, and a
 	 * SIGTERM then would kill us instead of letting us exit 0: block the

@@ -189,3 +189,10 @@ timerq_del(struct timerq *q, struct timerq_node *node)
 	}
 	/* The timer may now be early: timerq_run() re-arms then. */
 }
+
+/* The deadline node is queued for, or 0 when it is not queued. */
+uint64_t
+timerq_at(const struct timerq *q, const struct timerq_node *node)
+{
+	return node->slot == 0 ? 0 : q->heap[node->slot - 1].at;
+}

@@ -43,5 +43,6 @@ void	timerq_init(struct timerq *, struct event_base *,
 void	timerq_free(struct timerq *);
 void	timerq_add(struct timerq *, struct timerq_node *, uint64_t);
 void	timerq_del(struct timerq *, struct timerq_node *);
+uint64_t timerq_at(const struct timerq *, const struct timerq_node *);
 
 #endif

@@ -8,6 +8,8 @@
  * missing continuation (E0 80, or E2 82 at the very end), the byte itself
  * for a stray continuation or a byte that never occurs (C0, C1, F5..FF).
  * bad may be NULL.
+ *
+ * utf8_encode writes one code point as UTF-8.
  */
 #ifndef GATHERD_UTF8_H
 #define GATHERD_UTF8_H
@@ -15,5 +17,6 @@
 #include <stddef.h>
 
 int	utf8_valid(const unsigned char *, size_t, size_t *);
+size_t	utf8_encode(unsigned long, unsigned char[4]);
 
 #endif

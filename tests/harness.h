@@ -258,7 +258,10 @@ json_t	*status_of(struct daemon *);
 json_t	*status_on(int fd);
 /* Assert the daemon answers a ping (ok, pong) on a new connection in ms. */
 void	 daemon_ping(struct daemon *, int ms);
-/* Assert status st shows no job in flight or waiting and no batch in flight. */
+/*
+ * Assert status st shows no job in flight, waiting or retrying and no
+ * batch in flight.
+ */
 void	 expect_idle(json_t *st);
 /* expect_idle on status_of(d). */
 void	 daemon_expect_idle(struct daemon *);

@@ -62,6 +62,7 @@ expect_idle(json_t *st)
 {
 	cr_assert_eq(jint(st, "jobs.in_flight"), 0, "%s", jtext(st));
 	cr_assert_eq(jint(st, "jobs.waiting"), 0, "%s", jtext(st));
+	cr_assert_eq(jint(st, "jobs.retrying"), 0, "%s", jtext(st));
 	cr_assert_eq(jint(st, "batches.in_flight"), 0, "%s", jtext(st));
 }
 
@@ -80,6 +81,7 @@ static bool
 settled(json_t *st, const struct settled *want)
 {
 	if (jint(st, "jobs.in_flight") != 0 || jint(st, "jobs.waiting") != 0 ||
+	    jint(st, "jobs.retrying") != 0 ||
 	    jint(st, "batches.in_flight") != 0)
 		return false;
 	if (want->conns > 0 && jint(st, "connections.open") != want->conns)

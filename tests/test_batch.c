@@ -2,8 +2,9 @@
  * The gather engine on its own: batch.c and job.c driven by a fake job
  * type on a real event loop, with no daemon, no connection and no socket.
  * The fake jobs run until the test finishes them (so completion orders are
- * exact), finish inside their start, or finish on a short timer; one may
- * own a nested batch, as a group job will.
+ * exact), finish inside their start, or finish on a short timer; they may
+ * fail a number of tries first (for retries); one may own a nested batch,
+ * as a group job does.
  *
  * Each test writes what happened, in order, into a trace:
  *
@@ -26,6 +27,7 @@
 #include "clock.h"
 #include "config.h"
 #include "job.h"
+#include "retry.h"
 #include "snapshot.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -35,15 +37,24 @@ enum fake_how {
 	FAKE_OK_NOW,		/* succeeds inside start */
 	FAKE_FAIL_NOW,		/* fails inside start */
 	FAKE_AFTER,		/* succeeds after ms, on a timer */
+	FAKE_FLAKY,		/* fails its first tries inside start, then as how2 */
 };
 
 struct fake_job {
 	struct job	 job;
 	char		 label;
 	uint8_t		 how;		/* enum fake_how */
+	uint8_t		 how2;		/* FAKE_FLAKY: after the failures */
+	uint8_t		 fails;		/* FAKE_FLAKY: tries that fail */
+	uint8_t		 code;		/* FAKE_FLAKY: how they fail */
+	uint8_t		 transient;	/* a success asks for another try */
+	unsigned	 starts;	/* tries made */
+	double		 hint_ms;	/* with transient: retry-after */
 	double		 ms;		/* FAKE_AFTER */
 	struct event	*timer;		/* owned: FAKE_AFTER's */
-	struct batch	*inner;		/* owned until started: nested */
+	struct batch	*inner;		/* owned: nested (fake_owner_type) */
+	uint8_t		 stop_code;	/* fake_owner_type: stopped so */
+	char		 why[96];	/* and why */
 };
 
 /* What the done callback saw of each job (the batch is freed after it). */
@@ -51,6 +62,7 @@ struct seen {
 	uint8_t		 outcome;
 	uint8_t		 code;
 	uint32_t	 index;
+	int		 attempts;
 	float		 ms;
 	char		 text[96];
 };
@@ -65,11 +77,14 @@ static struct seen		 seen[8];
 static uint32_t			 seen_njobs, seen_nok, seen_nfailed;
 static uint32_t			 seen_ncancelled, seen_ntimedout;
 static double			 seen_elapsed_ms, seen_sum_ms;
+static int64_t			 seen_winner, seen_decider;
+static int			 seen_ok;
 static void			*seen_arg;
 static int			 watchdog_fired;
 
 static void	fake_start(struct job *);
 static void	fake_cancel(struct job *);
+static void	fake_stop(struct job *, enum err_code, const char *);
 static void	fake_free(struct job *);
 
 static const struct job_type fake_type = {
@@ -77,6 +92,16 @@ static const struct job_type fake_type = {
 	.size = sizeof(struct fake_job),
 	.start = fake_start,
 	.cancel = fake_cancel,
+	.free = fake_free,
+};
+
+/* A fake job that owns a nested batch, stopped as a group is. */
+static const struct job_type fake_owner_type = {
+	.name = "fake_owner",
+	.size = sizeof(struct fake_job),
+	.start = fake_start,
+	.cancel = fake_cancel,
+	.stop = fake_stop,
 	.free = fake_free,
 };
 
@@ -102,6 +127,15 @@ label_of(const struct job *job)
 	return ((const struct fake_job *)job)->label;
 }
 
+/* f succeeds, with its label as value (asking for more if transient). */
+static void
+fake_ok(struct fake_job *f)
+{
+	if (f->transient)
+		job_try_transient(&f->job, f->hint_ms);
+	job_finish_ok(&f->job, xasprintf("\"%c\"", f->label));
+}
+
 /* A fake job's timer: the job ends with its label, a JSON string. */
 static void
 fake_timer_cb(evutil_socket_t fd, short events, void *arg)
@@ -110,7 +144,7 @@ fake_timer_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
-	job_finish_ok(&f->job, xasprintf("\"%c\"", f->label));
+	fake_ok(f);
 }
 
 /* A nested batch of f finished: f ends with it (and may be freed). */
@@ -120,8 +154,11 @@ fake_nested_done(struct batch *inner, void *arg)
 	struct fake_job	*f = arg;
 
 	trace_add('=', f->label);
-	f->inner = NULL;	/* it frees itself when this returns */
-	if (inner->nok == inner->njobs)
+	/* The batch stays f's, to free with f. */
+	if (f->stop_code != ERR_NONE)
+		job_finish_errorf(&f->job, (enum err_code)f->stop_code, "%s",
+		    f->why);
+	else if (inner->nok == inner->njobs)
 		job_finish_ok(&f->job, xstrdup("\"nested\""));
 	else
 		job_finish_errorf(&f->job, ERR_IO_ERROR, "%u nested jobs failed",
@@ -133,7 +170,7 @@ fake_start(struct job *job)
 {
 	struct fake_job	*f = (struct fake_job *)job;
 	struct timeval	 tv;
-	char		 value[8];
+	uint8_t		 how = f->how;
 
 	trace_add('+', f->label);
 	if (f->inner != NULL) {
@@ -141,18 +178,27 @@ fake_start(struct job *job)
 		    NULL, f);
 		return;
 	}
-	switch (f->how) {
+	if (how == FAKE_FLAKY) {
+		if (f->starts++ < f->fails) {
+			job_finish_errorf(job, (enum err_code)f->code,
+			    "%c failed try %u", f->label, f->starts);
+			return;
+		}
+		how = f->how2;
+	}
+	switch (how) {
 	case FAKE_HOLD:
+	case FAKE_FLAKY:
 		break;
 	case FAKE_OK_NOW:
-		snprintf(value, sizeof value, "\"%c\"", f->label);
-		job_finish_ok(job, xstrdup(value));
+		fake_ok(f);
 		break;
 	case FAKE_FAIL_NOW:
 		job_finish_errorf(job, ERR_IO_ERROR, "%c failed at once", f->label);
 		break;
 	case FAKE_AFTER:
-		f->timer = evtimer_new(base, fake_timer_cb, f);
+		if (f->timer == NULL)
+			f->timer = evtimer_new(base, fake_timer_cb, f);
 		cr_assert_not_null(f->timer);
 		clock_ms_timeval(f->ms, &tv);
 		evtimer_add(f->timer, &tv);
@@ -173,6 +219,22 @@ fake_cancel(struct job *job)
 		    " was cancelled");
 }
 
+/* The owner is stopped: what is unfinished inside ends as it does. */
+static void
+fake_stop(struct job *job, enum err_code code, const char *why)
+{
+	struct fake_job	*f = (struct fake_job *)job;
+
+	trace_add('-', f->label);
+	f->stop_code = (uint8_t)code;
+	snprintf(f->why, sizeof f->why, "%s", why);
+	if (job->state == JOB_WAITING)
+		batch_start_cancelled(f->inner, job->batch, fake_nested_done,
+		    f, code, why);
+	else
+		batch_cancel(f->inner, code, why);
+}
+
 static void
 fake_free(struct job *job)
 {
@@ -180,7 +242,7 @@ fake_free(struct job *job)
 
 	if (f->timer != NULL)
 		event_free(f->timer);
-	batch_free(f->inner);	/* never started */
+	batch_free(f->inner);	/* a nested batch is its owner's */
 }
 
 /* A batch of one fake job per label, each held until finished by hand. */
@@ -192,9 +254,11 @@ new_batch(const char *labels, struct snapshot *s)
 	uint32_t	 i, n = (uint32_t)strlen(labels);
 
 	b = batch_new(NULL, NULL, clock_ns(), s);
+	batch_count(b, n);
 	b->jobs = xcalloc(n, sizeof *b->jobs);
 	for (i = 0; i < n; i++) {
-		b->jobs[i] = job_new(&fake_type, i, -1);
+		/* Room for a retry (job_extra): a job may be given one. */
+		b->jobs[i] = job_new_extra(&fake_type, i, -1);
 		b->jobs[i]->batch = b;
 		f = (struct fake_job *)b->jobs[i];
 		f->label = labels[i];
@@ -257,11 +321,15 @@ on_done(struct batch *b, void *arg)
 	seen_ntimedout = b->ntimedout;
 	seen_sum_ms = b->sum_ms;
 	seen_elapsed_ms = clock_ms(b->recv_ns, b->done_ns);
+	seen_winner = b->winner;
+	seen_decider = b->decider;
+	seen_ok = batch_ok(b);
 	for (i = 0; i < b->njobs && i < 8; i++) {
 		cr_assert_eq(b->jobs[i]->state, JOB_DONE);
 		seen[i].outcome = b->jobs[i]->outcome;
 		seen[i].code = b->jobs[i]->code;
 		seen[i].index = b->jobs[i]->index;
+		seen[i].attempts = job_attempts(b->jobs[i]);
 		seen[i].ms = b->jobs[i]->ms;
 		snprintf(seen[i].text, sizeof seen[i].text, "%s",
 		    b->jobs[i]->text != NULL ? b->jobs[i]->text : "null");
@@ -382,6 +450,7 @@ setup(void)
 static void
 teardown(void)
 {
+	job_fini();
 	config_free(&snap.cfg);
 	event_base_free(base);
 }
@@ -536,6 +605,7 @@ Test(batch, jobs_finishing_inside_start_do_not_recurse)
 
 	untraced = 1;
 	b = batch_new(NULL, NULL, clock_ns(), &snap);
+	batch_count(b, n);
 	b->jobs = xcalloc(n, sizeof *b->jobs);
 	for (i = 0; i < n; i++) {
 		b->jobs[i] = job_new(&fake_type, i, -1);
@@ -760,7 +830,9 @@ new_nested(void)
 	struct batch	*b = new_batch("ab", &snap);
 
 	/* Built as a parse would build it: no snapshot until it starts. */
+	b->jobs[0]->type = &fake_owner_type;
 	fake(b, 0)->inner = new_batch("xy", NULL);
+	batch_nest(fake(b, 0)->inner, b->jobs[0]);
 	return b;
 }
 
@@ -797,8 +869,9 @@ Test(batch, cancel_reaches_a_nested_batch)
 	start(b, 0);
 	finish(fake(b, 0)->inner, 0, 1);
 	batch_cancel(b, ERR_CANCELLED, "client disconnected");
+	/* The owner ends as it was stopped, its unfinished jobs with it. */
 	expect_trace("+a +x +y $x -a -y $y =a $a $b D");
-	expect_seen(0, JOB_FAILED, ERR_IO_ERROR, "1 nested jobs failed");
+	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "client disconnected");
 	expect_seen(1, JOB_CANCELLED, ERR_CANCELLED, "client disconnected");
 	expect_idle(1, 1);
 }
@@ -821,4 +894,479 @@ Test(batch, status_detail_describes_a_batch_in_flight)
 	json_decref(obj);
 	batch_cancel(b, ERR_CANCELLED, "end of test");
 	cr_assert_eq(ndone, 1);
+}
+
+/*
+ * Modes any and first: the winner by completion order, the rest
+ * cancelled at once.
+ */
+
+Test(batch, any_the_first_success_wins_and_the_rest_are_cancelled)
+{
+	struct batch	*b = new_batch("abcd", &snap);
+
+	b->mode = BATCH_ANY;
+	b->concurrency = 3;
+	start(b, 1);
+	expect_trace("+a +b +c");
+	finish(b, 1, 0);	/* a failure does not win: d starts */
+	expect_trace("+a +b +c $b !b +d");
+	finish(b, 2, 1);
+	/* c won: a and d, running, are cancelled in job order. */
+	expect_trace("+a +b +c $b !b +d $c !c -a $a !a -d $d !d D");
+	cr_assert_eq(seen_winner, 2);
+	cr_assert(seen_ok, "any with a winner is ok");
+	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[2] won");
+	expect_seen(1, JOB_FAILED, ERR_IO_ERROR, "b failed");
+	expect_seen(2, JOB_OK, ERR_NONE, "\"c\"");
+	expect_seen(3, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[2] won");
+	expect_stats(4, 1, 1, 2, 0);
+	expect_idle(1, 0);
+}
+
+Test(batch, any_cancels_a_waiting_job_that_never_started)
+{
+	struct batch	*b = new_batch("abc", &snap);
+
+	b->mode = BATCH_ANY;
+	b->concurrency = 1;
+	start(b, 0);
+	finish(b, 0, 1);
+	/* b and c were waiting: no work to cancel, no time taken. */
+	expect_trace("+a $a $b $c D");
+	cr_assert_eq(seen_winner, 0);
+	expect_seen(1, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[0] won");
+	expect_seen(2, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[0] won");
+	cr_assert_eq(seen[1].ms, 0);
+	cr_assert_eq(seen[2].ms, 0);
+	expect_idle(1, 0);
+}
+
+Test(batch, any_with_every_job_failed_has_no_winner_and_fails)
+{
+	struct batch	*b = new_batch("abc", &snap);
+
+	b->mode = BATCH_ANY;
+	start(b, 0);
+	finish(b, 2, 0);
+	finish(b, 0, 0);
+	finish(b, 1, 0);
+	expect_trace("+a +b +c $c $a $b D");
+	cr_assert_eq(seen_winner, -1);
+	cr_assert_not(seen_ok);
+	cr_assert_eq(seen_decider, 2, "the first to fail decides: %lld",
+	    (long long)seen_decider);
+	expect_stats(3, 0, 3, 0, 0);
+	expect_idle(1, 1);
+}
+
+Test(batch, first_the_first_job_to_finish_wins_even_failed)
+{
+	struct batch	*b = new_batch("abc", &snap);
+
+	b->mode = BATCH_FIRST;
+	start(b, 1);
+	finish(b, 1, 0);
+	expect_trace("+a +b +c $b !b -a $a !a -c $c !c D");
+	cr_assert_eq(seen_winner, 1);
+	cr_assert_not(seen_ok, "first is ok only when the winner is");
+	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[1] won");
+	expect_stats(3, 0, 1, 2, 0);
+	expect_idle(1, 1);
+
+	trace[0] = '\0';
+	ndone = 0;
+	b = new_batch("ab", &snap);
+	b->mode = BATCH_FIRST;
+	start(b, 0);
+	finish(b, 1, 1);
+	cr_assert_eq(seen_winner, 1);
+	cr_assert(seen_ok);
+}
+
+Test(batch, first_a_job_finishing_inside_its_start_wins_at_once)
+{
+	struct batch	*b = new_batch("abc", &snap);
+
+	b->mode = BATCH_FIRST;
+	fake(b, 1)->how = FAKE_OK_NOW;
+	start(b, 0);
+	/* a is cancelled, c never starts. */
+	expect_trace("+a +b $b -a $a $c D");
+	cr_assert_eq(ndone, 1);
+	cr_assert_eq(seen_winner, 1);
+	cr_assert(seen_ok);
+}
+
+Test(batch, first_a_job_ending_by_its_own_timeout_ms_wins)
+{
+	struct batch	*b = new_batch("ab", &snap);
+
+	b->mode = BATCH_FIRST;
+	b->jobs[1]->timeout_ms = 20;
+	start(b, 0);
+	run_until_done(10000);
+	expect_trace("+a +b -b $b -a $a D");
+	cr_assert_eq(seen_winner, 1);
+	cr_assert_not(seen_ok);
+	expect_seen(1, JOB_TIMED_OUT, ERR_TIMEOUT,
+	    "job timeout_ms (20 ms) reached");
+	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[1] won");
+}
+
+Test(batch, any_and_first_without_jobs_have_no_winner_and_fail)
+{
+	struct batch	*b = new_batch("", &snap);
+
+	b->mode = BATCH_ANY;
+	start(b, 0);
+	cr_assert_eq(ndone, 1);
+	cr_assert_eq(seen_winner, -1);
+	cr_assert_not(seen_ok);
+
+	ndone = 0;
+	b = new_batch("", &snap);
+	b->mode = BATCH_FIRST;
+	start(b, 0);
+	cr_assert_eq(ndone, 1);
+	cr_assert_not(seen_ok);
+	expect_idle(2, 2);
+}
+
+/* The batch's deadline is no win: every job times out, nobody won. */
+Test(batch, any_at_the_batch_deadline_times_out_without_a_winner)
+{
+	struct batch	*b = new_batch("ab", &snap);
+
+	b->mode = BATCH_ANY;
+	b->timeout_ms = 30;
+	start(b, 0);
+	run_until_done(10000);
+	cr_assert_eq(seen_winner, -1);
+	expect_stats(2, 0, 0, 0, 2);
+}
+
+Test(batch, sequence_runs_one_at_a_time_and_stops_at_a_failure)
+{
+	struct batch	*b = new_batch("abcd", &snap);
+
+	b->mode = BATCH_SEQUENCE;
+	b->concurrency = 1;
+	start(b, 0);
+	finish(b, 0, 1);
+	expect_trace("+a $a +b");
+	finish(b, 1, 0);
+	expect_trace("+a $a +b $b $c $d D");
+	expect_seen(2, JOB_CANCELLED, ERR_CANCELLED, "not run: jobs[1] failed");
+	expect_seen(3, JOB_CANCELLED, ERR_CANCELLED, "not run: jobs[1] failed");
+	cr_assert_eq(seen_decider, 1);
+	cr_assert_not(seen_ok);
+}
+
+/* Messages name a nested job by its path from the request. */
+Test(batch, nested_messages_name_the_full_path)
+{
+	struct batch	*b = new_nested(), *inner;
+	char		 path[BATCH_PATH_MAX];
+
+	inner = fake(b, 0)->inner;
+	inner->mode = BATCH_FAIL_FAST;
+	batch_path(inner, 1, path, sizeof path);
+	cr_assert_str_eq(path, "jobs[0].jobs[1]");
+	cr_assert_eq(batch_depth(inner), 1);
+	cr_assert_eq(b->ntotal, 4, "the root counts every level: %llu",
+	    (unsigned long long)b->ntotal);
+	start(b, 0);
+	finish(inner, 1, 0);
+	expect_trace("+a +x +y +b $y -x $x =a $a");
+	cr_assert_eq(inner->jobs[0]->outcome, JOB_CANCELLED);
+	cr_assert_str_eq(inner->jobs[0]->text,
+	    "cancelled: jobs[0].jobs[1] failed");
+	cr_assert_eq(inner->decider, 1);
+	finish(b, 1, 1);
+	expect_idle(1, 1);
+}
+
+/*
+ * Every level's jobs are counted from the root's start, and a nested
+ * batch whose owner is stopped before it started still ends each of its
+ * jobs, so nothing stays counted.
+ */
+Test(batch, nested_jobs_wait_from_the_start_and_end_with_an_unstarted_owner)
+{
+	struct batch	*b = new_batch("ab", &snap), *inner;
+
+	b->concurrency = 1;
+	b->jobs[1]->type = &fake_owner_type;
+	inner = fake(b, 1)->inner = new_batch("xyz", NULL);
+	batch_nest(inner, b->jobs[1]);
+	start(b, 0);
+	expect_trace("+a");
+	expect_status(1, 4, 1);
+	batch_cancel(b, ERR_CANCELLED, "cancelled by request");
+	expect_trace("+a -a $a -b $x $y $z =b $b D");
+	expect_seen(1, JOB_CANCELLED, ERR_CANCELLED, "cancelled by request");
+	cr_assert_eq(status.jobs_done, 5);
+	expect_idle(1, 1);
+}
+
+/*
+ * Retries: the fake fails its first tries inside start with a code; the
+ * waits between tries are a millisecond or two.
+ */
+
+/* A batch of one flaky job: fails times with code, then succeeds. */
+static struct batch *
+new_flaky(unsigned fails, enum err_code code, unsigned tries,
+    double backoff_ms)
+{
+	struct batch	*b = new_batch("a", &snap);
+	struct fake_job	*f = fake(b, 0);
+
+	f->how = FAKE_FLAKY;
+	f->how2 = FAKE_OK_NOW;
+	f->fails = (uint8_t)fails;
+	f->code = (uint8_t)code;
+	job_set_retry(b->jobs[0], tries, backoff_ms);
+	return b;
+}
+
+Test(batch, retry_tries_a_transient_failure_again_until_it_succeeds)
+{
+	struct batch	*b = new_flaky(2, ERR_IO_ERROR, 3, 1);
+
+	start(b, 0);
+	/* The first try failed inside start; the job waits for its next. */
+	expect_trace("+a");
+	cr_assert_eq(status.jobs_retrying, 1);
+	expect_status(0, 0, 1);
+	run_until_done(10000);
+	expect_trace("+a +a +a $a D");
+	expect_seen(0, JOB_OK, ERR_NONE, "\"a\"");
+	cr_assert_eq(seen[0].attempts, 3);
+	/* Its time is all of it: 1 ms and 2 ms of waits, 20% less at most. */
+	cr_assert_geq(seen[0].ms, 2.4, "ms %g", seen[0].ms);
+	cr_assert_eq(status.jobs_retrying, 0);
+	expect_idle(1, 0);
+}
+
+Test(batch, retry_gives_the_last_tries_outcome_when_they_run_out)
+{
+	struct batch	*b = new_flaky(5, ERR_DB_ERROR, 3, 0);
+
+	start(b, 0);
+	run_until_done(10000);
+	expect_trace("+a +a +a $a D");
+	expect_seen(0, JOB_FAILED, ERR_DB_ERROR, "a failed try 3");
+	cr_assert_eq(seen[0].attempts, 3);
+}
+
+/* The tries a flaky job failing always with code makes, of 3 allowed. */
+static int
+tries_with(enum err_code code)
+{
+	struct batch	*b = new_flaky(9, code, 3, 0);
+
+	trace[0] = '\0';
+	ndone = 0;
+	start(b, 0);
+	run_until_done(10000);
+	cr_assert_eq(seen[0].code, code);
+	return seen[0].attempts;
+}
+
+Test(batch, retry_only_transient_codes)
+{
+	static const enum err_code transient[] = {
+		ERR_IO_ERROR, ERR_DB_ERROR, ERR_HTTP_ERROR, ERR_BUSY,
+	};
+	static const enum err_code final[] = {
+		ERR_BAD_REQUEST, ERR_FORBIDDEN, ERR_NOT_FOUND, ERR_TOO_LARGE,
+		ERR_BAD_ENCODING, ERR_CANCELLED, ERR_TIMEOUT,
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof transient / sizeof transient[0]; i++)
+		cr_assert_eq(tries_with(transient[i]), 3, "%s is transient",
+		    err_name(transient[i]));
+	/* A timeout is transient only from the job's own timeout_ms. */
+	for (i = 0; i < sizeof final / sizeof final[0]; i++)
+		cr_assert_eq(tries_with(final[i]), 1, "%s is not transient",
+		    err_name(final[i]));
+}
+
+Test(batch, retry_each_try_under_its_own_timeout_ms)
+{
+	struct batch	*b = new_batch("a", &snap);
+
+	b->jobs[0]->timeout_ms = 15;
+	job_set_retry(b->jobs[0], 3, 1);
+	start(b, 0);
+	run_until_done(10000);
+	expect_trace("+a -a +a -a +a -a $a D");
+	expect_seen(0, JOB_TIMED_OUT, ERR_TIMEOUT,
+	    "job timeout_ms (15 ms) reached");
+	cr_assert_eq(seen[0].attempts, 3);
+	cr_assert_geq(seen[0].ms, 3 * 15 + 0.8 * 3, "ms %g", seen[0].ms);
+}
+
+/* max_job_ms bounds what a job may hold: reaching it is final. */
+Test(batch, retry_not_after_max_job_ms)
+{
+	struct batch	*b = new_batch("a", &snap);
+
+	snap.cfg.limits.max_job_ms = 15;
+	job_set_retry(b->jobs[0], 3, 1);
+	start(b, 0);
+	run_until_done(10000);
+	expect_trace("+a -a $a D");
+	cr_assert_eq(seen[0].code, ERR_TIMEOUT);
+	cr_assert_eq(seen[0].attempts, 1);
+}
+
+/* A success its type calls transient (an HTTP 503) is tried again. */
+Test(batch, retry_a_success_marked_transient_and_keep_the_last)
+{
+	struct batch	*b = new_batch("a", &snap);
+
+	fake(b, 0)->how = FAKE_OK_NOW;
+	fake(b, 0)->transient = 1;
+	fake(b, 0)->hint_ms = -1;
+	job_set_retry(b->jobs[0], 3, 1);
+	start(b, 0);
+	run_until_done(10000);
+	expect_trace("+a +a +a $a D");
+	expect_seen(0, JOB_OK, ERR_NONE, "\"a\"");
+	cr_assert_eq(seen[0].attempts, 3);
+
+	/* Without retry the same success is final at once. */
+	trace[0] = '\0';
+	ndone = 0;
+	b = new_batch("a", &snap);
+	fake(b, 0)->how = FAKE_OK_NOW;
+	fake(b, 0)->transient = 1;
+	start(b, 0);
+	expect_trace("+a $a D");
+	cr_assert_eq(seen[0].attempts, -1, "no retry, no attempts");
+}
+
+/* A retry-after hint longer than the backoff is waited instead. */
+Test(batch, retry_waits_a_retry_after_hint)
+{
+	struct batch	*b = new_batch("a", &snap);
+
+	fake(b, 0)->how = FAKE_OK_NOW;
+	fake(b, 0)->transient = 1;
+	fake(b, 0)->hint_ms = 60;
+	job_set_retry(b->jobs[0], 2, 1);
+	start(b, 0);
+	run_until_done(10000);
+	expect_trace("+a +a $a D");
+	cr_assert_geq(seen[0].ms, 60, "waited %g ms, not the hint's 60",
+	    seen[0].ms);
+}
+
+/* Run the loop for ms, whatever happens. */
+static void
+run_for(double ms)
+{
+	struct event	*dog;
+	struct timeval	 tv;
+
+	watchdog_fired = 0;
+	dog = evtimer_new(base, watchdog_cb, NULL);
+	cr_assert_not_null(dog);
+	clock_ms_timeval(ms, &tv);
+	evtimer_add(dog, &tv);
+	while (!watchdog_fired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(dog);
+	watchdog_fired = 0;
+}
+
+Test(batch, retry_wait_ends_at_a_cancel_at_once)
+{
+	struct batch	*b = new_flaky(5, ERR_IO_ERROR, 3, 30);
+
+	start(b, 0);
+	cr_assert_eq(status.jobs_retrying, 1);
+	batch_cancel(b, ERR_CANCELLED, "cancelled by request");
+	/* No work to cancel: it was waiting. */
+	expect_trace("+a $a D");
+	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "cancelled by request");
+	cr_assert_eq(seen[0].attempts, 1);
+	cr_assert_eq(status.jobs_retrying, 0);
+	/* Its wait is gone with it: past the backoff, no try comes. */
+	run_for(100);
+	expect_trace("+a $a D");
+	expect_idle(1, 1);
+	cr_assert_eq(status.jobs_retrying, 0);
+}
+
+Test(batch, retry_wait_ends_at_the_batch_deadline)
+{
+	struct batch	*b = new_flaky(5, ERR_IO_ERROR, 3, 10000);
+
+	b->timeout_ms = 30;
+	start(b, 0);
+	run_until_done(5000);
+	expect_seen(0, JOB_TIMED_OUT, ERR_TIMEOUT,
+	    "batch timeout_ms (30 ms) reached");
+	cr_assert_eq(seen[0].attempts, 1);
+	cr_assert_eq(status.jobs_retrying, 0);
+}
+
+Test(batch, retry_wait_ends_when_fail_fast_stops_the_batch)
+{
+	struct batch	*b = new_batch("ab", &snap);
+
+	b->mode = BATCH_FAIL_FAST;
+	fake(b, 0)->how = FAKE_FLAKY;
+	fake(b, 0)->fails = 5;
+	fake(b, 0)->code = ERR_BUSY;
+	job_set_retry(b->jobs[0], 5, 10000);
+	start(b, 0);
+	finish(b, 1, 0);
+	expect_trace("+a +b $b $a D");
+	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED,
+	    "cancelled: jobs[1] failed");
+}
+
+/* A job waiting between tries keeps its concurrency slot. */
+Test(batch, retry_wait_keeps_the_concurrency_slot)
+{
+	struct batch	*b = new_batch("ab", &snap);
+
+	b->concurrency = 1;
+	fake(b, 0)->how = FAKE_FLAKY;
+	fake(b, 0)->how2 = FAKE_OK_NOW;
+	fake(b, 0)->fails = 1;
+	fake(b, 0)->code = ERR_IO_ERROR;
+	fake(b, 1)->how = FAKE_OK_NOW;
+	job_set_retry(b->jobs[0], 2, 20);
+	start(b, 0);
+	expect_trace("+a");
+	expect_status(0, 1, 1);
+	run_until_done(10000);
+	expect_trace("+a +a $a +b $b D");
+}
+
+Test(batch, retry_delay_doubles_with_jitter_and_a_cap)
+{
+	double	d;
+
+	cr_assert_float_eq(retry_delay_ms(100, 1, -1, 0), 80, 1e-9);
+	cr_assert_float_eq(retry_delay_ms(100, 1, -1, 0.5), 100, 1e-9);
+	d = retry_delay_ms(100, 1, -1, 0.999999);
+	cr_assert(d > 119.99 && d < 120, "%g", d);
+	cr_assert_float_eq(retry_delay_ms(100, 2, -1, 0.5), 200, 1e-9);
+	cr_assert_float_eq(retry_delay_ms(100, 4, -1, 0.5), 800, 1e-9);
+	/* Capped at 30 s after the jitter, however large. */
+	cr_assert_float_eq(retry_delay_ms(20000, 2, -1, 0), 30000, 1e-9);
+	cr_assert_float_eq(retry_delay_ms(1e308, 9, -1, 0.5), 30000, 1e-9);
+	cr_assert_float_eq(retry_delay_ms(0, 5, -1, 0.7), 0, 1e-9);
+	/* A hint is waited when longer, up to 30 s. */
+	cr_assert_float_eq(retry_delay_ms(100, 1, 500, 0.5), 500, 1e-9);
+	cr_assert_float_eq(retry_delay_ms(100, 1, 10, 0.5), 100, 1e-9);
+	cr_assert_float_eq(retry_delay_ms(100, 1, 90000, 0.5), 30000, 1e-9);
 }

@@ -255,6 +255,8 @@ Test(bench_alone, bench_run_smoke)
 	    NULL, "%s", out);
 	cr_assert(strstr(out, "| memory per in-flight sleep job") != NULL,
 	    "%s", out);
+	cr_assert(strstr(out, "| memory per in-flight sleep job (10 groups of"
+	    " 100 sleeps)") != NULL, "%s", out);
 	cr_assert(strstr(out, "| one-job batches/s, 32 clients") != NULL,
 	    "%s", out);
 	cr_assert(strstr(out, "| ratio gatherd / redis ") != NULL, "%s", out);
@@ -265,6 +267,38 @@ Test(bench_alone, bench_run_smoke)
 	    out);
 	cr_assert(strstr(out, "| HTTP GETs/s") != NULL, "%s", out);
 	cr_assert(strstr(out, "| failed |") == NULL, "%s", out);
+	cr_assert(strstr(out, "| the same 100 sleeps: Node in-process |") !=
+	    NULL, "%s", out);
+	cr_assert(strstr(out, "| the same 1,000 sleeps: Python asyncio"
+	    " in-process |") != NULL, "%s", out);
+	cr_assert(strstr(out, "| peak RSS (VmHWM) of gatherd") != NULL, "%s",
+	    out);
+	cr_assert(strstr(out, "| ratio gatherd / Node (median of the runs'"
+	    " ratios) |") != NULL, "%s", out);
+	free(out);
+	free(cmd);
+}
+
+/* An anchor that is not there is a row that says so, not a gap. */
+Test(bench_alone, bench_run_shows_a_missing_anchor_as_missing)
+{
+	char	*cmd, *out;
+	int	 rc;
+
+	cmd = xasprintf("NODE=/nonexistent/node PYTHON=/nonexistent/python3"
+	    " '%s' --smoke --gatherd '%s' --gatherctl '%s' 2>&1",
+	    BENCH_RUN, GATHERD_BIN, GATHERCTL_BIN);
+	rc = run_command(cmd, &out);
+	cr_assert_eq(rc, 0, "bench/run --smoke exited %d:\n%s", rc, out);
+	cr_assert(strstr(out, "| the same 100 sleeps: Node in-process |"
+	    " missing (node not installed) |") != NULL, "%s", out);
+	cr_assert(strstr(out, "| memory per timer, 1,000 in flight: Python"
+	    " asyncio in-process | missing (python not installed) |") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out, "| ratio gatherd / Node | missing | <= 1.0 |") !=
+	    NULL, "%s", out);
+	cr_assert(strstr(out, "anchors in-process, each right after gatherd"
+	    " in every run: none installed") != NULL, "%s", out);
 	free(out);
 	free(cmd);
 }

@@ -19,6 +19,7 @@
 #include "proto.h"
 #include "snapshot.h"
 #include "utf8.h"
+#include "xmalloc.h"
 
 /* A snapshot that is never freed: parsing only takes references. */
 static struct snapshot	snap = { .refs = 1 };
@@ -51,15 +52,45 @@ teardown(void)
 
 TestSuite(proto, .init = setup, .fini = teardown);
 
-/* Parse line; assert code and (when message != NULL) the exact message. */
+/*
+ * Lines this long are parsed the big lines' way: the fast path (jread.c)
+ * and jansson when it declines. Every line expect() checks is checked
+ * again padded to this length with trailing spaces, which JSON ignores.
+ */
+#define BIG_LINE	(64 * 1024)
+
+/* Parse line as is, then padded; assert both give the same verdict. */
+static void
+expect_once(const char *line, size_t len, enum err_code code,
+    const char *message);
+
 static void
 expect(const char *line, enum err_code code, const char *message)
+{
+	size_t	 len = strlen(line);
+	char	*big;
+
+	expect_once(line, len, code, message);
+	if (len >= BIG_LINE)
+		return;
+	big = xmalloc(BIG_LINE + 1);
+	memcpy(big, line, len);
+	memset(big + len, ' ', BIG_LINE - len);
+	big[BIG_LINE] = '\0';
+	expect_once(big, BIG_LINE, code, message);
+	free(big);
+}
+
+/* Parse line; assert code and (when message != NULL) the exact message. */
+static void
+expect_once(const char *line, size_t len, enum err_code code,
+    const char *message)
 {
 	struct request	 req;
 	char		*cause = NULL;
 	enum err_code	 err;
 
-	err = proto_parse(line, strlen(line), &snap, 0, &req, &cause);
+	err = proto_parse(line, len, &snap, 0, &req, &cause);
 	cr_assert_eq(err, code, "%s: got %s (%s), want %s", line,
 	    err_name(err), cause != NULL ? cause : "", err_name(code));
 	if (message != NULL) {
@@ -119,7 +150,7 @@ Test(proto, a_nul_inside_a_name_never_passes_for_a_shorter_one)
 	expect("{\"jobs\":[{\"type\":\"sleep\\u0000\",\"ms\":1}]}",
 	    ERR_UNKNOWN_TYPE, "jobs[0].type: unknown job type \"sleep\\u0000\"");
 	expect("{\"jobs\":[],\"mode\":\"all\\u0000\"}", ERR_BAD_REQUEST,
-	    "mode: expected \"all\" or \"fail_fast\"");
+	    "mode: expected \"all\", \"fail_fast\", \"any\" or \"first\"");
 	expect("{\"id\":\"a\\u0000b\",\"op\":\"ping\"}", ERR_NONE, NULL);
 }
 
@@ -165,11 +196,15 @@ Test(proto, batch_fields)
 	expect("{\"jobs\":[]}", ERR_NONE, NULL);
 	expect("{\"jobs\":[],\"timout_ms\":5}", ERR_BAD_REQUEST,
 	    "timout_ms: unknown field");
-	expect("{\"jobs\":[],\"mode\":\"any\"}", ERR_BAD_REQUEST,
-	    "mode: expected \"all\" or \"fail_fast\"");
+	expect("{\"jobs\":[],\"mode\":\"race\"}", ERR_BAD_REQUEST,
+	    "mode: expected \"all\", \"fail_fast\", \"any\" or \"first\"");
 	expect("{\"jobs\":[],\"mode\":1}", ERR_BAD_REQUEST,
-	    "mode: expected \"all\" or \"fail_fast\"");
+	    "mode: expected \"all\", \"fail_fast\", \"any\" or \"first\"");
+	expect("{\"jobs\":[],\"mode\":\"sequence\"}", ERR_BAD_REQUEST,
+	    "mode: expected \"all\", \"fail_fast\", \"any\" or \"first\"");
 	expect("{\"jobs\":[],\"mode\":\"fail_fast\"}", ERR_NONE, NULL);
+	expect("{\"jobs\":[],\"mode\":\"any\"}", ERR_NONE, NULL);
+	expect("{\"jobs\":[],\"mode\":\"first\"}", ERR_NONE, NULL);
 	expect("{\"jobs\":[],\"timeout_ms\":-1}", ERR_BAD_REQUEST,
 	    "timeout_ms: expected a non-negative number");
 	expect("{\"jobs\":[],\"timeout_ms\":\"5\"}", ERR_BAD_REQUEST,
@@ -245,17 +280,15 @@ Test(proto, id_survives_an_error)
 	proto_request_clear(&req);
 }
 
-Test(proto, batch_is_built_compact)
+/* line (len bytes) is the batch of batch_is_built_compact. */
+static void
+check_compact(const char *line, size_t len)
 {
 	struct request	 req;
 	char		*cause;
-	const char	*line = "{\"id\":7,\"mode\":\"fail_fast\",\"timeout_ms\":"
-	    "250,\"concurrency\":3,\"stream\":true,\"jobs\":["
-	    "{\"type\":\"sleep\",\"ms\":10,\"value\":{\"b\":[1,2.5,\"x\"]}},"
-	    "{\"type\":\"sleep\",\"ms\":0,\"timeout_ms\":5}]}";
 	struct batch	*b;
 
-	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
+	cr_assert_eq(proto_parse(line, len, &snap, 0, &req, &cause),
 	    ERR_NONE);
 	cr_assert_eq(req.op, OP_BATCH);
 	b = req.batch;
@@ -273,6 +306,26 @@ Test(proto, batch_is_built_compact)
 	cr_assert_eq(b->jobs[1]->index, 1);
 	cr_assert_eq(b->jobs[1]->state, JOB_WAITING);
 	proto_request_clear(&req);
+}
+
+/* The same, as a small line and as a big one (whitespace inside). */
+Test(proto, batch_is_built_compact)
+{
+	const char	*line = "{\"id\":7,\"mode\":\"fail_fast\",\"timeout_ms\":"
+	    "250,\"concurrency\":3,\"stream\":true,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":10,\"value\":{\"b\":[1,2.5,\"x\"]}},"
+	    "{\"type\":\"sleep\",\"ms\":0,\"timeout_ms\":5}]}";
+	const char	*comma = strstr(line, "}},{");
+	size_t		 len = strlen(line), at = (size_t)(comma - line) + 2;
+	char		*big;
+
+	check_compact(line, len);
+	big = xmalloc(BIG_LINE);
+	memcpy(big, line, at);
+	memset(big + at, ' ', BIG_LINE - len);
+	memcpy(big + at + BIG_LINE - len, line + at, len - at);
+	check_compact(big, BIG_LINE);
+	free(big);
 }
 
 static char *
@@ -606,4 +659,148 @@ Test(proto, json_test_suite_files_are_accepted_or_refused_as_documented)
 	    counts[0][0], counts[1][1], counts[1][0], counts[2][1],
 	    counts[2][0]);
 	jsts_free(cases, n);
+}
+
+Test(proto, name_and_retry_fields)
+{
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"name\":\"a\","
+	    "\"retry\":{\"attempts\":3,\"backoff_ms\":0.5}}]}", ERR_NONE, NULL);
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"name\":null,"
+	    "\"retry\":null}]}", ERR_NONE, NULL);
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"name\":7}]}",
+	    ERR_BAD_REQUEST, "jobs[0].name: expected a string");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"retry\":3}]}",
+	    ERR_BAD_REQUEST, "jobs[0].retry: expected an object such as"
+	    " {\"attempts\":3,\"backoff_ms\":100}");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"retry\":{}}]}",
+	    ERR_BAD_REQUEST, "jobs[0].retry.attempts: missing required field");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"retry\":"
+	    "{\"attempts\":2,\"tries\":2}}]}", ERR_BAD_REQUEST,
+	    "jobs[0].retry.tries: unknown field");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"retry\":"
+	    "{\"attempts\":0}}]}", ERR_BAD_REQUEST,
+	    "jobs[0].retry.attempts: expected an integer from 1 to 10 (the"
+	    " tries, the first included)");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"retry\":"
+	    "{\"attempts\":11}}]}", ERR_BAD_REQUEST, NULL);
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"retry\":"
+	    "{\"attempts\":2.0}}]}", ERR_BAD_REQUEST, NULL);
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"retry\":"
+	    "{\"attempts\":18446744073709551616}}]}", ERR_BAD_REQUEST,
+	    "jobs[0].retry.attempts: integer out of range (a signed 64-bit"
+	    " integer is expected)");
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1,\"retry\":"
+	    "{\"attempts\":10,\"backoff_ms\":-1}}]}", ERR_BAD_REQUEST,
+	    "jobs[0].retry.backoff_ms: expected a non-negative number");
+}
+
+/* The name and retry are kept beside the job, the default backoff 100. */
+Test(proto, name_and_retry_are_kept)
+{
+	struct request	 req;
+	char		*cause;
+	const char	*line = "{\"jobs\":[{\"type\":\"sleep\",\"ms\":1},"
+	    "{\"type\":\"sleep\",\"ms\":1,\"name\":\"n\\u00e9\","
+	    "\"retry\":{\"attempts\":4}}]}";
+	struct job	*job;
+
+	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
+	    ERR_NONE);
+	cr_assert_null(job_extra(req.batch->jobs[0]), "a plain job has none");
+	job = req.batch->jobs[1];
+	cr_assert_str_eq(job_name(job), "\"n\xc3\xa9\"");
+	cr_assert_eq(job_extra(job)->tries, 4);
+	cr_assert_float_eq(job_extra(job)->backoff_ms, 100, 1e-9);
+	cr_assert_eq(job_attempts(job), 0);
+	proto_request_clear(&req);
+}
+
+/* A group of depth levels, each holding the next, the last a sleep. */
+static char *
+nested_groups(int depth, const char *innermost)
+{
+	char	*s = xstrdup(innermost), *t;
+	int	 i;
+
+	for (i = 0; i < depth; i++) {
+		t = xasprintf("{\"type\":\"%s\",\"jobs\":[%s]}",
+		    i % 2 ? "sequence" : "group", s);
+		free(s);
+		s = t;
+	}
+	t = xasprintf("{\"jobs\":[%s]}", s);
+	free(s);
+	return t;
+}
+
+Test(proto, groups_nest_16_levels_and_paths_name_the_nesting)
+{
+	char	*line, *want;
+
+	line = nested_groups(16, "{\"type\":\"sleep\",\"ms\":1}");
+	expect(line, ERR_NONE, NULL);
+	free(line);
+	line = nested_groups(17, "{\"type\":\"sleep\",\"ms\":1}");
+	want = xasprintf("jobs[0]%s: groups and sequences nest 16 levels deep"
+	    " at most", ".jobs[0].jobs[0].jobs[0].jobs[0].jobs[0].jobs[0]"
+	    ".jobs[0].jobs[0].jobs[0].jobs[0].jobs[0].jobs[0].jobs[0]"
+	    ".jobs[0].jobs[0].jobs[0]");
+	expect(line, ERR_BAD_REQUEST, want);
+	free(line);
+	free(want);
+	line = nested_groups(3, "{\"type\":\"sleep\",\"ms\":-1}");
+	expect(line, ERR_BAD_REQUEST, "jobs[0].jobs[0].jobs[0].jobs[0].ms:"
+	    " expected a non-negative number");
+	free(line);
+	expect("{\"jobs\":[{\"type\":\"sleep\",\"ms\":1},{\"type\":\"group\","
+	    "\"jobs\":[{\"type\":\"sleep\",\"ms\":1},{\"type\":\"read\"}]}]}",
+	    ERR_BAD_REQUEST, "jobs[1].jobs[1].path: missing required field");
+	expect("{\"jobs\":[{\"type\":\"group\",\"jobs\":[{\"type\":\"nap\"}]}]}",
+	    ERR_UNKNOWN_TYPE, "jobs[0].jobs[0].type: unknown job type \"nap\"");
+}
+
+Test(proto, group_and_sequence_fields)
+{
+	expect("{\"jobs\":[{\"type\":\"group\"}]}", ERR_BAD_REQUEST,
+	    "jobs[0].jobs: missing required field");
+	expect("{\"jobs\":[{\"type\":\"group\",\"jobs\":{}}]}", ERR_BAD_REQUEST,
+	    "jobs[0].jobs: expected an array");
+	expect("{\"jobs\":[{\"type\":\"group\",\"jobs\":[],\"mode\":\"any\","
+	    "\"concurrency\":2,\"timeout_ms\":5,\"name\":\"g\"}]}", ERR_NONE,
+	    NULL);
+	expect("{\"jobs\":[{\"type\":\"group\",\"jobs\":[],\"mode\":\"x\"}]}",
+	    ERR_BAD_REQUEST, "jobs[0].mode: expected \"all\", \"fail_fast\","
+	    " \"any\" or \"first\"");
+	expect("{\"jobs\":[{\"type\":\"group\",\"jobs\":[],\"concurrency\":0}]}",
+	    ERR_BAD_REQUEST, "jobs[0].concurrency: expected an integer >= 1");
+	expect("{\"jobs\":[{\"type\":\"group\",\"jobs\":[],\"concurrency\":"
+	    "99999999999999999999}]}", ERR_BAD_REQUEST,
+	    "jobs[0].concurrency: integer out of range (a signed 64-bit"
+	    " integer is expected)");
+	expect("{\"jobs\":[{\"type\":\"sequence\",\"jobs\":[],\"mode\":\"all\"}]}",
+	    ERR_BAD_REQUEST, "jobs[0].mode: unknown field");
+	expect("{\"jobs\":[{\"type\":\"group\",\"jobs\":[],\"retry\":"
+	    "{\"attempts\":2}}]}", ERR_BAD_REQUEST, "jobs[0].retry: a group is"
+	    " not retried (that would run its jobs that succeeded again); give"
+	    " retry to the jobs inside it");
+}
+
+/* Every level counts toward max_jobs_per_batch, groups included. */
+Test(proto, max_jobs_per_batch_counts_every_level)
+{
+	struct request	 req;
+	char		*cause;
+	const char	*line = "{\"jobs\":[{\"type\":\"group\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sequence\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":0}]}]}]}";
+
+	snap.cfg.limits.max_jobs_per_batch = 4;
+	cr_assert_eq(proto_parse(line, strlen(line), &snap, 0, &req, &cause),
+	    ERR_NONE);
+	cr_assert_eq(req.batch->njobs, 1);
+	cr_assert_eq(req.batch->ntotal, 4);
+	proto_request_clear(&req);
+	snap.cfg.limits.max_jobs_per_batch = 3;
+	expect(line, ERR_TOO_LARGE, "jobs[0].jobs[1].jobs: the request's jobs"
+	    " at every level exceed max_jobs_per_batch (3)");
 }

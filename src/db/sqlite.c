@@ -687,7 +687,29 @@ sqlite_complete(struct pool_work *pw, int abandoned)
 	sqlite_work_free(w);
 }
 
-/* Hand a query to the worker pool. */
+/* Give w copies of q's statement and parameters. */
+static void
+sqlite_copy_query(struct sqlite_work *w, const struct query_job *q)
+{
+	size_t	i;
+
+	w->sql = xstrdup(q->sql);
+	w->params = xcalloc(q->nparams, sizeof *w->params);
+	w->nparams = q->nparams;
+	for (i = 0; i < q->nparams; i++) {
+		w->params[i] = q->params[i];
+		if (q->params[i].s != NULL) {
+			w->params[i].s = xmalloc(q->params[i].len + 1);
+			memcpy(w->params[i].s, q->params[i].s,
+			    q->params[i].len + 1);
+		}
+	}
+}
+
+/*
+ * Hand a query to the worker pool. Its statement and parameters move to
+ * the work item, unless the job may be tried again.
+ */
 static void
 sqlite_start(struct query_job *q)
 {
@@ -704,12 +726,16 @@ sqlite_start(struct query_job *q)
 	w->busy_ms = s->busy_timeout_ms;
 	w->max_bytes = q->max_bytes;
 	sqlite_policy_heap(pool_nworkers(), q->max_bytes);
-	w->sql = q->sql;
-	w->params = q->params;
-	w->nparams = q->nparams;
-	q->sql = NULL;
-	q->params = NULL;
-	q->nparams = 0;
+	if (job_retry_left(&q->job))
+		sqlite_copy_query(w, q);	/* the next try needs them */
+	else {
+		w->sql = q->sql;
+		w->params = q->params;
+		w->nparams = q->nparams;
+		q->sql = NULL;
+		q->params = NULL;
+		q->nparams = 0;
+	}
 	q->run = &w->run;
 	pool_submit(&w->pw, job_owner(&q->job));
 }

@@ -1419,6 +1419,7 @@ const struct config_section http_section = {
 
 const struct job_type job_type_http = {
 	JOB_TYPE_COMMON(http),
+	.free = http_free,
 	.init = http_init,
 	.fini = http_fini,
 	.section = &http_section,

@@ -260,6 +260,7 @@ query_status(const struct config *cfg, json_t *st)
 
 const struct job_type job_type_query = {
 	JOB_TYPE_COMMON(query),
+	.free = query_free,
 	.init = query_init,
 	.fini = query_fini,
 	.check = query_check,

@@ -441,6 +441,7 @@ const struct config_section read_section = {
 
 const struct job_type job_type_read = {
 	JOB_TYPE_COMMON(read),
+	.free = read_free,
 	.section = &read_section,
 	.load = read_load,
 	.unload = read_unload,

@@ -2,7 +2,10 @@
  * The sleep job: asyncio.sleep(ms, value). Every sleep waits in one timer
  * queue (timerq.c) on the loop, 16 bytes of heap each, rather than in a
  * struct event of its own: a million of them in flight is the point. Its
- * value is kept as compact JSON text from parse to reply, never as a tree.
+ * value is kept as compact JSON text from parse to reply, never as a tree:
+ * in the job's text, which a finished job's result replaces (a try that
+ * times out and is retried leaves it there for the next). So a sleep is
+ * 72 bytes, the job and its ms.
  */
 
 #include <stddef.h>
@@ -14,10 +17,8 @@
 #include "xmalloc.h"
 
 struct sleep_job {
-	struct job		 job;
-	struct timerq_node	 node;
+	struct job		 job;	/* text: the value, NULL for null */
 	double			 ms;
-	char			*value;	/* owned JSON text, NULL for null */
 };
 
 static struct timerq	sleep_queue;
@@ -37,7 +38,7 @@ sleep_parse(struct job *job, json_t *obj, const char *path,
 		return err;
 	v = json_object_get(obj, "value");
 	if (v != NULL && !json_is_null(v))
-		s->value = jsonw_dump(v);
+		job->text = jsonw_dump(v);
 	return ERR_NONE;
 }
 
@@ -45,12 +46,12 @@ sleep_parse(struct job *job, json_t *obj, const char *path,
 static void
 sleep_fire(struct timerq_node *node)
 {
-	struct sleep_job	*s = (struct sleep_job *)(void *)((char *)node -
-				    offsetof(struct sleep_job, node));
-	char			*value = s->value;
+	struct job	*job = (struct job *)(void *)((char *)node -
+			    offsetof(struct job, timer));
+	char		*value = job->text;
 
-	s->value = NULL;
-	job_finish_ok(&s->job, value);
+	job->text = NULL;
+	job_finish_ok(job, value);
 }
 
 /* Wait until start + ms, to the nanosecond rounded up: never short. */
@@ -67,15 +68,20 @@ sleep_start(struct job *job)
 	at = job->start_ns + (uint64_t)ns;
 	if ((double)(at - job->start_ns) < ns)
 		at++;
-	timerq_add(&sleep_queue, &s->node, at);
+	timerq_add(&sleep_queue, &job->timer, at);
+}
+
+/* When the sleep started last ends: its timer's deadline. */
+static uint64_t
+sleep_ends(const struct job *job)
+{
+	return timerq_at(&sleep_queue, &job->timer);
 }
 
 static void
 sleep_cancel(struct job *job)
 {
-	struct sleep_job	*s = (struct sleep_job *)job;
-
-	timerq_del(&sleep_queue, &s->node);
+	timerq_del(&sleep_queue, &job->timer);
 }
 
 /* At start-up: the queue, on the loop. */
@@ -92,16 +98,12 @@ sleep_fini(void)
 	timerq_free(&sleep_queue);
 }
 
-static void
-sleep_free(struct job *job)
-{
-	struct sleep_job	*s = (struct sleep_job *)job;
-
-	free(s->value);
-}
+_Static_assert(sizeof(struct sleep_job) <= 72, "a sleep stays in malloc's"
+    " 80-byte size class");
 
 const struct job_type job_type_sleep = {
 	JOB_TYPE_COMMON(sleep),
+	.ends = sleep_ends,
 	.init = sleep_init,
 	.fini = sleep_fini,
 };

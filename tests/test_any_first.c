@@ -1,0 +1,299 @@
+/*
+ * Modes any and first (Promise.any, Promise.race): the winner decided by
+ * completion order, the rest cancelled at once (timers removed, a
+ * worker's SQLite query interrupted, a PostgreSQL query cancelled on the
+ * server), "winner" in the reply, ok as the protocol says, "jobs":[],
+ * and how they compose with concurrency and the deadlines.
+ *
+ * End-to-end: real gatherd processes on private Unix sockets; the
+ * protocol's end-to-end suites share the suite name daemon. Timing
+ * bounds tell "at once" from "waited for the slow job", nothing finer:
+ * the slow jobs take seconds, the bounds are stretched by slack_ms().
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "dbtest.h"
+#include "harness.h"
+#include "jsonpath.h"
+#include "pgtest.h"
+
+static struct daemon	d;	/* this test's daemon */
+
+HARNESS_SUITE(daemon, 60);
+
+/* A reply within the slack of ms, not after the slow jobs' seconds. */
+static json_t *
+rpc_within(int fd, const char *line, double ms, double *took)
+{
+	json_t	*r;
+	double	 t0 = now_ms();
+
+	r = rpc(fd, line);
+	*took = now_ms() - t0;
+	cr_assert_lt(*took, ms + slack_ms(700), "replied after %.0f ms: it"
+	    " waited for a job it should have cancelled", *took);
+	return r;
+}
+
+Test(daemon, any_the_first_success_wins_and_the_rest_are_cancelled)
+{
+	json_t	*r, *st;
+	double	 took;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	r = rpc_within(fd, "{\"id\":\"a\",\"mode\":\"any\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5000,\"value\":\"slow\"},"
+	    "{\"type\":\"read\",\"path\":\"/nonexistent/x\"},"
+	    "{\"type\":\"sleep\",\"ms\":100,\"value\":\"fast\"},"
+	    "{\"type\":\"sleep\",\"ms\":300,\"value\":\"later\"}]}", 100,
+	    &took);
+	cr_assert_geq(took, 100, "the winner's 100 ms after %.0f ms", took);
+	jbool_is(r, "ok", true);
+	jeq(r, "winner", "2");
+	jstr_is(r, "results[2].value", "fast");
+	/* A failure before the success does not win any. */
+	jstr_is(r, "results[1].error.code", "forbidden");
+	jstr_is(r, "results[0].error.code", "cancelled");
+	jstr_is(r, "results[0].error.message", "cancelled: jobs[2] won");
+	jstr_is(r, "results[3].error.code", "cancelled");
+	cr_assert_lt(jnum(r, "results[0].ms"), 1000, "%s", jtext(r));
+	expect_stats(r, 1, 1, 2, 0);
+	json_decref(r);
+
+	/* The cancelled sleeps are gone from the daemon at once. */
+	st = status_of(&d);
+	expect_idle(st);
+	json_decref(st);
+	close(fd);
+	daemon_stop(&d);
+}
+
+Test(daemon, any_with_every_job_failed_fails_with_no_winner)
+{
+	json_t	*r;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	r = rpc(fd, "{\"mode\":\"any\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5,\"timeout_ms\":1},"
+	    "{\"type\":\"read\",\"path\":\"/nonexistent/x\"}]}");
+	jbool_is(r, "ok", false);
+	jeq(r, "winner", "null");
+	jstr_is(r, "results[0].error.code", "timeout");
+	jstr_is(r, "results[1].error.code", "forbidden");
+	expect_stats(r, 0, 1, 0, 1);
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+Test(daemon, first_the_first_to_finish_wins_even_a_failure)
+{
+	json_t	*r;
+	double	 took;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	/* A job ending by its own timeout_ms has finished: it wins. */
+	r = rpc_within(fd, "{\"mode\":\"first\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5000,\"value\":\"slow\"},"
+	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":100}]}", 100,
+	    &took);
+	jbool_is(r, "ok", false);
+	jeq(r, "winner", "1");
+	jstr_is(r, "results[1].error.code", "timeout");
+	jstr_is(r, "results[0].error.message", "cancelled: jobs[1] won");
+	expect_stats(r, 0, 0, 1, 1);
+	json_decref(r);
+
+	/* A success that comes first: ok. */
+	r = rpc_within(fd, "{\"mode\":\"first\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5000},"
+	    "{\"type\":\"sleep\",\"ms\":50,\"value\":\"quick\"}]}", 50, &took);
+	jbool_is(r, "ok", true);
+	jeq(r, "winner", "1");
+	jstr_is(r, "results[1].value", "quick");
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/* No job, no winner: any and first fail, all succeeds and has no winner. */
+Test(daemon, empty_jobs_under_any_and_first)
+{
+	json_t	*r;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	r = rpc(fd, "{\"mode\":\"any\",\"jobs\":[]}");
+	jbool_is(r, "ok", false);
+	jeq(r, "winner", "null");
+	jeq(r, "results", "[]");
+	json_decref(r);
+	r = rpc(fd, "{\"mode\":\"first\",\"jobs\":[]}");
+	jbool_is(r, "ok", false);
+	jeq(r, "winner", "null");
+	json_decref(r);
+	r = rpc(fd, "{\"mode\":\"all\",\"jobs\":[]}");
+	jbool_is(r, "ok", true);
+	cr_assert_null(jget(r, "winner"), "%s", jtext(r));
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+Test(daemon, any_with_concurrency_cancels_jobs_that_never_started)
+{
+	json_t	*r;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	r = rpc(fd, "{\"mode\":\"any\",\"concurrency\":2,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5000},"
+	    "{\"type\":\"sleep\",\"ms\":50,\"value\":\"won\"},"
+	    "{\"type\":\"sleep\",\"ms\":10},"
+	    "{\"type\":\"sleep\",\"ms\":10}]}");
+	jeq(r, "winner", "1");
+	/* 2 and 3 waited for a slot and never ran. */
+	jstr_is(r, "results[2].error.code", "cancelled");
+	jstr_is(r, "results[3].error.code", "cancelled");
+	cr_assert_eq(jnum(r, "results[2].ms"), 0, "%s", jtext(r));
+	cr_assert_eq(jnum(r, "results[3].ms"), 0, "%s", jtext(r));
+	expect_stats(r, 1, 0, 3, 0);
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/* The batch's deadline is nobody's win: every job times out. */
+Test(daemon, any_at_the_batch_deadline_times_out_without_a_winner)
+{
+	json_t	*r;
+	double	 took;
+	int	 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	r = rpc_within(fd, "{\"mode\":\"any\",\"timeout_ms\":100,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5000},{\"type\":\"sleep\","
+	    "\"ms\":5000}]}", 100, &took);
+	jbool_is(r, "ok", false);
+	jeq(r, "winner", "null");
+	expect_stats(r, 0, 0, 0, 2);
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/* Stream events come for the winner and for each job it cancelled. */
+Test(daemon, any_streams_every_result_then_replies)
+{
+	json_t	*v;
+	int	 fd, i, events = 0;
+
+	fd = daemon_start_client(&d, NULL);
+	client_send(fd, "{\"id\":9,\"mode\":\"any\",\"stream\":true,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5000},{\"type\":\"sleep\",\"ms\":20,"
+	    "\"value\":1}]}");
+	for (i = 0; i < 3; i++) {
+		v = client_recv_json(fd, slack_ms(2000));
+		if (jget(v, "event") != NULL) {
+			events++;
+			if (jint(v, "index") == 1)
+				cr_assert_eq(events, 1, "the winner first");
+		} else {
+			cr_assert_eq(events, 2, "the reply after the events");
+			jeq(v, "winner", "1");
+		}
+		json_decref(v);
+	}
+	close(fd);
+	daemon_stop(&d);
+}
+
+/*
+ * A query waiting for a locked SQLite database holds the only worker;
+ * when a sleep wins, the query is interrupted and the worker is free
+ * again at once for the next request.
+ */
+Test(daemon, any_frees_a_worker_held_by_a_losing_query)
+{
+	sqlite3	*lock;
+	json_t	*r;
+	double	 took;
+	int	 fd;
+
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x); insert into t values (1)");
+	dbtest_start(&d, "threads = 1\n"
+	    "[db.default]\ndriver = sqlite\npath = %D/main.db\n"
+	    "busy_timeout_ms = 20000\n");
+	json_decref(dbtest_query_ok(&d, NULL, "select x from t", NULL));
+	lock = dbtest_open("main.db");
+	dbtest_exec(lock, "begin exclusive; insert into t values (2)");
+
+	fd = client_connect(d.sock);
+	r = rpc_within(fd, "{\"mode\":\"any\",\"jobs\":["
+	    "{\"type\":\"query\",\"sql\":\"select count(*) from t\"},"
+	    "{\"type\":\"sleep\",\"ms\":200,\"value\":\"won\"}]}", 200, &took);
+	jeq(r, "winner", "1");
+	jstr_is(r, "results[0].error.code", "cancelled");
+	json_decref(r);
+	/* The one worker serves the next query, not 20 s later. */
+	r = rpc_within(fd, "{\"jobs\":[{\"type\":\"query\",\"db\":\"default\","
+	    "\"sql\":\"select 41 + 1\"}],\"mode\":\"first\"}", 0, &took);
+	cr_assert_eq(jint(r, "results[0].value.rows[0][0]"), 42, "%s",
+	    jtext(r));
+	json_decref(r);
+	dbtest_exec(lock, "rollback");
+	sqlite3_close(lock);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/*
+ * A PostgreSQL query losing a race is cancelled on the server: the pool
+ * of one connection serves the next query at once.
+ */
+Test(daemon, first_cancels_a_losing_postgres_query_on_the_server)
+{
+	json_t	*jobs, *r, *job;
+	char	*a, *line;
+	double	 took;
+	int	 fd;
+
+	pgtest_new();
+	a = pgtest_section("default", 1, NULL);
+	daemon_start(&d, a, NULL);
+	free(a);
+	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
+
+	jobs = json_array();
+	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(20)",
+	    NULL));
+	job = json_pack("{s:s, s:i, s:s}", "type", "sleep", "ms", 200,
+	    "value", "won");
+	json_array_append_new(jobs, job);
+	line = dbtest_batch_line(jobs, "mode", json_string("first"));
+	fd = client_connect(d.sock);
+	r = rpc_within(fd, line, 200, &took);
+	free(line);
+	jeq(r, "winner", "1");
+	jstr_is(r, "results[0].error.code", "cancelled");
+	json_decref(r);
+	r = rpc_within(fd, "{\"jobs\":[{\"type\":\"query\",\"sql\":"
+	    "\"select 'next'\"}]}", 0, &took);
+	jeq(r, "results[0].value.rows", "[[\"next\"]]");
+	json_decref(r);
+	close(fd);
+	daemon_expect_idle(&d);
+	daemon_stop(&d);
+}
