@@ -334,11 +334,16 @@ budget_conn_over(const struct conn *c, const struct limits *l)
  * Whether the request line c is receiving must be dropped: everything
  * held is past l's max_memory_bytes, and the line is not a short one. Only
  * a line still arriving counts (c is reading and has input left after
- * parsing every whole line).
+ * parsing every whole line). A connection with a line in parse is not
+ * reading: its input holds lines read with that one's end, waiting their
+ * turn, and the line in parse counts in it (budget_input_hold), so
+ * dropping the input then would answer busy before the line in parse
+ * and lose the lines behind it.
  */
 int
 budget_input_over(const struct conn *c, const struct limits *l)
 {
-	return !c->paused && c->budget.input >= BUDGET_INPUT_SMALL &&
+	return !c->paused && c->parse == NULL &&
+	    c->budget.input >= BUDGET_INPUT_SMALL &&
 	    budget_held() > l->max_memory_bytes;
 }

@@ -696,15 +696,18 @@ conn_drain_check(struct conn *c)
 /*
  * The server is stopping: take what the client has already sent, without
  * waiting for more, and answer it (a batch with shutting_down), so that no
- * complete request that reached the socket goes unanswered. Bounded by
- * max_request_bytes, so a client that keeps sending cannot hold the stop.
+ * complete request that reached the socket goes unanswered: a last line
+ * before the end of the stream is complete too, as at any other EOF.
+ * Bounded by max_request_bytes, so a client that keeps sending cannot
+ * hold the stop, and by max_memory_bytes, as any reading is.
  */
 void
 conn_final_read(struct conn *c)
 {
-	struct evbuffer	*in;
-	uint64_t	 total = 0;
-	int		 n, fd;
+	const struct limits	*l = &server_cfg->limits;
+	struct evbuffer		*in;
+	uint64_t		 total = 0;
+	int			 n = -1, fd;
 
 	if (c->bev == NULL)
 		return;
@@ -713,9 +716,19 @@ conn_final_read(struct conn *c)
 		return;
 	in = bufferevent_get_input(c->bev);
 	fd = bufferevent_getfd(c->bev);
-	while (total <= server_cfg->limits.max_request_bytes &&
+	/*
+	 * A socket bufferevent keeps the end of its input frozen, so that
+	 * only it fills it: evbuffer_read() fails at once, reading nothing.
+	 * It thaws it around its own reads, and so do we.
+	 */
+	evbuffer_unfreeze(in, 0);
+	while (total <= l->max_request_bytes &&
+	    budget_held() <= l->max_memory_bytes &&
 	    (n = evbuffer_read(in, fd, 65536)) > 0)
 		total += (uint64_t)n;
+	evbuffer_freeze(in, 0);
+	if (n == 0)
+		c->eof = 1;
 	conn_process(c);
 }
 

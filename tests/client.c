@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -207,6 +209,24 @@ client_send(int fd, const char *line)
 {
 	client_write(fd, line, strlen(line));
 	client_write(fd, "\n", 1);
+}
+
+/* Wait until the daemon has read everything written on fd. */
+void
+client_wait_read(int fd)
+{
+	double	deadline = now_ms() + slack_ms(20000);
+	int	queued;
+
+	for (;;) {
+		cr_assert_eq(ioctl(fd, SIOCOUTQ, &queued), 0, "SIOCOUTQ: %s",
+		    strerror(errno));
+		if (queued == 0)
+			return;
+		cr_assert_lt(now_ms(), deadline, "the daemon left %d bytes"
+		    " unread", queued);
+		usleep(1000);
+	}
 }
 
 /*

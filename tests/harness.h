@@ -35,6 +35,7 @@ struct daemon {
 	char	sock[320];	/* dir/gatherd.sock */
 	char	conf[320];	/* dir/gatherd.conf */
 	char	log[320];	/* dir/gatherd.log: the daemon's stderr */
+	int	paused;		/* stopped by daemon_pause */
 };
 
 /*
@@ -88,6 +89,15 @@ void	 daemon_expect_exit_0(struct daemon *, int ms);
 void	 daemon_respawn(struct daemon *);
 /* Wait until the daemon has closed its listener (it is draining). */
 void	 daemon_wait_unlisten(struct daemon *);
+/*
+ * Stop the daemon (SIGSTOP) and return once it is stopped, every thread
+ * of it; daemon_resume continues it. Meanwhile a test can put input in
+ * its sockets and signals in its queue, and know that all of it is there
+ * when it runs again: the way to race nothing in a test of what the
+ * daemon does when both come at once.
+ */
+void	 daemon_pause(struct daemon *);
+void	 daemon_resume(struct daemon *);
 
 /*
  * A suite's .init and .fini, for suites whose tests start daemons and
@@ -151,6 +161,11 @@ int	 client_connect_as(const char *sock, uid_t uid, gid_t gid);
 void	 client_write(int fd, const void *buf, size_t len);
 /* Write a string and a newline. */
 void	 client_send(int fd, const char *line);
+/*
+ * Wait until the daemon has read everything written on fd (nothing left
+ * in the socket), within 20 s (stretched).
+ */
+void	 client_wait_read(int fd);
 /* Read one line (without its newline), or NULL on EOF or timeout. Caller frees. */
 char	*client_recv(int fd, int timeout_ms);
 /* client_recv and parse as JSON; asserts a line came and parsed. Caller decrefs. */

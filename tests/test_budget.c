@@ -321,6 +321,56 @@ Test(budget, request_past_max_connection_bytes_is_busy)
 	daemon_stop(&d);
 }
 
+/* A request line this long is parsed off the loop (conn.c: 64 KiB). */
+#define PARSED_BYTES	(96 * 1024)
+
+/*
+ * A line in parse is not a line arriving: its connection reads no more
+ * meanwhile, and what was read behind it are lines waiting their turn.
+ * The line in parse counts as its connection's input until it is
+ * answered; with that and the line behind it past max_memory_bytes, both
+ * are still answered, in order, and no busy comes first. The big line
+ * goes in without its newline, so that the newline and the next line are
+ * read at once.
+ */
+Test(budget, lines_behind_a_line_in_parse_are_not_dropped)
+{
+	const char	*tail = "\n{\"op\":\"ping\",\"id\":\"after\"}\n";
+	const char	*head = "{\"op\":\"ping\",\"id\":\"", *end = "\"}";
+	size_t		 idlen = PARSED_BYTES - strlen(head) - strlen(end);
+	json_t		*r;
+	char		*conf, *id, *line;
+	int		 fd;
+
+	/* Reached by the big line alone; passed by the line behind it. */
+	conf = harness_fmt("max_memory_bytes = %d\n", PARSED_BYTES);
+	start(conf);
+	free(conf);
+	cr_assert_not_null(id = malloc(idlen + 1));
+	memset(id, 'i', idlen);
+	id[idlen] = '\0';
+	line = harness_fmt("%s%s%s", head, id, end);
+	cr_assert_eq(strlen(line), PARSED_BYTES);
+	fd = client_connect(d.sock);
+	client_write(fd, line, PARSED_BYTES);
+	client_wait_read(fd);
+	client_write(fd, tail, strlen(tail));
+
+	r = client_recv_json(fd, slack_ms(10000));
+	jbool_is(r, "pong", true);
+	jstr_is(r, "id", id);
+	json_decref(r);
+	r = client_recv_json(fd, slack_ms(5000));
+	jeq(r, "id", "\"after\"");
+	jbool_is(r, "pong", true);
+	json_decref(r);
+	expect_nothing_held(fd);
+	free(line);
+	free(id);
+	close(fd);
+	daemon_stop(&d);
+}
+
 #define PART_BYTES	300000
 
 /*

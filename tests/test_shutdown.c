@@ -312,6 +312,35 @@ Test(daemon, sigterm_answers_every_request_already_sent)
 		daemon_stop(&d);
 	}
 }
+/*
+ * A last line without its newline, then the end of the stream (socat's
+ * way), both still in the socket at SIGTERM: the line is whole and is
+ * answered, as at any other EOF. The daemon is paused while they go in,
+ * so that all of it is there when it runs again.
+ */
+Test(daemon, sigterm_answers_a_last_line_before_the_end_of_the_stream)
+{
+	const char	*last = "{\"op\":\"ping\",\"id\":\"last\"}";
+	json_t		*r;
+	int		 fd;
+
+	daemon_start(&d, NULL, NULL);
+	fd = client_connect(d.sock);
+	json_decref(rpc(fd, "{\"op\":\"ping\"}"));	/* accepted */
+	daemon_pause(&d);
+	client_write(fd, last, strlen(last));
+	cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+	cr_assert_eq(kill(d.pid, SIGTERM), 0);
+	daemon_resume(&d);
+	r = client_recv_json(fd, slack_ms(5000));
+	jeq(r, "id", "\"last\"");
+	jbool_is(r, "pong", true);
+	json_decref(r);
+	expect_eof(fd, 3000);
+	daemon_expect_exit_0(&d, 5000);
+	close(fd);
+	daemon_stop(&d);
+}
 
 /*
  * While draining, a cancel that ends the last batch in flight: the drain
