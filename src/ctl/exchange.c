@@ -54,8 +54,10 @@ exchange_free(struct exchange *ex)
 
 	if (ex->fd != -1)
 		close(ex->fd);
-	for (i = 0; i < ex->nreqs; i++)
+	for (i = 0; i < ex->nreqs; i++) {
 		json_decref(ex->reqs[i].id);
+		json_decref(ex->reqs[i].jobs);
+	}
 	free(ex->reqs);
 	free(ex->out);
 	free(ex->in);
@@ -146,9 +148,11 @@ exchange_add(struct exchange *ex, json_t *req, int show_events, char **cause)
 	r->id = json_object_get(req, "id");
 	r->id = json_incref(r->id != NULL ? r->id : json_null());
 	op = json_object_get(req, "op");
-	if (op == NULL || json_is_null(op) ||
-	    (json_is_string(op) && strcmp(json_string_value(op), "batch") == 0))
-		r->njobs = json_array_size(json_object_get(req, "jobs"));
+	if (op == NULL || json_is_null(op) || (json_is_string(op) &&
+	    strcmp(json_string_value(op), "batch") == 0)) {
+		r->jobs = json_incref(json_object_get(req, "jobs"));
+		r->njobs = json_array_size(r->jobs);
+	}
 	r->show_events = show_events;
 	ex->bar_total += r->njobs;
 	ex->nleft++;
@@ -216,7 +220,8 @@ exchange_line(struct exchange *ex, const char *line, size_t len,
 		}
 		if (show) {
 			exchange_bar_clear(ex);
-			ex->show(ex->arg, msg, line, len);
+			ex->show(ex->arg, req != NULL ? req->jobs : NULL,
+			    msg, line, len);
 		}
 		exchange_bar_draw(ex, show);
 		json_decref(msg);
@@ -232,7 +237,7 @@ exchange_line(struct exchange *ex, const char *line, size_t len,
 	if (!json_is_true(json_object_get(msg, "ok")))
 		ex->failed = 1;
 	exchange_bar_clear(ex);
-	ex->show(ex->arg, msg, line, len);
+	ex->show(ex->arg, req != NULL ? req->jobs : NULL, msg, line, len);
 	exchange_bar_draw(ex, 1);
 	json_decref(ex->last);
 	ex->last = msg;

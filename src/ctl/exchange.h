@@ -17,6 +17,7 @@
 /* A request sent on the connection, until its final reply comes. */
 struct exchange_request {
 	json_t		*id;		/* owned: its id, JSON null if absent */
+	json_t		*jobs;		/* owned: a batch's jobs, or NULL */
 	size_t		 njobs;		/* jobs of a batch, 0 for other ops */
 	size_t		 nevents;	/* stream events received */
 	int		 show_events;	/* the user asked for stream events */
@@ -25,11 +26,12 @@ struct exchange_request {
 
 /*
  * Print a reply line for the user: a final reply, or a stream event of a
- * request that shows them (or that answers none). msg is the line parsed
- * (a JSON object), line and len its text without the newline.
+ * request that shows them (or that answers none). jobs is the jobs array
+ * of the batch it answers (NULL when none), msg the line parsed (a JSON
+ * object), line and len its text without the newline.
  */
-typedef void	(*exchange_show_cb)(void *, const json_t *msg,
-		    const char *line, size_t len);
+typedef void	(*exchange_show_cb)(void *, const json_t *jobs,
+		    const json_t *msg, const char *line, size_t len);
 
 struct exchange {
 	int		 fd;

@@ -58,6 +58,7 @@ enum {
 	OPT_CONCURRENCY,
 	OPT_ID,
 	OPT_CONN,
+	OPT_RETRY,
 };
 
 struct ctl {
@@ -69,10 +70,11 @@ struct ctl {
 	int		 detail;
 	int		 stream;
 	int		 progress;
-	const char	*mode;		/* borrowed: "all" or "fail_fast" */
+	const char	*mode;		/* borrowed: a mode's name */
 	json_t		*timeout;	/* owned, NULL if unset */
 	json_t		*job_timeout;	/* owned, NULL if unset */
 	json_t		*concurrency;	/* owned, NULL if unset */
+	json_t		*retry;		/* owned: a job's "retry", or NULL */
 	json_t		*id;		/* owned, NULL if unset */
 	json_t		*conn;		/* owned, NULL means "any" */
 
@@ -145,6 +147,7 @@ static const struct {
 	{ { "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 	    CTL_OPT_RUN },
 	{ { "id", required_argument, NULL, OPT_ID }, CTL_OPT_RUN },
+	{ { "retry", required_argument, NULL, OPT_RETRY }, CTL_OPT_RUN },
 	{ { "conn", required_argument, NULL, OPT_CONN }, CTL_OPT_CONN },
 };
 #define CTL_NOPTIONS	(sizeof ctl_options / sizeof ctl_options[0])
@@ -153,8 +156,10 @@ static const struct {
 static const char ctl_help_options[] =
     "\n"
     "Options for run:\n"
-    "  --mode all|fail_fast  --fail-fast  --timeout MS  --job-timeout MS\n"
-    "  --concurrency N  --id JSON  --stream  --progress\n"
+    "  --mode all|fail_fast|any|first  --fail-fast  --timeout MS\n"
+    "  --job-timeout MS  --retry N[:BACKOFF_MS]  --concurrency N  --id JSON\n"
+    "  --stream  --progress\n"
+    "  (--job-timeout and --retry: every job but groups and sequences)\n"
     "\n"
     "Every command takes --json (print the daemon's replies verbatim, as\n"
     "when stdout is not a terminal) and -s SOCKET.\n"
@@ -235,13 +240,14 @@ ctl_fatal(const char *fmt, ...)
 
 /* Print a reply line for the user; the exchange's show callback. */
 static void
-ctl_show(void *arg, const json_t *msg, const char *line, size_t len)
+ctl_show(void *arg, const json_t *jobs, const json_t *msg, const char *line,
+    size_t len)
 {
 	struct ctl	*ctl = arg;
 
 	ctl->pr.nreqs = ctl->ex.nreqs;
 	ctl->pr.started = ctl->ex.started;
-	print_reply(&ctl->pr, msg, line, len);
+	print_reply(&ctl->pr, jobs, msg, line, len);
 }
 
 /* Queue a request on the exchange, or exit 2. */
@@ -412,15 +418,41 @@ ctl_submit(struct ctl *ctl, int argc, char **argv)
 	return ctl_exchange(ctl, -1);
 }
 
+/*
+ * Set --job-timeout and --retry on every job of jobs but the groups and
+ * sequences, at every depth: a job's own deadline and retries are the
+ * leaves', a group's timeout_ms is the batch-wide one's.
+ */
+static void
+ctl_run_leaves(const struct ctl *ctl, json_t *jobs)
+{
+	json_t	*job, *inner;
+	size_t	 i;
+
+	json_array_foreach(jobs, i, job) {
+		if ((inner = json_object_get(job, "jobs")) != NULL &&
+		    json_is_array(inner)) {
+			ctl_run_leaves(ctl, inner);
+			continue;
+		}
+		if (ctl->job_timeout != NULL)
+			json_object_set(job, "timeout_ms", ctl->job_timeout);
+		if (ctl->retry != NULL)
+			json_object_set(job, "retry", ctl->retry);
+	}
+}
+
 /* run: build one batch from shorthand jobs, then behave as submit. */
 static int
 ctl_run(struct ctl *ctl, int argc, char **argv)
 {
-	json_t	*req, *jobs, *job;
+	json_t	*req, *jobs;
 	char	*cause;
-	int	 i;
 
 	ctl_progress_setup(ctl);
+	if ((jobs = jobspec_parse_list(argv, (size_t)argc, &cause)) == NULL)
+		ctl_usage_error("run: %s", cause);
+	ctl_run_leaves(ctl, jobs);
 	req = json_object();
 	if (ctl->id != NULL)
 		json_object_set(req, "id", ctl->id);
@@ -430,18 +462,6 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 		json_object_set(req, "timeout_ms", ctl->timeout);
 	if (ctl->concurrency != NULL)
 		json_object_set(req, "concurrency", ctl->concurrency);
-	jobs = json_array();
-	for (i = 0; i < argc; i++) {
-		if ((job = jobspec_parse(argv[i], &cause)) == NULL) {
-			json_decref(req);
-			json_decref(jobs);
-			ctl_usage_error("run: bad job '%s': %s", argv[i],
-			    cause);
-		}
-		if (ctl->job_timeout != NULL)
-			json_object_set(job, "timeout_ms", ctl->job_timeout);
-		json_array_append_new(jobs, job);
-	}
 	json_object_set_new(req, "jobs", jobs);
 	ctl_add(ctl, req, ctl_set_stream(ctl, req));
 	json_decref(req);
@@ -497,6 +517,47 @@ ctl_opt_number(const char *name, const char *arg, int integer, double min)
 	return v;
 }
 
+/* The mode --mode names (fail-fast for fail_fast too), or exit 2. */
+static const char *
+ctl_opt_mode(const char *arg)
+{
+	static const char *const modes[] = { "all", "fail_fast", "any",
+	    "first" };
+	size_t	i;
+
+	if (strcmp(arg, "fail-fast") == 0)
+		return "fail_fast";
+	for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		if (strcmp(arg, modes[i]) == 0)
+			return modes[i];
+	}
+	ctl_usage_error("--mode: expected all, fail_fast, any or first, not "
+	    "'%s'", arg);
+}
+
+/*
+ * Parse --retry N[:BACKOFF_MS] into a job's "retry" object, or exit 2. The
+ * daemon checks the ranges; this only reads the numbers.
+ */
+static json_t *
+ctl_opt_retry(const char *arg)
+{
+	json_t	*retry, *n;
+	char	*attempts, *colon;
+
+	attempts = xstrdup(arg);
+	if ((colon = strchr(attempts, ':')) != NULL)
+		*colon = '\0';
+	n = ctl_opt_number("retry", attempts, 1, 1);
+	retry = json_object();
+	json_object_set_new(retry, "attempts", n);
+	if (colon != NULL)
+		json_object_set_new(retry, "backoff_ms",
+		    ctl_opt_number("retry", colon + 1, 0, 0));
+	free(attempts);
+	return retry;
+}
+
 /* Parse the options of a command into ctl; returns the first operand. */
 static int
 ctl_parse_options(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
@@ -536,14 +597,7 @@ ctl_parse_options(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 			ctl->progress = 1;
 			break;
 		case OPT_MODE:
-			if (strcmp(optarg, "all") == 0)
-				ctl->mode = "all";
-			else if (strcmp(optarg, "fail_fast") == 0 ||
-			    strcmp(optarg, "fail-fast") == 0)
-				ctl->mode = "fail_fast";
-			else
-				ctl_usage_error("--mode: expected all or "
-				    "fail_fast, not '%s'", optarg);
+			ctl->mode = ctl_opt_mode(optarg);
 			break;
 		case OPT_FAIL_FAST:
 			ctl->mode = "fail_fast";
@@ -561,6 +615,10 @@ ctl_parse_options(struct ctl *ctl, const struct ctl_cmd *cmd, int argc,
 			json_decref(ctl->concurrency);
 			ctl->concurrency = ctl_opt_number("concurrency", optarg,
 			    1, 1);
+			break;
+		case OPT_RETRY:
+			json_decref(ctl->retry);
+			ctl->retry = ctl_opt_retry(optarg);
 			break;
 		case OPT_ID:
 			json_decref(ctl->id);
@@ -596,6 +654,7 @@ ctl_free(struct ctl *ctl)
 	json_decref(ctl->timeout);
 	json_decref(ctl->job_timeout);
 	json_decref(ctl->concurrency);
+	json_decref(ctl->retry);
 	json_decref(ctl->id);
 	json_decref(ctl->conn);
 }

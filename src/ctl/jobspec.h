@@ -16,6 +16,13 @@
  */
 json_t	*jobspec_parse(const char *, char **);
 
+/*
+ * The jobs array of run from its words: shorthands, JSON objects, and
+ * TYPE[ ... ] nesting groups and sequences ("group:any[ sleep:1 ]"); NULL
+ * with *cause set when malformed.
+ */
+json_t	*jobspec_parse_list(char **, size_t, char **);
+
 /* A JSON text of any kind, or else the text as a string; NULL if not UTF-8. */
 json_t	*jobspec_value(const char *);
 

@@ -26,8 +26,12 @@ struct print {
  */
 char	*print_clean(const char *, size_t);
 
-/* Print one reply line (its text, and parsed) and flush it out. */
-void	 print_reply(const struct print *, const json_t *, const char *,
-	    size_t);
+/*
+ * Print one reply line (its text, and parsed) and flush it out; jobs are
+ * those of the batch it answers (NULL when unknown), which tell a group's
+ * results from a value.
+ */
+void	 print_reply(const struct print *, const json_t *, const json_t *,
+	    const char *, size_t);
 
 #endif
