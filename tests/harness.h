@@ -389,4 +389,11 @@ uint64_t rng_next(uint64_t *state);
  */
 int	 run_command(const char *cmd, char **out);
 
+/*
+ * Run a shell command as run_command does, but on a pseudo-terminal (for
+ * gatherctl's human output), stdout and stderr together in *out; fails
+ * the test when it has not ended in slack_ms(10000).
+ */
+int	 run_command_pty(const char *cmd, char **out);
+
 #endif
