@@ -548,7 +548,7 @@ run_command_pty(const char *cmd, char **out)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	for (;;) {
-		cr_assert_lt(now_ms(), deadline, "%s: no end in %.0f ms", cmd,
+		cr_assert_lt(now_ms(), deadline, "%s: no end in %d ms", cmd,
 		    slack_ms(10000));
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
