@@ -535,6 +535,16 @@ Test(gatherctl_alone, usage_errors_exit_2)
 		"run nosuchtype:1",
 		"run --concurrency 0 sleep:1",
 		"run --mode sometimes sleep:1",
+		"run group[ sleep:1",		/* not closed */
+		"run sleep:1 ]",		/* closes nothing */
+		"run group:any",		/* nests without '[' */
+		"run sleep:1[",			/* does not nest */
+		"run read:a[ ]",
+		"run sequence:any[ sleep:1 ]",	/* takes no mode */
+		"run --retry 0 sleep:1",
+		"run --retry x sleep:1",
+		"run --retry 2:-1 sleep:1",
+		"run --retry 2: sleep:1",
 		"cancel",
 	};
 	char	*cmd, *out;

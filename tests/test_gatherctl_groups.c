@@ -38,9 +38,13 @@ run(int pty, char **out, const char *args)
 	return rc;
 }
 
-/* run with stdout a pipe, which must exit rc; its one reply, parsed. */
-static json_t *
-run_json(int rc, const char *args)
+/*
+ * Run with stdout a pipe, which must exit rc, and check its one reply:
+ * want holds pairs of a path in it and the JSON there, then NULL ("-" for
+ * a path that must be absent).
+ */
+static void
+run_expect(int rc, const char *args, const char *const *want)
 {
 	json_t	*v;
 	char	*out;
@@ -51,7 +55,14 @@ run_json(int rc, const char *args)
 	    out);
 	v = jparse(out, strlen(out) - 1);
 	free(out);
-	return v;
+	for (; *want != NULL; want += 2) {
+		if (strcmp(want[1], "-") == 0)
+			cr_assert_null(jget(v, want[0]), "%s in %s", want[0],
+			    jtext(v));
+		else
+			jeq(v, want[0], want[1]);
+	}
+	json_decref(v);
 }
 
 /* Assert the text out holds want. */
@@ -63,33 +74,22 @@ has(const char *out, const char *want)
 
 Test(ctl, mode_any_takes_the_first_success_and_cancels_the_rest)
 {
-	json_t	*v;
-
 	daemon_start(&d, NULL, NULL);
-	v = run_json(0, "--mode any "
+	run_expect(0, "--mode any "
 	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}' "
-	    "sleep:30:won sleep:5000");
-	jbool_is(v, "ok", true);
-	cr_assert_eq(jint(v, "winner"), 1, "%s", jtext(v));
-	jstr_is(v, "results[0].error.code", "timeout");
-	jstr_is(v, "results[1].value", "won");
-	jstr_is(v, "results[2].error.code", "cancelled");
-	json_decref(v);
-	daemon_stop(&d);
-}
+	    "sleep:30:won sleep:5000", (const char *const[]){
+	    "ok", "true", "winner", "1",
+	    "results[0].error.code", "\"timeout\"",
+	    "results[1].value", "\"won\"",
+	    "results[2].error.code", "\"cancelled\"", NULL });
 
-Test(ctl, mode_first_takes_the_first_to_end_even_a_failure)
-{
-	json_t	*v;
-
-	daemon_start(&d, NULL, NULL);
-	v = run_json(1, "--mode first sleep:5000 "
-	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}'");
-	jbool_is(v, "ok", false);
-	cr_assert_eq(jint(v, "winner"), 1, "%s", jtext(v));
-	jstr_is(v, "results[0].error.code", "cancelled");
-	jstr_is(v, "results[1].error.code", "timeout");
-	json_decref(v);
+	/* first: the first to end wins, even a failure. */
+	run_expect(1, "--mode first sleep:5000 "
+	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}'",
+	    (const char *const[]){
+	    "ok", "false", "winner", "1",
+	    "results[0].error.code", "\"cancelled\"",
+	    "results[1].error.code", "\"timeout\"", NULL });
 	daemon_stop(&d);
 }
 
@@ -100,58 +100,56 @@ Test(ctl, mode_first_takes_the_first_to_end_even_a_failure)
 Test(ctl, retry_reaches_every_job_but_groups)
 {
 	json_t	*v;
+	char	*out;
 
 	daemon_start(&d, NULL, NULL);
-	v = run_json(1, "--retry 3:1 --job-timeout 1 sleep:5000 "
-	    "group[ sleep:5000 sleep:0 ]");
-	cr_assert_eq(jint(v, "results[0].attempts"), 3, "%s", jtext(v));
-	jstr_is(v, "results[0].error.code", "timeout");
-	cr_assert_eq(jint(v, "results[1].value[0].attempts"), 3, "%s",
-	    jtext(v));
-	cr_assert_eq(jint(v, "results[1].value[1].attempts"), 1, "%s",
-	    jtext(v));
-	cr_assert_null(jget(v, "results[1].attempts"), "the group itself "
-	    "was given retry: %s", jtext(v));
-	json_decref(v);
+	run_expect(1, "--retry 3:1 --job-timeout 1 sleep:5000 "
+	    "group[ sleep:5000 sleep:0 ]", (const char *const[]){
+	    "results[0].attempts", "3",
+	    "results[0].error.code", "\"timeout\"",
+	    "results[1].value[0].attempts", "3",
+	    "results[1].value[1].attempts", "1",
+	    "results[1].attempts", "-", NULL });
 
 	/* The default backoff: only the tries are given. */
-	v = run_json(1, "--retry 2 --job-timeout 1 sleep:5000");
-	cr_assert_eq(jint(v, "results[0].attempts"), 2, "%s", jtext(v));
+	cr_assert_eq(run(0, &out, "--retry 2 --job-timeout 1 sleep:5000"), 1);
+	v = jparse(out, strlen(out));
+	cr_assert_eq(jint(v, "results[0].attempts"), 2, "%s", out);
 	cr_assert_geq(jnum(v, "results[0].ms"), 80, "no backoff of 100 ms "
-	    "less its jitter: %s", jtext(v));
+	    "less its jitter: %s", out);
 	json_decref(v);
+	free(out);
 	daemon_stop(&d);
 }
 
 /* Words between TYPE[ and ] are the group's or sequence's, nested. */
 Test(ctl, groups_and_sequences_nest_on_the_command_line)
 {
-	json_t	*v;
-
 	daemon_start(&d, NULL, NULL);
-	v = run_json(0, "sleep:1:top group:first[ sleep:5000 "
-	    "sequence[ sleep:1:a group[ sleep:1:b sleep:2:c ] ] ] sleep:1:end");
-	cr_assert_eq(json_array_size(jget(v, "results")), 3, "%s", jtext(v));
-	jstr_is(v, "results[0].value", "top");
-	jstr_is(v, "results[2].value", "end");
-	cr_assert_eq(jint(v, "results[1].winner"), 1, "%s", jtext(v));
-	jstr_is(v, "results[1].value[0].error.code", "cancelled");
-	jstr_is(v, "results[1].value[1].value[0].value", "a");
-	jstr_is(v, "results[1].value[1].value[1].value[0].value", "b");
-	jstr_is(v, "results[1].value[1].value[1].value[1].value", "c");
-	json_decref(v);
+	run_expect(0, "sleep:1:top group:first[ sleep:5000 "
+	    "sequence[ sleep:1:a group[ sleep:1:b sleep:2:c ] ] ] sleep:1:end",
+	    (const char *const[]){
+	    "results[0].value", "\"top\"",
+	    "results[2].value", "\"end\"",
+	    "results[1].winner", "1",
+	    "results[1].value[0].error.code", "\"cancelled\"",
+	    "results[1].value[1].value[0].value", "\"a\"",
+	    "results[1].value[1].value[1].value[0].value", "\"b\"",
+	    "results[1].value[1].value[1].value[1].value", "\"c\"",
+	    "results[3]", "-", NULL });
 
-	/* A sequence stops at its first failure. */
-	v = run_json(1, "sequence[ sleep:1 '{\"type\":\"read\"}' sleep:1 ]");
-	jstr_is(v, "error.code", "bad_request");
-	jstr_has(v, "error.message", "jobs[0].jobs[1]");
-	json_decref(v);
-	v = run_json(1, "sequence[ sleep:1 "
-	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}' sleep:1 ]");
-	jstr_is(v, "results[0].value[1].error.code", "timeout");
-	jstr_is(v, "results[0].value[2].error.code", "cancelled");
-	jstr_has(v, "results[0].value[2].error.message", "not run");
-	json_decref(v);
+	/* Paths name the nesting; a sequence stops at its first failure. */
+	run_expect(1, "sequence[ sleep:1 '{\"type\":\"read\"}' sleep:1 ]",
+	    (const char *const[]){
+	    "error.code", "\"bad_request\"",
+	    "error.message",
+	    "\"jobs[0].jobs[1].path: missing required field\"", NULL });
+	run_expect(1, "sequence[ sleep:1 "
+	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}' sleep:1 ]",
+	    (const char *const[]){
+	    "results[0].value[1].error.code", "\"timeout\"",
+	    "results[0].value[2].error", "{\"code\":\"cancelled\","
+	    "\"message\":\"not run: jobs[0].jobs[1] failed\"}", NULL });
 	daemon_stop(&d);
 }
 
@@ -210,34 +208,4 @@ Test(ctl, status_shows_the_jobs_waiting_to_retry)
 	close(fd);
 	json_decref(await_status(&d, -1, "jobs.retrying", 0, slack_ms(5000)));
 	daemon_stop(&d);
-}
-
-Test(ctl, malformed_groups_and_options_are_usage_errors)
-{
-	static const char *const bad[] = {
-		"group[ sleep:1",		/* not closed */
-		"sleep:1 ]",			/* closes nothing */
-		"group",			/* nests without '[' */
-		"group:any",
-		"sleep:1[",			/* does not nest */
-		"read:a[ ]",
-		"sequence:any[ sleep:1 ]",	/* takes no mode */
-		"--mode sometimes sleep:1",
-		"--retry 0 sleep:1",
-		"--retry x sleep:1",
-		"--retry 2:-1 sleep:1",
-		"--retry 2: sleep:1",
-	};
-	char	*cmd, *out;
-	size_t	 i;
-
-	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		cmd = xasprintf("%s -s /nonexistent/gatherd.sock run %s 2>&1",
-		    GATHERCTL_BIN, bad[i]);
-		cr_assert_eq(run_command(cmd, &out), 2, "'%s': %s", bad[i],
-		    out);
-		has(out, "usage: gatherctl");
-		free(cmd);
-		free(out);
-	}
 }
