@@ -180,6 +180,8 @@ json_t	*client_recv_json(int fd, int timeout_ms);
  * stretched). Caller decrefs.
  */
 json_t	*rpc(int fd, const char *line);
+/* rpc, and how long its reply took, in milliseconds, in *took_ms. */
+json_t	*rpc_timed(int fd, const char *line, double *took_ms);
 /* Assert nothing (no data, no EOF) arrives on fd for ms milliseconds. */
 void	 expect_silence(int fd, int ms);
 /* Assert the daemon closes fd within ms (stretched), nothing more sent. */

@@ -34,10 +34,8 @@ static json_t *
 rpc_within(int fd, const char *line, double ms, double *took)
 {
 	json_t	*r;
-	double	 t0 = now_ms();
 
-	r = rpc(fd, line);
-	*took = now_ms() - t0;
+	r = rpc_timed(fd, line, took);
 	cr_assert_lt(*took, ms + slack_ms(700), "replied after %.0f ms: it"
 	    " waited for a job it should have cancelled", *took);
 	return r;
@@ -278,14 +276,12 @@ Test(daemon, any_frees_a_worker_held_by_a_losing_query)
 Test(daemon, first_cancels_a_losing_postgres_query_on_the_server)
 {
 	json_t	*jobs, *r, *job;
-	char	*a, *line;
+	char	*line;
 	double	 took;
 	int	 fd;
 
 	pgtest_new();
-	a = pgtest_section("default", 1, NULL);
-	daemon_start(&d, a, NULL);
-	free(a);
+	pgtest_daemon(&d, NULL, NULL, "default", 1u, (const char *)NULL);
 	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
 
 	jobs = json_array();
