@@ -94,7 +94,7 @@ Test(daemon, any_with_every_job_failed_fails_with_no_winner)
 
 	fd = daemon_start_client(&d, NULL);
 	r = rpc(fd, "{\"mode\":\"any\",\"jobs\":["
-	    "{\"type\":\"sleep\",\"ms\":5,\"timeout_ms\":1},"
+	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1},"
 	    "{\"type\":\"read\",\"path\":\"/nonexistent/x\"}]}");
 	jbool_is(r, "ok", false);
 	jeq(r, "winner", "null");

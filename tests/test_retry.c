@@ -273,7 +273,7 @@ Test(daemon, retry_wait_ends_when_fail_fast_stops_the_batch)
 	fd = start_fifo_reader();
 	r = rpc(fd, "{\"mode\":\"fail_fast\",\"jobs\":[{\"type\":\"read\","
 	    "\"path\":\"fifo\",\"retry\":{\"attempts\":3,\"backoff_ms\":"
-	    "20000}},{\"type\":\"sleep\",\"ms\":200,\"timeout_ms\":100}]}");
+	    "20000}},{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":100}]}");
 	jstr_is(r, "results[0].error.code", "cancelled");
 	jstr_is(r, "results[0].error.message", "cancelled: jobs[1] failed");
 	json_decref(r);
