@@ -23,6 +23,12 @@ static struct daemon	d;
 HARNESS_SUITE(ctl, 60);
 
 /*
+ * A job that ends by its own timeout_ms, whatever the loop's lateness
+ * (under valgrind a loop 50 ms late would let a shorter sleep succeed).
+ */
+#define TIMES_OUT	"'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}'"
+
+/*
  * Run "gatherctl -s SOCK run ARGS" with stdout a pipe (on a terminal
  * when pty); its exit status, its output in *out.
  */
@@ -75,17 +81,14 @@ has(const char *out, const char *want)
 Test(ctl, mode_any_takes_the_first_success_and_cancels_the_rest)
 {
 	daemon_start(&d, NULL, NULL);
-	run_expect(0, "--mode any "
-	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}' "
-	    "sleep:30:won sleep:5000", (const char *const[]){
+	run_expect(0, "--mode any " TIMES_OUT " sleep:30:won sleep:5000", (const char *const[]){
 	    "ok", "true", "winner", "1",
 	    "results[0].error.code", "\"timeout\"",
 	    "results[1].value", "\"won\"",
 	    "results[2].error.code", "\"cancelled\"", NULL });
 
 	/* first: the first to end wins, even a failure. */
-	run_expect(1, "--mode first sleep:5000 "
-	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}'",
+	run_expect(1, "--mode first sleep:5000 " TIMES_OUT,
 	    (const char *const[]){
 	    "ok", "false", "winner", "1",
 	    "results[0].error.code", "\"cancelled\"",
@@ -103,8 +106,8 @@ Test(ctl, retry_reaches_every_job_but_groups)
 	char	*out;
 
 	daemon_start(&d, NULL, NULL);
-	run_expect(1, "--retry 3:1 --job-timeout 1 sleep:5000 "
-	    "group[ sleep:5000 sleep:0 ]", (const char *const[]){
+	run_expect(1, "--retry 3:1 " TIMES_OUT " group[ " TIMES_OUT
+	    " sleep:0 ]", (const char *const[]){
 	    "results[0].attempts", "3",
 	    "results[0].error.code", "\"timeout\"",
 	    "results[1].value[0].attempts", "3",
@@ -144,8 +147,7 @@ Test(ctl, groups_and_sequences_nest_on_the_command_line)
 	    "error.code", "\"bad_request\"",
 	    "error.message",
 	    "\"jobs[0].jobs[1].path: missing required field\"", NULL });
-	run_expect(1, "sequence[ sleep:1 "
-	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}' sleep:1 ]",
+	run_expect(1, "sequence[ sleep:1 " TIMES_OUT " sleep:1 ]",
 	    (const char *const[]){
 	    "results[0].value[1].error.code", "\"timeout\"",
 	    "results[0].value[2].error", "{\"code\":\"cancelled\","
@@ -162,9 +164,8 @@ Test(ctl, the_human_output_shows_winners_attempts_and_the_tree)
 	char	*out;
 
 	daemon_start(&d, NULL, NULL);
-	cr_assert_eq(run(1, &out, "--mode any --retry 2:1 "
-	    "'{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1}' "
-	    "group:first[ sleep:5000 sleep:20:inner ] sleep:5000"), 0, "%s",
+	cr_assert_eq(run(1, &out, "--mode any --retry 2:1 " TIMES_OUT
+	    " group:first[ sleep:5000 sleep:1000:inner ] sleep:5000"), 0, "%s",
 	    out);
 	has(out, "batch: ok, winner [1], 3 jobs in ");
 	has(out, "\n  [0] timeout ");
