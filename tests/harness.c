@@ -42,6 +42,26 @@ harness_fmt(const char *f, ...)
 	return s;
 }
 
+/* A batch line of nested groups and sequences; see harness.h. */
+char *
+harness_nested_line(int depth, const char *innermost, const char *first)
+{
+	const char	*other = strcmp(first, "group") == 0 ? "sequence" :
+			    "group";
+	char		*s = harness_fmt("%s", innermost), *t;
+	int		 i;
+
+	for (i = 0; i < depth; i++) {
+		t = harness_fmt("{\"type\":\"%s\",\"jobs\":[%s]}",
+		    i % 2 ? other : first, s);
+		free(s);
+		s = t;
+	}
+	t = harness_fmt("{\"jobs\":[%s]}", s);
+	free(s);
+	return t;
+}
+
 /* n bytes c, as a string. */
 char *
 harness_fill(int c, size_t n)

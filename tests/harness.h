@@ -337,6 +337,14 @@ void	 sleep_ms(int ms);
 char	*harness_fill(int c, size_t n);
 /* Format a string like printf into new memory; asserts success; caller frees. */
 char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A batch line of depth groups and sequences, each holding the next, the
+ * last holding innermost (a job's JSON); the innermost level is of type
+ * first ("group" or "sequence"), the levels around it alternate. Caller
+ * frees.
+ */
+char	*harness_nested_line(int depth, const char *innermost,
+	    const char *first);
 
 /*
  * How much slower than bare the daemon may be: 1.0, or HARNESS_SLOW_SLACK
