@@ -203,14 +203,14 @@ static const json_t *
 print_nested_jobs(const json_t *job, const json_t *result)
 {
 	const json_t	*jobs = json_object_get(job, "jobs");
+	const json_t	*value = json_object_get(result, "value");
 	const char	*type;
 
 	type = json_string_value(json_object_get(job, "type"));
 	if (type == NULL || (strcmp(type, "group") != 0 &&
 	    strcmp(type, "sequence") != 0) || !json_is_array(jobs) ||
-	    json_array_size(json_object_get(result, "value")) !=
-	    json_array_size(jobs) || !json_is_array(json_object_get(result,
-	    "value")))
+	    !json_is_array(value) ||
+	    json_array_size(value) != json_array_size(jobs))
 		return NULL;
 	return jobs;
 }
@@ -241,7 +241,7 @@ print_result(int indent, json_int_t index, int width, const json_t *result,
 {
 	const json_t	*ms, *error, *nested;
 	const char	*code, *mode;
-	char		*what, *text, *notes, msbuf[32];
+	char		*what, *text, *notes, *clean, msbuf[32];
 
 	ms = json_object_get(result, "ms");
 	if (json_is_number(ms))
@@ -253,10 +253,12 @@ print_result(int indent, json_int_t index, int width, const json_t *result,
 		what = xstrdup("ok");
 		if (nested != NULL) {
 			mode = json_string_value(json_object_get(job, "mode"));
+			clean = print_clean(mode != NULL ? mode : "", 16);
 			text = xasprintf("%s%s%s%s",
 			    json_string_value(json_object_get(job, "type")),
-			    mode != NULL ? " (" : "", mode != NULL ? mode : "",
+			    mode != NULL ? " (" : "", clean,
 			    mode != NULL ? ")" : "");
+			free(clean);
 		} else
 			text = print_json_text(json_object_get(result,
 			    "value"), PRINT_VALUE_MAX);
