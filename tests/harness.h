@@ -303,6 +303,11 @@ void	 expect_error(json_t *v, const char *id, const char *code);
 void	 expect_ok(json_t *v, const char *id);
 /* Send line on fd; assert its reply is a success with this id. */
 void	 rpc_ok(int fd, const char *line, const char *id);
+/*
+ * Send line on fd; assert its reply has the shape want gives: pairs of a
+ * path and its JSON text, ended by NULL (jexpect in jsonpath.h).
+ */
+void	 rpc_expect(int fd, const char *line, const char *const *want);
 /* Assert the next reply on fd, within ms, is a success with this id. */
 void	 recv_ok(int fd, int ms, const char *id);
 /* Send line on fd; assert its reply is an error with this id and code. */

@@ -61,6 +61,16 @@ daemon_pong(struct daemon *d, const char *line, const char *id)
 	expect_pong(daemon_request(d, line), id);
 }
 
+/* One line, a reply of the shape want gives (jexpect). */
+void
+rpc_expect(int fd, const char *line, const char *const *want)
+{
+	json_t	*r = rpc(fd, line);
+
+	jexpect(r, want);
+	json_decref(r);
+}
+
 /* One line, a successful reply. */
 void
 rpc_ok(int fd, const char *line, const char *id)

@@ -45,9 +45,8 @@ run(int pty, char **out, const char *args)
 }
 
 /*
- * Run with stdout a pipe, which must exit rc, and check its one reply:
- * want holds pairs of a path in it and the JSON there, then NULL ("-" for
- * a path that must be absent).
+ * Run with stdout a pipe, which must exit rc, and check its one reply
+ * against want (jexpect).
  */
 static void
 run_expect(int rc, const char *args, const char *const *want)
@@ -61,13 +60,7 @@ run_expect(int rc, const char *args, const char *const *want)
 	    out);
 	v = jparse(out, strlen(out) - 1);
 	free(out);
-	for (; *want != NULL; want += 2) {
-		if (strcmp(want[1], "-") == 0)
-			cr_assert_null(jget(v, want[0]), "%s in %s", want[0],
-			    jtext(v));
-		else
-			jeq(v, want[0], want[1]);
-	}
+	jexpect(v, want);
 	json_decref(v);
 }
 
