@@ -545,6 +545,7 @@ Test(gatherctl_alone, usage_errors_exit_2)
 		"run --retry x sleep:1",
 		"run --retry 2:-1 sleep:1",
 		"run --retry 2: sleep:1",
+		"bench -n 1 --job group[",	/* one word is one job */
 		"cancel",
 	};
 	char	*cmd, *out;
