@@ -134,10 +134,7 @@ batch_finish(struct batch *b)
 		b->done_cb(b, b->cb_arg);
 		return;
 	}
-	status.batches_in_flight--;
-	status.batches_done++;
-	if (!batch_ok(b))
-		status.batches_failed++;
+	status_batch_done(batch_ok(b));
 	b->done_cb(b, b->cb_arg);
 	batch_free(b);
 }

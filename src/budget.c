@@ -55,7 +55,6 @@
  */
 #define BUDGET_FRAMING		96
 
-#define BUDGET_LOG_EVERY_NS	1000000000u	/* one refusal line a second */
 
 /*
  * A request line still arriving is dropped for max_memory_bytes only once
@@ -67,8 +66,7 @@
 
 struct budget	budget_all;
 
-static uint64_t	budget_log_last;	/* when a refusal was last logged */
-static uint64_t	budget_log_quiet;	/* refusals not logged since */
+static struct log_limit	budget_log_limit;	/* refusals' lines */
 
 static uint64_t
 budget_sum(const struct budget *b)
@@ -103,26 +101,19 @@ budget_move(uint64_t *mine, uint64_t *all, uint64_t added, uint64_t removed)
 	*all -= removed;
 }
 
+/* One of c's buffers grew or shrank: move its count. */
 static void
-budget_output_cb(struct evbuffer *evb, const struct evbuffer_cb_info *info,
+budget_buffer_cb(struct evbuffer *evb, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	struct conn	*c = arg;
 
-	(void)evb;
-	budget_move(&c->budget.output, &budget_all.output, info->n_added,
-	    info->n_deleted);
-}
-
-static void
-budget_input_cb(struct evbuffer *evb, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct conn	*c = arg;
-
-	(void)evb;
-	budget_move(&c->budget.input, &budget_all.input, info->n_added,
-	    info->n_deleted);
+	if (evb == bufferevent_get_output(c->bev))
+		budget_move(&c->budget.output, &budget_all.output,
+		    info->n_added, info->n_deleted);
+	else
+		budget_move(&c->budget.input, &budget_all.input,
+		    info->n_added, info->n_deleted);
 }
 
 /* Follow a new connection's input and output buffers. */
@@ -130,9 +121,9 @@ void
 budget_attach(struct conn *c)
 {
 	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev),
-	    budget_output_cb, c);
+	    budget_buffer_cb, c);
 	c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev),
-	    budget_input_cb, c);
+	    budget_buffer_cb, c);
 	if (c->out_cb == NULL || c->in_cb == NULL)
 		fatalx("%s: evbuffer_add_cb failed", __func__);
 }
@@ -179,29 +170,17 @@ budget_detach(struct conn *c)
 void
 budget_log_refusal(const struct conn *c, const char *fmt, ...)
 {
-	va_list		 ap;
-	uint64_t	 now = clock_ns();
-	char		*what;
+	va_list	 ap;
+	char	*what;
 
-	if (budget_log_last != 0 && now - budget_log_last < BUDGET_LOG_EVERY_NS) {
-		budget_log_quiet++;
+	if (log_limit_skip(&budget_log_limit))
 		return;
-	}
 	va_start(ap, fmt);
 	what = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (budget_log_quiet > 0)
-		log_info("connection %llu (pid %ld uid %ld): %s (and %llu more"
-		    " refusals in the last second)", (unsigned long long)c->id,
-		    (long)c->pid, (long)c->uid, what,
-		    (unsigned long long)budget_log_quiet);
-	else
-		log_info("connection %llu (pid %ld uid %ld): %s",
-		    (unsigned long long)c->id, (long)c->pid, (long)c->uid,
-		    what);
+	log_limited(&budget_log_limit, "connection %llu (pid %ld uid %ld): %s",
+	    (unsigned long long)c->id, (long)c->pid, (long)c->uid, what);
 	free(what);
-	budget_log_last = now;
-	budget_log_quiet = 0;
 }
 
 /*

@@ -24,8 +24,11 @@
  * The first error stops the parse.
  */
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -40,6 +43,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <event2/util.h>
 
 #include "config.h"
 #include "db/driver.h"
@@ -108,6 +113,9 @@ static const struct config_type config_mode;
 static const struct config_type config_level;
 static const struct config_type config_uids;
 static const struct config_type config_gids;
+static const struct config_type config_listen;
+
+static void	config_where(struct config_parse *, const struct config_key *);
 
 #define CONFIG_LIMIT(name, field, def) {				\
 	name, &config_u64, offsetof(struct config, limits.field),	\
@@ -126,6 +134,8 @@ static const struct config_key config_daemon_keys[] = {
 	{ "shutdown_timeout_ms", &config_u64,
 	    offsetof(struct config, shutdown_timeout_ms), 0, CONFIG_INT_MAX,
 	    "10000", 0 },
+	{ "log_requests", &config_bool, offsetof(struct config, log_requests),
+	    0, 0, "false", 0 },
 	{ "allow_uids", &config_uids, offsetof(struct config, allow_uids), 0,
 	    0, NULL, 0 },
 	{ "allow_groups", &config_gids, offsetof(struct config, allow_gids), 0,
@@ -154,10 +164,17 @@ static const struct config_key config_limits_keys[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+static const struct config_key config_metrics_keys[] = {
+	{ "listen", &config_listen, offsetof(struct config, metrics_listen), 0,
+	    0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
 /* The sections whose keys fill struct config; job types' come after. */
 static const struct config_section config_sections[] = {
 	{ "daemon", config_daemon_keys, 0 },
 	{ "limits", config_limits_keys, 0 },
+	{ "metrics", config_metrics_keys, 0 },
 };
 #define CONFIG_NSECTIONS (sizeof config_sections / sizeof config_sections[0])
 
@@ -614,6 +631,42 @@ config_socket_print(struct config_out *out, const struct config_key *k,
 		    k->name);
 }
 
+/*
+ * [metrics] listen: empty (off), or HOST:PORT as config_listen_sockaddr
+ * takes it.
+ */
+static int
+config_listen_set(const struct config_key *k, void *settings,
+    const char *value, char **why)
+{
+	struct sockaddr_storage	 ss;
+	int			 len;
+	char			**field = config_field(k, settings);
+
+	if (*value != '\0' && config_listen_sockaddr(value, &ss, &len) != 0) {
+		*why = xasprintf("expected HOST:PORT (127.0.0.1:9464,"
+		    " [::1]:9464 or localhost:9464), got \"%s\"", value);
+		return -1;
+	}
+	free(*field);
+	*field = *value != '\0' ? xstrdup(value) : NULL;
+	return 0;
+}
+
+/* Unset is printed empty: the line shows the key that turns it on. */
+static void
+config_listen_print(struct config_out *out, const struct config_key *k,
+    const void *settings)
+{
+	const char	*v = *(char *const *)config_field(k, settings);
+
+	config_print_value(out, k->name, v != NULL ? v : "");
+}
+
+static const struct config_type config_listen = {
+	config_listen_set, config_listen_print, config_text_free
+};
+
 static const struct config_type config_socket = {
 	config_socket_set, config_socket_print, config_text_free
 };
@@ -951,6 +1004,7 @@ config_commit(struct config_parse *p)
 
 	if (k == NULL)
 		return 0;
+	config_where(p, k);
 	d = p->keys == NULL && p->driver_set ? db_drivers[p->driver] : NULL;
 	if (d != NULL && k != &config_driver_key &&
 	    config_keys_find(d->keys, k->name, strlen(k->name)) == NULL) {
@@ -968,6 +1022,21 @@ config_commit(struct config_parse *p)
 	p->value = NULL;
 	p->key = NULL;
 	return rc;
+}
+
+/* Remember where the key being committed was read. */
+static void
+config_where(struct config_parse *p, const struct config_key *k)
+{
+	struct config		*cfg = p->cfg;
+	struct config_line	*l;
+
+	cfg->lines = xreallocarray(cfg->lines, cfg->nlines + 1,
+	    sizeof *cfg->lines);
+	l = &cfg->lines[cfg->nlines++];
+	l->section = xstrdup(p->section_name);
+	l->key = k->name;
+	l->line = p->key_line;
 }
 
 /*
@@ -1329,6 +1398,11 @@ config_free(struct config *cfg)
 
 	free(cfg->file);
 	cfg->file = NULL;
+	for (i = 0; i < cfg->nlines; i++)
+		free(cfg->lines[i].section);
+	free(cfg->lines);
+	cfg->lines = NULL;
+	cfg->nlines = 0;
 	for (i = 0; i < CONFIG_NSECTIONS; i++)
 		config_keys_free(config_sections[i].keys, cfg);
 	for (i = 0; i < cfg->ndbs; i++) {
@@ -1417,4 +1491,84 @@ config_settings(const struct config *cfg,
 			return cfg->settings[i];
 	}
 	fatalx("%s: [%s] is no job type's section", __func__, section->name);
+}
+
+/* The line where the file set key of section ("db.main"), or 0. */
+int
+config_key_line(const struct config *cfg, const char *section,
+    const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->nlines; i++) {
+		if (strcmp(cfg->lines[i].section, section) == 0 &&
+		    strcmp(cfg->lines[i].key, key) == 0)
+			return cfg->lines[i].line;
+	}
+	return 0;
+}
+
+/*
+ * A message about a key the file set, as a syntax error is written:
+ * FILE:LINE: [SECTION] KEY: MESSAGE. Newly allocated.
+ */
+char *
+config_key_message(const struct config *cfg, const char *section,
+    const char *key, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg, *out;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	out = xasprintf("%s:%d: [%s] %s: %s", cfg->file != NULL ? cfg->file :
+	    "(built-in)", config_key_line(cfg, section, key), section, key,
+	    msg);
+	free(msg);
+	return out;
+}
+
+/*
+ * The address [metrics] listen names: HOST:PORT with HOST an IPv4
+ * address, an IPv6 one in brackets or localhost (127.0.0.1, never looked
+ * up), and PORT from 0 (any free port) to 65535. 0, or -1 if value is
+ * not that.
+ */
+int
+config_listen_sockaddr(const char *value, struct sockaddr_storage *ss,
+    int *len)
+{
+	const char	*colon, *p;
+	char		*host;
+	size_t		 hostlen;
+	int		 port, rc;
+
+	if (value[0] == '[') {
+		if ((p = strchr(value, ']')) == NULL || p[1] != ':')
+			return -1;
+		colon = p + 1;
+	} else if ((colon = strchr(value, ':')) == NULL ||
+	    strchr(colon + 1, ':') != NULL)
+		return -1;
+	hostlen = (size_t)(colon - value);
+	if (hostlen == 0 || colon[1] == '\0' || strlen(colon + 1) > 5 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    (port = atoi(colon + 1)) > 65535)
+		return -1;
+	/* libevent takes no port 0: parse with 1, then set the port. */
+	if (hostlen == 9 && strncmp(value, "localhost", 9) == 0)
+		host = xstrdup("127.0.0.1:1");
+	else
+		host = xasprintf("%.*s:1", (int)hostlen, value);
+	*len = (int)sizeof *ss;
+	rc = evutil_parse_sockaddr_port(host, (struct sockaddr *)ss, len);
+	free(host);
+	if (rc != 0)
+		return -1;
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "log.h"
@@ -101,13 +102,24 @@ struct limits {
 	uint64_t	max_job_ms;		/* a job's running time; 0: none */
 };
 
+/* Where the file set a key: --check-config's errors name the line. */
+struct config_line {
+	char		*section;	/* owned: as between the brackets */
+	const char	*key;		/* the key's name, from its table */
+	int		 line;
+};
+
 struct config {
 	char		*file;		/* owned: the file read, NULL if none */
+	struct config_line *lines;	/* owned, nlines: every key read */
+	size_t		 nlines;
 	char		*socket;	/* owned: NULL means "not set" */
 	mode_t		 socket_mode;
 	unsigned	 threads;
 	enum log_level	 log_level;
 	uint64_t	 shutdown_timeout_ms;
+	int		 log_requests;	/* a line per finished batch */
+	char		*metrics_listen; /* owned: [metrics] listen, NULL: off */
 	struct config_ids allow_uids;	/* see peer.c */
 	struct config_ids allow_gids;
 	struct limits	 limits;
@@ -137,6 +149,11 @@ void	 config_print(const struct config *, FILE *);
 const struct db_config *config_find_db(const struct config *, const char *);
 const void *config_settings(const struct config *,
 	    const struct config_section *);
+int	 config_key_line(const struct config *, const char *, const char *);
+char	*config_key_message(const struct config *, const char *, const char *,
+	    const char *, ...) __attribute__((format(printf, 4, 5)));
+int	 config_listen_sockaddr(const char *, struct sockaddr_storage *,
+	    int *);
 
 /*
  * The socket to use, newly allocated: the -s flag if given, else
@@ -145,5 +162,6 @@ const void *config_settings(const struct config *,
  * /tmp/gatherd-UID.sock for other users.
  */
 char	*config_socket_path(const char *, const char *);
+int	 config_socket_read(const char *, char **, char **);
 
 #endif

@@ -43,9 +43,11 @@
 #include "conn.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "parser.h"
 #include "peer.h"
 #include "proto.h"
+#include "reqlog.h"
 #include "server.h"
 #include "snapshot.h"
 #include "status.h"
@@ -84,6 +86,7 @@ conn_new(int fd, uint64_t id, const struct peer *peer)
 
 	c = xcalloc(1, sizeof *c);
 	c->id = id;
+	c->start_ns = clock_ns();
 	TAILQ_INIT(&c->batches);
 	c->pid = peer->pid;
 	c->uid = peer->uid;
@@ -215,6 +218,15 @@ conn_wrote(struct conn *c)
 	}
 }
 
+/* Send an error reply, counted by its code for status and metrics. */
+static void
+conn_write_error(struct conn *c, const char *id, enum err_code code,
+    const char *message)
+{
+	status.errors[code]++;
+	proto_write_error(conn_output(c), id, code, message);
+}
+
 /*
  * A job of one of c's batches has just finished: count its result against
  * c's budget (or refuse it), and close c, from the loop, if that takes it
@@ -250,6 +262,7 @@ conn_batch_done(struct batch *b, void *arg)
 
 	TAILQ_REMOVE(&c->batches, b, entry);
 	c->nbatches--;
+	reqlog_batch(c, b);
 	/* Its results move into the reply: not counted twice. */
 	budget_batch_done(c, b);
 	if (c->bev != NULL) {
@@ -275,6 +288,7 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 		*cause = xasprintf("max_batches_per_connection (%llu) reached:"
 		    " wait for a reply before sending more",
 		    (unsigned long long)l->max_batches_per_connection);
+		budget_log_refusal(c, "busy: %s", *cause);
 		return ERR_BUSY;
 	}
 	/* Every level's jobs count, groups' own and those inside them. */
@@ -286,6 +300,7 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 		    (unsigned long long)l->max_inflight_jobs,
 		    (unsigned long long)inflight,
 		    (unsigned long long)b->ntotal);
+		budget_log_refusal(c, "busy: %s", *cause);
 		return ERR_BUSY;
 	}
 	if (budget_batch_start(c, b, req->bytes, l, cause) != ERR_NONE)
@@ -300,6 +315,22 @@ conn_start_batch(struct conn *c, struct request *req, char **cause)
 	return ERR_NONE;
 }
 
+/* The metrics reply: the Prometheus text, in a JSON string. */
+static void
+conn_write_metrics(struct conn *c, const char *id)
+{
+	struct evbuffer	*text;
+	size_t		 len;
+
+	if ((text = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	metrics_write(text, server_cfg);
+	len = evbuffer_get_length(text);
+	proto_write_metrics(conn_output(c), id,
+	    (const char *)evbuffer_pullup(text, -1), len);
+	evbuffer_free(text);
+}
+
 static enum err_code
 conn_dispatch(struct conn *c, struct request *req, char **cause)
 {
@@ -312,9 +343,12 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 		break;
 	case OP_STATUS:
 		st = status_json(server_cfg);
+		metrics_status(st);
 		if (req->detail) {
 			json_object_set_new(json_object_get(st, "batches"),
 			    "list", server_batch_list(c));
+			json_object_set_new(json_object_get(st,
+			    "connections"), "list", server_conn_list(c));
 		}
 		proto_write_status(conn_output(c), req->id_text, st);
 		json_decref(st);
@@ -324,6 +358,9 @@ conn_dispatch(struct conn *c, struct request *req, char **cause)
 		n = server_cancel(c, req->target, req->cancel_conn);
 		if (c->bev != NULL)
 			proto_write_cancelled(conn_output(c), req->id_text, n);
+		break;
+	case OP_METRICS:
+		conn_write_metrics(c, req->id_text);
 		break;
 	case OP_BATCH:
 		return conn_start_batch(c, req, cause);
@@ -341,8 +378,10 @@ conn_answer(struct conn *c, struct request *req, enum err_code err,
 {
 	if (err == ERR_NONE)
 		err = conn_dispatch(c, req, &cause);
-	if (err != ERR_NONE && c->bev != NULL)
-		proto_write_error(conn_output(c), req->id_text, err, cause);
+	if (err != ERR_NONE && c->bev != NULL) {
+		reqlog_error(c, err, cause);
+		conn_write_error(c, req->id_text, err, cause);
+	}
 	free(cause);
 	proto_request_clear(req);
 	if (c->bev != NULL)
@@ -512,9 +551,8 @@ conn_process(struct conn *c)
 				evbuffer_drain(in, len);
 				c->scan_off = 0;
 			} else if (len > max && conn_strip_cr(in, len) > max) {
-				proto_write_error(conn_output(c), NULL,
-				    ERR_TOO_LARGE, "request line exceeds"
-				    " max_request_bytes");
+				conn_write_error(c, NULL, ERR_TOO_LARGE,
+				    "request line exceeds max_request_bytes");
 				conn_wrote(c);
 				evbuffer_drain(in, len);
 				c->scan_off = 0;
@@ -531,7 +569,7 @@ conn_process(struct conn *c)
 			continue;
 		}
 		if (linelen > max && conn_strip_cr(in, linelen) > max) {
-			proto_write_error(conn_output(c), NULL, ERR_TOO_LARGE,
+			conn_write_error(c, NULL, ERR_TOO_LARGE,
 			    "request line exceeds max_request_bytes");
 			conn_wrote(c);
 			evbuffer_drain(in, drop);
@@ -594,7 +632,7 @@ conn_refuse_input(struct conn *c)
 	    (unsigned long long)server_cfg->limits.max_memory_bytes,
 	    evbuffer_get_length(in));
 	budget_log_refusal(c, "busy: %s", msg);
-	proto_write_error(conn_output(c), NULL, ERR_BUSY, msg);
+	conn_write_error(c, NULL, ERR_BUSY, msg);
 	free(msg);
 	evbuffer_drain(in, evbuffer_get_length(in));
 	c->scan_off = 0;
@@ -749,6 +787,8 @@ conn_disconnect(struct conn *c)
 
 	if (c->bev == NULL)
 		return;
+	if (!c->overflow)
+		reqlog_disconnect(c);
 	conn_free_bev(c);
 	while ((b = TAILQ_FIRST(&c->batches)) != NULL)
 		batch_cancel(b, ERR_CANCELLED, "client disconnected");
@@ -807,7 +847,8 @@ conn_overflow(struct conn *c)
 	if (c->overflow || c->bev == NULL)
 		return;
 	c->overflow = 1;
-	log_warnx("connection %llu (pid %ld uid %ld gid %ld): %llu bytes held"
+	status.refused[STATUS_CLOSED_MAX_BYTES]++;
+	log_info("connection %llu (pid %ld uid %ld gid %ld): %llu bytes held"
 	    " (results and unsent replies), past max_connection_bytes"
 	    " (%llu): closing it and cancelling its %u batches",
 	    (unsigned long long)c->id, (long)c->pid, (long)c->uid,

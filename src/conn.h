@@ -25,6 +25,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* in the server's list */
 	TAILQ_ENTRY(conn)	 flush_entry;	/* in the flush queue, if queued */
 	uint64_t		 id;
+	uint64_t		 start_ns;	/* when it was accepted */
 	struct bufferevent	*bev;		/* owned; NULL once closed */
 	struct event		*hup_check;	/* owned: after a half-close */
 	struct event		*overflow_ev;	/* owned: closes it, or NULL */

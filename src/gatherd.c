@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "job.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -57,19 +58,21 @@ raise_nofile(void)
 	}
 }
 
+/* The command line's long options (spec/daemon.md). */
+static const struct option gatherd_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "check-config", no_argument, NULL, 'C' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct config_args args = { NULL, NULL, 0, -1 };
 	struct config	 cfg;
 	struct snapshot	*snap;
@@ -79,7 +82,7 @@ main(int argc, char **argv)
 	enum log_level	 level;
 
 	log_init();
-	while ((ch = getopt_long(argc, argv, "c:s:t:l:Vh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:s:t:l:Vh", gatherd_longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -123,8 +126,16 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage(stderr, 2);
 
+	/*
+	 * --check-config also looks at the files the file names (not the
+	 * built-in defaults'), before they are opened.
+	 */
 	if (config_build(&cfg, &args, &cause) == -1 ||
+	    (check && cfg.file != NULL &&
+	    job_types_check_files(&cfg, &cause) == -1) ||
 	    (snap = snapshot_new(&cfg, &cause)) == NULL) {
+		if (check)
+			config_free(&cfg);
 		fprintf(stderr, "gatherd: %s\n", cause);
 		free(cause);
 		return 1;

@@ -75,3 +75,20 @@ hist_percentile(const struct hist *h, double p)
 	}
 	return h->max_us;
 }
+
+/* Add the samples of src to dst, as if each had been recorded there. */
+void
+hist_add(struct hist *dst, const struct hist *src)
+{
+	unsigned	b;
+
+	if (src->count == 0)
+		return;
+	for (b = 0; b < HIST_BUCKETS; b++) {
+		dst->buckets[b] += src->buckets[b];
+		dst->sums[b] += src->sums[b];
+	}
+	dst->count += src->count;
+	if (src->max_us > dst->max_us)
+		dst->max_us = src->max_us;
+}

@@ -22,6 +22,7 @@ struct hist {
 };
 
 void		hist_record(struct hist *, uint64_t);
+void		hist_add(struct hist *, const struct hist *);
 uint64_t	hist_percentile(const struct hist *, double);
 unsigned	hist_bucket(uint64_t);
 uint64_t	hist_bucket_high(unsigned);

@@ -110,6 +110,23 @@ job_types_check(const struct config *cfg, char **cause)
 }
 
 /*
+ * gatherd --check-config: let each type look at the files its settings
+ * name. 0, or -1 with *cause from the first that finds one wrong.
+ */
+int
+job_types_check_files(const struct config *cfg, char **cause)
+{
+	const struct job_type *const	*t;
+
+	for (t = job_types; *t != NULL; t++) {
+		if ((*t)->check_files != NULL &&
+		    (*t)->check_files(cfg, cause) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * A snapshot is made of cfg, checked: what each type keeps for it, in
  * job_types[] order (a new array, for job_types_unload).
  */
@@ -618,7 +635,6 @@ static void
 job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
     char *text, size_t len)
 {
-	struct type_stats	*ts;
 	struct job_extra	*x = job_extra(job);
 	uint8_t			 was = job->state;
 	int			 ran = was == JOB_RUNNING || was == JOB_RETRYING;
@@ -646,21 +662,13 @@ job_finish(struct job *job, enum job_outcome outcome, enum err_code code,
 	batch_job_charge(job->batch, job);
 	outcome = (enum job_outcome)job->outcome;
 
-	ts = &status.types[job_type_index(job->type)];
-	ts->done++;
-	status.jobs_done++;
-	if (outcome != JOB_OK) {
-		ts->failed++;
-		status.jobs_failed++;
-	}
+	status_job_done(job_type_index(job->type), outcome, ran, job->ms);
 	if (was == JOB_RETRYING)
 		status.jobs_retrying--;
 	else if (ran)
 		status.jobs_running--;
 	else
 		status.jobs_waiting--;
-	if (ran)
-		hist_record(&ts->hist, (uint64_t)(job->ms * 1000.0f));
 	batch_job_done(job->batch, job, ran);
 }
 

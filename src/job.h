@@ -125,6 +125,12 @@ struct job_type {
 	void		(*detach)(const struct config *);
 	/* The descriptors the type may hold open under a configuration. */
 	uint64_t	(*fds)(const struct config *);
+	/*
+	 * gatherd --check-config only, after check: look at the files and
+	 * directories the settings name, without changing anything. 0, or
+	 * -1 with *cause as config_key_message() writes it. May be NULL.
+	 */
+	int		(*check_files)(const struct config *, char **cause);
 	/* Add the type's own part (its own key) to the status object. */
 	void		(*status)(const struct config *, json_t *);
 };
@@ -177,6 +183,7 @@ void		 job_fini(void);
 void		 job_types_init(struct event_base *);
 void		 job_types_fini(void);
 int		 job_types_check(const struct config *, char **);
+int		 job_types_check_files(const struct config *, char **);
 void		**job_types_load(const struct config *);
 void		 job_types_unload(void **);
 void		 job_types_attach(const struct config *);

@@ -115,8 +115,10 @@ jscan_hex4(const char *p, const char *end)
 static size_t
 jscan_char(const char **pp, const char *end, unsigned char out[4])
 {
-	const char	*p = *pp;
-	long		 cp, lo;
+	/* The letters of the short escapes, and the bytes they stand for. */
+	static const char	 letter[] = "bfnrt", plain[] = "\b\f\n\r\t";
+	const char		*p = *pp, *e;
+	long			 cp, lo;
 
 	if (*p != '\\') {
 		out[0] = (unsigned char)*p;
@@ -126,26 +128,10 @@ jscan_char(const char **pp, const char *end, unsigned char out[4])
 	if (++p == end)
 		return 0;
 	*pp = p + 1;
-	switch (*p) {
-	case 'b':
-		out[0] = '\b';
-		return 1;
-	case 'f':
-		out[0] = '\f';
-		return 1;
-	case 'n':
-		out[0] = '\n';
-		return 1;
-	case 'r':
-		out[0] = '\r';
-		return 1;
-	case 't':
-		out[0] = '\t';
-		return 1;
-	case 'u':
-		break;
-	default:		/* " \ / */
-		out[0] = (unsigned char)*p;
+	if (*p != 'u') {
+		/* Anything else the scan let through is " \ / or a letter. */
+		e = *p != '\0' ? strchr(letter, *p) : NULL;
+		out[0] = (unsigned char)(e != NULL ? plain[e - letter] : *p);
 		return 1;
 	}
 	if ((cp = jscan_hex4(p + 1, end)) == -1)

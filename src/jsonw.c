@@ -27,8 +27,11 @@ static void
 jsonw_escape(struct evbuffer *evb, const char *s, size_t len)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	const char		*run = s, *end = s + len;
+	/* The bytes with a short escape, and the letter after the '\\'. */
+	static const char	 plain[] = "\"\\\n\r\t", letter[] = "\"\\nrt";
+	const char		*run = s, *end = s + len, *p;
 	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	char			 short_esc[2] = { '\\', 0 };
 	unsigned char		 c;
 
 	for (; s < end; s++) {
@@ -37,28 +40,14 @@ jsonw_escape(struct evbuffer *evb, const char *s, size_t len)
 			continue;
 		evbuffer_add(evb, run, (size_t)(s - run));
 		run = s + 1;
-		switch (c) {
-		case '"':
-			evbuffer_add(evb, "\\\"", 2);
-			break;
-		case '\\':
-			evbuffer_add(evb, "\\\\", 2);
-			break;
-		case '\n':
-			evbuffer_add(evb, "\\n", 2);
-			break;
-		case '\r':
-			evbuffer_add(evb, "\\r", 2);
-			break;
-		case '\t':
-			evbuffer_add(evb, "\\t", 2);
-			break;
-		default:
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
-			evbuffer_add(evb, esc, sizeof esc);
-			break;
+		if (c != '\0' && (p = strchr(plain, c)) != NULL) {
+			short_esc[1] = letter[p - plain];
+			evbuffer_add(evb, short_esc, sizeof short_esc);
+			continue;
 		}
+		esc[4] = hex[c >> 4];
+		esc[5] = hex[c & 0xf];
+		evbuffer_add(evb, esc, sizeof esc);
 	}
 	evbuffer_add(evb, run, (size_t)(end - run));
 }

@@ -9,19 +9,14 @@
  * here at all.
  */
 
-#include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
-#include "log.h"
 #include "parser.h"
+#include "wakeup.h"
 #include "xmalloc.h"
 
 TAILQ_HEAD(parser_list, parser_work);
@@ -36,15 +31,12 @@ static int			 parser_stopping;	/* under parser_lock */
 
 static pthread_t		 parser_thread;
 static int			 parser_started;
-static int			 parser_efd = -1;
-static struct event		*parser_ev;
+static struct wakeup		 parser_wakeup = WAKEUP_INITIALIZER;
 
 static void *
 parser_main(void *arg)
 {
 	struct parser_work	*w;
-	uint64_t		 one = 1;
-	ssize_t			 n;
 	int			 wake;
 
 	(void)arg;
@@ -63,11 +55,8 @@ parser_main(void *arg)
 		pthread_mutex_lock(&parser_lock);
 		wake = TAILQ_EMPTY(&parser_done);
 		TAILQ_INSERT_TAIL(&parser_done, w, entry);
-		if (wake) {
-			/* An eventfd write of 1 cannot block or fail short. */
-			n = write(parser_efd, &one, sizeof one);
-			(void)n;
-		}
+		if (wake)
+			wakeup_kick(&parser_wakeup);
 	}
 	pthread_mutex_unlock(&parser_lock);
 	return NULL;
@@ -75,17 +64,11 @@ parser_main(void *arg)
 
 /* Complete, on the loop, what the parse thread has finished. */
 static void
-parser_wakeup(evutil_socket_t fd, short events, void *arg)
+parser_collect(void)
 {
 	struct parser_list	 done = TAILQ_HEAD_INITIALIZER(done);
 	struct parser_work	*w;
-	uint64_t		 count;
-	ssize_t			 n;
 
-	(void)events;
-	(void)arg;
-	n = read(fd, &count, sizeof count);
-	(void)n;
 	pthread_mutex_lock(&parser_lock);
 	TAILQ_CONCAT(&done, &parser_done, entry);
 	pthread_mutex_unlock(&parser_lock);
@@ -101,14 +84,8 @@ parser_init(struct event_base *base, char **cause)
 {
 	int	error;
 
-	if ((parser_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		*cause = xasprintf("eventfd: %s", strerror(errno));
+	if (wakeup_open(&parser_wakeup, base, parser_collect, cause) == -1)
 		return -1;
-	}
-	parser_ev = event_new(base, parser_efd, EV_READ | EV_PERSIST,
-	    parser_wakeup, NULL);
-	if (parser_ev == NULL || event_add(parser_ev, NULL) == -1)
-		fatalx("%s: cannot watch the eventfd", __func__);
 	if ((error = pthread_create(&parser_thread, NULL, parser_main,
 	    NULL)) != 0) {
 		*cause = xasprintf("cannot start the parse thread: %s",
@@ -144,14 +121,7 @@ parser_free(void)
 		TAILQ_REMOVE(&parser_done, w, entry);
 		w->complete(w, 1);
 	}
-	if (parser_ev != NULL) {
-		event_free(parser_ev);
-		parser_ev = NULL;
-	}
-	if (parser_efd != -1) {
-		close(parser_efd);
-		parser_efd = -1;
-	}
+	wakeup_close(&parser_wakeup);
 	parser_stopping = 0;
 }
 

@@ -14,17 +14,12 @@
  * complete() after that.
  */
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include <event2/event.h>
-
-#include "log.h"
 #include "pool.h"
+#include "wakeup.h"
 #include "xmalloc.h"
 
 #define POOL_HASH_FIRST	64	/* buckets at first; doubled as owners come */
@@ -62,8 +57,7 @@ static int		 pool_stopping;		/* under pool_lock */
 
 static pthread_t	*pool_threads;
 static unsigned		 pool_nthreads;
-static int		 pool_efd = -1;
-static struct event	*pool_ev;
+static struct wakeup	 pool_wakeup = WAKEUP_INITIALIZER;
 
 /* The bucket of an owner key (pool_hash_size is a power of two). */
 static size_t
@@ -154,9 +148,7 @@ static void *
 pool_worker(void *arg)
 {
 	struct pool_work	*w;
-	uint64_t		 one = 1;
 	int			 wake;
-	ssize_t			 n;
 
 	(void)arg;
 	pthread_mutex_lock(&pool_lock);
@@ -177,11 +169,8 @@ pool_worker(void *arg)
 		pool_busy--;
 		wake = TAILQ_EMPTY(&pool_done);
 		TAILQ_INSERT_TAIL(&pool_done, w, entry);
-		if (wake) {
-			/* An eventfd write of 1 cannot block or fail short. */
-			n = write(pool_efd, &one, sizeof one);
-			(void)n;
-		}
+		if (wake)
+			wakeup_kick(&pool_wakeup);
 	}
 	pthread_mutex_unlock(&pool_lock);
 	return NULL;
@@ -241,19 +230,6 @@ pool_collect(void)
 	pool_feed();
 }
 
-static void
-pool_wakeup(evutil_socket_t fd, short events, void *arg)
-{
-	uint64_t	count;
-	ssize_t		n;
-
-	(void)events;
-	(void)arg;
-	n = read(fd, &count, sizeof count);
-	(void)n;
-	pool_collect();
-}
-
 /* Start threads workers whose results come back on base's loop. */
 int
 pool_init(struct event_base *base, unsigned threads, char **cause)
@@ -261,14 +237,8 @@ pool_init(struct event_base *base, unsigned threads, char **cause)
 	unsigned	i;
 	int		error;
 
-	if ((pool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
-		*cause = xasprintf("eventfd: %s", strerror(errno));
+	if (wakeup_open(&pool_wakeup, base, pool_collect, cause) == -1)
 		return -1;
-	}
-	pool_ev = event_new(base, pool_efd, EV_READ | EV_PERSIST, pool_wakeup,
-	    NULL);
-	if (pool_ev == NULL || event_add(pool_ev, NULL) == -1)
-		fatalx("%s: cannot watch the eventfd", __func__);
 	pool_threads = xcalloc(threads, sizeof *pool_threads);
 	for (i = 0; i < threads; i++) {
 		error = pthread_create(&pool_threads[i], NULL, pool_worker,
@@ -325,14 +295,7 @@ pool_free(void)
 	pool_hash = NULL;
 	pool_hash_size = 0;
 	pool_npending = pool_nhanded = pool_nqueued = 0;
-	if (pool_ev != NULL) {
-		event_free(pool_ev);
-		pool_ev = NULL;
-	}
-	if (pool_efd != -1) {
-		close(pool_efd);
-		pool_efd = -1;
-	}
+	wakeup_close(&pool_wakeup);
 	pool_stopping = 0;
 }
 

@@ -39,6 +39,7 @@ static const char *const batch_keys[] = {
 static const char *const ping_keys[] = { "op", "id", NULL };
 static const char *const status_keys[] = { "op", "id", "detail", NULL };
 static const char *const cancel_keys[] = { "op", "id", "target", "conn", NULL };
+static const char *const metrics_keys[] = { "op", "id", NULL };
 
 static const struct {
 	const char		*name;
@@ -49,6 +50,7 @@ static const struct {
 	{ "ping", OP_PING, ping_keys },
 	{ "status", OP_STATUS, status_keys },
 	{ "cancel", OP_CANCEL, cancel_keys },
+	{ "metrics", OP_METRICS, metrics_keys },
 };
 
 /* A field: NULL when absent or null, as the protocol treats them alike. */
@@ -181,11 +183,8 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
 	json_t	*v;
 	int64_t	 n;
 
-	if ((v = proto_field(obj, "target")) == NULL) {
-		*cause = xstrdup("target: missing required field");
-		return ERR_BAD_REQUEST;
-	}
-	req->target = proto_keep(v, arena);
+	if ((v = proto_field(obj, "target")) != NULL)
+		req->target = proto_keep(v, arena);
 	req->cancel_conn = CANCEL_OWN;
 	if ((v = proto_field(obj, "conn")) != NULL) {
 		if (jsonw_cstr(v) != NULL && strcmp(jsonw_cstr(v), "any") == 0)
@@ -201,6 +200,15 @@ proto_parse_cancel(json_t *obj, struct request *req, int arena,
 			    " or \"any\"");
 			return ERR_BAD_REQUEST;
 		}
+	}
+	/*
+	 * Without a target, "conn":N cancels every batch of connection N;
+	 * nothing else may go without one. A batch sent without an id, or
+	 * with id null, can only be reached so.
+	 */
+	if (req->target == NULL && req->cancel_conn < 0) {
+		*cause = xstrdup("target: missing required field");
+		return ERR_BAD_REQUEST;
 	}
 	return ERR_NONE;
 }
@@ -330,6 +338,7 @@ proto_parse(const char *line, size_t len, struct snapshot *snap,
 		err = proto_parse_cancel(obj, req, arena, cause);
 		break;
 	case OP_PING:
+	case OP_METRICS:
 		break;
 	}
 	if (err == ERR_NONE && (huge = jnum_huge(id_from, id_to)) != NULL) {
@@ -412,6 +421,17 @@ proto_write_cancelled(struct evbuffer *evb, const char *id, unsigned n)
 {
 	proto_write_id(evb, id);
 	evbuffer_add_printf(evb, ",\"ok\":true,\"cancelled\":%u}\n", n);
+}
+
+/* The metrics reply line: the text (len bytes) as a JSON string. */
+void
+proto_write_metrics(struct evbuffer *evb, const char *id, const char *text,
+    size_t len)
+{
+	proto_write_id(evb, id);
+	jsonw_raw(evb, ",\"ok\":true,\"metrics\":");
+	jsonw_text(evb, text, len);
+	jsonw_raw(evb, "}\n");
 }
 
 static void

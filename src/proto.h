@@ -24,6 +24,7 @@ enum proto_op {
 	OP_PING,
 	OP_STATUS,
 	OP_CANCEL,
+	OP_METRICS,
 };
 
 /* Which connections a cancel looks at (our extension "conn"). */
@@ -36,7 +37,7 @@ struct request {
 	char		*id_text;	/* owned: id as the client wrote it */
 	struct batch	*batch;		/* owned: OP_BATCH */
 	int		 detail;	/* OP_STATUS */
-	json_t		*target;	/* owned: OP_CANCEL */
+	json_t		*target;	/* owned: OP_CANCEL; NULL: every batch */
 	int64_t		 cancel_conn;	/* OP_CANCEL: CANCEL_* or a conn id */
 	uint64_t	 bytes;		/* the line's length (budget.c) */
 };
@@ -51,6 +52,8 @@ void		 proto_write_pong(struct evbuffer *, const char *);
 void		 proto_write_status(struct evbuffer *, const char *, json_t *);
 void		 proto_write_cancelled(struct evbuffer *, const char *,
 		    unsigned);
+void		 proto_write_metrics(struct evbuffer *, const char *,
+		    const char *, size_t);
 void		 proto_write_result(struct evbuffer *, struct job *);
 void		 proto_write_event(struct evbuffer *, const struct batch *,
 		    struct job *);

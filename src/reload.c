@@ -79,6 +79,16 @@ reload_keep(struct config *cfg, const struct config *old)
 		    " at the next restart", (unsigned)cfg->socket_mode);
 		cfg->socket_mode = old->socket_mode;
 	}
+	if ((cfg->metrics_listen == NULL) != (old->metrics_listen == NULL) ||
+	    (cfg->metrics_listen != NULL &&
+	    strcmp(cfg->metrics_listen, old->metrics_listen) != 0)) {
+		log_warnx("reload: [metrics] listen changed to %s: takes"
+		    " effect at the next restart", cfg->metrics_listen != NULL ?
+		    cfg->metrics_listen : "nothing (off)");
+		free(cfg->metrics_listen);
+		cfg->metrics_listen = old->metrics_listen != NULL ?
+		    xstrdup(old->metrics_listen) : NULL;
+	}
 	if (cfg->threads != old->threads) {
 		log_warnx("reload: threads changed to %u: takes effect at the"
 		    " next restart", cfg->threads);

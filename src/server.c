@@ -44,6 +44,7 @@
 #include "conn.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "parser.h"
 #include "peer.h"
@@ -77,6 +78,7 @@ static struct event		*server_drain_timer, *server_flush_timer;
 static uint64_t			 server_stop_ns;	/* when stopping began */
 static struct event		*server_reaper, *server_accept_timer;
 static struct event		*server_stopper;
+static struct log_limit		 server_refusal_limit;
 
 /*
  * Open connections per uid, root's not counted (max_connections_per_uid).
@@ -93,6 +95,48 @@ static void	server_stop(void);
 static void	server_close_all(void);
 
 /*
+ * Why the socket at path cannot be made, err being what creating a file
+ * beside it gave: the directory that is missing or closed, and how to
+ * choose another socket, rather than the name of a file the user never
+ * heard of.
+ */
+static char *
+server_path_error(const char *path, int err)
+{
+	struct stat	 sb;
+	char		*dir, *slash, *msg;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else {
+		free(dir);
+		dir = xstrdup(".");
+	}
+	if (err == ENOENT && stat(dir, &sb) == 0)
+		msg = xasprintf("cannot create the socket %s in %s: %s", path,
+		    dir, strerror(err));
+	else if (err == ENOENT)
+		msg = xasprintf("cannot create the socket %s: the directory %s"
+		    " does not exist (create it, or choose another socket with"
+		    " -s PATH, $GATHERD_SOCKET or [daemon] socket)", path, dir);
+	else if (err == EACCES || err == EPERM || err == EROFS)
+		msg = xasprintf("cannot create the socket %s: %s in the"
+		    " directory %s (run gatherd as a user who may create files"
+		    " there, or choose another socket with -s PATH,"
+		    " $GATHERD_SOCKET or [daemon] socket)", path,
+		    strerror(err), dir);
+	else if (err == ENOTDIR)
+		msg = xasprintf("cannot create the socket %s: %s is not a"
+		    " directory", path, dir);
+	else
+		msg = xasprintf("cannot create the socket %s: %s", path,
+		    strerror(err));
+	free(dir);
+	return msg;
+}
+
+/*
  * Hold PATH.lock (flock) until the socket is closed, so that two daemons
  * starting at once on the same path cannot both find a stale socket, and
  * the second remove the first one's fresh socket. The file is left in
@@ -107,7 +151,11 @@ server_lock(const char *path, char **cause)
 
 	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		*cause = xasprintf("%s: %s", lock, strerror(errno));
+		if (errno == ENOENT || errno == EACCES || errno == EPERM ||
+		    errno == EROFS || errno == ENOTDIR)
+			*cause = server_path_error(path, errno);
+		else
+			*cause = xasprintf("%s: %s", lock, strerror(errno));
 		free(lock);
 		return -1;
 	}
@@ -348,18 +396,24 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)sa;
 	(void)len;
 	(void)arg;
+	peer_get(fd, &peer);
 	if (status.conns_open >= server_cfg->limits.max_connections) {
+		status.refused[STATUS_REFUSED_MAX_CONNECTIONS]++;
+		log_limited(&server_refusal_limit, "refused pid %ld uid %ld"
+		    " gid %ld: max_connections (%llu) reached", (long)peer.pid,
+		    (long)peer.uid, (long)peer.gid, (unsigned long long)
+		    server_cfg->limits.max_connections);
 		msg = xasprintf("max_connections (%llu) reached",
 		    (unsigned long long)server_cfg->limits.max_connections);
 		server_refuse(fd, ERR_BUSY, msg);
 		free(msg);
 		return;
 	}
-	peer_get(fd, &peer);
 	if (!peer_allowed(server_cfg, fd, &peer)) {
-		log_info("refused pid %ld uid %ld gid %ld: not in allow_uids"
-		    " or allow_groups", (long)peer.pid, (long)peer.uid,
-		    (long)peer.gid);
+		status.refused[STATUS_REFUSED_FORBIDDEN]++;
+		log_limited(&server_refusal_limit, "refused pid %ld uid %ld"
+		    " gid %ld: not in allow_uids or allow_groups",
+		    (long)peer.pid, (long)peer.uid, (long)peer.gid);
 		msg = xasprintf("uid %ld (gid %ld) may not use gatherd:"
 		    " not in allow_uids or allow_groups", (long)peer.uid,
 		    (long)peer.gid);
@@ -369,9 +423,11 @@ server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	max = server_cfg->limits.max_connections_per_uid;
 	if (peer.uid != 0 && server_uid_conns(peer.uid) >= max) {
-		log_info("refused pid %ld uid %ld gid %ld:"
-		    " max_connections_per_uid (%llu) reached", (long)peer.pid,
-		    (long)peer.uid, (long)peer.gid, (unsigned long long)max);
+		status.refused[STATUS_REFUSED_PER_UID]++;
+		log_limited(&server_refusal_limit, "refused pid %ld uid %ld"
+		    " gid %ld: max_connections_per_uid (%llu) reached",
+		    (long)peer.pid, (long)peer.uid, (long)peer.gid,
+		    (unsigned long long)max);
 		msg = xasprintf("max_connections_per_uid (%llu) reached: uid"
 		    " %ld holds as many connections",
 		    (unsigned long long)max, (long)peer.uid);
@@ -613,9 +669,9 @@ server_may_reach(const struct conn *who, const struct conn *d)
 }
 
 /*
- * Cancel the in-flight batches whose id equals target (as JSON values) on
- * connection which (CANCEL_OWN: c, CANCEL_ANY: all), among those c may
- * reach. Returns how many.
+ * Cancel the in-flight batches whose id equals target (as JSON values;
+ * NULL: every batch) on connection which (CANCEL_OWN: c, CANCEL_ANY:
+ * all), among those c may reach. Returns how many.
  */
 unsigned
 server_cancel(struct conn *c, const json_t *target, int64_t which)
@@ -630,7 +686,8 @@ server_cancel(struct conn *c, const json_t *target, int64_t which)
 		    !server_may_reach(c, d))
 			continue;
 		TAILQ_FOREACH(b, &d->batches, entry) {
-			if (!json_equal(b->id, (json_t *)target))
+			if (target != NULL && !json_equal(b->id,
+			    (json_t *)target))
 				continue;
 			if (n == cap) {
 				cap = cap == 0 ? 8 : cap * 2;
@@ -666,6 +723,31 @@ server_batch_list(const struct conn *who)
 			batch_status(b, entry, now);
 			json_array_append_new(list, entry);
 		}
+	}
+	return list;
+}
+
+/*
+ * status detail: one entry per connection who may reach (itself among
+ * them): its number, peer pid and uid, batches in flight and age.
+ */
+json_t *
+server_conn_list(const struct conn *who)
+{
+	struct conn	*c;
+	json_t		*list = json_array();
+	uint64_t	 now = clock_ns();
+
+	TAILQ_FOREACH(c, &server_conns, entry) {
+		if (!server_may_reach(who, c))
+			continue;
+		json_array_append_new(list, json_pack(
+		    "{s:I, s:I, s:I, s:I, s:f}",
+		    "conn", (json_int_t)c->id,
+		    "pid", (json_int_t)c->pid,
+		    "uid", (json_int_t)c->uid,
+		    "batches", (json_int_t)c->nbatches,
+		    "age_ms", clock_ms(c->start_ns, now)));
 	}
 	return list;
 }
@@ -773,7 +855,8 @@ server_init(struct snapshot *snap, char **cause)
 		server_path = xstrdup(path);
 	}
 	if (pool_init(server_base, snap->cfg.threads, cause) == -1 ||
-	    parser_init(server_base, cause) == -1)
+	    parser_init(server_base, cause) == -1 ||
+	    metrics_listen(server_base, &snap->cfg, cause) == -1)
 		goto fail;
 	server_listener = evconnlistener_new(server_base, server_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
@@ -831,6 +914,7 @@ server_free(void)
 	server_unlisten();
 	pool_free();
 	parser_free();
+	metrics_free();
 	conn_flush_free();
 	reload_free();
 	snapshot_unref(server_snap);

@@ -28,5 +28,6 @@ void	 server_conn_closed(struct conn *);
 void	 server_batch_finished(void);
 unsigned server_cancel(struct conn *, const json_t *, int64_t);
 json_t	*server_batch_list(const struct conn *);
+json_t	*server_conn_list(const struct conn *);
 
 #endif

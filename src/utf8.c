@@ -58,7 +58,7 @@ utf8_skip_ascii(const unsigned char *s, size_t len, size_t i)
 int
 utf8_valid(const unsigned char *s, size_t len, size_t *bad)
 {
-	size_t		i = 0, left;
+	size_t		i = 0, n, k;
 	unsigned char	c, lo, hi;
 
 	while (i < len) {
@@ -68,41 +68,30 @@ utf8_valid(const unsigned char *s, size_t len, size_t *bad)
 			continue;
 		}
 
-		/* One multibyte sequence, or an error. */
-		left = len - i;
+		/*
+		 * One multibyte sequence, or an error: its length from the
+		 * lead byte, and the range its second byte must fall in.
+		 */
+		if (c < 0xc2 || c > 0xf4)
+			goto fail;	/* stray 80..BF, overlong C0 C1, F5..FF */
+		n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
 		lo = 0x80;
 		hi = 0xbf;
-		if (c < 0xc2)
-			goto fail;	/* stray 80..BF, overlong C0 and C1 */
-		if (c < 0xe0) {
-			if (left < 2 || !utf8_is_cont(s[i + 1]))
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong below U+0800 */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates D800..DFFF */
+		else if (c == 0xf0)
+			lo = 0x90;	/* overlong below U+10000 */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+		if (len - i < n || s[i + 1] < lo || s[i + 1] > hi)
+			goto fail;
+		for (k = 2; k < n; k++) {
+			if (!utf8_is_cont(s[i + k]))
 				goto fail;
-			i += 2;
-			continue;
 		}
-		if (c < 0xf0) {
-			if (c == 0xe0)
-				lo = 0xa0;	/* overlong below U+0800 */
-			else if (c == 0xed)
-				hi = 0x9f;	/* surrogates D800..DFFF */
-			if (left < 3 || s[i + 1] < lo || s[i + 1] > hi ||
-			    !utf8_is_cont(s[i + 2]))
-				goto fail;
-			i += 3;
-			continue;
-		}
-		if (c < 0xf5) {
-			if (c == 0xf0)
-				lo = 0x90;	/* overlong below U+10000 */
-			else if (c == 0xf4)
-				hi = 0x8f;	/* above U+10FFFF */
-			if (left < 4 || s[i + 1] < lo || s[i + 1] > hi ||
-			    !utf8_is_cont(s[i + 2]) || !utf8_is_cont(s[i + 3]))
-				goto fail;
-			i += 4;
-			continue;
-		}
-		goto fail;		/* F5..FF never occur */
+		i += n;
 	}
 	return 1;
 

@@ -299,18 +299,6 @@ rpc(int fd, const char *line)
 	return client_recv_json(fd, slack_ms(HARNESS_REPLY_MS));
 }
 
-/* rpc, and how long the reply took in *took_ms. */
-json_t *
-rpc_timed(int fd, const char *line, double *took_ms)
-{
-	json_t	*r;
-	double	 t0 = now_ms();
-
-	r = rpc(fd, line);
-	*took_ms = now_ms() - t0;
-	return r;
-}
-
 /* Nothing arrives on fd for ms. */
 void
 expect_silence(int fd, int ms)

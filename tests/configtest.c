@@ -3,6 +3,7 @@
  */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,19 +112,48 @@ void
 load_error(const char *text, const char *suffix)
 {
 	struct config	 cfg;
-	const char	*path = write_conf(text);
-	char		*cause = NULL, *want;
-	int		 rc;
 
 	config_defaults(&cfg);
-	rc = config_load(&cfg, path, 1, &cause);
-	cr_assert_eq(rc, -1, "no error for:\n%s", text);
+	load_path_error(&cfg, write_conf(text), 1, suffix);
+	config_free(&cfg);
+}
+
+/* Load path into cfg, asserting the error is exactly path and suffix. */
+void
+load_path_error(struct config *cfg, const char *path, int must_exist,
+    const char *suffix)
+{
+	char	*cause = NULL, *want;
+
+	cr_assert_eq(config_load(cfg, path, must_exist, &cause), -1,
+	    "no error for %s", path);
 	cr_assert_not_null(cause);
 	want = xasprintf("%s%s", path, suffix);
-	cr_assert_str_eq(cause, want, "in:\n%s", text);
+	cr_assert_str_eq(cause, want);
 	free(want);
 	free(cause);
-	config_free(&cfg);
+}
+
+/* Each key and value given alone in section: refused as expected says. */
+void
+load_bad_values(const char *section, const char *expected, ...)
+{
+	const char	*key, *value;
+	char		*text, *suffix;
+	va_list		 ap;
+
+	va_start(ap, expected);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		value = va_arg(ap, const char *);
+		text = xasprintf("[%s]\n%s =%s%s\n", section, key,
+		    *value != '\0' ? " " : "", value);
+		suffix = xasprintf(":2: [%s] %s: %s, got \"%s\"", section, key,
+		    expected, value);
+		load_error(text, suffix);
+		free(suffix);
+		free(text);
+	}
+	va_end(ap);
 }
 
 /* Assert cfg holds the built-in defaults, file aside. */
@@ -132,6 +162,8 @@ assert_defaults(const struct config *cfg)
 {
 	cr_assert_null(cfg->socket);
 	cr_assert_eq(cfg->socket_mode, 0660);
+	cr_assert_eq(cfg->log_requests, 0);
+	cr_assert_null(cfg->metrics_listen);
 	cr_assert_eq(cfg->threads, 4);
 	cr_assert_eq(cfg->log_level, LOG_LEVEL_INFO);
 	cr_assert_eq(cfg->shutdown_timeout_ms, 10000);
@@ -163,6 +195,11 @@ assert_same(const struct config *a, const struct config *b)
 	cr_assert_eq(b->socket_mode, a->socket_mode);
 	cr_assert_eq(b->threads, a->threads);
 	cr_assert_eq(b->log_level, a->log_level);
+	cr_assert_eq(b->log_requests, a->log_requests);
+	if (a->metrics_listen == NULL)
+		cr_assert_null(b->metrics_listen);
+	else
+		cr_assert_str_eq(b->metrics_listen, a->metrics_listen);
 	cr_assert_eq(b->shutdown_timeout_ms, a->shutdown_timeout_ms);
 	cr_assert_eq(b->allow_uids.n, a->allow_uids.n);
 	for (i = 0; i < a->allow_uids.n; i++)

@@ -36,6 +36,19 @@ const char	*write_conf(const char *text);
 void		 load_ok(struct config *cfg, const char *text);
 /* Load text, asserting the error is exactly FILE followed by suffix. */
 void		 load_error(const char *text, const char *suffix);
+/*
+ * Load path into cfg (it must exist if must_exist), asserting the error
+ * is exactly path followed by suffix.
+ */
+void		 load_path_error(struct config *cfg, const char *path,
+		    int must_exist, const char *suffix);
+/*
+ * Assert that each key and value that follow expected (pairs, up to a
+ * NULL key), alone on line 2 in [section], are refused with "KEY:
+ * expected, got \"VALUE\"" (expected: "expected a positive integer").
+ */
+void		 load_bad_values(const char *section, const char *expected, ...)
+		    __attribute__((sentinel));
 /* Assert cfg holds the built-in defaults, file aside. */
 void		 assert_defaults(const struct config *cfg);
 /* Assert two configurations hold the same settings, file aside. */

@@ -50,6 +50,22 @@ dbtest_qjobs(const char *db, const char *sql, int n)
 	return jobs;
 }
 
+/* n query jobs, job i with the params [i]. */
+json_t *
+dbtest_qjobs_numbered(const char *db, const char *sql, int n)
+{
+	json_t	*jobs = json_array();
+	char	 p[32];
+	int	 i;
+
+	cr_assert_not_null(jobs);
+	for (i = 0; i < n; i++) {
+		snprintf(p, sizeof p, "[%d]", i);
+		json_array_append_new(jobs, dbtest_qjob(db, sql, p));
+	}
+	return jobs;
+}
+
 /* A batch request line; see dbtest.h. */
 char *
 dbtest_batch_line(json_t *jobs, const char *key, json_t *value)
@@ -125,6 +141,61 @@ dbtest_expect(struct daemon *d, const char *db, const char *sql,
 	json_t	*v = dbtest_query_ok(d, db, sql, NULL);
 
 	jeq(v, path, want);
+	json_decref(v);
+}
+
+/* A batch run, and how long its reply took to come. */
+json_t *
+dbtest_run_timed(struct daemon *d, json_t *jobs, double *took)
+{
+	double	 t0 = now_ms();
+	json_t	*r = dbtest_run_batch(d, jobs);
+
+	*took = now_ms() - t0;
+	return r;
+}
+
+/* A query under a job timeout, then another; the reply and its time. */
+json_t *
+dbtest_timeout_then(struct daemon *d, const char *sql, int timeout_ms,
+    const char *next, double *took)
+{
+	json_t	*jobs = json_array(), *job;
+
+	job = dbtest_qjob(NULL, sql, NULL);
+	json_object_set_new(job, "timeout_ms", json_integer(timeout_ms));
+	json_array_append_new(jobs, job);
+	json_array_append_new(jobs, dbtest_qjob(NULL, next, NULL));
+	return dbtest_run_timed(d, jobs, took);
+}
+
+/* One query that fails with code and a message holding words. */
+void
+dbtest_fails_with(struct daemon *d, const char *db, const char *sql,
+    const char *params, const char *code, const char *words)
+{
+	char	*msg = dbtest_query_fails(d, db, sql, params, code);
+
+	cr_assert_not_null(strstr(msg, words), "message: %s", msg);
+	free(msg);
+}
+
+/* One query; its value's members named in want equal want's. */
+void
+dbtest_expect_keys(struct daemon *d, const char *db, const char *sql,
+    const char *params, const char *want)
+{
+	json_t		*v = dbtest_query_ok(d, db, sql, params), *w, *m;
+	const char	*key;
+
+	w = json_loads(want, 0, NULL);
+	cr_assert(json_is_object(w), "bad expected JSON %s", want);
+	json_object_foreach(w, key, m) {
+		cr_assert(json_equal(json_object_get(v, key), m),
+		    "%s is %s, want %s in %s (%s)", key,
+		    jtext(json_object_get(v, key)), jtext(m), jtext(v), sql);
+	}
+	json_decref(w);
 	json_decref(v);
 }
 

@@ -29,12 +29,23 @@
 json_t	*dbtest_qjob(const char *db, const char *sql, const char *params);
 /* n such jobs (no params), as a new array. */
 json_t	*dbtest_qjobs(const char *db, const char *sql, int n);
+/* n jobs of sql, job i with the params [i], as a new array. */
+json_t	*dbtest_qjobs_numbered(const char *db, const char *sql, int n);
 /* Build a batch request line for jobs (stolen), plus key: value (stolen) if key is not NULL; caller frees. */
 char	*dbtest_batch_line(json_t *jobs, const char *key, json_t *value);
 /* Send one line on a fresh connection and return the reply; caller decrefs. */
 json_t	*dbtest_request(struct daemon *, const char *line);
 /* Run jobs (stolen) as one batch and return the reply; caller decrefs. */
 json_t	*dbtest_run_batch(struct daemon *, json_t *jobs);
+/* dbtest_run_batch, and in *took how long its reply took to come. */
+json_t	*dbtest_run_timed(struct daemon *, json_t *jobs, double *took);
+/*
+ * Run a batch of two queries on the default database, sql under a job
+ * timeout_ms, then next; return the reply (caller decrefs), and in *took
+ * how long it took to come.
+ */
+json_t	*dbtest_timeout_then(struct daemon *, const char *sql, int timeout_ms,
+	    const char *next, double *took);
 /* Run one query and return the whole reply; caller decrefs. */
 json_t	*dbtest_query(struct daemon *, const char *db, const char *sql,
 	    const char *params);
@@ -44,12 +55,25 @@ json_t	*dbtest_query_ok(struct daemon *, const char *db, const char *sql,
 /* Run one query, assert it succeeds and that path of its value is want (JSON text). */
 void	 dbtest_expect(struct daemon *, const char *db, const char *sql,
 	    const char *path, const char *want);
+/*
+ * Run one query, assert it succeeds and that each member of the JSON
+ * object want ("columns", "rows", "changes") equals its value's.
+ */
+void	 dbtest_expect_keys(struct daemon *, const char *db, const char *sql,
+	    const char *params, const char *want);
 /* Send jobs (stolen) as one batch, plus key: value if key is not NULL, on a new connection; its descriptor, for the reply. */
 int	 dbtest_send(struct daemon *, json_t *jobs, const char *key,
 	    json_t *value);
 /* Run one query, assert the batch is accepted but fails and the job fails with code, and return the error message; caller frees. */
 char	*dbtest_query_fails(struct daemon *, const char *db, const char *sql,
 	    const char *params, const char *code);
+
+/*
+ * Run one query, assert the batch is accepted but the job fails with
+ * code and a message that holds words.
+ */
+void	 dbtest_fails_with(struct daemon *, const char *db, const char *sql,
+	    const char *params, const char *code, const char *words);
 
 /*
  * Poll status until no job or batch is in flight and the pool has

@@ -587,3 +587,20 @@ run_command_pty(const char *cmd, char **out)
 	*out = buf != NULL ? buf : xstrdup("");
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+/* run_command of a formatted command line; see harness.h. */
+int
+run_commandf(char **out, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*cmd;
+	int	 n, rc;
+
+	va_start(ap, fmt);
+	n = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	cr_assert_geq(n, 0, "vasprintf");
+	rc = run_command(cmd, out);
+	free(cmd);
+	return rc;
+}

@@ -180,8 +180,6 @@ json_t	*client_recv_json(int fd, int timeout_ms);
  * stretched). Caller decrefs.
  */
 json_t	*rpc(int fd, const char *line);
-/* rpc, and how long its reply took, in milliseconds, in *took_ms. */
-json_t	*rpc_timed(int fd, const char *line, double *took_ms);
 /* Assert nothing (no data, no EOF) arrives on fd for ms milliseconds. */
 void	 expect_silence(int fd, int ms);
 /* Assert the daemon closes fd within ms (stretched), nothing more sent. */
@@ -297,6 +295,15 @@ json_t	*await_settled(struct daemon *, int fd, const struct settled *want,
 json_t	*await_status(struct daemon *, int fd, const char *path,
 	    json_int_t want, double within_ms);
 
+/*
+ * A bad value in a request (JSON text) and the path its error message
+ * names ("jobs[1].params"), for tables of refusals.
+ */
+struct bad_field {
+	const char	*text;
+	const char	*path;
+};
+
 /* Assert v is an error reply with this id (JSON text), code and a message. */
 void	 expect_error(json_t *v, const char *id, const char *code);
 /* Assert v is the successful reply to request id (JSON text). */
@@ -308,14 +315,56 @@ void	 rpc_ok(int fd, const char *line, const char *id);
  * path and its JSON text, ended by NULL (jexpect in jsonpath.h).
  */
 void	 rpc_expect(int fd, const char *line, const char *const *want);
+/* Send line on fd; assert its reply holds pattern (JSON text, see jhas). */
+void	 rpc_has(int fd, const char *line, const char *pattern);
+/* Assert the next reply on fd, within ms, holds pattern (see jhas). */
+void	 recv_has(int fd, int ms, const char *pattern);
+/*
+ * Assert the next reply on fd holds pattern (see jhas) and comes lo to
+ * hi ms after t0 (now_ms()); hi is the caller's to stretch.
+ */
+void	 recv_has_between(int fd, const char *pattern, double t0, double lo,
+	    double hi);
 /* Assert the next reply on fd, within ms, is a success with this id. */
 void	 recv_ok(int fd, int ms, const char *id);
 /* Send line on fd; assert its reply is an error with this id and code. */
 void	 rpc_error(int fd, const char *line, const char *id, const char *code);
 /* Send a ping line on fd; assert its reply is a pong with this id. */
 void	 rpc_pong(int fd, const char *line, const char *id);
+/* Assert the next reply on fd, within ms, is a pong with this id. */
+void	 recv_pong(int fd, int ms, const char *id);
 /* rpc_pong on a fresh connection to the daemon. */
 void	 daemon_pong(struct daemon *, const char *line, const char *id);
+/*
+ * Assert the stats of batch reply r count ok, failed, cancelled and
+ * timed_out jobs, and as many jobs as these add up to.
+ */
+void	 expect_stats(json_t *r, int ok, int failed, int cancelled,
+	    int timed_out);
+/*
+ * Start d with no configuration and a client (its socket in *fd), send
+ * line on it; assert the reply comes no sooner than lo ms and within hi
+ * ms (the caller stretches it). Caller decrefs.
+ */
+json_t	*daemon_rpc_between(struct daemon *, int *fd, const char *line,
+	    double lo, double hi);
+/*
+ * Assert two replies, which may be in either order, are a cancel op's,
+ * which has "cancelled" and holds cancel (JSON text, see jhas), and that
+ * of the batch it ended, which holds batch. Decrefs both.
+ */
+void	 expect_cancel_and_batch(json_t *, json_t *, const char *cancel,
+	    const char *batch);
+/*
+ * Read the next two replies on fd, each within ms (not stretched here),
+ * which may come in either order: a cancel op's, which has "cancelled"
+ * and must hold cancel (JSON text, see jhas), and that of the batch it
+ * ended, which must hold batch.
+ */
+void	 recv_cancel_and_batch(int fd, int ms, const char *cancel,
+	    const char *batch);
+/* Send line on fd and read its reply; *ms is how long that took. */
+json_t	*rpc_timed(int fd, const char *line, double *ms);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
 long	 proc_kb(pid_t pid, const char *key);
 
@@ -403,6 +452,9 @@ uint64_t rng_next(uint64_t *state);
  * exit status (0..255), or -1 if it died by a signal.
  */
 int	 run_command(const char *cmd, char **out);
+/* run_command of a formatted command line. */
+int	 run_commandf(char **out, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /*
  * Run a shell command as run_command does, but on a pseudo-terminal (for

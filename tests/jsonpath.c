@@ -166,6 +166,52 @@ jexpect(json_t *v, const char *const *want)
 	}
 }
 
+/*
+ * Whether v holds pattern: every key of an object pattern, with a value
+ * that holds the pattern's; an array pattern's elements, as many and
+ * each held; any other pattern, an equal value.
+ */
+static bool
+jholds(json_t *v, json_t *pattern)
+{
+	const char	*key;
+	json_t		*p;
+	size_t		 i;
+
+	if (json_is_object(pattern)) {
+		if (!json_is_object(v))
+			return false;
+		json_object_foreach(pattern, key, p) {
+			if (!jholds(json_object_get(v, key), p))
+				return false;
+		}
+		return true;
+	}
+	if (json_is_array(pattern)) {
+		if (!json_is_array(v) ||
+		    json_array_size(v) != json_array_size(pattern))
+			return false;
+		json_array_foreach(pattern, i, p) {
+			if (!jholds(json_array_get(v, i), p))
+				return false;
+		}
+		return true;
+	}
+	return json_equal(v, pattern);
+}
+
+/* Assert the value at path holds the JSON text pattern (see jsonpath.h). */
+void
+jhas(json_t *v, const char *path, const char *pattern)
+{
+	json_t	*w = json_loads(pattern, JSON_DECODE_ANY, NULL);
+
+	cr_assert_not_null(w, "bad expected JSON %s", pattern);
+	cr_assert(jholds(jget(v, path), w), "%s is %s, want it to hold %s",
+	    path, jtext(jget(v, path)), pattern);
+	json_decref(w);
+}
+
 /* Assert obj has exactly the keys listed, no other. */
 void
 jkeys_are(json_t *obj, const char *const *keys)

@@ -40,6 +40,14 @@ void		 jstr_is(json_t *v, const char *path, const char *want);
 void		 jstr_has(json_t *v, const char *path, const char *want);
 /* Assert the boolean at path is want. */
 void		 jbool_is(json_t *v, const char *path, bool want);
+/*
+ * Assert the value at path holds the JSON text pattern: an object every
+ * key of the pattern's (others may be there too) with a value that holds
+ * the pattern's, an array as many elements as the pattern's, each holding
+ * the pattern's, anything else a value equal to the pattern
+ * ("results" holds [{"ok":true},{"error":{"code":"timeout"}}]).
+ */
+void		 jhas(json_t *v, const char *path, const char *pattern);
 /* Assert obj has exactly the keys listed (NULL-terminated), no other. */
 void		 jkeys_are(json_t *obj, const char *const *keys);
 /* Assert the value at path equals the JSON text want (as JSON values). */

@@ -192,3 +192,23 @@ pgtest_await_active(struct daemon *d, const char *db, const char *sql, int n,
 	pgtest_await(d, db, count, want, ms);
 	free(count);
 }
+
+/* A fresh cluster, d on it, and one query busy there; see pgtest.h. */
+int
+pgtest_one_busy(struct daemon *d, const char *db, unsigned pool,
+    const char *sql)
+{
+	char	*path;
+	int	 fd;
+
+	pgtest_new();
+	pgtest_daemon(d, NULL, NULL, db, pool, NULL);
+	fd = dbtest_send(d, dbtest_qjobs(db, sql, 1), "id",
+	    json_string("busy"));
+	pgtest_await_active(d, db, sql, 1, slack_ms(10000));
+	/* The query pgtest_await_active ran is being reset: wait for it. */
+	path = harness_fmt("databases.%s.busy", db);
+	json_decref(await_status(d, -1, path, 1, slack_ms(10000)));
+	free(path);
+	return fd;
+}

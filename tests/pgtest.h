@@ -48,6 +48,15 @@ void	 pgtest_daemon(struct daemon *, const char *options, const char *extra,
  */
 void	 pgtest_await_active(struct daemon *, const char *db, const char *sql,
 	    int n, int ms);
+/*
+ * A fresh cluster (pgtest_new), d started on it with [db.NAME] of pool
+ * connections, and one query job sql sent on a new connection: returns
+ * once sql runs in the server and is the only statement db's pool has
+ * busy (status databases.NAME.busy is 1). Its connection, to close (that
+ * cancels it).
+ */
+int	 pgtest_one_busy(struct daemon *, const char *db, unsigned pool,
+	    const char *sql);
 /* Skip the test, loudly on stderr, if PostgreSQL is not installed. */
 void	 pgtest_require(void);
 /* pgtest_require, pgtest_prepare and pgtest_start: a fresh cluster. */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -341,6 +342,19 @@ expect_read_error(const char *path, const char *fields, const char *code,
 
 	expect_failure(res, code, path, also);
 	json_decref(res);
+}
+
+/* Assert a whole read of each path (up to a NULL) fails with code. */
+void
+expect_reads_fail(const char *code, ...)
+{
+	const char	*path;
+	va_list		 ap;
+
+	va_start(ap, code);
+	while ((path = va_arg(ap, const char *)) != NULL)
+		expect_read_error(path, "", code, NULL);
+	va_end(ap);
 }
 
 /*

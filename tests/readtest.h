@@ -104,6 +104,12 @@ void	 expect_read_error(const char *path, const char *fields,
  * 4 * ((len + 2) / 3) + 1); returns the length.
  */
 size_t	 b64_encode(const unsigned char *in, size_t len, char *out);
+/*
+ * Assert a whole read of each path that follows code, up to a NULL,
+ * fails with code.
+ */
+void	 expect_reads_fail(const char *code, ...)
+	    __attribute__((sentinel));
 /* Read path as base64 (with more fields) and expect data, len bytes. */
 void	 expect_read_b64(const char *path, const char *fields,
 	    const void *data, size_t len, json_int_t size);

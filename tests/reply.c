@@ -3,6 +3,7 @@
  */
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include <criterion/criterion.h>
 
@@ -54,6 +55,13 @@ rpc_pong(int fd, const char *line, const char *id)
 	expect_pong(rpc(fd, line), id);
 }
 
+/* The next reply, a pong. */
+void
+recv_pong(int fd, int ms, const char *id)
+{
+	expect_pong(client_recv_json(fd, ms), id);
+}
+
 /* A ping on a fresh connection, its pong. */
 void
 daemon_pong(struct daemon *d, const char *line, const char *id)
@@ -81,6 +89,40 @@ rpc_ok(int fd, const char *line, const char *id)
 	json_decref(r);
 }
 
+/* One line, a reply that holds pattern. */
+void
+rpc_has(int fd, const char *line, const char *pattern)
+{
+	json_t	*r = rpc(fd, line);
+
+	jhas(r, "", pattern);
+	json_decref(r);
+}
+
+/* The next reply, one that holds pattern. */
+void
+recv_has(int fd, int ms, const char *pattern)
+{
+	json_t	*r = client_recv_json(fd, ms);
+
+	jhas(r, "", pattern);
+	json_decref(r);
+}
+
+/* The next reply, holding pattern, lo to hi ms after t0. */
+void
+recv_has_between(int fd, const char *pattern, double t0, double lo,
+    double hi)
+{
+	json_t	*r = client_recv_json(fd, slack_ms(HARNESS_REPLY_MS));
+	double	 dt = now_ms() - t0;
+
+	jhas(r, "", pattern);
+	cr_assert_geq(dt, lo, "%s came after %.1f ms", jtext(r), dt);
+	cr_assert_lt(dt, hi, "%s came after %.1f ms", jtext(r), dt);
+	json_decref(r);
+}
+
 /* The next reply, a successful one. */
 void
 recv_ok(int fd, int ms, const char *id)
@@ -89,4 +131,77 @@ recv_ok(int fd, int ms, const char *id)
 
 	expect_ok(r, id);
 	json_decref(r);
+}
+
+/* Assert the stats of batch reply r count these jobs, and no others. */
+void
+expect_stats(json_t *r, int ok, int failed, int cancelled, int timed_out)
+{
+	char	*want;
+
+	want = harness_fmt("{\"jobs\":%d,\"ok\":%d,\"failed\":%d,"
+	    "\"cancelled\":%d,\"timed_out\":%d}",
+	    ok + failed + cancelled + timed_out, ok, failed, cancelled,
+	    timed_out);
+	jhas(r, "stats", want);
+	free(want);
+}
+
+/*
+ * Start d with no configuration and a client (its socket in *fd), send
+ * line; assert the reply comes no sooner than lo ms and within hi ms.
+ */
+json_t *
+daemon_rpc_between(struct daemon *d, int *fd, const char *line, double lo,
+    double hi)
+{
+	json_t	*r;
+	double	 dt;
+
+	*fd = daemon_start_client(d, NULL);
+	r = rpc_timed(*fd, line, &dt);
+	cr_assert_geq(dt, lo, "replied after %.1f ms to %s", dt, line);
+	cr_assert_lt(dt, hi, "replied after %.1f ms to %s", dt, line);
+	return r;
+}
+
+/*
+ * Two replies, in either order: a cancel op's, holding cancel, and that
+ * of the batch it ended, holding batch. Drops both.
+ */
+void
+expect_cancel_and_batch(json_t *a, json_t *b, const char *cancel,
+    const char *batch)
+{
+	json_t	*t;
+
+	if (json_object_get(a, "cancelled") == NULL) {
+		t = a;
+		a = b;
+		b = t;
+	}
+	jhas(a, "", cancel);
+	jhas(b, "", batch);
+	json_decref(a);
+	json_decref(b);
+}
+
+/* The next two replies on fd, each within ms: expect_cancel_and_batch. */
+void
+recv_cancel_and_batch(int fd, int ms, const char *cancel, const char *batch)
+{
+	json_t	*a = client_recv_json(fd, ms);
+
+	expect_cancel_and_batch(a, client_recv_json(fd, ms), cancel, batch);
+}
+
+/* One line, its reply, and in *ms how long that took. */
+json_t *
+rpc_timed(int fd, const char *line, double *ms)
+{
+	double	 t0 = now_ms();
+	json_t	*r = rpc(fd, line);
+
+	*ms = now_ms() - t0;
+	return r;
 }

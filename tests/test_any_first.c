@@ -41,18 +41,6 @@ rpc_within(int fd, const char *line, double ms, double *took)
 	return r;
 }
 
-/* ok + failed + cancelled + timed_out = jobs, and each as given. */
-static void
-expect_stats(json_t *r, int ok, int failed, int cancelled, int timed_out)
-{
-	cr_assert_eq(jint(r, "stats.ok"), ok, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.failed"), failed, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.cancelled"), cancelled, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.timed_out"), timed_out, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.jobs"), ok + failed + cancelled +
-	    timed_out, "%s", jtext(r));
-}
-
 Test(daemon, any_the_first_success_wins_and_the_rest_are_cancelled)
 {
 	json_t	*r, *st;

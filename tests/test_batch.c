@@ -139,6 +139,7 @@ fake_ok(struct fake_job *f)
 	job_finish_ok(&f->job, xstrdup(value));
 }
 
+/* A fake job's timer: the job ends with its label, a JSON string. */
 static void
 fake_timer_cb(evutil_socket_t fd, short events, void *arg)
 {

@@ -86,6 +86,18 @@ holding_batch(const char *id, int n, const char *file)
 	return more;
 }
 
+/* Send holding_batch(id, n, file) on fd; the length of its line. */
+static size_t
+send_holding_batch(int fd, const char *id, int n, const char *file)
+{
+	char	*line = holding_batch(id, n, file);
+	size_t	 len = strlen(line);
+
+	client_send(fd, line);
+	free(line);
+	return len;
+}
+
 /*
  * Poll status on fd until the number at path is at least min (or, with
  * min < 0, exactly 0), within ms (stretched). Returns that status.
@@ -114,9 +126,8 @@ expect_nothing_held(int fd)
 {
 	json_t	*st = await_memory(fd, "memory.held_bytes", -1, 5000);
 
-	cr_assert_eq(jint(st, "memory.request_bytes"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "memory.result_bytes"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "memory.output_bytes"), 0, "%s", jtext(st));
+	jhas(st, "", "{\"memory\":{\"request_bytes\":0,\"result_bytes\":0,"
+	    "\"output_bytes\":0}}");
 	json_decref(st);
 }
 
@@ -127,29 +138,27 @@ expect_nothing_held(int fd)
 Test(budget, status_reports_what_is_held_and_the_limits)
 {
 	json_t	*st, *r;
-	char	*line;
+	size_t	 len;
 	int	 a, s;
 
 	start(NULL);
 	s = client_connect(d.sock);
 	st = status_on(s);
-	cr_assert_eq(jint(st, "memory.held_bytes"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "memory.max_memory_bytes"), 1073741824);
-	cr_assert_eq(jint(st, "limits.max_memory_bytes"), 1073741824);
-	cr_assert_eq(jint(st, "limits.max_connection_bytes"), 268435456);
-	cr_assert_eq(jint(st, "limits.max_connections_per_uid"), 512);
+	jhas(st, "", "{\"memory\":{\"held_bytes\":0,"
+	    "\"max_memory_bytes\":1073741824},"
+	    "\"limits\":{\"max_memory_bytes\":1073741824,"
+	    "\"max_connection_bytes\":268435456,"
+	    "\"max_connections_per_uid\":512}}");
 	json_decref(st);
 
 	a = client_connect(d.sock);
-	line = holding_batch("hold", 2, ONE_MIB_FILE);
-	client_send(a, line);
+	len = send_holding_batch(a, "hold", 2, ONE_MIB_FILE);
 	st = await_memory(s, "memory.result_bytes", 2 * MIB, 5000);
-	cr_assert_geq(jint(st, "memory.request_bytes"), (json_int_t)strlen(line),
+	cr_assert_geq(jint(st, "memory.request_bytes"), (json_int_t)len,
 	    "%s", jtext(st));
-	cr_assert_geq(jint(st, "memory.held_bytes"), 2 * MIB +
-	    (json_int_t)strlen(line), "%s", jtext(st));
+	cr_assert_geq(jint(st, "memory.held_bytes"), 2 * MIB + (json_int_t)len,
+	    "%s", jtext(st));
 	json_decref(st);
-	free(line);
 
 	r = rpc(s, "{\"op\":\"cancel\",\"target\":\"hold\",\"conn\":\"any\"}");
 	cr_assert_eq(jint(r, "cancelled"), 1, "%s", jtext(r));
@@ -172,15 +181,12 @@ Test(budget, status_reports_what_is_held_and_the_limits)
 Test(budget, value_past_max_memory_bytes_is_busy)
 {
 	json_t	*r, *st;
-	char	*line;
 	int	 a, b;
 
 	start("max_memory_bytes = 6291456\nmax_connection_bytes = 67108864\n");
 	a = client_connect(d.sock);
 	b = client_connect(d.sock);
-	line = holding_batch("hold", 4, ONE_MIB_FILE);
-	client_send(a, line);
-	free(line);
+	send_holding_batch(a, "hold", 4, ONE_MIB_FILE);
 	json_decref(await_memory(b, "memory.result_bytes", 4 * MIB, 5000));
 
 	r = rpc(b, "{\"id\":1,\"jobs\":[{\"type\":\"read\",\"path\":\""
@@ -223,15 +229,13 @@ Test(budget, value_past_max_memory_bytes_is_busy)
 Test(budget, results_past_max_connection_bytes_close_the_connection)
 {
 	json_t	*st, *r;
-	char	*line, *want;
+	char	*want;
 	int	 a, s;
 
 	start("max_connection_bytes = 3145728\n");
 	s = client_connect(d.sock);
 	a = client_connect(d.sock);
-	line = holding_batch("hold", 8, ONE_MIB_FILE);
-	client_send(a, line);
-	free(line);
+	send_holding_batch(a, "hold", 8, ONE_MIB_FILE);
 	cr_assert_eq(drain_to_eof(a, 5000), 0, "a reply came");
 	close(a);
 
@@ -247,9 +251,8 @@ Test(budget, results_past_max_connection_bytes_close_the_connection)
 	json_decref(r);
 	expect_nothing_held(s);
 	st = status_on(s);
-	cr_assert_eq(jint(st, "batches.in_flight"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "jobs.in_flight"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "connections.open"), 1, "%s", jtext(st));
+	jhas(st, "", "{\"batches\":{\"in_flight\":0},"
+	    "\"jobs\":{\"in_flight\":0},\"connections\":{\"open\":1}}");
 	json_decref(st);
 	close(s);
 	daemon_stop(&d);
@@ -360,10 +363,7 @@ Test(budget, lines_behind_a_line_in_parse_are_not_dropped)
 	jbool_is(r, "pong", true);
 	jstr_is(r, "id", id);
 	json_decref(r);
-	r = client_recv_json(fd, slack_ms(5000));
-	jeq(r, "id", "\"after\"");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	recv_pong(fd, slack_ms(5000), "\"after\"");
 	expect_nothing_held(fd);
 	free(line);
 	free(id);

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "configtest.h"
+#include "harness.h"
 #include "xmalloc.h"
 
 TestSuite(config, .fini = configtest_fini);
@@ -39,42 +40,18 @@ Test(config, limits)
 	    "max_connections = abc\n",
 	    ":7: [limits] max_connections: expected a positive integer, "
 	    "got \"abc\"");
-	load_error("[limits]\nmax_request_bytes = -1\n",
-	    ":2: [limits] max_request_bytes: expected a positive integer, "
-	    "got \"-1\"");
-	load_error("[limits]\nmax_jobs_per_batch = +1\n",
-	    ":2: [limits] max_jobs_per_batch: expected a positive integer, "
-	    "got \"+1\"");
-	load_error("[limits]\nmax_inflight_jobs = 12k\n",
-	    ":2: [limits] max_inflight_jobs: expected a positive integer, "
-	    "got \"12k\"");
-	load_error("[limits]\nmax_inflight_jobs = 1 2\n",
-	    ":2: [limits] max_inflight_jobs: expected a positive integer, "
-	    "got \"1 2\"");
-	load_error("[limits]\nmax_output_bytes = 0x10\n",
-	    ":2: [limits] max_output_bytes: expected a positive integer, "
-	    "got \"0x10\"");
-	load_error("[limits]\nmax_output_bytes = 1.5\n",
-	    ":2: [limits] max_output_bytes: expected a positive integer, "
-	    "got \"1.5\"");
-	load_error("[limits]\nmax_connections =\n",
-	    ":2: [limits] max_connections: expected a positive integer, "
-	    "got \"\"");
-	load_error("[limits]\nmax_batches_per_connection = 0\n",
-	    ":2: [limits] max_batches_per_connection: expected an integer "
-	    "from 1 to 9007199254740992, got \"0\"");
-	load_error("[limits]\nmax_connections = 9007199254740993\n",
-	    ":2: [limits] max_connections: expected an integer "
-	    "from 1 to 9007199254740992, got \"9007199254740993\"");
-	load_error("[limits]\nmax_connections = 18446744073709551615\n",
-	    ":2: [limits] max_connections: expected an integer "
-	    "from 1 to 9007199254740992, got \"18446744073709551615\"");
-	load_error("[limits]\nmax_connections = 18446744073709551616\n",
-	    ":2: [limits] max_connections: expected an integer "
-	    "from 1 to 9007199254740992, got \"18446744073709551616\"");
-	load_error("[limits]\nmax_connections = 99999999999999999999999999\n",
-	    ":2: [limits] max_connections: expected an integer "
-	    "from 1 to 9007199254740992, got \"99999999999999999999999999\"");
+	load_bad_values("limits", "expected a positive integer",
+	    "max_request_bytes", "-1", "max_jobs_per_batch", "+1",
+	    "max_inflight_jobs", "12k", "max_inflight_jobs", "1 2",
+	    "max_output_bytes", "0x10", "max_output_bytes", "1.5",
+	    "max_connections", "", NULL);
+	load_bad_values("limits",
+	    "expected an integer from 1 to 9007199254740992",
+	    "max_batches_per_connection", "0",
+	    "max_connections", "9007199254740993",
+	    "max_connections", "18446744073709551615",
+	    "max_connections", "18446744073709551616",
+	    "max_connections", "99999999999999999999999999", NULL);
 }
 
 Test(config, threads)
@@ -82,15 +59,10 @@ Test(config, threads)
 	EXPECT_LOADS("[daemon]\nthreads = 1\n", threads, 1);
 	EXPECT_LOADS("[daemon]\nthreads = 1024\n", threads, 1024);
 
-	load_error("[daemon]\nthreads = 0\n",
-	    ":2: [daemon] threads: expected an integer from 1 to 1024, "
-	    "got \"0\"");
-	load_error("[daemon]\nthreads = 1025\n",
-	    ":2: [daemon] threads: expected an integer from 1 to 1024, "
-	    "got \"1025\"");
-	load_error("[daemon]\nthreads = four\n",
-	    ":2: [daemon] threads: expected a positive integer, "
-	    "got \"four\"");
+	load_bad_values("daemon", "expected an integer from 1 to 1024",
+	    "threads", "0", "threads", "1025", NULL);
+	load_bad_values("daemon", "expected a positive integer",
+	    "threads", "four", NULL);
 }
 
 Test(config, shutdown_timeout)
@@ -100,12 +72,11 @@ Test(config, shutdown_timeout)
 	EXPECT_LOADS("[daemon]\nshutdown_timeout_ms = 86400000\n",
 	    shutdown_timeout_ms, 86400000);
 
-	load_error("[daemon]\nshutdown_timeout_ms = -1\n",
-	    ":2: [daemon] shutdown_timeout_ms: expected a non-negative "
-	    "integer, got \"-1\"");
-	load_error("[daemon]\nshutdown_timeout_ms = 9007199254740993\n",
-	    ":2: [daemon] shutdown_timeout_ms: expected an integer "
-	    "from 0 to 9007199254740992, got \"9007199254740993\"");
+	load_bad_values("daemon", "expected a non-negative integer",
+	    "shutdown_timeout_ms", "-1", NULL);
+	load_bad_values("daemon", "expected an integer from 0 to "
+	    "9007199254740992", "shutdown_timeout_ms", "9007199254740993",
+	    NULL);
 }
 
 Test(config, socket_mode)
@@ -114,44 +85,31 @@ Test(config, socket_mode)
 	EXPECT_LOADS("[daemon]\nsocket_mode = 777\n", socket_mode, 0777);
 	EXPECT_LOADS("[daemon]\nsocket_mode = 0\n", socket_mode, 0);
 
-	load_error("[daemon]\nsocket_mode = 0668\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"0668\"");
-	load_error("[daemon]\nsocket_mode = 01000\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"01000\"");
-	load_error("[daemon]\nsocket_mode = 77777777777777777777777\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"77777777777777777777777\"");
-	load_error("[daemon]\nsocket_mode = rw-rw----\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"rw-rw----\"");
-	load_error("[daemon]\nsocket_mode =\n",
-	    ":2: [daemon] socket_mode: expected an octal mode from 0000 "
-	    "to 0777, got \"\"");
+	load_bad_values("daemon", "expected an octal mode from 0000 to 0777",
+	    "socket_mode", "0668", "socket_mode", "01000",
+	    "socket_mode", "77777777777777777777777",
+	    "socket_mode", "rw-rw----", "socket_mode", "", NULL);
 }
 
 Test(config, socket)
 {
 	struct config	 cfg;
-	char		 path[110], *text;
+	char		*path, *text;
 
-	/* sun_path holds 107 bytes and the NUL. */
-	memset(path, 's', sizeof path);
+	/* sun_path holds 107 bytes and the NUL: 107 are taken, 108 not. */
+	path = harness_fill('s', 108);
 	path[0] = '/';
-	path[107] = '\0';
-	text = xasprintf("[daemon]\nsocket = %s\n", path);
+	text = xasprintf("[daemon]\nsocket = %.107s\n", path);
 	load_ok(&cfg, text);
-	cr_assert_str_eq(cfg.socket, path);
+	cr_assert_eq(strlen(cfg.socket), 107);
+	cr_assert(strncmp(cfg.socket, path, 107) == 0, "%s", cfg.socket);
 	config_free(&cfg);
 	free(text);
-
-	path[107] = 's';
-	path[108] = '\0';
 	text = xasprintf("[daemon]\nsocket = %s\n", path);
 	load_error(text, ":2: [daemon] socket: too long (108 bytes, "
 	    "at most 107)");
 	free(text);
+	free(path);
 
 	load_ok(&cfg, "[daemon]\nsocket = run/g.sock\n");
 	cr_assert_str_eq(cfg.socket, "run/g.sock");

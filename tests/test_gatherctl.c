@@ -51,23 +51,10 @@ stop(void)
 TestSuite(gatherctl, .init = start, .fini = stop, .timeout = 30);
 TestSuite(gatherctl_alone, .timeout = 30);
 
-/* Run gatherctl -s SOCK with the formatted arguments; its exit status. */
-static int __attribute__((format(printf, 2, 3)))
-ctl(char **out, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*args, *cmd;
-	int	 rc;
-
-	va_start(ap, fmt);
-	args = xvasprintf(fmt, ap);
-	va_end(ap);
-	cmd = xasprintf("%s -s '%s' %s", GATHERCTL_BIN, d.sock, args);
-	rc = run_command(cmd, out);
-	free(cmd);
-	free(args);
-	return rc;
-}
+/* Run gatherctl -s SOCK with these arguments (a format); its exit status. */
+#define ctl(out, fmt, ...)						\
+	run_commandf((out), "%s -s '%s' " fmt, GATHERCTL_BIN, d.sock,	\
+	    ##__VA_ARGS__)
 
 /* Split output into lines and parse each as a JSON object; the count. */
 static size_t
@@ -516,8 +503,8 @@ Test(gatherctl_alone, no_daemon_exits_2_and_says_so)
 	    GATHERCTL_BIN);
 	cr_assert_eq(run_command(cmd, &out), 2, "output: %s", out);
 	cr_assert_not_null(strstr(out, "gatherctl: cannot connect to gatherd "
-	    "at /nonexistent/gatherd.sock: No such file or directory "
-	    "(is gatherd running?)"), "stderr: %s", out);
+	    "at /nonexistent/gatherd.sock (-s): no such socket (gatherd is"
+	    " not running, or listens elsewhere"), "stderr: %s", out);
 	free(cmd);
 	free(out);
 }
@@ -545,7 +532,8 @@ Test(gatherctl_alone, usage_errors_exit_2)
 		"run --retry x sleep:1",
 		"run --retry 2:-1 sleep:1",
 		"run --retry 2: sleep:1",
-		"bench -n 1 --job group[",	/* one word is one job */
+		"run group[ query:1 ] -p 1",	/* an option of no job */
+		"run group[ query:1 -p 1 ] --base64",
 		"cancel",
 	};
 	char	*cmd, *out;
@@ -556,8 +544,13 @@ Test(gatherctl_alone, usage_errors_exit_2)
 		    GATHERCTL_BIN, bad[i]);
 		cr_assert_eq(run_command(cmd, &out), 2, "'%s': %s", bad[i],
 		    out);
-		cr_assert_not_null(strstr(out, "usage: gatherctl"), "'%s': %s",
+		/* One line that says what is wrong and points at the help. */
+		cr_assert(strncmp(out, "gatherctl: ", 11) == 0, "'%s': %s",
 		    bad[i], out);
+		cr_assert_not_null(strstr(out, " (see gatherctl --help)\n"),
+		    "'%s': %s", bad[i], out);
+		cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1,
+		    "'%s': more than one line: %s", bad[i], out);
 		free(cmd);
 		free(out);
 	}

@@ -160,7 +160,7 @@ Test(ctl, the_human_output_shows_winners_attempts_and_the_tree)
 	cr_assert_eq(run(1, &out, "--mode any --retry 2:1 " TIMES_OUT
 	    " group:first[ sleep:5000 sleep:1000:inner ] sleep:5000"), 0, "%s",
 	    out);
-	has(out, "batch: ok, winner [1], 3 jobs in ");
+	has(out, ": ok, winner [1], 3 jobs in ");
 	has(out, "\n  [0] timeout ");
 	has(out, "(2 attempts)");
 	has(out, "\n  [1] ok ");
@@ -196,7 +196,7 @@ Test(ctl, status_shows_the_jobs_waiting_to_retry)
 	json_decref(st);
 	cmd = xasprintf("%s -s '%s' status", GATHERCTL_BIN, d.sock);
 	cr_assert_eq(run_command_pty(cmd, &out), 0, "%s", out);
-	has(out, "0 running, 0 waiting, 1 retrying, ");
+	has(out, "0 running, 0 waiting, 1 retrying");
 	free(cmd);
 	free(out);
 	close(fd);

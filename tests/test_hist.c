@@ -5,13 +5,20 @@
 
 #include "hist.h"
 
+/* Assert the median and the 99th percentile of h. */
+static void
+expect_p50_p99(const struct hist *h, uint64_t p50, uint64_t p99)
+{
+	cr_assert_eq(hist_percentile(h, 0.50), p50);
+	cr_assert_eq(hist_percentile(h, 0.99), p99);
+}
+
 Test(hist, empty_is_zero)
 {
 	struct hist	h;
 
 	memset(&h, 0, sizeof h);
-	cr_assert_eq(hist_percentile(&h, 0.5), 0);
-	cr_assert_eq(hist_percentile(&h, 0.99), 0);
+	expect_p50_p99(&h, 0, 0);
 }
 
 Test(hist, small_values_are_exact)
@@ -66,25 +73,30 @@ Test(hist, percentiles_of_uniform_samples)
 	cr_assert_eq(hist_percentile(&h, 1.0), 10000);
 }
 
-Test(hist, percentile_never_exceeds_max)
-{
-	static struct hist	h;
-
-	hist_record(&h, 1000);
-	hist_record(&h, 1000);
-	cr_assert_eq(hist_percentile(&h, 0.5), 1000);
-	cr_assert_eq(hist_percentile(&h, 0.99), 1000);
-}
-
-Test(hist, equal_samples_report_their_value_exactly)
+/*
+ * n samples of value: both percentiles are value exactly, not the top of
+ * its bucket, which lies above it.
+ */
+static void
+expect_equal_samples(uint64_t value, int n)
 {
 	static struct hist	h;
 	int			i;
 
-	for (i = 0; i < 10; i++)
-		hist_record(&h, 500098);
-	cr_assert_eq(hist_percentile(&h, 0.50), 500098);
-	cr_assert_eq(hist_percentile(&h, 0.99), 500098);
+	memset(&h, 0, sizeof h);
+	for (i = 0; i < n; i++)
+		hist_record(&h, value);
+	expect_p50_p99(&h, value, value);
+}
+
+Test(hist, percentile_never_exceeds_max)
+{
+	expect_equal_samples(1000, 2);
+}
+
+Test(hist, equal_samples_report_their_value_exactly)
+{
+	expect_equal_samples(500098, 10);
 }
 
 Test(hist, outlier_shows_in_p99_not_p50)

@@ -61,7 +61,13 @@ HARNESS_SUITE(load, 240);
 #define SLOW_NR_PAD		16000
 #define SLOW_FIREHOSE_RATE	(1024 * 1024)	/* bytes per 100 ms */
 #define SLOW_PROBE_EVERY_MS	100
-#define SLOW_PROBE_MAX_MS	(2 * HARNESS_PROMPT_MS)	/* a read waits for a worker */
+/*
+ * The probe's worst case: its read waits for a worker behind the others'
+ * reads, and at a load average of 11 (builds beside the suite) one took
+ * 668 ms. A loop stalled by a slow client would hold the probe for the
+ * rest of the test, seconds, so 2 s still tells the two apart.
+ */
+#define SLOW_PROBE_MAX_MS	(8 * HARNESS_PROMPT_MS)
 #define SLOW_PROBE_P50_MS	50
 #define SLOW_ALLOWANCE_KB	(24 * 1024)	/* allocator, arenas, libevent */
 

@@ -47,40 +47,21 @@ HARNESS_SUITE(daemon, 30);
 Test(daemon, fail_fast_cancels_the_rest_at_the_first_failure)
 {
 	json_t	*r;
-	double	 t0, dt;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	t0 = now_ms();
-	r = rpc(fd, "{\"id\":\"ff\",\"mode\":\"fail_fast\",\"jobs\":"
-	    FAIL_FAST_JOBS "}");
-	dt = now_ms() - t0;
-	cr_assert_geq(dt, 50);
-	cr_assert_lt(dt, 50 + slack_ms(450), "fail_fast replied after %.1f ms",
-	    dt);
+	r = daemon_rpc_between(&d, &fd, "{\"id\":\"ff\",\"mode\":\"fail_fast\","
+	    "\"jobs\":" FAIL_FAST_JOBS "}", 50, 50 + slack_ms(450));
 	jeq(r, "id", "\"ff\"");
-	jbool_is(r, "ok", false);
-	jbool_is(r, "results[1].ok", false);
-	jstr_is(r, "results[1].error.code", "timeout");
+	jhas(r, "", "{\"ok\":false,\"results\":["
+	    "{\"ok\":false,\"error\":{\"code\":\"cancelled\"}},"
+	    "{\"ok\":false,\"error\":{\"code\":\"timeout\"}},"
+	    "{\"ok\":false,\"error\":{\"code\":\"cancelled\"}}]}");
 	cr_assert_geq(jnum(r, "results[1].ms"), NOT_EARLY(50));
-	jbool_is(r, "results[0].ok", false);
-	jstr_is(r, "results[0].error.code", "cancelled");
-	jbool_is(r, "results[2].ok", false);
-	jstr_is(r, "results[2].error.code", "cancelled");
-	cr_assert_eq(jint(r, "stats.jobs"), 3);
-	cr_assert_eq(jint(r, "stats.ok"), 0, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.failed"), 0, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.timed_out"), 1, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.cancelled"), 2, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.ok") + jint(r, "stats.failed") +
-	    jint(r, "stats.cancelled") + jint(r, "stats.timed_out"),
-	    jint(r, "stats.jobs"));
+	expect_stats(r, 0, 0, 2, 1);
 	json_decref(r);
 
 	/* Nothing keeps running behind the reply. */
-	r = status_of(&d);
-	expect_idle(r);
-	json_decref(r);
+	daemon_expect_idle(&d);
 	close(fd);
 	daemon_stop(&d);
 }
@@ -88,26 +69,13 @@ Test(daemon, fail_fast_cancels_the_rest_at_the_first_failure)
 Test(daemon, mode_all_waits_for_every_job)
 {
 	json_t	*r;
-	double	 t0, dt;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	t0 = now_ms();
-	r = rpc(fd, "{\"mode\":\"all\",\"jobs\":" FAIL_FAST_JOBS "}");
-	dt = now_ms() - t0;
-	cr_assert_geq(dt, 2000, "replied after %.1f ms", dt);
-	cr_assert_lt(dt, 2000 + slack_ms(1000), "replied after %.1f ms", dt);
-	jbool_is(r, "ok", false);
-	jbool_is(r, "results[0].ok", true);
-	jeq(r, "results[0].value", "0");
-	jstr_is(r, "results[1].error.code", "timeout");
-	jbool_is(r, "results[2].ok", true);
-	jeq(r, "results[2].value", "2");
-	cr_assert_eq(jint(r, "stats.jobs"), 3);
-	cr_assert_eq(jint(r, "stats.ok"), 2, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.failed"), 0, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.timed_out"), 1, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.cancelled"), 0, "%s", jtext(r));
+	r = daemon_rpc_between(&d, &fd, "{\"mode\":\"all\",\"jobs\":"
+	    FAIL_FAST_JOBS "}", 2000, 2000 + slack_ms(1000));
+	jhas(r, "", "{\"ok\":false,\"results\":[{\"ok\":true,\"value\":0},"
+	    "{\"error\":{\"code\":\"timeout\"}},{\"ok\":true,\"value\":2}]}");
+	expect_stats(r, 2, 0, 0, 1);
 	cr_assert_geq(jnum(r, "elapsed_ms"), NOT_EARLY(2000));
 	json_decref(r);
 	close(fd);
@@ -121,46 +89,33 @@ Test(daemon, mode_all_waits_for_every_job)
 Test(daemon, batch_timeout_ends_unfinished_jobs)
 {
 	json_t	*r;
-	double	 t0, dt;
+	double	 dt;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	t0 = now_ms();
-	r = rpc(fd, "{\"timeout_ms\":300,\"jobs\":["
+	r = daemon_rpc_between(&d, &fd, "{\"timeout_ms\":300,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":50,\"value\":\"fast\"},"
 	    "{\"type\":\"sleep\",\"ms\":5000},"
-	    "{\"type\":\"sleep\",\"ms\":5000}]}");
-	dt = now_ms() - t0;
-	cr_assert_geq(dt, 300, "replied after %.1f ms", dt);
-	cr_assert_lt(dt, 300 + slack_ms(700), "replied after %.1f ms", dt);
-	jbool_is(r, "ok", false);
-	jbool_is(r, "results[0].ok", true);
-	jstr_is(r, "results[0].value", "fast");
-	jstr_is(r, "results[1].error.code", "timeout");
-	jstr_is(r, "results[2].error.code", "timeout");
-	cr_assert_eq(jint(r, "stats.ok"), 1, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.timed_out"), 2, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.cancelled"), 0, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.failed"), 0, "%s", jtext(r));
+	    "{\"type\":\"sleep\",\"ms\":5000}]}", 300, 300 + slack_ms(700));
+	jhas(r, "", "{\"ok\":false,\"results\":["
+	    "{\"ok\":true,\"value\":\"fast\"},"
+	    "{\"error\":{\"code\":\"timeout\"}},"
+	    "{\"error\":{\"code\":\"timeout\"}}]}");
+	expect_stats(r, 1, 0, 0, 2);
 	cr_assert_geq(jnum(r, "elapsed_ms"), NOT_EARLY(300));
 	json_decref(r);
 
 	/* Jobs still held back by concurrency at the deadline time out too. */
-	t0 = now_ms();
-	r = rpc(fd, "{\"timeout_ms\":300,\"concurrency\":1,\"jobs\":["
+	r = rpc_timed(fd, "{\"timeout_ms\":300,\"concurrency\":1,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":200},{\"type\":\"sleep\",\"ms\":200},"
-	    "{\"type\":\"sleep\",\"ms\":200}]}");
-	dt = now_ms() - t0;
+	    "{\"type\":\"sleep\",\"ms\":200}]}", &dt);
 	cr_assert_lt(dt, 300 + slack_ms(700), "replied after %.1f ms", dt);
-	jbool_is(r, "results[0].ok", true);
-	jstr_is(r, "results[1].error.code", "timeout");
-	jstr_is(r, "results[2].error.code", "timeout");
-	cr_assert_eq(jint(r, "stats.timed_out"), 2, "%s", jtext(r));
+	jhas(r, "results", "[{\"ok\":true},"
+	    "{\"error\":{\"code\":\"timeout\"}},"
+	    "{\"error\":{\"code\":\"timeout\"}}]");
+	expect_stats(r, 1, 0, 0, 2);
 	json_decref(r);
 
-	r = status_of(&d);
-	expect_idle(r);
-	json_decref(r);
+	daemon_expect_idle(&d);
 	close(fd);
 	daemon_stop(&d);
 }
@@ -168,26 +123,20 @@ Test(daemon, batch_timeout_ends_unfinished_jobs)
 Test(daemon, job_timeout_longer_than_the_sleep_succeeds)
 {
 	json_t	*r;
-	double	 t0, dt;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	t0 = now_ms();
-	r = rpc(fd, "{\"jobs\":[{\"type\":\"sleep\",\"ms\":100,"
-	    "\"timeout_ms\":1000,\"value\":\"in time\"}]}");
-	dt = now_ms() - t0;
-	cr_assert_geq(dt, 100);
-	cr_assert_lt(dt, 100 + slack_ms(600), "waited %.1f ms: for the timeout?",
-	    dt);
-	jbool_is(r, "ok", true);
-	jstr_is(r, "results[0].value", "in time");
+	/* Not waiting for the timeout. */
+	r = daemon_rpc_between(&d, &fd, "{\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":100,\"timeout_ms\":1000,\"value\":\"in time\"}]}", 100,
+	    100 + slack_ms(600));
+	jhas(r, "", "{\"ok\":true,\"results\":[{\"value\":\"in time\"}]}");
 	json_decref(r);
 
 	/* A batch deadline that is not reached changes nothing either. */
 	r = rpc(fd, "{\"timeout_ms\":2000,\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":50}]}");
 	jbool_is(r, "ok", true);
-	cr_assert_eq(jint(r, "stats.timed_out"), 0);
+	expect_stats(r, 1, 0, 0, 0);
 	json_decref(r);
 	close(fd);
 	daemon_stop(&d);
@@ -266,6 +215,16 @@ Test(daemon, concurrency_limits_running_jobs)
 	daemon_stop(&d);
 }
 
+/* The next reply on fd within ms, asserted to be a result event. */
+static json_t *
+recv_event(int fd, int ms)
+{
+	json_t	*r = client_recv_json(fd, ms);
+
+	jstr_is(r, "event", "result");
+	return r;
+}
+
 /* With concurrency 1 the jobs run one at a time, in job order. */
 Test(daemon, concurrency_one_runs_jobs_in_order)
 {
@@ -280,8 +239,7 @@ Test(daemon, concurrency_one_runs_jobs_in_order)
 	    "{\"type\":\"sleep\",\"ms\":300},{\"type\":\"sleep\",\"ms\":100},"
 	    "{\"type\":\"sleep\",\"ms\":200}]}");
 	for (i = 0; i < 3; i++) {
-		r = client_recv_json(fd, slack_ms(5000));
-		jstr_is(r, "event", "result");
+		r = recv_event(fd, slack_ms(5000));
 		cr_assert_eq(jint(r, "index"), order[i], "%s", jtext(r));
 		json_decref(r);
 	}
@@ -315,10 +273,9 @@ Test(daemon, stream_sends_each_result_as_it_completes)
 	    "{\"type\":\"sleep\",\"ms\":100,\"value\":\"b\"},"
 	    "{\"type\":\"sleep\",\"ms\":200,\"value\":\"c\"}]}");
 	for (i = 0; i < 3; i++) {
-		r = client_recv_json(fd, slack_ms(5000));
+		r = recv_event(fd, slack_ms(5000));
 		dt = now_ms() - t0;
 		jeq(r, "id", "[\"s\"]");
-		jstr_is(r, "event", "result");
 		cr_assert_eq(jint(r, "index"), order[i], "event %d: %s", i,
 		    jtext(r));
 		jbool_is(r, "result.ok", true);
@@ -364,8 +321,7 @@ Test(daemon, stream_reports_failures_and_cancellations)
 	    "{\"type\":\"sleep\",\"ms\":5000},"
 	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":20}]}");
 	for (i = 0; i < 2; i++) {
-		r = client_recv_json(fd, slack_ms(2000));
-		jstr_is(r, "event", "result");
+		r = recv_event(fd, slack_ms(2000));
 		jbool_is(r, "result.ok", false);
 		cr_assert(jint(r, "index") == 0 || jint(r, "index") == 1);
 		seen[jint(r, "index")]++;

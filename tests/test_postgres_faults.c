@@ -148,7 +148,7 @@ Test(postgres, server_stopped_mid_batch_then_back)
 Test(postgres, cancelled_query_frees_its_connection)
 {
 	char	*a, *line;
-	json_t	*jobs, *r, *ra, *rb, *job, *v;
+	json_t	*jobs, *r, *job, *v;
 	double	 t0, took;
 	int	 fd, i;
 
@@ -199,26 +199,14 @@ Test(postgres, cancelled_query_frees_its_connection)
 	jobs = json_array();
 	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
 	json_array_append_new(jobs, dbtest_qjob(NULL, "select pg_sleep(5)", NULL));
-	line = dbtest_batch_line(jobs, "id", json_string("slow"));
-	fd = client_connect(d.sock);
-	client_send(fd, line);
-	free(line);
+	fd = dbtest_send(&d, jobs, "id", json_string("slow"));
 	usleep(100 * 1000);
 	t0 = now_ms();
 	client_send(fd, "{\"op\":\"cancel\",\"target\":\"slow\"}");
-	ra = client_recv_json(fd, slack_ms(PROMPT_MS));
-	rb = client_recv_json(fd, slack_ms(PROMPT_MS));
+	recv_cancel_and_batch(fd, slack_ms(PROMPT_MS), "{\"cancelled\":1}",
+	    "{\"results\":[{\"error\":{\"code\":\"cancelled\"}},"
+	    "{\"error\":{\"code\":\"cancelled\"}}]}");
 	took = now_ms() - t0;
-	if (json_is_string(jget(ra, "id"))) {
-		r = ra;
-		ra = rb;
-		rb = r;
-	}
-	jeq(ra, "cancelled", "1");
-	jstr_is(rb, "results[0].error.code", "cancelled");
-	jstr_is(rb, "results[1].error.code", "cancelled");
-	json_decref(ra);
-	json_decref(rb);
 	cr_assert_lt(took, slack_ms(PROMPT_MS), "cancel took %.0f ms", took);
 
 	/* A client that goes away. */

@@ -181,10 +181,8 @@ Test(query, every_type_out_and_column_names)
 	cr_assert_not_null(strstr(msg, "columns[1]: not valid UTF-8 at byte"
 	    " 1; name the column with AS"), "%s", msg);
 	free(msg);
-	v = dbtest_query_ok(&d, NULL, "select ok, 3 as b from w", NULL);
-	jeq(v, "columns", "[\"ok\",\"b\"]");
-	jeq(v, "rows", "[[1,3]]");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "select ok, 3 as b from w", NULL,
+	    "{\"columns\":[\"ok\",\"b\"],\"rows\":[[1,3]]}");
 
 	/* The edges: a negative integer, a tiny real, empty text and blob. */
 	v = dbtest_query_ok(&d, NULL, "select i, r, s, n, b, u from t where id = 2", NULL);
@@ -225,18 +223,12 @@ Test(query, every_type_out_and_column_names)
 	    "\"count(*) over ()\"]");
 
 	/* No rows: the columns are still named. */
-	v = dbtest_query_ok(&d, NULL, "select id, s from t where 0", NULL);
-	jeq(v, "columns", "[\"id\",\"s\"]");
-	jeq(v, "rows", "[]");
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "select id, s from t where 0", NULL,
+	    "{\"columns\":[\"id\",\"s\"],\"rows\":[],\"changes\":0}");
 
 	/* A statement without a result: no columns, no rows. */
-	v = dbtest_query_ok(&d, "rw", "update t set n = 1 where id = 3", NULL);
-	jeq(v, "columns", "[]");
-	jeq(v, "rows", "[]");
-	jeq(v, "changes", "1");
-	json_decref(v);
+	dbtest_expect_keys(&d, "rw", "update t set n = 1 where id = 3", NULL,
+	    "{\"columns\":[],\"rows\":[],\"changes\":1}");
 	daemon_stop(&d);
 }
 
@@ -247,8 +239,6 @@ Test(query, every_type_out_and_column_names)
 
 Test(query, changes_counts_this_statement_only)
 {
-	json_t	*v;
-
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x integer)");
 	/* One worker, one connection: an earlier count would be at hand. */
@@ -267,18 +257,13 @@ Test(query, changes_counts_this_statement_only)
 	dbtest_expect(&d, "rw", "update t set x = 0 where x > 1000",
 	    "changes", "0");
 	/* A select after writes changes nothing. */
-	v = dbtest_query_ok(&d, "rw", "select count(*) from t", NULL);
-	jeq(v, "rows", "[[6]]");
-	jeq(v, "changes", "0");
-	json_decref(v);
+	dbtest_expect_keys(&d, "rw", "select count(*) from t", NULL,
+	    "{\"rows\":[[6]],\"changes\":0}");
 	dbtest_expect(&d, "rw", "delete from t where x < 3", "changes", "2");
 	/* RETURNING: rows and changes both. */
-	v = dbtest_query_ok(&d, "rw", "insert into t values (?1), (?2) returning x",
-	    "[100,200]");
-	jeq(v, "columns", "[\"x\"]");
-	jeq(v, "rows", "[[100],[200]]");
-	jeq(v, "changes", "2");
-	json_decref(v);
+	dbtest_expect_keys(&d, "rw", "insert into t values (?1), (?2) returning x",
+	    "[100,200]",
+	    "{\"columns\":[\"x\"],\"rows\":[[100],[200]],\"changes\":2}");
 	dbtest_expect(&d, "rw", "delete from t", "changes", "6");
 	dbtest_expect(&d, "rw", "drop table u", "changes", "0");
 	/* What the daemon wrote is in the file. */
@@ -294,18 +279,12 @@ Test(query, changes_counts_this_statement_only)
 Test(query, concurrent_writes_all_land)
 {
 	json_t	*jobs, *r;
-	char	 p[32];
-	int	 i, n = harness_slowed() ? 40 : 200;
+	int	 n = harness_slowed() ? 40 : 200;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x integer)");
 	dbtest_start(&d, DBTEST_MAIN_CONF);
-	jobs = json_array();
-	for (i = 0; i < n; i++) {
-		snprintf(p, sizeof p, "[%d]", i);
-		json_array_append_new(jobs, dbtest_qjob("rw",
-		    "insert into t values (?1)", p));
-	}
+	jobs = dbtest_qjobs_numbered("rw", "insert into t values (?1)", n);
 	r = dbtest_run_batch(&d, jobs);
 	jbool_is(r, "ok", true);
 	cr_assert_eq(jint(r, "stats.ok"), n, "%s", jtext(r));

@@ -59,7 +59,7 @@ slow_sql(void)
 
 Test(query, timeout_while_query_runs_on_worker)
 {
-	json_t	*r, *st, *job, *jobs;
+	json_t	*r, *st, *jobs;
 	char	*line;
 	double	 t0, took, back;
 
@@ -68,17 +68,9 @@ Test(query, timeout_while_query_runs_on_worker)
 	dbtest_start(&d, DBTEST_MAIN_CONF);
 
 	/* The job's own timeout_ms. */
-	job = dbtest_qjob(NULL, slow_sql(), NULL);
-	json_object_set_new(job, "timeout_ms", json_integer(10));
-	jobs = json_array();
-	json_array_append_new(jobs, job);
-	json_array_append_new(jobs, dbtest_qjob(NULL, "select 'quick'", NULL));
-	t0 = now_ms();
-	r = dbtest_run_batch(&d, jobs);
-	took = now_ms() - t0;
-	jstr_is(r, "results[0].error.code", "timeout");
-	jeq(r, "results[1].value.rows", "[[\"quick\"]]");
-	jeq(r, "stats.timed_out", "1");
+	r = dbtest_timeout_then(&d, slow_sql(), 10, "select 'quick'", &took);
+	jhas(r, "", "{\"results\":[{\"error\":{\"code\":\"timeout\"}},"
+	    "{\"value\":{\"rows\":[[\"quick\"]]}}],\"stats\":{\"timed_out\":1}}");
 	cr_assert_lt(took, slack_ms(PROMPT_MS), "a 10 ms job timeout answered"
 	    " after %.0f ms", took);
 	json_decref(r);
@@ -130,7 +122,7 @@ Test(query, timeout_while_query_runs_on_worker)
 
 Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 {
-	json_t	*r, *a, *b, *jobs, *st;
+	json_t	*r, *jobs, *st;
 	char	*line;
 	double	 t0;
 	int	 fd;
@@ -143,29 +135,16 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 	jobs = json_array();
 	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
 	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
-	line = dbtest_batch_line(jobs, "id", json_string("slow"));
-	fd = client_connect(d.sock);
-	client_send(fd, line);
-	free(line);
+	fd = dbtest_send(&d, jobs, "id", json_string("slow"));
 	usleep(50 * 1000);
 	t0 = now_ms();
 	client_send(fd, "{\"op\":\"cancel\",\"id\":\"c\",\"target\":\"slow\"}");
-	a = client_recv_json(fd, slack_ms(PROMPT_MS));
-	b = client_recv_json(fd, slack_ms(PROMPT_MS));
+	recv_cancel_and_batch(fd, slack_ms(PROMPT_MS),
+	    "{\"id\":\"c\",\"cancelled\":1}", "{\"id\":\"slow\",\"results\":["
+	    "{\"error\":{\"code\":\"cancelled\"}},"
+	    "{\"error\":{\"code\":\"cancelled\"}}]}");
 	cr_assert_lt(now_ms() - t0, slack_ms(PROMPT_MS), "cancel took %.0f ms",
 	    now_ms() - t0);
-	if (json_is_string(jget(a, "id")) &&
-	    strcmp(jstr(a, "id"), "slow") == 0) {
-		r = a;
-		a = b;
-		b = r;
-	}
-	jeq(a, "cancelled", "1");
-	jeq(b, "id", "\"slow\"");
-	jstr_is(b, "results[0].error.code", "cancelled");
-	jstr_is(b, "results[1].error.code", "cancelled");
-	json_decref(a);
-	json_decref(b);
 	st = status_of(&d);
 	jeq(st, "jobs.in_flight", "0");
 	jeq(st, "batches.in_flight", "0");
@@ -199,7 +178,6 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 Test(query, result_over_max_result_bytes_is_too_large)
 {
 	json_t	*v;
-	char	*msg;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
@@ -207,9 +185,8 @@ Test(query, result_over_max_result_bytes_is_too_large)
 	    "[limits]\nmax_result_bytes = 4096\n");
 
 	/* One big value: 4000 random bytes are 5336 of base64. */
-	msg = dbtest_query_fails(&d, NULL, "select randomblob(4000)", NULL, "too_large");
-	cr_assert_not_null(strstr(msg, "4096"), "message: %s", msg);
-	free(msg);
+	dbtest_fails_with(&d, NULL, "select randomblob(4000)", NULL, "too_large",
+	    "4096");
 	/* Escapes count: 3000 line feeds are 6000 bytes of JSON. */
 	free(dbtest_query_fails(&d, NULL, "select printf('%.3000c', char(10))",
 	    NULL, "too_large"));

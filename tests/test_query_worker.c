@@ -110,6 +110,27 @@ run_while_locked(sqlite3 *lock, const char *line, int value, int hold_ms,
 	return r;
 }
 
+/*
+ * run_while_locked a count(*) of t, which inserts row value; assert the
+ * query waited for the lock (the clock's 5% aside) and then counted it.
+ */
+static void
+expect_waits_for_lock(sqlite3 *lock, const char *line, int value,
+    int hold_ms, int timeout_ms)
+{
+	json_t	*r;
+	char	*rows = harness_fmt("[[%d]]", value);
+	double	 took;
+
+	r = run_while_locked(lock, line, value, hold_ms, timeout_ms, &took);
+	jbool_is(r, "ok", true);
+	jeq(r, "results[0].value.rows", rows);
+	cr_assert_geq(took, hold_ms * 0.95, "answered after %.0f ms, before"
+	    " the lock was released", took);
+	json_decref(r);
+	free(rows);
+}
+
 Test(query, locked_database_released_in_time_succeeds)
 {
 	sqlite3	*lock;
@@ -131,23 +152,13 @@ Test(query, locked_database_released_in_time_succeeds)
 
 	/* Released after 100 ms, well inside the 300 ms busy timeout. */
 	lock = dbtest_open("main.db");
-	r = run_while_locked(lock, line, 2, 100, slack_ms(5000), &took);
-	jbool_is(r, "ok", true);
-	jeq(r, "results[0].value.rows", "[[2]]");
-	cr_assert_geq(took, 95, "answered after %.0f ms, before the lock was"
-	    " released", took);
-	json_decref(r);
+	expect_waits_for_lock(lock, line, 2, 100, slack_ms(5000));
 
 	/*
 	 * "patient" has the default busy timeout, 5000 ms: a lock held for a
 	 * whole second is waited for.
 	 */
-	r = run_while_locked(lock, patient, 3, 1000, slack_ms(10000), &took);
-	jbool_is(r, "ok", true);
-	jeq(r, "results[0].value.rows", "[[3]]");
-	cr_assert_geq(took, 950, "answered after %.0f ms, before the lock was"
-	    " released", took);
-	json_decref(r);
+	expect_waits_for_lock(lock, patient, 3, 1000, slack_ms(10000));
 
 	/*
 	 * "default" is the same file, so the same worker connections, but
@@ -179,21 +190,15 @@ Test(query, locked_database_released_in_time_succeeds)
 Test(query, five_thousand_queries_in_one_batch)
 {
 	json_t	*jobs, *r;
-	char	 p[32], path[64];
-	double	 t0, took;
+	char	 path[64];
+	double	 took;
 	int	 i, n = 5000;
 
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x)");
 	dbtest_start(&d, DBTEST_MAIN_CONF);
-	jobs = json_array();
-	for (i = 0; i < n; i++) {
-		snprintf(p, sizeof p, "[%d]", i);
-		json_array_append_new(jobs, dbtest_qjob(NULL, "select ?1 + 1", p));
-	}
-	t0 = now_ms();
-	r = dbtest_run_batch(&d, jobs);
-	took = now_ms() - t0;
+	jobs = dbtest_qjobs_numbered(NULL, "select ?1 + 1", n);
+	r = dbtest_run_timed(&d, jobs, &took);
 	jbool_is(r, "ok", true);
 	cr_assert_eq(json_array_size(jget(r, "results")), (size_t)n);
 	cr_assert_eq(jint(r, "stats.ok"), n);
@@ -281,8 +286,6 @@ Test(query, cached_statements_give_fresh_results)
 
 Test(query, schema_changed_by_another_connection_is_seen)
 {
-	json_t	*v;
-
 	dbtest_files_init();
 	dbtest_make("main.db", "create table t(x integer); insert into t values (1)");
 	dbtest_start(&d, "threads = 1\n"
@@ -294,20 +297,14 @@ Test(query, schema_changed_by_another_connection_is_seen)
 	json_decref(dbtest_query_ok(&d, "rw", "alter table t add column y default 'y'",
 	    NULL));
 	/* A new statement, prepared against the old schema in memory. */
-	v = dbtest_query_ok(&d, NULL, "select * from t limit 1", NULL);
-	jeq(v, "columns", "[\"x\",\"y\"]");
-	jeq(v, "rows", "[[1,\"y\"]]");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "select * from t limit 1", NULL,
+	    "{\"columns\":[\"x\",\"y\"],\"rows\":[[1,\"y\"]]}");
 	/* The cached one. */
-	v = dbtest_query_ok(&d, NULL, "select * from t", NULL);
-	jeq(v, "columns", "[\"x\",\"y\"]");
-	jeq(v, "rows", "[[1,\"y\"]]");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "select * from t", NULL,
+	    "{\"columns\":[\"x\",\"y\"],\"rows\":[[1,\"y\"]]}");
 	/* A column dropped: no phantom column of nulls. */
 	json_decref(dbtest_query_ok(&d, "rw", "alter table t drop column x", NULL));
-	v = dbtest_query_ok(&d, NULL, "select * from t", NULL);
-	jeq(v, "columns", "[\"y\"]");
-	jeq(v, "rows", "[[\"y\"]]");
-	json_decref(v);
+	dbtest_expect_keys(&d, NULL, "select * from t", NULL,
+	    "{\"columns\":[\"y\"],\"rows\":[[\"y\"]]}");
 	daemon_stop(&d);
 }

@@ -36,6 +36,30 @@ HARNESS_SUITE(read, 180);
 
 Test(read, whole_file_offset_length_and_the_end)
 {
+	/* Reads of digits.txt ("0123456789"): fields, the data they give. */
+	static const char *const slices[][2] = {
+		{ "", "0123456789" },
+		{ "\"offset\":3", "3456789" },
+		{ "\"length\":4", "0123" },
+		{ "\"offset\":2,\"length\":3", "234" },
+		{ "\"offset\":0,\"length\":10", "0123456789" },
+		/* A length past the end gives what is there. */
+		{ "\"offset\":8,\"length\":10", "89" },
+		{ "\"length\":1000000", "0123456789" },
+		{ "\"length\":0", "" },
+		/* An offset at or past the end: no data, the size still right. */
+		{ "\"offset\":10", "" },
+		{ "\"offset\":11", "" },
+		{ "\"offset\":9,\"length\":0", "" },
+		{ "\"offset\":1000000,\"length\":5", "" },
+		{ "\"offset\":9223372036854775807", "" },
+		/* null is the same as absent. */
+		{ "\"offset\":null,\"length\":null,\"encoding\":null,"
+		    "\"timeout_ms\":null", "0123456789" },
+		{ "\"encoding\":\"utf8\"", "0123456789" },
+	};
+	size_t	i;
+
 	files_init();
 	put_str("root/hello.txt", "hello\n");
 	put_str("root/digits.txt", "0123456789");
@@ -43,28 +67,10 @@ Test(read, whole_file_offset_length_and_the_end)
 	start(MODE_DEFAULT, 2, "root", NULL);
 
 	expect_read("hello.txt", "", "hello\n", 6);
-	expect_read("digits.txt", "", "0123456789", 10);
-	expect_read("digits.txt", "\"offset\":3", "3456789", 10);
-	expect_read("digits.txt", "\"length\":4", "0123", 10);
-	expect_read("digits.txt", "\"offset\":2,\"length\":3", "234", 10);
-	expect_read("digits.txt", "\"offset\":0,\"length\":10", "0123456789",
-	    10);
-	/* A length past the end gives what is there. */
-	expect_read("digits.txt", "\"offset\":8,\"length\":10", "89", 10);
-	expect_read("digits.txt", "\"length\":1000000", "0123456789", 10);
-	expect_read("digits.txt", "\"length\":0", "", 10);
-	/* An offset at or past the end: no data, the size still right. */
-	expect_read("digits.txt", "\"offset\":10", "", 10);
-	expect_read("digits.txt", "\"offset\":11", "", 10);
-	expect_read("digits.txt", "\"offset\":9,\"length\":0", "", 10);
-	expect_read("digits.txt", "\"offset\":1000000,\"length\":5", "", 10);
-	expect_read("digits.txt", "\"offset\":9223372036854775807", "", 10);
+	for (i = 0; i < sizeof slices / sizeof slices[0]; i++)
+		expect_read("digits.txt", slices[i][0], slices[i][1], 10);
 	expect_read("empty.txt", "", "", 0);
 	expect_read("empty.txt", "\"offset\":5", "", 0);
-	/* null is the same as absent. */
-	expect_read("digits.txt", "\"offset\":null,\"length\":null,"
-	    "\"encoding\":null,\"timeout_ms\":null", "0123456789", 10);
-	expect_read("digits.txt", "\"encoding\":\"utf8\"", "0123456789", 10);
 	daemon_stop(&d);
 }
 
@@ -133,9 +139,8 @@ Test(read, invalid_utf8_is_bad_encoding_but_base64_reads_it)
 	put_str("root/utf8.txt", "\xc3\xa9t\xc3\xa9");
 	start(MODE_DEFAULT, 2, "root", NULL);
 
-	expect_read_error("latin1.txt", "", "bad_encoding", NULL);
-	expect_read_error("overlong.txt", "", "bad_encoding", NULL);
-	expect_read_error("surrogate.txt", "", "bad_encoding", NULL);
+	expect_reads_fail("bad_encoding", "latin1.txt", "overlong.txt",
+	    "surrogate.txt", NULL);
 	/* A slice cutting a character in two is not valid UTF-8 either. */
 	expect_read_error("utf8.txt", "\"length\":1", "bad_encoding", NULL);
 	expect_read_error("utf8.txt", "\"offset\":1", "bad_encoding", NULL);
@@ -167,10 +172,7 @@ expect_refused(const char *jobs, const char *code, const char *where)
 Test(read, invalid_fields_refuse_the_whole_batch)
 {
 	static const char	good[] = "{\"type\":\"read\",\"path\":\"f\"},";
-	static const struct {
-		const char	*job;
-		const char	*where;
-	} bad[] = {
+	static const struct bad_field bad[] = {
 		{ "{\"type\":\"read\"}", "jobs[1].path" },
 		{ "{\"type\":\"read\",\"path\":null}", "jobs[1].path" },
 		{ "{\"type\":\"read\",\"path\":5}", "jobs[1].path" },
@@ -211,8 +213,8 @@ Test(read, invalid_fields_refuse_the_whole_batch)
 	start(MODE_DEFAULT, 2, "root", NULL);
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		jobs = harness_fmt("%s%s", good, bad[i].job);
-		expect_refused(jobs, "bad_request", bad[i].where);
+		jobs = harness_fmt("%s%s", good, bad[i].text);
+		expect_refused(jobs, "bad_request", bad[i].path);
 		free(jobs);
 	}
 	/* No job ran: not even the valid jobs[0] of each batch. */
@@ -261,11 +263,8 @@ errors_name_the_path_and_what_it_is(enum mode mode)
 	/* One worker: a worker stuck on the FIFO would hang the next read. */
 	start(mode, 1, "root /dev", NULL);
 
-	expect_read_error("missing.txt", "", "not_found", NULL);
-	expect_read_error("dir/missing.txt", "", "not_found", NULL);
-	expect_read_error("nodir/missing.txt", "", "not_found", NULL);
-	expect_read_error("f.txt/x", "", "not_found", NULL);
-	expect_read_error("f.txt/", "", "not_found", NULL);
+	expect_reads_fail("not_found", "missing.txt", "dir/missing.txt",
+	    "nodir/missing.txt", "f.txt/x", "f.txt/", NULL);
 	expect_read_error(fpath("root/missing.txt"), "", "not_found", NULL);
 	expect_read_error("dir", "", "io_error", "directory");
 	expect_read_error("dir/", "", "io_error", "directory");

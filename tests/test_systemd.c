@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 
 #include "harness.h"
 #include "jsonpath.h"
+#include "xmalloc.h"
 
 static struct daemon	d;		/* this test's daemon */
 static char		notify_dir[64];	/* holds the notification socket */
@@ -243,6 +245,20 @@ has_line(const char *msg, const char *line)
 }
 
 /*
+ * Read notifications on nfd into msg (len bytes) until one holds line,
+ * until deadline (now_ms()); whether one did.
+ */
+static bool
+await_line(int nfd, char *msg, size_t len, const char *line, double deadline)
+{
+	while (notify_recv(nfd, msg, len, (int)(deadline - now_ms()))) {
+		if (has_line(msg, line))
+			return true;
+	}
+	return false;
+}
+
+/*
  * The notification protocol: READY=1 once the socket accepts, STATUS=
  * lines that follow the load, WATCHDOG=1 at half of WATCHDOG_USEC from
  * the loop, RELOADING=1 (with MONOTONIC_USEC=) then READY=1 on SIGHUP,
@@ -256,8 +272,7 @@ Test(systemd, notify_ready_status_watchdog_reloading_stopping)
 	json_t			*r;
 	double			 deadline, start;
 	int			 nfd, fd, watchdogs = 0;
-	bool			 ready = false, status1 = false;
-	bool			 stopping = false, reloading = false;
+	bool			 status1 = false;
 	unsigned long long	 before, stamp;
 	const char		*p;
 
@@ -265,10 +280,8 @@ Test(systemd, notify_ready_status_watchdog_reloading_stopping)
 	daemon_start_opts(&d, NULL, NULL, &opts);
 
 	deadline = now_ms() + slack_ms(5000);
-	while (!ready && notify_recv(nfd, msg, sizeof msg,
-	    (int)(deadline - now_ms())))
-		ready = has_line(msg, "READY=1");
-	cr_assert(ready, "no READY=1 from gatherd");
+	cr_assert(await_line(nfd, msg, sizeof msg, "READY=1", deadline),
+	    "no READY=1 from gatherd");
 	/* Ready means ready: the socket accepts now. */
 	fd = client_connect(d.sock);
 	cr_assert(strstr(msg, "STATUS=0 connections, 0 batches and 0 jobs"
@@ -301,26 +314,19 @@ Test(systemd, notify_ready_status_watchdog_reloading_stopping)
 	before = mono_usec();
 	cr_assert_eq(kill(d.pid, SIGHUP), 0);
 	deadline = now_ms() + slack_ms(5000);
-	while (!reloading && notify_recv(nfd, msg, sizeof msg,
-	    (int)(deadline - now_ms())))
-		reloading = has_line(msg, "RELOADING=1");
-	cr_assert(reloading, "no RELOADING=1 on SIGHUP");
+	cr_assert(await_line(nfd, msg, sizeof msg, "RELOADING=1", deadline),
+	    "no RELOADING=1 on SIGHUP");
 	cr_assert_not_null(p = strstr(msg, "\nMONOTONIC_USEC="), "%s", msg);
 	stamp = strtoull(p + 16, NULL, 10);
 	cr_assert(stamp >= before && stamp <= mono_usec(),
 	    "MONOTONIC_USEC=%llu, not between %llu and now", stamp, before);
-	ready = false;
-	while (!ready && notify_recv(nfd, msg, sizeof msg,
-	    (int)(deadline - now_ms())))
-		ready = has_line(msg, "READY=1");
-	cr_assert(ready, "no READY=1 after the reload");
+	cr_assert(await_line(nfd, msg, sizeof msg, "READY=1", deadline),
+	    "no READY=1 after the reload");
 
 	cr_assert_eq(kill(d.pid, SIGTERM), 0);
 	deadline = now_ms() + slack_ms(5000);
-	while (!stopping && notify_recv(nfd, msg, sizeof msg,
-	    (int)(deadline - now_ms())))
-		stopping = has_line(msg, "STOPPING=1");
-	cr_assert(stopping, "no STOPPING=1 on SIGTERM");
+	cr_assert(await_line(nfd, msg, sizeof msg, "STOPPING=1", deadline),
+	    "no STOPPING=1 on SIGTERM");
 	cr_assert_eq(exit_code(&d), 0);
 	close(nfd);
 	daemon_stop(&d);
@@ -410,10 +416,55 @@ Test(systemd, journal_lines_carry_priorities)
 	free(log);
 }
 
-/* Otherwise lines are as on a terminal, JOURNAL_STREAM or not. */
+/*
+ * The log without the ISO 8601 time that starts each line outside the
+ * journal (2026-12-07T01:05:19.123+00:00 and a space), or NULL when a
+ * line has none. Caller frees.
+ */
+static char *
+strip_stamps(const char *log)
+{
+	regex_t		 re;
+	regmatch_t	 m;
+	const char	*p, *nl;
+	char		*out, *o;
+	int		 ok = 1;
+
+	cr_assert_eq(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:"
+	    "[0-9]{2}:[0-9]{2}\\.[0-9]{3}[+-][0-9]{2}:[0-9]{2} ",
+	    REG_EXTENDED), 0);
+	o = out = xstrdup(log);
+	for (p = log; ok && *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			nl = p + strlen(p) - 1;
+		if (regexec(&re, p, 1, &m, 0) != 0 || m.rm_so != 0 ||
+		    p + m.rm_eo > nl)
+			ok = 0;
+		else {
+			memcpy(o, p + m.rm_eo, (size_t)(nl + 1 - p - m.rm_eo));
+			o += nl + 1 - p - m.rm_eo;
+		}
+	}
+	*o = '\0';
+	regfree(&re);
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * Otherwise lines are as on a terminal, JOURNAL_STREAM or not: each
+ * starts with its time.
+ */
 Test(systemd, plain_lines_without_the_journal)
 {
-	char	*log = run_and_log(NULL);
+	char	*raw = run_and_log(NULL), *log;
+
+	log = strip_stamps(raw);
+	cr_assert_not_null(log, "a line without its time: %s", raw);
+	free(raw);
 
 	cr_assert(some_line_starts(log, "gatherd: info: listening on "),
 	    "%s", log);
@@ -422,7 +473,10 @@ Test(systemd, plain_lines_without_the_journal)
 	cr_assert(every_line_starts(log, "gatherd: "), "%s", log);
 	free(log);
 
-	log = run_and_log(child_other_stream_env);
+	raw = run_and_log(child_other_stream_env);
+	log = strip_stamps(raw);
+	cr_assert_not_null(log, "a line without its time: %s", raw);
+	free(raw);
 	cr_assert(every_line_starts(log, "gatherd: "), "%s", log);
 	cr_assert(some_line_starts(log, "gatherd: info: listening on "),
 	    "%s", log);

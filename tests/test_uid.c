@@ -58,12 +58,9 @@ start(const char *conf)
 static int
 connect_in(uid_t uid)
 {
-	json_t	*r;
-	int	 fd = client_connect_as(d.sock, uid, (gid_t)uid);
+	int	fd = client_connect_as(d.sock, uid, (gid_t)uid);
 
-	r = rpc(fd, "{\"op\":\"ping\"}");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\"}", "null");
 	return fd;
 }
 
@@ -71,12 +68,18 @@ connect_in(uid_t uid)
 static void
 start_long(int fd, const char *line)
 {
-	json_t	*r;
-
 	client_send(fd, line);
-	r = rpc(fd, "{\"op\":\"ping\"}");
-	jbool_is(r, "pong", true);
-	json_decref(r);
+	rpc_pong(fd, "{\"op\":\"ping\"}", "null");
+}
+
+/* A connection of uid running the long batch line. */
+static int
+connect_running(uid_t uid, const char *line)
+{
+	int	fd = connect_in(uid);
+
+	start_long(fd, line);
+	return fd;
 }
 
 /* The reply on fd is batch id's, its sleep cancelled. */
@@ -134,9 +137,7 @@ Test(uid, connections_per_uid_are_bounded_root_aside)
 
 	extra = client_connect_as(d.sock, U1, U1);
 	r = client_recv_json(extra, slack_ms(5000));
-	jbool_is(r, "ok", false);
-	jeq(r, "id", "null");
-	jstr_is(r, "error.code", "busy");
+	jhas(r, "", "{\"ok\":false,\"id\":null,\"error\":{\"code\":\"busy\"}}");
 	jstr_has(r, "error.message", "max_connections_per_uid (3)");
 	json_decref(r);
 	expect_eof(extra, 2000);
@@ -181,8 +182,8 @@ Test(uid, connections_per_uid_are_bounded_root_aside)
 }
 
 /*
- * "conn":"any" and "conn":N cancel only batches of the requester's uid;
- * root's cancel reaches every uid.
+ * "conn":"any" and "conn":N (with a target or without) cancel only
+ * batches of the requester's uid; root's cancel reaches every uid.
  */
 Test(uid, cancel_beyond_the_connection_stays_within_the_uid)
 {
@@ -191,11 +192,9 @@ Test(uid, cancel_beyond_the_connection_stays_within_the_uid)
 	int		 a, a2, b, b2, root;
 
 	start(NULL);
-	a = connect_in(U1);
-	b = connect_in(U2);
+	a = connect_running(U1, LONG_BATCH("x"));
+	b = connect_running(U2, LONG_BATCH("x"));
 	b2 = connect_in(U2);
-	start_long(a, LONG_BATCH("x"));
-	start_long(b, LONG_BATCH("x"));
 	conn_a = own_conn(a);
 
 	/* U2's "any" finds its own batch x, not U1's. */
@@ -208,6 +207,15 @@ Test(uid, cancel_beyond_the_connection_stays_within_the_uid)
 	    (long long)conn_a);
 	cr_assert_eq(cancel_on(b2, line), 0);
 	expect_silence(a, 100);
+	free(line);
+	/* Nor does naming it without a target (all its batches). */
+	line = harness_fmt("{\"op\":\"cancel\",\"conn\":%lld}",
+	    (long long)conn_a);
+	cr_assert_eq(cancel_on(b2, line), 0);
+	expect_silence(a, 100);
+	free(line);
+	line = harness_fmt("{\"op\":\"cancel\",\"target\":\"x\","
+	    "\"conn\":%lld}", (long long)conn_a);
 	/* Another connection of U1 may. */
 	a2 = connect_in(U1);
 	cr_assert_eq(cancel_on(a2, line), 1);
@@ -259,13 +267,10 @@ Test(uid, status_detail_lists_only_the_uids_batches)
 	int	 a, a2, b, root, root2;
 
 	start(NULL);
-	a = connect_in(U1);
+	a = connect_running(U1, LONG_BATCH("a"));
 	a2 = connect_in(U1);
-	b = connect_in(U2);
-	root = connect_in(0);
-	start_long(a, LONG_BATCH("a"));
-	start_long(b, LONG_BATCH("b"));
-	start_long(root, LONG_BATCH("r"));
+	b = connect_running(U2, LONG_BATCH("b"));
+	root = connect_running(0, LONG_BATCH("r"));
 
 	r = rpc(a2, "{\"op\":\"status\",\"detail\":true}");
 	cr_assert_eq(json_array_size(jget(r, "status.batches.list")), 1,

@@ -92,23 +92,29 @@ ask(int fd, const char *line)
 	return ask_bytes(fd, line, strlen(line));
 }
 
-/*
- * The next two replies on fd, which may come in either order: *with the
- * one that has member key, *other the other. Caller decrefs both.
- */
+/* Send line; assert the reply is this error, its message holding words. */
 static void
-recv_two(int fd, int ms, const char *key, json_t **with, json_t **other)
+ask_error(int fd, const char *line, const char *id, const char *code,
+    const char *words)
 {
-	*with = recv_json(fd, ms);
-	*other = recv_json(fd, ms);
-	if (json_object_get(*with, key) == NULL) {
-		json_t	*t = *with;
+	json_t	*r = ask(fd, line);
 
-		*with = *other;
-		*other = t;
-	}
-	cr_assert_not_null(json_object_get(*with, key), "no reply has %s: %s"
-	    " and %s", key, jtext(*with), jtext(*other));
+	expect_error(r, id, code);
+	jstr_has(r, "error.message", words);
+	json_decref(r);
+}
+
+/* What the batch of one job a cancel ended holds. */
+#define ONE_CANCELLED \
+	"\"results\":[{\"ok\":false,\"error\":{\"code\":\"cancelled\"}}]"
+
+/* The next two replies on fd: expect_cancel_and_batch, read as JSON here. */
+static void
+recv_cancelled(int fd, int ms, const char *cancel, const char *batch)
+{
+	json_t	*a = recv_json(fd, ms);
+
+	expect_cancel_and_batch(a, recv_json(fd, ms), cancel, batch);
 }
 
 /* Assert the raw reply begins with want. */
@@ -120,6 +126,28 @@ expect_prefix(const char *reply, const char *want)
 	    want);
 }
 
+/* Send the line made of head, id and tail. */
+static void
+send_with_id(int fd, const char *head, const char *id, const char *tail)
+{
+	char	*line = harness_fmt("%s%s%s", head, id, tail);
+
+	client_send(fd, line);
+	free(line);
+}
+
+/* Assert the next raw reply on fd begins {"id":ID and then rest. */
+static void
+expect_id_reply(int fd, const char *id, const char *rest)
+{
+	char	*raw = recv_raw(fd, 5000, NULL), *want;
+
+	want = harness_fmt("{\"id\":%s%s", id, rest);
+	expect_prefix(raw, want);
+	free(want);
+	free(raw);
+}
+
 Test(wire, the_id_comes_back_exactly_as_the_client_wrote_it)
 {
 	static const char *const ids[] = {
@@ -127,47 +155,22 @@ Test(wire, the_id_comes_back_exactly_as_the_client_wrote_it)
 		"-12345678901234567890123456789", "1e400", "2.5E-400",
 		"[1.50,{\"a\":1e5,\"b\":[-0]}]", "{\"id\":10E1}",
 	};
-	char	*line, *raw, *want;
 	size_t	 i;
 	int	 fd;
 
 	fd = daemon_start_client(&d, NULL);
 	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
 		/* Whitespace around it is not part of it. */
-		line = harness_fmt("{ \"id\" :\t%s ,\"op\":\"ping\"}", ids[i]);
-		client_send(fd, line);
-		raw = recv_raw(fd, 5000, NULL);
-		want = harness_fmt("{\"id\":%s,\"ok\":true,\"pong\":true", ids[i]);
-		expect_prefix(raw, want);
-		free(raw);
-		free(want);
-		free(line);
+		send_with_id(fd, "{ \"id\" :\t", ids[i], " ,\"op\":\"ping\"}");
+		expect_id_reply(fd, ids[i], ",\"ok\":true,\"pong\":true");
 
 		/* A batch's stream event and final reply, and an error. */
-		line = harness_fmt("{\"id\":%s,\"stream\":true,\"jobs\":"
-		    "[{\"type\":\"sleep\",\"ms\":0}]}", ids[i]);
-		client_send(fd, line);
-		want = harness_fmt("{\"id\":%s,\"event\":\"result\"", ids[i]);
-		raw = recv_raw(fd, 5000, NULL);
-		expect_prefix(raw, want);
-		free(raw);
-		free(want);
-		want = harness_fmt("{\"id\":%s,\"ok\":true,\"elapsed_ms\"",
-		    ids[i]);
-		raw = recv_raw(fd, 5000, NULL);
-		expect_prefix(raw, want);
-		free(raw);
-		free(want);
-		free(line);
-
-		line = harness_fmt("{\"id\":%s,\"op\":\"nap\"}", ids[i]);
-		client_send(fd, line);
-		want = harness_fmt("{\"id\":%s,\"ok\":false", ids[i]);
-		raw = recv_raw(fd, 5000, NULL);
-		expect_prefix(raw, want);
-		free(raw);
-		free(want);
-		free(line);
+		send_with_id(fd, "{\"id\":", ids[i], ",\"stream\":true,\"jobs\":"
+		    "[{\"type\":\"sleep\",\"ms\":0}]}");
+		expect_id_reply(fd, ids[i], ",\"event\":\"result\"");
+		expect_id_reply(fd, ids[i], ",\"ok\":true,\"elapsed_ms\"");
+		send_with_id(fd, "{\"id\":", ids[i], ",\"op\":\"nap\"}");
+		expect_id_reply(fd, ids[i], ",\"ok\":false");
 	}
 	close(fd);
 	daemon_stop(&d);
@@ -175,7 +178,7 @@ Test(wire, the_id_comes_back_exactly_as_the_client_wrote_it)
 
 Test(wire, a_batch_with_an_id_beyond_64_bits_can_be_cancelled)
 {
-	json_t	*r, *a, *b;
+	json_t	*r;
 	int	 fd;
 
 	fd = daemon_start_client(&d, NULL);
@@ -188,12 +191,8 @@ Test(wire, a_batch_with_an_id_beyond_64_bits_can_be_cancelled)
 	json_decref(r);
 	client_send(fd, "{\"id\":\"c\",\"op\":\"cancel\","
 	    "\"target\":18446744073709551616}");
-	recv_two(fd, 5000, "cancelled", &a, &b);
-	jeq(a, "id", "\"c\"");
-	jeq(a, "cancelled", "1");
-	jstr_is(b, "results[0].error.code", "cancelled");
-	json_decref(a);
-	json_decref(b);
+	recv_cancelled(fd, 5000, "{\"id\":\"c\",\"cancelled\":1}",
+	    "{" ONE_CANCELLED "}");
 	close(fd);
 	daemon_stop(&d);
 }
@@ -210,11 +209,9 @@ Test(wire, integers_beyond_64_bits_are_refused_only_in_integer_fields)
 	jstr_is(r, "error.message", "jobs[0].offset: integer out of range (a"
 	    " signed 64-bit integer is expected)");
 	json_decref(r);
-	r = ask(fd, "{\"id\":2,\"jobs\":[],\"concurrency\":"
-	    "-99999999999999999999}");
-	expect_error(r, "2", "bad_request");
-	jstr_has(r, "error.message", "concurrency: integer out of range");
-	json_decref(r);
+	ask_error(fd, "{\"id\":2,\"jobs\":[],\"concurrency\":"
+	    "-99999999999999999999}",
+	    "2", "bad_request", "concurrency: integer out of range");
 
 	/* As a value, a double holds it; past a double, it is bad_json. */
 	r = ask(fd, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
@@ -223,11 +220,9 @@ Test(wire, integers_beyond_64_bits_are_refused_only_in_integer_fields)
 	cr_assert_eq(jnum(r, "results[0].value[0]"), 18446744073709551616.0);
 	cr_assert_eq(jnum(r, "results[0].value[1]"), 0.0);
 	json_decref(r);
-	r = ask(fd, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
-	    "\"value\":1e400}]}");
-	expect_error(r, "null", "bad_json");
-	jstr_has(r, "error.message", "beyond the range of a double");
-	json_decref(r);
+	ask_error(fd, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0,"
+	    "\"value\":1e400}]}",
+	    "null", "bad_json", "beyond the range of a double");
 	close(fd);
 	daemon_stop(&d);
 }
@@ -454,7 +449,7 @@ Test(wire, a_ping_is_answered_while_a_big_line_is_parsed)
  */
 Test(wire, the_next_lines_of_a_connection_wait_for_its_big_line)
 {
-	json_t	*r, *s;
+	json_t	*r;
 	char	*big;
 	size_t	 len;
 	int	 fd;
@@ -464,12 +459,8 @@ Test(wire, the_next_lines_of_a_connection_wait_for_its_big_line)
 	    "600000,\"value\":", big_keys(), "}]}", &len);
 	client_write(fd, big, len);
 	client_send(fd, "{\"id\":\"c\",\"op\":\"cancel\",\"target\":\"big\"}");
-	recv_two(fd, 60000, "cancelled", &r, &s);
-	jeq(r, "cancelled", "1");
-	jeq(s, "id", "\"big\"");
-	jstr_is(s, "results[0].error.code", "cancelled");
-	json_decref(r);
-	json_decref(s);
+	recv_cancelled(fd, 60000, "{\"cancelled\":1}",
+	    "{\"id\":\"big\"," ONE_CANCELLED "}");
 	free(big);
 
 	big = big_line("{\"id\":\"big2\",\"op\":\"ping\",\"x\":", big_keys(), "}",
@@ -590,7 +581,6 @@ Test(wire, sigterm_during_a_parse_ends_cleanly)
  */
 Test(wire, a_big_id_and_a_big_target_are_kept_and_freed)
 {
-	json_t	*r, *s;
 	char	*id, *line, *raw, *want;
 	size_t	 len;
 	int	 fd;
@@ -605,11 +595,7 @@ Test(wire, a_big_id_and_a_big_target_are_kept_and_freed)
 	line = harness_fmt("{\"op\":\"cancel\",\"target\":%s}", id);
 	client_send(fd, line);
 	free(line);
-	recv_two(fd, 30000, "cancelled", &r, &s);
-	jeq(r, "cancelled", "1");
-	jstr_is(s, "results[0].error.code", "cancelled");
-	json_decref(r);
-	json_decref(s);
+	recv_cancelled(fd, 30000, "{\"cancelled\":1}", "{" ONE_CANCELLED "}");
 
 	/* Whole and exact: a ping's reply holds the id's text as sent. */
 	line = harness_fmt("{\"op\":\"ping\",\"id\":%s}", id);

@@ -155,7 +155,7 @@ static const char bench_usage_text[] =
     "Exit status: 0 every reply ok, 1 some failed, 2 usage or connection "
     "error.\n";
 
-/* Report a usage error and return 2. */
+/* Report a usage error on one line, pointing at -h, and return 2. */
 static int __attribute__((format(printf, 1, 2)))
 bench_usage_error(const char *fmt, ...)
 {
@@ -165,8 +165,7 @@ bench_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fputs(bench_usage_text, stderr);
+	fputs(" (see gatherctl bench -h)\n", stderr);
 	return BENCH_EXIT_ERROR;
 }
 
@@ -820,7 +819,8 @@ bench_options(struct bench *b, int argc, char **argv, char ***jobs,
 	int				 ch, json = 0;
 
 	optind = 0;	/* glibc: start over */
-	while ((ch = getopt_long(argc, argv, "c:hjn:P:s:", longopts,
+	opterr = 0;	/* our messages, on one line */
+	while ((ch = getopt_long(argc, argv, ":c:hjn:P:s:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -864,8 +864,15 @@ bench_options(struct bench *b, int argc, char **argv, char ***jobs,
 		case BENCH_OPT_OVERHEAD:
 			b->overhead = 1;
 			break;
+		case ':':
+			bench_usage_error("%s needs a value", argv[optind - 1]);
+			return -1;
 		default:
-			fputs(bench_usage_text, stderr);
+			if (optopt != 0)
+				bench_usage_error("unknown option '-%c'", optopt);
+			else
+				bench_usage_error("unknown option '%s'",
+				    argv[optind - 1]);
 			return -1;
 		}
 	}

@@ -14,7 +14,6 @@
  */
 
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -31,7 +30,6 @@
 #include "ctl/print.h"
 #include "xmalloc.h"
 
-#define EXCHANGE_CONNECT_WAIT_MS	30000	/* for room in the listen queue */
 #define EXCHANGE_BAR_WIDTH		20
 #define EXCHANGE_BAR_EVERY_NS		50000000u
 #define EXCHANGE_BAR_TICK_MS		250
@@ -108,8 +106,7 @@ exchange_bar_clear(struct exchange *ex)
 {
 	if (!ex->bar_shown)
 		return;
-	fputs("\r\033[K", stderr);
-	fflush(stderr);
+	print_control(stderr, "\r\033[K");
 	ex->bar_shown = 0;
 }
 
@@ -220,8 +217,7 @@ exchange_line(struct exchange *ex, const char *line, size_t len,
 		}
 		if (show) {
 			exchange_bar_clear(ex);
-			ex->show(ex->arg, req != NULL ? req->jobs : NULL,
-			    msg, line, len);
+			ex->show(ex->arg, req, msg, line, len);
 		}
 		exchange_bar_draw(ex, show);
 		json_decref(msg);
@@ -237,46 +233,10 @@ exchange_line(struct exchange *ex, const char *line, size_t len,
 	if (!json_is_true(json_object_get(msg, "ok")))
 		ex->failed = 1;
 	exchange_bar_clear(ex);
-	ex->show(ex->arg, req != NULL ? req->jobs : NULL, msg, line, len);
+	ex->show(ex->arg, req, msg, line, len);
 	exchange_bar_draw(ex, 1);
 	json_decref(ex->last);
 	ex->last = msg;
-	return 0;
-}
-
-/* Connect to the daemon's socket. */
-static int
-exchange_connect(struct exchange *ex, const char *sock, char **cause)
-{
-	struct sockaddr_un	sun;
-	struct timeval		tv = { EXCHANGE_CONNECT_WAIT_MS / 1000, 0 };
-
-	if (exchange_sockaddr(&sun, sock) == -1) {
-		*cause = xasprintf("socket path too long: %s", sock);
-		return -1;
-	}
-	if ((ex->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		*cause = xasprintf("socket: %s", strerror(errno));
-		return -1;
-	}
-	/*
-	 * A Unix connect waits while the listen queue is full, for at most
-	 * SO_SNDTIMEO: a wedged daemon must not hang us there. Sends use
-	 * MSG_DONTWAIT, so the timeout matters for nothing else. No signal
-	 * handler is installed, so EINTR cannot interrupt the connect.
-	 */
-	setsockopt(ex->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (connect(ex->fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		if (errno == EAGAIN || errno == EINPROGRESS)
-			*cause = xasprintf("gatherd at %s accepts no "
-			    "connection (listen queue full for %d s)", sock,
-			    EXCHANGE_CONNECT_WAIT_MS / 1000);
-		else
-			*cause = xasprintf("cannot connect to gatherd at %s: "
-			    "%s (is gatherd running?)", sock,
-			    strerror(errno));
-		return -1;
-	}
 	return 0;
 }
 
@@ -362,20 +322,20 @@ exchange_recv(struct exchange *ex, char **cause)
 }
 
 /*
- * Connect to sock, send every queued request and read until each has its
- * final reply. wait_ms bounds the whole exchange (-1: no bound, a batch
- * has its own timeout_ms). Returns 0, or -1 with *cause set.
+ * On fd, connected to gatherd at sock (the exchange takes it), send every
+ * queued request and read until each has its final reply. wait_ms bounds
+ * the whole exchange (-1: no bound, a batch has its own timeout_ms).
+ * Returns 0, or -1 with *cause set.
  */
 int
-exchange_run(struct exchange *ex, const char *sock, int wait_ms,
+exchange_run(struct exchange *ex, int fd, const char *sock, int wait_ms,
     char **cause)
 {
 	struct pollfd	 pfd;
 	uint64_t	 now, left, deadline = 0;
 	int		 n, timeout;
 
-	if (exchange_connect(ex, sock, cause) != 0)
-		return -1;
+	ex->fd = fd;
 	ex->started = clock_ns();
 	if (wait_ms >= 0)
 		deadline = ex->started + (uint64_t)wait_ms * 1000000u;

@@ -26,11 +26,11 @@ struct exchange_request {
 
 /*
  * Print a reply line for the user: a final reply, or a stream event of a
- * request that shows them (or that answers none). jobs is the jobs array
- * of the batch it answers (NULL when none), msg the line parsed (a JSON
- * object), line and len its text without the newline.
+ * request that shows them (or that answers none). req is the request it
+ * answers, or NULL; msg is the line parsed (a JSON object), line and len
+ * its text without the newline.
  */
-typedef void	(*exchange_show_cb)(void *, const json_t *jobs,
+typedef void	(*exchange_show_cb)(void *, const struct exchange_request *req,
 		    const json_t *msg, const char *line, size_t len);
 
 struct exchange {
@@ -66,7 +66,7 @@ struct exchange {
 void	exchange_init(struct exchange *, exchange_show_cb, void *);
 void	exchange_free(struct exchange *);
 int	exchange_add(struct exchange *, json_t *, int, char **);
-int	exchange_run(struct exchange *, const char *, int, char **);
+int	exchange_run(struct exchange *, int, const char *, int, char **);
 
 /* Fill in the address of the socket at path; -1 if the path is too long. */
 int	exchange_sockaddr(struct sockaddr_un *, const char *);

@@ -4,7 +4,9 @@
  * jobspec_types[] (with @QUALIFIER where the entry takes one, as
  * query@DB), or a JSON job object given whole. Adding a shorthand is one
  * function and one line in the table; the help and the error for an
- * unknown type list the table.
+ * unknown type list the table. A type may also take options that follow
+ * its job on the command line (query's -p, read's --offset), each an
+ * entry of its own small table.
  *
  * An entry that nests (group, sequence) is written TYPE[ or
  * TYPE:ARGUMENTS[, a word of its own, and the jobs that follow, up to a
@@ -35,10 +37,18 @@
 /* The line width the help wraps the shorthands at. */
 #define JOBSPEC_HELP_WIDTH	79
 
+/* An option of a job type: run's -p VALUE after a query job, say. */
+struct jobspec_opt {
+	const char	*name;		/* as gatherctl spells it: "-p" */
+	/* Add it to job (arg NULL for a flag): 0, or -1 with *cause set. */
+	int		(*apply)(json_t *job, const char *arg, char **cause);
+};
+
 struct jobspec_type {
 	const char	*name;
 	const char	*synopsis;	/* for the help and errors */
 	int		 qualified;	/* takes NAME@QUALIFIER */
+	const struct jobspec_opt *opts;	/* NULL-ended, or NULL */
 	const char	*nests;		/* opens a job of this type, or NULL */
 
 	/*
@@ -55,10 +65,31 @@ static int	jobspec_read(json_t *, const char *, const char *, char **);
 static int	jobspec_query(json_t *, const char *, const char *, char **);
 static int	jobspec_group(json_t *, const char *, const char *, char **);
 
+static int	jobspec_param(json_t *, const char *, char **);
+static int	jobspec_offset(json_t *, const char *, char **);
+static int	jobspec_length(json_t *, const char *, char **);
+static int	jobspec_base64(json_t *, const char *, char **);
+
+static const struct jobspec_opt jobspec_read_opts[] = {
+	{ "--offset", jobspec_offset },
+	{ "--length", jobspec_length },
+	{ "--base64", jobspec_base64 },
+	{ NULL, NULL },
+};
+
+static const struct jobspec_opt jobspec_query_opts[] = {
+	{ "-p", jobspec_param },
+	{ NULL, NULL },
+};
+
 static const struct jobspec_type jobspec_types[] = {
-	{ "sleep", "sleep:MS[:VALUE]", 0, NULL, jobspec_sleep },
-	{ "read", "read:PATH", 0, NULL, jobspec_read },
-	{ "query", "query[@DB]:SQL", 1, NULL, jobspec_query },
+	{ .name = "sleep", .synopsis = "sleep:MS[:VALUE]",
+	  .parse = jobspec_sleep },
+	{ .name = "read",
+	  .synopsis = "read:PATH [--offset N] [--length N] [--base64]",
+	  .opts = jobspec_read_opts, .parse = jobspec_read },
+	{ .name = "query", .synopsis = "query[@DB]:SQL [-p VALUE]...",
+	  .qualified = 1, .opts = jobspec_query_opts, .parse = jobspec_query },
 	{ .name = "group", .synopsis = "group[ JOB... ]  group:MODE[ JOB... ]",
 	  .nests = "group", .parse = jobspec_group },
 	{ .name = "sequence", .synopsis = "sequence[ JOB... ]",
@@ -129,8 +160,12 @@ jobspec_read(json_t *job, const char *qual, const char *rest, char **cause)
 	json_t	*v;
 
 	(void)qual;
-	if (*rest == '\0' || (v = json_string(rest)) == NULL) {
-		*cause = xstrdup("read: expected a UTF-8 PATH");
+	if (*rest == '\0') {
+		*cause = xstrdup("read: no PATH after 'read:'");
+		return -1;
+	}
+	if ((v = json_string(rest)) == NULL) {
+		*cause = xstrdup("read: PATH is not UTF-8");
 		return -1;
 	}
 	json_object_set_new(job, "path", v);
@@ -147,8 +182,13 @@ jobspec_query(json_t *job, const char *qual, const char *rest, char **cause)
 		*cause = xstrdup("query@DB: empty database name");
 		return -1;
 	}
-	if (*rest == '\0' || (sql = json_string(rest)) == NULL) {
-		*cause = xstrdup("query: expected UTF-8 SQL");
+	if (*rest == '\0') {
+		*cause = xasprintf("query: no SQL after '%s:'", qual != NULL ?
+		    "query@DB" : "query");
+		return -1;
+	}
+	if ((sql = json_string(rest)) == NULL) {
+		*cause = xstrdup("query: SQL is not UTF-8");
 		return -1;
 	}
 	if (qual != NULL && (db = json_string(qual)) == NULL) {
@@ -195,6 +235,90 @@ static int
 jobspec_closes(const char *arg)
 {
 	return strcmp(arg, "]") == 0;
+}
+
+/* -p VALUE: one more parameter, JSON if it parses, else text. */
+static int
+jobspec_param(json_t *job, const char *arg, char **cause)
+{
+	json_t	*params = json_object_get(job, "params"), *v;
+
+	if ((v = jobspec_value(arg)) == NULL) {
+		*cause = xstrdup("VALUE is not UTF-8");
+		return -1;
+	}
+	if (!json_is_array(params)) {
+		params = json_array();
+		json_object_set_new(job, "params", params);
+	}
+	json_array_append_new(params, v);
+	return 0;
+}
+
+/* An integer >= 0 for a read's offset or length. */
+static int
+jobspec_count(json_t *job, const char *key, const char *arg, char **cause)
+{
+	json_t	*v = json_loads(arg, JSON_DECODE_ANY, NULL);
+
+	if (v == NULL || !json_is_integer(v) || json_integer_value(v) < 0) {
+		json_decref(v);
+		*cause = xasprintf("'%s' is not an integer >= 0", arg);
+		return -1;
+	}
+	json_object_set_new(job, key, v);
+	return 0;
+}
+
+/* --offset N. */
+static int
+jobspec_offset(json_t *job, const char *arg, char **cause)
+{
+	return jobspec_count(job, "offset", arg, cause);
+}
+
+/* --length N. */
+static int
+jobspec_length(json_t *job, const char *arg, char **cause)
+{
+	return jobspec_count(job, "length", arg, cause);
+}
+
+/* --base64: the data comes back base64-encoded (any bytes). */
+static int
+jobspec_base64(json_t *job, const char *arg, char **cause)
+{
+	(void)arg;
+	(void)cause;
+	json_object_set_new(job, "encoding", json_string("base64"));
+	return 0;
+}
+
+/*
+ * Apply an option given after a job (name as gatherctl spells it, arg
+ * NULL for a flag) to that job. 0, or -1 with *cause set when the job's
+ * type has no such option.
+ */
+int
+jobspec_option(json_t *job, const char *name, const char *arg, char **cause)
+{
+	const char		*type;
+	const struct jobspec_opt *o;
+	size_t			 i;
+
+	type = json_string_value(json_object_get(job, "type"));
+	for (i = 0; type != NULL && i < JOBSPEC_NTYPES; i++) {
+		if (strcmp(jobspec_types[i].name, type) != 0)
+			continue;
+		for (o = jobspec_types[i].opts; o != NULL && o->name != NULL;
+		    o++) {
+			if (strcmp(o->name, name) == 0)
+				return o->apply(job, arg, cause);
+		}
+	}
+	*cause = xasprintf("not an option of %s jobs", type != NULL ? type :
+	    "this kind of");
+	return -1;
 }
 
 /* The entry for type (the text before ':'), and its qualifier in *qual. */
@@ -309,10 +433,13 @@ jobspec_parse(const char *arg, char **cause)
 
 /*
  * Build the jobs array of run from its words, groups and sequences nested
- * by TYPE[ ... ]. NULL with *cause set (naming the word) when malformed.
+ * by TYPE[ ... ], calling each with every job made and the index of its
+ * word (for the options that follow it). NULL with *cause set (naming the
+ * word) when malformed or when each fails.
  */
 json_t *
-jobspec_parse_list(char **args, size_t nargs, char **cause)
+jobspec_parse_list(char **args, size_t nargs,
+    int (*each)(json_t *, size_t, void *, char **), void *arg, char **cause)
 {
 	json_t	*stack[JOBSPEC_MAX_DEPTH + 1], *job;
 	size_t	 i, depth = 0;
@@ -334,6 +461,11 @@ jobspec_parse_list(char **args, size_t nargs, char **cause)
 			goto fail;
 		}
 		json_array_append_new(stack[depth], job);
+		if (each(job, i, arg, &why) != 0) {
+			*cause = xasprintf("after '%s': %s", args[i], why);
+			free(why);
+			goto fail;
+		}
 		if (!jobspec_opens(args[i]))
 			continue;
 		if (depth == JOBSPEC_MAX_DEPTH) {

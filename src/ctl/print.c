@@ -19,6 +19,14 @@
 
 #define PRINT_VALUE_MAX		100	/* bytes of a value shown as text */
 
+/* Write a terminal's control sequence to fp and flush it out at once. */
+void
+print_control(FILE *fp, const char *seq)
+{
+	fputs(seq, fp);
+	fflush(fp);
+}
+
 /*
  * Copy text from the daemon for a terminal: control characters (C0, DEL
  * and C1) become '?', and more than max bytes are cut at a character
@@ -100,7 +108,7 @@ print_fmt(const json_t *v, char *buf, size_t size)
 }
 
 /* Format a latency into buf: "0.05 ms", "1001.3 ms". */
-static const char *
+const char *
 print_fmt_ms(const json_t *v, char *buf, size_t size)
 {
 	if (!json_is_number(v))
@@ -130,8 +138,22 @@ print_fmt_age(const json_t *v, char *buf, size_t size)
 	return buf;
 }
 
+/* Format a byte count into buf: "512 B", "1.5 MiB", "1 GiB". */
+const char *
+print_fmt_bytes(double bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t	i;
+
+	for (i = 0; bytes >= 1024 && i < 4; i++)
+		bytes /= 1024;
+	snprintf(buf, size, "%.*f %s", bytes == (double)(long long)bytes ?
+	    0 : 1, bytes, units[i]);
+	return buf;
+}
+
 /* Format an uptime in seconds into buf: "3h 2m 5s". */
-static const char *
+const char *
 print_fmt_uptime(const json_t *v, char *buf, size_t size)
 {
 	long long	 s, d, h, m;
@@ -305,13 +327,16 @@ print_number_or(const json_t *obj, const char *key, double fallback)
 	return json_is_number(v) ? json_number_value(v) : fallback;
 }
 
+static void	print_final(const struct print *, const json_t *,
+		    const json_t *);
+
 /*
- * Print a final batch reply: a header line, then one line per result, a
- * group's or sequence's results below its own (jobs: the batch's, NULL
- * when unknown).
+ * Print a final batch reply: a header line, then one line per result
+ * unless streamed (each was printed as it came), a group's or sequence's
+ * results below its own (jobs: the batch's, NULL when unknown).
  */
 static void
-print_batch(const json_t *reply, const json_t *jobs)
+print_batch(const json_t *reply, const json_t *jobs, int streamed)
 {
 	const json_t	*results, *stats, *r, *id, *winner;
 	const char	*code;
@@ -363,17 +388,118 @@ print_batch(const json_t *reply, const json_t *jobs)
 	    print_number_or(stats, "timed_out", timed_out),
 	    print_number_or(stats, "sum_ms", sum));
 	free(idtext);
-	print_results(2, results, jobs, winner);
+	if (!streamed)
+		print_results(2, results, jobs, winner);
+}
+
+/*
+ * -r: a result's value alone on stdout, a string as its text (as jq -r
+ * does), anything else as compact JSON; a failed job's error on stderr.
+ * On a terminal, control characters but newline and tab are shown as '?'.
+ */
+static void
+print_raw(const struct print *pr, json_int_t index, const json_t *result)
+{
+	const json_t	*v = json_object_get(result, "value");
+	const json_t	*error = json_object_get(result, "error");
+	const char	*code, *msg;
+	char		*text, *p;
+	size_t		 len;
+
+	if (!json_is_true(json_object_get(result, "ok"))) {
+		code = json_string_value(json_object_get(error, "code"));
+		msg = json_string_value(json_object_get(error, "message"));
+		text = print_clean(msg != NULL ? msg : "", 0);
+		p = print_clean(code != NULL ? code : "failed", 32);
+		fflush(stdout);
+		fprintf(stderr, "jobs[%" JSON_INTEGER_FORMAT "]: %s: %s\n",
+		    index, p, text);
+		free(p);
+		free(text);
+		return;
+	}
+	if (json_is_string(v)) {
+		len = json_string_length(v);
+		text = xmalloc(len + 1);
+		memcpy(text, json_string_value(v), len + 1);
+	} else {
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (text == NULL)
+			text = xstrdup("null");
+		len = strlen(text);
+	}
+	for (p = text; pr->tty && p < text + len; p++) {
+		if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') ||
+		    *p == 0x7f)
+			*p = '?';
+	}
+	fwrite(text, 1, len, stdout);
+	putchar('\n');
+	free(text);
+}
+
+/* -r: print a reply or event by its values; other replies as they are. */
+static void
+print_reply_raw(const struct print *pr, const json_t *msg, const char *line,
+    size_t len)
+{
+	const json_t	*results = json_object_get(msg, "results");
+	const json_t	*r;
+	size_t		 i;
+
+	if (json_object_get(msg, "event") != NULL) {
+		r = json_object_get(msg, "result");
+		if (r != NULL)
+			print_raw(pr, json_integer_value(json_object_get(msg,
+			    "index")), r);
+		return;
+	}
+	if (json_is_array(results)) {
+		if (!pr->streamed) {
+			json_array_foreach(results, i, r)
+				print_raw(pr, (json_int_t)i, r);
+		}
+		return;
+	}
+	if (json_object_get(msg, "error") != NULL) {
+		print_final(pr, NULL, msg);
+		return;
+	}
+	fwrite(line, 1, len, stdout);
+	putchar('\n');
+}
+
+/* The PostgreSQL pools of status.databases, a line each. */
+static void
+print_databases(const json_t *dbs)
+{
+	const char	*name;
+	json_t		*v;
+	char		 a[32], x[32], y[32], z[32], *clean;
+
+	json_object_foreach((json_t *)dbs, name, v) {
+		if (json_object_get(v, "open") == NULL)
+			continue;
+		clean = print_clean(name, 24);
+		printf("  Database %s: %s, %s of %s connections open,"
+		    " %s busy, %s cancelling\n", clean,
+		    json_is_false(json_object_get(v, "up")) ? "down" : "up",
+		    print_fmt(json_object_get(v, "open"), a, sizeof a),
+		    print_fmt(json_object_get(v, "pool"), x, sizeof x),
+		    print_fmt(json_object_get(v, "busy"), y, sizeof y),
+		    print_fmt(json_object_get(v, "cancelling"), z, sizeof z));
+		free(clean);
+	}
 }
 
 /* Print the status object as labelled lines and tables. */
 static void
 print_status(const struct print *pr, const json_t *st)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	const json_t	*c, *b, *j, *p, *types, *limits, *list, *v, *e;
+	const json_t	*c, *b, *j, *p, *types, *limits, *list, *v, *e, *m;
+	const json_t	*recent;
 	const char	*key;
-	char		 a[64], x[64], y[64], z[64], r[64], *name, *s;
+	char		 a[64], x[64], y[64], z[64], *name, *s;
 	size_t		 w, i;
 	double		 bytes;
 
@@ -402,17 +528,49 @@ print_status(const struct print *pr, const json_t *st)
 	    print_fmt(json_object_get(b, "in_flight"), a, sizeof a),
 	    print_fmt(json_object_get(b, "done"), x, sizeof x),
 	    print_fmt(json_object_get(b, "failed"), y, sizeof y));
-	printf("  %-13s%s running, %s waiting, %s retrying, %s done, "
-	    "%s failed\n", "Jobs:",
+	printf("  %-13s%s running, %s waiting, %s retrying\n", "Jobs:",
 	    print_fmt(json_object_get(j, "in_flight"), a, sizeof a),
 	    print_fmt(json_object_get(j, "waiting"), x, sizeof x),
-	    print_fmt(json_object_get(j, "retrying"), r, sizeof r),
-	    print_fmt(json_object_get(j, "done"), y, sizeof y),
-	    print_fmt(json_object_get(j, "failed"), z, sizeof z));
+	    print_fmt(json_object_get(j, "retrying"), y, sizeof y));
+	printf("  %-13s%s done, %s failed", "",
+	    print_fmt(json_object_get(j, "done"), a, sizeof a),
+	    print_fmt(json_object_get(j, "failed"), x, sizeof x));
+	printf(" (%s of them timed out, %s cancelled)\n",
+	    print_fmt(json_object_get(j, "timed_out"), y, sizeof y),
+	    print_fmt(json_object_get(j, "cancelled"), z, sizeof z));
 	printf("  %-13s%s threads, %s busy, %s queued\n", "Pool:",
 	    print_fmt(json_object_get(p, "threads"), a, sizeof a),
 	    print_fmt(json_object_get(p, "busy"), x, sizeof x),
 	    print_fmt(json_object_get(p, "queued"), y, sizeof y));
+	m = json_object_get(st, "memory");
+	if (json_is_number(json_object_get(m, "held_bytes")))
+		printf("  %-13s%s held of %s\n", "Memory:",
+		    print_fmt_bytes(json_number_value(json_object_get(m,
+		    "held_bytes")), a, sizeof a),
+		    print_fmt_bytes(json_number_value(json_object_get(m,
+		    "max_memory_bytes")), x, sizeof x));
+	recent = json_object_get(st, "recent");
+	if (json_is_number(json_object_get(recent, "window_s"))) {
+		printf("  %-13s%s batches (%s failed),", "Recent:",
+		    print_fmt(json_object_get(json_object_get(recent,
+		    "batches"), "done"), a, sizeof a),
+		    print_fmt(json_object_get(json_object_get(recent,
+		    "batches"), "failed"), x, sizeof x));
+		printf(" %s jobs (%s failed) in the last %.0f s\n",
+		    print_fmt(json_object_get(json_object_get(recent, "jobs"),
+		    "done"), a, sizeof a),
+		    print_fmt(json_object_get(json_object_get(recent, "jobs"),
+		    "failed"), x, sizeof x),
+		    json_number_value(json_object_get(recent, "window_s")));
+	}
+	print_databases(json_object_get(st, "databases"));
+	if (json_is_string(json_object_get(json_object_get(st, "metrics"),
+	    "listen"))) {
+		s = print_clean(json_string_value(json_object_get(
+		    json_object_get(st, "metrics"), "listen")), 64);
+		printf("  %-13shttp://%s/metrics\n", "Metrics:", s);
+		free(s);
+	}
 
 	types = json_object_get(j, "by_type");
 	if (json_object_size(types) > 0) {
@@ -455,13 +613,9 @@ print_status(const struct print *pr, const json_t *st)
 			bytes = json_is_number(v) ? json_number_value(v) : 0;
 			if (strlen(key) > 6 &&
 			    strcmp(key + strlen(key) - 6, "_bytes") == 0 &&
-			    bytes >= 1024) {
-				for (i = 0; bytes >= 1024 && i < 4; i++)
-					bytes /= 1024;
-				printf(" (%.*f %s)",
-				    bytes == (double)(long long)bytes ? 0 : 1,
-				    bytes, units[i]);
-			}
+			    bytes >= 1024)
+				printf(" (%s)", print_fmt_bytes(bytes, a,
+				    sizeof a));
 			putchar('\n');
 			free(name);
 		}
@@ -469,6 +623,23 @@ print_status(const struct print *pr, const json_t *st)
 
 	if (!pr->detail)
 		return;
+	list = json_object_get(c, "list");
+	if (json_is_array(list) && json_array_size(list) > 0) {
+		printf("\nConnections:\n  %6s  %8s %8s %8s %10s\n", "CONN",
+		    "PID", "UID", "BATCHES", "AGE");
+		json_array_foreach(list, i, e) {
+			printf("  %6s", print_fmt(json_object_get(e, "conn"), a,
+			    sizeof a));
+			printf("  %8s", print_fmt(json_object_get(e, "pid"), a,
+			    sizeof a));
+			printf(" %8s", print_fmt(json_object_get(e, "uid"), a,
+			    sizeof a));
+			printf(" %8s", print_fmt(json_object_get(e, "batches"),
+			    a, sizeof a));
+			printf(" %10s\n", print_fmt_age(json_object_get(e,
+			    "age_ms"), a, sizeof a));
+		}
+	}
 	list = json_object_get(b, "list");
 	if (!json_is_array(list))
 		printf("\nBatches in flight: not reported\n");
@@ -502,7 +673,7 @@ print_final(const struct print *pr, const json_t *jobs, const json_t *reply)
 
 	error = json_object_get(reply, "error");
 	if (json_object_get(reply, "results") != NULL)
-		print_batch(reply, jobs);
+		print_batch(reply, jobs, pr->streamed);
 	else if (error != NULL) {
 		text = json_string_value(json_object_get(error, "code"));
 		code = print_clean(text != NULL ? text : "unknown", 32);
@@ -526,6 +697,10 @@ print_final(const struct print *pr, const json_t *jobs, const json_t *reply)
 		    clock_ms(pr->started, clock_ns()));
 	} else if (json_object_get(reply, "status") != NULL)
 		print_status(pr, json_object_get(reply, "status"));
+	else if (json_is_string(json_object_get(reply, "metrics")))
+		fwrite(json_string_value(json_object_get(reply, "metrics")), 1,
+		    json_string_length(json_object_get(reply, "metrics")),
+		    stdout);
 	else if (json_object_get(reply, "cancelled") != NULL) {
 		printf("cancelled %s batch(es)\n",
 		    print_fmt(json_object_get(reply, "cancelled"), a, sizeof a));
@@ -567,7 +742,9 @@ void
 print_reply(const struct print *pr, const json_t *jobs, const json_t *msg,
     const char *line, size_t len)
 {
-	if (pr->json) {
+	if (pr->raw)
+		print_reply_raw(pr, msg, line, len);
+	else if (pr->json) {
 		fwrite(line, 1, len, stdout);
 		putchar('\n');
 	} else if (json_object_get(msg, "event") != NULL)

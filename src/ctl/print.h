@@ -7,12 +7,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
 /* How replies are printed, and what the human form mentions. */
 struct print {
 	int		 json;		/* print replies verbatim */
+	int		 raw;		/* -r: job values only */
+	int		 tty;		/* stdout is a terminal */
+	int		 streamed;	/* this reply's results were shown */
 	int		 detail;	/* status: the batches in flight */
 	const char	*sock;		/* borrowed: named by status */
 	size_t		 nreqs;		/* requests sent: name ids if > 1 */
@@ -25,6 +29,14 @@ struct print {
  * ellipsis. The copy is newly allocated.
  */
 char	*print_clean(const char *, size_t);
+
+/* Formats for people: a latency in ms, bytes, an uptime in seconds. */
+const char *print_fmt_ms(const json_t *, char *, size_t);
+const char *print_fmt_bytes(double, char *, size_t);
+const char *print_fmt_uptime(const json_t *, char *, size_t);
+
+/* Write a terminal's control sequence to fp and flush it out at once. */
+void	 print_control(FILE *, const char *);
 
 /*
  * Print one reply line (its text, and parsed) and flush it out; jobs are

@@ -94,6 +94,13 @@ struct db_driver {
 	 * -1 with *cause saying what is wrong ("[db.NAME] KEY: ...").
 	 */
 	int		(*check)(const struct db_config *, char **);
+	/*
+	 * gatherd --check-config only: look at the files the database's
+	 * settings name (of cfg, for config_key_message()), changing
+	 * nothing. 0, or -1 with *cause. May be NULL.
+	 */
+	int		(*check_files)(const struct db_config *,
+			    const struct config *, char **);
 	/* On the loop: a snapshot naming the database comes into force. */
 	void		(*attach)(const struct db_config *);
 	/* On the loop: the last reference to that snapshot has gone. */

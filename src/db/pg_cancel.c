@@ -11,20 +11,15 @@
  * still joined and freed; only the callback is skipped.
  */
 
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/queue.h>
-#include <unistd.h>
-
-#include <event2/event.h>
 
 #include "db/pg_cancel.h"
 #include "log.h"
+#include "wakeup.h"
 #include "xmalloc.h"
 
 #define PG_CANCEL_STACK	(256 * 1024)	/* PQcancel needs little */
@@ -48,16 +43,13 @@ static pthread_mutex_t		pg_cancel_lock = PTHREAD_MUTEX_INITIALIZER;
 static TAILQ_HEAD(, pg_cancel)	pg_cancel_finished =
     TAILQ_HEAD_INITIALIZER(pg_cancel_finished);
 
-static int			pg_cancel_efd = -1;
-static struct event		*pg_cancel_ev;
+static struct wakeup		pg_cancel_wakeup = WAKEUP_INITIALIZER;
 
 /* On the item's own thread: send the request, then hand the item back. */
 static void *
 pg_cancel_thread(void *arg)
 {
 	struct pg_cancel	*k = arg;
-	uint64_t		 one = 1;
-	ssize_t			 n;
 	int			 wake;
 
 	k->ok = PQcancel(k->pc, k->err, sizeof k->err);
@@ -65,11 +57,8 @@ pg_cancel_thread(void *arg)
 	wake = TAILQ_EMPTY(&pg_cancel_finished);
 	TAILQ_INSERT_TAIL(&pg_cancel_finished, k, finished);
 	pthread_mutex_unlock(&pg_cancel_lock);
-	if (wake) {
-		/* An eventfd write of 1 cannot block or fail short. */
-		n = write(pg_cancel_efd, &one, sizeof one);
-		(void)n;
-	}
+	if (wake)
+		wakeup_kick(&pg_cancel_wakeup);
 	return NULL;
 }
 
@@ -86,21 +75,15 @@ pg_cancel_reap(struct pg_cancel *k)
 
 /* The loop: finished requests, joined, then their callbacks. */
 static void
-pg_cancel_wakeup(evutil_socket_t fd, short events, void *arg)
+pg_cancel_collect(void)
 {
 	TAILQ_HEAD(, pg_cancel)	 list = TAILQ_HEAD_INITIALIZER(list);
 	struct pg_cancel	*k;
 	pg_cancel_done		 done;
-	uint64_t		 count;
-	ssize_t			 n;
 	void			*darg;
 	char			 err[sizeof k->err];
 	int			 ok;
 
-	(void)events;
-	(void)arg;
-	n = read(fd, &count, sizeof count);
-	(void)n;
 	pthread_mutex_lock(&pg_cancel_lock);
 	TAILQ_CONCAT(&list, &pg_cancel_finished, finished);
 	pthread_mutex_unlock(&pg_cancel_lock);
@@ -121,12 +104,11 @@ pg_cancel_wakeup(evutil_socket_t fd, short events, void *arg)
 void
 pg_cancel_init(struct event_base *base)
 {
-	if ((pg_cancel_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
-		fatal("%s: eventfd", __func__);
-	pg_cancel_ev = event_new(base, pg_cancel_efd, EV_READ | EV_PERSIST,
-	    pg_cancel_wakeup, NULL);
-	if (pg_cancel_ev == NULL || event_add(pg_cancel_ev, NULL) == -1)
-		fatalx("%s: cannot watch the eventfd", __func__);
+	char	*cause;
+
+	if (wakeup_open(&pg_cancel_wakeup, base, pg_cancel_collect,
+	    &cause) == -1)
+		fatalx("%s: %s", __func__, cause);
 }
 
 /*
@@ -201,12 +183,5 @@ pg_cancel_free(void)
 		PQfreeCancel(k->pc);
 		free(k);
 	}
-	if (pg_cancel_ev != NULL) {
-		event_free(pg_cancel_ev);
-		pg_cancel_ev = NULL;
-	}
-	if (pg_cancel_efd != -1) {
-		close(pg_cancel_efd);
-		pg_cancel_efd = -1;
-	}
+	wakeup_close(&pg_cancel_wakeup);
 }

@@ -68,12 +68,17 @@
  *   exits; there is no idle timeout.
  */
 
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -1311,6 +1316,65 @@ postgres_check(const struct db_config *db, char **cause)
 	return 0;
 }
 
+/*
+ * The conninfo keys that name a file libpq reads when it connects: the
+ * CA certificate and revocation list, the client's certificate and key,
+ * the password file.
+ */
+static const char *const pg_file_keys[] = {
+	"sslrootcert", "sslcrl", "sslcert", "sslkey", "passfile", NULL
+};
+
+/*
+ * --check-config: each file the conninfo names can be read now (libpq
+ * would fail on it at every connect, long after start-up). "system" is
+ * libpq's name for the system's CA store, not a file. 0, or -1 with
+ * *cause naming the key and the file.
+ */
+static int
+postgres_check_files(const struct db_config *db, const struct config *cfg,
+    char **cause)
+{
+	const struct postgres_settings	*s = db->settings;
+	const char *const		*k;
+	PQconninfoOption		*opts, *o;
+	struct stat			 sb;
+	char				*section, *why = NULL;
+	int				 fd;
+
+	/* postgres_check has parsed it already. */
+	if ((opts = PQconninfoParse(s->conninfo, NULL)) == NULL)
+		return 0;
+	for (o = opts; o->keyword != NULL && why == NULL; o++) {
+		if (o->val == NULL || *o->val == '\0' ||
+		    (strcmp(o->keyword, "sslrootcert") == 0 &&
+		    strcmp(o->val, "system") == 0))
+			continue;
+		for (k = pg_file_keys; *k != NULL; k++)
+			if (strcmp(o->keyword, *k) == 0)
+				break;
+		if (*k == NULL)
+			continue;
+		if ((fd = open(o->val, O_RDONLY | O_NOCTTY | O_NONBLOCK)) == -1)
+			why = xasprintf("%s %s: %s", *k, o->val, errno ==
+			    ENOENT ? "no such file" : strerror(errno));
+		else {
+			if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode))
+				why = xasprintf("%s %s: not a regular file", *k,
+				    o->val);
+			close(fd);
+		}
+	}
+	PQconninfoFree(opts);
+	if (why == NULL)
+		return 0;
+	section = xasprintf("db.%s", db->name);
+	*cause = config_key_message(cfg, section, "conninfo", "%s", why);
+	free(section);
+	free(why);
+	return -1;
+}
+
 /* Close every connection of a pool and free it. */
 static void
 pg_pool_free(struct pg_pool *pool)
@@ -1466,6 +1530,7 @@ const struct db_driver db_driver_postgres = {
 	.init = postgres_init,
 	.fini = postgres_fini,
 	.check = postgres_check,
+	.check_files = postgres_check_files,
 	.attach = postgres_attach,
 	.detach = postgres_detach,
 	.fds = postgres_fds,

@@ -32,6 +32,9 @@
  * freed when the worker hands it back.
  */
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -776,10 +779,55 @@ static const struct config_key sqlite_keys[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+/*
+ * --check-config: a read-only database exists and is a regular file (it
+ * is opened read-only and never created); a writable one's directory
+ * exists (SQLite creates the file, not the directory).
+ */
+static int
+sqlite_check_files(const struct db_config *db, const struct config *cfg,
+    char **cause)
+{
+	const struct sqlite_settings	*s = db->settings;
+	struct stat			 sb;
+	char				*section, *dir, *slash;
+	int				 rc = 0;
+
+	section = xasprintf("db.%s", db->name);
+	if (!s->writable) {
+		if (stat(s->path, &sb) == -1) {
+			*cause = config_key_message(cfg, section, "path",
+			    "%s: %s", s->path, errno == ENOENT ? "no such file"
+			    " (a database that is not writable is opened"
+			    " read-only and never created)" : strerror(errno));
+			rc = -1;
+		} else if (!S_ISREG(sb.st_mode)) {
+			*cause = config_key_message(cfg, section, "path",
+			    "%s: not a regular file", s->path);
+			rc = -1;
+		}
+	} else {
+		dir = xstrdup(s->path);
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*(slash == dir ? slash + 1 : slash) = '\0';
+		if (slash != NULL && (stat(dir, &sb) == -1 ||
+		    !S_ISDIR(sb.st_mode))) {
+			*cause = config_key_message(cfg, section, "path",
+			    "%s: its directory does not exist (SQLite creates"
+			    " the file, not the directory)", s->path);
+			rc = -1;
+		}
+		free(dir);
+	}
+	free(section);
+	return rc;
+}
+
 const struct db_driver db_driver_sqlite = {
 	.name = "sqlite",
 	.keys = sqlite_keys,
 	.size = sizeof(struct sqlite_settings),
+	.check_files = sqlite_check_files,
 	.fini = sqlite_fini,
 	.fds = sqlite_fds,
 	.start = sqlite_start,

@@ -189,6 +189,18 @@ sqlite_policy_schema_table(const char *t)
 	    strcasecmp(t, "sqlite_temp_schema") == 0;
 }
 
+/* A change to the schema of table (or index...) name in db: main only. */
+static int
+sqlite_policy_ddl(struct sqlite_policy *p, const char *db, const char *name)
+{
+	if (!sqlite_policy_main(db))
+		return sqlite_policy_deny(p, "%s.%s: " SQLITE_POLICY_TEMP_WHY, db,
+		    NAME(name));
+	if (p->preparing)
+		p->seen |= SQLITE_POLICY_DDL;
+	return SQLITE_OK;
+}
+
 /*
  * The authorizer: called while a statement is prepared (and again if SQLite
  * prepares it anew), with the action and up to four names; see
@@ -258,12 +270,7 @@ sqlite_policy_authorize(void *arg, int action, const char *a, const char *b,
 			p->seen |= SQLITE_POLICY_DML;
 		return SQLITE_OK;
 	case SQLITE_ALTER_TABLE:	/* a is the database, b the table */
-		if (!sqlite_policy_main(a))
-			return sqlite_policy_deny(p, "%s.%s: "
-			    SQLITE_POLICY_TEMP_WHY, a, NAME(b));
-		if (p->preparing)
-			p->seen |= SQLITE_POLICY_DDL;
-		return SQLITE_OK;
+		return sqlite_policy_ddl(p, a, b);
 	case SQLITE_CREATE_INDEX:
 	case SQLITE_CREATE_TABLE:
 	case SQLITE_CREATE_TRIGGER:
@@ -276,12 +283,7 @@ sqlite_policy_authorize(void *arg, int action, const char *a, const char *b,
 	case SQLITE_DROP_VTABLE:
 	case SQLITE_REINDEX:
 	case SQLITE_ANALYZE:
-		if (!sqlite_policy_main(db))
-			return sqlite_policy_deny(p, "%s.%s: "
-			    SQLITE_POLICY_TEMP_WHY, db, NAME(a));
-		if (p->preparing)
-			p->seen |= SQLITE_POLICY_DDL;
-		return SQLITE_OK;
+		return sqlite_policy_ddl(p, db, a);
 	default:
 		return sqlite_policy_deny(p, "this statement is not allowed"
 		    " (SQLite authorizer action %d)", action);

@@ -43,12 +43,12 @@ query_parse_params(struct query_job *q, json_t *params, const char *path,
 			break;
 		case JSON_TRUE:
 		case JSON_FALSE:
-			p->type = DB_PARAM_BOOL;
-			p->i = json_is_true(v);
-			break;
 		case JSON_INTEGER:
-			p->type = DB_PARAM_INT;
-			p->i = json_integer_value(v);
+			/* Both bind from p->i: a boolean as 1 or 0. */
+			p->type = json_is_integer(v) ? DB_PARAM_INT :
+			    DB_PARAM_BOOL;
+			p->i = json_is_integer(v) ? json_integer_value(v) :
+			    json_is_true(v);
 			break;
 		case JSON_REAL:
 			if (jnum_integer(v, &p->i) == JNUM_INT_RANGE) {
@@ -160,20 +160,41 @@ query_fini(void)
 	TABLE_CALL(db_drivers, fini, );
 }
 
-/* A snapshot is to be made: can its databases be set up? */
+/*
+ * Each database of cfg through its driver's check, or check_files when
+ * files is set; 0, or -1 with *cause from the first that fails.
+ */
 static int
-query_check(const struct config *cfg, char **cause)
+query_check_dbs(const struct config *cfg, int files, char **cause)
 {
 	const struct db_config	*db;
+	const struct db_driver	*drv;
 	size_t			 i;
 
 	for (i = 0; i < cfg->ndbs; i++) {
 		db = &cfg->dbs[i];
-		if (db->driver->check != NULL &&
-		    db->driver->check(db, cause) == -1)
+		drv = db->driver;
+		if (files && drv->check_files != NULL &&
+		    drv->check_files(db, cfg, cause) == -1)
+			return -1;
+		if (!files && drv->check != NULL && drv->check(db, cause) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+/* A snapshot is to be made: can its databases be set up? */
+static int
+query_check(const struct config *cfg, char **cause)
+{
+	return query_check_dbs(cfg, 0, cause);
+}
+
+/* --check-config: each database's files, as its driver sees them. */
+static int
+query_check_files(const struct config *cfg, char **cause)
+{
+	return query_check_dbs(cfg, 1, cause);
 }
 
 /* Attach (on) or detach each database of cfg to its driver. */
@@ -252,4 +273,5 @@ const struct job_type job_type_query = {
 	.detach = query_detach,
 	.fds = query_fds,
 	.status = query_status,
+	.check_files = query_check_files,
 };

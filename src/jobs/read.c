@@ -166,39 +166,40 @@ read_fail(struct read_work *w, enum err_code code, char *message)
 	w->text = message;
 }
 
+/* The open errors with a code and words of their own, after the path. */
+static const struct {
+	int		 error;
+	enum err_code	 code;
+	const char	*what;
+} read_open_errors[] = {
+	{ ENOENT, ERR_NOT_FOUND, "no such file" },
+	{ ENOTDIR, ERR_NOT_FOUND, "no such file (a component of the path is"
+	    " not a directory)" },
+	{ EXDEV, ERR_FORBIDDEN, "escapes the read root (\"..\" above it, or a"
+	    " symbolic link that is absolute or leads outside)" },
+	/* What open(2) says of a socket, or a device without driver. */
+	{ ENXIO, ERR_IO_ERROR, "is a socket (or a device with no driver), not"
+	    " a regular file" },
+	{ EACCES, ERR_FORBIDDEN, "permission denied" },
+	{ EPERM, ERR_FORBIDDEN, "permission denied" },
+};
+
 /* Map an open error to the protocol's codes, with a readable message. */
 static void
 read_open_failed(struct read_work *w, int error)
 {
-	switch (error) {
-	case ENOENT:
-		read_fail(w, ERR_NOT_FOUND, xasprintf("%s: no such file",
-		    w->path));
-		break;
-	case ENOTDIR:
-		read_fail(w, ERR_NOT_FOUND, xasprintf("%s: no such file (a"
-		    " component of the path is not a directory)", w->path));
-		break;
-	case EXDEV:
-		read_fail(w, ERR_FORBIDDEN, xasprintf("%s: escapes the read"
-		    " root (\"..\" above it, or a symbolic link that is"
-		    " absolute or leads outside)", w->path));
-		break;
-	case ENXIO:
-		/* What open(2) says of a socket, or a device without driver. */
-		read_fail(w, ERR_IO_ERROR, xasprintf("%s: is a socket (or a"
-		    " device with no driver), not a regular file", w->path));
-		break;
-	case EACCES:
-	case EPERM:
-		read_fail(w, ERR_FORBIDDEN, xasprintf("%s: permission denied",
-		    w->path));
-		break;
-	default:
-		read_fail(w, ERR_IO_ERROR, xasprintf("%s: cannot open: %s",
-		    w->path, strerror(error)));
-		break;
+	size_t	i;
+
+	for (i = 0; i < sizeof read_open_errors / sizeof read_open_errors[0];
+	    i++) {
+		if (read_open_errors[i].error == error) {
+			read_fail(w, read_open_errors[i].code, xasprintf(
+			    "%s: %s", w->path, read_open_errors[i].what));
+			return;
+		}
 	}
+	read_fail(w, ERR_IO_ERROR, xasprintf("%s: cannot open: %s", w->path,
+	    strerror(error)));
 }
 
 /* Format the value {"data":...,"bytes":N,"size":S} into w->text. */
@@ -380,6 +381,35 @@ read_load(const struct config *cfg)
 	return roots_open(&s->roots);
 }
 
+/*
+ * --check-config: every root the file names exists and is a directory
+ * (the built-in default need not: a machine may never read).
+ */
+static int
+read_check_files(const struct config *cfg, char **cause)
+{
+	const struct read_settings	*s = config_settings(cfg, &read_section);
+	struct stat			 sb;
+	size_t				 i;
+
+	if (config_key_line(cfg, "read", "roots") == 0)
+		return 0;
+	for (i = 0; i < s->roots.n; i++) {
+		if (stat(s->roots.v[i], &sb) == -1) {
+			*cause = config_key_message(cfg, "read", "roots",
+			    "%s: %s", s->roots.v[i], errno == ENOENT ?
+			    "no such directory" : strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(sb.st_mode)) {
+			*cause = config_key_message(cfg, "read", "roots",
+			    "%s: not a directory", s->roots.v[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The snapshot is freed: close its roots. */
 static void
 read_unload(void *state)
@@ -421,4 +451,5 @@ const struct job_type job_type_read = {
 	.load = read_load,
 	.unload = read_unload,
 	.status = read_status,
+	.check_files = read_check_files,
 };
