@@ -27,6 +27,7 @@
 extern const struct job_type job_type_sleep;
 extern const struct job_type job_type_read;
 extern const struct job_type job_type_query;
+extern const struct job_type job_type_http;
 extern const struct job_type job_type_group;
 extern const struct job_type job_type_sequence;
 
@@ -34,6 +35,7 @@ const struct job_type *const job_types[] = {
 	&job_type_sleep,
 	&job_type_read,
 	&job_type_query,
+	&job_type_http,
 	&job_type_group,
 	&job_type_sequence,
 	NULL

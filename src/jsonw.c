@@ -4,6 +4,7 @@
  * through, so the caller must hand in UTF-8.
  */
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,22 @@ jsonw_raw(struct evbuffer *evb, const char *s)
 	evbuffer_add(evb, s, strlen(s));
 }
 
+/*
+ * Whether any of the 8 bytes of w may need escaping: a control character,
+ * '"' or '\\' (a false alarm now and then is fine: the bytes are then
+ * looked at one by one).
+ */
+static int
+jsonw_word_special(uint64_t w)
+{
+	const uint64_t	ones = UINT64_C(0x0101010101010101);
+	const uint64_t	highs = UINT64_C(0x8080808080808080);
+	uint64_t	q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+	    ((b - ones) & ~b)) & highs) != 0;
+}
+
 /* Append len bytes of s escaped for the inside of a JSON string. */
 static void
 jsonw_escape(struct evbuffer *evb, const char *s, size_t len)
@@ -33,8 +50,18 @@ jsonw_escape(struct evbuffer *evb, const char *s, size_t len)
 	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
 	char			 short_esc[2] = { '\\', 0 };
 	unsigned char		 c;
+	uint64_t		 w;
 
 	for (; s < end; s++) {
+		/* Text mostly needs nothing: skip it 8 bytes at a time. */
+		while (end - s >= 8) {
+			memcpy(&w, s, 8);
+			if (jsonw_word_special(w))
+				break;
+			s += 8;
+		}
+		if (s == end)
+			break;
 		c = (unsigned char)*s;
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;

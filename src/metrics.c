@@ -12,8 +12,8 @@
  * something.
  *
  * Parts of the status object that a configuration or a job type may leave
- * out (the PostgreSQL pools under "databases", "http" once that job type
- * exists) become their families only when present: a family with no
+ * out (the PostgreSQL pools under "databases", "http" when [http] is
+ * disabled) become their families only when present: a family with no
  * series is not written at all.
  *
  * What is not done: the HTTP server has no limit on its connections of

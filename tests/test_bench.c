@@ -265,6 +265,7 @@ Test(bench_alone, bench_run_smoke)
 	cr_assert(strstr(out, "| ping p99 during") != NULL, "%s", out);
 	cr_assert(strstr(out, "| ping max during 1 parse of a") != NULL, "%s",
 	    out);
+	cr_assert(strstr(out, "| HTTP GETs/s") != NULL, "%s", out);
 	cr_assert(strstr(out, "| failed |") == NULL, "%s", out);
 	free(out);
 	free(cmd);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -64,6 +65,7 @@ static int	jobspec_sleep(json_t *, const char *, const char *, char **);
 static int	jobspec_read(json_t *, const char *, const char *, char **);
 static int	jobspec_query(json_t *, const char *, const char *, char **);
 static int	jobspec_group(json_t *, const char *, const char *, char **);
+static int	jobspec_http(json_t *, const char *, const char *, char **);
 
 static int	jobspec_param(json_t *, const char *, char **);
 static int	jobspec_offset(json_t *, const char *, char **);
@@ -90,6 +92,8 @@ static const struct jobspec_type jobspec_types[] = {
 	  .opts = jobspec_read_opts, .parse = jobspec_read },
 	{ .name = "query", .synopsis = "query[@DB]:SQL [-p VALUE]...",
 	  .qualified = 1, .opts = jobspec_query_opts, .parse = jobspec_query },
+	{ .name = "http", .synopsis = "http:[METHOD:]URL",
+	  .parse = jobspec_http },
 	{ .name = "group", .synopsis = "group[ JOB... ]  group:MODE[ JOB... ]",
 	  .nests = "group", .parse = jobspec_group },
 	{ .name = "sequence", .synopsis = "sequence[ JOB... ]",
@@ -235,6 +239,39 @@ static int
 jobspec_closes(const char *arg)
 {
 	return strcmp(arg, "]") == 0;
+}
+
+/*
+ * http:URL or http:METHOD:URL. A METHOD is one the protocol names, in any
+ * case, so http:https://... is a URL, never a method "https".
+ */
+static int
+jobspec_http(json_t *job, const char *qual, const char *rest, char **cause)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL
+	};
+	const char *const	*m;
+	const char		*colon = strchr(rest, ':');
+	json_t			*url;
+	size_t			 len;
+
+	(void)qual;
+	for (m = methods; colon != NULL && *m != NULL; m++) {
+		len = strlen(*m);
+		if ((size_t)(colon - rest) == len &&
+		    strncasecmp(rest, *m, len) == 0) {
+			json_object_set_new(job, "method", json_string(*m));
+			rest = colon + 1;
+			break;
+		}
+	}
+	if (*rest == '\0' || (url = json_string(rest)) == NULL) {
+		*cause = xstrdup("http: expected [METHOD:]URL");
+		return -1;
+	}
+	json_object_set_new(job, "url", url);
+	return 0;
 }
 
 /* -p VALUE: one more parameter, JSON if it parses, else text. */

@@ -12,7 +12,8 @@
 
 /*
  * Build a job object from its shorthand (sleep:MS[:VALUE], read:PATH,
- * query[@DB]:SQL, or a JSON object); NULL with *cause set when malformed.
+ * query[@DB]:SQL, http:[METHOD:]URL, or a JSON object); NULL with *cause
+ * set when malformed.
  */
 json_t	*jobspec_parse(const char *, char **);
 

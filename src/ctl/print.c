@@ -179,6 +179,46 @@ print_fmt_uptime(const json_t *v, char *buf, size_t size)
 }
 
 /*
+ * An http job's value as a result line shows it: status, size, HTTP
+ * version, redirects and final URL ("200  1.0 KiB  HTTP/2  https://...");
+ * NULL if v is not such a value.
+ */
+static char *
+print_http_value(const json_t *v)
+{
+	const json_t	*status = json_object_get(v, "status");
+	const json_t	*bytes = json_object_get(v, "bytes");
+	const json_t	*version = json_object_get(v, "http_version");
+	const json_t	*url = json_object_get(v, "url");
+	const json_t	*hops = json_object_get(v, "redirects");
+	char		*u, *ver, *out, size[32], redirects[32] = "";
+	double		 n;
+
+	if (!json_is_integer(status) || !json_is_integer(bytes) ||
+	    !json_is_string(version) || !json_is_string(url) ||
+	    !json_is_object(json_object_get(v, "headers")))
+		return NULL;
+	n = (double)json_integer_value(bytes);
+	if (n < 1024)
+		snprintf(size, sizeof size, "%.0f B", n);
+	else if (n < 1024 * 1024)
+		snprintf(size, sizeof size, "%.1f KiB", n / 1024);
+	else
+		snprintf(size, sizeof size, "%.1f MiB", n / (1024 * 1024));
+	if (json_is_integer(hops) && json_integer_value(hops) > 0)
+		snprintf(redirects, sizeof redirects, " (%" JSON_INTEGER_FORMAT
+		    " redirect%s)", json_integer_value(hops),
+		    json_integer_value(hops) == 1 ? "" : "s");
+	u = print_clean(json_string_value(url), PRINT_VALUE_MAX);
+	ver = print_clean(json_string_value(version), 8);
+	out = xasprintf("%" JSON_INTEGER_FORMAT "  %9s  HTTP/%s  %s%s",
+	    json_integer_value(status), size, ver, u, redirects);
+	free(u);
+	free(ver);
+	return out;
+}
+
+/*
  * What a result says beside its value: its name, its tries, whether it
  * won its batch or group; "" when nothing.
  */
@@ -281,7 +321,8 @@ print_result(int indent, json_int_t index, int width, const json_t *result,
 			    mode != NULL ? " (" : "", clean,
 			    mode != NULL ? ")" : "");
 			free(clean);
-		} else
+		} else if ((text = print_http_value(json_object_get(result,
+		    "value"))) == NULL)
 			text = print_json_text(json_object_get(result,
 			    "value"), PRINT_VALUE_MAX);
 	} else {
@@ -542,6 +583,12 @@ print_status(const struct print *pr, const json_t *st)
 	    print_fmt(json_object_get(p, "threads"), a, sizeof a),
 	    print_fmt(json_object_get(p, "busy"), x, sizeof x),
 	    print_fmt(json_object_get(p, "queued"), y, sizeof y));
+	if ((v = json_object_get(st, "http")) != NULL)
+		printf("  %-13s%s connections, %s requests, %s queued\n",
+		    "HTTP:", print_fmt(json_object_get(v, "connections"), a,
+		    sizeof a), print_fmt(json_object_get(v, "requests"), x,
+		    sizeof x), print_fmt(json_object_get(v, "queued"), y,
+		    sizeof y));
 	m = json_object_get(st, "memory");
 	if (json_is_number(json_object_get(m, "held_bytes")))
 		printf("  %-13s%s held of %s\n", "Memory:",
