@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -21,7 +22,7 @@
 
 static struct daemon	d;
 
-HTTPTEST_SUITE(http_retry, 60);
+HTTPTEST_SUITE(http_retry, 120);
 
 /*
  * An http job on /flaky for key: its first fail requests answer code
@@ -54,16 +55,6 @@ flaky_run(const char *key, int fail, int code, const char *after,
 
 	free(job);
 	return r;
-}
-
-/* Run jobs (a JSON array's text) as a batch in mode first; *r its reply. */
-static void
-line_first(json_t **r, const char *jobs)
-{
-	char	*line = harness_fmt("{\"mode\":\"first\",\"jobs\":%s}", jobs);
-
-	*r = daemon_request_ms(&d, line, slack_ms(10000));
-	free(line);
 }
 
 /* The requests http-server saw for key. */
@@ -187,22 +178,42 @@ Test(http_retry, retry_after_is_honoured_in_seconds_and_as_a_date)
 	daemon_stop(&d);
 }
 
-/* A losing http request under first is cancelled: its connection closes. */
+/*
+ * A losing http request under first is cancelled: its connection closes.
+ * The winner, a sleep, ends well after the request is seen connected
+ * (status), so the loser is on the wire when it loses, however slow the
+ * daemon runs.
+ */
 Test(http_retry, first_cancels_a_losing_http_request)
 {
-	char	*jobs;
-	json_t	*r;
+	double	 deadline;
+	json_t	*r, *st;
+	char	*line;
+	int	 fd, connected = 0;
 
 	httptest_daemon(&d, NULL, NULL);
-	jobs = harness_fmt("[{\"type\":\"http\",\"url\":%s},"
-	    "{\"type\":\"sleep\",\"ms\":50,\"value\":\"won\"}]",
-	    ht_quote(ht_server("/hang?tag=lost")));
-	line_first(&r, jobs);
+	fd = client_connect(d.sock);
+	line = harness_fmt("{\"mode\":\"first\",\"jobs\":["
+	    "{\"type\":\"http\",\"url\":%s},{\"type\":\"sleep\","
+	    "\"ms\":%d,\"value\":\"won\"}]}",
+	    ht_quote(ht_server("/hang?tag=lost")), slack_ms(1500));
+	client_send(fd, line);
+	free(line);
+	deadline = now_ms() + slack_ms(1000);
+	while (!connected && now_ms() < deadline) {
+		st = daemon_status(&d, slack_ms(5000));
+		connected = jint(st, "http.connections") >= 1 &&
+		    jint(st, "http.queued") == 0;
+		json_decref(st);
+		usleep(10000);
+	}
+	cr_assert(connected, "the request never connected");
+	r = client_recv_json(fd, slack_ms(10000));
 	jeq(r, "winner", "1");
 	jstr_is(r, "results[0].error.code", "cancelled");
 	json_decref(r);
-	free(jobs);
 	cr_assert_eq(httptest_log_wait("close lost ", 1, slack_ms(5000)), 1,
 	    "the losing request's connection stayed open");
+	close(fd);
 	daemon_stop(&d);
 }
