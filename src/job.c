@@ -394,7 +394,13 @@ job_set_retry(struct job *job, unsigned tries, double backoff_ms)
 	if (x == NULL)
 		fatalx("%s: the job has no room for a retry", __func__);
 	x->tries = (uint8_t)tries;
-	x->backoff_ms = backoff_ms;
+	/*
+	 * Floats keep the retry state of a million jobs 16 B smaller each.
+	 * Any backoff past RETRY_BACKOFF_MAX_MS waits the 30 s cap already,
+	 * and so does any hint past the cap: clamped, they fit.
+	 */
+	x->backoff_ms = (float)(backoff_ms < RETRY_BACKOFF_MAX_MS ?
+	    backoff_ms : RETRY_BACKOFF_MAX_MS);
 }
 
 /*
@@ -410,7 +416,8 @@ job_try_transient(struct job *job, double retry_after_ms)
 	if (x == NULL)
 		return;
 	x->transient = 1;
-	x->hint_ms = retry_after_ms;
+	x->hint_ms = (float)(retry_after_ms < RETRY_CAP_MS ? retry_after_ms :
+	    RETRY_CAP_MS);
 }
 
 /*

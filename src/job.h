@@ -187,8 +187,8 @@ struct job {
 struct job_extra {
 	_Alignas(16) char	*name;		/* owned: as JSON text, or NULL */
 	uint64_t		 first_ns;	/* when the first try started */
-	double			 backoff_ms;	/* the wait after the first try */
-	double			 hint_ms;	/* this try's retry-after; < 0 none */
+	float			 backoff_ms;	/* the wait after the first try */
+	float			 hint_ms;	/* this try's retry-after; < 0 none */
 	struct timerq_node	 wait;		/* queued between tries */
 	uint8_t			 tries;		/* tries allowed; 0: no retry */
 	uint8_t			 attempts;	/* tries made */

@@ -25,6 +25,8 @@ struct job;
 #define RETRY_MAX_TRIES		10
 #define RETRY_BACKOFF_MS	100.0	/* B when the request gives none */
 #define RETRY_CAP_MS		30000.0	/* no wait is longer, hints included */
+/* A first backoff this long waits the cap even 20% short (and fits a float). */
+#define RETRY_BACKOFF_MAX_MS	1e9
 #define RETRY_JITTER		0.2	/* each wait within 20% either side */
 
 void		 retry_init(struct event_base *);

@@ -72,7 +72,7 @@ struct status {
 	uint64_t	batches_failed;
 	uint64_t	jobs_running;
 	uint64_t	jobs_waiting;
-	uint64_t	jobs_retrying;	/* between tries */
+	uint64_t	jobs_retrying;	/* between tries (no retry yet: 0) */
 	uint64_t	jobs_done;
 	uint64_t	jobs_failed;	/* finished without success */
 	uint64_t	jobs_timed_out;

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "xmalloc.h"
 
 const char	harness_gatherd_bin[] = GATHERD_BIN;
 const char	harness_gatherctl_bin[] = GATHERCTL_BIN;
@@ -37,6 +40,26 @@ harness_fmt(const char *f, ...)
 	va_end(ap);
 	cr_assert_geq(n, 0, "vasprintf");
 	return s;
+}
+
+/* A batch line of nested groups and sequences; see harness.h. */
+char *
+harness_nested_line(int depth, const char *innermost, const char *first)
+{
+	const char	*other = strcmp(first, "group") == 0 ? "sequence" :
+			    "group";
+	char		*s = harness_fmt("%s", innermost), *t;
+	int		 i;
+
+	for (i = 0; i < depth; i++) {
+		t = harness_fmt("{\"type\":\"%s\",\"jobs\":[%s]}",
+		    i % 2 ? other : first, s);
+		free(s);
+		s = t;
+	}
+	t = harness_fmt("{\"jobs\":[%s]}", s);
+	free(s);
+	return t;
 }
 
 /* n bytes c, as a string. */
@@ -521,6 +544,48 @@ run_command(const char *cmd, char **out)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return -1;
+}
+
+/* Run a shell command on a pseudo-terminal, capturing its output. */
+int
+run_command_pty(const char *cmd, char **out)
+{
+	struct pollfd	 pfd;
+	char		*buf = NULL, chunk[4096];
+	size_t		 len = 0;
+	ssize_t		 n;
+	pid_t		 pid;
+	int		 fd, status;
+	double		 deadline = now_ms() + slack_ms(10000);
+
+	pid = forkpty(&fd, NULL, NULL, NULL);
+	cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
+	if (pid == 0) {
+		unsetenv("GATHERD_SOCKET");
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		cr_assert_lt(now_ms(), deadline, "%s: no end in %d ms", cmd,
+		    slack_ms(10000));
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = read(fd, chunk, sizeof chunk);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)	/* EIO once the child side is closed */
+			break;
+		buf = xrealloc(buf, len + (size_t)n + 1);
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	close(fd);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	*out = buf != NULL ? buf : xstrdup("");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* run_command of a formatted command line; see harness.h. */

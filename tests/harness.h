@@ -319,6 +319,11 @@ void	 expect_error(json_t *v, const char *id, const char *code);
 void	 expect_ok(json_t *v, const char *id);
 /* Send line on fd; assert its reply is a success with this id. */
 void	 rpc_ok(int fd, const char *line, const char *id);
+/*
+ * Send line on fd; assert its reply has the shape want gives: pairs of a
+ * path and its JSON text, ended by NULL (jexpect in jsonpath.h).
+ */
+void	 rpc_expect(int fd, const char *line, const char *const *want);
 /* Send line on fd; assert its reply holds pattern (JSON text, see jhas). */
 void	 rpc_has(int fd, const char *line, const char *pattern);
 /* Assert the next reply on fd, within ms, holds pattern (see jhas). */
@@ -401,6 +406,14 @@ void	 sleep_ms(int ms);
 char	*harness_fill(int c, size_t n);
 /* Format a string like printf into new memory; asserts success; caller frees. */
 char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A batch line of depth groups and sequences, each holding the next, the
+ * last holding innermost (a job's JSON); the innermost level is of type
+ * first ("group" or "sequence"), the levels around it alternate. Caller
+ * frees.
+ */
+char	*harness_nested_line(int depth, const char *innermost,
+	    const char *first);
 
 /*
  * How much slower than bare the daemon may be: 1.0, or HARNESS_SLOW_SLACK
@@ -457,5 +470,12 @@ int	 run_command(const char *cmd, char **out);
 /* run_command of a formatted command line. */
 int	 run_commandf(char **out, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Run a shell command as run_command does, but on a pseudo-terminal (for
+ * gatherctl's human output), stdout and stderr together in *out; fails
+ * the test when it has not ended in slack_ms(10000).
+ */
+int	 run_command_pty(const char *cmd, char **out);
 
 #endif

@@ -26,6 +26,10 @@
  *				if given, else 200 "done"
  *	/headers		repeated, mixed-case and non-UTF-8 headers
  *	/headers?n=N		N headers of 100 bytes each
+ *	/flaky?key=K&fail=N&code=C&retry_after=V
+ *				the first N (1) requests of key K answer C
+ *				(503), with Retry-After V if given; later
+ *				ones 200 "ok"; each logs "flaky K I C"
  *
  * Any request may add tag=TAG (see above). It runs until killed.
  */
@@ -342,6 +346,52 @@ redirect(struct evhttp_request *req, struct evkeyvalq *q)
 	evhttp_send_reply(req, (int)code, "Moved", NULL);
 }
 
+/*
+ * /flaky?key=K&fail=N&code=C&retry_after=V: the first N requests with key
+ * K answer C (503) with Retry-After V if given, the next ones 200 "ok";
+ * the log gets "flaky K I C" for the I-th request (from 1).
+ */
+#define FLAKY_KEYS	64
+
+static struct {
+	char	key[32];
+	long	seen;
+}	flaky_keys[FLAKY_KEYS];
+
+static void
+flaky(struct evhttp_request *req, struct evkeyvalq *q)
+{
+	const char	*key = evhttp_find_header(q, "key");
+	const char	*after = evhttp_find_header(q, "retry_after");
+	long		 fail = param_long(q, "fail", 1);
+	long		 code = param_long(q, "code", 503);
+	long		*seen = NULL;
+	size_t		 i;
+
+	if (key == NULL)
+		key = "";
+	for (i = 0; i < FLAKY_KEYS && seen == NULL; i++) {
+		if (flaky_keys[i].key[0] == '\0')
+			snprintf(flaky_keys[i].key, sizeof flaky_keys[i].key,
+			    "%s", key);
+		if (strncmp(flaky_keys[i].key, key,
+		    sizeof flaky_keys[i].key - 1) == 0)
+			seen = &flaky_keys[i].seen;
+	}
+	if (seen == NULL)
+		die("flaky: too many keys");
+	if (++*seen > fail)
+		code = 200;
+	else if (after != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", after);
+	fprintf(evlog, "flaky %s %ld %ld\n", key, *seen, code);
+	evbuffer_add_printf(evhttp_request_get_output_buffer(req), "%s",
+	    code == 200 ? "ok" : "try again");
+	evhttp_send_reply(req, (int)code, code == 200 ? "OK" : "Not Now",
+	    NULL);
+}
+
 static void
 serve(struct evhttp_request *req, void *arg)
 {
@@ -396,6 +446,8 @@ serve(struct evhttp_request *req, void *arg)
 		redirect(req, &q);
 	else if (strcmp(path, "/headers") == 0)
 		headers(req, &q);
+	else if (strcmp(path, "/flaky") == 0)
+		flaky(req, &q);
 	else {
 		evbuffer_add_printf(out, "not found");
 		evhttp_send_reply(req, 404, "Not Found", NULL);

@@ -150,6 +150,22 @@ jeq(json_t *v, const char *path, const char *want)
 	json_decref(w);
 }
 
+/* Assert each path of want holds its JSON text; see jsonpath.h. */
+void
+jexpect(json_t *v, const char *const *want)
+{
+	for (; want[0] != NULL; want += 2) {
+		cr_assert_not_null(want[1], "%s: no expected value", want[0]);
+		if (strcmp(want[1], "-") == 0)
+			cr_assert_null(jget(v, want[0]), "%s in %s", want[0],
+			    jtext(v));
+		else if (want[1][0] == '~')
+			jstr_has(v, want[0], want[1] + 1);
+		else
+			jeq(v, want[0], want[1]);
+	}
+}
+
 /*
  * Whether v holds pattern: every key of an object pattern, with a value
  * that holds the pattern's; an array pattern's elements, as many and

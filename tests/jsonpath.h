@@ -53,6 +53,12 @@ void		 jkeys_are(json_t *obj, const char *const *keys);
 /* Assert the value at path equals the JSON text want (as JSON values). */
 void		 jeq(json_t *v, const char *path, const char *want);
 /*
+ * jeq for each pair of a path and a JSON text in want, ended by NULL; a
+ * text "-" asserts the path is absent, "~TEXT" that the string there
+ * contains TEXT: a reply's expected shape as one table.
+ */
+void		 jexpect(json_t *v, const char *const *want);
+/*
  * Assert the string at path is canonical padded base64 for exactly the
  * len bytes want (at most 4096), decoded independently of the daemon.
  */

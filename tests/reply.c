@@ -82,6 +82,16 @@ daemon_refuses(struct daemon *d, const char *line, const char *code,
 	json_decref(r);
 }
 
+/* One line, a reply of the shape want gives (jexpect). */
+void
+rpc_expect(int fd, const char *line, const char *const *want)
+{
+	json_t	*r = rpc(fd, line);
+
+	jexpect(r, want);
+	json_decref(r);
+}
+
 /* One line, a successful reply. */
 void
 rpc_ok(int fd, const char *line, const char *id)

@@ -34,10 +34,8 @@ static json_t *
 rpc_within(int fd, const char *line, double ms, double *took)
 {
 	json_t	*r;
-	double	 t0 = now_ms();
 
-	r = rpc(fd, line);
-	*took = now_ms() - t0;
+	r = rpc_timed(fd, line, took);
 	cr_assert_lt(*took, ms + slack_ms(700), "replied after %.0f ms: it"
 	    " waited for a job it should have cancelled", *took);
 	return r;
@@ -79,19 +77,17 @@ Test(daemon, any_the_first_success_wins_and_the_rest_are_cancelled)
 
 Test(daemon, any_with_every_job_failed_fails_with_no_winner)
 {
-	json_t	*r;
-	int	 fd;
+	int	fd;
 
 	fd = daemon_start_client(&d, NULL);
-	r = rpc(fd, "{\"mode\":\"any\",\"jobs\":["
-	    "{\"type\":\"sleep\",\"ms\":5,\"timeout_ms\":1},"
-	    "{\"type\":\"read\",\"path\":\"/nonexistent/x\"}]}");
-	jbool_is(r, "ok", false);
-	jeq(r, "winner", "null");
-	jstr_is(r, "results[0].error.code", "timeout");
-	jstr_is(r, "results[1].error.code", "forbidden");
-	expect_stats(r, 0, 1, 0, 1);
-	json_decref(r);
+	rpc_expect(fd, "{\"mode\":\"any\",\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":1},"
+	    "{\"type\":\"read\",\"path\":\"/nonexistent/x\"}]}",
+	    (const char *const[]){ "ok", "false", "winner", "null",
+	    "results[0].error.code", "\"timeout\"",
+	    "results[1].error.code", "\"forbidden\"",
+	    "stats.jobs", "2", "stats.ok", "0", "stats.failed", "1",
+	    "stats.cancelled", "0", "stats.timed_out", "1", NULL });
 	close(fd);
 	daemon_stop(&d);
 }
@@ -130,23 +126,16 @@ Test(daemon, first_the_first_to_finish_wins_even_a_failure)
 /* No job, no winner: any and first fail, all succeeds and has no winner. */
 Test(daemon, empty_jobs_under_any_and_first)
 {
-	json_t	*r;
-	int	 fd;
+	int	fd;
 
 	fd = daemon_start_client(&d, NULL);
-	r = rpc(fd, "{\"mode\":\"any\",\"jobs\":[]}");
-	jbool_is(r, "ok", false);
-	jeq(r, "winner", "null");
-	jeq(r, "results", "[]");
-	json_decref(r);
-	r = rpc(fd, "{\"mode\":\"first\",\"jobs\":[]}");
-	jbool_is(r, "ok", false);
-	jeq(r, "winner", "null");
-	json_decref(r);
-	r = rpc(fd, "{\"mode\":\"all\",\"jobs\":[]}");
-	jbool_is(r, "ok", true);
-	cr_assert_null(jget(r, "winner"), "%s", jtext(r));
-	json_decref(r);
+	rpc_expect(fd, "{\"mode\":\"any\",\"jobs\":[]}",
+	    (const char *const[]){ "ok", "false", "winner", "null",
+	    "results", "[]", NULL });
+	rpc_expect(fd, "{\"mode\":\"first\",\"jobs\":[]}",
+	    (const char *const[]){ "ok", "false", "winner", "null", NULL });
+	rpc_expect(fd, "{\"mode\":\"all\",\"jobs\":[]}",
+	    (const char *const[]){ "ok", "true", "winner", "-", NULL });
 	close(fd);
 	daemon_stop(&d);
 }
@@ -266,14 +255,12 @@ Test(daemon, any_frees_a_worker_held_by_a_losing_query)
 Test(daemon, first_cancels_a_losing_postgres_query_on_the_server)
 {
 	json_t	*jobs, *r, *job;
-	char	*a, *line;
+	char	*line;
 	double	 took;
 	int	 fd;
 
 	pgtest_new();
-	a = pgtest_section("default", 1, NULL);
-	daemon_start(&d, a, NULL);
-	free(a);
+	pgtest_daemon(&d, NULL, NULL, "default", 1u, (const char *)NULL);
 	json_decref(dbtest_query_ok(&d, NULL, "select 1", NULL));
 
 	jobs = json_array();

@@ -14,8 +14,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -98,47 +96,6 @@ result_code(json_t *reply, size_t i)
 
 	r = json_array_get(jget(reply, "results"), i);
 	return json_string_value(jget(r, "error.code"));
-}
-
-/* Run a command on a pseudo-terminal; its exit status, output in *out. */
-static int
-run_pty(const char *cmd, char **out)
-{
-	struct pollfd	 pfd;
-	char		*buf = NULL, chunk[4096];
-	size_t		 len = 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	int		 fd, status;
-	double		 deadline = now_ms() + 10000;
-
-	pid = forkpty(&fd, NULL, NULL, NULL);
-	cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
-	if (pid == 0) {
-		unsetenv("GATHERD_SOCKET");
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	for (;;) {
-		cr_assert_lt(now_ms(), deadline, "%s: no end in 10 s", cmd);
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		n = read(fd, chunk, sizeof chunk);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)	/* EIO once the child side is closed */
-			break;
-		buf = xrealloc(buf, len + (size_t)n + 1);
-		memcpy(buf + len, chunk, (size_t)n);
-		len += (size_t)n;
-		buf[len] = '\0';
-	}
-	close(fd);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	*out = buf != NULL ? buf : xstrdup("");
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 Test(gatherctl, ping_prints_the_reply_as_json_when_not_a_tty)
@@ -500,7 +457,7 @@ Test(gatherctl, human_output_on_a_terminal)
 	char	*cmd, *out;
 
 	cmd = xasprintf("%s -s '%s' ping", GATHERCTL_BIN, d.sock);
-	cr_assert_eq(run_pty(cmd, &out), 0, "output: %s", out);
+	cr_assert_eq(run_command_pty(cmd, &out), 0, "output: %s", out);
 	cr_assert_not_null(strstr(out, "PONG from gatherd "), "output: %s",
 	    out);
 	cr_assert_not_null(strstr(out, "(protocol 1) in "), "output: %s", out);
@@ -509,7 +466,7 @@ Test(gatherctl, human_output_on_a_terminal)
 
 	cmd = xasprintf("%s -s '%s' run --id 7 --job-timeout 50 "
 	    "sleep:10:'\"Hello 1!\"' sleep:1000", GATHERCTL_BIN, d.sock);
-	cr_assert_eq(run_pty(cmd, &out), 1, "output: %s", out);
+	cr_assert_eq(run_command_pty(cmd, &out), 1, "output: %s", out);
 	cr_assert_not_null(strstr(out, "batch 7: failed, 2 jobs in "),
 	    "output: %s", out);
 	cr_assert_not_null(strstr(out, "(1 ok, 0 failed, 0 cancelled, "
@@ -521,7 +478,7 @@ Test(gatherctl, human_output_on_a_terminal)
 	free(out);
 
 	cmd = xasprintf("%s -s '%s' status --detail", GATHERCTL_BIN, d.sock);
-	cr_assert_eq(run_pty(cmd, &out), 0, "output: %s", out);
+	cr_assert_eq(run_command_pty(cmd, &out), 0, "output: %s", out);
 	cr_assert_not_null(strstr(out, "Uptime:"), "output: %s", out);
 	cr_assert_not_null(strstr(out, "max_connections"), "output: %s", out);
 	cr_assert_not_null(strstr(out, "Batches in flight: none"),
@@ -530,7 +487,7 @@ Test(gatherctl, human_output_on_a_terminal)
 	free(out);
 
 	cmd = xasprintf("%s -s '%s' status --json", GATHERCTL_BIN, d.sock);
-	cr_assert_eq(run_pty(cmd, &out), 0, "output: %s", out);
+	cr_assert_eq(run_command_pty(cmd, &out), 0, "output: %s", out);
 	cr_assert(strncmp(out, "{\"id\":null,\"ok\":true,\"status\":", 30) == 0,
 	    "--json on a terminal: %s", out);
 	free(cmd);
@@ -565,6 +522,18 @@ Test(gatherctl_alone, usage_errors_exit_2)
 		"run nosuchtype:1",
 		"run --concurrency 0 sleep:1",
 		"run --mode sometimes sleep:1",
+		"run group[ sleep:1",		/* not closed */
+		"run sleep:1 ]",		/* closes nothing */
+		"run group:any",		/* nests without '[' */
+		"run sleep:1[",			/* does not nest */
+		"run read:a[ ]",
+		"run sequence:any[ sleep:1 ]",	/* takes no mode */
+		"run --retry 0 sleep:1",
+		"run --retry x sleep:1",
+		"run --retry 2:-1 sleep:1",
+		"run --retry 2: sleep:1",
+		"run group[ query:1 ] -p 1",	/* an option of no job */
+		"run group[ query:1 -p 1 ] --base64",
 		"cancel",
 	};
 	char	*cmd, *out;

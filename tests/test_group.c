@@ -211,22 +211,7 @@ Test(daemon, group_timeout_times_out_everything_unfinished_inside)
 }
 
 /* n nested groups and sequences around a sleep of 1 ms. */
-static char *
-nested(int n)
-{
-	char	*s = xstrdup(SLEEP(1)), *t;
-	int	 i;
-
-	for (i = 0; i < n; i++) {
-		t = harness_fmt("{\"type\":\"%s\",\"jobs\":[%s]}",
-		    i % 2 ? "group" : "sequence", s);
-		free(s);
-		s = t;
-	}
-	t = harness_fmt("{\"jobs\":[%s]}", s);
-	free(s);
-	return t;
-}
+#define NESTED(n)	harness_nested_line((n), SLEEP(1), "sequence")
 
 Test(daemon, groups_nest_16_levels_and_no_more)
 {
@@ -235,7 +220,7 @@ Test(daemon, groups_nest_16_levels_and_no_more)
 	int	 fd;
 
 	fd = daemon_start_client(&d, NULL);
-	line = nested(16);
+	line = NESTED(16);
 	r = rpc(fd, line);
 	free(line);
 	jbool_is(r, "ok", true);
@@ -243,7 +228,7 @@ Test(daemon, groups_nest_16_levels_and_no_more)
 	    ".value[0].value[0].value[0].value[0].value[0].value[0].value[0]"
 	    ".value[0].value[0].value[0].value[0].ok", true);
 	json_decref(r);
-	line = nested(17);
+	line = NESTED(17);
 	r = rpc(fd, line);
 	free(line);
 	expect_error(r, "null", "bad_request");

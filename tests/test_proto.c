@@ -13,6 +13,7 @@
 
 #include "batch.h"
 #include "config.h"
+#include "harness.h"
 #include "job.h"
 #include "jsonw.h"
 #include "jsts.h"
@@ -715,32 +716,16 @@ Test(proto, name_and_retry_are_kept)
 	proto_request_clear(&req);
 }
 
-/* A group of depth levels, each holding the next, the last a sleep. */
-static char *
-nested_groups(int depth, const char *innermost)
-{
-	char	*s = xstrdup(innermost), *t;
-	int	 i;
-
-	for (i = 0; i < depth; i++) {
-		t = xasprintf("{\"type\":\"%s\",\"jobs\":[%s]}",
-		    i % 2 ? "sequence" : "group", s);
-		free(s);
-		s = t;
-	}
-	t = xasprintf("{\"jobs\":[%s]}", s);
-	free(s);
-	return t;
-}
-
 Test(proto, groups_nest_16_levels_and_paths_name_the_nesting)
 {
 	char	*line, *want;
 
-	line = nested_groups(16, "{\"type\":\"sleep\",\"ms\":1}");
+	line = harness_nested_line(16,
+	    "{\"type\":\"sleep\",\"ms\":1}", "group");
 	expect(line, ERR_NONE, NULL);
 	free(line);
-	line = nested_groups(17, "{\"type\":\"sleep\",\"ms\":1}");
+	line = harness_nested_line(17,
+	    "{\"type\":\"sleep\",\"ms\":1}", "group");
 	want = xasprintf("jobs[0]%s: groups and sequences nest 16 levels deep"
 	    " at most", ".jobs[0].jobs[0].jobs[0].jobs[0].jobs[0].jobs[0]"
 	    ".jobs[0].jobs[0].jobs[0].jobs[0].jobs[0].jobs[0].jobs[0]"
@@ -748,7 +733,8 @@ Test(proto, groups_nest_16_levels_and_paths_name_the_nesting)
 	expect(line, ERR_BAD_REQUEST, want);
 	free(line);
 	free(want);
-	line = nested_groups(3, "{\"type\":\"sleep\",\"ms\":-1}");
+	line = harness_nested_line(3,
+	    "{\"type\":\"sleep\",\"ms\":-1}", "group");
 	expect(line, ERR_BAD_REQUEST, "jobs[0].jobs[0].jobs[0].jobs[0].ms:"
 	    " expected a non-negative number");
 	free(line);

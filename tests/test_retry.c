@@ -48,7 +48,10 @@ start_reader(unsigned threads)
 	return fd;
 }
 
-/* A FIFO at name in dir: reading it is io_error, a transient code. */
+/*
+ * A FIFO at name in dir: reading it is io_error, a transient code (a
+ * regular file may replace it).
+ */
 static void
 make_fifo(const char *name)
 {
@@ -56,6 +59,16 @@ make_fifo(const char *name)
 
 	cr_assert_eq(mkfifo(path, 0644), 0);
 	free(path);
+}
+
+/* start_reader(2) with a FIFO called "fifo" in the read root. */
+static int
+start_fifo_reader(void)
+{
+	int	fd = start_reader(2);
+
+	make_fifo("fifo");
+	return fd;
 }
 
 /* Put a regular file holding text where name is (a FIFO), atomically. */
@@ -113,15 +126,12 @@ Test(daemon, retry_until_a_transient_failure_clears)
 Test(daemon, retry_runs_out_with_the_last_tries_error_after_the_backoffs)
 {
 	json_t	*r;
-	double	 t0, took;
+	double	 took;
 	int	 fd;
 
-	fd = start_reader(2);
-	make_fifo("fifo");
-	t0 = now_ms();
-	r = rpc(fd, "{\"jobs\":[{\"type\":\"read\",\"path\":\"fifo\","
-	    "\"retry\":{\"attempts\":4,\"backoff_ms\":100}}]}");
-	took = now_ms() - t0;
+	fd = start_fifo_reader();
+	r = rpc_timed(fd, "{\"jobs\":[{\"type\":\"read\",\"path\":\"fifo\","
+	    "\"retry\":{\"attempts\":4,\"backoff_ms\":100}}]}", &took);
 	jstr_is(r, "results[0].error.code", "io_error");
 	jstr_has(r, "results[0].error.message", "FIFO");
 	cr_assert_eq(jint(r, "results[0].attempts"), 4, "%s", jtext(r));
@@ -206,9 +216,8 @@ Test(daemon, retry_wait_holds_no_worker)
 	    "20000}}]}");
 	await_retrying(1);
 	fd2 = client_connect(d.sock);
-	t0 = now_ms();
-	r = rpc(fd2, "{\"jobs\":[{\"type\":\"read\",\"path\":\"ok.txt\"}]}");
-	took = now_ms() - t0;
+	r = rpc_timed(fd2, "{\"jobs\":[{\"type\":\"read\","
+	    "\"path\":\"ok.txt\"}]}", &took);
 	jstr_is(r, "results[0].value.data", "ok\n");
 	cr_assert_lt(took, slack_ms(HARNESS_PROMPT_MS), "the one worker"
 	    " served a read after %.0f ms", took);
@@ -236,16 +245,13 @@ Test(daemon, retry_wait_holds_no_worker)
 Test(daemon, retry_wait_ends_at_the_batch_deadline)
 {
 	json_t	*r;
-	double	 t0, took;
+	double	 took;
 	int	 fd;
 
-	fd = start_reader(2);
-	make_fifo("fifo");
-	t0 = now_ms();
-	r = rpc(fd, "{\"timeout_ms\":300,\"jobs\":[{\"type\":\"read\","
+	fd = start_fifo_reader();
+	r = rpc_timed(fd, "{\"timeout_ms\":300,\"jobs\":[{\"type\":\"read\","
 	    "\"path\":\"fifo\",\"retry\":{\"attempts\":3,\"backoff_ms\":"
-	    "20000}}]}");
-	took = now_ms() - t0;
+	    "20000}}]}", &took);
 	jstr_is(r, "results[0].error.code", "timeout");
 	jstr_is(r, "results[0].error.message", "batch timeout_ms (300 ms)"
 	    " reached");
@@ -264,11 +270,10 @@ Test(daemon, retry_wait_ends_when_fail_fast_stops_the_batch)
 	json_t	*r;
 	int	 fd;
 
-	fd = start_reader(2);
-	make_fifo("fifo");
+	fd = start_fifo_reader();
 	r = rpc(fd, "{\"mode\":\"fail_fast\",\"jobs\":[{\"type\":\"read\","
 	    "\"path\":\"fifo\",\"retry\":{\"attempts\":3,\"backoff_ms\":"
-	    "20000}},{\"type\":\"sleep\",\"ms\":200,\"timeout_ms\":100}]}");
+	    "20000}},{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":100}]}");
 	jstr_is(r, "results[0].error.code", "cancelled");
 	jstr_is(r, "results[0].error.message", "cancelled: jobs[1] failed");
 	json_decref(r);
@@ -281,8 +286,7 @@ Test(daemon, retry_wait_ends_when_the_client_leaves)
 	json_t	*st;
 	int	 fd;
 
-	fd = start_reader(2);
-	make_fifo("fifo");
+	fd = start_fifo_reader();
 	client_send(fd, "{\"jobs\":[{\"type\":\"read\",\"path\":\"fifo\","
 	    "\"retry\":{\"attempts\":3,\"backoff_ms\":20000}}]}");
 	await_retrying(1);

@@ -52,8 +52,10 @@ exchange_free(struct exchange *ex)
 
 	if (ex->fd != -1)
 		close(ex->fd);
-	for (i = 0; i < ex->nreqs; i++)
+	for (i = 0; i < ex->nreqs; i++) {
 		json_decref(ex->reqs[i].id);
+		json_decref(ex->reqs[i].jobs);
+	}
 	free(ex->reqs);
 	free(ex->out);
 	free(ex->in);
@@ -143,9 +145,11 @@ exchange_add(struct exchange *ex, json_t *req, int show_events, char **cause)
 	r->id = json_object_get(req, "id");
 	r->id = json_incref(r->id != NULL ? r->id : json_null());
 	op = json_object_get(req, "op");
-	if (op == NULL || json_is_null(op) ||
-	    (json_is_string(op) && strcmp(json_string_value(op), "batch") == 0))
-		r->njobs = json_array_size(json_object_get(req, "jobs"));
+	if (op == NULL || json_is_null(op) || (json_is_string(op) &&
+	    strcmp(json_string_value(op), "batch") == 0)) {
+		r->jobs = json_incref(json_object_get(req, "jobs"));
+		r->njobs = json_array_size(r->jobs);
+	}
 	r->show_events = show_events;
 	ex->bar_total += r->njobs;
 	ex->nleft++;

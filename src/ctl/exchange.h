@@ -17,6 +17,7 @@
 /* A request sent on the connection, until its final reply comes. */
 struct exchange_request {
 	json_t		*id;		/* owned: its id, JSON null if absent */
+	json_t		*jobs;		/* owned: a batch's jobs, or NULL */
 	size_t		 njobs;		/* jobs of a batch, 0 for other ops */
 	size_t		 nevents;	/* stream events received */
 	int		 show_events;	/* the user asked for stream events */

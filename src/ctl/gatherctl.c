@@ -69,6 +69,7 @@ enum {
 	OPT_CONCURRENCY,
 	OPT_ID,
 	OPT_CONN,
+	OPT_RETRY,
 	OPT_CONFIG,
 	OPT_OFFSET,
 	OPT_LENGTH,
@@ -96,10 +97,11 @@ struct ctl {
 	int		 stream;
 	int		 progress;
 	int		 raw;
-	const char	*mode;		/* borrowed: "all" or "fail_fast" */
+	const char	*mode;		/* borrowed: a mode's name */
 	json_t		*timeout;	/* owned, NULL if unset */
 	json_t		*job_timeout;	/* owned, NULL if unset */
 	json_t		*concurrency;	/* owned, NULL if unset */
+	json_t		*retry;		/* owned: a job's "retry", or NULL */
 	json_t		*id;		/* owned, NULL if unset */
 	json_t		*conn;		/* owned, NULL means "any" */
 	double		 interval;	/* top: seconds between views */
@@ -189,6 +191,7 @@ static const struct {
 	{ { "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 	    CTL_OPT_RUN },
 	{ { "id", required_argument, NULL, OPT_ID }, CTL_OPT_RUN },
+	{ { "retry", required_argument, NULL, OPT_RETRY }, CTL_OPT_RUN },
 	{ { "param", required_argument, NULL, 'p' }, CTL_OPT_RUN },
 	{ { "offset", required_argument, NULL, OPT_OFFSET }, CTL_OPT_RUN },
 	{ { "length", required_argument, NULL, OPT_LENGTH }, CTL_OPT_RUN },
@@ -203,8 +206,10 @@ static const struct {
 static const char ctl_help_options[] =
     "\n"
     "Options for run:\n"
-    "  --mode all|fail_fast  --fail-fast  --timeout MS  --job-timeout MS\n"
-    "  --concurrency N  --id JSON  --stream  --progress  -r\n"
+    "  --mode all|fail_fast|any|first  --fail-fast  --timeout MS\n"
+    "  --job-timeout MS  --retry N[:BACKOFF_MS]  --concurrency N  --id JSON\n"
+    "  --stream  --progress  -r\n"
+    "  (--job-timeout and --retry: every job but groups and sequences)\n"
     "  A batch without --id gets a unique one, so that it can be cancelled.\n"
     "Options of the job before them:\n"
     "  query: -p VALUE   a parameter, in order; JSON if it parses, else text\n"
@@ -333,7 +338,8 @@ ctl_show(void *arg, const struct exchange_request *req, const json_t *msg,
 	/* Results already printed as stream events are not printed again. */
 	ctl->pr.streamed = req != NULL && req->show_events &&
 	    req->nevents > 0;
-	print_reply(&ctl->pr, msg, line, len);
+	print_reply(&ctl->pr, req != NULL ? req->jobs : NULL, msg, line,
+	    len);
 }
 
 /* Queue a request on the exchange, or exit 2. */
@@ -533,6 +539,30 @@ ctl_submit(struct ctl *ctl, int argc, char **argv)
 }
 
 /*
+ * Set --job-timeout and --retry on every job of jobs but the groups and
+ * sequences, at every depth: a job's own deadline and retries are the
+ * leaves', a group's timeout_ms is the batch-wide one's.
+ */
+static void
+ctl_run_leaves(const struct ctl *ctl, json_t *jobs)
+{
+	json_t	*job, *inner;
+	size_t	 i;
+
+	json_array_foreach(jobs, i, job) {
+		if ((inner = json_object_get(job, "jobs")) != NULL &&
+		    json_is_array(inner)) {
+			ctl_run_leaves(ctl, inner);
+			continue;
+		}
+		if (ctl->job_timeout != NULL)
+			json_object_set(job, "timeout_ms", ctl->job_timeout);
+		if (ctl->retry != NULL)
+			json_object_set(job, "retry", ctl->retry);
+	}
+}
+
+/*
  * A batch id no other run will have: this host's process, the time, and
  * a random part, so that "gatherctl cancel ID" finds this batch only.
  */
@@ -577,15 +607,31 @@ ctl_run_jobopts(struct ctl *ctl, int i, json_t *job, char **cause)
 	return 0;
 }
 
+/* The job of run's word i is made: its options (jobspec_parse_list). */
+static int
+ctl_run_word(json_t *job, size_t i, void *arg, char **cause)
+{
+	return ctl_run_jobopts(arg, (int)i, job, cause);
+}
+
 /* run: build one batch from shorthand jobs, then behave as submit. */
 static int
 ctl_run(struct ctl *ctl, int argc, char **argv)
 {
-	json_t	*req, *jobs, *job;
+	json_t	*req, *jobs;
 	char	*cause, *s;
-	int	 i;
+	size_t	 k;
 
 	ctl_progress_setup(ctl);
+	for (k = 0; k < ctl->njobopts; k++) {
+		if (strcmp(argv[ctl->jobopts[k].job], "]") == 0)
+			ctl_usage_error("run: %s must follow the job it is for",
+			    ctl->jobopts[k].name);
+	}
+	if ((jobs = jobspec_parse_list(argv, (size_t)argc, ctl_run_word, ctl,
+	    &cause)) == NULL)
+		ctl_usage_errorc(cause, "run");
+	ctl_run_leaves(ctl, jobs);
 	req = json_object();
 	json_object_set_new(req, "id", ctl->id != NULL ?
 	    json_incref(ctl->id) : ctl_run_id());
@@ -595,23 +641,6 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 		json_object_set(req, "timeout_ms", ctl->timeout);
 	if (ctl->concurrency != NULL)
 		json_object_set(req, "concurrency", ctl->concurrency);
-	jobs = json_array();
-	for (i = 0; i < argc; i++) {
-		if ((job = jobspec_parse(argv[i], &cause)) == NULL) {
-			json_decref(req);
-			json_decref(jobs);
-			ctl_usage_errorc(cause, "run: bad job '%s'", argv[i]);
-		}
-		if (ctl_run_jobopts(ctl, i, job, &cause) == -1) {
-			json_decref(job);
-			json_decref(req);
-			json_decref(jobs);
-			ctl_usage_errorc(cause, "run: after '%s'", argv[i]);
-		}
-		if (ctl->job_timeout != NULL)
-			json_object_set(job, "timeout_ms", ctl->job_timeout);
-		json_array_append_new(jobs, job);
-	}
 	json_object_set_new(req, "jobs", jobs);
 	if (ctl->progress) {
 		s = json_dumps(json_object_get(req, "id"), JSON_ENCODE_ANY);
@@ -723,6 +752,47 @@ ctl_opt_number(const char *name, const char *arg, int integer, double min)
 	return v;
 }
 
+/* The mode --mode names (fail-fast for fail_fast too), or exit 2. */
+static const char *
+ctl_opt_mode(const char *arg)
+{
+	static const char *const modes[] = { "all", "fail_fast", "any",
+	    "first" };
+	size_t	i;
+
+	if (strcmp(arg, "fail-fast") == 0)
+		return "fail_fast";
+	for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		if (strcmp(arg, modes[i]) == 0)
+			return modes[i];
+	}
+	ctl_usage_error("--mode: expected all, fail_fast, any or first, not "
+	    "'%s'", arg);
+}
+
+/*
+ * Parse --retry N[:BACKOFF_MS] into a job's "retry" object, or exit 2. The
+ * daemon checks the ranges; this only reads the numbers.
+ */
+static json_t *
+ctl_opt_retry(const char *arg)
+{
+	json_t	*retry, *n;
+	char	*attempts, *colon;
+
+	attempts = xstrdup(arg);
+	if ((colon = strchr(attempts, ':')) != NULL)
+		*colon = '\0';
+	n = ctl_opt_number("retry", attempts, 1, 1);
+	retry = json_object();
+	json_object_set_new(retry, "attempts", n);
+	if (colon != NULL)
+		json_object_set_new(retry, "backoff_ms",
+		    ctl_opt_number("retry", colon + 1, 0, 0));
+	free(attempts);
+	return retry;
+}
+
 /* Record a job option, for the job given last. */
 static void
 ctl_jobopt(struct ctl *ctl, const char *name, const char *arg)
@@ -801,14 +871,10 @@ ctl_option(struct ctl *ctl, int ch, const char *arg)
 		ctl->conf_flag = arg;
 		break;
 	case OPT_MODE:
-		if (strcmp(arg, "all") == 0)
-			ctl->mode = "all";
-		else if (strcmp(arg, "fail_fast") == 0 ||
-		    strcmp(arg, "fail-fast") == 0)
-			ctl->mode = "fail_fast";
-		else
-			ctl_usage_error("--mode: expected all or fail_fast,"
-			    " not '%s'", arg);
+		ctl->mode = ctl_opt_mode(arg);
+		break;
+	case OPT_RETRY:
+		ctl_set(&ctl->retry, ctl_opt_retry(arg));
 		break;
 	case OPT_FAIL_FAST:
 		ctl->mode = "fail_fast";
@@ -916,6 +982,7 @@ ctl_free(struct ctl *ctl)
 	json_decref(ctl->timeout);
 	json_decref(ctl->job_timeout);
 	json_decref(ctl->concurrency);
+	json_decref(ctl->retry);
 	json_decref(ctl->id);
 	json_decref(ctl->conn);
 	free(ctl->args);

@@ -8,6 +8,12 @@
  * its job on the command line (query's -p, read's --offset), each an
  * entry of its own small table.
  *
+ * An entry that nests (group, sequence) is written TYPE[ or
+ * TYPE:ARGUMENTS[, a word of its own, and the jobs that follow, up to a
+ * word "]", are its own: "group:any[ sleep:100 read:a ]". Only a list of
+ * words (jobspec_parse_list, for run) nests; one word alone
+ * (jobspec_parse, for bench --job) is one job.
+ *
  * Nothing here checks a job the way the daemon does: a shorthand only
  * spares the user the JSON, and the daemon's reply says what is wrong.
  */
@@ -21,6 +27,13 @@
 
 #include "ctl/jobspec.h"
 #include "xmalloc.h"
+
+/*
+ * How deep run's words may nest; the daemon's own limit is 16, and a
+ * deeper request is sent for it to refuse. This one only bounds the
+ * stack.
+ */
+#define JOBSPEC_MAX_DEPTH	64
 
 /* The line width the help wraps the shorthands at. */
 #define JOBSPEC_HELP_WIDTH	79
@@ -37,6 +50,7 @@ struct jobspec_type {
 	const char	*synopsis;	/* for the help and errors */
 	int		 qualified;	/* takes NAME@QUALIFIER */
 	const struct jobspec_opt *opts;	/* NULL-ended, or NULL */
+	const char	*nests;		/* opens a job of this type, or NULL */
 
 	/*
 	 * Add the type's fields to job (its "type" is set) from rest, the
@@ -50,6 +64,7 @@ struct jobspec_type {
 static int	jobspec_sleep(json_t *, const char *, const char *, char **);
 static int	jobspec_read(json_t *, const char *, const char *, char **);
 static int	jobspec_query(json_t *, const char *, const char *, char **);
+static int	jobspec_group(json_t *, const char *, const char *, char **);
 static int	jobspec_http(json_t *, const char *, const char *, char **);
 
 static int	jobspec_param(json_t *, const char *, char **);
@@ -70,12 +85,19 @@ static const struct jobspec_opt jobspec_query_opts[] = {
 };
 
 static const struct jobspec_type jobspec_types[] = {
-	{ "sleep", "sleep:MS[:VALUE]", 0, NULL, jobspec_sleep },
-	{ "read", "read:PATH [--offset N] [--length N] [--base64]", 0,
-	    jobspec_read_opts, jobspec_read },
-	{ "query", "query[@DB]:SQL [-p VALUE]...", 1, jobspec_query_opts,
-	    jobspec_query },
-	{ "http", "http:[METHOD:]URL", 0, NULL, jobspec_http },
+	{ .name = "sleep", .synopsis = "sleep:MS[:VALUE]",
+	  .parse = jobspec_sleep },
+	{ .name = "read",
+	  .synopsis = "read:PATH [--offset N] [--length N] [--base64]",
+	  .opts = jobspec_read_opts, .parse = jobspec_read },
+	{ .name = "query", .synopsis = "query[@DB]:SQL [-p VALUE]...",
+	  .qualified = 1, .opts = jobspec_query_opts, .parse = jobspec_query },
+	{ .name = "http", .synopsis = "http:[METHOD:]URL",
+	  .parse = jobspec_http },
+	{ .name = "group", .synopsis = "group[ JOB... ]  group:MODE[ JOB... ]",
+	  .nests = "group", .parse = jobspec_group },
+	{ .name = "sequence", .synopsis = "sequence[ JOB... ]",
+	  .nests = "sequence", .parse = jobspec_group },
 };
 #define JOBSPEC_NTYPES	(sizeof jobspec_types / sizeof jobspec_types[0])
 
@@ -182,6 +204,41 @@ jobspec_query(json_t *job, const char *qual, const char *rest, char **cause)
 		json_object_set_new(job, "db", db);
 	json_object_set_new(job, "sql", sql);
 	return 0;
+}
+
+/* group[ or group:MODE[ (a mode the daemon checks); sequence[ takes none. */
+static int
+jobspec_group(json_t *job, const char *qual, const char *rest, char **cause)
+{
+	json_t	*mode;
+
+	(void)qual;
+	if (*rest != '\0') {
+		if (strcmp(json_string_value(json_object_get(job, "type")),
+		    "group") != 0 || (mode = json_string(rest)) == NULL) {
+			*cause = xasprintf("'%s' is not for this job", rest);
+			return -1;
+		}
+		json_object_set_new(job, "mode", mode);
+	}
+	json_object_set_new(job, "jobs", json_array());
+	return 0;
+}
+
+/* Whether arg opens a nested job (group[, sequence[) that "]" closes. */
+static int
+jobspec_opens(const char *arg)
+{
+	size_t	len = strlen(arg);
+
+	return arg[0] != '{' && len > 0 && arg[len - 1] == '[';
+}
+
+/* Whether arg closes the nested job opened last. */
+static int
+jobspec_closes(const char *arg)
+{
+	return strcmp(arg, "]") == 0;
 }
 
 /*
@@ -346,17 +403,19 @@ jobspec_unknown(const char *type)
 }
 
 /*
- * Build a job object from its shorthand, or from a JSON object. NULL
- * with *cause set when malformed.
+ * Build a job object from its shorthand, or from a JSON object; a word
+ * that opens a nested job gives it with an empty "jobs" array. NULL with
+ * *cause set when malformed.
  */
-json_t *
-jobspec_parse(const char *arg, char **cause)
+static json_t *
+jobspec_parse_word(const char *arg, char **cause)
 {
 	const struct jobspec_type	*t;
 	json_t				*job;
 	json_error_t			 error;
 	const char			*colon, *qual;
-	char				*type;
+	char				*type, *word, *rest;
+	int				 opens = jobspec_opens(arg);
 
 	if (arg[0] == '{') {
 		if ((job = json_loads(arg, 0, &error)) == NULL) {
@@ -365,24 +424,104 @@ jobspec_parse(const char *arg, char **cause)
 		}
 		return job;
 	}
-	if ((colon = strchr(arg, ':')) == NULL) {
+	/* group[ and group:MODE[: the word without its '['. */
+	word = opens ? xstrndup(arg, strlen(arg) - 1) : xstrdup(arg);
+	if ((colon = strchr(word, ':')) == NULL && !opens) {
+		free(word);
 		*cause = xstrdup("expected TYPE:ARGUMENTS");
 		return NULL;
 	}
-	type = xstrndup(arg, (size_t)(colon - arg));
-	if ((t = jobspec_find(type, &qual)) == NULL) {
-		*cause = jobspec_unknown(type);
+	type = colon != NULL ? xstrndup(word, (size_t)(colon - word)) :
+	    xstrdup(word);
+	rest = colon != NULL ? xstrdup(colon + 1) : xstrdup("");
+	free(word);
+	if ((t = jobspec_find(type, &qual)) == NULL ||
+	    (t->nests != NULL) != opens) {
+		*cause = t == NULL ? jobspec_unknown(type) : xasprintf(opens ?
+		    "%s does not nest: write %s:..." : "%s nests: write %s[ JOB"
+		    "... ]", type, type);
 		free(type);
+		free(rest);
 		return NULL;
 	}
 	job = json_object();
-	json_object_set_new(job, "type", json_string(t->name));
-	if (t->parse(job, qual, colon + 1, cause) != 0) {
+	json_object_set_new(job, "type", json_string(t->nests != NULL ?
+	    t->nests : t->name));
+	if (t->parse(job, qual, rest, cause) != 0) {
 		json_decref(job);
 		job = NULL;
 	}
 	free(type);
+	free(rest);
 	return job;
+}
+
+/* Build one job from one word (bench --job); a nesting word is an error. */
+json_t *
+jobspec_parse(const char *arg, char **cause)
+{
+	if (jobspec_opens(arg)) {
+		*cause = xstrdup("a group or sequence is written here as a "
+		    "JSON object");
+		return NULL;
+	}
+	return jobspec_parse_word(arg, cause);
+}
+
+/*
+ * Build the jobs array of run from its words, groups and sequences nested
+ * by TYPE[ ... ], calling each with every job made and the index of its
+ * word (for the options that follow it). NULL with *cause set (naming the
+ * word) when malformed or when each fails.
+ */
+json_t *
+jobspec_parse_list(char **args, size_t nargs,
+    int (*each)(json_t *, size_t, void *, char **), void *arg, char **cause)
+{
+	json_t	*stack[JOBSPEC_MAX_DEPTH + 1], *job;
+	size_t	 i, depth = 0;
+	char	*why;
+
+	stack[0] = json_array();
+	for (i = 0; i < nargs; i++) {
+		if (jobspec_closes(args[i])) {
+			if (depth == 0) {
+				*cause = xstrdup("']' closes no group");
+				goto fail;
+			}
+			depth--;
+			continue;
+		}
+		if ((job = jobspec_parse_word(args[i], &why)) == NULL) {
+			*cause = xasprintf("bad job '%s': %s", args[i], why);
+			free(why);
+			goto fail;
+		}
+		json_array_append_new(stack[depth], job);
+		if (each(job, i, arg, &why) != 0) {
+			*cause = xasprintf("after '%s': %s", args[i], why);
+			free(why);
+			goto fail;
+		}
+		if (!jobspec_opens(args[i]))
+			continue;
+		if (depth == JOBSPEC_MAX_DEPTH) {
+			*cause = xasprintf("'%s': more than %d levels of "
+			    "nesting", args[i], JOBSPEC_MAX_DEPTH);
+			goto fail;
+		}
+		stack[++depth] = json_object_get(job, "jobs");
+	}
+	if (depth > 0) {
+		*cause = xasprintf("%zu group%s not closed: end %s with ']'",
+		    depth, depth == 1 ? "" : "s", depth == 1 ? "it" : "each");
+		goto fail;
+	}
+	return stack[0];
+
+fail:
+	json_decref(stack[0]);
+	return NULL;
 }
 
 /* Print the shorthands as the help lists them, wrapped at 79 columns. */

@@ -17,6 +17,14 @@
  */
 json_t	*jobspec_parse(const char *, char **);
 
+/*
+ * The jobs array of run from its words: shorthands, JSON objects, and
+ * TYPE[ ... ] nesting groups and sequences ("group:any[ sleep:1 ]"), each
+ * job made given to the callback with its word's index; NULL with *cause
+ * set when malformed or the callback fails.
+ */
+json_t	*jobspec_parse_list(char **, size_t,
+	    int (*)(json_t *, size_t, void *, char **), void *, char **);
 /* Apply an option given after a job (-p VALUE, --offset N...) to it. */
 int	 jobspec_option(json_t *, const char *, const char *, char **);
 

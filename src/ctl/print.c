@@ -218,24 +218,111 @@ print_http_value(const json_t *v)
 	return out;
 }
 
-/* Print one job result: "  [0] ok        1000.4 ms  "Hello 1!"". */
-static void
-print_result(const char *indent, json_int_t index, int width,
-    const json_t *result)
+/*
+ * What a result says beside its value: its name, its tries, whether it
+ * won its batch or group; "" when nothing.
+ */
+static char *
+print_result_notes(const json_t *result, int winner)
 {
-	const json_t	*ms, *error;
-	const char	*code;
-	char		*what, *text, msbuf[32];
+	const json_t	*name = json_object_get(result, "name");
+	const json_t	*attempts = json_object_get(result, "attempts");
+	char		*notes, *s, *clean;
+
+	notes = xstrdup("");
+	if (json_is_string(name)) {
+		clean = print_clean(json_string_value(name), 40);
+		s = xasprintf("%s, name %s", notes, clean);
+		free(clean);
+		free(notes);
+		notes = s;
+	}
+	if (json_is_integer(attempts)) {
+		s = xasprintf("%s, %" JSON_INTEGER_FORMAT " attempt%s", notes,
+		    json_integer_value(attempts),
+		    json_integer_value(attempts) == 1 ? "" : "s");
+		free(notes);
+		notes = s;
+	}
+	if (winner) {
+		s = xasprintf("%s, winner", notes);
+		free(notes);
+		notes = s;
+	}
+	if (notes[0] == '\0')
+		return notes;
+	s = xasprintf("  (%s)", notes + 2);
+	free(notes);
+	return s;
+}
+
+/*
+ * The jobs of job when it is a group or sequence whose result holds its
+ * results (an array as long as its jobs), else NULL: only then is the
+ * result shown as a tree.
+ */
+static const json_t *
+print_nested_jobs(const json_t *job, const json_t *result)
+{
+	const json_t	*jobs = json_object_get(job, "jobs");
+	const json_t	*value = json_object_get(result, "value");
+	const char	*type;
+
+	type = json_string_value(json_object_get(job, "type"));
+	if (type == NULL || (strcmp(type, "group") != 0 &&
+	    strcmp(type, "sequence") != 0) || !json_is_array(jobs) ||
+	    !json_is_array(value) ||
+	    json_array_size(value) != json_array_size(jobs))
+		return NULL;
+	return jobs;
+}
+
+/* The width of the indexes of n results: 1 for up to 10. */
+static int
+print_index_width(size_t n)
+{
+	int	width;
+
+	for (width = 1, n = n > 0 ? n - 1 : 0; n >= 10; n /= 10)
+		width++;
+	return width;
+}
+
+static void	print_results(int, const json_t *, const json_t *,
+		    const json_t *);
+
+/*
+ * Print one job result, indent columns in: "  [0] ok  1000.4 ms  "Hi!"",
+ * with its notes (name, attempts, winner). job is what was asked for it
+ * (NULL when unknown): a group or sequence is a line saying so, and its
+ * results below, further in.
+ */
+static void
+print_result(int indent, json_int_t index, int width, const json_t *result,
+    const json_t *job, int winner)
+{
+	const json_t	*ms, *error, *nested;
+	const char	*code, *mode;
+	char		*what, *text, *notes, *clean, msbuf[32];
 
 	ms = json_object_get(result, "ms");
 	if (json_is_number(ms))
 		snprintf(msbuf, sizeof msbuf, "%.1f", json_number_value(ms));
 	else
 		snprintf(msbuf, sizeof msbuf, "-");
+	nested = print_nested_jobs(job, result);
 	if (json_is_true(json_object_get(result, "ok"))) {
 		what = xstrdup("ok");
-		text = print_http_value(json_object_get(result, "value"));
-		if (text == NULL)
+		if (nested != NULL) {
+			mode = json_string_value(json_object_get(job, "mode"));
+			clean = print_clean(mode != NULL ? mode : "", 16);
+			text = xasprintf("%s%s%s%s",
+			    json_string_value(json_object_get(job, "type")),
+			    mode != NULL ? " (" : "", clean,
+			    mode != NULL ? ")" : "");
+			free(clean);
+		} else if ((text = print_http_value(json_object_get(result,
+		    "value"))) == NULL)
 			text = print_json_text(json_object_get(result,
 			    "value"), PRINT_VALUE_MAX);
 	} else {
@@ -245,10 +332,31 @@ print_result(const char *indent, json_int_t index, int width,
 		code = json_string_value(json_object_get(error, "message"));
 		text = print_clean(code != NULL ? code : "", 0);
 	}
-	printf("%s[%*" JSON_INTEGER_FORMAT "] %-9s %6s ms  %s\n", indent,
-	    width, index, what, msbuf, text);
+	notes = print_result_notes(result, winner);
+	printf("%*s[%*" JSON_INTEGER_FORMAT "] %-9s %6s ms  %s%s\n", indent,
+	    "", width, index, what, msbuf, text, notes);
 	free(what);
 	free(text);
+	free(notes);
+	if (nested != NULL)
+		print_results(indent + 4, json_object_get(result, "value"),
+		    nested, json_object_get(result, "winner"));
+}
+
+/* Print results (of jobs, NULL when unknown), marking the winner's. */
+static void
+print_results(int indent, const json_t *results, const json_t *jobs,
+    const json_t *winner)
+{
+	const json_t	*r;
+	size_t		 i;
+	int		 width;
+
+	width = print_index_width(json_array_size(results));
+	json_array_foreach(results, i, r)
+		print_result(indent, (json_int_t)i, width, r,
+		    json_array_get(jobs, i), json_is_integer(winner) &&
+		    json_integer_value(winner) == (json_int_t)i);
 }
 
 /* The number in obj[key] if there is one, else fallback. */
@@ -260,22 +368,23 @@ print_number_or(const json_t *obj, const char *key, double fallback)
 	return json_is_number(v) ? json_number_value(v) : fallback;
 }
 
-static void	print_final(const struct print *, const json_t *);
+static void	print_final(const struct print *, const json_t *,
+		    const json_t *);
 
 /*
  * Print a final batch reply: a header line, then one line per result
- * unless streamed (each was printed as it came).
+ * unless streamed (each was printed as it came), a group's or sequence's
+ * results below its own (jobs: the batch's, NULL when unknown).
  */
 static void
-print_batch(const json_t *reply, int streamed)
+print_batch(const json_t *reply, const json_t *jobs, int streamed)
 {
-	const json_t	*results, *stats, *r, *id;
+	const json_t	*results, *stats, *r, *id, *winner;
 	const char	*code;
 	double		 ok = 0, failed = 0, cancelled = 0, timed_out = 0;
 	double		 sum = 0;
 	size_t		 i, n;
-	int		 width;
-	char		*idtext, elapsed[32];
+	char		*idtext, elapsed[32], won[48];
 
 	results = json_object_get(reply, "results");
 	stats = json_object_get(reply, "stats");
@@ -299,10 +408,17 @@ print_batch(const json_t *reply, int streamed)
 	    print_json_text(id, 40);
 	snprintf(elapsed, sizeof elapsed, "%.1f ms",
 	    print_number_or(reply, "elapsed_ms", 0));
-	printf("batch%s%s: %s, %.0f job%s in %s (%.0f ok, %.0f failed, "
+	winner = json_object_get(reply, "winner");
+	if (json_is_integer(winner))
+		snprintf(won, sizeof won, ", winner [%" JSON_INTEGER_FORMAT
+		    "]", json_integer_value(winner));
+	else
+		snprintf(won, sizeof won, "%s", winner != NULL ?
+		    ", no winner" : "");
+	printf("batch%s%s: %s%s, %.0f job%s in %s (%.0f ok, %.0f failed, "
 	    "%.0f cancelled, %.0f timed out; sum %.1f ms)\n",
 	    idtext[0] != '\0' ? " " : "", idtext,
-	    json_is_true(json_object_get(reply, "ok")) ? "ok" : "failed",
+	    json_is_true(json_object_get(reply, "ok")) ? "ok" : "failed", won,
 	    print_number_or(stats, "jobs", (double)n),
 	    print_number_or(stats, "jobs", (double)n) == 1 ? "" : "s",
 	    json_is_number(json_object_get(reply, "elapsed_ms")) ?
@@ -313,13 +429,8 @@ print_batch(const json_t *reply, int streamed)
 	    print_number_or(stats, "timed_out", timed_out),
 	    print_number_or(stats, "sum_ms", sum));
 	free(idtext);
-
-	if (streamed)
-		return;
-	for (width = 1, n = n > 0 ? n - 1 : 0; n >= 10; n /= 10)
-		width++;
-	json_array_foreach(results, i, r)
-		print_result("  ", (json_int_t)i, width, r);
+	if (!streamed)
+		print_results(2, results, jobs, winner);
 }
 
 /*
@@ -392,7 +503,7 @@ print_reply_raw(const struct print *pr, const json_t *msg, const char *line,
 		return;
 	}
 	if (json_object_get(msg, "error") != NULL) {
-		print_final(pr, msg);
+		print_final(pr, NULL, msg);
 		return;
 	}
 	fwrite(line, 1, len, stdout);
@@ -599,9 +710,9 @@ print_status(const struct print *pr, const json_t *st)
 	}
 }
 
-/* Print a final reply for a terminal, by its shape. */
+/* Print a final reply for a terminal, by its shape (jobs: see print_batch). */
 static void
-print_final(const struct print *pr, const json_t *reply)
+print_final(const struct print *pr, const json_t *jobs, const json_t *reply)
 {
 	const json_t	*error;
 	const char	*text;
@@ -609,7 +720,7 @@ print_final(const struct print *pr, const json_t *reply)
 
 	error = json_object_get(reply, "error");
 	if (json_object_get(reply, "results") != NULL)
-		print_batch(reply, pr->streamed);
+		print_batch(reply, jobs, pr->streamed);
 	else if (error != NULL) {
 		text = json_string_value(json_object_get(error, "code"));
 		code = print_clean(text != NULL ? text : "unknown", 32);
@@ -651,9 +762,10 @@ print_final(const struct print *pr, const json_t *reply)
 
 /* Print a stream event for a terminal: a result line, or the event as is. */
 static void
-print_event(const struct print *pr, const json_t *msg)
+print_event(const struct print *pr, const json_t *jobs, const json_t *msg)
 {
 	const json_t	*result = json_object_get(msg, "result");
+	json_int_t	 index;
 	char		*s;
 
 	if (result != NULL && json_is_integer(json_object_get(msg, "index"))) {
@@ -662,8 +774,9 @@ print_event(const struct print *pr, const json_t *msg)
 		if (s != NULL)
 			printf("batch %s ", s);
 		free(s);
-		print_result("", json_integer_value(json_object_get(msg,
-		    "index")), 0, result);
+		index = json_integer_value(json_object_get(msg, "index"));
+		print_result(0, index, 0, result, index >= 0 ?
+		    json_array_get(jobs, (size_t)index) : NULL, 0);
 	} else {
 		s = print_json_text(msg, 0);
 		printf("%s\n", s);
@@ -673,8 +786,8 @@ print_event(const struct print *pr, const json_t *msg)
 
 /* Print one reply line, verbatim or for a terminal, and flush it out. */
 void
-print_reply(const struct print *pr, const json_t *msg, const char *line,
-    size_t len)
+print_reply(const struct print *pr, const json_t *jobs, const json_t *msg,
+    const char *line, size_t len)
 {
 	if (pr->raw)
 		print_reply_raw(pr, msg, line, len);
@@ -682,8 +795,8 @@ print_reply(const struct print *pr, const json_t *msg, const char *line,
 		fwrite(line, 1, len, stdout);
 		putchar('\n');
 	} else if (json_object_get(msg, "event") != NULL)
-		print_event(pr, msg);
+		print_event(pr, jobs, msg);
 	else
-		print_final(pr, msg);
+		print_final(pr, jobs, msg);
 	fflush(stdout);
 }

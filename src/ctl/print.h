@@ -38,8 +38,12 @@ const char *print_fmt_uptime(const json_t *, char *, size_t);
 /* Write a terminal's control sequence to fp and flush it out at once. */
 void	 print_control(FILE *, const char *);
 
-/* Print one reply line (its text, and parsed) and flush it out. */
-void	 print_reply(const struct print *, const json_t *, const char *,
-	    size_t);
+/*
+ * Print one reply line (its text, and parsed) and flush it out; jobs are
+ * those of the batch it answers (NULL when unknown), which tell a group's
+ * results from a value.
+ */
+void	 print_reply(const struct print *, const json_t *, const json_t *,
+	    const char *, size_t);
 
 #endif

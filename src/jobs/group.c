@@ -221,26 +221,19 @@ group_free(struct job *job)
 	free(g->why);
 }
 
-const struct job_type job_type_group = {
-	.name = "group",
-	.size = sizeof(struct group_job),
-	.keys = group_keys,
-	.parse = group_parse,
-	.start = group_start,
-	.cancel = group_cancel,
-	.stop = group_stop,
-	.nested = group_nested,
-	.free = group_free,
-};
+/* The two types differ only in their name and keys. */
+#define GROUP_TYPE(typename, typekeys) {				\
+	.name = (typename),						\
+	.size = sizeof(struct group_job),				\
+	.keys = (typekeys),						\
+	.parse = group_parse,						\
+	.start = group_start,						\
+	.cancel = group_cancel,						\
+	.stop = group_stop,						\
+	.nested = group_nested,						\
+	.free = group_free,						\
+}
 
-const struct job_type job_type_sequence = {
-	.name = "sequence",
-	.size = sizeof(struct group_job),
-	.keys = sequence_keys,
-	.parse = group_parse,
-	.start = group_start,
-	.cancel = group_cancel,
-	.stop = group_stop,
-	.nested = group_nested,
-	.free = group_free,
-};
+const struct job_type job_type_group = GROUP_TYPE("group", group_keys);
+const struct job_type job_type_sequence = GROUP_TYPE("sequence",
+    sequence_keys);

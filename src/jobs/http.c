@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -1129,6 +1130,55 @@ http_xfer_redirect(struct http_xfer *x, long status, const char *loc)
 	http_xfer_ask(x);
 }
 
+/*
+ * A Retry-After value in milliseconds from now: delta-seconds, or an
+ * HTTP-date (0 when past); -1 when it is neither. Past 30 s the engine
+ * waits 30 s.
+ */
+static double
+http_retry_after_ms(const char *v, time_t now)
+{
+	const char	*p;
+	double		 secs = 0;
+	time_t		 at;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		for (p = v; *p >= '0' && *p <= '9'; p++) {
+			if (secs < 1e9)
+				secs = secs * 10 + (*p - '0');
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		return *p == '\0' ? secs * 1000 : -1;
+	}
+	if ((at = curl_getdate(v, &now)) == -1)
+		return -1;
+	return at > now ? difftime(at, now) * 1000 : 0;
+}
+
+/*
+ * A final response with status 429 or 5xx is a success that the job's
+ * retry, if it has one, tries again (job_try_transient), after its
+ * Retry-After if that is longer than the backoff. Without retry it is a
+ * result like any other.
+ */
+static void
+http_xfer_transient(struct http_xfer *x, long status)
+{
+	char	*after;
+	double	 hint = -1;
+
+	if (status != 429 && (status < 500 || status > 599))
+		return;
+	if ((after = http_response_field(&x->resp, "retry-after")) != NULL) {
+		hint = http_retry_after_ms(after, time(NULL));
+		free(after);
+	}
+	job_try_transient(&x->job->job, hint);
+}
+
 /* The multi handle says a transfer ended (libcurl is off the stack). */
 static void
 http_done(CURL *easy, CURLcode rc)
@@ -1152,6 +1202,7 @@ http_done(CURL *easy, CURLcode rc)
 		http_admit_multiplexed(&x->m->admit, &x->slot);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (!x->skip) {
+		http_xfer_transient(x, status);
 		http_xfer_value(x, status);
 		return;
 	}
