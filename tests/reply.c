@@ -160,6 +160,19 @@ expect_stats(json_t *r, int ok, int failed, int cancelled, int timed_out)
 	free(want);
 }
 
+/* Send line; assert the reply comes no sooner than lo ms, within hi ms. */
+json_t *
+rpc_between(int fd, const char *line, double lo, double hi)
+{
+	json_t	*r;
+	double	 dt;
+
+	r = rpc_timed(fd, line, &dt);
+	cr_assert_geq(dt, lo, "replied after %.1f ms to %s", dt, line);
+	cr_assert_lt(dt, hi, "replied after %.1f ms to %s", dt, line);
+	return r;
+}
+
 /*
  * Start d with no configuration and a client (its socket in *fd), send
  * line; assert the reply comes no sooner than lo ms and within hi ms.
@@ -168,14 +181,8 @@ json_t *
 daemon_rpc_between(struct daemon *d, int *fd, const char *line, double lo,
     double hi)
 {
-	json_t	*r;
-	double	 dt;
-
 	*fd = daemon_start_client(d, NULL);
-	r = rpc_timed(*fd, line, &dt);
-	cr_assert_geq(dt, lo, "replied after %.1f ms to %s", dt, line);
-	cr_assert_lt(dt, hi, "replied after %.1f ms to %s", dt, line);
-	return r;
+	return rpc_between(*fd, line, lo, hi);
 }
 
 /*
@@ -206,6 +213,25 @@ recv_cancel_and_batch(int fd, int ms, const char *cancel, const char *batch)
 	json_t	*a = client_recv_json(fd, ms);
 
 	expect_cancel_and_batch(a, client_recv_json(fd, ms), cancel, batch);
+}
+
+/* A streamed batch's n events, then its reply in *reply. */
+json_t *
+recv_stream(int fd, int n, int ms, json_t **reply)
+{
+	json_t	*events = json_array(), *v;
+	int	 i;
+
+	cr_assert_not_null(events);
+	for (i = 0; i < n; i++) {
+		v = client_recv_json(fd, ms);
+		jstr_is(v, "event", "result");
+		json_array_append_new(events, v);
+	}
+	*reply = client_recv_json(fd, ms);
+	cr_assert_null(jget(*reply, "event"), "%d events, then another: %s",
+	    n, jtext(*reply));
+	return events;
 }
 
 /* One line, its reply, and in *ms how long that took. */
