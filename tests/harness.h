@@ -357,6 +357,11 @@ void	 daemon_refuses(struct daemon *, const char *line, const char *code,
 void	 expect_stats(json_t *r, int ok, int failed, int cancelled,
 	    int timed_out);
 /*
+ * Start d with no configuration and a client (its socket in *fd), send
+ * line on it; its reply. Caller decrefs.
+ */
+json_t	*daemon_rpc(struct daemon *, int *fd, const char *line);
+/*
  * Send line on fd; assert its reply comes no sooner than lo ms and within
  * hi ms (the caller stretches it). Caller decrefs.
  */
@@ -385,10 +390,10 @@ void	 recv_cancel_and_batch(int fd, int ms, const char *cancel,
 	    const char *batch);
 /*
  * Read a streamed batch's lines on fd, each within ms: n result events,
- * then its reply (not an event). Returns the events as an array, in the
- * order they came; the reply goes in *reply. Caller decrefs both.
+ * then its reply (not an event). Returns them as an array, in the order
+ * they came, the reply last. Caller decrefs.
  */
-json_t	*recv_stream(int fd, int n, int ms, json_t **reply);
+json_t	*recv_stream(int fd, int n, int ms);
 /* Send line on fd and read its reply; *ms is how long that took. */
 json_t	*rpc_timed(int fd, const char *line, double *ms);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */

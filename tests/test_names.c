@@ -53,17 +53,17 @@ Test(daemon, names_come_back_in_results_at_every_level)
 
 Test(daemon, names_come_back_in_stream_events)
 {
-	json_t	*events, *r, *v;
-	size_t	 i;
-	int	 fd;
+	json_t	*lines, *v;
+	int	 fd, i;
 
 	fd = daemon_start_client(&d, NULL);
 	client_send(fd, "{\"stream\":true,\"jobs\":["
 	    "{\"type\":\"sleep\",\"ms\":1,\"name\":\"first\"},"
 	    "{\"type\":\"sleep\",\"ms\":30,\"name\":\"second\"},"
 	    "{\"type\":\"sleep\",\"ms\":60}]}");
-	events = recv_stream(fd, 3, slack_ms(2000), &r);
-	json_array_foreach(events, i, v) {
+	lines = recv_stream(fd, 3, slack_ms(2000));
+	for (i = 0; i < 3; i++) {
+		v = json_array_get(lines, (size_t)i);
 		switch (jint(v, "index")) {
 		case 0:
 			jstr_is(v, "name", "first");
@@ -78,8 +78,7 @@ Test(daemon, names_come_back_in_stream_events)
 			cr_assert_null(jget(v, "result.name"), "%s", jtext(v));
 		}
 	}
-	json_decref(events);
-	json_decref(r);
+	json_decref(lines);
 	close(fd);
 	daemon_stop(&d);
 }

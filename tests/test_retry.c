@@ -71,6 +71,17 @@ start_fifo_reader(void)
 	return fd;
 }
 
+/*
+ * start_fifo_reader (its client in *fd), then line; its reply, which
+ * comes lo to hi ms after.
+ */
+static json_t *
+fifo_rpc_between(int *fd, const char *line, double lo, double hi)
+{
+	*fd = start_fifo_reader();
+	return rpc_between(*fd, line, lo, hi);
+}
+
 /* Put a regular file holding text where name is (a FIFO), atomically. */
 static void
 replace_with_file(const char *name, const char *text)
@@ -128,11 +139,10 @@ Test(daemon, retry_runs_out_with_the_last_tries_error_after_the_backoffs)
 	json_t	*r;
 	int	 fd;
 
-	fd = start_fifo_reader();
 	/* 100 + 200 + 400 ms of waits, each 20% short (or long) at most. */
-	r = rpc_between(fd, "{\"jobs\":[{\"type\":\"read\",\"path\":\"fifo\","
-	    "\"retry\":{\"attempts\":4,\"backoff_ms\":100}}]}", 0.8 * 700,
-	    1.2 * 700 + slack_ms(1500));
+	r = fifo_rpc_between(&fd, "{\"jobs\":[{\"type\":\"read\","
+	    "\"path\":\"fifo\",\"retry\":{\"attempts\":4,"
+	    "\"backoff_ms\":100}}]}", 0.8 * 700, 1.2 * 700 + slack_ms(1500));
 	jhas(r, "results[0]", "{\"attempts\":4,"
 	    "\"error\":{\"code\":\"io_error\"}}");
 	jstr_has(r, "results[0].error.message", "FIFO");
@@ -148,8 +158,7 @@ Test(daemon, retry_each_try_under_its_own_timeout_ms)
 	json_t	*r;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	r = rpc(fd, "{\"jobs\":[{\"type\":\"sleep\",\"ms\":5000,"
+	r = daemon_rpc(&d, &fd, "{\"jobs\":[{\"type\":\"sleep\",\"ms\":5000,"
 	    "\"timeout_ms\":50,\"retry\":{\"attempts\":3,\"backoff_ms\":10}}]}");
 	jhas(r, "results[0]", "{\"attempts\":3,\"error\":{\"code\":\"timeout\","
 	    "\"message\":\"job timeout_ms (50 ms) reached\"}}");
@@ -239,8 +248,8 @@ Test(daemon, retry_wait_ends_at_the_batch_deadline)
 	json_t	*r;
 	int	 fd;
 
-	fd = start_fifo_reader();
-	r = rpc_between(fd, "{\"timeout_ms\":300,\"jobs\":[{\"type\":\"read\","
+	r = fifo_rpc_between(&fd, "{\"timeout_ms\":300,\"jobs\":["
+	    "{\"type\":\"read\","
 	    "\"path\":\"fifo\",\"retry\":{\"attempts\":3,\"backoff_ms\":"
 	    "20000}}]}", 300, 300 + slack_ms(1000));
 	jhas(r, "results[0]", "{\"attempts\":1,\"error\":{\"code\":\"timeout\","
