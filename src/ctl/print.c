@@ -77,6 +77,16 @@ print_json_text(const json_t *v, size_t max)
 	return out;
 }
 
+/* A usage error on one line, pointing at the help. */
+void
+print_usage_error(const char *who, const char *help, const char *fmt,
+    va_list ap)
+{
+	fprintf(stderr, "%s: ", who);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (see %s)\n", help);
+}
+
 /* Format a JSON scalar of the daemon's into buf; "-" when it is missing. */
 static const char *
 print_fmt(const json_t *v, char *buf, size_t size)
