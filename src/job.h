@@ -150,6 +150,17 @@ struct job_type {
 	.name = #p, .size = sizeof(struct p##_job), .keys = p##_keys,	\
 	.parse = p##_parse, .start = p##_start, .cancel = p##_cancel
 
+/*
+ * The members a type that owns state its jobs share (a pool of database
+ * connections, a multi handle) fills the same way: p_init and p_fini for
+ * the loop's life, p_check, p_attach, p_detach, p_fds and p_status for
+ * each configuration snapshot.
+ */
+#define JOB_TYPE_SHARED(p)						\
+	.init = p##_init, .fini = p##_fini, .check = p##_check,		\
+	.attach = p##_attach, .detach = p##_detach, .fds = p##_fds,	\
+	.status = p##_status
+
 struct job {
 	const struct job_type	*type;
 	struct batch		*batch;

@@ -1470,15 +1470,9 @@ const struct config_section http_section = {
 
 const struct job_type job_type_http = {
 	JOB_TYPE_COMMON(http),
+	JOB_TYPE_SHARED(http),
 	.free = http_free,
-	.init = http_init,
-	.fini = http_fini,
 	.section = &http_section,
-	.check = http_check,
 	.load = http_load,
 	.unload = http_unload,
-	.attach = http_attach,
-	.detach = http_detach,
-	.fds = http_fds,
-	.status = http_status,
 };

@@ -260,13 +260,7 @@ query_status(const struct config *cfg, json_t *st)
 
 const struct job_type job_type_query = {
 	JOB_TYPE_COMMON(query),
+	JOB_TYPE_SHARED(query),
 	.free = query_free,
-	.init = query_init,
-	.fini = query_fini,
-	.check = query_check,
-	.attach = query_attach,
-	.detach = query_detach,
-	.fds = query_fds,
-	.status = query_status,
 	.check_files = query_check_files,
 };
