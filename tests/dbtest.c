@@ -341,7 +341,8 @@ dbtest_start(struct daemon *d, const char *conf)
 
 /* A daemon on main.db, which this process holds locked; see dbtest.h. */
 sqlite3 *
-dbtest_start_locked(struct daemon *d, unsigned threads, int busy_timeout_ms)
+dbtest_start_locked(struct daemon *d, unsigned threads, int busy_timeout_ms,
+    int *fd)
 {
 	sqlite3	*lock;
 	char	*conf;
@@ -356,5 +357,6 @@ dbtest_start_locked(struct daemon *d, unsigned threads, int busy_timeout_ms)
 	json_decref(dbtest_query_ok(d, NULL, "select x from t", NULL));
 	lock = dbtest_open("main.db");
 	dbtest_exec(lock, "begin exclusive; insert into t values (2)");
+	*fd = client_connect(d->sock);
 	return lock;
 }

@@ -423,6 +423,12 @@ char	*harness_fill(int c, size_t n);
 /* Format a string like printf into new memory; asserts success; caller frees. */
 char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 /*
+ * Append what f formats to *s (from harness_fmt), which becomes a new
+ * string (the old one is freed); asserts success.
+ */
+void	 harness_append(char **s, const char *f, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
  * A batch line of depth groups and sequences, each holding the next, the
  * last holding innermost (a job's JSON); the innermost level is of type
  * first ("group" or "sequence"), the levels around it alternate. Caller

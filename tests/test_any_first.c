@@ -195,9 +195,7 @@ Test(daemon, any_frees_a_worker_held_by_a_losing_query)
 	json_t	*r;
 	int	 fd;
 
-	lock = dbtest_start_locked(&d, 1, 20000);
-
-	fd = client_connect(d.sock);
+	lock = dbtest_start_locked(&d, 1, 20000, &fd);
 	r = rpc_between(fd, "{\"mode\":\"any\",\"jobs\":["
 	    "{\"type\":\"query\",\"sql\":\"select count(*) from t\"},"
 	    "{\"type\":\"sleep\",\"ms\":200,\"value\":\"won\"}]}", 0,

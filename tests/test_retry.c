@@ -301,8 +301,7 @@ Test(daemon, retry_a_query_until_its_database_is_unlocked)
 	json_t	*r;
 	int	 fd;
 
-	lock = dbtest_start_locked(&d, 2, 20);
-	fd = client_connect(d.sock);
+	lock = dbtest_start_locked(&d, 2, 20, &fd);
 	/* Its statement and parameters are there for every try. */
 	client_send(fd, "{\"jobs\":[{\"type\":\"query\",\"sql\":\"select"
 	    " count(*), ?2 from t where x >= ?1\",\"params\":[0,\"p\"],"
