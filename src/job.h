@@ -255,6 +255,7 @@ void		 job_finish_errorf(struct job *, enum err_code, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
 /* Helpers for a type's parse function. */
+json_t		*job_require(json_t *, const char *, const char *, char **);
 enum err_code	 job_get_ms(json_t *, const char *, const char *, int,
 		    double *, char **);
 enum err_code	 job_get_int(json_t *, const char *, const char *, int64_t,
