@@ -223,6 +223,22 @@ job_type_index(const struct job_type *type)
 	return i;
 }
 
+/* A message about field key of the object at path: "PATH.KEY: ...". */
+static char * __attribute__((format(printf, 3, 4)))
+job_field_cause(const char *path, const char *key, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*what, *cause;
+
+	va_start(ap, fmt);
+	what = xvasprintf(fmt, ap);
+	va_end(ap);
+	cause = xasprintf("%s%s%s: %s", path, *path != '\0' ? "." : "", key,
+	    what);
+	free(what);
+	return cause;
+}
+
 /*
  * Read a duration field (a non-negative JSON number) of obj. Absent or null
  * gives -1 unless required.
@@ -234,16 +250,13 @@ job_get_ms(json_t *obj, const char *path, const char *key, int required,
 	json_t	*v = json_object_get(obj, key);
 
 	*ms = -1;
-	if (v == NULL || json_is_null(v)) {
-		if (!required)
-			return ERR_NONE;
-		*cause = xasprintf("%s%s%s: missing required field", path,
-		    *path != '\0' ? "." : "", key);
+	if (!required && (v == NULL || json_is_null(v)))
+		return ERR_NONE;
+	if ((v = job_require(obj, path, key, cause)) == NULL)
 		return ERR_BAD_REQUEST;
-	}
 	if (!json_is_number(v) || json_number_value(v) < 0) {
-		*cause = xasprintf("%s%s%s: expected a non-negative number",
-		    path, *path != '\0' ? "." : "", key);
+		*cause = job_field_cause(path, key,
+		    "expected a non-negative number");
 		return ERR_BAD_REQUEST;
 	}
 	*ms = json_number_value(v);
@@ -271,16 +284,31 @@ job_get_int(json_t *obj, const char *path, const char *key, int64_t min,
 		}
 		break;
 	case JNUM_INT_RANGE:
-		*cause = xasprintf("%s%s%s: integer out of range (a signed"
-		    " 64-bit integer is expected)", path, *path != '\0' ?
-		    "." : "", key);
+		*cause = job_field_cause(path, key, "integer out of range (a"
+		    " signed 64-bit integer is expected)");
 		return ERR_BAD_REQUEST;
 	case JNUM_NOT_INT:
 		break;
 	}
-	*cause = xasprintf("%s%s%s: expected an integer >= %lld", path,
-	    *path != '\0' ? "." : "", key, (long long)min);
+	*cause = job_field_cause(path, key, "expected an integer >= %lld",
+	    (long long)min);
 	return ERR_BAD_REQUEST;
+}
+
+/*
+ * The required field key of obj (borrowed), or NULL with *cause saying
+ * it is missing (absent or null).
+ */
+json_t *
+job_require(json_t *obj, const char *path, const char *key, char **cause)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	if (v == NULL || json_is_null(v)) {
+		*cause = job_field_cause(path, key, "missing required field");
+		return NULL;
+	}
+	return v;
 }
 
 static int
@@ -473,11 +501,8 @@ job_parse(json_t *obj, struct batch *b, uint32_t index,
 		*cause = xasprintf("%s: expected an object", path);
 		return ERR_BAD_REQUEST;
 	}
-	v = json_object_get(obj, "type");
-	if (v == NULL || json_is_null(v)) {
-		*cause = xasprintf("%s.type: missing required field", path);
+	if ((v = job_require(obj, path, "type", cause)) == NULL)
 		return ERR_BAD_REQUEST;
-	}
 	if (!json_is_string(v)) {
 		*cause = xasprintf("%s.type: expected a string", path);
 		return ERR_BAD_REQUEST;

@@ -150,6 +150,17 @@ struct job_type {
 	.name = #p, .size = sizeof(struct p##_job), .keys = p##_keys,	\
 	.parse = p##_parse, .start = p##_start, .cancel = p##_cancel
 
+/*
+ * The members a type that owns state its jobs share (a pool of database
+ * connections, a multi handle) fills the same way: p_init and p_fini for
+ * the loop's life, p_check, p_attach, p_detach, p_fds and p_status for
+ * each configuration snapshot.
+ */
+#define JOB_TYPE_SHARED(p)						\
+	.init = p##_init, .fini = p##_fini, .check = p##_check,		\
+	.attach = p##_attach, .detach = p##_detach, .fds = p##_fds,	\
+	.status = p##_status
+
 struct job {
 	const struct job_type	*type;
 	struct batch		*batch;
@@ -244,6 +255,7 @@ void		 job_finish_errorf(struct job *, enum err_code, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
 /* Helpers for a type's parse function. */
+json_t		*job_require(json_t *, const char *, const char *, char **);
 enum err_code	 job_get_ms(json_t *, const char *, const char *, int,
 		    double *, char **);
 enum err_code	 job_get_int(json_t *, const char *, const char *, int64_t,

@@ -539,17 +539,39 @@ proto_write_id(struct evbuffer *evb, const char *id)
 	jsonw_raw(evb, id != NULL ? id : "null");
 }
 
+/* An error member: ,"error":{"code":...,"message":...}. */
+static void
+proto_write_error_member(struct evbuffer *evb, enum err_code code,
+    const char *message)
+{
+	jsonw_raw(evb, ",\"error\":{\"code\":\"");
+	jsonw_raw(evb, err_name(code));
+	jsonw_raw(evb, "\",\"message\":");
+	jsonw_ctext(evb, message);
+	jsonw_raw(evb, "}");
+}
+
 /* An error reply line; id is the request's id text (NULL: null). */
 void
 proto_write_error(struct evbuffer *evb, const char *id, enum err_code code,
     const char *message)
 {
 	proto_write_id(evb, id);
-	jsonw_raw(evb, ",\"ok\":false,\"error\":{\"code\":\"");
-	jsonw_raw(evb, err_name(code));
-	jsonw_raw(evb, "\",\"message\":");
-	jsonw_ctext(evb, message);
-	jsonw_raw(evb, "}}\n");
+	jsonw_raw(evb, ",\"ok\":false");
+	proto_write_error_member(evb, code, message);
+	jsonw_raw(evb, "}\n");
+}
+
+/* A job's name member, if it has a name. */
+static void
+proto_write_name(struct evbuffer *evb, const struct job *job)
+{
+	const char	*name = job_name(job);
+
+	if (name != NULL) {
+		jsonw_raw(evb, ",\"name\":");
+		jsonw_raw(evb, name);
+	}
 }
 
 /* The ping reply line. */
@@ -662,17 +684,13 @@ static void
 proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 {
 	struct batch	*nested = NULL;
-	const char	*name = job_name(job);
 	int		 attempts = job_attempts(job);
 
 	if (job->type->nested != NULL)
 		nested = job->type->nested(job);
 	jsonw_raw(evb, job->outcome == JOB_OK ? "{\"ok\":true" :
 	    "{\"ok\":false");
-	if (name != NULL) {
-		jsonw_raw(evb, ",\"name\":");
-		jsonw_raw(evb, name);
-	}
+	proto_write_name(evb, job);
 	jsonw_raw(evb, ",\"ms\":");
 	jsonw_ms(evb, job->ms);
 	if (attempts >= 0) {
@@ -692,11 +710,9 @@ proto_write_result_text(struct evbuffer *evb, struct job *job, int steal)
 		jsonw_raw(evb, "}");
 		return;
 	}
-	jsonw_raw(evb, ",\"error\":{\"code\":\"");
-	jsonw_raw(evb, err_name((enum err_code)job->code));
-	jsonw_raw(evb, "\",\"message\":");
-	jsonw_ctext(evb, job->text != NULL ? job->text : "");
-	jsonw_raw(evb, "}}");
+	proto_write_error_member(evb, (enum err_code)job->code,
+	    job->text != NULL ? job->text : "");
+	jsonw_raw(evb, "}");
 }
 
 /* The results of b's jobs, in order, as an array. */
@@ -726,14 +742,10 @@ void
 proto_write_event(struct evbuffer *evb, const struct batch *b,
     struct job *job)
 {
-	jsonw_raw(evb, "{\"id\":");
-	jsonw_raw(evb, b->id_text);
+	proto_write_id(evb, b->id_text);
 	jsonw_raw(evb, ",\"event\":\"result\",\"index\":");
 	jsonw_uint(evb, job->index);
-	if (job_name(job) != NULL) {
-		jsonw_raw(evb, ",\"name\":");
-		jsonw_raw(evb, job_name(job));
-	}
+	proto_write_name(evb, job);
 	jsonw_raw(evb, ",\"result\":");
 	proto_write_result(evb, job);
 	jsonw_raw(evb, "}\n");
@@ -747,8 +759,7 @@ proto_write_event(struct evbuffer *evb, const struct batch *b,
 void
 proto_write_reply(struct evbuffer *evb, struct batch *b)
 {
-	jsonw_raw(evb, "{\"id\":");
-	jsonw_raw(evb, b->id_text);
+	proto_write_id(evb, b->id_text);
 	jsonw_raw(evb, batch_ok(b) ? ",\"ok\":true" : ",\"ok\":false");
 	jsonw_raw(evb, ",\"elapsed_ms\":");
 	jsonw_ms(evb, clock_ms(b->recv_ns, b->done_ns));

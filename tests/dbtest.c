@@ -338,3 +338,25 @@ dbtest_start(struct daemon *d, const char *conf)
 	daemon_start(d, text, NULL);
 	free(text);
 }
+
+/* A daemon on main.db, which this process holds locked; see dbtest.h. */
+sqlite3 *
+dbtest_start_locked(struct daemon *d, unsigned threads, int busy_timeout_ms,
+    int *fd)
+{
+	sqlite3	*lock;
+	char	*conf;
+
+	dbtest_files_init();
+	dbtest_make("main.db", "create table t(x); insert into t values (1)");
+	conf = harness_fmt("threads = %u\n[db.default]\ndriver = sqlite\n"
+	    "path = %%D/main.db\nbusy_timeout_ms = %d\n", threads,
+	    busy_timeout_ms);
+	dbtest_start(d, conf);
+	free(conf);
+	json_decref(dbtest_query_ok(d, NULL, "select x from t", NULL));
+	lock = dbtest_open("main.db");
+	dbtest_exec(lock, "begin exclusive; insert into t values (2)");
+	*fd = client_connect(d->sock);
+	return lock;
+}

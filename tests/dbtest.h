@@ -106,5 +106,15 @@ sqlite3_int64 dbtest_int(const char *name, const char *sql);
  * begin with [daemon] keys); "%D" in conf stands for dbtest_dir.
  */
 void	 dbtest_start(struct daemon *, const char *conf);
+/*
+ * dbtest_files_init, main.db with a table t of one row (x = 1), and a
+ * daemon on threads workers whose default database it is, waiting
+ * busy_timeout_ms for a lock; once the daemon has read t, this process
+ * takes main.db's lock and holds it in a transaction that adds a row,
+ * and connects a client (its socket in *fd). Returns the connection that
+ * holds the lock: dbtest_exec(db, "rollback") lets go.
+ */
+sqlite3	*dbtest_start_locked(struct daemon *, unsigned threads,
+	    int busy_timeout_ms, int *fd);
 
 #endif

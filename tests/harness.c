@@ -42,24 +42,42 @@ harness_fmt(const char *f, ...)
 	return s;
 }
 
-/* A batch line of nested groups and sequences; see harness.h. */
+/* Append a formatted string to *s; see harness.h. */
+void
+harness_append(char **s, const char *f, ...)
+{
+	va_list	 ap;
+	char	*old = *s, *more;
+	int	 n;
+
+	va_start(ap, f);
+	n = vasprintf(&more, f, ap);
+	va_end(ap);
+	cr_assert_geq(n, 0, "vasprintf");
+	*s = harness_fmt("%s%s", old, more);
+	free(old);
+	free(more);
+}
+
+/*
+ * A batch line of nested groups and sequences; see harness.h. Level 0
+ * holds innermost, so the outermost level is depth - 1.
+ */
 char *
 harness_nested_line(int depth, const char *innermost, const char *first)
 {
 	const char	*other = strcmp(first, "group") == 0 ? "sequence" :
 			    "group";
-	char		*s = harness_fmt("%s", innermost), *t;
+	char		*s = harness_fmt("{\"jobs\":[");
 	int		 i;
 
-	for (i = 0; i < depth; i++) {
-		t = harness_fmt("{\"type\":\"%s\",\"jobs\":[%s]}",
-		    i % 2 ? other : first, s);
-		free(s);
-		s = t;
-	}
-	t = harness_fmt("{\"jobs\":[%s]}", s);
-	free(s);
-	return t;
+	for (i = depth - 1; i >= 0; i--)
+		harness_append(&s, "{\"type\":\"%s\",\"jobs\":[",
+		    i % 2 ? other : first);
+	harness_append(&s, "%s", innermost);
+	for (i = 0; i <= depth; i++)
+		harness_append(&s, "]}");
+	return s;
 }
 
 /* n bytes c, as a string. */

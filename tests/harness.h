@@ -358,6 +358,16 @@ void	 expect_stats(json_t *r, int ok, int failed, int cancelled,
 	    int timed_out);
 /*
  * Start d with no configuration and a client (its socket in *fd), send
+ * line on it; its reply. Caller decrefs.
+ */
+json_t	*daemon_rpc(struct daemon *, int *fd, const char *line);
+/*
+ * Send line on fd; assert its reply comes no sooner than lo ms and within
+ * hi ms (the caller stretches it). Caller decrefs.
+ */
+json_t	*rpc_between(int fd, const char *line, double lo, double hi);
+/*
+ * Start d with no configuration and a client (its socket in *fd), send
  * line on it; assert the reply comes no sooner than lo ms and within hi
  * ms (the caller stretches it). Caller decrefs.
  */
@@ -378,6 +388,12 @@ void	 expect_cancel_and_batch(json_t *, json_t *, const char *cancel,
  */
 void	 recv_cancel_and_batch(int fd, int ms, const char *cancel,
 	    const char *batch);
+/*
+ * Read a streamed batch's lines on fd, each within ms: n result events,
+ * then its reply (not an event). Returns them as an array, in the order
+ * they came, the reply last. Caller decrefs.
+ */
+json_t	*recv_stream(int fd, int n, int ms);
 /* Send line on fd and read its reply; *ms is how long that took. */
 json_t	*rpc_timed(int fd, const char *line, double *ms);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
@@ -406,6 +422,12 @@ void	 sleep_ms(int ms);
 char	*harness_fill(int c, size_t n);
 /* Format a string like printf into new memory; asserts success; caller frees. */
 char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Append what f formats to *s (from harness_fmt), which becomes a new
+ * string (the old one is freed); asserts success.
+ */
+void	 harness_append(char **s, const char *f, ...)
+	    __attribute__((format(printf, 2, 3)));
 /*
  * A batch line of depth groups and sequences, each holding the next, the
  * last holding innermost (a job's JSON); the innermost level is of type

@@ -58,19 +58,15 @@ fixture(void)
 char *
 sleeps(const char *id, int n, int ms)
 {
-	char	*line, *more;
+	char	*line;
 	int	 i;
 
 	line = harness_fmt("{\"id\":\"%s\",\"jobs\":[", id);
-	for (i = 0; i < n; i++) {
-		more = harness_fmt("%s%s{\"type\":\"sleep\",\"ms\":%d}", line,
+	for (i = 0; i < n; i++)
+		harness_append(&line, "%s{\"type\":\"sleep\",\"ms\":%d}",
 		    i > 0 ? "," : "", ms);
-		free(line);
-		line = more;
-	}
-	more = harness_fmt("%s]}", line);
-	free(line);
-	return more;
+	harness_append(&line, "]}");
+	return line;
 }
 
 /*

@@ -160,6 +160,27 @@ expect_stats(json_t *r, int ok, int failed, int cancelled, int timed_out)
 	free(want);
 }
 
+/* Start d and a client, send line; its reply. */
+json_t *
+daemon_rpc(struct daemon *d, int *fd, const char *line)
+{
+	*fd = daemon_start_client(d, NULL);
+	return rpc(*fd, line);
+}
+
+/* Send line; assert the reply comes no sooner than lo ms, within hi ms. */
+json_t *
+rpc_between(int fd, const char *line, double lo, double hi)
+{
+	json_t	*r;
+	double	 dt;
+
+	r = rpc_timed(fd, line, &dt);
+	cr_assert_geq(dt, lo, "replied after %.1f ms to %s", dt, line);
+	cr_assert_lt(dt, hi, "replied after %.1f ms to %s", dt, line);
+	return r;
+}
+
 /*
  * Start d with no configuration and a client (its socket in *fd), send
  * line; assert the reply comes no sooner than lo ms and within hi ms.
@@ -168,14 +189,8 @@ json_t *
 daemon_rpc_between(struct daemon *d, int *fd, const char *line, double lo,
     double hi)
 {
-	json_t	*r;
-	double	 dt;
-
 	*fd = daemon_start_client(d, NULL);
-	r = rpc_timed(*fd, line, &dt);
-	cr_assert_geq(dt, lo, "replied after %.1f ms to %s", dt, line);
-	cr_assert_lt(dt, hi, "replied after %.1f ms to %s", dt, line);
-	return r;
+	return rpc_between(*fd, line, lo, hi);
 }
 
 /*
@@ -206,6 +221,26 @@ recv_cancel_and_batch(int fd, int ms, const char *cancel, const char *batch)
 	json_t	*a = client_recv_json(fd, ms);
 
 	expect_cancel_and_batch(a, client_recv_json(fd, ms), cancel, batch);
+}
+
+/* A streamed batch's n events, then its reply, as one array. */
+json_t *
+recv_stream(int fd, int n, int ms)
+{
+	json_t	*lines = json_array(), *v;
+	int	 i;
+
+	cr_assert_not_null(lines);
+	for (i = 0; i < n; i++) {
+		v = client_recv_json(fd, ms);
+		jstr_is(v, "event", "result");
+		json_array_append_new(lines, v);
+	}
+	v = client_recv_json(fd, ms);
+	cr_assert_null(jget(v, "event"), "%d events, then another: %s", n,
+	    jtext(v));
+	json_array_append_new(lines, v);
+	return lines;
 }
 
 /* One line, its reply, and in *ms how long that took. */

@@ -95,15 +95,11 @@ static const struct job_type fake_type = {
 	.free = fake_free,
 };
 
-/* A fake job that owns a nested batch, stopped as a group is. */
-static const struct job_type fake_owner_type = {
-	.name = "fake_owner",
-	.size = sizeof(struct fake_job),
-	.start = fake_start,
-	.cancel = fake_cancel,
-	.stop = fake_stop,
-	.free = fake_free,
-};
+/*
+ * A fake job that owns a nested batch, stopped as a group is: fake_type
+ * with a stop, made by setup.
+ */
+static struct job_type	fake_owner_type;
 
 static void
 trace_add(char what, char label)
@@ -245,13 +241,16 @@ fake_free(struct job *job)
 	batch_free(f->inner);	/* a nested batch is its owner's */
 }
 
-/* A batch of one fake job per label, each held until finished by hand. */
+/*
+ * A batch of n fake jobs, each held until finished by hand; job i is
+ * labelled labels[i], or x past the labels' end.
+ */
 static struct batch *
-new_batch(const char *labels, struct snapshot *s)
+new_batch_of(uint32_t n, const char *labels, struct snapshot *s)
 {
 	struct batch	*b;
 	struct fake_job	*f;
-	uint32_t	 i, n = (uint32_t)strlen(labels);
+	uint32_t	 i, nlabels = (uint32_t)strlen(labels);
 
 	b = batch_new(NULL, NULL, clock_ns(), s);
 	batch_count(b, n);
@@ -261,11 +260,48 @@ new_batch(const char *labels, struct snapshot *s)
 		b->jobs[i] = job_new_extra(&fake_type, i, -1);
 		b->jobs[i]->batch = b;
 		f = (struct fake_job *)b->jobs[i];
-		f->label = labels[i];
+		f->label = i < nlabels ? labels[i] : 'x';
 		f->how = FAKE_HOLD;
 	}
 	b->njobs = n;
 	return b;
+}
+
+/* A batch of one fake job per label, each held until finished by hand. */
+static struct batch *
+new_batch(const char *labels, struct snapshot *s)
+{
+	return new_batch_of((uint32_t)strlen(labels), labels, s);
+}
+
+/* Forget what the test's earlier batches did: their trace and ends. */
+static void
+clear_trace(void)
+{
+	trace[0] = '\0';
+	ndone = 0;
+}
+
+/* new_batch, of this mode and concurrency (0: no limit). */
+static struct batch *
+new_batch_in(const char *labels, enum batch_mode mode, uint32_t concurrency)
+{
+	struct batch	*b = new_batch(labels, &snap);
+
+	b->mode = mode;
+	b->concurrency = concurrency;
+	return b;
+}
+
+/*
+ * The next batch of a test that ran one already: new_batch_in, with the
+ * trace and the count of done batches cleared.
+ */
+static struct batch *
+next_batch_in(const char *labels, enum batch_mode mode, uint32_t concurrency)
+{
+	clear_trace();
+	return new_batch_in(labels, mode, concurrency);
 }
 
 static struct fake_job *
@@ -405,6 +441,15 @@ expect_stats(uint32_t jobs, uint32_t ok, uint32_t failed, uint32_t cancelled,
 	    seen_ntimedout, timed_out);
 }
 
+/* Job winner won the batch (-1: none), which is ok or not. */
+static void
+expect_winner(int64_t winner, int ok)
+{
+	cr_assert_eq(seen_winner, winner, "winner %lld, want %lld",
+	    (long long)seen_winner, (long long)winner);
+	cr_assert_eq(!!seen_ok, !!ok, "ok is %d", seen_ok);
+}
+
 /* What status counts: jobs running and waiting, batches in flight. */
 static void
 expect_status(uint64_t running, uint64_t waiting, uint64_t batches)
@@ -445,6 +490,9 @@ setup(void)
 	job_init(base);
 	status_init();
 	config_defaults(&snap.cfg);
+	fake_owner_type = fake_type;
+	fake_owner_type.name = "fake_owner";
+	fake_owner_type.stop = fake_stop;
 }
 
 static void
@@ -513,10 +561,8 @@ Test(batch, all_reports_a_failure_in_place_and_runs_the_rest)
 
 Test(batch, fail_fast_cancels_running_and_waiting_jobs_during_delivery)
 {
-	struct batch	*b = new_batch("abcd", &snap);
+	struct batch	*b = new_batch_in("abcd", BATCH_FAIL_FAST, 2);
 
-	b->mode = BATCH_FAIL_FAST;
-	b->concurrency = 2;
 	start(b, 1);
 	expect_trace("+a +b");
 	finish(b, 0, 0);
@@ -540,9 +586,8 @@ Test(batch, fail_fast_cancels_running_and_waiting_jobs_during_delivery)
 
 Test(batch, fail_fast_when_a_job_fails_inside_its_start)
 {
-	struct batch	*b = new_batch("abc", &snap);
+	struct batch	*b = new_batch_in("abc", BATCH_FAIL_FAST, 0);
 
-	b->mode = BATCH_FAIL_FAST;
 	fake(b, 1)->how = FAKE_FAIL_NOW;
 	start(b, 0);
 	/* a was running and is cancelled; c never starts. */
@@ -556,9 +601,8 @@ Test(batch, fail_fast_when_a_job_fails_inside_its_start)
 
 Test(batch, concurrency_runs_at_most_n_and_starts_waiting_jobs_in_order)
 {
-	struct batch	*b = new_batch("abcde", &snap);
+	struct batch	*b = new_batch_in("abcde", BATCH_ALL, 2);
 
-	b->concurrency = 2;
 	start(b, 0);
 	expect_trace("+a +b");
 	expect_status(2, 3, 1);
@@ -579,10 +623,9 @@ Test(batch, concurrency_runs_at_most_n_and_starts_waiting_jobs_in_order)
 
 Test(batch, jobs_finishing_inside_start_fill_the_batch_at_once)
 {
-	struct batch	*b = new_batch("abcd", &snap);
+	struct batch	*b = new_batch_in("abcd", BATCH_ALL, 1);
 	uint32_t	 i;
 
-	b->concurrency = 1;
 	for (i = 0; i < 4; i++)
 		fake(b, i)->how = i == 2 ? FAKE_FAIL_NOW : FAKE_OK_NOW;
 	start(b, 1);
@@ -600,21 +643,12 @@ Test(batch, jobs_finishing_inside_start_fill_the_batch_at_once)
 Test(batch, jobs_finishing_inside_start_do_not_recurse)
 {
 	struct batch	*b;
-	struct fake_job	*f;
 	uint32_t	 i, n = 200000;
 
 	untraced = 1;
-	b = batch_new(NULL, NULL, clock_ns(), &snap);
-	batch_count(b, n);
-	b->jobs = xcalloc(n, sizeof *b->jobs);
-	for (i = 0; i < n; i++) {
-		b->jobs[i] = job_new(&fake_type, i, -1);
-		b->jobs[i]->batch = b;
-		f = (struct fake_job *)b->jobs[i];
-		f->label = 'x';
-		f->how = FAKE_OK_NOW;
-	}
-	b->njobs = n;
+	b = new_batch_of(n, "", &snap);
+	for (i = 0; i < n; i++)
+		fake(b, i)->how = FAKE_OK_NOW;
 	batch_start(b, on_done, NULL, &seen_arg);
 	cr_assert_eq(ndone, 1);
 	cr_assert_eq(seen_nok, n);
@@ -642,9 +676,7 @@ Test(batch, stream_events_come_as_jobs_finish_and_only_when_asked)
 	finish(b, 0, 1);
 	expect_trace("+a +b +c $b !b $c !c $a !a D");
 
-	trace[0] = '\0';
-	ndone = 0;
-	b = new_batch("ab", &snap);
+	b = next_batch_in("ab", BATCH_ALL, 0);
 	start(b, 0);
 	finish(b, 1, 1);
 	finish(b, 0, 1);
@@ -683,9 +715,8 @@ Test(batch, charge_sees_each_result_first_and_may_refuse_it)
 
 Test(batch, cancel_stops_running_jobs_and_never_starts_waiting_ones)
 {
-	struct batch	*b = new_batch("xyz", &snap);
+	struct batch	*b = new_batch_in("xyz", BATCH_ALL, 1);
 
-	b->concurrency = 1;
 	start(b, 0);
 	batch_cancel(b, ERR_CANCELLED, "cancelled by request");
 	expect_trace("+x -x $x $y $z D");
@@ -713,9 +744,8 @@ on_event_cancel(struct batch *b, struct job *job, void *arg)
 
 Test(batch, event_callback_may_cancel_its_batch)
 {
-	struct batch	*b = new_batch("abcd", &snap);
+	struct batch	*b = new_batch_in("abcd", BATCH_ALL, 3);
 
-	b->concurrency = 3;
 	batch_set_charge(b, on_charge);
 	batch_start(b, on_done, on_event_cancel, &seen_arg);
 	finish(b, 1, 1);
@@ -903,10 +933,8 @@ Test(batch, status_detail_describes_a_batch_in_flight)
 
 Test(batch, any_the_first_success_wins_and_the_rest_are_cancelled)
 {
-	struct batch	*b = new_batch("abcd", &snap);
+	struct batch	*b = new_batch_in("abcd", BATCH_ANY, 3);
 
-	b->mode = BATCH_ANY;
-	b->concurrency = 3;
 	start(b, 1);
 	expect_trace("+a +b +c");
 	finish(b, 1, 0);	/* a failure does not win: d starts */
@@ -914,8 +942,8 @@ Test(batch, any_the_first_success_wins_and_the_rest_are_cancelled)
 	finish(b, 2, 1);
 	/* c won: a and d, running, are cancelled in job order. */
 	expect_trace("+a +b +c $b !b +d $c !c -a $a !a -d $d !d D");
-	cr_assert_eq(seen_winner, 2);
-	cr_assert(seen_ok, "any with a winner is ok");
+	/* any with a winner is ok. */
+	expect_winner(2, 1);
 	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[2] won");
 	expect_seen(1, JOB_FAILED, ERR_IO_ERROR, "b failed");
 	expect_seen(2, JOB_OK, ERR_NONE, "\"c\"");
@@ -926,15 +954,13 @@ Test(batch, any_the_first_success_wins_and_the_rest_are_cancelled)
 
 Test(batch, any_cancels_a_waiting_job_that_never_started)
 {
-	struct batch	*b = new_batch("abc", &snap);
+	struct batch	*b = new_batch_in("abc", BATCH_ANY, 1);
 
-	b->mode = BATCH_ANY;
-	b->concurrency = 1;
 	start(b, 0);
 	finish(b, 0, 1);
 	/* b and c were waiting: no work to cancel, no time taken. */
 	expect_trace("+a $a $b $c D");
-	cr_assert_eq(seen_winner, 0);
+	expect_winner(0, 1);
 	expect_seen(1, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[0] won");
 	expect_seen(2, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[0] won");
 	cr_assert_eq(seen[1].ms, 0);
@@ -944,16 +970,14 @@ Test(batch, any_cancels_a_waiting_job_that_never_started)
 
 Test(batch, any_with_every_job_failed_has_no_winner_and_fails)
 {
-	struct batch	*b = new_batch("abc", &snap);
+	struct batch	*b = new_batch_in("abc", BATCH_ANY, 0);
 
-	b->mode = BATCH_ANY;
 	start(b, 0);
 	finish(b, 2, 0);
 	finish(b, 0, 0);
 	finish(b, 1, 0);
 	expect_trace("+a +b +c $c $a $b D");
-	cr_assert_eq(seen_winner, -1);
-	cr_assert_not(seen_ok);
+	expect_winner(-1, 0);
 	cr_assert_eq(seen_decider, 2, "the first to fail decides: %lld",
 	    (long long)seen_decider);
 	expect_stats(3, 0, 3, 0, 0);
@@ -962,53 +986,44 @@ Test(batch, any_with_every_job_failed_has_no_winner_and_fails)
 
 Test(batch, first_the_first_job_to_finish_wins_even_failed)
 {
-	struct batch	*b = new_batch("abc", &snap);
+	struct batch	*b = new_batch_in("abc", BATCH_FIRST, 0);
 
-	b->mode = BATCH_FIRST;
 	start(b, 1);
 	finish(b, 1, 0);
 	expect_trace("+a +b +c $b !b -a $a !a -c $c !c D");
-	cr_assert_eq(seen_winner, 1);
-	cr_assert_not(seen_ok, "first is ok only when the winner is");
+	/* first is ok only when the winner is. */
+	expect_winner(1, 0);
 	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[1] won");
 	expect_stats(3, 0, 1, 2, 0);
 	expect_idle(1, 1);
 
-	trace[0] = '\0';
-	ndone = 0;
-	b = new_batch("ab", &snap);
-	b->mode = BATCH_FIRST;
+	b = next_batch_in("ab", BATCH_FIRST, 0);
 	start(b, 0);
 	finish(b, 1, 1);
-	cr_assert_eq(seen_winner, 1);
-	cr_assert(seen_ok);
+	expect_winner(1, 1);
 }
 
 Test(batch, first_a_job_finishing_inside_its_start_wins_at_once)
 {
-	struct batch	*b = new_batch("abc", &snap);
+	struct batch	*b = new_batch_in("abc", BATCH_FIRST, 0);
 
-	b->mode = BATCH_FIRST;
 	fake(b, 1)->how = FAKE_OK_NOW;
 	start(b, 0);
 	/* a is cancelled, c never starts. */
 	expect_trace("+a +b $b -a $a $c D");
 	cr_assert_eq(ndone, 1);
-	cr_assert_eq(seen_winner, 1);
-	cr_assert(seen_ok);
+	expect_winner(1, 1);
 }
 
 Test(batch, first_a_job_ending_by_its_own_timeout_ms_wins)
 {
-	struct batch	*b = new_batch("ab", &snap);
+	struct batch	*b = new_batch_in("ab", BATCH_FIRST, 0);
 
-	b->mode = BATCH_FIRST;
 	b->jobs[1]->timeout_ms = 20;
 	start(b, 0);
 	run_until_done(10000);
 	expect_trace("+a +b -b $b -a $a D");
-	cr_assert_eq(seen_winner, 1);
-	cr_assert_not(seen_ok);
+	expect_winner(1, 0);
 	expect_seen(1, JOB_TIMED_OUT, ERR_TIMEOUT,
 	    "job timeout_ms (20 ms) reached");
 	expect_seen(0, JOB_CANCELLED, ERR_CANCELLED, "cancelled: jobs[1] won");
@@ -1016,42 +1031,35 @@ Test(batch, first_a_job_ending_by_its_own_timeout_ms_wins)
 
 Test(batch, any_and_first_without_jobs_have_no_winner_and_fail)
 {
-	struct batch	*b = new_batch("", &snap);
+	struct batch	*b = new_batch_in("", BATCH_ANY, 0);
 
-	b->mode = BATCH_ANY;
 	start(b, 0);
 	cr_assert_eq(ndone, 1);
-	cr_assert_eq(seen_winner, -1);
-	cr_assert_not(seen_ok);
+	expect_winner(-1, 0);
 
-	ndone = 0;
-	b = new_batch("", &snap);
-	b->mode = BATCH_FIRST;
+	b = next_batch_in("", BATCH_FIRST, 0);
 	start(b, 0);
 	cr_assert_eq(ndone, 1);
-	cr_assert_not(seen_ok);
+	expect_winner(-1, 0);
 	expect_idle(2, 2);
 }
 
 /* The batch's deadline is no win: every job times out, nobody won. */
 Test(batch, any_at_the_batch_deadline_times_out_without_a_winner)
 {
-	struct batch	*b = new_batch("ab", &snap);
+	struct batch	*b = new_batch_in("ab", BATCH_ANY, 0);
 
-	b->mode = BATCH_ANY;
 	b->timeout_ms = 30;
 	start(b, 0);
 	run_until_done(10000);
-	cr_assert_eq(seen_winner, -1);
+	expect_winner(-1, 0);
 	expect_stats(2, 0, 0, 0, 2);
 }
 
 Test(batch, sequence_runs_one_at_a_time_and_stops_at_a_failure)
 {
-	struct batch	*b = new_batch("abcd", &snap);
+	struct batch	*b = new_batch_in("abcd", BATCH_SEQUENCE, 1);
 
-	b->mode = BATCH_SEQUENCE;
-	b->concurrency = 1;
 	start(b, 0);
 	finish(b, 0, 1);
 	expect_trace("+a $a +b");
@@ -1094,9 +1102,8 @@ Test(batch, nested_messages_name_the_full_path)
  */
 Test(batch, nested_jobs_wait_from_the_start_and_end_with_an_unstarted_owner)
 {
-	struct batch	*b = new_batch("ab", &snap), *inner;
+	struct batch	*b = new_batch_in("ab", BATCH_ALL, 1), *inner;
 
-	b->concurrency = 1;
 	b->jobs[1]->type = &fake_owner_type;
 	inner = fake(b, 1)->inner = new_batch("xyz", NULL);
 	batch_nest(inner, b->jobs[1]);
@@ -1167,8 +1174,7 @@ tries_with(enum err_code code)
 {
 	struct batch	*b = new_flaky(9, code, 3, 0);
 
-	trace[0] = '\0';
-	ndone = 0;
+	clear_trace();
 	start(b, 0);
 	run_until_done(10000);
 	cr_assert_eq(seen[0].code, code);
@@ -1240,9 +1246,7 @@ Test(batch, retry_a_success_marked_transient_and_keep_the_last)
 	cr_assert_eq(seen[0].attempts, 3);
 
 	/* Without retry the same success is final at once. */
-	trace[0] = '\0';
-	ndone = 0;
-	b = new_batch("a", &snap);
+	b = next_batch_in("a", BATCH_ALL, 0);
 	fake(b, 0)->how = FAKE_OK_NOW;
 	fake(b, 0)->transient = 1;
 	start(b, 0);
@@ -1318,9 +1322,8 @@ Test(batch, retry_wait_ends_at_the_batch_deadline)
 
 Test(batch, retry_wait_ends_when_fail_fast_stops_the_batch)
 {
-	struct batch	*b = new_batch("ab", &snap);
+	struct batch	*b = new_batch_in("ab", BATCH_FAIL_FAST, 0);
 
-	b->mode = BATCH_FAIL_FAST;
 	fake(b, 0)->how = FAKE_FLAKY;
 	fake(b, 0)->fails = 5;
 	fake(b, 0)->code = ERR_BUSY;
@@ -1335,9 +1338,8 @@ Test(batch, retry_wait_ends_when_fail_fast_stops_the_batch)
 /* A job waiting between tries keeps its concurrency slot. */
 Test(batch, retry_wait_keeps_the_concurrency_slot)
 {
-	struct batch	*b = new_batch("ab", &snap);
+	struct batch	*b = new_batch_in("ab", BATCH_ALL, 1);
 
-	b->concurrency = 1;
 	fake(b, 0)->how = FAKE_FLAKY;
 	fake(b, 0)->how2 = FAKE_OK_NOW;
 	fake(b, 0)->fails = 1;

@@ -70,20 +70,16 @@ start(const char *limits)
 static char *
 holding_batch(const char *id, int n, const char *file)
 {
-	char	*line, *more;
+	char	*line;
 	int	 i;
 
 	line = harness_fmt("{\"id\":\"%s\",\"jobs\":[{\"type\":\"sleep\","
 	    "\"ms\":60000}", id);
-	for (i = 0; i < n; i++) {
-		more = harness_fmt("%s,{\"type\":\"read\",\"path\":\"%s\"}",
-		    line, file);
-		free(line);
-		line = more;
-	}
-	more = harness_fmt("%s]}", line);
-	free(line);
-	return more;
+	for (i = 0; i < n; i++)
+		harness_append(&line, ",{\"type\":\"read\",\"path\":\"%s\"}",
+		    file);
+	harness_append(&line, "]}");
+	return line;
 }
 
 /* Send holding_batch(id, n, file) on fd; the length of its line. */

@@ -45,23 +45,21 @@ Test(daemon, group_value_is_its_results_and_a_failure_has_both)
 	    "\"value\":\"a\"}," MISSING "]},"
 	    "{\"type\":\"group\",\"jobs\":[{\"type\":\"sleep\",\"ms\":1,"
 	    "\"value\":[1]},{\"type\":\"group\",\"jobs\":[]}]}]}");
-	jbool_is(r, "ok", false);
 	/* The failure is reported in place; the group's other job ran. */
-	jbool_is(r, "results[0].ok", false);
-	jstr_is(r, "results[0].value[0].value", "a");
-	jstr_is(r, "results[0].value[1].error.code", "forbidden");
-	jstr_is(r, "results[0].error.code", "forbidden");
-	jstr_has(r, "results[0].error.message", "jobs[0].jobs[1] failed: ");
-	jstr_has(r, "results[0].error.message", "/nonexistent/x");
+	jexpect(r, (const char *const[]){ "ok", "false",
+	    "results[0].ok", "false",
+	    "results[0].value[0].value", "\"a\"",
+	    "results[0].value[1].error.code", "\"forbidden\"",
+	    "results[0].error.code", "\"forbidden\"",
+	    "results[0].error.message", "~jobs[0].jobs[1] failed: ",
+	    "results[0].error.message", "~/nonexistent/x",
+	    "results[1].ok", "true",
+	    "results[1].value[0].value", "[1]",
+	    "results[1].value[1].value", "[]",
+	    "results[1].error", "-", NULL });
 	cr_assert_geq(jnum(r, "results[0].ms"), 50, "%s", jtext(r));
-	jbool_is(r, "results[1].ok", true);
-	jeq(r, "results[1].value[0].value", "[1]");
-	jeq(r, "results[1].value[1].value", "[]");
-	cr_assert_null(jget(r, "results[1].error"), "%s", jtext(r));
 	/* stats are the top level's two jobs. */
-	cr_assert_eq(jint(r, "stats.jobs"), 2, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.ok"), 1, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.failed"), 1, "%s", jtext(r));
+	expect_stats(r, 1, 1, 0, 0);
 	cr_assert_float_eq(jnum(r, "stats.sum_ms"), jnum(r, "results[0].ms") +
 	    jnum(r, "results[1].ms"), 0.0025, "%s", jtext(r));
 	json_decref(r);
@@ -93,30 +91,24 @@ Test(daemon, group_error_names_the_deciding_job_by_its_full_path)
 Test(daemon, sequence_runs_one_after_another_and_stops_at_a_failure)
 {
 	json_t	*r;
-	double	 t0, took;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	t0 = now_ms();
-	r = rpc(fd, "{\"jobs\":[{\"type\":\"sequence\",\"jobs\":[" SLEEP(100)
-	    "," SLEEP(100) "," SLEEP(100) "]}]}");
-	took = now_ms() - t0;
-	cr_assert_geq(took, 300, "three sleeps of 100 ms one after another in"
-	    " %.0f ms", took);
+	/* Three sleeps of 100 ms, one after another. */
+	r = daemon_rpc_between(&d, &fd, "{\"jobs\":[{\"type\":\"sequence\","
+	    "\"jobs\":[" SLEEP(100) "," SLEEP(100) "," SLEEP(100) "]}]}", 300,
+	    slack_ms(HARNESS_REPLY_MS));
 	jbool_is(r, "ok", true);
 	cr_assert_geq(jnum(r, "results[0].ms"), 300, "%s", jtext(r));
 	json_decref(r);
 
 	r = rpc(fd, "{\"jobs\":[" SLEEP(1) ",{\"type\":\"sequence\",\"jobs\":["
 	    SLEEP(1) "," MISSING "," SLEEP(1) "," SLEEP(1) "]}]}");
-	jstr_is(r, "results[1].error.code", "forbidden");
 	jstr_has(r, "results[1].error.message", "jobs[1].jobs[1] failed: ");
-	jbool_is(r, "results[1].value[0].ok", true);
-	jstr_is(r, "results[1].value[2].error.code", "cancelled");
-	jstr_is(r, "results[1].value[2].error.message",
-	    "not run: jobs[1].jobs[1] failed");
-	jstr_is(r, "results[1].value[3].error.message",
-	    "not run: jobs[1].jobs[1] failed");
+	jhas(r, "results[1]", "{\"error\":{\"code\":\"forbidden\"},"
+	    "\"value\":[{\"ok\":true},{},"
+	    "{\"error\":{\"code\":\"cancelled\","
+	    "\"message\":\"not run: jobs[1].jobs[1] failed\"}},"
+	    "{\"error\":{\"message\":\"not run: jobs[1].jobs[1] failed\"}}]}");
 	cr_assert_eq(jnum(r, "results[1].value[3].ms"), 0, "%s", jtext(r));
 	json_decref(r);
 	close(fd);
@@ -127,39 +119,31 @@ Test(daemon, sequence_runs_one_after_another_and_stops_at_a_failure)
 Test(daemon, group_modes_and_concurrency_inside)
 {
 	json_t	*r;
-	double	 t0, took;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	t0 = now_ms();
-	r = rpc(fd, "{\"jobs\":["
+	/* Not waiting for a cancelled sleep. */
+	r = daemon_rpc_between(&d, &fd, "{\"jobs\":["
 	    "{\"type\":\"group\",\"mode\":\"any\",\"jobs\":[" SLEEP(5000) ","
 	    "{\"type\":\"sleep\",\"ms\":50,\"value\":\"won\"}]},"
 	    "{\"type\":\"group\",\"mode\":\"first\",\"jobs\":[" SLEEP(5000) ","
 	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":20}]},"
 	    "{\"type\":\"group\",\"mode\":\"any\",\"jobs\":[]},"
 	    "{\"type\":\"group\",\"concurrency\":1,\"jobs\":[" SLEEP(100) ","
-	    SLEEP(100) "]}]}");
-	took = now_ms() - t0;
-	cr_assert_lt(took, 1000 + slack_ms(500), "waited %.0f ms for a"
-	    " cancelled sleep", took);
-	jbool_is(r, "results[0].ok", true);
-	jeq(r, "results[0].winner", "1");
-	jstr_is(r, "results[0].value[1].value", "won");
-	jstr_is(r, "results[0].value[0].error.message",
-	    "cancelled: jobs[0].jobs[1] won");
-	/* first: the winner timed out, so the group did. */
-	jbool_is(r, "results[1].ok", false);
-	jeq(r, "results[1].winner", "1");
-	jstr_is(r, "results[1].error.code", "timeout");
-	jstr_is(r, "results[2].error.code", "cancelled");
-	jstr_is(r, "results[2].error.message", "no job to win");
-	jeq(r, "results[2].winner", "null");
+	    SLEEP(100) "]}]}", 0, 1000 + slack_ms(500));
+	/*
+	 * any: the success won; first: the winner timed out, so the group
+	 * did; no job, no winner.
+	 */
+	jhas(r, "results", "[{\"ok\":true,\"winner\":1,\"value\":["
+	    "{\"error\":{\"message\":\"cancelled: jobs[0].jobs[1] won\"}},"
+	    "{\"value\":\"won\"}]},"
+	    "{\"ok\":false,\"winner\":1,\"error\":{\"code\":\"timeout\"}},"
+	    "{\"winner\":null,\"error\":{\"code\":\"cancelled\","
+	    "\"message\":\"no job to win\"}},{}]");
 	/* Concurrency 1: the second sleep waited for the first. */
 	cr_assert_geq(jnum(r, "results[3].ms"), 200, "%s", jtext(r));
 	cr_assert_null(jget(r, "results[3].winner"), "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.timed_out"), 1, "%s", jtext(r));
-	cr_assert_eq(jint(r, "stats.cancelled"), 1, "%s", jtext(r));
+	expect_stats(r, 2, 0, 1, 1);
 	json_decref(r);
 	close(fd);
 	daemon_stop(&d);
@@ -172,19 +156,13 @@ Test(daemon, group_modes_and_concurrency_inside)
 Test(daemon, group_timeout_times_out_everything_unfinished_inside)
 {
 	json_t	*r;
-	double	 t0, took;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	t0 = now_ms();
-	r = rpc(fd, "{\"jobs\":[" SLEEP(1) ",{\"type\":\"group\","
-	    "\"timeout_ms\":200,\"jobs\":[" MISSING "," SLEEP(5000) ","
-	    "{\"type\":\"group\",\"jobs\":[" SLEEP(5000) ","
+	r = daemon_rpc_between(&d, &fd, "{\"jobs\":[" SLEEP(1) ","
+	    "{\"type\":\"group\",\"timeout_ms\":200,\"jobs\":[" MISSING ","
+	    SLEEP(5000) ",{\"type\":\"group\",\"jobs\":[" SLEEP(5000) ","
 	    "{\"type\":\"sequence\",\"jobs\":[" SLEEP(5000) "," SLEEP(1)
-	    "]}]}]}]}");
-	took = now_ms() - t0;
-	cr_assert_geq(took, 200);
-	cr_assert_lt(took, 200 + slack_ms(800), "replied after %.0f ms", took);
+	    "]}]}]}]}", 200, 200 + slack_ms(800));
 	jbool_is(r, "results[0].ok", true);
 	jstr_is(r, "results[1].error.code", "timeout");
 	jstr_is(r, "results[1].error.message", "job timeout_ms (200 ms)"
@@ -308,10 +286,10 @@ Test(daemon, cancel_and_disconnect_reach_every_level)
 	r = client_recv_json(fd, slack_ms(2000));
 	took = now_ms() - t0;
 	cr_assert_lt(took, slack_ms(1000), "cancelled after %.0f ms", took);
-	jstr_is(r, "results[0].error.code", "cancelled");
-	jstr_is(r, "results[0].value[0].value[0].error.code", "cancelled");
-	jstr_is(r, "results[0].value[1].value[0].error.code", "cancelled");
-	jstr_is(r, "results[0].value[1].value[1].error.code", "cancelled");
+	jhas(r, "results[0]", "{\"error\":{\"code\":\"cancelled\"},\"value\":["
+	    "{\"value\":[{\"error\":{\"code\":\"cancelled\"}}]},"
+	    "{\"value\":[{\"error\":{\"code\":\"cancelled\"}},"
+	    "{\"error\":{\"code\":\"cancelled\"}}]}]}");
 	json_decref(r);
 	daemon_expect_idle(&d);
 
@@ -335,22 +313,18 @@ Test(daemon, cancel_and_disconnect_reach_every_level)
 Test(daemon, fail_fast_cancels_inside_running_and_waiting_groups)
 {
 	json_t	*r;
-	double	 t0, took;
 	int	 fd;
 
-	fd = daemon_start_client(&d, NULL);
-	t0 = now_ms();
-	r = rpc(fd, "{\"mode\":\"fail_fast\",\"concurrency\":2,\"jobs\":["
-	    "{\"type\":\"group\",\"jobs\":[" SLEEP(5000) "," SLEEP(5000) "]},"
+	r = daemon_rpc_between(&d, &fd, "{\"mode\":\"fail_fast\","
+	    "\"concurrency\":2,\"jobs\":[{\"type\":\"group\",\"jobs\":["
+	    SLEEP(5000) "," SLEEP(5000) "]},"
 	    "{\"type\":\"sleep\",\"ms\":5000,\"timeout_ms\":50},"
-	    "{\"type\":\"group\",\"jobs\":[" SLEEP(1) "]}]}");
-	took = now_ms() - t0;
-	cr_assert_lt(took, 50 + slack_ms(700), "replied after %.0f ms", took);
-	jstr_is(r, "results[0].error.code", "cancelled");
-	jstr_is(r, "results[0].value[1].error.message",
-	    "cancelled: jobs[1] failed");
-	jstr_is(r, "results[2].error.code", "cancelled");
-	jstr_is(r, "results[2].value[0].error.code", "cancelled");
+	    "{\"type\":\"group\",\"jobs\":[" SLEEP(1) "]}]}", 0,
+	    50 + slack_ms(700));
+	jhas(r, "results", "[{\"error\":{\"code\":\"cancelled\"},\"value\":"
+	    "[{},{\"error\":{\"message\":\"cancelled: jobs[1] failed\"}}]},"
+	    "{},{\"error\":{\"code\":\"cancelled\"},"
+	    "\"value\":[{\"error\":{\"code\":\"cancelled\"}}]}]");
 	cr_assert_eq(jnum(r, "results[2].value[0].ms"), 0, "%s", jtext(r));
 	json_decref(r);
 	daemon_expect_idle(&d);
@@ -400,8 +374,7 @@ Test(daemon, nested_results_leave_the_budget_with_the_reply)
 		json_decref(r);
 	}
 	st = status_on(fd);
-	cr_assert_eq(jint(st, "memory.result_bytes"), 0, "%s", jtext(st));
-	cr_assert_eq(jint(st, "memory.request_bytes"), 0, "%s", jtext(st));
+	jhas(st, "memory", "{\"result_bytes\":0,\"request_bytes\":0}");
 	json_decref(st);
 	close(fd);
 	daemon_stop(&d);

@@ -60,32 +60,35 @@ TestSuite(proto, .init = setup, .fini = teardown);
  */
 #define BIG_LINE	(64 * 1024)
 
-/* Parse line as is, then padded; assert both give the same verdict. */
-static void
-expect_once(const char *line, size_t len, enum err_code code,
-    const char *message);
+static void	expect_parse(const char *line, size_t len, enum err_code code,
+		    const char *message, const char *id_text);
 
+/* Parse line as is, then padded; assert both give the same verdict. */
 static void
 expect(const char *line, enum err_code code, const char *message)
 {
 	size_t	 len = strlen(line);
 	char	*big;
 
-	expect_once(line, len, code, message);
+	expect_parse(line, len, code, message, NULL);
 	if (len >= BIG_LINE)
 		return;
 	big = xmalloc(BIG_LINE + 1);
 	memcpy(big, line, len);
 	memset(big + len, ' ', BIG_LINE - len);
 	big[BIG_LINE] = '\0';
-	expect_once(big, BIG_LINE, code, message);
+	expect_parse(big, BIG_LINE, code, message, NULL);
 	free(big);
 }
 
-/* Parse line; assert code and (when message != NULL) the exact message. */
+/*
+ * Parse len bytes of line; assert code and, unless NULL, the exact
+ * message and the id's text; a refusal keeps no batch, and nothing keeps
+ * a reference to the snapshot.
+ */
 static void
-expect_once(const char *line, size_t len, enum err_code code,
-    const char *message)
+expect_parse(const char *line, size_t len, enum err_code code,
+    const char *message, const char *id_text)
 {
 	struct request	 req;
 	char		*cause = NULL;
@@ -97,6 +100,12 @@ expect_once(const char *line, size_t len, enum err_code code,
 	if (message != NULL) {
 		cr_assert_not_null(cause, "%s: no message", line);
 		cr_assert_str_eq(cause, message, "%s", line);
+	}
+	if (id_text != NULL) {
+		cr_assert_not_null(req.id_text, "%s: no id text", line);
+		cr_assert_str_eq(req.id_text, id_text, "%s", line);
+		if (req.batch != NULL)
+			cr_assert_str_eq(req.batch->id_text, id_text);
 	}
 	if (err != ERR_NONE)
 		cr_assert_null(req.batch, "a refused request keeps no batch");
@@ -410,29 +419,8 @@ Test(proto, batch_reply_lists_results_in_job_order)
 	proto_request_clear(&req);
 }
 
-/* Parse len bytes of line; assert code and, unless NULL, the id's text. */
-static void
-expect_id(const char *line, size_t len, enum err_code code,
-    const char *id_text)
-{
-	struct request	 req;
-	char		*cause = NULL;
-	enum err_code	 err;
-
-	err = proto_parse(line, len, &snap, 0, &req, &cause);
-	cr_assert_eq(err, code, "%s: got %s (%s)", line, err_name(err),
-	    cause != NULL ? cause : "");
-	if (id_text != NULL) {
-		cr_assert_not_null(req.id_text, "%s: no id text", line);
-		cr_assert_str_eq(req.id_text, id_text, "%s", line);
-		if (req.batch != NULL)
-			cr_assert_str_eq(req.batch->id_text, id_text);
-	}
-	free(cause);
-	proto_request_clear(&req);
-}
-
-#define EXPECT_ID(line, code, id) expect_id(line, strlen(line), code, id)
+#define EXPECT_ID(line, code, id) \
+	expect_parse(line, strlen(line), code, NULL, id)
 
 Test(proto, id_numbers_keep_the_digits_the_client_wrote)
 {
@@ -483,8 +471,9 @@ Test(proto, a_nul_byte_outside_a_string_is_bad_json)
 	cr_assert_null(req.id_text);
 	free(cause);
 	proto_request_clear(&req);
-	expect_id(in_string, sizeof in_string - 1, ERR_BAD_JSON, NULL);
-	expect_id(at_end, sizeof at_end - 1, ERR_BAD_JSON, NULL);
+	expect_parse(in_string, sizeof in_string - 1, ERR_BAD_JSON, NULL,
+	    NULL);
+	expect_parse(at_end, sizeof at_end - 1, ERR_BAD_JSON, NULL, NULL);
 	/* Escaped, it is a character like any other. */
 	EXPECT_ID("{\"op\":\"ping\",\"id\":\"a\\u0000\"}", ERR_NONE,
 	    "\"a\\u0000\"");

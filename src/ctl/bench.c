@@ -54,6 +54,7 @@
 #include "ctl/bench.h"
 #include "ctl/exchange.h"
 #include "ctl/jobspec.h"
+#include "ctl/print.h"
 #include "hist.h"
 #include "xmalloc.h"
 
@@ -161,11 +162,9 @@ bench_usage_error(const char *fmt, ...)
 {
 	va_list	ap;
 
-	fputs("gatherctl bench: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_usage_error("gatherctl bench", "gatherctl bench -h", fmt, ap);
 	va_end(ap);
-	fputs(" (see gatherctl bench -h)\n", stderr);
 	return BENCH_EXIT_ERROR;
 }
 

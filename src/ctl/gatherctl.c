@@ -265,20 +265,15 @@ ctl_help(void)
 	exit(CTL_EXIT_OK);
 }
 
-/*
- * Report a usage error on one line, pointing at the help, and exit 2: the
- * whole usage would bury the one thing that is wrong.
- */
+/* Report a usage error on one line, pointing at the help, and exit 2. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
 ctl_usage_error(const char *fmt, ...)
 {
 	va_list	ap;
 
-	fputs("gatherctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_usage_error("gatherctl", "gatherctl --help", fmt, ap);
 	va_end(ap);
-	fputs(" (see gatherctl --help)\n", stderr);
 	exit(CTL_EXIT_ERROR);
 }
 

@@ -77,6 +77,16 @@ print_json_text(const json_t *v, size_t max)
 	return out;
 }
 
+/* A usage error on one line, pointing at the help. */
+void
+print_usage_error(const char *who, const char *help, const char *fmt,
+    va_list ap)
+{
+	fprintf(stderr, "%s: ", who);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (see %s)\n", help);
+}
+
 /* Format a JSON scalar of the daemon's into buf; "-" when it is missing. */
 static const char *
 print_fmt(const json_t *v, char *buf, size_t size)
@@ -533,14 +543,97 @@ print_databases(const json_t *dbs)
 	}
 }
 
+/* One of the counts on a status line: a value, the words after it. */
+struct print_count {
+	const char	*key;
+	const char	*words;
+};
+
+/*
+ * Print "  LABEL" padded to a column, then for each count (ended by a
+ * NULL key) obj's value at its key and its words.
+ */
+static void
+print_counts(const char *label, const json_t *obj,
+    const struct print_count *counts)
+{
+	char	a[64];
+
+	printf("  %-13s", label);
+	for (; counts->key != NULL; counts++)
+		printf("%s%s", print_fmt(json_object_get(obj, counts->key), a,
+		    sizeof a), counts->words);
+}
+
+/* A column of a status table: a value of each row's, formatted. */
+struct print_col {
+	const char	*key;
+	int		 gap;	/* spaces before it */
+	int		 width;	/* right-aligned; negative: left */
+	const char	*(*fmt)(const json_t *, char *, size_t);
+};
+
+/* Print row's cells, one per column (ended by a NULL key). */
+static void
+print_cells(const json_t *row, const struct print_col *cols)
+{
+	char	a[64];
+
+	for (; cols->key != NULL; cols++)
+		printf("%*s%*s", cols->gap, "", cols->width,
+		    cols->fmt(json_object_get(row, cols->key), a, sizeof a));
+}
+
+/* The length of obj's longest key, at least min, at most max. */
+static size_t
+print_key_width(const json_t *obj, size_t min, size_t max)
+{
+	const char	*key;
+	const json_t	*v;
+	size_t		 w = min;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		if (strlen(key) > w)
+			w = strlen(key) > max ? max : strlen(key);
+	}
+	return w;
+}
+
+/* A batch's id as JSON text, cut short, into buf. */
+static const char *
+print_fmt_id(const json_t *v, char *buf, size_t size)
+{
+	char	*s = print_json_text(v, 17);
+
+	snprintf(buf, size, "%s", s);
+	free(s);
+	return buf;
+}
+
 /* Print the status object as labelled lines and tables. */
 static void
 print_status(const struct print *pr, const json_t *st)
 {
-	const json_t	*c, *b, *j, *p, *types, *limits, *list, *v, *e, *m;
+	static const struct print_col	 type_cols[] = {
+		{ "done", 1, 8, print_fmt }, { "failed", 1, 8, print_fmt },
+		{ "ms_p50", 1, 10, print_fmt_ms },
+		{ "ms_p99", 1, 10, print_fmt_ms },
+		{ "ms_max", 1, 10, print_fmt_ms }, { NULL, 0, 0, NULL },
+	};
+	static const struct print_col	 conn_cols[] = {
+		{ "conn", 2, 6, print_fmt }, { "pid", 2, 8, print_fmt },
+		{ "uid", 1, 8, print_fmt }, { "batches", 1, 8, print_fmt },
+		{ "age_ms", 1, 10, print_fmt_age }, { NULL, 0, 0, NULL },
+	};
+	static const struct print_col	 batch_cols[] = {
+		{ "conn", 2, 6, print_fmt }, { "id", 2, -20, print_fmt_id },
+		{ "jobs", 1, 8, print_fmt }, { "done", 1, 8, print_fmt },
+		{ "age_ms", 1, 10, print_fmt_age }, { NULL, 0, 0, NULL },
+	};
+	const json_t	*c, *b, *j, *types, *limits, *list, *v, *e, *m;
 	const json_t	*recent;
 	const char	*key;
-	char		 a[64], x[64], y[64], z[64], *name, *s;
+	char		 a[64], x[64], *name, *s;
 	size_t		 w, i;
 	double		 bytes;
 
@@ -553,42 +646,34 @@ print_status(const struct print *pr, const json_t *st)
 	c = json_object_get(st, "connections");
 	b = json_object_get(st, "batches");
 	j = json_object_get(st, "jobs");
-	p = json_object_get(st, "pool");
 	s = print_clean(pr->sock, 0);
 	printf("gatherd %s at %s\n", print_fmt(json_object_get(st, "version"),
 	    a, sizeof a), s);
 	free(s);
-	printf("  %-13s%s\n", "PID:", print_fmt(json_object_get(st, "pid"),
-	    a, sizeof a));
+	print_counts("PID:", st, (const struct print_count[]){
+	    { "pid", "\n" }, { NULL, NULL } });
 	printf("  %-13s%s\n", "Uptime:",
 	    print_fmt_uptime(json_object_get(st, "uptime_s"), a, sizeof a));
-	printf("  %-13s%s open, %s total\n", "Connections:",
-	    print_fmt(json_object_get(c, "open"), a, sizeof a),
-	    print_fmt(json_object_get(c, "total"), x, sizeof x));
-	printf("  %-13s%s in flight, %s done, %s failed\n", "Batches:",
-	    print_fmt(json_object_get(b, "in_flight"), a, sizeof a),
-	    print_fmt(json_object_get(b, "done"), x, sizeof x),
-	    print_fmt(json_object_get(b, "failed"), y, sizeof y));
-	printf("  %-13s%s running, %s waiting, %s retrying\n", "Jobs:",
-	    print_fmt(json_object_get(j, "in_flight"), a, sizeof a),
-	    print_fmt(json_object_get(j, "waiting"), x, sizeof x),
-	    print_fmt(json_object_get(j, "retrying"), y, sizeof y));
-	printf("  %-13s%s done, %s failed", "",
-	    print_fmt(json_object_get(j, "done"), a, sizeof a),
-	    print_fmt(json_object_get(j, "failed"), x, sizeof x));
-	printf(" (%s of them timed out, %s cancelled)\n",
-	    print_fmt(json_object_get(j, "timed_out"), y, sizeof y),
-	    print_fmt(json_object_get(j, "cancelled"), z, sizeof z));
-	printf("  %-13s%s threads, %s busy, %s queued\n", "Pool:",
-	    print_fmt(json_object_get(p, "threads"), a, sizeof a),
-	    print_fmt(json_object_get(p, "busy"), x, sizeof x),
-	    print_fmt(json_object_get(p, "queued"), y, sizeof y));
+	print_counts("Connections:", c, (const struct print_count[]){
+	    { "open", " open, " }, { "total", " total\n" }, { NULL, NULL } });
+	print_counts("Batches:", b, (const struct print_count[]){
+	    { "in_flight", " in flight, " }, { "done", " done, " },
+	    { "failed", " failed\n" }, { NULL, NULL } });
+	print_counts("Jobs:", j, (const struct print_count[]){
+	    { "in_flight", " running, " }, { "waiting", " waiting, " },
+	    { "retrying", " retrying\n" }, { NULL, NULL } });
+	print_counts("", j, (const struct print_count[]){
+	    { "done", " done, " }, { "failed", " failed (" },
+	    { "timed_out", " of them timed out, " },
+	    { "cancelled", " cancelled)\n" }, { NULL, NULL } });
+	print_counts("Pool:", json_object_get(st, "pool"),
+	    (const struct print_count[]){ { "threads", " threads, " },
+	    { "busy", " busy, " }, { "queued", " queued\n" }, { NULL, NULL } });
 	if ((v = json_object_get(st, "http")) != NULL)
-		printf("  %-13s%s connections, %s requests, %s queued\n",
-		    "HTTP:", print_fmt(json_object_get(v, "connections"), a,
-		    sizeof a), print_fmt(json_object_get(v, "requests"), x,
-		    sizeof x), print_fmt(json_object_get(v, "queued"), y,
-		    sizeof y));
+		print_counts("HTTP:", v, (const struct print_count[]){
+		    { "connections", " connections, " },
+		    { "requests", " requests, " }, { "queued", " queued\n" },
+		    { NULL, NULL } });
 	m = json_object_get(st, "memory");
 	if (json_is_number(json_object_get(m, "held_bytes")))
 		printf("  %-13s%s held of %s\n", "Memory:",
@@ -621,37 +706,21 @@ print_status(const struct print *pr, const json_t *st)
 
 	types = json_object_get(j, "by_type");
 	if (json_object_size(types) > 0) {
-		w = 4;
-		json_object_foreach((json_t *)types, key, v) {
-			if (strlen(key) > w)
-				w = strlen(key) > 24 ? 24 : strlen(key);
-		}
+		w = print_key_width(types, 4, 24);
 		printf("\nJobs by type:\n  %-*s %8s %8s %10s %10s %10s\n",
 		    (int)w, "TYPE", "DONE", "FAILED", "P50", "P99", "MAX");
 		json_object_foreach((json_t *)types, key, v) {
 			name = print_clean(key, 24);
 			printf("  %-*s", (int)w, name);
-			printf(" %8s", print_fmt(json_object_get(v, "done"),
-			    a, sizeof a));
-			printf(" %8s", print_fmt(json_object_get(v, "failed"),
-			    a, sizeof a));
-			printf(" %10s", print_fmt_ms(json_object_get(v,
-			    "ms_p50"), a, sizeof a));
-			printf(" %10s", print_fmt_ms(json_object_get(v,
-			    "ms_p99"), a, sizeof a));
-			printf(" %10s\n", print_fmt_ms(json_object_get(v,
-			    "ms_max"), a, sizeof a));
+			print_cells(v, type_cols);
+			putchar('\n');
 			free(name);
 		}
 	}
 
 	limits = json_object_get(st, "limits");
 	if (json_object_size(limits) > 0) {
-		w = 0;
-		json_object_foreach((json_t *)limits, key, v) {
-			if (strlen(key) > w)
-				w = strlen(key) > 32 ? 32 : strlen(key);
-		}
+		w = print_key_width(limits, 0, 32);
 		printf("\nLimits:\n");
 		json_object_foreach((json_t *)limits, key, v) {
 			name = print_clean(key, 32);
@@ -675,16 +744,8 @@ print_status(const struct print *pr, const json_t *st)
 		printf("\nConnections:\n  %6s  %8s %8s %8s %10s\n", "CONN",
 		    "PID", "UID", "BATCHES", "AGE");
 		json_array_foreach(list, i, e) {
-			printf("  %6s", print_fmt(json_object_get(e, "conn"), a,
-			    sizeof a));
-			printf("  %8s", print_fmt(json_object_get(e, "pid"), a,
-			    sizeof a));
-			printf(" %8s", print_fmt(json_object_get(e, "uid"), a,
-			    sizeof a));
-			printf(" %8s", print_fmt(json_object_get(e, "batches"),
-			    a, sizeof a));
-			printf(" %10s\n", print_fmt_age(json_object_get(e,
-			    "age_ms"), a, sizeof a));
+			print_cells(e, conn_cols);
+			putchar('\n');
 		}
 	}
 	list = json_object_get(b, "list");
@@ -696,16 +757,8 @@ print_status(const struct print *pr, const json_t *st)
 		printf("\nBatches in flight:\n  %6s  %-20s %8s %8s %10s\n",
 		    "CONN", "ID", "JOBS", "DONE", "AGE");
 		json_array_foreach(list, i, e) {
-			s = print_json_text(json_object_get(e, "id"), 17);
-			printf("  %6s  %-20s", print_fmt(json_object_get(e,
-			    "conn"), a, sizeof a), s);
-			printf(" %8s", print_fmt(json_object_get(e, "jobs"),
-			    a, sizeof a));
-			printf(" %8s", print_fmt(json_object_get(e, "done"),
-			    a, sizeof a));
-			printf(" %10s\n", print_fmt_age(json_object_get(e,
-			    "age_ms"), a, sizeof a));
-			free(s);
+			print_cells(e, batch_cols);
+			putchar('\n');
 		}
 	}
 }

@@ -5,6 +5,7 @@
 #ifndef GATHERD_CTL_PRINT_H
 #define GATHERD_CTL_PRINT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,14 @@ char	*print_clean(const char *, size_t);
 const char *print_fmt_ms(const json_t *, char *, size_t);
 const char *print_fmt_bytes(double, char *, size_t);
 const char *print_fmt_uptime(const json_t *, char *, size_t);
+
+/*
+ * Write a usage error to stderr on one line: "WHO: ", the message fmt
+ * formats with ap, and " (see HELP)": the whole usage would bury the one
+ * thing that is wrong.
+ */
+void	 print_usage_error(const char *who, const char *help, const char *fmt,
+	    va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* Write a terminal's control sequence to fp and flush it out at once. */
 void	 print_control(FILE *, const char *);

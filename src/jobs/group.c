@@ -76,11 +76,8 @@ group_parse(struct job *job, json_t *obj, const char *path,
 		    " deep at most", path, BATCH_MAX_DEPTH);
 		return ERR_BAD_REQUEST;
 	}
-	jobs = json_object_get(obj, "jobs");
-	if (jobs == NULL || json_is_null(jobs)) {
-		*cause = xasprintf("%s.jobs: missing required field", path);
+	if ((jobs = job_require(obj, path, "jobs", cause)) == NULL)
 		return ERR_BAD_REQUEST;
-	}
 	if (!json_is_array(jobs)) {
 		*cause = xasprintf("%s.jobs: expected an array", path);
 		return ERR_BAD_REQUEST;

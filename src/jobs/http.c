@@ -427,11 +427,8 @@ http_parse(struct job *job, json_t *obj, const char *path,
 		    " ([http] enabled = false)", path);
 		return ERR_UNKNOWN_TYPE;
 	}
-	v = json_object_get(obj, "url");
-	if (v == NULL || json_is_null(v)) {
-		*cause = xasprintf("%s.url: missing required field", path);
+	if ((v = job_require(obj, path, "url", cause)) == NULL)
 		return ERR_BAD_REQUEST;
-	}
 	if ((str = jsonw_cstr(v)) == NULL) {
 		*cause = xasprintf("%s.url: expected a string without NUL",
 		    path);
@@ -1470,15 +1467,9 @@ const struct config_section http_section = {
 
 const struct job_type job_type_http = {
 	JOB_TYPE_COMMON(http),
+	JOB_TYPE_SHARED(http),
 	.free = http_free,
-	.init = http_init,
-	.fini = http_fini,
 	.section = &http_section,
-	.check = http_check,
 	.load = http_load,
 	.unload = http_unload,
-	.attach = http_attach,
-	.detach = http_detach,
-	.fds = http_fds,
-	.status = http_status,
 };

@@ -102,11 +102,8 @@ query_parse(struct job *job, json_t *obj, const char *path,
 		free(quoted);
 		return ERR_UNKNOWN_DB;
 	}
-	v = json_object_get(obj, "sql");
-	if (v == NULL || json_is_null(v)) {
-		*cause = xasprintf("%s.sql: missing required field", path);
+	if ((v = job_require(obj, path, "sql", cause)) == NULL)
 		return ERR_BAD_REQUEST;
-	}
 	if (jsonw_cstr(v) == NULL) {
 		*cause = xasprintf("%s.sql: expected a string without NUL",
 		    path);
@@ -260,13 +257,7 @@ query_status(const struct config *cfg, json_t *st)
 
 const struct job_type job_type_query = {
 	JOB_TYPE_COMMON(query),
+	JOB_TYPE_SHARED(query),
 	.free = query_free,
-	.init = query_init,
-	.fini = query_fini,
-	.check = query_check,
-	.attach = query_attach,
-	.detach = query_detach,
-	.fds = query_fds,
-	.status = query_status,
 	.check_files = query_check_files,
 };

@@ -112,11 +112,8 @@ read_parse(struct job *job, json_t *obj, const char *path,
 	enum err_code	 err;
 
 	(void)cfg;
-	v = json_object_get(obj, "path");
-	if (v == NULL || json_is_null(v)) {
-		*cause = xasprintf("%s.path: missing required field", path);
+	if ((v = job_require(obj, path, "path", cause)) == NULL)
 		return ERR_BAD_REQUEST;
-	}
 	if (jsonw_cstr(v) == NULL || *jsonw_cstr(v) == '\0') {
 		*cause = xasprintf("%s.path: expected a non-empty string"
 		    " without NUL", path);
