@@ -126,5 +126,6 @@ struct db_driver {
 extern const struct db_driver *const db_drivers[];
 
 const struct db_driver	*db_driver_find(const char *);
+void			 query_params_free(struct db_param *, size_t);
 
 #endif

@@ -656,11 +656,8 @@ static void
 sqlite_work_free(struct job_work *jw)
 {
 	struct sqlite_work	*w = (struct sqlite_work *)jw;
-	size_t			 i;
 
-	for (i = 0; i < w->nparams; i++)
-		free(w->params[i].s);
-	free(w->params);
+	query_params_free(w->params, w->nparams);
 	free(w->sql);
 	free(w->name);
 	free(w->path);
