@@ -1548,6 +1548,4 @@ const struct db_driver db_driver_postgres = {
 	.detach = postgres_detach,
 	.fds = postgres_fds,
 	.status = postgres_status,
-	.start = postgres_start,
-	.cancel = postgres_cancel,
 };

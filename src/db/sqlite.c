@@ -810,6 +810,4 @@ const struct db_driver db_driver_sqlite = {
 	.check_files = sqlite_check_files,
 	.fini = sqlite_fini,
 	.fds = sqlite_fds,
-	.start = sqlite_start,
-	.cancel = sqlite_cancel,
 };
