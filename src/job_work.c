@@ -37,13 +37,14 @@ job_work_submit(struct job_work *w, struct job *job)
 }
 
 /*
- * The job has gone (the type has forgotten w): w is freed if no worker
- * has it yet (returns 1), else its result is dropped when it comes back
- * (returns 0).
+ * The job is cancelled: it forgets w (detach), and w is freed if no
+ * worker has it yet (returns 1), else its result is dropped when it comes
+ * back (returns 0).
  */
 int
 job_work_cancel(struct job_work *w)
 {
+	w->detach(w->job);
 	w->job = NULL;
 	if (!pool_cancel(&w->pw))
 		return 0;

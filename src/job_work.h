@@ -20,8 +20,8 @@ struct job_work {
 	struct pool_work	 pw;
 	struct job		*job;		/* loop only; NULL once it has gone */
 	/*
-	 * On the loop, just before the job ends with the result: the job
-	 * forgets its pointer to the item.
+	 * On the loop, just before the job ends with the result, or when
+	 * it is cancelled: the job forgets its pointer to the item.
 	 */
 	void			(*detach)(struct job *);
 	/* Free what the type's item owns (not text, not the item). */

@@ -732,7 +732,6 @@ sqlite_cancel(struct query_job *q)
 	if (q->run == NULL)
 		return;
 	w = DB_RUN_OWNER(struct sqlite_work, run, q->run);
-	q->run = NULL;
 	if (!job_work_cancel(&w->jw)) {
 		/* A worker runs it: stop it at its next progress check. */
 		atomic_store_explicit(&w->stop, 1, memory_order_relaxed);

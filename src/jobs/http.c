@@ -1257,17 +1257,14 @@ http_cancel(struct job *job)
 {
 	struct http_job		*h = (struct http_job *)job;
 	struct http_xfer	*x = h->xfer;
-	struct http_encode	*e = h->encode;
 
 	if (x != NULL) {
 		h->xfer = NULL;
 		x->job = NULL;
 		http_xfer_drop(x);
 	}
-	if (e != NULL) {
-		h->encode = NULL;
-		job_work_cancel(&e->jw);
-	}
+	if (h->encode != NULL)
+		job_work_cancel(&h->encode->jw);
 }
 
 /* At start-up, on the loop. */

@@ -337,12 +337,9 @@ static void
 read_cancel(struct job *job)
 {
 	struct read_job		*r = (struct read_job *)job;
-	struct read_work	*w = r->work;
 
-	if (w == NULL)
-		return;
-	r->work = NULL;
-	job_work_cancel(&w->jw);
+	if (r->work != NULL)
+		job_work_cancel(&r->work->jw);
 }
 
 static void
