@@ -8,6 +8,15 @@
 #include "job.h"
 #include "job_work.h"
 
+/* Free w, what its type owns and its text. */
+static void
+job_work_free(struct job_work *w)
+{
+	w->free(w);
+	free(w->text);
+	free(w);
+}
+
 /* On the loop: end the job with the result, if it is still there. */
 static void
 job_work_complete(struct pool_work *pw, int abandoned)
@@ -52,11 +61,3 @@ job_work_cancel(struct job_work *w)
 	return 1;
 }
 
-/* Free w, what its type owns and its text. */
-void
-job_work_free(struct job_work *w)
-{
-	w->free(w);
-	free(w->text);
-	free(w);
-}

@@ -34,6 +34,5 @@ struct job_work {
 
 void	job_work_submit(struct job_work *, struct job *);
 int	job_work_cancel(struct job_work *);
-void	job_work_free(struct job_work *);
 
 #endif

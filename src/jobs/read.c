@@ -54,8 +54,8 @@ struct read_job {
 
 /*
  * What a worker needs, copied so the job may go away while it runs; and
- * what it found. After pool_submit only the worker touches the inputs and
- * outputs, until complete() runs on the loop.
+ * what it found. After job_work_submit only the worker touches the inputs
+ * and outputs, until the result comes back on the loop.
  */
 struct read_work {
 	struct job_work		 jw;		/* its job, and the result */
