@@ -157,6 +157,26 @@ jobspec_sleep(json_t *job, const char *qual, const char *rest, char **cause)
 	return 0;
 }
 
+/*
+ * The rest of a type's spec that names what it works on (what: PATH,
+ * SQL), which must be there, as a string; NULL, with *cause, if it is
+ * empty or not UTF-8. head is the spec up to its colon.
+ */
+static json_t *
+jobspec_subject(const char *type, const char *head, const char *what,
+    const char *rest, char **cause)
+{
+	json_t	*v;
+
+	if (*rest == '\0') {
+		*cause = xasprintf("%s: no %s after '%s:'", type, what, head);
+		return NULL;
+	}
+	if ((v = json_string(rest)) == NULL)
+		*cause = xasprintf("%s: %s is not UTF-8", type, what);
+	return v;
+}
+
 /* read:PATH. */
 static int
 jobspec_read(json_t *job, const char *qual, const char *rest, char **cause)
@@ -164,14 +184,8 @@ jobspec_read(json_t *job, const char *qual, const char *rest, char **cause)
 	json_t	*v;
 
 	(void)qual;
-	if (*rest == '\0') {
-		*cause = xstrdup("read: no PATH after 'read:'");
+	if ((v = jobspec_subject("read", "read", "PATH", rest, cause)) == NULL)
 		return -1;
-	}
-	if ((v = json_string(rest)) == NULL) {
-		*cause = xstrdup("read: PATH is not UTF-8");
-		return -1;
-	}
 	json_object_set_new(job, "path", v);
 	return 0;
 }
@@ -186,15 +200,9 @@ jobspec_query(json_t *job, const char *qual, const char *rest, char **cause)
 		*cause = xstrdup("query@DB: empty database name");
 		return -1;
 	}
-	if (*rest == '\0') {
-		*cause = xasprintf("query: no SQL after '%s:'", qual != NULL ?
-		    "query@DB" : "query");
+	if ((sql = jobspec_subject("query", qual != NULL ? "query@DB" :
+	    "query", "SQL", rest, cause)) == NULL)
 		return -1;
-	}
-	if ((sql = json_string(rest)) == NULL) {
-		*cause = xstrdup("query: SQL is not UTF-8");
-		return -1;
-	}
 	if (qual != NULL && (db = json_string(qual)) == NULL) {
 		json_decref(sql);
 		*cause = xstrdup("query@DB: DB is not UTF-8");

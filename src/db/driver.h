@@ -118,13 +118,16 @@ struct db_driver {
 
 /*
  * The members every driver fills the same way, from its prefix p (the
- * driver's name): p_keys and struct p_settings.
+ * driver's name): p_keys and struct p_settings, p_start and p_cancel.
  */
 #define DB_DRIVER_COMMON(p)						\
-	.name = #p, .keys = p##_keys, .size = sizeof(struct p##_settings)
+	.name = #p, .keys = p##_keys,					\
+	.size = sizeof(struct p##_settings),				\
+	.start = p##_start, .cancel = p##_cancel
 
 extern const struct db_driver *const db_drivers[];
 
 const struct db_driver	*db_driver_find(const char *);
+void			 query_params_free(struct db_param *, size_t);
 
 #endif

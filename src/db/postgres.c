@@ -809,7 +809,7 @@ pg_query_result(struct pg_query *q, PGresult *res, PGconn *pg)
  * may hand c to another job), and end the job.
  */
 static void
-pg_conn_end_job_then(struct pg_conn *c, void (*then)(struct pg_conn *))
+pg_conn_end_job(struct pg_conn *c, void (*then)(struct pg_conn *))
 {
 	struct pg_query	*q = c->query;
 
@@ -821,13 +821,6 @@ pg_conn_end_job_then(struct pg_conn *c, void (*then)(struct pg_conn *))
 		then(c);
 	if (q != NULL)
 		pg_query_end(q);
-}
-
-/* Detach c's job, if it has one, and end it. */
-static void
-pg_conn_end_job(struct pg_conn *c)
-{
-	pg_conn_end_job_then(c, NULL);
 }
 
 /*
@@ -856,7 +849,7 @@ pg_conn_drop(struct pg_conn *c, int lost)
 		free(m);
 		log_info("database %s: connection lost", c->pool->name);
 	}
-	pg_conn_end_job_then(c, pg_conn_close);
+	pg_conn_end_job(c, pg_conn_close);
 }
 
 static void	pg_conn_cancel(struct pg_conn *);
@@ -936,7 +929,7 @@ static void
 pg_conn_abandon(struct pg_conn *c)
 {
 	pg_conn_cancel(c);
-	pg_conn_end_job(c);
+	pg_conn_end_job(c, NULL);
 }
 
 /*
@@ -962,17 +955,6 @@ pg_conn_pipeline_done(struct pg_conn *c)
 		return;
 	}
 	pg_conn_release(c);
-}
-
-/*
- * The statement of c and its reset are all read: c goes back to its pool
- * (or is closed), then its job, if it is still there, ends. The batch may
- * start or cancel jobs then, on c too.
- */
-static void
-pg_conn_reset_done(struct pg_conn *c)
-{
-	pg_conn_end_job_then(c, pg_conn_pipeline_done);
 }
 
 /*
@@ -1026,7 +1008,13 @@ pg_conn_io(struct pg_conn *c, short what)
 			PQclear(res);
 			if (!c->stmt_done || --c->syncs > 0)
 				continue;
-			pg_conn_reset_done(c);
+			/*
+			 * The statement and its reset are all read: c goes
+			 * back to its pool (or is closed), then its job, if
+			 * it is still there, ends. The batch may start or
+			 * cancel jobs then, on c too.
+			 */
+			pg_conn_end_job(c, pg_conn_pipeline_done);
 			return;
 		}
 		if (c->stmt_done) {
@@ -1548,6 +1536,4 @@ const struct db_driver db_driver_postgres = {
 	.detach = postgres_detach,
 	.fds = postgres_fds,
 	.status = postgres_status,
-	.start = postgres_start,
-	.cancel = postgres_cancel,
 };

@@ -49,6 +49,7 @@
 #include "db/result.h"
 #include "db/sqlite.h"
 #include "db/sqlite_policy.h"
+#include "job_work.h"
 #include "log.h"
 #include "pool.h"
 #include "xmalloc.h"
@@ -89,8 +90,8 @@ struct sqlite_conn {
 };
 
 struct sqlite_work {
-	struct pool_work	 pw;
-	struct db_run		 run;		/* loop only */
+	struct job_work		 jw;		/* its job, and the result */
+	struct db_run		 run;		/* q->run points here; job is jw's */
 	char			*name;		/* owned copies of the config */
 	char			*path;
 	int			 writable;
@@ -101,9 +102,6 @@ struct sqlite_work {
 	uint64_t		 max_bytes;
 	uint64_t		 busy_since;	/* clock_ns() of a wait for a lock */
 	atomic_int		 stop;		/* set by the loop: interrupt */
-	enum err_code		 code;		/* result */
-	char			*text;		/* owned: value JSON or message */
-	size_t			 text_len;	/* of a value */
 };
 
 static pthread_key_t	sqlite_key;
@@ -142,8 +140,8 @@ sqlite_key_init(void)
 static void
 sqlite_fail(struct sqlite_work *w, enum err_code code, char *message)
 {
-	w->code = code;
-	w->text = message;
+	w->jw.code = code;
+	w->jw.text = message;
 }
 
 /*
@@ -485,7 +483,7 @@ sqlite_result_failed(struct sqlite_work *w, struct db_result *r)
 	char		*message;
 
 	message = db_result_take_error(r, &code);
-	if (w->code == ERR_NONE)
+	if (w->jw.code == ERR_NONE)
 		sqlite_fail(w, code, message);
 	else
 		free(message);
@@ -573,10 +571,10 @@ sqlite_rows(struct sqlite_work *w, struct sqlite_conn *c, sqlite3_stmt *stmt,
 	 * INSERT, UPDATE or DELETE: after any other statement SQLite would
 	 * repeat an earlier statement's, maybe another job's.
 	 */
-	w->text = db_result_end(r, (seen & SQLITE_POLICY_DML) &&
+	w->jw.text = db_result_end(r, (seen & SQLITE_POLICY_DML) &&
 	    !(seen & SQLITE_POLICY_DDL) ? (uint64_t)sqlite3_changes64(c->db) :
-	    0, &w->text_len);
-	if (w->text == NULL)
+	    0, &w->jw.len);
+	if (w->jw.text == NULL)
 		return sqlite_result_failed(w, r);
 	return 0;
 }
@@ -655,36 +653,21 @@ out:
 }
 
 static void
-sqlite_work_free(struct sqlite_work *w)
+sqlite_work_free(struct job_work *jw)
 {
-	size_t	i;
+	struct sqlite_work	*w = (struct sqlite_work *)jw;
 
-	for (i = 0; i < w->nparams; i++)
-		free(w->params[i].s);
-	free(w->params);
+	query_params_free(w->params, w->nparams);
 	free(w->sql);
 	free(w->name);
 	free(w->path);
-	free(w->text);
-	free(w);
 }
 
-/* On the loop: deliver the result, or drop it if the job is gone. */
+/* The query is done: the job has no run with the pool now. */
 static void
-sqlite_complete(struct pool_work *pw, int abandoned)
+sqlite_detach(struct job *job)
 {
-	struct sqlite_work	*w = (struct sqlite_work *)pw;
-	struct query_job	*q = w->run.job;
-	char			*text = w->text;
-
-	if (abandoned || q == NULL) {
-		sqlite_work_free(w);
-		return;
-	}
-	q->run = NULL;
-	w->text = NULL;
-	job_finish_result(&q->job, w->code, text, w->text_len);
-	sqlite_work_free(w);
+	((struct query_job *)job)->run = NULL;
 }
 
 /* Give w copies of q's statement and parameters. */
@@ -717,9 +700,9 @@ sqlite_start(struct query_job *q)
 	struct sqlite_work		*w;
 
 	w = xcalloc(1, sizeof *w);
-	w->pw.run = sqlite_run;
-	w->pw.complete = sqlite_complete;
-	w->run.job = q;
+	w->jw.pw.run = sqlite_run;
+	w->jw.detach = sqlite_detach;
+	w->jw.free = sqlite_work_free;
 	w->name = xstrdup(q->db->name);
 	w->path = xstrdup(s->path);
 	w->writable = s->writable;
@@ -737,7 +720,7 @@ sqlite_start(struct query_job *q)
 		q->nparams = 0;
 	}
 	q->run = &w->run;
-	pool_submit(&w->pw, job_owner(&q->job));
+	job_work_submit(&w->jw, &q->job);
 }
 
 /* Withdraw a running query: unlinked if queued, else abandoned. */
@@ -749,12 +732,10 @@ sqlite_cancel(struct query_job *q)
 	if (q->run == NULL)
 		return;
 	w = DB_RUN_OWNER(struct sqlite_work, run, q->run);
-	q->run = NULL;
-	w->run.job = NULL;
-	if (pool_cancel(&w->pw))
-		sqlite_work_free(w);
-	else	/* a worker runs it: stop it at its next progress check */
+	if (!job_work_cancel(&w->jw)) {
+		/* A worker runs it: stop it at its next progress check. */
 		atomic_store_explicit(&w->stop, 1, memory_order_relaxed);
+	}
 }
 
 /*
@@ -828,6 +809,4 @@ const struct db_driver db_driver_sqlite = {
 	.check_files = sqlite_check_files,
 	.fini = sqlite_fini,
 	.fds = sqlite_fds,
-	.start = sqlite_start,
-	.cancel = sqlite_cancel,
 };

@@ -76,6 +76,7 @@
 #include "http/url.h"
 #include "jnum.h"
 #include "job.h"
+#include "job_work.h"
 #include "jobs/http.h"
 #include "jsonw.h"
 #include "log.h"
@@ -168,15 +169,11 @@ struct http_xfer {
 
 /* A large value, encoded by a worker. */
 struct http_encode {
-	struct pool_work	 pw;
-	struct http_job		*job;		/* loop only; NULL if abandoned */
+	struct job_work		 jw;		/* its job, and the value */
 	struct http_response	 resp;		/* owned */
 	struct http_value_info	 info;
 	char			*url;		/* owned: info.url */
 	uint64_t		 held;		/* counted in http_receiving */
-	enum err_code		 code;		/* the result: */
-	char			*text;		/* owned: value or message */
-	size_t			 len;
 };
 
 static const char *const http_keys[] = {
@@ -885,13 +882,13 @@ http_end_error(struct http_xfer *x, enum err_code code, const char *msg)
 }
 
 static void
-http_encode_free(struct http_encode *e)
+http_encode_free(struct job_work *jw)
 {
+	struct http_encode	*e = (struct http_encode *)jw;
+
 	http_response_free(&e->resp);
 	http_receiving -= e->held;
 	free(e->url);
-	free(e->text);
-	free(e);
 }
 
 /* On a worker: encode the value. */
@@ -900,25 +897,15 @@ http_encode_run(struct pool_work *pw)
 {
 	struct http_encode	*e = (struct http_encode *)pw;
 
-	e->code = http_response_value(&e->resp, &e->info, &e->text, &e->len);
+	e->jw.code = http_response_value(&e->resp, &e->info, &e->jw.text,
+	    &e->jw.len);
 }
 
-/* On the loop: the value is made; end the job, if it is still there. */
+/* The value is made: the job has no encoding on a worker now. */
 static void
-http_encode_complete(struct pool_work *pw, int abandoned)
+http_encode_detach(struct job *job)
 {
-	struct http_encode	*e = (struct http_encode *)pw;
-	struct http_job		*h = e->job;
-	char			*text = e->text;
-
-	if (abandoned || h == NULL) {
-		http_encode_free(e);
-		return;
-	}
-	h->encode = NULL;
-	e->text = NULL;
-	job_finish_result(&h->job, e->code, text, e->len);
-	http_encode_free(e);
+	((struct http_job *)job)->encode = NULL;
 }
 
 /* The HTTP version of the last response, as the value writes it. */
@@ -965,9 +952,9 @@ http_xfer_value(struct http_xfer *x, long status)
 	}
 	/* A large body: a worker encodes it, so the loop goes on. */
 	e = xcalloc(1, sizeof *e);
-	e->pw.run = http_encode_run;
-	e->pw.complete = http_encode_complete;
-	e->job = h;
+	e->jw.pw.run = http_encode_run;
+	e->jw.detach = http_encode_detach;
+	e->jw.free = http_encode_free;
 	e->resp = x->resp;
 	memset(&x->resp, 0, sizeof x->resp);
 	e->url = xstrdup(x->url.text);
@@ -979,7 +966,7 @@ http_xfer_value(struct http_xfer *x, long status)
 	h->encode = e;
 	x->job = NULL;
 	http_xfer_drop(x);
-	pool_submit(&e->pw, job_owner(&h->job));
+	job_work_submit(&e->jw, &h->job);
 }
 
 /* What went wrong, in the spec's words, for a libcurl error. */
@@ -1270,19 +1257,14 @@ http_cancel(struct job *job)
 {
 	struct http_job		*h = (struct http_job *)job;
 	struct http_xfer	*x = h->xfer;
-	struct http_encode	*e = h->encode;
 
 	if (x != NULL) {
 		h->xfer = NULL;
 		x->job = NULL;
 		http_xfer_drop(x);
 	}
-	if (e != NULL) {
-		h->encode = NULL;
-		e->job = NULL;
-		if (pool_cancel(&e->pw))
-			http_encode_free(e);
-	}
+	if (h->encode != NULL)
+		job_work_cancel(&h->encode->jw);
 }
 
 /* At start-up, on the loop. */

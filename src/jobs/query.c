@@ -131,15 +131,23 @@ query_cancel(struct job *job)
 	q->db->driver->cancel(q);
 }
 
+/* Free n parameters as parse made them: their text and the array. */
+void
+query_params_free(struct db_param *params, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(params[i].s);
+	free(params);
+}
+
 static void
 query_free(struct job *job)
 {
 	struct query_job	*q = (struct query_job *)job;
-	size_t			 i;
 
-	for (i = 0; i < q->nparams; i++)
-		free(q->params[i].s);
-	free(q->params);
+	query_params_free(q->params, q->nparams);
 	free(q->sql);
 }
 

@@ -27,6 +27,7 @@
 #include "fsroot.h"
 #include "jnum.h"
 #include "job.h"
+#include "job_work.h"
 #include "jobs/read.h"
 #include "jsonw.h"
 #include "pool.h"
@@ -53,12 +54,11 @@ struct read_job {
 
 /*
  * What a worker needs, copied so the job may go away while it runs; and
- * what it found. After pool_submit only the worker touches the inputs and
- * outputs, until complete() runs on the loop.
+ * what it found. After job_work_submit only the worker touches the inputs
+ * and outputs, until the result comes back on the loop.
  */
 struct read_work {
-	struct pool_work	 pw;
-	struct read_job		*job;		/* loop only; NULL if abandoned */
+	struct job_work		 jw;		/* its job, and the result */
 	struct snapshot		*snap;		/* a reference, freed on the loop */
 	int			 rootfd;	/* borrowed from snap's roots */
 	char			*rel;		/* owned */
@@ -67,9 +67,6 @@ struct read_work {
 	int64_t			 length;
 	uint64_t		 max_bytes;
 	uint8_t			 encoding;
-	enum err_code		 code;		/* result: ERR_NONE if ok */
-	char			*text;		/* owned: value JSON or message */
-	size_t			 text_len;	/* of a value */
 };
 
 static const char *const read_keys[] = {
@@ -159,8 +156,8 @@ read_file_kind(mode_t mode)
 static void
 read_fail(struct read_work *w, enum err_code code, char *message)
 {
-	w->code = code;
-	w->text = message;
+	w->jw.code = code;
+	w->jw.text = message;
 }
 
 /* The open errors with a code and words of their own, after the path. */
@@ -199,7 +196,7 @@ read_open_failed(struct read_work *w, int error)
 	    strerror(error)));
 }
 
-/* Format the value {"data":...,"bytes":N,"size":S} into w->text. */
+/* Format the value {"data":...,"bytes":N,"size":S} into w's text. */
 static void
 read_value(struct read_work *w, const unsigned char *data, size_t n,
     uint64_t size)
@@ -225,7 +222,7 @@ read_value(struct read_work *w, const unsigned char *data, size_t n,
 	jsonw_raw(evb, ",\"size\":");
 	jsonw_uint(evb, size);
 	jsonw_raw(evb, "}");
-	w->text = jsonw_take(evb, &w->text_len);
+	w->jw.text = jsonw_take(evb, &w->jw.len);
 	evbuffer_free(evb);
 }
 
@@ -288,31 +285,20 @@ out:
 }
 
 static void
-read_work_free(struct read_work *w)
+read_work_free(struct job_work *jw)
 {
+	struct read_work	*w = (struct read_work *)jw;
+
 	snapshot_unref(w->snap);
 	free(w->rel);
 	free(w->path);
-	free(w->text);
-	free(w);
 }
 
-/* On the loop: deliver the result, or drop it if the job is gone. */
+/* The job's read is done: it has no work with the pool now. */
 static void
-read_complete(struct pool_work *pw, int abandoned)
+read_detach(struct job *job)
 {
-	struct read_work	*w = (struct read_work *)pw;
-	struct read_job		*r = w->job;
-	char			*text = w->text;
-
-	if (abandoned || r == NULL) {
-		read_work_free(w);
-		return;
-	}
-	r->work = NULL;
-	w->text = NULL;
-	job_finish_result(&r->job, w->code, text, w->text_len);
-	read_work_free(w);
+	((struct read_job *)job)->work = NULL;
 }
 
 static void
@@ -331,9 +317,9 @@ read_start(struct job *job)
 		return;
 	}
 	w = xcalloc(1, sizeof *w);
-	w->pw.run = read_run;
-	w->pw.complete = read_complete;
-	w->job = r;
+	w->jw.pw.run = read_run;
+	w->jw.detach = read_detach;
+	w->jw.free = read_work_free;
 	w->snap = snapshot_ref(job->batch->snap);
 	w->rootfd = root->fd;
 	w->rel = xstrdup(*rel != '\0' ? rel : ".");
@@ -344,21 +330,16 @@ read_start(struct job *job)
 	    &job->batch->snap->cfg, &read_section))->max_bytes;
 	w->encoding = r->encoding;
 	r->work = w;
-	pool_submit(&w->pw, job_owner(job));
+	job_work_submit(&w->jw, job);
 }
 
 static void
 read_cancel(struct job *job)
 {
 	struct read_job		*r = (struct read_job *)job;
-	struct read_work	*w = r->work;
 
-	if (w == NULL)
-		return;
-	r->work = NULL;
-	w->job = NULL;
-	if (pool_cancel(&w->pw))
-		read_work_free(w);
+	if (r->work != NULL)
+		job_work_cancel(&r->work->jw);
 }
 
 static void
