@@ -45,6 +45,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "parser.h"
+#include "pool.h"
 #include "peer.h"
 #include "proto.h"
 #include "reqlog.h"
@@ -406,7 +407,7 @@ conn_request(struct conn *c, const char *line, size_t len)
  * it meanwhile, and conn_close() cuts the link both ways.
  */
 struct conn_parse {
-	struct parser_work	 work;
+	struct pool_work	 work;
 	struct conn		*conn;		/* borrowed; NULL once closed */
 	struct evbuffer		*line;		/* owned: moved out of the input;
 						   freed once parsed */
@@ -433,7 +434,7 @@ conn_blank(const unsigned char *p, size_t len)
 
 /* On the parse thread: parse the line, under the snapshot of its receipt. */
 static void
-conn_parse_run(struct parser_work *w)
+conn_parse_run(struct pool_work *w)
 {
 	struct conn_parse	*p = (struct conn_parse *)w;
 	size_t			 len = evbuffer_get_length(p->line);
@@ -452,7 +453,7 @@ conn_parse_run(struct parser_work *w)
  * connection is still there, then read and handle its next lines.
  */
 static void
-conn_parsed(struct parser_work *w, int abandoned)
+conn_parsed(struct pool_work *w, int abandoned)
 {
 	struct conn_parse	*p = (struct conn_parse *)w;
 	struct conn		*c = p->conn;

@@ -1,8 +1,5 @@
 /*
- * Worker threads. Hand-over to workers: a mutex-protected queue and a
- * condition variable. Hand-back to the loop: a mutex-protected done list
- * and an eventfd that libevent watches; a worker writes the eventfd only
- * when the done list was empty, so a burst of completions costs one wakeup.
+ * Worker threads: a hand-off (handoff.h) of the configured number.
  *
  * Before the hand-over, on the loop: a queue per owner, the owners that
  * have items in a ring served one item at a time, and a hash table from
@@ -14,23 +11,14 @@
  * complete() after that.
  */
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "handoff.h"
 #include "pool.h"
-#include "wakeup.h"
 #include "xmalloc.h"
 
 #define POOL_HASH_FIRST	64	/* buckets at first; doubled as owners come */
-
-enum {
-	POOL_PENDING,	/* in its owner's queue, on the loop */
-	POOL_HANDED,	/* on the workers' queue, or running */
-	POOL_DONE,	/* back on the loop */
-};
-
-TAILQ_HEAD(pool_list, pool_work);
 
 /* One owner's items waiting on the loop, oldest first. */
 struct pool_owner {
@@ -47,17 +35,7 @@ static size_t			 pool_nowners;
 static uint64_t			 pool_npending;		/* loop only */
 static uint64_t			 pool_nhanded;		/* loop only */
 
-static pthread_mutex_t	 pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	 pool_cond = PTHREAD_COND_INITIALIZER;
-static struct pool_list	 pool_queue = TAILQ_HEAD_INITIALIZER(pool_queue);
-static struct pool_list	 pool_done = TAILQ_HEAD_INITIALIZER(pool_done);
-static uint64_t		 pool_nqueued;		/* under pool_lock */
-static uint64_t		 pool_busy;		/* under pool_lock */
-static int		 pool_stopping;		/* under pool_lock */
-
-static pthread_t	*pool_threads;
-static unsigned		 pool_nthreads;
-static struct wakeup	 pool_wakeup = WAKEUP_INITIALIZER;
+static struct handoff	 pool_workers = HANDOFF_INITIALIZER(pool_workers);
 
 /* The bucket of an owner key (pool_hash_size is a power of two). */
 static size_t
@@ -144,38 +122,6 @@ pool_unqueue(struct pool_work *w)
 		pool_owner_drop(o);
 }
 
-static void *
-pool_worker(void *arg)
-{
-	struct pool_work	*w;
-	int			 wake;
-
-	(void)arg;
-	pthread_mutex_lock(&pool_lock);
-	for (;;) {
-		while (TAILQ_EMPTY(&pool_queue) && !pool_stopping)
-			pthread_cond_wait(&pool_cond, &pool_lock);
-		if (pool_stopping)
-			break;
-		w = TAILQ_FIRST(&pool_queue);
-		TAILQ_REMOVE(&pool_queue, w, entry);
-		pool_nqueued--;
-		pool_busy++;
-		pthread_mutex_unlock(&pool_lock);
-
-		w->run(w);
-
-		pthread_mutex_lock(&pool_lock);
-		pool_busy--;
-		wake = TAILQ_EMPTY(&pool_done);
-		TAILQ_INSERT_TAIL(&pool_done, w, entry);
-		if (wake)
-			wakeup_kick(&pool_wakeup);
-	}
-	pthread_mutex_unlock(&pool_lock);
-	return NULL;
-}
-
 /*
  * Move items to the workers while there is room: the first owner of the
  * ring gives its oldest item and goes to the end of the ring.
@@ -183,14 +129,12 @@ pool_worker(void *arg)
 static void
 pool_feed(void)
 {
+	struct pool_list	 list = TAILQ_HEAD_INITIALIZER(list);
 	struct pool_owner	*o;
 	struct pool_work	*w;
 	uint64_t		 room, n = 0;
 
-	room = (uint64_t)pool_nthreads * POOL_HANDOFF;
-	if (pool_nhanded >= room || TAILQ_EMPTY(&pool_ring))
-		return;
-	pthread_mutex_lock(&pool_lock);
+	room = (uint64_t)pool_workers.nthreads * POOL_HANDOFF;
 	while (pool_nhanded < room && (o = TAILQ_FIRST(&pool_ring)) != NULL) {
 		w = TAILQ_FIRST(&o->items);
 		if (TAILQ_NEXT(w, entry) != NULL) {
@@ -199,34 +143,18 @@ pool_feed(void)
 		}
 		pool_unqueue(w);
 		w->state = POOL_HANDED;
-		TAILQ_INSERT_TAIL(&pool_queue, w, entry);
-		pool_nqueued++;
+		TAILQ_INSERT_TAIL(&list, w, entry);
 		pool_nhanded++;
 		n++;
 	}
-	if (n == 1)
-		pthread_cond_signal(&pool_cond);
-	else if (n > 1)
-		pthread_cond_broadcast(&pool_cond);
-	pthread_mutex_unlock(&pool_lock);
+	handoff_push(&pool_workers, &list, n);
 }
 
 /* Take back what the workers finished and complete it, on the loop. */
 static void
 pool_collect(void)
 {
-	struct pool_list	 done = TAILQ_HEAD_INITIALIZER(done);
-	struct pool_work	*w;
-
-	pthread_mutex_lock(&pool_lock);
-	TAILQ_CONCAT(&done, &pool_done, entry);
-	pthread_mutex_unlock(&pool_lock);
-	while ((w = TAILQ_FIRST(&done)) != NULL) {
-		TAILQ_REMOVE(&done, w, entry);
-		pool_nhanded--;
-		w->state = POOL_DONE;
-		w->complete(w, w->abandoned);
-	}
+	pool_nhanded -= handoff_collect(&pool_workers);
 	pool_feed();
 }
 
@@ -234,23 +162,8 @@ pool_collect(void)
 int
 pool_init(struct event_base *base, unsigned threads, char **cause)
 {
-	unsigned	i;
-	int		error;
-
-	if (wakeup_open(&pool_wakeup, base, pool_collect, cause) == -1)
-		return -1;
-	pool_threads = xcalloc(threads, sizeof *pool_threads);
-	for (i = 0; i < threads; i++) {
-		error = pthread_create(&pool_threads[i], NULL, pool_worker,
-		    NULL);
-		if (error != 0) {
-			*cause = xasprintf("cannot start worker thread %u: %s",
-			    i + 1, strerror(error));
-			return -1;
-		}
-		pool_nthreads++;
-	}
-	return 0;
+	return handoff_start(&pool_workers, base, threads, pool_collect,
+	    "worker thread", cause);
 }
 
 /*
@@ -260,43 +173,21 @@ pool_init(struct event_base *base, unsigned threads, char **cause)
 void
 pool_free(void)
 {
-	struct pool_list	 left = TAILQ_HEAD_INITIALIZER(left);
 	struct pool_owner	*o;
 	struct pool_work	*w;
-	unsigned		 i;
 
-	pthread_mutex_lock(&pool_lock);
-	pool_stopping = 1;
-	pthread_cond_broadcast(&pool_cond);
-	pthread_mutex_unlock(&pool_lock);
-	for (i = 0; i < pool_nthreads; i++)
-		pthread_join(pool_threads[i], NULL);
-	free(pool_threads);
-	pool_threads = NULL;
-	pool_nthreads = 0;
-
-	/* No worker is left: the locked lists are the loop's now. */
+	handoff_stop(&pool_workers);
+	/* No worker is left: what never reached one is abandoned too. */
 	while ((o = TAILQ_FIRST(&pool_ring)) != NULL) {
-		while ((w = TAILQ_FIRST(&o->items)) != NULL) {
-			TAILQ_REMOVE(&o->items, w, entry);
-			w->owner = NULL;
-			TAILQ_INSERT_TAIL(&left, w, entry);
-		}
-		pool_owner_drop(o);
-	}
-	TAILQ_CONCAT(&left, &pool_queue, entry);
-	TAILQ_CONCAT(&left, &pool_done, entry);
-	while ((w = TAILQ_FIRST(&left)) != NULL) {
-		TAILQ_REMOVE(&left, w, entry);
+		w = TAILQ_FIRST(&o->items);
+		pool_unqueue(w);
 		w->state = POOL_DONE;
 		w->complete(w, 1);
 	}
 	free(pool_hash);
 	pool_hash = NULL;
 	pool_hash_size = 0;
-	pool_npending = pool_nhanded = pool_nqueued = 0;
-	wakeup_close(&pool_wakeup);
-	pool_stopping = 0;
+	pool_npending = pool_nhanded = 0;
 }
 
 /*
@@ -337,16 +228,16 @@ pool_cancel(struct pool_work *w)
 void
 pool_stats(struct pool_stats *ps)
 {
-	ps->threads = pool_nthreads;
-	pthread_mutex_lock(&pool_lock);
-	ps->busy = pool_busy;
-	ps->queued = pool_npending + pool_nqueued;
-	pthread_mutex_unlock(&pool_lock);
+	uint64_t	queued;
+
+	ps->threads = pool_workers.nthreads;
+	handoff_counts(&pool_workers, &queued, &ps->busy);
+	ps->queued = pool_npending + queued;
 }
 
 /* The number of worker threads. Loop thread. */
 unsigned
 pool_nworkers(void)
 {
-	return pool_nthreads;
+	return pool_workers.nthreads;
 }

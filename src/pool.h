@@ -24,6 +24,13 @@ struct pool_owner;
 
 #define POOL_HANDOFF	2	/* items handed to workers, per thread */
 
+/* Where a pool_work is: its state. */
+enum {
+	POOL_PENDING,	/* in its owner's queue, on the loop */
+	POOL_HANDED,	/* on the threads' queue, or running */
+	POOL_DONE,	/* back on the loop */
+};
+
 struct pool_work {
 	TAILQ_ENTRY(pool_work)	 entry;
 	/* On a worker thread: the blocking part. */
@@ -38,6 +45,8 @@ struct pool_work {
 	uint8_t			 state;		/* loop only */
 	uint8_t			 abandoned;	/* loop only */
 };
+
+TAILQ_HEAD(pool_list, pool_work);
 
 struct pool_stats {
 	uint64_t	threads;
