@@ -1349,41 +1349,47 @@ http_unload(void *arg)
 	free(state);
 }
 
-/* A snapshot comes into force: its multi handle, shared or new. */
+/*
+ * A snapshot comes into force (attach, +1) or its last batch has gone
+ * (detach, -1). Snapshots with the same [http] settings share one multi
+ * handle: the first makes it, the last closes it.
+ */
 static void
-http_attach(const struct config *cfg)
+http_count(const struct config *cfg, int delta)
 {
 	const struct http_settings	*s = http_settings(cfg);
 	struct http_multi		*m;
 
 	if (!s->enabled)
 		return;
-	if ((m = http_multi_find(s)) != NULL) {
+	if ((m = http_multi_find(s)) == NULL) {
+		if (delta < 0)
+			fatalx("%s: no multi handle", __func__);
+		m = http_multi_new(http_base, (long)s->max_connections,
+		    (long)s->max_host_connections, http_done);
+		TAILQ_INSERT_TAIL(&http_multis, m, entry);
+	}
+	if (delta > 0) {
 		m->snaps++;
 		return;
 	}
-	m = http_multi_new(http_base, (long)s->max_connections,
-	    (long)s->max_host_connections, http_done);
-	m->snaps = 1;
-	TAILQ_INSERT_TAIL(&http_multis, m, entry);
-}
-
-/* The snapshot's last batch has gone: a multi handle none names closes. */
-static void
-http_detach(const struct config *cfg)
-{
-	const struct http_settings	*s = http_settings(cfg);
-	struct http_multi		*m;
-
-	if (!s->enabled)
-		return;
-	if ((m = http_multi_find(s)) == NULL)
-		fatalx("%s: no multi handle", __func__);
 	if (--m->snaps > 0)
 		return;
 	/* Off the list; freed once no call of its own is running either. */
 	TAILQ_REMOVE(&http_multis, m, entry);
 	http_multi_unref(m);
+}
+
+static void
+http_attach(const struct config *cfg)
+{
+	http_count(cfg, 1);
+}
+
+static void
+http_detach(const struct config *cfg)
+{
+	http_count(cfg, -1);
 }
 
 /*
