@@ -84,7 +84,8 @@ parser_drop_done(struct pool_work *w, int abandoned)
  * cancel's target): the last reference to an array or object is dropped
  * on the parse thread, since freeing 800,000 members takes the loop as
  * long as a parse would; anything else is dropped here. jansson's
- * reference counts are atomic, and only the loop holds references to v.
+ * reference counts are atomic, and one thread holds the references to v:
+ * the loop, or the parse thread dropping a request it gave up on.
  */
 void
 parser_release(json_t *v)

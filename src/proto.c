@@ -299,16 +299,6 @@ proto_jobs_next(const char **pp, const char *end, int first, const char **s,
 	return 1;
 }
 
-/* Undo what proto_parse_fast made of req. */
-static void
-proto_fast_undo(struct request *req)
-{
-	json_decref(req->id);
-	free(req->id_text);
-	batch_free(req->batch);
-	memset(req, 0, sizeof *req);
-}
-
 /*
  * A big batch request the fast way: the line without its jobs array
  * through jread, then each job on its own, its tree in an arena reused
@@ -401,7 +391,7 @@ proto_parse_fast(const char *line, size_t len, struct snapshot *snap,
 fail:
 	free(cause);
 	json_decref(obj);
-	proto_fast_undo(req);
+	proto_request_clear(req);	/* what it made of req */
 	return -1;
 }
 
@@ -520,7 +510,10 @@ out:
 	return err;
 }
 
-/* Free what a request owns. */
+/*
+ * Free what a request owns, on the loop or on the parse thread (whose
+ * fast way gives up with it): parser_release may be called from either.
+ */
 void
 proto_request_clear(struct request *req)
 {
