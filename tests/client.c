@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
+#include "xmalloc.h"
 
 /* A Unix socket address for path. */
 void
@@ -328,30 +329,49 @@ expect_eof(int fd, int ms)
 	cr_assert_eq(n, 0, "want EOF, got %s", n > 0 ? buf : strerror(errno));
 }
 
-/* Read and drop what fd has until the daemon closes it, within ms. */
-size_t
-drain_to_eof(int fd, int ms)
+/*
+ * Read fd until it ends (EOF; a reset; EIO, a pty whose other side has
+ * closed) within ms (stretched): what came, NUL-terminated, and its
+ * length in *lenp. Caller frees.
+ */
+char *
+read_to_end(int fd, int ms, size_t *lenp)
 {
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
 	double		 deadline = now_ms() + slack_ms(ms);
-	size_t		 total = 0;
+	char		*buf = NULL;
+	size_t		 len = 0, cap = 0;
 	ssize_t		 n;
-	char		 buf[65536];
 	int		 left;
 
 	for (;;) {
 		left = (int)(deadline - now_ms());
 		cr_assert(left > 0 && poll(&pfd, 1, left) > 0,
-		    "not closed within %d ms (%zu bytes read)", slack_ms(ms),
-		    total);
-		n = read(fd, buf, sizeof buf);
-		if (n == 0 || (n == -1 && errno == ECONNRESET))
-			return total;
+		    "no end within %d ms (%zu bytes read)", slack_ms(ms), len);
+		if (cap - len < 65536 + 1)
+			buf = xrealloc(buf, cap = cap * 2 + 65536 + 1);
+		n = read(fd, buf + len, 65536);
+		if (n == 0 || (n == -1 && (errno == ECONNRESET ||
+		    errno == EIO)))
+			break;
 		cr_assert(n > 0 || errno == EINTR, "read: %s",
 		    strerror(errno));
 		if (n > 0)
-			total += (size_t)n;
+			len += (size_t)n;
 	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/* Read and drop what fd has until the daemon closes it, within ms. */
+size_t
+drain_to_eof(int fd, int ms)
+{
+	size_t	len;
+
+	free(read_to_end(fd, ms, &len));
+	return len;
 }
 
 /* One request on a fresh connection. */

@@ -568,13 +568,9 @@ run_command(const char *cmd, char **out)
 int
 run_command_pty(const char *cmd, char **out)
 {
-	struct pollfd	 pfd;
-	char		*buf = NULL, chunk[4096];
-	size_t		 len = 0;
-	ssize_t		 n;
-	pid_t		 pid;
-	int		 fd, status;
-	double		 deadline = now_ms() + slack_ms(10000);
+	size_t	 len;
+	pid_t	 pid;
+	int	 fd, status;
 
 	pid = forkpty(&fd, NULL, NULL, NULL);
 	cr_assert_neq(pid, -1, "forkpty: %s", strerror(errno));
@@ -583,26 +579,9 @@ run_command_pty(const char *cmd, char **out)
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	for (;;) {
-		cr_assert_lt(now_ms(), deadline, "%s: no end in %d ms", cmd,
-		    slack_ms(10000));
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		n = read(fd, chunk, sizeof chunk);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)	/* EIO once the child side is closed */
-			break;
-		buf = xrealloc(buf, len + (size_t)n + 1);
-		memcpy(buf + len, chunk, (size_t)n);
-		len += (size_t)n;
-		buf[len] = '\0';
-	}
+	*out = read_to_end(fd, 10000, &len);
 	close(fd);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	*out = buf != NULL ? buf : xstrdup("");
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -185,9 +185,12 @@ void	 expect_silence(int fd, int ms);
 /* Assert the daemon closes fd within ms (stretched), nothing more sent. */
 void	 expect_eof(int fd, int ms);
 /*
- * Read and drop what fd has until the daemon closes it (EOF or a reset),
- * within ms (stretched); returns the bytes dropped.
+ * Read fd until it ends (EOF, a reset, or EIO from a pty whose child
+ * side has closed), within ms (stretched): what came, NUL-terminated,
+ * its length in *lenp. Caller frees.
  */
+char	*read_to_end(int fd, int ms, size_t *lenp);
+/* read_to_end, dropping what came; returns the bytes dropped. */
 size_t	 drain_to_eof(int fd, int ms);
 /* Whether a client can connect to the Unix socket path now. */
 bool	 can_connect(const char *path);

@@ -354,11 +354,8 @@ http_request(const char *hostport, const char *method, const char *path,
     char **head, char **body)
 {
 	struct sockaddr_in	 sin;
-	struct pollfd		 pfd;
-	char			 host[64], *req, *buf = NULL, *sep;
-	size_t			 len = 0;
-	ssize_t			 n;
-	double			 deadline = now_ms() + slack_ms(10000);
+	char			 host[64], *req, *buf, *sep;
+	size_t			 len;
 	int			 fd, port, code = 0;
 
 	cr_assert_eq(sscanf(hostport, "%63[^:]:%d", host, &port), 2, "%s",
@@ -377,25 +374,8 @@ http_request(const char *hostport, const char *method, const char *path,
 	    "Content-Length: 0\r\n" : "");
 	client_write(fd, req, strlen(req));
 	free(req);
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	for (;;) {
-		cr_assert_lt(now_ms(), deadline, "no HTTP reply from %s",
-		    hostport);
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		buf = xrealloc(buf, len + 65536 + 1);
-		n = read(fd, buf + len, 65536);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
+	buf = read_to_end(fd, 10000, &len);
 	close(fd);
-	if (buf == NULL)
-		return 0;
-	buf[len] = '\0';
 	if ((sep = strstr(buf, "\r\n\r\n")) != NULL) {
 		*sep = '\0';
 		*body = xstrdup(sep + 4);
