@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "xmalloc.h"
 #include "jnum.h"
 #include "jsonpath.h"
 #include "jsts.h"
@@ -607,6 +608,44 @@ Test(wire, a_big_id_and_a_big_target_are_kept_and_freed)
 	free(raw);
 	free(line);
 	free(id);
+	close(fd);
+	daemon_stop(&d);
+}
+
+/*
+ * A big batch the fast parser takes up and then gives up on (its last
+ * job is unknown): what it made of the request, the big id tree and the
+ * batch holding it, is dropped on the parse thread, and the slow way
+ * words the error with the id whole. The connection goes on, and the
+ * daemon exits clean (valgrind's leak check in scripts/test).
+ */
+Test(wire, a_big_batch_the_fast_parser_gives_up_on_is_freed)
+{
+	static const char	 job[] = "{\"type\":\"sleep\",\"ms\":1},";
+	char			*id, *jobs, *line, *raw, *want;
+	size_t			 len, i;
+	int			 fd;
+
+	fd = daemon_start_client(&d, NULL);
+	id = big_line("", 20000, "", &len);
+	id[len - 1] = '\0';	/* the newline */
+	jobs = xmalloc(5000 * (sizeof job - 1) + 1);
+	for (i = 0; i < 5000; i++)
+		memcpy(jobs + i * (sizeof job - 1), job, sizeof job - 1);
+	jobs[5000 * (sizeof job - 1)] = '\0';
+	line = harness_fmt("{\"id\":%s,\"jobs\":[%s{\"type\":\"nope\"}]}",
+	    id, jobs);
+	client_send(fd, line);
+	free(line);
+	free(jobs);
+	raw = recv_raw(fd, 30000, NULL);
+	want = harness_fmt("{\"id\":%s,\"ok\":false,\"error\":{\"code\":"
+	    "\"unknown_type\",\"message\":\"jobs[5000].type:", id);
+	expect_prefix(raw, want);
+	free(want);
+	free(raw);
+	free(id);
+	rpc_pong(fd, "{\"op\":\"ping\",\"id\":7}", "7");
 	close(fd);
 	daemon_stop(&d);
 }
