@@ -186,6 +186,35 @@ Test(http, every_cancel_closes_the_transfer_at_once)
 	daemon_stop(&d);
 }
 
+/*
+ * A transfer is handed to libcurl at the end of the loop's pass it was
+ * started in (http/multi.c); one cancelled within that pass, here by a
+ * sibling refused at once under fail_fast, is never sent, and nothing
+ * of it is left for libcurl to run later.
+ */
+Test(http, a_transfer_cancelled_before_its_turn_is_never_sent)
+{
+	json_t	*r;
+	char	*refused = ht_get("http://169.254.169.254/", NULL), *more;
+
+	httptest_daemon(&d, NULL, NULL);
+	r = run_batch("/hang?tag=never", "\"mode\":\"fail_fast\"", refused);
+	free(refused);
+	jstr_is(r, "results[0].error.code", "cancelled");
+	jstr_is(r, "results[1].error.code", "forbidden");
+	json_decref(r);
+	/* Had "never" been sent, the server would see it close before this. */
+	more = harness_fmt("\"timeout_ms\":%d", slack_ms(300));
+	r = run("/hang?tag=later", more);
+	free(more);
+	jstr_is(r, "error.code", "timeout");
+	json_decref(r);
+	sees_close("later");
+	cr_assert_eq(httptest_log_wait("close never ", 1, 0), 0,
+	    "a cancelled transfer was sent");
+	daemon_stop(&d);
+}
+
 Test(http, a_body_past_max_bytes_stops_whatever_its_length_says)
 {
 	json_t	*r;

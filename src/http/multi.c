@@ -14,6 +14,13 @@
  *   of ours ends a job) is put off to a zero-delay event all the same.
  * - A multi handle must not be cleaned up under its own call: a call
  *   holds a reference, since done() may end the last batch that used it.
+ *
+ * Transfers are added at the end of the loop's pass, together: libcurl
+ * runs a newly added transfer in whichever curl_multi_socket_action comes
+ * next, so adding at once sent each request between the reading of two
+ * responses, one by one, and a server that keeps up with them slept and
+ * was woken for nearly every request (nginx: 5,600 wake-ups for 10,000
+ * GETs on 16 connections, 940 for curl --parallel's bursts).
  */
 
 #include <sys/socket.h>
@@ -137,6 +144,23 @@ http_multi_timer_set(CURLM *multi, long timeout_ms, void *arg)
 	return 0;
 }
 
+/* Take easy out of the additions put off; 0 if it is not among them. */
+static int
+http_multi_unstart(struct http_multi *m, CURL *easy)
+{
+	size_t	i;
+
+	for (i = m->nstarts; i > 0; i--) {
+		if (m->starts[i - 1] != easy)
+			continue;
+		memmove(&m->starts[i - 1], &m->starts[i],
+		    (m->nstarts - i) * sizeof *m->starts);
+		m->nstarts--;
+		return 1;
+	}
+	return 0;
+}
+
 /* Remove an easy handle from m (no libcurl call on the stack), then free. */
 static void
 http_multi_detach(struct http_multi *m, CURL *easy, void (*fn)(void *),
@@ -144,7 +168,8 @@ http_multi_detach(struct http_multi *m, CURL *easy, void (*fn)(void *),
 {
 	CURLMcode	rc;
 
-	if ((rc = curl_multi_remove_handle(m->multi, easy)) != CURLM_OK)
+	if (!http_multi_unstart(m, easy) &&
+	    (rc = curl_multi_remove_handle(m->multi, easy)) != CURLM_OK)
 		log_warnx("%s: curl_multi_remove_handle: %s", __func__,
 		    curl_multi_strerror(rc));
 	m->transfers--;
@@ -175,6 +200,28 @@ http_multi_reap_cb(evutil_socket_t fd, short what, void *arg)
 	http_multi_ref(m);
 	http_multi_reap(m);
 	http_multi_unref(m);
+}
+
+/* The loop's pass has read what it had: add the transfers started in it. */
+static void
+http_multi_start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_multi	*m = arg;
+	CURLMcode		 rc;
+	size_t			 i;
+
+	(void)fd;
+	(void)what;
+	if (m->nstarts == 0)
+		return;		/* cancelled before their turn */
+	for (i = 0; i < m->nstarts; i++) {
+		if ((rc = curl_multi_add_handle(m->multi, m->starts[i])) !=
+		    CURLM_OK)
+			fatalx("%s: curl_multi_add_handle: %s", __func__,
+			    curl_multi_strerror(rc));
+	}
+	m->nstarts = 0;
+	http_multi_run(m, CURL_SOCKET_TIMEOUT, 0);
 }
 
 /*
@@ -226,7 +273,8 @@ http_multi_new(struct event_base *base, long max_total, long max_host,
 	TAILQ_INIT(&m->reaps);
 	m->timer = evtimer_new(base, http_multi_timer_cb, m);
 	m->reaper = event_new(base, -1, 0, http_multi_reap_cb, m);
-	if (m->timer == NULL || m->reaper == NULL)
+	m->starter = event_new(base, -1, 0, http_multi_start_cb, m);
+	if (m->timer == NULL || m->reaper == NULL || m->starter == NULL)
 		fatalx("%s: event_new failed", __func__);
 	curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION,
 	    http_multi_socket_cb);
@@ -261,6 +309,8 @@ http_multi_unref(struct http_multi *m)
 	http_admit_free(&m->admit);
 	event_free(m->timer);
 	event_free(m->reaper);
+	event_free(m->starter);
+	free(m->starts);
 	free(m);
 }
 
@@ -293,15 +343,21 @@ http_multi_easy_done(struct http_multi *m, CURL *easy)
 	m->idle[m->nidle++] = easy;
 }
 
-/* Start a transfer: libcurl asks for its timer, the loop does the rest. */
+/*
+ * Start a transfer: added to libcurl once the loop's pass has handled
+ * the events it had, with every other transfer started in the pass.
+ */
 void
 http_multi_add(struct http_multi *m, CURL *easy)
 {
-	CURLMcode	rc;
-
-	if ((rc = curl_multi_add_handle(m->multi, easy)) != CURLM_OK)
-		fatalx("%s: curl_multi_add_handle: %s", __func__,
-		    curl_multi_strerror(rc));
+	if (m->nstarts == m->starts_size) {
+		m->starts_size = m->starts_size == 0 ? 16 : m->starts_size * 2;
+		m->starts = xreallocarray(m->starts, m->starts_size,
+		    sizeof *m->starts);
+	}
+	m->starts[m->nstarts++] = easy;
+	if (m->nstarts == 1)
+		event_active(m->starter, EV_TIMEOUT, 1);
 	m->transfers++;
 }
 

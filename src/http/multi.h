@@ -31,6 +31,7 @@ struct http_multi {
 	struct event_base	*base;
 	struct event		*timer;		/* owned: libcurl's timeout */
 	struct event		*reaper;	/* owned: removals put off */
+	struct event		*starter;	/* owned: additions put off */
 	void			(*done)(CURL *, CURLcode);
 	unsigned		 refs;		/* its owner's, and a running call's */
 	unsigned		 snaps;		/* the owner's: snapshots naming it */
@@ -44,6 +45,9 @@ struct http_multi {
 	CURL			*idle[HTTP_MULTI_IDLE];	/* owned: easy handles to reuse */
 	unsigned		 nidle;
 	TAILQ_HEAD(, http_reap)	 reaps;		/* removals put off */
+	CURL			**starts;	/* owned array: to add, in order */
+	size_t			 nstarts;
+	size_t			 starts_size;
 	TAILQ_ENTRY(http_multi)	 entry;		/* the owner's list */
 };
 
