@@ -70,6 +70,7 @@ static struct evconnlistener	*server_listener;
 static char			*server_path;	/* socket we created, or NULL */
 static ino_t			 server_ino;
 static int			 server_lockfd = -1;	/* PATH.lock, held */
+static int			 server_systemd_fd = -1; /* activated: kept open */
 static struct conns		 server_conns = TAILQ_HEAD_INITIALIZER(server_conns);
 static struct conns		 server_dead = TAILQ_HEAD_INITIALIZER(server_dead);
 static uint64_t			 server_next_id = 1;
@@ -820,10 +821,22 @@ server_init(struct snapshot *snap, char **cause)
 	/*
 	 * Precise timers: libevent's default coarse clock lets a sleep fire
 	 * up to a few milliseconds early, and sleep must never be short.
+	 *
+	 * The epoll changelist: the changes of a pass are made once, before
+	 * the next epoll_wait, so a socket removed and watched again in one
+	 * pass (an HTTP connection between two requests, a client paused
+	 * and resumed) costs one epoll_ctl, not two: 12 to 17% of the loop's
+	 * CPU in a batch of 10,000 GETs. libevent's one condition is that no
+	 * descriptor the loop watches shares its open file with another
+	 * still open when it is closed (a dup, a fork), or epoll keeps
+	 * watching it: gatherd neither dups nor forks, and systemd's
+	 * listening socket, which systemd holds too, stays open until the
+	 * loop is gone (server_free).
 	 */
 	if ((ecfg = event_config_new()) == NULL)
 		fatalx("%s: event_config_new failed", __func__);
 	event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	server_base = event_base_new_with_config(ecfg);
 	event_config_free(ecfg);
 	if (server_base == NULL) {
@@ -859,11 +872,14 @@ server_init(struct snapshot *snap, char **cause)
 	    metrics_listen(server_base, &snap->cfg, cause) == -1)
 		goto fail;
 	server_listener = evconnlistener_new(server_base, server_accept, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	    (activated ? 0 : LEV_OPT_CLOSE_ON_FREE) | LEV_OPT_CLOSE_ON_EXEC, 0,
+	    fd);
 	if (server_listener == NULL) {
 		*cause = xasprintf("cannot listen on %s", path);
 		goto fail;
 	}
+	if (activated)
+		server_systemd_fd = fd;
 	evconnlistener_set_error_cb(server_listener, server_accept_error);
 	server_drain_timer = server_timer(server_drain_timeout);
 	server_flush_timer = event_new(server_base, -1, EV_PERSIST,
@@ -950,4 +966,8 @@ server_free(void)
 	}
 	event_base_free(server_base);
 	server_base = NULL;
+	if (server_systemd_fd != -1) {
+		close(server_systemd_fd);
+		server_systemd_fd = -1;
+	}
 }

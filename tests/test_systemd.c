@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -106,6 +107,114 @@ Test(systemd, socket_activation_serves_the_passed_socket)
 	log = daemon_log(&d);
 	cr_assert(strstr(log, "(passed by systemd)") != NULL, "%s", log);
 	free(log);
+	daemon_stop(&d);
+}
+
+/*
+ * In the child that becomes gatherd: listen on the daemon's path as
+ * systemd does, with a copy of the socket that outlives gatherd's own
+ * descriptor (a process of its own, killed when gatherd exits), and pass
+ * it as LISTEN_FDS.
+ */
+static void
+activate_held(const struct daemon *dd)
+{
+	struct sockaddr_un	sun;
+	char			pid[32];
+	int			fd;
+
+	sun_set(&sun, dd->sock);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
+	    listen(fd, 16) == -1)
+		_exit(126);
+	switch (fork()) {
+	case -1:
+		_exit(126);
+	case 0:
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	if (fd != 3 && (dup2(fd, 3) == -1 || close(fd) == -1))
+		_exit(126);
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	if (setenv("LISTEN_FDS", "1", 1) == -1 ||
+	    setenv("LISTEN_PID", pid, 1) == -1)
+		_exit(126);
+	unsetenv("LISTEN_FDNAMES");
+}
+
+/* CPU time (user and system) a process has used so far, in ms. */
+static long
+cpu_ms(pid_t pid)
+{
+	char	 path[64], buf[1024], *p;
+	FILE	*fp;
+	long	 ut = -1, st = -1;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	cr_assert_not_null(fp = fopen(path, "r"), "%s: %s", path,
+	    strerror(errno));
+	cr_assert_not_null(fgets(buf, sizeof buf, fp));
+	fclose(fp);
+	/* After the command's ")": state is field 3; utime, stime 14, 15. */
+	cr_assert_not_null(p = strrchr(buf, ')'));
+	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u"
+	    " %*u %ld %ld", &ut, &st), 2, "%s", buf);
+	return (ut + st) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * Draining, gatherd stops watching the socket systemd passed, which
+ * systemd keeps open and clients can still connect to. epoll watches an
+ * open file until its last descriptor is closed, and the loop makes its
+ * epoll changes between passes: had gatherd closed its descriptor, the
+ * stale watch would wake the loop without end while a client waited in
+ * the queue. So the loop stays idle through the drain.
+ */
+Test(systemd, a_drain_leaves_the_socket_systemd_keeps_alone)
+{
+	struct daemon_opts	 opts = { .child = activate_held };
+	json_t			*r;
+	char			*conf, *line;
+	long			 before, used;
+	int			 fd, late, window = slack_ms(500);
+	int			 sleep_ms = window + slack_ms(1500);
+
+	/* The batch outlasts the window; the drain waits for the batch. */
+	conf = harness_fmt("shutdown_timeout_ms = %d\n", 4 * sleep_ms);
+	daemon_start_opts(&d, conf, NULL, &opts);
+	free(conf);
+	fd = client_connect(d.sock);
+	line = harness_fmt("{\"id\":1,\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":%d}]}", sleep_ms);
+	client_send(fd, line);
+	free(line);
+	for (;;) {
+		r = daemon_status(&d, slack_ms(5000));
+		if (jint(r, "batches.in_flight") == 1)
+			break;
+		json_decref(r);
+		usleep(10000);
+	}
+	json_decref(r);
+	cr_assert_eq(kill(d.pid, SIGTERM), 0);
+	cr_assert_eq(daemon_log_wait(&d, "shutting down, 1 batches in flight",
+	    1, slack_ms(5000)), 1, "no drain began");
+	/* Queued in systemd's socket: the next gatherd's, not this one's. */
+	late = client_connect(d.sock);
+	before = cpu_ms(d.pid);
+	usleep((useconds_t)window * 1000);
+	used = cpu_ms(d.pid) - before;
+	cr_assert_lt(used, window / 2, "the draining loop used %ld ms of CPU"
+	    " in %d ms", used, window);
+	r = client_recv_json(fd, slack_ms(10000));
+	jbool_is(r, "ok", true);
+	json_decref(r);
+	close(fd);
+	cr_assert_eq(exit_code(&d), 0);
+	close(late);
 	daemon_stop(&d);
 }
 
