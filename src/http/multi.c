@@ -15,12 +15,14 @@
  * - A multi handle must not be cleaned up under its own call: a call
  *   holds a reference, since done() may end the last batch that used it.
  *
- * Transfers are added at the end of the loop's pass, together: libcurl
- * runs a newly added transfer in whichever curl_multi_socket_action comes
- * next, so adding at once sent each request between the reading of two
- * responses, one by one, and a server that keeps up with them slept and
- * was woken for nearly every request (nginx: 5,600 wake-ups for 10,000
- * GETs on 16 connections, 940 for curl --parallel's bursts).
+ * Transfers are added at the end of the loop's pass, together, and run in
+ * one call: libcurl runs a newly added transfer in whichever
+ * curl_multi_socket_action comes next, so adding each at once would send
+ * the requests one by one between the reading of two responses, and a
+ * server that keeps up with them would sleep and be woken for each. Those
+ * added from that call itself (transfers that ended at once and let
+ * others in) wait until the loop has polled again, so a chain of them
+ * cannot hold the loop.
  */
 
 #include <sys/socket.h>
@@ -46,7 +48,7 @@ struct http_sock {
 
 /* An easy handle to remove once no libcurl call is on the stack. */
 struct http_reap {
-	CURL			*easy;
+	struct http_handle	*h;
 	void			(*free)(void *);
 	void			*arg;
 	TAILQ_ENTRY(http_reap)	 entry;
@@ -144,32 +146,18 @@ http_multi_timer_set(CURLM *multi, long timeout_ms, void *arg)
 	return 0;
 }
 
-/* Take easy out of the additions put off; 0 if it is not among them. */
-static int
-http_multi_unstart(struct http_multi *m, CURL *easy)
-{
-	size_t	i;
-
-	for (i = m->nstarts; i > 0; i--) {
-		if (m->starts[i - 1] != easy)
-			continue;
-		memmove(&m->starts[i - 1], &m->starts[i],
-		    (m->nstarts - i) * sizeof *m->starts);
-		m->nstarts--;
-		return 1;
-	}
-	return 0;
-}
-
-/* Remove an easy handle from m (no libcurl call on the stack), then free. */
+/* Remove a handle from m (no libcurl call on the stack), then free. */
 static void
-http_multi_detach(struct http_multi *m, CURL *easy, void (*fn)(void *),
-    void *arg)
+http_multi_detach(struct http_multi *m, struct http_handle *h,
+    void (*fn)(void *), void *arg)
 {
 	CURLMcode	rc;
 
-	if (!http_multi_unstart(m, easy) &&
-	    (rc = curl_multi_remove_handle(m->multi, easy)) != CURLM_OK)
+	if (h->queued) {
+		TAILQ_REMOVE(&m->starts, h, entry);
+		h->queued = 0;
+	} else if ((rc = curl_multi_remove_handle(m->multi, h->easy)) !=
+	    CURLM_OK)
 		log_warnx("%s: curl_multi_remove_handle: %s", __func__,
 		    curl_multi_strerror(rc));
 	m->transfers--;
@@ -185,7 +173,7 @@ http_multi_reap(struct http_multi *m)
 
 	while ((r = TAILQ_FIRST(&m->reaps)) != NULL) {
 		TAILQ_REMOVE(&m->reaps, r, entry);
-		http_multi_detach(m, r->easy, r->free, r->arg);
+		http_multi_detach(m, r->h, r->free, r->arg);
 		free(r);
 	}
 }
@@ -202,26 +190,30 @@ http_multi_reap_cb(evutil_socket_t fd, short what, void *arg)
 	http_multi_unref(m);
 }
 
-/* The loop's pass has read what it had: add the transfers started in it. */
+/* The loop's pass has read what it had: add the transfers queued in it. */
 static void
 http_multi_start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http_multi	*m = arg;
+	struct http_handle	*h;
 	CURLMcode		 rc;
-	size_t			 i;
 
 	(void)fd;
 	(void)what;
-	if (m->nstarts == 0)
+	if (TAILQ_EMPTY(&m->starts))
 		return;		/* cancelled before their turn */
-	for (i = 0; i < m->nstarts; i++) {
-		if ((rc = curl_multi_add_handle(m->multi, m->starts[i])) !=
-		    CURLM_OK)
+	while ((h = TAILQ_FIRST(&m->starts)) != NULL) {
+		TAILQ_REMOVE(&m->starts, h, entry);
+		h->queued = 0;
+		if ((rc = curl_multi_add_handle(m->multi, h->easy)) != CURLM_OK)
 			fatalx("%s: curl_multi_add_handle: %s", __func__,
 			    curl_multi_strerror(rc));
 	}
-	m->nstarts = 0;
+	http_multi_ref(m);
+	m->starting = 1;
 	http_multi_run(m, CURL_SOCKET_TIMEOUT, 0);
+	m->starting = 0;
+	http_multi_unref(m);
 }
 
 /*
@@ -271,6 +263,7 @@ http_multi_new(struct event_base *base, long max_total, long max_host,
 	/* Transfers in libcurl's hands: room for HTTP/2's, not thousands. */
 	http_admit_init(&m->admit, (unsigned)max_total * 4, (unsigned)max_host);
 	TAILQ_INIT(&m->reaps);
+	TAILQ_INIT(&m->starts);
 	m->timer = evtimer_new(base, http_multi_timer_cb, m);
 	m->reaper = event_new(base, -1, 0, http_multi_reap_cb, m);
 	m->starter = event_new(base, -1, 0, http_multi_start_cb, m);
@@ -310,7 +303,6 @@ http_multi_unref(struct http_multi *m)
 	event_free(m->timer);
 	event_free(m->reaper);
 	event_free(m->starter);
-	free(m->starts);
 	free(m);
 }
 
@@ -344,21 +336,24 @@ http_multi_easy_done(struct http_multi *m, CURL *easy)
 }
 
 /*
- * Start a transfer: added to libcurl once the loop's pass has handled
- * the events it had, with every other transfer started in the pass.
+ * Start a transfer: its handle is added to libcurl once the loop's pass
+ * has handled the events it had, with every other transfer started in it.
  */
 void
-http_multi_add(struct http_multi *m, CURL *easy)
+http_multi_add(struct http_multi *m, struct http_handle *h)
 {
-	if (m->nstarts == m->starts_size) {
-		m->starts_size = m->starts_size == 0 ? 16 : m->starts_size * 2;
-		m->starts = xreallocarray(m->starts, m->starts_size,
-		    sizeof *m->starts);
-	}
-	m->starts[m->nstarts++] = easy;
-	if (m->nstarts == 1)
-		event_active(m->starter, EV_TIMEOUT, 1);
+	static const struct timeval	polled = { 0, 0 };
+	int				first = TAILQ_EMPTY(&m->starts);
+
+	TAILQ_INSERT_TAIL(&m->starts, h, entry);
+	h->queued = 1;
 	m->transfers++;
+	if (!first)
+		return;		/* the starter is armed */
+	if (m->starting)
+		evtimer_add(m->starter, &polled);
+	else
+		event_active(m->starter, EV_TIMEOUT, 1);
 }
 
 /*
@@ -368,17 +363,17 @@ http_multi_add(struct http_multi *m, CURL *easy)
  * the stack.
  */
 void
-http_multi_remove(struct http_multi *m, CURL *easy, void (*fn)(void *),
-    void *arg)
+http_multi_remove(struct http_multi *m, struct http_handle *h,
+    void (*fn)(void *), void *arg)
 {
 	struct http_reap	*r;
 
 	if (!m->in_curl) {
-		http_multi_detach(m, easy, fn, arg);
+		http_multi_detach(m, h, fn, arg);
 		return;
 	}
 	r = xcalloc(1, sizeof *r);
-	r->easy = easy;
+	r->h = h;
 	r->free = fn;
 	r->arg = arg;
 	TAILQ_INSERT_TAIL(&m->reaps, r, entry);

@@ -23,6 +23,17 @@ struct event;
 struct event_base;
 struct http_reap;
 
+/*
+ * A transfer's easy handle as the multi handle has it: queued to be
+ * added at the end of the loop's pass, or in libcurl's hands. Its owner
+ * keeps it (in the transfer) until removed.
+ */
+struct http_handle {
+	CURL			*easy;
+	TAILQ_ENTRY(http_handle) entry;		/* in m->starts, while queued */
+	int			 queued;
+};
+
 /* Easy handles kept for reuse, reset: a handle's cleanup and init cost more. */
 #define HTTP_MULTI_IDLE	64
 
@@ -31,7 +42,8 @@ struct http_multi {
 	struct event_base	*base;
 	struct event		*timer;		/* owned: libcurl's timeout */
 	struct event		*reaper;	/* owned: removals put off */
-	struct event		*starter;	/* owned: additions put off */
+	struct event		*starter;	/* owned: adds the queued handles */
+	int			 starting;	/* in the starter's libcurl run */
 	void			(*done)(CURL *, CURLcode);
 	unsigned		 refs;		/* its owner's, and a running call's */
 	unsigned		 snaps;		/* the owner's: snapshots naming it */
@@ -45,9 +57,7 @@ struct http_multi {
 	CURL			*idle[HTTP_MULTI_IDLE];	/* owned: easy handles to reuse */
 	unsigned		 nidle;
 	TAILQ_HEAD(, http_reap)	 reaps;		/* removals put off */
-	CURL			**starts;	/* owned array: to add, in order */
-	size_t			 nstarts;
-	size_t			 starts_size;
+	TAILQ_HEAD(, http_handle) starts;	/* handles to add, in order */
 	TAILQ_ENTRY(http_multi)	 entry;		/* the owner's list */
 };
 
@@ -56,8 +66,8 @@ struct http_multi *http_multi_new(struct event_base *, long, long,
 void		 http_multi_unref(struct http_multi *);
 CURL		*http_multi_easy(struct http_multi *);
 void		 http_multi_easy_done(struct http_multi *, CURL *);
-void		 http_multi_add(struct http_multi *, CURL *);
-void		 http_multi_remove(struct http_multi *, CURL *,
+void		 http_multi_add(struct http_multi *, struct http_handle *);
+void		 http_multi_remove(struct http_multi *, struct http_handle *,
 		    void (*)(void *), void *);
 curl_socket_t	 http_multi_socket(struct http_multi *,
 		    const struct curl_sockaddr *);

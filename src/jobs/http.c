@@ -140,7 +140,8 @@ struct http_job {
 /* A transfer: the job's request, hop after hop, on one easy handle. */
 struct http_xfer {
 	struct http_slot	 slot;		/* its place in m's admission */
-	CURL			*easy;		/* owned, once first admitted */
+	struct http_handle	 h;		/* its easy handle: owned, once
+						   first admitted */
 	struct http_multi	*m;
 	struct http_job		*job;		/* NULL once the job has gone */
 	struct snapshot		*snap;		/* a reference: what it started with */
@@ -511,8 +512,8 @@ http_xfer_free(void *arg)
 {
 	struct http_xfer	*x = arg;
 
-	if (x->easy != NULL)
-		http_multi_easy_done(x->m, x->easy);
+	if (x->h.easy != NULL)
+		http_multi_easy_done(x->m, x->h.easy);
 	curl_slist_free_all(x->lines);
 	http_url_free(&x->url);
 	http_response_free(&x->resp);
@@ -568,7 +569,7 @@ http_header_cb(char *line, size_t size, size_t n, void *arg)
 	if (rc == 1)
 		x->skip = 0;
 	else if (rc == 2) {
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(x->h.easy, CURLINFO_RESPONSE_CODE, &status);
 		x->skip = x->job->follow && x->resp.has_location &&
 		    (status == 301 || status == 302 || status == 303 ||
 		    status == 307 || status == 308);
@@ -723,7 +724,7 @@ static void
 http_xfer_hop(struct http_xfer *x)
 {
 	const struct http_job	*h = x->job;
-	CURL			*e = x->easy;
+	CURL			*e = x->h.easy;
 	const char		*custom = NULL;
 	struct curl_blob	 blob;
 
@@ -772,7 +773,7 @@ http_xfer_hop(struct http_xfer *x)
 static void
 http_xfer_setup(struct http_xfer *x)
 {
-	CURL		*e = x->easy;
+	CURL		*e = x->h.easy;
 
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -814,8 +815,8 @@ http_xfer_admitted(struct http_slot *slot)
 {
 	struct http_xfer	*x = (struct http_xfer *)(void *)slot;
 
-	if (x->easy == NULL) {
-		x->easy = http_multi_easy(x->m);
+	if (x->h.easy == NULL) {
+		x->h.easy = http_multi_easy(x->m);
 		http_xfer_setup(x);
 	}
 	http_xfer_hop(x);
@@ -824,7 +825,7 @@ http_xfer_admitted(struct http_slot *slot)
 	x->tried = 0;
 	x->errbuf[0] = '\0';
 	x->in_multi = 1;
-	http_multi_add(x->m, x->easy);
+	http_multi_add(x->m, &x->h);
 }
 
 /* Ask for this hop's place among the transfers libcurl has. */
@@ -852,7 +853,7 @@ http_xfer_drop(struct http_xfer *x)
 		return;
 	}
 	x->in_multi = 0;
-	http_multi_remove(x->m, x->easy, http_xfer_free, x);
+	http_multi_remove(x->m, &x->h, http_xfer_free, x);
 }
 
 /*
@@ -914,7 +915,7 @@ http_xfer_version(const struct http_xfer *x)
 {
 	long	v = 0;
 
-	curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &v);
+	curl_easy_getinfo(x->h.easy, CURLINFO_HTTP_VERSION, &v);
 	switch (v) {
 	case CURL_HTTP_VERSION_1_0:
 		return "1.0";
@@ -1109,7 +1110,7 @@ http_xfer_redirect(struct http_xfer *x, long status, const char *loc)
 	http_response_reset(&x->resp);
 	/* The next hop waits for its place, perhaps at another origin. */
 	x->in_multi = 0;
-	http_multi_remove(x->m, x->easy, NULL, NULL);
+	http_multi_remove(x->m, &x->h, NULL, NULL);
 	http_admit_leave(&x->m->admit, &x->slot);
 	http_xfer_ask(x);
 }
