@@ -197,7 +197,11 @@ Test(http, a_transfer_cancelled_before_its_turn_is_never_sent)
 	json_t	*r;
 	char	*refused = ht_get("http://169.254.169.254/", NULL), *more;
 
+	/* A first transfer has the daemon's libcurl and resolver warm. */
 	httptest_daemon(&d, NULL, NULL);
+	r = run("/echo", NULL);
+	jbool_is(r, "ok", true);
+	json_decref(r);
 	r = run_batch("/hang?tag=never", "\"mode\":\"fail_fast\"", refused);
 	free(refused);
 	jstr_is(r, "results[0].error.code", "cancelled");
@@ -212,6 +216,10 @@ Test(http, a_transfer_cancelled_before_its_turn_is_never_sent)
 	sees_close("later");
 	cr_assert_eq(httptest_log_wait("close never ", 1, 0), 0,
 	    "a cancelled transfer was sent");
+	/* Nothing of either is left in libcurl's hands. */
+	r = daemon_status(&d, slack_ms(5000));
+	cr_assert_eq(jint(r, "http.requests"), 0, "%s", jtext(r));
+	json_decref(r);
 	daemon_stop(&d);
 }
 
