@@ -825,11 +825,10 @@ server_init(struct snapshot *snap, char **cause)
 	 * The epoll changelist: the changes of a pass are made once, before
 	 * the next epoll_wait, so a socket removed and watched again in one
 	 * pass (an HTTP connection between two requests, a client paused
-	 * and resumed) costs one epoll_ctl, not two: 12 to 17% of the loop's
-	 * CPU in a batch of 10,000 GETs. libevent's one condition is that no
-	 * descriptor the loop watches shares its open file with another
-	 * still open when it is closed (a dup, a fork), or epoll keeps
-	 * watching it: gatherd neither dups nor forks, and systemd's
+	 * and resumed) costs one epoll_ctl, not two. libevent's one condition
+	 * is that no descriptor the loop watches shares its open file with
+	 * another still open when it is closed (a dup, a fork), or epoll
+	 * keeps watching it: gatherd neither dups nor forks, and systemd's
 	 * listening socket, which systemd holds too, stays open until the
 	 * loop is gone (server_free).
 	 */

@@ -351,6 +351,24 @@ daemon_wait_unlisten(struct daemon *d)
 	}
 }
 
+/* See harness.h. */
+long
+proc_busy_ms(pid_t pid)
+{
+	char			 path[64];
+	unsigned long long	 run = 0, wait = 0;
+	FILE			*fp;
+	int			 n;
+
+	snprintf(path, sizeof path, "/proc/%ld/schedstat", (long)pid);
+	cr_assert_not_null(fp = fopen(path, "r"), "%s: %s", path,
+	    strerror(errno));
+	n = fscanf(fp, "%llu %llu", &run, &wait);
+	fclose(fp);
+	cr_assert_eq(n, 2, "%s: not two numbers", path);
+	return (long)((run + wait) / 1000000);
+}
+
 /* A value from /proc/PID/status in kB, or -1. */
 long
 proc_kb(pid_t pid, const char *key)

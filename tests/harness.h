@@ -401,6 +401,13 @@ json_t	*recv_stream(int fd, int n, int ms);
 json_t	*rpc_timed(int fd, const char *line, double *ms);
 /* A value from /proc/PID/status in kB (key "VmRSS", "VmHWM"), or -1. */
 long	 proc_kb(pid_t pid, const char *key);
+/*
+ * How long the main thread of pid has been running or runnable (on a CPU
+ * or waiting in a run queue), in ms, from /proc/PID/schedstat: a thread
+ * that spins adds about the whole of any interval, however loaded the
+ * machine; one that sleeps adds about nothing.
+ */
+long	 proc_busy_ms(pid_t pid);
 
 /*
  * The CPU lock, shared by every suite (and every checkout) on the machine:
