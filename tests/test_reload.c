@@ -196,7 +196,7 @@ Test(reload, bad_config_keeps_the_old_one)
 Test(reload, running_batch_keeps_its_read_roots)
 {
 	json_t	*r1, *r2;
-	char	*conf;
+	char	*conf, *line;
 	int	 fd;
 
 	make_fdir();
@@ -208,10 +208,18 @@ Test(reload, running_batch_keeps_its_read_roots)
 	daemon_start(&d, conf, NULL);
 	free(conf);
 
+	/*
+	 * The batch must have started (with its snapshot) before the reload,
+	 * and its read must come after it: its sleep outlasts the reload.
+	 */
 	fd = client_connect(d.sock);
-	client_send(fd, "{\"id\":1,\"concurrency\":1,\"jobs\":["
-	    "{\"type\":\"sleep\",\"ms\":300},"
-	    "{\"type\":\"read\",\"path\":\"f.txt\"}]}");
+	line = harness_fmt("{\"id\":1,\"concurrency\":1,\"jobs\":["
+	    "{\"type\":\"sleep\",\"ms\":%d},"
+	    "{\"type\":\"read\",\"path\":\"f.txt\"}]}", slack_ms(1000));
+	client_send(fd, line);
+	free(line);
+	json_decref(await_status(&d, -1, "batches.in_flight", 1,
+	    slack_ms(5000)));
 	conf = harness_fmt("[read]\nroots = %s/b\n", fdir);
 	rewrite_conf(conf);
 	free(conf);
