@@ -89,6 +89,24 @@ sees_close(const char *tag)
 	free(needle);
 }
 
+/*
+ * A request of tag that the server holds ends at its timeout_ms, and the
+ * server sees its connection close.
+ */
+static void
+hang_times_out(const char *tag)
+{
+	char	*path = harness_fmt("/hang?tag=%s", tag);
+	char	*more = harness_fmt("\"timeout_ms\":%d", slack_ms(300));
+	json_t	*r = run(path, more);
+
+	free(path);
+	free(more);
+	jstr_is(r, "error.code", "timeout");
+	json_decref(r);
+	sees_close(tag);
+}
+
 /* Wait until the server has the request of tag (its connection is open). */
 static void
 server_has(const char *path)
@@ -143,12 +161,7 @@ Test(http, every_cancel_closes_the_transfer_at_once)
 	jbool_is(r, "ok", true);
 	json_decref(r);
 	/* The job's own timeout_ms. */
-	more = harness_fmt("\"timeout_ms\":%d", slack_ms(300));
-	r = run("/hang?tag=own", more);
-	free(more);
-	jstr_is(r, "error.code", "timeout");
-	json_decref(r);
-	sees_close("own");
+	hang_times_out("own");
 	/* max_job_ms. */
 	r = run("/hang?tag=max", NULL);
 	jstr_is(r, "error.code", "timeout");
@@ -195,7 +208,7 @@ Test(http, every_cancel_closes_the_transfer_at_once)
 Test(http, a_transfer_cancelled_before_its_turn_is_never_sent)
 {
 	json_t	*r;
-	char	*refused = ht_get("http://169.254.169.254/", NULL), *more;
+	char	*refused = ht_get("http://169.254.169.254/", NULL);
 
 	/* A first transfer has the daemon's libcurl and resolver warm. */
 	httptest_daemon(&d, NULL, NULL);
@@ -208,12 +221,7 @@ Test(http, a_transfer_cancelled_before_its_turn_is_never_sent)
 	jstr_is(r, "results[1].error.code", "forbidden");
 	json_decref(r);
 	/* Had "never" been sent, the server would see it close before this. */
-	more = harness_fmt("\"timeout_ms\":%d", slack_ms(300));
-	r = run("/hang?tag=later", more);
-	free(more);
-	jstr_is(r, "error.code", "timeout");
-	json_decref(r);
-	sees_close("later");
+	hang_times_out("later");
 	cr_assert_eq(httptest_log_wait("close never ", 1, 0), 0,
 	    "a cancelled transfer was sent");
 	/* Nothing of either is left in libcurl's hands. */
