@@ -92,6 +92,21 @@ harness_fill(int c, size_t n)
 	return s;
 }
 
+/* See harness.h. */
+char *
+harness_repeat(const char *s, size_t times, const char *tail)
+{
+	char	*buf;
+	size_t	 len = strlen(s), i;
+
+	buf = malloc(len * times + strlen(tail) + 1);
+	cr_assert_not_null(buf);
+	for (i = 0; i < times; i++)
+		memcpy(buf + i * len, s, len);
+	strcpy(buf + len * times, tail);
+	return buf;
+}
+
 /*
  * What harness_suite_fini cleans up after a test that failed midway: the
  * daemons daemon_start started, the directories harness_tmpdir made, and

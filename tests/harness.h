@@ -430,6 +430,8 @@ void	 sleep_ms(int ms);
 
 /* A string of n bytes c (and a NUL); caller frees. */
 char	*harness_fill(int c, size_t n);
+/* s times times, then tail, as a string; caller frees. */
+char	*harness_repeat(const char *s, size_t times, const char *tail);
 /* Format a string like printf into new memory; asserts success; caller frees. */
 char	*harness_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 /*

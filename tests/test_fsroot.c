@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "fsroot.h"
+#include "harness.h"
 
 #define NOBODY	65534
 
@@ -504,36 +505,23 @@ Test(fsroot, fifo_opens_without_blocking, .init = setup, .fini = teardown,
 	}
 }
 
-static char *
-repeat(const char *s, size_t times, const char *tail)
-{
-	char	*buf;
-	size_t	 len = strlen(s), i;
-
-	buf = malloc(len * times + strlen(tail) + 1);
-	cr_assert_not_null(buf);
-	for (i = 0; i < times; i++)
-		memcpy(buf + i * len, s, len);
-	strcpy(buf + len * times, tail);
-	return buf;
-}
-
 Test(fsroot, long_paths, .init = setup, .fini = teardown, .timeout = 10)
 {
 	struct fscase	 c;
 	char		*longname, *maxpath, *toolong, *body, *rel;
 	size_t		 m;
 
-	longname = repeat("n", NAME_MAX + 1, "");
-	maxpath = repeat("./", (PATH_MAX - 2) / 2, "x");	/* PATH_MAX - 1 */
-	toolong = repeat("./", PATH_MAX / 2 - 1, "xx");		/* PATH_MAX */
+	longname = harness_repeat("n", NAME_MAX + 1, "");
+	/* PATH_MAX - 1 bytes, then PATH_MAX. */
+	maxpath = harness_repeat("./", (PATH_MAX - 2) / 2, "x");
+	toolong = harness_repeat("./", PATH_MAX / 2 - 1, "xx");
 	cr_assert_eq(strlen(maxpath), PATH_MAX - 1);
 	cr_assert_eq(strlen(toolong), PATH_MAX);
 
 	/* Each piece fits in PATH_MAX, the link body and the rest together do not. */
-	body = repeat("./", 2000, "a/b");
+	body = harness_repeat("./", 2000, "a/b");
 	lnk(body, "biglink");
-	rel = repeat("./", 1500, "c.txt");
+	rel = harness_repeat("./", 1500, "c.txt");
 	memcpy(rel, "biglink/", 8);
 
 	for (m = 0; m < NMODES; m++) {

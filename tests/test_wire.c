@@ -28,7 +28,6 @@
 #include <jansson.h>
 
 #include "harness.h"
-#include "xmalloc.h"
 #include "jnum.h"
 #include "jsonpath.h"
 #include "jsts.h"
@@ -621,20 +620,16 @@ Test(wire, a_big_id_and_a_big_target_are_kept_and_freed)
  */
 Test(wire, a_big_batch_the_fast_parser_gives_up_on_is_freed)
 {
-	static const char	 job[] = "{\"type\":\"sleep\",\"ms\":1},";
-	char			*id, *jobs, *line, *raw, *want;
-	size_t			 len, i;
-	int			 fd;
+	char	*id, *jobs, *line, *raw, *want;
+	size_t	 len;
+	int	 fd;
 
 	fd = daemon_start_client(&d, NULL);
 	id = big_line("", 20000, "", &len);
 	id[len - 1] = '\0';	/* the newline */
-	jobs = xmalloc(5000 * (sizeof job - 1) + 1);
-	for (i = 0; i < 5000; i++)
-		memcpy(jobs + i * (sizeof job - 1), job, sizeof job - 1);
-	jobs[5000 * (sizeof job - 1)] = '\0';
-	line = harness_fmt("{\"id\":%s,\"jobs\":[%s{\"type\":\"nope\"}]}",
-	    id, jobs);
+	jobs = harness_repeat("{\"type\":\"sleep\",\"ms\":1},", 5000,
+	    "{\"type\":\"nope\"}");
+	line = harness_fmt("{\"id\":%s,\"jobs\":[%s]}", id, jobs);
 	client_send(fd, line);
 	free(line);
 	free(jobs);
