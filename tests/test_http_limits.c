@@ -231,6 +231,47 @@ Test(http, a_transfer_cancelled_before_its_turn_is_never_sent)
 	daemon_stop(&d);
 }
 
+/*
+ * Transfers that end at once (each refused as it connects: localhost is
+ * loopback) let the next one in from within libcurl's run. Those wait for
+ * the loop to poll again (http/multi.c), so a client's batch of them,
+ * one connection at a time, does not hold the loop until it ends: status
+ * sees the batch in flight. Had they chained in one pass, the batch
+ * would start and end between two polls.
+ */
+Test(http, a_chain_of_refused_transfers_does_not_hold_the_loop)
+{
+	json_t	*r;
+	char	*jobs, *line, *last;
+	/* Fewer when the daemon is slowed down: each pass is slower too. */
+	size_t	 n = harness_slack() > 1.0 ? 4000 : 20000;
+	int	 fd;
+
+	httptest_daemon(&d, NULL, "max_host_connections = 1\n");
+	jobs = harness_repeat("{\"type\":\"http\",\"url\":"
+	    "\"http://localhost:9/\"},", n - 1,
+	    "{\"type\":\"http\",\"url\":\"http://localhost:9/\"}");
+	line = harness_fmt("{\"jobs\":[%s]}", jobs);
+	free(jobs);
+	fd = client_connect(d.sock);
+	client_send(fd, line);
+	free(line);
+	json_decref(await_status(&d, -1, "batches.in_flight", 1,
+	    slack_ms(10000)));
+	r = client_recv_json(fd, slack_ms(30000));
+	cr_assert_eq(jint(r, "stats.failed"), (json_int_t)n, "%s",
+	    jtext(r));
+	last = harness_fmt("results[%zu].error.code", n - 1);
+	jstr_is(r, last, "forbidden");
+	free(last);
+	last = harness_fmt("results[%zu].error.message", n - 1);
+	jstr_has(r, last, "loopback");
+	free(last);
+	json_decref(r);
+	close(fd);
+	daemon_stop(&d);
+}
+
 Test(http, a_body_past_max_bytes_stops_whatever_its_length_says)
 {
 	json_t	*r;
