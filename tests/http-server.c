@@ -8,8 +8,9 @@
  *	http-server LOG
  *
  * binds two free ports and writes "ports HTTP HOLD" as LOG's first line,
- * then one line per event the tests wait for: "close TAG SENT" when the
- * connection of a request with ?tag=TAG closes (SENT body bytes written
+ * then one line per event the tests wait for: "request TAG" when a
+ * request with ?tag=TAG of a slow path (delay, drip, hang) has come in,
+ * "close TAG SENT" when its connection closes (SENT body bytes written
  * to it), "hold accept" and "hold close". Paths (query parameters):
  *
  *	/echo			200, JSON {"method","uri","headers","body_base64"}
@@ -201,6 +202,8 @@ slow_new(struct evhttp_request *req, struct evkeyvalq *q, int drip, long ms)
 		die("calloc");
 	s->req = req;
 	s->tag = tag != NULL ? strdup(tag) : NULL;
+	if (tag != NULL)
+		fprintf(evlog, "request %s\n", tag);
 	s->timer = evtimer_new(base, slow_drip, s);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 	    slow_closed, s);
