@@ -254,17 +254,49 @@ Test(isolation, endless_queries_do_not_hold_the_workers)
 
 /*
  * Fairness: client A queues 40 queries that each hold a worker some
- * 300 ms (waiting for a lock this process holds); client B then asks for
+ * 1000 ms (waiting for a lock this process holds); client B then asks for
  * one read. First come, first served, B would wait for 36 of A's; taking
- * turns, B is served after A's first few. A's stream events tell how many
- * of A's had finished when B's answer came.
+ * turns, B is served after A's first few: those running and those handed
+ * to the workers ahead of it (two rounds, 8 jobs). A's stream events tell
+ * how many of A's finished between B's batch starting and B's answer.
+ *
+ * Neither end of that count may depend on how fast this process is. Its
+ * start is taken once status shows B's batch started, not before B
+ * connects: a slow connect, or a daemon slow to read B's line (valgrind),
+ * lets A's jobs finish that B never waited for. What finishes between that
+ * start and the count (a status poll late) is counted before, which only
+ * makes the test lenient. Its end is read once B has its answer; A's jobs
+ * finishing while this process is late to read count against B, 4 a
+ * round, so a round is long (1000 ms, not 300: then 600 ms late failed the
+ * bound) and the bound of 16 leaves two rounds, 2 s, over the 8 expected.
  */
+
+/* Wait until status shows n batches started (in flight or done). */
+static void
+await_batches_started(json_int_t n, int within_ms)
+{
+	double	 t0 = now_ms();
+	json_t	*st;
+
+	for (;;) {
+		st = status_of(&d);
+		if (jint(st, "batches.in_flight") + jint(st, "batches.done") >=
+		    n)
+			break;
+		cr_assert_lt(now_ms() - t0, within_ms, "%lld batches not started"
+		    " after %.0f ms: %s", (long long)n, now_ms() - t0, jtext(st));
+		json_decref(st);
+		sleep_ms(5);
+	}
+	json_decref(st);
+}
 
 Test(isolation, workers_serve_clients_in_turn)
 {
 	sqlite3	*lock;
-	double	 took;
-	int	 fa, before, seen, after;
+	json_t	*r;
+	double	 t0, took;
+	int	 fa, fb, before, seen, after;
 
 	dbtest_files_init();
 	dbtest_make("locked.db", "create table t(x)");
@@ -272,7 +304,7 @@ Test(isolation, workers_serve_clients_in_turn)
 	dbtest_start(&d, "threads = 4\n"
 	    "[read]\nroots = %D\n"
 	    "[db.locked]\ndriver = sqlite\npath = %D/locked.db\n"
-	    "busy_timeout_ms = 300\n");
+	    "busy_timeout_ms = 1000\n");
 	/* The workers' connections exist before the lock. */
 	json_decref(dbtest_run_batch(&d, dbtest_qjobs("locked",
 	    "select count(*) from t", 8)));
@@ -282,16 +314,23 @@ Test(isolation, workers_serve_clients_in_turn)
 	fa = dbtest_send(&d, dbtest_qjobs("locked", "select count(*) from t",
 	    40), "stream", json_true());
 	await_busy(4, slack_ms(5000));
-	/*
-	 * What finished before B asked does not count (a slow test process
-	 * may ask late); A's events sent before B's answer are all in A's
-	 * socket once B has its answer.
-	 */
+
+	/* B's batch is the third: the 8 queries, A's, B's. */
+	t0 = now_ms();
+	fb = client_connect(d.sock);
+	client_send(fb, "{\"jobs\":[{\"type\":\"read\",\"path\":"
+	    "\"hello.txt\"}]}");
+	await_batches_started(3, slack_ms(5000));
 	before = count_events(fa, 0);
-	took = time_read();
+	/* First come, first served would answer in some 9 s: wait for it. */
+	r = client_recv_json(fb, slack_ms(DBTEST_REQUEST_MS));
+	took = now_ms() - t0;
 	seen = count_events(fa, 0);
+	jeq(r, "results[0].value.data", "\"hello\\n\"");
+	json_decref(r);
+	close(fb);
 	fprintf(stderr, "isolation: B's read answered in %.0f ms, while %d of"
-	    " A's 40 queued queries (300 ms each, 4 workers) finished\n",
+	    " A's 40 queued queries (1000 ms each, 4 workers) finished\n",
 	    took, seen);
 	cr_assert_leq(seen, 16, "B waited for %d of A's 40 jobs", seen);
 
