@@ -299,6 +299,15 @@ json_t	*await_status(struct daemon *, int fd, const char *path,
 	    json_int_t want, double within_ms);
 
 /*
+ * Ask status (on a fresh connection to d) until n batches have started,
+ * in flight or done (a count that never goes back, so a batch that ends
+ * between two looks is not missed); assert that comes within within_ms
+ * (not stretched here). Returns that status; caller decrefs.
+ */
+json_t	*await_batches_started(struct daemon *, json_int_t n,
+	    double within_ms);
+
+/*
  * A bad value in a request (JSON text) and the path its error message
  * names ("jobs[1].params"), for tables of refusals.
  */

@@ -130,3 +130,23 @@ await_status(struct daemon *d, int fd, const char *path, json_int_t want,
 		sleep_ms(5);
 	}
 }
+
+/* Ask status until n batches have started. */
+json_t *
+await_batches_started(struct daemon *d, json_int_t n, double within_ms)
+{
+	double	 t0 = now_ms();
+	json_t	*st;
+
+	for (;;) {
+		st = status_of(d);
+		if (jint(st, "batches.in_flight") + jint(st, "batches.done") >=
+		    n)
+			return st;
+		cr_assert_lt(now_ms() - t0, within_ms, "%lld batches not"
+		    " started after %.0f ms: %s", (long long)n, now_ms() - t0,
+		    jtext(st));
+		json_decref(st);
+		sleep_ms(5);
+	}
+}

@@ -271,26 +271,6 @@ Test(isolation, endless_queries_do_not_hold_the_workers)
  * bound) and the bound of 16 leaves two rounds, 2 s, over the 8 expected.
  */
 
-/* Wait until status shows n batches started (in flight or done). */
-static void
-await_batches_started(json_int_t n, int within_ms)
-{
-	double	 t0 = now_ms();
-	json_t	*st;
-
-	for (;;) {
-		st = status_of(&d);
-		if (jint(st, "batches.in_flight") + jint(st, "batches.done") >=
-		    n)
-			break;
-		cr_assert_lt(now_ms() - t0, within_ms, "%lld batches not started"
-		    " after %.0f ms: %s", (long long)n, now_ms() - t0, jtext(st));
-		json_decref(st);
-		sleep_ms(5);
-	}
-	json_decref(st);
-}
-
 Test(isolation, workers_serve_clients_in_turn)
 {
 	sqlite3	*lock;
@@ -320,7 +300,7 @@ Test(isolation, workers_serve_clients_in_turn)
 	fb = client_connect(d.sock);
 	client_send(fb, "{\"jobs\":[{\"type\":\"read\",\"path\":"
 	    "\"hello.txt\"}]}");
-	await_batches_started(3, slack_ms(5000));
+	json_decref(await_batches_started(&d, 3, slack_ms(5000)));
 	before = count_events(fa, 0);
 	/* First come, first served would answer in some 9 s: wait for it. */
 	r = client_recv_json(fb, slack_ms(DBTEST_REQUEST_MS));

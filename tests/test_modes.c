@@ -162,44 +162,40 @@ Test(daemon, job_timeout_longer_than_the_sleep_succeeds)
  * Concurrency.
  */
 
+/*
+ * Six sleeps of ROUND_MS, two at a time: three rounds. Two run and some
+ * wait from the batch's start until the third round starts, so the first
+ * look at status, taken as soon as it shows the batch started, has two
+ * rounds (2 s) to come. With 200 ms sleeps and a usleep(100000) for a
+ * start, a test late by 100 ms did not see two running, by 400 ms none
+ * waiting. A round bounds how late the look may be, not how long it
+ * takes the daemon to start the batch: that wait is stretched.
+ */
+#define ROUND_MS	1000
+
 Test(daemon, concurrency_limits_running_jobs)
 {
 	json_t	*r, *st;
-	double	 t0, t1, dt;
-	int	 fd, polls = 0;
-	bool	 started;
+	double	 t0, dt;
+	int	 fd, i, polls;
+	bool	 done;
 	char	*line;
 
 	fd = daemon_start_client(&d, NULL);
-	t0 = t1 = now_ms();
-	client_send(fd, "{\"concurrency\":2,\"jobs\":["
-	    "{\"type\":\"sleep\",\"ms\":200,\"value\":0},"
-	    "{\"type\":\"sleep\",\"ms\":200,\"value\":1},"
-	    "{\"type\":\"sleep\",\"ms\":200,\"value\":2},"
-	    "{\"type\":\"sleep\",\"ms\":200,\"value\":3},"
-	    "{\"type\":\"sleep\",\"ms\":200,\"value\":4},"
-	    "{\"type\":\"sleep\",\"ms\":200,\"value\":5}]}");
-	usleep(100000);
+	line = harness_fmt("{\"concurrency\":2,\"jobs\":[");
+	for (i = 0; i < 6; i++)
+		harness_append(&line, "%s{\"type\":\"sleep\",\"ms\":%d,"
+		    "\"value\":%d}", i == 0 ? "" : ",", ROUND_MS, i);
+	harness_append(&line, "]}");
+	t0 = now_ms();
+	client_send(fd, line);
+	free(line);
 	/*
-	 * Under a slow wrapper the batch may not have started yet: wait for
-	 * it (up to 100 ms stretched from t0), and count the watch below from
-	 * 100 ms before it was seen. Bare, the 100 ms have passed: no wait.
+	 * Watch it from another connection until it is done: never more
+	 * than 2 running, and at the first look 2 running and some waiting.
 	 */
-	while (now_ms() < t0 + slack_ms(100)) {
-		st = status_of(&d);
-		started = jint(st, "jobs.in_flight") > 0;
-		json_decref(st);
-		t1 = now_ms() - 100;
-		if (started)
-			break;
-		usleep(10000);
-	}
-	/*
-	 * Watch it from another connection while it runs: never more than 2
-	 * running, and at first (until 400 ms) some waiting.
-	 */
-	while (now_ms() - t1 < 500) {
-		st = status_of(&d);
+	st = await_batches_started(&d, 1, slack_ms(5000));
+	for (polls = 0;; polls++) {
 		cr_assert_leq(jint(st, "jobs.in_flight"), 2, "%s", jtext(st));
 		if (polls == 0) {
 			cr_assert_eq(jint(st, "jobs.in_flight"), 2, "%s",
@@ -210,20 +206,25 @@ Test(daemon, concurrency_limits_running_jobs)
 		cr_assert_eq(jint(st, "jobs.in_flight") +
 		    jint(st, "jobs.waiting") + jint(st, "jobs.done"), 6,
 		    "%s", jtext(st));
+		done = jint(st, "jobs.done") == 6;
 		json_decref(st);
-		polls++;
-		usleep(50000);
+		if (done)
+			break;
+		cr_assert_lt(now_ms() - t0, 3 * ROUND_MS + slack_ms(5000),
+		    "not done after %.0f ms", now_ms() - t0);
+		sleep_ms(50);
+		st = status_of(&d);
 	}
-	cr_assert_gt(polls, 0);
 	line = client_recv(fd, slack_ms(5000));
 	dt = now_ms() - t0;
 	cr_assert_not_null(line);
 	r = json_loads(line, 0, NULL);
 	free(line);
 	cr_assert_not_null(r);
-	cr_assert_geq(dt, 600, "6 x 200 ms by 2 took only %.1f ms", dt);
-	cr_assert_lt(dt, 600 + slack_ms(600), "6 x 200 ms by 2 took %.1f ms",
-	    dt);
+	cr_assert_geq(dt, 3 * ROUND_MS, "6 x %d ms by 2 took only %.1f ms",
+	    ROUND_MS, dt);
+	cr_assert_lt(dt, 3 * ROUND_MS + slack_ms(ROUND_MS), "6 x %d ms by 2"
+	    " took %.1f ms", ROUND_MS, dt);
 	jbool_is(r, "ok", true);
 	jeq(r, "results[5].value", "5");
 	json_decref(r);
