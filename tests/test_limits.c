@@ -140,6 +140,14 @@ Test(daemon, max_jobs_per_batch_is_too_large)
 	daemon_stop(&d);
 }
 
+/*
+ * The batches that hold a slot here sleep a minute and are ended by a
+ * cancel once the test is done with them, so the slot is known to be
+ * held from state, not timing: 300 ms sleeps had to outlast a ping, a new
+ * connection and a refused batch, which a loaded machine or valgrind did
+ * not always give them.
+ */
+
 Test(daemon, max_batches_per_connection_is_busy)
 {
 	json_t	*r;
@@ -149,7 +157,8 @@ Test(daemon, max_batches_per_connection_is_busy)
 	fd = daemon_start_client(&d,
 	    "[limits]\nmax_batches_per_connection = 1\n");
 	t0 = now_ms();
-	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\",\"ms\":300}]}");
+	client_send(fd, "{\"id\":1,\"jobs\":[{\"type\":\"sleep\","
+	    "\"ms\":60000}]}");
 	client_send(fd, "{\"id\":2,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}");
 	r = client_recv_json(fd, slack_ms(2000));
 	dt = now_ms() - t0;
@@ -164,7 +173,9 @@ Test(daemon, max_batches_per_connection_is_busy)
 	    "4");
 	close(other);
 
-	recv_ok(fd, slack_ms(2000), "1");
+	client_send(fd, "{\"op\":\"cancel\",\"target\":1,\"id\":\"c\"}");
+	recv_cancel_and_batch(fd, slack_ms(2000), "{\"cancelled\":1}",
+	    "{\"id\":1,\"stats\":{\"cancelled\":1}}");
 	/* Its reply frees the slot. */
 	rpc_ok(fd, "{\"id\":5,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}", "5");
 	close(fd);
@@ -189,7 +200,8 @@ Test(daemon, max_inflight_jobs_is_busy_and_starts_nothing)
 
 	/* Five fit; while they run (waiting ones count), one more does not. */
 	client_send(fd, "{\"id\":2,\"concurrency\":2,\"jobs\":["
-	    "{\"type\":\"sleep\",\"ms\":300},{\"type\":\"sleep\",\"ms\":300},"
+	    "{\"type\":\"sleep\",\"ms\":60000},"
+	    "{\"type\":\"sleep\",\"ms\":60000},"
 	    "{\"type\":\"sleep\",\"ms\":0},{\"type\":\"sleep\",\"ms\":0},"
 	    "{\"type\":\"sleep\",\"ms\":0}]}");
 	r = rpc(fd, "{\"op\":\"ping\"}");
@@ -197,7 +209,10 @@ Test(daemon, max_inflight_jobs_is_busy_and_starts_nothing)
 	other = client_connect(d.sock);
 	rpc_error(other, "{\"id\":3,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}",
 	    "3", "busy");
-	recv_ok(fd, slack_ms(3000), "2");
+	/* Its end, cancelled, gives the five back. */
+	client_send(fd, "{\"op\":\"cancel\",\"target\":2,\"id\":\"c\"}");
+	recv_cancel_and_batch(fd, slack_ms(2000), "{\"cancelled\":1}",
+	    "{\"id\":2,\"stats\":{\"cancelled\":5}}");
 	rpc_ok(other, "{\"id\":4,\"jobs\":[{\"type\":\"sleep\",\"ms\":0}]}",
 	    "4");
 	close(other);
