@@ -114,9 +114,12 @@ Test(daemon, retry_until_a_transient_failure_clears)
 	make_fifo("flaky");
 	client_send(fd, "{\"jobs\":[{\"type\":\"read\",\"path\":\"flaky\","
 	    "\"retry\":{\"attempts\":10,\"backoff_ms\":200}}]}");
-	await_retrying(1);
-	/* Waiting: not running, not waiting for a slot, but in flight. */
-	st = status_of(&d);
+	/*
+	 * Waiting: not running, not waiting for a slot, but in flight.
+	 * Asserted on the status that shows it retrying: one asked after
+	 * it may land in the next try, with the job running.
+	 */
+	st = await_status(&d, -1, "jobs.retrying", 1, slack_ms(5000));
 	cr_assert_eq(jint(st, "jobs.in_flight"), 0, "%s", jtext(st));
 	cr_assert_eq(jint(st, "jobs.waiting"), 0, "%s", jtext(st));
 	cr_assert_eq(jint(st, "batches.in_flight"), 1, "%s", jtext(st));
