@@ -45,8 +45,12 @@ Test(daemon, stalled_client_does_not_block_others)
 
 	a = daemon_start_client(&d, NULL);
 	client_write(a, "{\"jobs\":[", 9);
-	/* Let the daemon read the partial line (nothing to poll for). */
-	sleep_ms(slack_ms(50));
+	/*
+	 * Wait until the daemon has read the partial line (nothing of it
+	 * left in a's socket): a loop that waited for the rest of a line
+	 * would be waiting from now on.
+	 */
+	client_wait_read(a);
 
 	b = client_connect(d.sock);
 	t0 = now_ms();
