@@ -100,7 +100,13 @@ Test(daemon, seed_example_through_socat)
 	if (run_command("command -v socat >/dev/null", NULL) != 0)
 		cr_skip_test("socat is not installed");
 	daemon_start(&d, NULL, NULL);
-	cmd = harness_fmt("echo '%s' | socat -t5 - UNIX-CONNECT:%s", SEED, d.sock);
+	/*
+	 * socat -t: how long it waits for the reply after its input ended;
+	 * the daemon closes once it has replied, so a stretched wait costs
+	 * nothing, and a valgrind daemon may take more than 5 s to reply.
+	 */
+	cmd = harness_fmt("echo '%s' | socat -t%d - UNIX-CONNECT:%s", SEED,
+	    slack_ms(5000) / 1000, d.sock);
 	rc = run_command(cmd, &out);
 	free(cmd);
 	cr_assert_eq(rc, 0, "socat failed: %s", out);
@@ -142,7 +148,7 @@ Test(daemon, thousand_sleeps_gathered_in_job_order)
 	fd = client_connect(d.sock);
 	t0 = now_ms();
 	client_send(fd, line);
-	r = client_recv_json(fd, 10000);
+	r = client_recv_json(fd, slack_ms(10000));
 	dt = now_ms() - t0;
 	free(line);
 

@@ -534,8 +534,8 @@ free_port(void)
 
 /*
  * Start Prometheus on 127.0.0.1:port with a configuration that scrapes
- * target every second, its storage in prom_dir. 1 once it is ready, 0 if
- * it exited (the port was taken: try another).
+ * target every second (stretched), its storage in prom_dir. 1 once it is
+ * ready, 0 if it exited (the port was taken: try another).
  */
 static int
 prom_start(int port, const char *target)
@@ -547,11 +547,18 @@ prom_start(int port, const char *target)
 	int	 status, logfd, code;
 
 	conf = harness_fmt("%s/prometheus.yml", prom_dir);
+	/*
+	 * A scrape waits for the daemon's reply: 1 s is wide bare, not for
+	 * a valgrind daemon on a loaded machine, so the timeout is stretched,
+	 * and the interval with it (Prometheus refuses a timeout longer than
+	 * the interval).
+	 */
 	cr_assert_not_null(f = fopen(conf, "w"));
 	fprintf(f, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
 	    "scrape_configs:\n  - job_name: gatherd\n"
-	    "    scrape_interval: 1s\n    scrape_timeout: 1s\n"
-	    "    static_configs:\n      - targets: ['%s']\n", target);
+	    "    scrape_interval: %dms\n    scrape_timeout: %dms\n"
+	    "    static_configs:\n      - targets: ['%s']\n", slack_ms(1000),
+	    slack_ms(1000), target);
 	cr_assert_eq(fclose(f), 0);
 	data = harness_fmt("%s/data", prom_dir);
 	logf = harness_fmt("%s/prometheus.log", prom_dir);
