@@ -46,11 +46,17 @@ HARNESS_SUITE(query, 120);
  * statement is interrupted (a progress handler), not run to its end.
  */
 
-/* A query that keeps a worker busy: some 0.6 s bare. */
+/*
+ * A query that keeps a worker busy long enough for a time-out, a cancel
+ * or a close to find it running, in every build. Measured two at once:
+ * 5M rows took 3.7 s bare at load 3 and 12 s at load 10, and 7.6 s in
+ * the ASan build at load 3; under valgrind 200k rows took 15 s (5M
+ * would hold the daemon's stop for minutes if a test failed midway).
+ */
 static const char *
 slow_sql(void)
 {
-	return harness_slowed() ?
+	return harness_wrapped() ?
 	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c"
 	    " WHERE x < 200000) SELECT count(*) FROM c" :
 	    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c"
@@ -86,7 +92,7 @@ Test(query, timeout_while_query_runs_on_worker)
 	back = dbtest_settles(&d, slack_ms(20000), "the abandoned query");
 	fprintf(stderr, "query: a timed-out SQLite query kept its worker"
 	    " %.0f ms more\n", back);
-	/* Run to its end, it would take some 600 ms more. */
+	/* Run to its end, it would take seconds more. */
 	cr_assert_lt(back, slack_ms(200), "the timed-out query held its"
 	    " worker %.0f ms more: not interrupted", back);
 
@@ -136,7 +142,11 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
 	json_array_append_new(jobs, dbtest_qjob(NULL, slow_sql(), NULL));
 	fd = dbtest_send(&d, jobs, "id", json_string("slow"));
-	usleep(50 * 1000);
+	/*
+	 * Cancel once both queries run on workers, a state: a fixed sleep
+	 * could cancel them still queued, or (in a slow build) too late.
+	 */
+	json_decref(await_status(&d, -1, "pool.busy", 2, slack_ms(5000)));
 	t0 = now_ms();
 	client_send(fd, "{\"op\":\"cancel\",\"id\":\"c\",\"target\":\"slow\"}");
 	recv_cancel_and_batch(fd, slack_ms(PROMPT_MS),
@@ -160,7 +170,8 @@ Test(query, cancel_and_disconnect_while_query_runs_on_worker)
 	line = dbtest_batch_line(jobs, NULL, NULL);
 	client_send(fd, line);
 	free(line);
-	usleep(50 * 1000);
+	/* Go once the queries run on all four workers (the fifth waits). */
+	json_decref(await_status(&d, -1, "pool.busy", 4, slack_ms(5000)));
 	close(fd);
 	daemon_ping(&d, slack_ms(PROMPT_MS));
 	r = dbtest_query(&d, NULL, "select 'still here'", NULL);
