@@ -325,34 +325,54 @@ Test(postgres, a_job_leaves_no_transaction_open)
  */
 Test(postgres, reload_retires_the_pool_of_a_running_query)
 {
-	char	*a, *tmp;
+	char	*a, *w, *conf, *sql, *line, *tmp;
 	FILE	*fp;
 	json_t	*r;
-	int	 fd;
+	int	 fd, sleep_s;
 
+	/*
+	 * default's one connection runs the query; watch, a second database
+	 * on the same cluster, is where the test asks pg_stat_activity.
+	 */
 	pgtest_new();
 	a = pgtest_section("default", 1, NULL);
-	daemon_start(&d, a, NULL);
+	w = pgtest_section("watch", 1, NULL);
+	conf = harness_fmt("%s%s", a, w);
+	daemon_start(&d, conf, NULL);
+	free(conf);
 	free(a);
+	/*
+	 * The query must still run when the reload is done: that took 45 ms
+	 * bare and 0.5 s under valgrind (measured from the send), so 1 s,
+	 * stretched, is wide; the look after the reload says so if not.
+	 */
+	sleep_s = slack_ms(1000) / 1000;
+	sql = harness_fmt("select pg_sleep(%d)", sleep_s);
+	line = harness_fmt("{\"id\":\"old\",\"jobs\":[{\"type\":\"query\","
+	    "\"sql\":\"%s\"}]}", sql);
 	fd = client_connect(d.sock);
-	client_send(fd, "{\"id\":\"old\",\"jobs\":[{\"type\":\"query\","
-	    "\"sql\":\"select pg_sleep(1)\"}]}");
-	usleep(300 * 1000);
+	client_send(fd, line);
+	free(line);
+	pgtest_await_active(&d, "watch", sql, 1, slack_ms(10000));
 
 	/* Another pool size: another pool; the old one is retired. */
 	a = pgtest_section("default", 2, NULL);
 	tmp = harness_fmt("%s.new", d.conf);
 	cr_assert_not_null(fp = fopen(tmp, "w"));
-	fprintf(fp, "[daemon]\nsocket = %s\n%s", d.sock, a);
+	fprintf(fp, "[daemon]\nsocket = %s\n%s%s", d.sock, a, w);
 	cr_assert_eq(fclose(fp), 0);
 	cr_assert_eq(rename(tmp, d.conf), 0);
 	free(tmp);
 	free(a);
+	free(w);
 	cr_assert_eq(kill(d.pid, SIGHUP), 0);
 	cr_assert_eq(daemon_log_wait(&d, "info: reloaded ", 1,
 	    slack_ms(5000)), 1);
+	/* One look: still running, so it ends on the retired pool. */
+	pgtest_await_active(&d, "watch", sql, 1, 0);
+	free(sql);
 
-	r = client_recv_json(fd, slack_ms(5000));
+	r = client_recv_json(fd, sleep_s * 1000 + slack_ms(5000));
 	jstr_is(r, "id", "old");
 	jbool_is(r, "ok", true);
 	json_decref(r);
