@@ -220,7 +220,9 @@ Test(isolation, max_job_ms_zero_is_no_bound)
  * max_job_ms ends later than theirs by that much: under valgrind, whose
  * threads take turns on one core, the four spinning workers make the
  * loop's timers late, and with the two deadlines close both fired in the
- * same pass, the read's before a worker was back to take it.
+ * same pass, the read's before a worker was back to take it. Valgrind's
+ * turns must be fair (scripts/test passes --fair-sched=yes): by default
+ * the loop once waited 14 s for its turn, and the read timed out.
  */
 
 Test(isolation, endless_queries_do_not_hold_the_workers)
